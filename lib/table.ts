@@ -1,0 +1,904 @@
+/**
+ * A bounded hash table of TLS sessions in one SharedArrayBuffer, shared by
+ * every thread that opens it.
+ *
+ * - Shards, each with a ring of records (FIFO: the oldest record is the first
+ *   to expire, since every entry lives the same absolute time) and an index
+ *   of 16-slot buckets. Each key may live in one of two buckets (two-choice
+ *   hashing under a random per-table HalfSipHash key), so a lookup reads at
+ *   most 32 slots.
+ * - Reads take no lock. A reader copies a record, then re-reads the slot's
+ *   version word: writers clear a slot before its record's bytes can be
+ *   reused, so an unchanged version proves the copy whole. A changed one is
+ *   retried a bounded number of times, then answered as a miss.
+ * - Writers take a per-shard lock tagged with their thread's owner id, for a
+ *   bounded time; a busy shard refuses the write rather than blocking. When a
+ *   thread dies holding a lock, the creating thread calls
+ *   {@link SessionTable.releaseOwner}, which checks and repairs the shard and
+ *   frees it, as nginx's master does for a dead worker.
+ *
+ * @module
+ */
+import { threadId } from 'node:worker_threads';
+import {
+  InvalidOptionError,
+  InvalidSessionError,
+  InvalidSessionIdError,
+  TableBusyError,
+} from './errors.ts';
+import { halfSipHash64 } from './hash.ts';
+import {
+  C,
+  H,
+  MAX_KEY_BYTES,
+  MAX_RING_BYTES,
+  MAX_TIME_MS,
+  RECORD_HEADER_BYTES,
+  S,
+  SHARD_WORDS,
+  SLOT_WORDS,
+  SLOTS_PER_BUCKET,
+  STRIPES,
+  STRIPE_WORDS,
+  TAG_BITS,
+  TAG_MASK,
+  expiresOf,
+  keyLengthOf,
+  offsetsOf,
+  packLengths,
+  planGeometry,
+  readHeader,
+  recordBytes,
+  valueLengthOf,
+  writeHeader,
+  type Geometry,
+  type Offsets,
+} from './layout.ts';
+
+/** Options of {@link SessionTable.create}. */
+export interface SessionTableOptions {
+  /**
+   * Byte budget of the whole table, metadata included; the buffer is
+   * allocated once at this size (or a few bytes under) and never grows.
+   * From 64 KiB to 2 GiB.
+   * @defaultValue 32 MiB (about 160,000 typical TLS 1.2 sessions)
+   */
+  size?: number;
+  /**
+   * Largest session blob accepted, in bytes; larger ones are refused with
+   * `ERR_TLS_CACHE_INVALID_SESSION`. From 1 to 65536.
+   * @defaultValue 8192 (as nginx)
+   */
+  maxSessionSize?: number;
+  /**
+   * Absolute lifetime of an entry in whole seconds, from the moment it is
+   * stored. A lookup never extends it. From 1 to 604800 (7 days, the longest
+   * ticket lifetime RFC 8446 allows).
+   * @defaultValue 300 (Node's own `sessionTimeout`)
+   */
+  timeout?: number;
+  /**
+   * Current time in milliseconds. Inject one to test expiry without sleeping.
+   * @defaultValue `Date.now`
+   */
+  clock?: () => number;
+  /**
+   * How often, in milliseconds, the creating thread removes expired entries;
+   * 0 turns the sweep off. The timer does not keep the process alive.
+   * @defaultValue 10000
+   */
+  sweepInterval?: number;
+}
+
+/** Options of {@link SessionTable.open}. */
+export interface OpenTableOptions {
+  /** Current time in milliseconds. @defaultValue `Date.now` */
+  clock?: () => number;
+}
+
+/** Totals across every thread, read from the shared counters. */
+export interface TableStats {
+  /** Live entries (expired ones count until swept or evicted). */
+  entries: number;
+  /** Bytes of live records (header, ID and session, padded to 8). */
+  bytesInUse: number;
+  /** Bytes available for records. */
+  capacityBytes: number;
+  /** Most entries the index admits at once. */
+  capacityEntries: number;
+  /** Size of the SharedArrayBuffer. */
+  bufferBytes: number;
+  hits: number;
+  misses: number;
+  inserts: number;
+  deletes: number;
+  evictions: {
+    /** Expired entries removed to make room or by the sweep. */
+    expired: number;
+    /** Live entries removed because the table was full (oldest first). */
+    capacity: number;
+    /** Live entries removed because both buckets of a new key were full. */
+    overflow: number;
+    /** Entries dropped while repairing a shard left by a dead thread. */
+    repair: number;
+    /** Entries removed by {@link SessionTable.clear}. */
+    cleared: number;
+  };
+  refusals: {
+    /** Session IDs that were not 1 to 32 bytes. */
+    sessionId: number;
+    /** Session blobs that were empty or not bytes. */
+    session: number;
+    /** Session blobs over `maxSessionSize`. */
+    tooLarge: number;
+    /** Writes that gave up because their shard stayed locked. */
+    busy: number;
+  };
+  /** Lookups that raced a writer and read again. */
+  readRetries: number;
+}
+
+const DEFAULTS = {
+  size: 32 * 1024 * 1024,
+  maxSessionSize: 8192,
+  timeout: 300,
+  sweepInterval: 10_000,
+};
+const MIN_SIZE = 64 * 1024;
+const MAX_SIZE = 2 * 1024 * 1024 * 1024;
+const MAX_SESSION_SIZE = 65536;
+const MAX_TIMEOUT = 604_800;
+/** How long a writer waits for a shard lock before refusing the write. */
+const LOCK_WAIT_MS = 5;
+/** Attempts a reader makes before answering a contended lookup as a miss. */
+const READ_ATTEMPTS = 8;
+const SPINS_BEFORE_SLEEP = 64;
+
+const HIT = 1;
+const MISS = 0;
+const RETRY = -1;
+
+/**
+ * A session table. Create it once (in the primary) with
+ * {@link SessionTable.create}, pass `table.buffer` to other threads, and open
+ * it there with {@link SessionTable.open}. All methods may be called from any
+ * thread at any time.
+ */
+export class SessionTable {
+  /** The shared memory; post it to worker threads to share the table. */
+  readonly buffer: SharedArrayBuffer;
+  /** Absolute lifetime of entries, in seconds. */
+  readonly timeout: number;
+  /** Largest session accepted, in bytes. */
+  readonly maxSessionSize: number;
+
+  readonly #g: Geometry;
+  readonly #o: Offsets;
+  readonly #i32: Int32Array;
+  readonly #mem: Buffer;
+  readonly #u8: Uint8Array;
+  readonly #clock: () => number;
+  readonly #owner: number;
+  readonly #stripe: number;
+  readonly #seed0: number;
+  readonly #seed1: number;
+  readonly #hash = new Uint32Array(2);
+  #sweeper: NodeJS.Timeout | undefined;
+  // Outputs of #locate(), kept in fields so the hot path allocates nothing.
+  #shard = 0;
+  #bucket1 = 0;
+  #bucket2 = 0;
+  #tag = 0;
+  #value: Buffer | undefined;
+
+  private constructor(buffer: SharedArrayBuffer, g: Geometry, clock: () => number) {
+    this.buffer = buffer;
+    this.#g = g;
+    this.#o = offsetsOf(g);
+    this.#i32 = new Int32Array(buffer);
+    this.#mem = Buffer.from(buffer);
+    this.#u8 = new Uint8Array(buffer);
+    this.#clock = clock;
+    this.#owner = threadId + 1;
+    this.#stripe = this.#o.stripes + (threadId % STRIPES) * STRIPE_WORDS;
+    this.#seed0 = this.#i32[H.seed0];
+    this.#seed1 = this.#i32[H.seed1];
+    this.timeout = g.timeoutSeconds;
+    this.maxSessionSize = g.maxSessionSize;
+  }
+
+  /**
+   * Allocates a new table. The calling thread becomes its keeper: it runs the
+   * sweep timer and should call {@link releaseOwner} when a thread using the
+   * table dies.
+   * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for an option of the wrong type or range.
+   */
+  static create(options: SessionTableOptions = {}): SessionTable {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidOptionError('options', `expected an object, got ${describe(options)}`);
+    }
+    const size = integerOption(options, 'size', DEFAULTS.size, MIN_SIZE, MAX_SIZE);
+    const maxSessionSize = integerOption(options, 'maxSessionSize', DEFAULTS.maxSessionSize, 1, MAX_SESSION_SIZE);
+    const timeout = integerOption(options, 'timeout', DEFAULTS.timeout, 1, MAX_TIMEOUT);
+    const sweepInterval = integerOption(options, 'sweepInterval', DEFAULTS.sweepInterval, 0, 2 ** 31 - 1);
+    const clock = clockOption(options.clock);
+    const g = planGeometry(size, maxSessionSize, timeout);
+    if (g.ringBytes < 2 * recordBytes(MAX_KEY_BYTES, maxSessionSize) || g.ringBytes > MAX_RING_BYTES) {
+      throw new InvalidOptionError(
+        'size',
+        `${size} bytes leave ${g.ringBytes} bytes per shard, too little for sessions of up to ${maxSessionSize} bytes; raise size or lower maxSessionSize`,
+      );
+    }
+    const buffer = new SharedArrayBuffer(g.byteLength);
+    writeHeader(new Int32Array(buffer), g);
+    const table = new SessionTable(buffer, g, clock);
+    if (sweepInterval > 0) {
+      table.#sweeper = setInterval(() => table.sweep(), sweepInterval);
+      table.#sweeper.unref();
+    }
+    return table;
+  }
+
+  /**
+   * Opens a table created elsewhere (usually in another thread) from its buffer.
+   * @throws InvalidTableBufferError (`ERR_TLS_CACHE_INVALID_BUFFER`) when the buffer is not a table.
+   */
+  static open(buffer: SharedArrayBuffer, options: OpenTableOptions = {}): SessionTable {
+    const g = readHeader(buffer);
+    return new SessionTable(buffer, g, clockOption(options?.clock));
+  }
+
+  /**
+   * Looks up a session by ID. Returns a copy of the session, or `undefined`
+   * when it is absent or expired. Never blocks and never extends a lifetime.
+   * @throws InvalidSessionIdError (`ERR_TLS_CACHE_INVALID_SESSION_ID`) unless `id` is 1 to 32 bytes.
+   */
+  get(id: Uint8Array): Buffer | undefined {
+    this.#checkId(id);
+    this.#locate(id);
+    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+      let r = this.#probe(this.#bucket1, id);
+      if (r === MISS && this.#bucket2 !== this.#bucket1) r = this.#probe(this.#bucket2, id);
+      if (r === HIT) {
+        this.#count(C.hits);
+        const value = this.#value;
+        this.#value = undefined;
+        return value;
+      }
+      if (r === MISS) break;
+      this.#count(C.readRetries);
+    }
+    this.#count(C.misses);
+    return undefined;
+  }
+
+  /**
+   * Stores a session under its ID, replacing any entry with that ID. It
+   * expires `timeout` seconds from now, or at `expiresAt` (clock
+   * milliseconds) when that is sooner. Returns `false` when nothing was
+   * stored: the entry would already be expired, or its shard stayed locked
+   * for 5 ms (counted as a `busy` refusal).
+   * @throws InvalidSessionIdError (`ERR_TLS_CACHE_INVALID_SESSION_ID`) unless `id` is 1 to 32 bytes.
+   * @throws InvalidSessionError (`ERR_TLS_CACHE_INVALID_SESSION`) for an empty or oversize session.
+   */
+  set(id: Uint8Array, session: Uint8Array, expiresAt?: number): boolean {
+    this.#checkId(id);
+    if (!(session instanceof Uint8Array) || session.length === 0) {
+      this.#count(C.refusedSession);
+      throw new InvalidSessionError(`A session must be a non-empty Uint8Array, got ${describe(session)}`);
+    }
+    if (session.length > this.#g.maxSessionSize) {
+      this.#count(C.refusedTooLarge);
+      throw new InvalidSessionError(
+        `A session of ${session.length} bytes exceeds maxSessionSize (${this.#g.maxSessionSize} bytes)`,
+      );
+    }
+    const now = this.#now();
+    let expiresMs = now + this.#g.timeoutSeconds * 1000;
+    if (expiresAt !== undefined) {
+      if (typeof expiresAt !== 'number' || Number.isNaN(expiresAt)) {
+        throw new InvalidOptionError('expiresAt', `expected a time in milliseconds, got ${describe(expiresAt)}`);
+      }
+      expiresMs = Math.min(expiresMs, expiresAt);
+    }
+    expiresMs = Math.min(Math.floor(expiresMs), MAX_TIME_MS);
+    if (expiresMs <= now) return false;
+    this.#locate(id);
+    const shard = this.#shard;
+    if (!this.#lock(shard)) {
+      this.#count(C.refusedBusy);
+      return false;
+    }
+    try {
+      this.#insert(shard, id, session, expiresMs, now);
+    } finally {
+      this.#unlock(shard);
+    }
+    this.#count(C.inserts);
+    return true;
+  }
+
+  /**
+   * Removes a session. Returns whether one was there (expired or not).
+   * Returns `false` too when its shard stayed locked for 5 ms.
+   * @throws InvalidSessionIdError (`ERR_TLS_CACHE_INVALID_SESSION_ID`) unless `id` is 1 to 32 bytes.
+   */
+  delete(id: Uint8Array): boolean {
+    this.#checkId(id);
+    this.#locate(id);
+    const shard = this.#shard;
+    if (!this.#lock(shard)) return false;
+    try {
+      const slot = this.#findSlot(shard, id);
+      if (slot < 0) return false;
+      this.#dropSlot(shard, slot);
+    } finally {
+      this.#unlock(shard);
+    }
+    this.#count(C.deletes);
+    return true;
+  }
+
+  /**
+   * Removes every entry (counted as `cleared` evictions). Returns how many
+   * were removed.
+   */
+  clear(): number {
+    let removed = 0;
+    for (let shard = 0; shard < this.#g.shardCount; shard++) {
+      this.#lockWait(shard);
+      try {
+        removed += this.#reset(shard);
+      } finally {
+        this.#unlock(shard);
+      }
+    }
+    this.#count(C.evictedCleared, removed);
+    return removed;
+  }
+
+  /**
+   * Removes expired entries from every shard that is not busy. Runs on a
+   * timer in the creating thread (see `sweepInterval`). Returns how many were
+   * removed.
+   */
+  sweep(): number {
+    const now = this.#now();
+    let removed = 0;
+    for (let shard = 0; shard < this.#g.shardCount; shard++) {
+      if (!this.#tryLock(shard)) continue;
+      try {
+        const base = this.#shardBase(shard);
+        const i32 = this.#i32;
+        while (i32[base + S.used] > 0) {
+          const wordAt = (this.#o.rings + shard * this.#g.ringBytes + i32[base + S.tail]) >> 2;
+          const lengths = i32[wordAt + 1];
+          if (valueLengthOf(lengths) !== 0 && expiresOf(i32[wordAt], lengths) > now) break;
+          if (this.#evictTail(shard, now)) removed++;
+        }
+      } finally {
+        this.#unlock(shard);
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * Frees every shard lock held by `owner` (a thread's `threadId + 1`), after
+   * checking the shard and repairing what a write cut short. Call it when a
+   * thread that used the table has exited; the cluster runtime does. Returns
+   * the number of shards it freed.
+   */
+  releaseOwner(owner: number): number {
+    let released = 0;
+    for (let shard = 0; shard < this.#g.shardCount; shard++) {
+      const lockAt = this.#shardBase(shard) + S.lock;
+      if (Atomics.compareExchange(this.#i32, lockAt, owner, this.#owner) !== owner) continue;
+      try {
+        this.#repair(shard);
+      } finally {
+        this.#unlock(shard);
+      }
+      released++;
+    }
+    return released;
+  }
+
+  /** Owner id this thread's writes tag shard locks with (`threadId + 1`). */
+  get owner(): number {
+    return this.#owner;
+  }
+
+  /** Reads the shared counters: totals across every thread. */
+  stats(): TableStats {
+    const total = (c: number): number => {
+      let sum = 0;
+      for (let s = 0; s < STRIPES; s++) {
+        const at = this.#o.stripes + s * STRIPE_WORDS + 2 * c;
+        sum += Atomics.load(this.#i32, at + 1) * 2 ** 32 + (Atomics.load(this.#i32, at) >>> 0);
+      }
+      return sum;
+    };
+    let entries = 0;
+    let bytesInUse = 0;
+    for (let shard = 0; shard < this.#g.shardCount; shard++) {
+      const base = this.#shardBase(shard);
+      entries += Atomics.load(this.#i32, base + S.entries);
+      bytesInUse += Atomics.load(this.#i32, base + S.bytes);
+    }
+    return {
+      entries,
+      bytesInUse,
+      capacityBytes: this.#g.shardCount * this.#g.ringBytes,
+      capacityEntries: this.#g.shardCount * this.#g.maxEntriesPerShard,
+      bufferBytes: this.buffer.byteLength,
+      hits: total(C.hits),
+      misses: total(C.misses),
+      inserts: total(C.inserts),
+      deletes: total(C.deletes),
+      evictions: {
+        expired: total(C.evictedExpired),
+        capacity: total(C.evictedCapacity),
+        overflow: total(C.evictedOverflow),
+        repair: total(C.evictedRepair),
+        cleared: total(C.evictedCleared),
+      },
+      refusals: {
+        sessionId: total(C.refusedSessionId),
+        session: total(C.refusedSession),
+        tooLarge: total(C.refusedTooLarge),
+        busy: total(C.refusedBusy),
+      },
+      readRetries: total(C.readRetries),
+    };
+  }
+
+  /** Stops the sweep timer, if this thread runs one. The memory stays usable. */
+  close(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+
+  // ---- lookup -------------------------------------------------------------
+
+  #checkId(id: Uint8Array): void {
+    if (!(id instanceof Uint8Array) || id.length === 0 || id.length > MAX_KEY_BYTES) {
+      this.#count(C.refusedSessionId);
+      throw new InvalidSessionIdError(
+        id instanceof Uint8Array
+          ? `A session ID must be 1 to ${MAX_KEY_BYTES} bytes, got ${id.length}`
+          : `A session ID must be a Uint8Array, got ${describe(id)}`,
+      );
+    }
+  }
+
+  /** Hashes `key` into #shard, #bucket1, #bucket2 and #tag. */
+  #locate(key: Uint8Array): void {
+    const h = this.#hash;
+    halfSipHash64(this.#seed0, this.#seed1, key, 0, key.length, h);
+    const buckets = this.#g.bucketsPerShard;
+    this.#tag = h[0] & TAG_MASK;
+    this.#bucket2 = Math.floor((h[0] >>> TAG_BITS) * buckets / 2 ** (32 - TAG_BITS));
+    this.#shard = h[1] & (this.#g.shardCount - 1);
+    this.#bucket1 = Math.floor(h[1] * buckets / 2 ** 32);
+  }
+
+  /**
+   * Reads one bucket of #shard without locking. Returns HIT (the copy in
+   * #value), MISS, or RETRY when a writer changed a slot under the read.
+   */
+  #probe(bucket: number, key: Uint8Array): number {
+    const i32 = this.#i32;
+    const mem = this.#mem;
+    const tag = this.#tag;
+    const ringBytes = this.#g.ringBytes;
+    const ring = this.#o.rings + this.#shard * ringBytes;
+    const first = this.#o.slots + this.#shard * this.#o.slotWordsPerShard + bucket * SLOTS_PER_BUCKET * SLOT_WORDS;
+    const keyLength = key.length;
+    for (let i = 0; i < SLOTS_PER_BUCKET; i++) {
+      const slotAt = first + i;
+      // A plain read of the tag filters out most slots cheaply; the version
+      // must be read before the position it vouches for.
+      if ((i32[slotAt + SLOTS_PER_BUCKET] & TAG_MASK) !== tag) continue;
+      const version = Atomics.load(i32, slotAt);
+      if (version === 0) continue;
+      const pos = Atomics.load(i32, slotAt + SLOTS_PER_BUCKET);
+      if ((pos & TAG_MASK) !== tag) continue;
+      const offset = (pos >>> TAG_BITS) * 8;
+      // Everything below may be torn by a concurrent writer; each length is
+      // bounds-checked before use and the version check at the end decides.
+      if (offset + RECORD_HEADER_BYTES + keyLength > ringBytes) return RETRY;
+      const at = ring + offset;
+      const lengths = i32[(at >> 2) + 1];
+      const valueLength = valueLengthOf(lengths);
+      let same = keyLengthOf(lengths) === keyLength;
+      for (let k = 0; same && k < keyLength; k++) same = mem[at + RECORD_HEADER_BYTES + k] === key[k];
+      if (!same) {
+        if (Atomics.load(i32, slotAt) !== version) return RETRY;
+        continue;
+      }
+      const live = this.#now() < expiresOf(i32[at >> 2], lengths);
+      if (live) {
+        const start = at + RECORD_HEADER_BYTES + keyLength;
+        if (valueLength === 0 || valueLength > this.#g.maxSessionSize || offset + RECORD_HEADER_BYTES + keyLength + valueLength > ringBytes) {
+          return RETRY;
+        }
+        const value = Buffer.allocUnsafe(valueLength);
+        value.set(this.#u8.subarray(start, start + valueLength));
+        this.#value = value;
+      }
+      // A full fence (read-modify-write) orders the copy before the check,
+      // on weakly ordered CPUs too.
+      Atomics.add(i32, this.#stripe + 2 * C.fence, 1);
+      if (Atomics.load(i32, slotAt) !== version) {
+        this.#value = undefined;
+        return RETRY;
+      }
+      return live ? HIT : MISS;
+    }
+    return MISS;
+  }
+
+  // ---- writing (shard lock held) -----------------------------------------
+
+  #insert(shard: number, key: Uint8Array, value: Uint8Array, expiresMs: number, now: number): void {
+    const i32 = this.#i32;
+    const base = this.#shardBase(shard);
+    const size = recordBytes(key.length, value.length);
+    while (i32[base + S.entries] >= this.#g.maxEntriesPerShard && i32[base + S.used] > 0) this.#evictTail(shard, now);
+    this.#makeRoom(shard, size, now);
+    // Evictions may have moved things: look for the key only now.
+    let slot = this.#findSlot(shard, key);
+    const replacing = slot >= 0;
+    if (replacing) {
+      i32[base + S.bytes] -= this.#recordSizeAt(shard, Atomics.load(i32, this.#slotAt(shard, slot) + 1));
+    } else {
+      slot = this.#freeSlot(shard);
+    }
+    // Write the record at the head, then move the head past it, then publish.
+    const head = i32[base + S.head];
+    const at = this.#o.rings + shard * this.#g.ringBytes + head;
+    i32[at >> 2] = expiresMs >>> 0;
+    i32[(at >> 2) + 1] = packLengths(key.length, value.length, expiresMs);
+    this.#mem.set(key, at + RECORD_HEADER_BYTES);
+    this.#mem.set(value, at + RECORD_HEADER_BYTES + key.length);
+    i32[base + S.used] += size;
+    const next = head + size;
+    i32[base + S.head] = next === this.#g.ringBytes ? 0 : next;
+    let generation = (i32[base + S.generation] + 1) | 0;
+    if (generation === 0) generation = 1;
+    i32[base + S.generation] = generation;
+    const slotAt = this.#slotAt(shard, slot);
+    Atomics.store(i32, slotAt, 0);
+    Atomics.store(i32, slotAt + SLOTS_PER_BUCKET, ((head / 8) << TAG_BITS) | this.#tag);
+    Atomics.store(i32, slotAt, generation);
+    if (!replacing) Atomics.add(i32, base + S.entries, 1);
+    Atomics.add(i32, base + S.bytes, size);
+  }
+
+  /** Evicts from the tail until `size` contiguous bytes are free at the head. */
+  #makeRoom(shard: number, size: number, now: number): void {
+    const i32 = this.#i32;
+    const base = this.#shardBase(shard);
+    const ringBytes = this.#g.ringBytes;
+    for (;;) {
+      const used = i32[base + S.used];
+      if (used === 0) {
+        i32[base + S.head] = 0;
+        i32[base + S.tail] = 0;
+        return;
+      }
+      const head = i32[base + S.head];
+      const tail = i32[base + S.tail];
+      if (used < ringBytes && head >= tail) {
+        if (ringBytes - head >= size) return;
+        // Too little room before the end: pad it and continue from the start.
+        const at = this.#o.rings + shard * ringBytes + head;
+        i32[(at >> 2) + 1] = 0;
+        i32[base + S.used] = used + (ringBytes - head);
+        i32[base + S.head] = 0;
+        continue;
+      }
+      if (used < ringBytes && tail - head >= size) return;
+      this.#evictTail(shard, now);
+    }
+  }
+
+  /**
+   * Reclaims the record at the tail of a shard's ring, clearing its slot
+   * first if it is live. Returns whether a live entry went.
+   */
+  #evictTail(shard: number, now: number): boolean {
+    const i32 = this.#i32;
+    const base = this.#shardBase(shard);
+    const ringBytes = this.#g.ringBytes;
+    const tail = i32[base + S.tail];
+    const at = this.#o.rings + shard * ringBytes + tail;
+    const lengths = i32[(at >> 2) + 1];
+    const valueLength = valueLengthOf(lengths);
+    let size = ringBytes - tail;
+    let evicted = false;
+    if (valueLength !== 0) {
+      size = recordBytes(keyLengthOf(lengths), valueLength);
+      const slot = this.#slotOfRecord(shard, tail, keyLengthOf(lengths));
+      if (slot >= 0) {
+        this.#dropSlot(shard, slot);
+        this.#count(expiresOf(i32[at >> 2], lengths) <= now ? C.evictedExpired : C.evictedCapacity);
+        evicted = true;
+      }
+    }
+    const next = tail + size;
+    i32[base + S.tail] = next === ringBytes ? 0 : next;
+    i32[base + S.used] -= size;
+    return evicted;
+  }
+
+  /** Clears a live slot; its record becomes dead space in the ring. */
+  #dropSlot(shard: number, slot: number): void {
+    const i32 = this.#i32;
+    const base = this.#shardBase(shard);
+    const slotAt = this.#slotAt(shard, slot);
+    i32[base + S.bytes] -= this.#recordSizeAt(shard, Atomics.load(i32, slotAt + SLOTS_PER_BUCKET));
+    Atomics.store(i32, slotAt, 0);
+    i32[base + S.entries] -= 1;
+  }
+
+  /** Slot (index within the shard) holding `key`, or -1. #locate(key) must have run. */
+  #findSlot(shard: number, key: Uint8Array): number {
+    const i32 = this.#i32;
+    const mem = this.#mem;
+    const ring = this.#o.rings + shard * this.#g.ringBytes;
+    for (const bucket of [this.#bucket1, this.#bucket2]) {
+      for (let i = 0; i < SLOTS_PER_BUCKET; i++) {
+        const slot = bucket * SLOTS_PER_BUCKET + i;
+        const slotAt = this.#slotAt(shard, slot);
+        if (i32[slotAt] === 0) continue;
+        const pos = i32[slotAt + SLOTS_PER_BUCKET];
+        if ((pos & TAG_MASK) !== this.#tag) continue;
+        const at = ring + (pos >>> TAG_BITS) * 8;
+        if (keyLengthOf(i32[(at >> 2) + 1]) !== key.length) continue;
+        if (mem.compare(key, 0, key.length, at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + key.length) === 0) {
+          return slot;
+        }
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * A free slot in the emptier of the key's two buckets. When both are full,
+   * the oldest entry among their 32 slots is evicted for it.
+   */
+  #freeSlot(shard: number): number {
+    const i32 = this.#i32;
+    let best = -1;
+    let bestFree = 0;
+    for (const bucket of [this.#bucket1, this.#bucket2]) {
+      let free = 0;
+      let first = -1;
+      for (let i = 0; i < SLOTS_PER_BUCKET; i++) {
+        const slot = bucket * SLOTS_PER_BUCKET + i;
+        if (i32[this.#slotAt(shard, slot)] === 0) {
+          free++;
+          if (first < 0) first = slot;
+        }
+      }
+      if (free > bestFree) {
+        bestFree = free;
+        best = first;
+      }
+    }
+    if (best >= 0) return best;
+    // Both buckets full: evict the entry nearest the tail, the oldest.
+    const base = this.#shardBase(shard);
+    const tail = i32[base + S.tail];
+    const ringBytes = this.#g.ringBytes;
+    let oldest = -1;
+    let oldestAge = Infinity;
+    for (const bucket of [this.#bucket1, this.#bucket2]) {
+      for (let i = 0; i < SLOTS_PER_BUCKET; i++) {
+        const slot = bucket * SLOTS_PER_BUCKET + i;
+        const offset = (i32[this.#slotAt(shard, slot) + 1] >>> TAG_BITS) * 8;
+        const age = (offset - tail + ringBytes) % ringBytes;
+        if (age < oldestAge) {
+          oldestAge = age;
+          oldest = slot;
+        }
+      }
+    }
+    this.#dropSlot(shard, oldest);
+    this.#count(C.evictedOverflow);
+    return oldest;
+  }
+
+  /** The slot whose entry is the record at `offset`, or -1 if that record is dead. */
+  #slotOfRecord(shard: number, offset: number, keyLength: number): number {
+    const ring = this.#o.rings + shard * this.#g.ringBytes;
+    const keyAt = ring + offset + RECORD_HEADER_BYTES;
+    const h = this.#hash;
+    halfSipHash64(this.#seed0, this.#seed1, this.#mem, keyAt, keyLength, h);
+    const buckets = this.#g.bucketsPerShard;
+    const expected = ((offset / 8) << TAG_BITS) | (h[0] & TAG_MASK);
+    const b1 = Math.floor(h[1] * buckets / 2 ** 32);
+    const b2 = Math.floor((h[0] >>> TAG_BITS) * buckets / 2 ** (32 - TAG_BITS));
+    for (const bucket of [b1, b2]) {
+      for (let i = 0; i < SLOTS_PER_BUCKET; i++) {
+        const slot = bucket * SLOTS_PER_BUCKET + i;
+        const slotAt = this.#slotAt(shard, slot);
+        if (this.#i32[slotAt] !== 0 && this.#i32[slotAt + SLOTS_PER_BUCKET] === expected) return slot;
+      }
+    }
+    return -1;
+  }
+
+  #recordSizeAt(shard: number, pos: number): number {
+    const at = this.#o.rings + shard * this.#g.ringBytes + (pos >>> TAG_BITS) * 8;
+    const lengths = this.#i32[(at >> 2) + 1];
+    return recordBytes(keyLengthOf(lengths), valueLengthOf(lengths));
+  }
+
+  /** Empties a shard. Returns the number of live entries it held. */
+  #reset(shard: number): number {
+    const i32 = this.#i32;
+    const base = this.#shardBase(shard);
+    const first = this.#slotAt(shard, 0);
+    for (let w = first; w < first + this.#o.slotWordsPerShard; w++) Atomics.store(i32, w, 0);
+    const entries = i32[base + S.entries];
+    i32[base + S.head] = 0;
+    i32[base + S.tail] = 0;
+    i32[base + S.used] = 0;
+    i32[base + S.entries] = 0;
+    i32[base + S.bytes] = 0;
+    return entries;
+  }
+
+  /**
+   * Makes a shard consistent after its writer died at an unknown point: walks
+   * the ring from the tail, keeps the slots that point at whole records whose
+   * key hashes to them, and recounts. If the ring itself does not parse, the
+   * shard is emptied (counted as `repair` evictions).
+   */
+  #repair(shard: number): void {
+    const i32 = this.#i32;
+    const base = this.#shardBase(shard);
+    const ringBytes = this.#g.ringBytes;
+    const ring = this.#o.rings + shard * ringBytes;
+    const starts = new Set<number>();
+    let offset = i32[base + S.tail];
+    let remaining = i32[base + S.used];
+    let sound = offset >= 0 && offset < ringBytes && offset % 8 === 0 && remaining >= 0 && remaining <= ringBytes;
+    while (sound && remaining > 0) {
+      const lengths = i32[((ring + offset) >> 2) + 1];
+      const valueLength = valueLengthOf(lengths);
+      let size = ringBytes - offset;
+      if (valueLength !== 0) {
+        size = recordBytes(keyLengthOf(lengths), valueLength);
+        if (valueLength > this.#g.maxSessionSize || offset + size > ringBytes) {
+          sound = false;
+          break;
+        }
+        starts.add(offset);
+      }
+      if (size > remaining) sound = false;
+      remaining -= size;
+      offset = offset + size === ringBytes ? 0 : offset + size;
+    }
+    if (sound && i32[base + S.used] > 0 && offset !== i32[base + S.head]) sound = false;
+    let entries = 0;
+    let bytes = 0;
+    if (sound) {
+      for (let slot = 0; slot < this.#g.bucketsPerShard * SLOTS_PER_BUCKET; slot++) {
+        const slotAt = this.#slotAt(shard, slot);
+        if (i32[slotAt] === 0) continue;
+        const recordOffset = (i32[slotAt + SLOTS_PER_BUCKET] >>> TAG_BITS) * 8;
+        if (
+          !starts.has(recordOffset) ||
+          this.#slotOfRecord(shard, recordOffset, keyLengthOf(i32[((ring + recordOffset) >> 2) + 1])) !== slot
+        ) {
+          Atomics.store(i32, slotAt, 0);
+          this.#count(C.evictedRepair);
+          continue;
+        }
+        entries++;
+        bytes += this.#recordSizeAt(shard, i32[slotAt + SLOTS_PER_BUCKET]);
+      }
+      i32[base + S.entries] = entries;
+      i32[base + S.bytes] = bytes;
+    } else {
+      this.#count(C.evictedRepair, this.#reset(shard));
+    }
+  }
+
+  /** The injected clock's reading, checked: a broken clock must not corrupt expiry. */
+  #now(): number {
+    const now = this.#clock();
+    if (!(now >= 0 && now <= MAX_TIME_MS)) {
+      throw new InvalidOptionError('clock', `returned ${describe(now)}; expected milliseconds from 0 to ${MAX_TIME_MS}`);
+    }
+    return now;
+  }
+
+  // ---- locks, counters, addresses -----------------------------------------
+
+  #tryLock(shard: number): boolean {
+    return Atomics.compareExchange(this.#i32, this.#shardBase(shard) + S.lock, 0, this.#owner) === 0;
+  }
+
+  /** Takes a shard lock, waiting at most LOCK_WAIT_MS. */
+  #lock(shard: number): boolean {
+    if (this.#tryLock(shard)) return true;
+    const lockAt = this.#shardBase(shard) + S.lock;
+    const deadline = performance.now() + LOCK_WAIT_MS;
+    for (let spin = 0; ; spin++) {
+      const holder = Atomics.load(this.#i32, lockAt);
+      if (holder === 0 && this.#tryLock(shard)) return true;
+      if (spin >= SPINS_BEFORE_SLEEP) {
+        if (performance.now() >= deadline) return false;
+        Atomics.wait(this.#i32, lockAt, holder, 0.05);
+      }
+    }
+  }
+
+  /** Takes a shard lock for clear(), waiting up to a second. */
+  #lockWait(shard: number): void {
+    const deadline = performance.now() + 1000;
+    while (!this.#lock(shard)) {
+      if (performance.now() > deadline) {
+        throw new TableBusyError(
+          `Shard ${shard} stayed locked for a second; a thread that held it may have died without releaseOwner() being called`,
+        );
+      }
+    }
+  }
+
+  #unlock(shard: number): void {
+    Atomics.compareExchange(this.#i32, this.#shardBase(shard) + S.lock, this.#owner, 0);
+  }
+
+  #count(counter: number, n = 1): void {
+    const at = this.#stripe + 2 * counter;
+    const before = Atomics.add(this.#i32, at, n);
+    if ((before >>> 0) + n > 0xffffffff) Atomics.add(this.#i32, at + 1, 1);
+  }
+
+  #shardBase(shard: number): number {
+    return this.#o.shards + shard * SHARD_WORDS;
+  }
+
+  /** Word index of a slot's version; its position word is SLOTS_PER_BUCKET further. */
+  #slotAt(shard: number, slot: number): number {
+    const inBucket = slot & (SLOTS_PER_BUCKET - 1);
+    return this.#o.slots + shard * this.#o.slotWordsPerShard + (slot - inBucket) * SLOT_WORDS + inBucket;
+  }
+}
+
+function integerOption(
+  options: SessionTableOptions,
+  name: 'size' | 'maxSessionSize' | 'timeout' | 'sweepInterval',
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const value = options[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(name, `expected an integer from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function clockOption(clock: unknown): () => number {
+  if (clock === undefined) return Date.now;
+  if (typeof clock !== 'function') {
+    throw new InvalidOptionError('clock', `expected a function returning milliseconds, got ${describe(clock)}`);
+  }
+  return clock as () => number;
+}
+
+/** Names a value's type for an error message without echoing its contents. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'object') return value.constructor?.name ?? 'object';
+  return typeof value;
+}
