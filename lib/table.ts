@@ -190,6 +190,7 @@ export class SessionTable {
   #bucket2 = 0;
   #tag = 0;
   #value: Buffer | undefined;
+  #touched = 0;
 
   private constructor(buffer: SharedArrayBuffer, g: Geometry, clock: () => number) {
     this.buffer = buffer;
@@ -256,6 +257,9 @@ export class SessionTable {
   get(id: Uint8Array): Buffer | undefined {
     this.#checkId(id);
     this.#locate(id);
+    // Load the second bucket's tag line now, so its cache miss overlaps the
+    // scan of the first bucket instead of following it.
+    this.#touched = this.#i32[this.#bucketAt(this.#bucket2) + SLOTS_PER_BUCKET];
     for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
       let r = this.#probe(this.#bucket1, id);
       if (r === MISS && this.#bucket2 !== this.#bucket1) r = this.#probe(this.#bucket2, id);
@@ -493,7 +497,7 @@ export class SessionTable {
     const tag = this.#tag;
     const ringBytes = this.#g.ringBytes;
     const ring = this.#o.rings + this.#shard * ringBytes;
-    const first = this.#o.slots + this.#shard * this.#o.slotWordsPerShard + bucket * SLOTS_PER_BUCKET * SLOT_WORDS;
+    const first = this.#bucketAt(bucket);
     const keyLength = key.length;
     for (let i = 0; i < SLOTS_PER_BUCKET; i++) {
       const slotAt = first + i;
@@ -648,13 +652,14 @@ export class SessionTable {
     const i32 = this.#i32;
     const mem = this.#mem;
     const ring = this.#o.rings + shard * this.#g.ringBytes;
-    for (const bucket of [this.#bucket1, this.#bucket2]) {
+    for (let choice = 0; choice < 2; choice++) {
+      const bucket = choice === 0 ? this.#bucket1 : this.#bucket2;
+      if (choice === 1 && bucket === this.#bucket1) break;
       for (let i = 0; i < SLOTS_PER_BUCKET; i++) {
         const slot = bucket * SLOTS_PER_BUCKET + i;
         const slotAt = this.#slotAt(shard, slot);
-        if (i32[slotAt] === 0) continue;
         const pos = i32[slotAt + SLOTS_PER_BUCKET];
-        if ((pos & TAG_MASK) !== this.#tag) continue;
+        if ((pos & TAG_MASK) !== this.#tag || i32[slotAt] === 0) continue;
         const at = ring + (pos >>> TAG_BITS) * 8;
         if (keyLengthOf(i32[(at >> 2) + 1]) !== key.length) continue;
         if (mem.compare(key, 0, key.length, at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + key.length) === 0) {
@@ -673,7 +678,8 @@ export class SessionTable {
     const i32 = this.#i32;
     let best = -1;
     let bestFree = 0;
-    for (const bucket of [this.#bucket1, this.#bucket2]) {
+    for (let choice = 0; choice < 2; choice++) {
+      const bucket = choice === 0 ? this.#bucket1 : this.#bucket2;
       let free = 0;
       let first = -1;
       for (let i = 0; i < SLOTS_PER_BUCKET; i++) {
@@ -695,7 +701,8 @@ export class SessionTable {
     const ringBytes = this.#g.ringBytes;
     let oldest = -1;
     let oldestAge = Infinity;
-    for (const bucket of [this.#bucket1, this.#bucket2]) {
+    for (let choice = 0; choice < 2; choice++) {
+      const bucket = choice === 0 ? this.#bucket1 : this.#bucket2;
       for (let i = 0; i < SLOTS_PER_BUCKET; i++) {
         const slot = bucket * SLOTS_PER_BUCKET + i;
         const offset = (i32[this.#slotAt(shard, slot) + 1] >>> TAG_BITS) * 8;
@@ -721,11 +728,12 @@ export class SessionTable {
     const expected = ((offset / 8) << TAG_BITS) | (h[0] & TAG_MASK);
     const b1 = Math.floor(h[1] * buckets / 2 ** 32);
     const b2 = Math.floor((h[0] >>> TAG_BITS) * buckets / 2 ** (32 - TAG_BITS));
-    for (const bucket of [b1, b2]) {
+    for (let choice = 0; choice < 2; choice++) {
+      const bucket = choice === 0 ? b1 : b2;
       for (let i = 0; i < SLOTS_PER_BUCKET; i++) {
         const slot = bucket * SLOTS_PER_BUCKET + i;
         const slotAt = this.#slotAt(shard, slot);
-        if (this.#i32[slotAt] !== 0 && this.#i32[slotAt + SLOTS_PER_BUCKET] === expected) return slot;
+        if (this.#i32[slotAt + SLOTS_PER_BUCKET] === expected && this.#i32[slotAt] !== 0) return slot;
       }
     }
     return -1;
@@ -863,6 +871,11 @@ export class SessionTable {
 
   #shardBase(shard: number): number {
     return this.#o.shards + shard * SHARD_WORDS;
+  }
+
+  /** Word index of the first version word of a bucket of #shard. */
+  #bucketAt(bucket: number): number {
+    return this.#o.slots + this.#shard * this.#o.slotWordsPerShard + bucket * SLOTS_PER_BUCKET * SLOT_WORDS;
   }
 
   /** Word index of a slot's version; its position word is SLOTS_PER_BUCKET further. */
