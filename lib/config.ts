@@ -1,0 +1,578 @@
+/**
+ * Settings of the cache and of the cluster runtime, read from programmatic
+ * options and `TLS_CACHE_*` environment variables.
+ *
+ * Every setting is declared once in {@link SETTINGS}: its option name, its
+ * variable, its kind (which decides how text is parsed), its default as a
+ * person writes it, and its range. {@link loadConfig} resolves each one in
+ * this order: the programmatic option, then the environment variable, then
+ * the default. {@link settingsTable} renders the same list for the README.
+ *
+ * Text values, from the environment or given as option strings, take units:
+ *
+ * - sizes: a plain number is bytes; `B`, `KiB`/`MiB`/`GiB` (1024),
+ *   `KB`/`MB`/`GB` (1000) and `K`/`M`/`G` (1024, as nginx's `10m`), in any
+ *   case. A decimal is accepted when it makes whole bytes (`1.5KiB`).
+ * - durations: `ms`, `s`, `m`, `h`, `d` (lower case); a bare number is
+ *   seconds. `timeout` must come out in whole seconds.
+ * - integers: plain decimal digits.
+ *
+ * @module
+ */
+import { availableParallelism } from 'node:os';
+import { InvalidEnvironmentError, InvalidOptionError } from './errors.ts';
+
+/** The resolved configuration; see {@link SETTINGS} for the variables. */
+export interface CacheConfig {
+  /**
+   * Bytes of shared memory for the session table, metadata included.
+   * `TLS_CACHE_SIZE`; from 64 KiB to 2 GiB.
+   * @defaultValue 33554432 (32 MiB)
+   */
+  size: number;
+  /**
+   * Largest session stored, in bytes. `TLS_CACHE_MAX_SESSION_SIZE`; from 1 to 65536.
+   * @defaultValue 8192 (8 KiB)
+   */
+  maxSessionSize: number;
+  /**
+   * Lifetime of a stored session, in whole seconds (Node's TLS
+   * `sessionTimeout`). `TLS_CACHE_TIMEOUT`; from 1 to 604800 (7 days).
+   * @defaultValue 300 (5 minutes)
+   */
+  timeout: number;
+  /**
+   * Period of the sweep of expired sessions, in milliseconds; 0 turns it off.
+   * `TLS_CACHE_SWEEP_INTERVAL`.
+   * @defaultValue 10000
+   */
+  sweepInterval: number;
+  /**
+   * Number of worker threads. `TLS_CACHE_WORKERS`; from 1 to 256.
+   * @defaultValue `os.availableParallelism()`, at most 256
+   */
+  workers: number;
+  /**
+   * How long open connections may finish after SIGTERM or SIGINT, in
+   * milliseconds. `TLS_CACHE_SHUTDOWN_TIMEOUT`.
+   * @defaultValue 10000
+   */
+  shutdownTimeout: number;
+  /**
+   * First delay before restarting a crashed worker, in milliseconds; it
+   * doubles with each quick crash. `TLS_CACHE_RESTART_DELAY`.
+   * @defaultValue 100
+   */
+  restartDelay: number;
+  /**
+   * Longest delay before restarting a crashed worker, in milliseconds; never
+   * less than `restartDelay`. `TLS_CACHE_MAX_RESTART_DELAY`.
+   * @defaultValue 10000
+   */
+  maxRestartDelay: number;
+  /**
+   * Pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or
+   * `silent`. `TLS_CACHE_LOG_LEVEL`.
+   * @defaultValue `'info'`
+   */
+  logLevel: string;
+  /**
+   * Period of the debug-level cache statistics log line, in milliseconds;
+   * 0 turns it off. `TLS_CACHE_STATS_INTERVAL`.
+   * @defaultValue 60000
+   */
+  statsInterval: number;
+}
+
+/**
+ * How a setting's text is read:
+ * - `size`: bytes, with an optional unit;
+ * - `duration`: milliseconds, with an optional unit (a bare number is seconds);
+ * - `seconds`: like `duration`, but the result is whole seconds;
+ * - `integer`: a plain decimal integer;
+ * - `level`: a pino log level.
+ */
+export type SettingKind = 'size' | 'duration' | 'seconds' | 'integer' | 'level';
+
+/** One entry of {@link SETTINGS}. */
+export interface Setting {
+  /** Name of the programmatic option (a key of {@link CacheConfig}). */
+  readonly option: keyof CacheConfig;
+  /** Name of the environment variable. */
+  readonly env: string;
+  /** How its text is parsed. */
+  readonly kind: SettingKind;
+  /** The default as a person writes it, e.g. `32MiB`. */
+  readonly default: string;
+  /** What it does, in a sentence or two. */
+  readonly description: string;
+  /** Smallest value, in the option's unit (bytes, ms or seconds); absent for `logLevel`. */
+  readonly min?: number;
+  /** Largest value, in the option's unit; absent for `logLevel`. */
+  readonly max?: number;
+  /** Valid values as a person would write them, shown in error messages. */
+  readonly examples: readonly string[];
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+/** Node.js timers hold at most 2^31 - 1 ms (24.8 days); this is that, in whole days. */
+const MAX_TIMER = 24 * DAY;
+const MAX_WORKERS = 256;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** The declarations, keyed by option so that tsc proves every option has one. */
+const DECLARATIONS = {
+  size: {
+    env: 'TLS_CACHE_SIZE',
+    kind: 'size',
+    default: '32MiB',
+    description:
+      'Shared memory for the session table, metadata included; allocated once at startup and never grown. ' +
+      '32MiB holds about 160,000 typical TLS 1.2 sessions.',
+    min: 64 * KiB,
+    max: 2 * GiB,
+    examples: ['64MiB', '512KiB', '1GiB'],
+  },
+  maxSessionSize: {
+    env: 'TLS_CACHE_MAX_SESSION_SIZE',
+    kind: 'size',
+    default: '8KiB',
+    description: 'Largest serialized TLS session the cache stores; larger sessions are not stored.',
+    min: 1,
+    max: 64 * KiB,
+    examples: ['8KiB', '16KiB', '4096'],
+  },
+  timeout: {
+    env: 'TLS_CACHE_TIMEOUT',
+    kind: 'seconds',
+    default: '5m',
+    description:
+      'How long a session can be resumed, counted from when it was stored ' +
+      "(Node's TLS `sessionTimeout`, so whole seconds).",
+    min: 1,
+    max: 7 * 24 * 3600,
+    examples: ['300', '5m', '1h'],
+  },
+  sweepInterval: {
+    env: 'TLS_CACHE_SWEEP_INTERVAL',
+    kind: 'duration',
+    default: '10s',
+    description: 'How often expired sessions are removed from the table; 0 turns the sweep off.',
+    min: 0,
+    max: MAX_TIMER,
+    examples: ['10s', '500ms', '1m'],
+  },
+  workers: {
+    env: 'TLS_CACHE_WORKERS',
+    kind: 'integer',
+    default: 'os.availableParallelism()',
+    description: 'Number of worker threads serving connections.',
+    min: 1,
+    max: MAX_WORKERS,
+    examples: ['4', '16'],
+  },
+  shutdownTimeout: {
+    env: 'TLS_CACHE_SHUTDOWN_TIMEOUT',
+    kind: 'duration',
+    default: '10s',
+    description: 'On SIGTERM or SIGINT, how long open connections may finish before they are closed.',
+    min: 0,
+    max: MAX_TIMER,
+    examples: ['10s', '30s', '1m'],
+  },
+  restartDelay: {
+    env: 'TLS_CACHE_RESTART_DELAY',
+    kind: 'duration',
+    default: '100ms',
+    description:
+      'Delay before restarting a crashed worker; it doubles with each crash that follows quickly, ' +
+      'up to the maximum restart delay.',
+    min: 1,
+    max: MAX_TIMER,
+    examples: ['100ms', '1s', '2s'],
+  },
+  maxRestartDelay: {
+    env: 'TLS_CACHE_MAX_RESTART_DELAY',
+    kind: 'duration',
+    default: '10s',
+    description: 'Longest delay before restarting a worker that keeps crashing; at least the restart delay.',
+    min: 1,
+    max: MAX_TIMER,
+    examples: ['10s', '30s', '1m'],
+  },
+  logLevel: {
+    env: 'TLS_CACHE_LOG_LEVEL',
+    kind: 'level',
+    default: 'info',
+    description: 'Least severe pino level logged: fatal, error, warn, info, debug, trace or silent.',
+    examples: [],
+  },
+  statsInterval: {
+    env: 'TLS_CACHE_STATS_INTERVAL',
+    kind: 'duration',
+    default: '1m',
+    description: 'How often cache statistics are logged at debug level; 0 turns them off.',
+    min: 0,
+    max: MAX_TIMER,
+    examples: ['1m', '30s', '5m'],
+  },
+} satisfies Record<keyof CacheConfig, Omit<Setting, 'option'>>;
+
+/**
+ * Every setting, in the order of {@link CacheConfig}. Frozen.
+ */
+export const SETTINGS: readonly Setting[] = Object.freeze(
+  Object.entries(DECLARATIONS).map(([option, declaration]): Setting =>
+    Object.freeze({ option: option as keyof CacheConfig, ...declaration, examples: Object.freeze(declaration.examples) }),
+  ),
+);
+
+/** Defaults that are not constants, computed when a configuration is loaded. */
+const COMPUTED_DEFAULTS: Partial<Record<keyof CacheConfig, () => number>> = {
+  workers: () => Math.min(MAX_WORKERS, availableParallelism()),
+};
+
+type Parsed<T> = { value: T; problem?: undefined } | { value?: undefined; problem: string };
+
+/** The rules of one {@link SettingKind}. */
+interface Kind {
+  /** What malformed text is not: `"x" is not a size`. */
+  readonly noun: string;
+  /** The expected form of text, followed by the setting's examples and the note. */
+  readonly form: string;
+  readonly note: string;
+  /** A number option: its unit as a noun, and as a whole number; absent when numbers are refused. */
+  readonly number?: { readonly noun: string; readonly whole: string; readonly unit: string };
+  /** Reads text into the option's unit. */
+  readonly parse: (text: string) => Parsed<number | string>;
+  /** Writes a value in the option's unit as a person would. */
+  readonly format: (value: number) => string;
+}
+
+const SIZE_UNITS = new Map<string, number>([
+  ['', 1], ['b', 1],
+  ['k', KiB], ['kib', KiB], ['kb', 1000],
+  ['m', MiB], ['mib', MiB], ['mb', 1000 ** 2],
+  ['g', GiB], ['gib', GiB], ['gb', 1000 ** 3],
+]);
+const DURATION_UNITS = new Map<string, number>([
+  ['', SECOND], ['ms', 1], ['s', SECOND], ['m', MINUTE], ['h', HOUR], ['d', DAY],
+]);
+const NUMBER_WITH_UNIT = /^(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)$/i;
+const DURATION_NOTE = ' (units ms, s, m, h or d; a bare number means seconds)';
+
+/**
+ * Multiplies a decimal string by an integer exactly. Returns undefined when
+ * the product is not a whole number.
+ */
+function scale(digits: string, multiplier: number): number | undefined {
+  const [whole, fraction = ''] = digits.split('.');
+  const product = BigInt(whole + fraction) * BigInt(multiplier);
+  const divisor = 10n ** BigInt(fraction.length);
+  return product % divisor === 0n ? Number(product / divisor) : undefined;
+}
+
+function readSize(text: string): Parsed<number> {
+  const match = NUMBER_WITH_UNIT.exec(text.trim());
+  const multiplier = match ? SIZE_UNITS.get(match[2].toLowerCase()) : undefined;
+  if (!match || multiplier === undefined) return { problem: 'is not a size' };
+  const bytes = scale(match[1], multiplier);
+  return bytes === undefined ? { problem: 'is not a whole number of bytes' } : { value: bytes };
+}
+
+function readDuration(text: string): Parsed<number> {
+  const match = NUMBER_WITH_UNIT.exec(text.trim());
+  const multiplier = match ? DURATION_UNITS.get(match[2]) : undefined;
+  if (!match || multiplier === undefined) return { problem: 'is not a duration' };
+  const ms = scale(match[1], multiplier);
+  return ms === undefined ? { problem: 'is not a whole number of milliseconds' } : { value: ms };
+}
+
+function readSeconds(text: string): Parsed<number> {
+  const ms = readDuration(text);
+  if (ms.problem !== undefined) return ms;
+  if (ms.value % SECOND !== 0) {
+    return { problem: "is not a whole number of seconds, which Node's TLS session timeout requires" };
+  }
+  return { value: ms.value / SECOND };
+}
+
+function readInteger(text: string): Parsed<number> {
+  const trimmed = text.trim();
+  return /^\d+$/.test(trimmed) ? { value: Number(trimmed) } : { problem: 'is not an integer' };
+}
+
+function readLevel(text: string): Parsed<string> {
+  const level = text.trim().toLowerCase();
+  return LOG_LEVELS.includes(level) ? { value: level } : { problem: 'is not a log level' };
+}
+
+/**
+ * Writes a byte count in the largest binary unit that divides it: `32MiB`,
+ * `1536B`.
+ */
+export function formatSize(bytes: number): string {
+  for (const [unit, factor] of [['GiB', GiB], ['MiB', MiB], ['KiB', KiB]] as const) {
+    if (bytes >= factor && bytes % factor === 0) return `${bytes / factor}${unit}`;
+  }
+  return `${bytes}B`;
+}
+
+/**
+ * Writes milliseconds in the largest unit that divides them: `5m`, `1500ms`;
+ * 0 is `0`.
+ */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0';
+  for (const [unit, factor] of [['d', DAY], ['h', HOUR], ['m', MINUTE], ['s', SECOND]] as const) {
+    if (ms >= factor && ms % factor === 0) return `${ms / factor}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+const KINDS: Readonly<Record<SettingKind, Kind>> = {
+  size: {
+    noun: 'a size',
+    form: 'a number with an optional unit',
+    note: '',
+    number: { noun: 'a number of bytes', whole: 'a whole number of bytes', unit: 'bytes' },
+    parse: readSize,
+    format: formatSize,
+  },
+  duration: {
+    noun: 'a duration',
+    form: 'a number with an optional unit',
+    note: DURATION_NOTE,
+    number: { noun: 'a number of milliseconds', whole: 'a whole number of milliseconds', unit: 'milliseconds' },
+    parse: readDuration,
+    format: formatDuration,
+  },
+  seconds: {
+    noun: 'a duration in whole seconds',
+    form: 'a whole number of seconds with an optional unit',
+    note: DURATION_NOTE,
+    number: { noun: 'a number of seconds', whole: 'a whole number of seconds', unit: 'seconds' },
+    parse: readSeconds,
+    format: (seconds) => formatDuration(seconds * SECOND),
+  },
+  integer: {
+    noun: 'an integer',
+    form: 'a whole decimal number',
+    note: '',
+    number: { noun: 'an integer', whole: 'an integer', unit: '' },
+    parse: readInteger,
+    format: String,
+  },
+  level: {
+    noun: 'a log level',
+    form: `one of ${orList(LOG_LEVELS)}`,
+    note: '',
+    parse: readLevel,
+    format: String,
+  },
+};
+
+/**
+ * Parses a size: a non-negative number with an optional unit, `B`,
+ * `KiB`/`MiB`/`GiB` (1024), `KB`/`MB`/`GB` (1000) or `K`/`M`/`G` (1024), in
+ * any case; a plain number is bytes.
+ * @returns the number of bytes, or `undefined` when the text is malformed or
+ * not a whole number of bytes.
+ * @example parseSize('64MiB') // 67108864
+ */
+export function parseSize(text: string): number | undefined {
+  return typeof text === 'string' ? readSize(text).value : undefined;
+}
+
+/**
+ * Parses a duration: a non-negative number with an optional unit, `ms`,
+ * `s`, `m`, `h` or `d`; a bare number is seconds.
+ * @returns the number of milliseconds, or `undefined` when the text is
+ * malformed or not a whole number of milliseconds.
+ * @example parseDuration('5m') // 300000
+ */
+export function parseDuration(text: string): number | undefined {
+  return typeof text === 'string' ? readDuration(text).value : undefined;
+}
+
+/**
+ * Resolves every setting: a programmatic option wins over its environment
+ * variable, which wins over the default. An option set to `undefined`, and
+ * a variable set to the empty string, count as unset.
+ *
+ * Options are numbers in the unit of {@link CacheConfig} (bytes,
+ * milliseconds, and seconds for `timeout`), or strings in the form the
+ * environment variables take (`'64MiB'`, `'5m'`).
+ *
+ * @param options - programmatic settings. @defaultValue `{}`
+ * @param env - the environment to read. @defaultValue `process.env`
+ * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for an unknown
+ * option, or one of the wrong type or out of range.
+ * @throws InvalidEnvironmentError (`ERR_TLS_CACHE_INVALID_ENV`) for a
+ * variable that is malformed or out of range.
+ */
+export function loadConfig(options: Partial<CacheConfig> = {}, env: NodeJS.ProcessEnv = process.env): CacheConfig {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidOptionError('options', `expected an object, got ${describe(options)}`);
+  }
+  if (env === null || typeof env !== 'object') {
+    throw new InvalidOptionError('env', `expected an object such as process.env, got ${describe(env)}`);
+  }
+  for (const name of Object.keys(options)) {
+    if (!SETTINGS.some((s) => s.option === name)) throw new InvalidOptionError(name, unknownOption(name));
+  }
+  const config: Record<string, number | string> = {};
+  const origins: Record<string, Origin> = {};
+  for (const setting of SETTINGS) {
+    const option: unknown = Object.hasOwn(options, setting.option) ? options[setting.option] : undefined;
+    const text: unknown = env[setting.env];
+    let origin: Origin;
+    if (option !== undefined) {
+      origin = { from: 'option', shown: typeof option === 'string' ? quote(option) : String(option) };
+      config[setting.option] = fromOption(setting, option);
+    } else if (text !== undefined && text !== '') {
+      origin = { from: 'env', shown: quote(String(text)) };
+      config[setting.option] = fromText(setting, String(text), 'env');
+    } else {
+      origin = { from: 'default', shown: setting.default };
+      config[setting.option] = defaultOf(setting);
+    }
+    origins[setting.option] = origin;
+  }
+  const result = config as unknown as CacheConfig;
+  checkRestartDelays(result, origins);
+  return result;
+}
+
+/** Where a value came from, and how to quote it in an error message. */
+interface Origin {
+  readonly from: 'option' | 'env' | 'default';
+  readonly shown: string;
+}
+
+function defaultOf(setting: Setting): number | string {
+  const compute = COMPUTED_DEFAULTS[setting.option];
+  return compute ? compute() : fromText(setting, setting.default, 'option');
+}
+
+function fromOption(setting: Setting, value: unknown): number | string {
+  const kind = KINDS[setting.kind];
+  if (typeof value === 'string') return fromText(setting, value, 'option');
+  if (typeof value !== 'number' || !kind.number) {
+    const accepted = kind.number
+      ? `${kind.number.noun} or a string such as ${quote(setting.examples[0])}`
+      : `a string, ${kind.form}`;
+    fail(setting, 'option', `expected ${accepted}, got ${describe(value)}`);
+  }
+  if (!Number.isInteger(value)) fail(setting, 'option', `${value} is not ${kind.number.whole}`);
+  if (!inRange(setting, value)) {
+    const { min = 0, max = 0 } = setting;
+    const human = setting.kind === 'integer' ? '' : ` (${kind.format(min)} to ${kind.format(max)})`;
+    fail(setting, 'option', `${value} is out of range; expected ${kind.number.noun} from ${min} to ${max}${human}`);
+  }
+  return value === 0 ? 0 : value; // no -0
+}
+
+function fromText(setting: Setting, text: string, from: 'option' | 'env'): number | string {
+  const kind = KINDS[setting.kind];
+  const parsed = kind.parse(text);
+  if (parsed.problem !== undefined) {
+    fail(setting, from, `${quote(text)} ${parsed.problem}; expected ${expectedForm(setting)}`);
+  }
+  const value = parsed.value;
+  if (typeof value === 'number' && !inRange(setting, value)) {
+    fail(setting, from, `${quote(text)} is out of range; expected ${rangeOf(setting)}`);
+  }
+  return value;
+}
+
+function checkRestartDelays(config: CacheConfig, origins: Record<string, Origin>): void {
+  if (config.restartDelay <= config.maxRestartDelay) return;
+  const first = byOption('restartDelay');
+  const max = byOption('maxRestartDelay');
+  if (origins.maxRestartDelay.from === 'default') {
+    fail(first, origins.restartDelay.from === 'env' ? 'env' : 'option',
+      `${origins.restartDelay.shown} is above the maximum restart delay of ${formatDuration(config.maxRestartDelay)}; ` +
+      `raise ${max.env} (option ${max.option}) as well`);
+  }
+  fail(max, origins.maxRestartDelay.from === 'env' ? 'env' : 'option',
+    `${origins.maxRestartDelay.shown} is below the first restart delay of ${formatDuration(config.restartDelay)} ` +
+    `(${first.env}, option ${first.option}); expected at least that`);
+}
+
+function byOption(option: keyof CacheConfig): Setting {
+  return SETTINGS.find((s) => s.option === option)!;
+}
+
+function inRange(setting: Setting, value: number): boolean {
+  return !(value < (setting.min ?? -Infinity) || value > (setting.max ?? Infinity));
+}
+
+function fail(setting: Setting, from: 'option' | 'env', problem: string): never {
+  throw from === 'env'
+    ? new InvalidEnvironmentError(setting.env, problem)
+    : new InvalidOptionError(setting.option, problem);
+}
+
+/** `a number with an optional unit such as 64MiB, 512KiB or 1GiB`. */
+function expectedForm(setting: Setting): string {
+  const kind = KINDS[setting.kind];
+  const examples = setting.examples.length > 0 ? ` such as ${orList(setting.examples)}` : '';
+  return `${kind.form}${examples}${kind.note}`;
+}
+
+/** `a size from 64KiB to 2GiB`. */
+function rangeOf(setting: Setting): string {
+  const kind = KINDS[setting.kind];
+  return `${kind.noun} from ${kind.format(setting.min ?? 0)} to ${kind.format(setting.max ?? 0)}`;
+}
+
+function unknownOption(name: string): string {
+  const squash = (s: string): string => s.toLowerCase().replace(/^tls_cache_/, '').replace(/[^a-z]/g, '');
+  const near = SETTINGS.find((s) => squash(s.option) === squash(name) || squash(s.env) === squash(name));
+  const hint = near ? ` (did you mean "${near.option}"?)` : '';
+  return `unknown option${hint}; the options are ${orList(SETTINGS.map((s) => s.option))}`;
+}
+
+function orList(items: readonly string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+}
+
+/** Quotes a value for a message; settings are not secret, but keep it short. */
+function quote(text: string): string {
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
+}
+
+/** Names a value's type for a message. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return value.constructor?.name ?? 'object';
+  return typeof value;
+}
+
+/**
+ * The Markdown table of every setting (`| Variable | Option | Default |
+ * Meaning |`), one row per entry of {@link SETTINGS}, for the README. Lines
+ * end in `\n`; the last has none.
+ */
+export function settingsTable(): string {
+  const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+  const rows = SETTINGS.map((s) => {
+    const kind = KINDS[s.kind];
+    let meaning = s.description;
+    if (kind.number && s.min !== undefined) {
+      const range = rangeOf(s);
+      const unit = kind.number.unit ? ` (option: ${kind.number.unit})` : '';
+      meaning += ` ${range[0].toUpperCase()}${range.slice(1)}${unit}.`;
+    }
+    return `| \`${s.env}\` | \`${s.option}\` | \`${s.default}\` | ${cell(meaning)} |`;
+  });
+  return ['| Variable | Option | Default | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}
