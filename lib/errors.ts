@@ -67,3 +67,52 @@ export class TableBusyError extends TlsCacheError {
     super('ERR_TLS_CACHE_BUSY', message);
   }
 }
+
+/**
+ * A server's TLS session timeout differs from the session table's timeout, so
+ * the two lifetimes would silently disagree.
+ */
+export class SessionTimeoutMismatchError extends TlsCacheError {
+  /** The server's `sessionTimeout` in seconds, or `undefined` when it was never set. */
+  readonly serverTimeout: number | undefined;
+  /** The table's `timeout` in seconds. */
+  readonly tableTimeout: number;
+
+  constructor(serverTimeout: number | undefined, tableTimeout: number, message: string) {
+    super('ERR_TLS_CACHE_SESSION_TIMEOUT_MISMATCH', message);
+    this.serverTimeout = serverTimeout;
+    this.tableTimeout = tableTimeout;
+  }
+}
+
+/**
+ * A server already answers `resumeSession` (a session cache is attached, or
+ * the application listens itself), so a second answer would break handshakes.
+ */
+export class SessionHooksInUseError extends TlsCacheError {
+  constructor(message: string) {
+    super('ERR_TLS_CACHE_HOOKS_IN_USE', message);
+  }
+}
+
+/**
+ * Worker threads cannot share one listening port here: the runtime or the
+ * platform lacks `listen({ reusePort: true })`.
+ */
+export class ReusePortUnsupportedError extends TlsCacheError {
+  constructor(message: string) {
+    super('ERR_TLS_CACHE_REUSE_PORT_UNSUPPORTED', message);
+  }
+}
+
+/** A worker thread failed before it was listening; the cluster did not start. */
+export class WorkerStartError extends TlsCacheError {
+  /** The 1-based worker slot that failed. */
+  readonly workerId: number;
+
+  constructor(workerId: number, message: string, options?: { cause?: unknown }) {
+    super('ERR_TLS_CACHE_WORKER_START', message);
+    this.workerId = workerId;
+    if (options && 'cause' in options) this.cause = options.cause;
+  }
+}

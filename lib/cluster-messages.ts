@@ -1,0 +1,47 @@
+/**
+ * The messages between the cluster's primary and its server threads.
+ * Internal to the runtime.
+ *
+ * @module
+ */
+import type { CacheConfig } from './config.ts';
+import type { SessionHookCounters } from './hooks.ts';
+
+/** `workerData` of a server thread. */
+export interface ServerThreadData {
+  workerId: number;
+  buffer: SharedArrayBuffer;
+  /** URL of the server module. */
+  module: string;
+  port: number;
+  host: string | undefined;
+  config: CacheConfig;
+  data: unknown;
+}
+
+/** Primary to thread. */
+export type ToServerThread =
+  | { type: 'stop' }
+  | { type: 'counters'; request: number };
+
+/** A failure that crossed the thread boundary, without its stack. */
+export interface ErrorSummary {
+  name: string;
+  code: string | undefined;
+  message: string;
+}
+
+/** Thread to primary. */
+export type FromServerThread =
+  | { type: 'listening'; port: number }
+  | { type: 'start-failed'; error: ErrorSummary }
+  | { type: 'counters'; request: number; counters: SessionHookCounters };
+
+/** Names an error for a message or a log line, never including its data. */
+export function summarize(error: unknown): ErrorSummary {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { name: error.name, code: typeof code === 'string' ? code : undefined, message: error.message };
+  }
+  return { name: 'Error', code: undefined, message: `a non-error value was thrown (${typeof error})` };
+}

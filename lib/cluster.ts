@@ -1,0 +1,488 @@
+/**
+ * The cluster runtime: one primary thread owns the shared session table and
+ * keeps N server threads running, all listening on one port through
+ * `listen({ port, reusePort: true })`, all resuming each other's sessions.
+ *
+ * ```ts
+ * // main.ts
+ * import { runCluster } from 'tls-session-cache';
+ * await runCluster({ server: new URL('./server.ts', import.meta.url), port: 8443 });
+ *
+ * // server.ts: runs in every worker thread
+ * export default ({ serverOptions }: ServerContext) =>
+ *   https.createServer({ key, cert, ...serverOptions }, handler);
+ * ```
+ *
+ * @module
+ */
+import { EventEmitter } from 'node:events';
+import { createServer } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { pino, type Logger } from 'pino';
+import { summarize, type ErrorSummary, type FromServerThread, type ServerThreadData } from './cluster-messages.ts';
+import { loadConfig, type CacheConfig } from './config.ts';
+import { InvalidOptionError, ReusePortUnsupportedError, WorkerStartError } from './errors.ts';
+import { addSessionHookCounters, emptySessionHookCounters, type SessionHookCounters } from './hooks.ts';
+import { probeReusePort } from './reuse-port.js';
+import { SessionTable, describe } from './table.ts';
+
+/** Options of {@link startCluster} and {@link runCluster}. */
+export interface ClusterOptions {
+  /**
+   * The server module, run in every worker thread: a file path (relative to
+   * the working directory) or a URL. Its default export is a
+   * `ServerFactory` (see `server-context.ts`).
+   */
+  server: string | URL;
+  /** The port every worker listens on; 0 picks a free one (see {@link Cluster.port}). */
+  port: number;
+  /**
+   * The address to listen on.
+   * @defaultValue every address (Node's default for `listen()`)
+   */
+  host?: string;
+  /** Settings that win over the environment; see `loadConfig()`. @defaultValue `{}` */
+  config?: Partial<CacheConfig>;
+  /** The environment to read `TLS_CACHE_*` settings from. @defaultValue `process.env` */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Anything structured-cloneable handed to every server module as
+   * `context.data`, e.g. a certificate made once in the primary.
+   * @defaultValue `undefined`
+   */
+  data?: unknown;
+  /**
+   * The primary's logger. Worker threads log to standard output with pino at
+   * `config.logLevel`.
+   * @defaultValue pino to standard output at `config.logLevel`
+   */
+  logger?: Logger;
+  /**
+   * Node options of the worker threads (as `new Worker()`'s `execArgv`).
+   * @defaultValue the primary's `process.execArgv`
+   */
+  execArgv?: string[];
+}
+
+/** A worker slot as the primary sees it. */
+export interface WorkerInfo {
+  /** From 1 to `config.workers`; kept across restarts. */
+  workerId: number;
+  /** `threadId` of the current thread, or -1 while it is down. */
+  threadId: number;
+  /** Times this slot's thread was restarted after a crash. */
+  restarts: number;
+  /** Whether the current thread is listening. */
+  listening: boolean;
+}
+
+/** A worker thread that ended while the cluster was running. */
+export interface WorkerExit {
+  workerId: number;
+  threadId: number;
+  exitCode: number;
+  /** What killed it, when it threw. */
+  error: ErrorSummary | undefined;
+  /** Delay before its replacement starts. */
+  restartInMs: number;
+}
+
+/** Events of a {@link Cluster}. */
+export interface ClusterEvents {
+  /** A worker thread (first or restarted) is listening. */
+  workerListening: [WorkerInfo];
+  /** A worker thread ended unexpectedly; it will be restarted. */
+  workerExit: [WorkerExit];
+}
+
+const SERVER_THREAD = new URL('../workers/server-thread.ts', import.meta.url);
+/** How long {@link Cluster.sessionCounters} waits for a thread's answer. */
+const COUNTERS_WAIT_MS = 1000;
+
+/** One worker's place in the cluster, across restarts. */
+class WorkerSlot {
+  readonly workerId: number;
+  worker: Worker | undefined;
+  threadId = -1;
+  listening = false;
+  startedAt = 0;
+  restarts = 0;
+  /** Crashes in a row, each within `maxRestartDelay` of its start. */
+  quickCrashes = 0;
+  restartTimer: NodeJS.Timeout | undefined;
+  failure: ErrorSummary | undefined;
+  exited: Promise<number> = Promise.resolve(0);
+  readonly counterRequests = new Map<number, (counters: SessionHookCounters | undefined) => void>();
+
+  constructor(workerId: number) {
+    this.workerId = workerId;
+  }
+
+  info(): WorkerInfo {
+    return { workerId: this.workerId, threadId: this.threadId, restarts: this.restarts, listening: this.listening };
+  }
+}
+
+/** Makes a cluster and starts its threads; set by {@link Cluster}'s static block, so its constructor stays private. */
+let launch: (
+  port: number,
+  config: CacheConfig,
+  table: SessionTable,
+  logger: Logger,
+  threadData: Omit<ServerThreadData, 'workerId'>,
+  execArgv: string[] | undefined,
+) => Promise<Cluster>;
+
+/**
+ * A running cluster. Made by {@link startCluster}; ended by {@link Cluster.stop}.
+ */
+export class Cluster extends EventEmitter<ClusterEvents> {
+  /** The port every worker listens on. */
+  readonly port: number;
+  /** The resolved configuration. */
+  readonly config: Readonly<CacheConfig>;
+  /** The shared session table, owned by this thread. */
+  readonly table: SessionTable;
+  /** The primary's logger. */
+  readonly logger: Logger;
+
+  readonly #slots: WorkerSlot[];
+  readonly #threadData: Omit<ServerThreadData, 'workerId'>;
+  readonly #execArgv: string[] | undefined;
+  #started = false;
+  #stopping: Promise<void> | undefined;
+  #statsTimer: NodeJS.Timeout | undefined;
+  #nextRequest = 1;
+
+  private constructor(
+    port: number,
+    config: CacheConfig,
+    table: SessionTable,
+    logger: Logger,
+    threadData: Omit<ServerThreadData, 'workerId'>,
+    execArgv: string[] | undefined,
+  ) {
+    super();
+    this.#execArgv = execArgv;
+    this.port = port;
+    this.config = Object.freeze({ ...config });
+    this.table = table;
+    this.logger = logger;
+    this.#threadData = threadData;
+    this.#slots = Array.from({ length: config.workers }, (_, i) => new WorkerSlot(i + 1));
+  }
+
+  static {
+    launch = async (...args) => {
+      const cluster = new Cluster(...args);
+      await cluster.#startAll();
+      return cluster;
+    };
+  }
+
+  /** Every worker slot, in order of `workerId`. */
+  workers(): WorkerInfo[] {
+    return this.#slots.map((slot) => slot.info());
+  }
+
+  /**
+   * The hook counters of every worker thread now listening, summed (each
+   * thread counts for itself; see `SessionHookCounters`). The counts of a
+   * thread that died are lost with it. A thread that does not answer within
+   * a second is left out.
+   */
+  async sessionCounters(): Promise<SessionHookCounters> {
+    const request = this.#nextRequest++;
+    const answers = this.#slots
+      .filter((slot) => slot.worker !== undefined && slot.listening)
+      .map(
+        (slot) =>
+          new Promise<SessionHookCounters | undefined>((resolve) => {
+            const timer = setTimeout(() => answer(undefined), COUNTERS_WAIT_MS);
+            const answer = (counters: SessionHookCounters | undefined): void => {
+              clearTimeout(timer);
+              slot.counterRequests.delete(request);
+              resolve(counters);
+            };
+            slot.counterRequests.set(request, answer);
+            slot.worker!.postMessage({ type: 'counters', request });
+          }),
+      );
+    const total = emptySessionHookCounters();
+    for (const counters of await Promise.all(answers)) if (counters) addSessionHookCounters(total, counters);
+    return total;
+  }
+
+  /**
+   * Stops gracefully: every worker stops accepting, open connections get
+   * `shutdownTimeout` ms to finish (idle HTTP keep-alive connections and
+   * HTTP/2 sessions are closed at once), then remaining threads are
+   * terminated. Resolves when every thread has ended. Calling it again
+   * returns the same promise.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    clearInterval(this.#statsTimer);
+    const live = this.#slots.filter((slot) => slot.worker !== undefined);
+    for (const slot of this.#slots) clearTimeout(slot.restartTimer);
+    this.logger.info(
+      { workers: live.length, shutdownTimeoutMs: this.config.shutdownTimeout },
+      'stopping: accepting no new connections, letting open ones finish',
+    );
+    for (const slot of live) slot.worker!.postMessage({ type: 'stop' });
+    const allExited = Promise.all(live.map((slot) => slot.exited));
+    let timer: NodeJS.Timeout | undefined;
+    const inTime = await Promise.race([
+      allExited.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), this.config.shutdownTimeout);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!inTime) {
+      const remaining = this.#slots.filter((slot) => slot.worker !== undefined);
+      this.logger.warn(
+        { workers: remaining.map((slot) => slot.workerId) },
+        'shutdown timeout: closing the connections still open',
+      );
+      await Promise.all(remaining.map((slot) => slot.worker?.terminate()));
+      await allExited;
+    }
+    this.table.close();
+    this.logger.info('stopped');
+  }
+
+  async #startAll(): Promise<void> {
+    const ready = this.#slots.map((slot) => this.#spawn(slot));
+    const failures = (await Promise.allSettled(ready)).filter((r) => r.status === 'rejected');
+    if (failures.length > 0) {
+      this.#stopping = Promise.resolve();
+      await Promise.all(this.#slots.map((slot) => slot.worker?.terminate()));
+      await Promise.all(this.#slots.map((slot) => slot.exited));
+      this.table.close();
+      throw (failures[0] as PromiseRejectedResult).reason;
+    }
+    this.#started = true;
+    this.logger.info({ port: this.port, workers: this.#slots.length }, 'listening');
+    if (this.config.statsInterval > 0) {
+      this.#statsTimer = setInterval(() => void this.#logStats(), this.config.statsInterval);
+      this.#statsTimer.unref();
+    }
+  }
+
+  /** Starts a slot's thread; resolves when it listens, rejects if it ends first. */
+  #spawn(slot: WorkerSlot): Promise<void> {
+    const workerData: ServerThreadData = { ...this.#threadData, workerId: slot.workerId };
+    const worker = new Worker(SERVER_THREAD, {
+      workerData,
+      name: `tls-session-cache worker ${slot.workerId}`,
+      execArgv: this.#execArgv,
+    });
+    const threadId = worker.threadId;
+    slot.worker = worker;
+    slot.threadId = threadId;
+    slot.listening = false;
+    slot.failure = undefined;
+    slot.startedAt = Date.now();
+    this.logger.debug({ workerId: slot.workerId, threadId }, 'worker starting');
+    return new Promise<void>((resolve, reject) => {
+      slot.exited = new Promise<number>((exited) => {
+        worker.on('exit', (exitCode) => {
+          this.#onExit(slot, threadId, exitCode);
+          exited(exitCode);
+          const failure = slot.failure;
+          reject(
+            new WorkerStartError(
+              slot.workerId,
+              `Worker ${slot.workerId} ended (exit code ${exitCode}) before listening${
+                failure ? `: ${failure.code ? `${failure.code}: ` : ''}${failure.message}` : ''
+              }`,
+              { cause: failure },
+            ),
+          );
+        });
+      });
+      worker.on('error', (error) => {
+        slot.failure ??= summarize(error);
+      });
+      worker.on('message', (message: FromServerThread) => {
+        if (message.type === 'listening') {
+          slot.listening = true;
+          this.logger.info({ workerId: slot.workerId, threadId, port: message.port, restarts: slot.restarts }, 'worker listening');
+          this.emit('workerListening', slot.info());
+          resolve();
+        } else if (message.type === 'start-failed') {
+          slot.failure ??= message.error;
+        } else if (message.type === 'counters') {
+          slot.counterRequests.get(message.request)?.(message.counters);
+        }
+      });
+    });
+  }
+
+  #onExit(slot: WorkerSlot, threadId: number, exitCode: number): void {
+    // A thread that died inside a write holds its shard's lock: free and repair it.
+    const released = this.table.releaseOwner(threadId + 1);
+    slot.worker = undefined;
+    slot.listening = false;
+    slot.threadId = -1;
+    for (const answer of slot.counterRequests.values()) answer(undefined);
+    const ranForMs = Date.now() - slot.startedAt;
+    const fields = { workerId: slot.workerId, threadId, exitCode, ranForMs, releasedShards: released, err: slot.failure };
+    if (this.#stopping !== undefined) {
+      this.logger.debug(fields, 'worker stopped');
+      return;
+    }
+    if (!this.#started) {
+      this.logger.error(fields, 'worker failed to start');
+      return;
+    }
+    if (ranForMs >= this.config.maxRestartDelay) slot.quickCrashes = 0;
+    const restartInMs = Math.min(this.config.restartDelay * 2 ** Math.min(slot.quickCrashes, 30), this.config.maxRestartDelay);
+    slot.quickCrashes++;
+    this.logger.error({ ...fields, restartInMs }, 'worker exited unexpectedly; restarting it');
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = undefined;
+      if (this.#stopping !== undefined) return;
+      slot.restarts++;
+      this.#spawn(slot).catch(() => {
+        // Its exit was logged and another restart scheduled by #onExit.
+      });
+    }, restartInMs);
+    this.emit('workerExit', { workerId: slot.workerId, threadId, exitCode, error: slot.failure, restartInMs });
+  }
+
+  async #logStats(): Promise<void> {
+    if (!this.logger.isLevelEnabled('debug')) return;
+    const hooks = await this.sessionCounters();
+    this.logger.debug({ stats: this.table.stats(), hooks }, 'cache statistics');
+  }
+}
+
+/**
+ * Starts a cluster: loads the configuration, checks that threads can share
+ * a port, creates the table, and starts `config.workers` server threads.
+ * Resolves once every thread listens. Fails without leaving anything
+ * running: every thread started is ended first.
+ *
+ * @throws InvalidEnvironmentError (`ERR_TLS_CACHE_INVALID_ENV`) or InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for bad settings.
+ * @throws ReusePortUnsupportedError (`ERR_TLS_CACHE_REUSE_PORT_UNSUPPORTED`) when this runtime or platform lacks `reusePort`.
+ * @throws WorkerStartError (`ERR_TLS_CACHE_WORKER_START`) when a thread failed before listening (its module threw, the port is taken, ...).
+ */
+export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError('options', `expected an object, got ${describe(options)}`);
+  }
+  const config = loadConfig(options.config ?? {}, options.env ?? process.env);
+  const module = moduleUrl(options.server);
+  const requestedPort = options.port;
+  if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535) {
+    throw new InvalidOptionError('port', `expected an integer from 0 to 65535, got ${describe(requestedPort)}`);
+  }
+  const host = options.host;
+  if (host !== undefined && (typeof host !== 'string' || host === '')) {
+    throw new InvalidOptionError('host', `expected an address, got ${describe(host)}`);
+  }
+  const execArgv = options.execArgv;
+  if (execArgv !== undefined && !(Array.isArray(execArgv) && execArgv.every((a) => typeof a === 'string'))) {
+    throw new InvalidOptionError('execArgv', `expected an array of strings, got ${describe(execArgv)}`);
+  }
+  const probe = await probeReusePort();
+  if (!probe.supported) throw new ReusePortUnsupportedError(probe.message);
+  const port = requestedPort === 0 ? await freePort(host) : requestedPort;
+
+  const logger = options.logger ?? pino({ level: config.logLevel, name: 'tls-session-cache' });
+  const table = SessionTable.create({
+    size: config.size,
+    maxSessionSize: config.maxSessionSize,
+    timeout: config.timeout,
+    sweepInterval: config.sweepInterval,
+  });
+  const stats = table.stats();
+  logger.info(
+    {
+      config,
+      server: module,
+      port,
+      host: host ?? '(all addresses)',
+      node: process.version,
+      table: { bufferBytes: stats.bufferBytes, capacityEntries: stats.capacityEntries },
+    },
+    'starting',
+  );
+  try {
+    return await launch(port, config, table, logger, {
+      buffer: table.buffer,
+      module,
+      port,
+      host,
+      config,
+      data: options.data,
+    }, options.execArgv);
+  } catch (error) {
+    table.close();
+    logger.error({ err: summarize(error) }, 'start failed; every worker was ended');
+    throw error;
+  }
+}
+
+/**
+ * Runs a cluster as a program's main: {@link startCluster}, then SIGTERM or
+ * SIGINT stop it gracefully ({@link Cluster.stop}) and exit with code 0. A
+ * second signal kills the process at once (Node's default). If starting
+ * fails, the error (its code and message) goes to standard error and the
+ * exit code is 1; the returned promise then resolves to `undefined`.
+ */
+export async function runCluster(options: ClusterOptions): Promise<Cluster | undefined> {
+  let cluster: Cluster;
+  try {
+    cluster = await startCluster(options);
+  } catch (error) {
+    const { code, message } = summarize(error);
+    process.stderr.write(`tls-session-cache: could not start: ${code ? `${code}: ` : ''}${message}\n`);
+    process.exitCode = 1;
+    return undefined;
+  }
+  const onSignal = (signal: NodeJS.Signals): void => {
+    cluster.logger.info({ signal }, 'signal received');
+    cluster.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        cluster.logger.error({ err: summarize(error) }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  return cluster;
+}
+
+function moduleUrl(server: unknown): string {
+  if (server instanceof URL) return server.href;
+  if (typeof server !== 'string' || server === '') {
+    throw new InvalidOptionError('server', `expected a module path or URL, got ${describe(server)}`);
+  }
+  return /^[a-z][a-z0-9+.-]*:/i.test(server) && !/^[a-z]:[\\/]/i.test(server)
+    ? new URL(server).href
+    : pathToFileURL(resolvePath(server)).href;
+}
+
+/** A port free right now on `host` (a small race with other programs remains). */
+function freePort(host: string | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen({ port: 0, host }, () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}

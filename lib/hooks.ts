@@ -1,0 +1,247 @@
+/**
+ * Answers a TLS server's `newSession` / `resumeSession` events from a session
+ * store, usually the shared {@link SessionTable}, so that every thread
+ * serving one port resumes every other thread's sessions.
+ *
+ * @module
+ */
+import { Server as TlsServer } from 'node:tls';
+import { InvalidOptionError, SessionHooksInUseError, SessionTimeoutMismatchError } from './errors.ts';
+import { isTls13Session } from './session-version.ts';
+import { describe } from './table.ts';
+
+/**
+ * What the hooks need of a store. {@link SessionTable} is one; a `Map`
+ * behind this interface gives the per-thread cache this project replaces.
+ */
+export interface SessionStore {
+  /** Lifetime of a stored session in whole seconds. */
+  readonly timeout: number;
+  /** The session stored under `id`, or `undefined`. Must not block. */
+  get(id: Uint8Array): Uint8Array | undefined;
+  /** Stores a session; returns `false` (or throws) when it was refused. */
+  set(id: Uint8Array, session: Uint8Array): boolean;
+}
+
+/**
+ * What the hooks of one server did, counted in the thread that runs it.
+ * (The table's own counters in shared memory add up across threads.)
+ */
+export interface SessionHookCounters {
+  /** Sessions the store accepted. */
+  stored: number;
+  /**
+   * TLS 1.3 sessions not stored: Node never looks them up through
+   * `resumeSession`, so storing them would only waste entries.
+   */
+  skippedTls13: number;
+  /** Sessions the store refused (oversize, shard busy, ...); the handshake went on. */
+  refused: number;
+  /** Lookups answered with a session. */
+  resumed: number;
+  /** Lookups answered with nothing (a full handshake follows). */
+  missed: number;
+}
+
+/** Options of {@link attachSessionCache}. */
+export interface AttachOptions {
+  /**
+   * Called with an error the store threw (the handshake goes on regardless).
+   * Errors of this library never carry session data.
+   * @defaultValue none: errors are only counted
+   */
+  onError?: (error: unknown, hook: 'newSession' | 'resumeSession') => void;
+}
+
+/** A store attached to a server. */
+export interface SessionCacheBinding {
+  /** The store answering this server's hooks. */
+  readonly store: SessionStore;
+  /** Live counters of this server's hooks; they only grow. */
+  readonly counters: Readonly<SessionHookCounters>;
+  /** Removes the hooks; later handshakes do not touch the store. */
+  detach(): void;
+}
+
+/** Server options of {@link sessionCacheServerOptions}. */
+export interface SessionCacheServerOptions {
+  /** The TLS layer's session lifetime in seconds, equal to the store's. */
+  sessionTimeout: number;
+}
+
+const bindings = new WeakMap<TlsServer, SessionCacheBinding>();
+
+/**
+ * The options a server must be created with to take a store, to spread into
+ * `tls.createServer()`, `https.createServer()` or
+ * `http2.createSecureServer()`: `{ sessionTimeout: store.timeout }`.
+ */
+export function sessionCacheServerOptions(store: SessionStore): SessionCacheServerOptions {
+  return { sessionTimeout: store.timeout };
+}
+
+/**
+ * Makes `server` (a `tls.Server`, so an `https.Server` or an HTTP/2 secure
+ * server too) store its sessions in `store` and resume them from it. Both
+ * hooks answer synchronously and always call Node back, so a store that
+ * refuses or throws costs a full handshake, never a failed one.
+ *
+ * What is stored: TLS 1.2 (and older) session-ID sessions. TLS 1.3 sessions
+ * are recognised by the version in their DER encoding and counted in
+ * `skippedTls13`, not stored: Node only asks `resumeSession` with the
+ * ClientHello's legacy session id, which a TLS 1.3 client fills with random
+ * bytes. Note that a TLS 1.2 client offering a session ticket does not reach
+ * these hooks at all (measured on Node 24: no `newSession` with tickets
+ * enabled); create the server with `secureOptions: SSL_OP_NO_TICKET` to have
+ * every TLS 1.2 session go through the store.
+ *
+ * One lifetime: the TLS layer stamps each session with the server's
+ * `sessionTimeout` and refuses to resume it after that, while the store drops
+ * it after `store.timeout`. Node exposes the first only as
+ * `server.sessionTimeout` (set from the creation options or
+ * `setSecureContext()`), and can change it only through `setSecureContext()`
+ * with the whole certificate configuration again, so this function does not
+ * fix a server: it refuses one whose `sessionTimeout` is not exactly
+ * `store.timeout`. A server created without `sessionTimeout` is refused too,
+ * since OpenSSL then stamps sessions with its own default (7200 s measured on
+ * Node 24, not the 300 s Node documents). Create servers with
+ * {@link sessionCacheServerOptions}, and keep the same `sessionTimeout` in any
+ * later `setSecureContext()` call.
+ *
+ * @throws SessionTimeoutMismatchError (`ERR_TLS_CACHE_SESSION_TIMEOUT_MISMATCH`) when the server's `sessionTimeout` is not `store.timeout`.
+ * @throws SessionHooksInUseError (`ERR_TLS_CACHE_HOOKS_IN_USE`) when the server already has a cache attached or its own `resumeSession` listener (Node destroys a connection whose lookup is answered twice).
+ * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) when `server` is not a `tls.Server` or `store` lacks `get`/`set`/`timeout`.
+ */
+export function attachSessionCache(
+  server: TlsServer,
+  store: SessionStore,
+  options: AttachOptions = {},
+): SessionCacheBinding {
+  if (!(server instanceof TlsServer)) {
+    throw new InvalidOptionError('server', `expected a tls.Server (https and http2 secure servers are ones), got ${describe(server)}`);
+  }
+  checkStore(store);
+  const onError = options.onError;
+  if (onError !== undefined && typeof onError !== 'function') {
+    throw new InvalidOptionError('onError', `expected a function, got ${describe(onError)}`);
+  }
+  if (bindings.has(server)) {
+    throw new SessionHooksInUseError('This server already has a session cache attached; detach it first');
+  }
+  if (server.listenerCount('resumeSession') > 0) {
+    throw new SessionHooksInUseError(
+      'This server already has a resumeSession listener; a second one would answer the same lookup twice, and Node destroys such connections',
+    );
+  }
+  checkTimeout(server, store.timeout);
+
+  const counters: SessionHookCounters = { stored: 0, skippedTls13: 0, refused: 0, resumed: 0, missed: 0 };
+
+  const onNewSession = (id: Buffer, session: Buffer, done: () => void): void => {
+    try {
+      if (isTls13Session(session)) counters.skippedTls13++;
+      else if (store.set(id, session)) counters.stored++;
+      else counters.refused++;
+    } catch (error) {
+      counters.refused++;
+      report(onError, error, 'newSession');
+    }
+    done();
+  };
+
+  const onResumeSession = (id: Buffer, done: (error: Error | null, session: Buffer | null) => void): void => {
+    let session: Uint8Array | undefined;
+    try {
+      session = store.get(id);
+    } catch (error) {
+      report(onError, error, 'resumeSession');
+    }
+    if (session === undefined) counters.missed++;
+    else counters.resumed++;
+    done(null, session === undefined ? null : toBuffer(session));
+  };
+
+  server.on('newSession', onNewSession);
+  server.on('resumeSession', onResumeSession);
+  const binding: SessionCacheBinding = {
+    store,
+    counters,
+    detach() {
+      if (bindings.get(server) !== binding) return;
+      server.off('newSession', onNewSession);
+      server.off('resumeSession', onResumeSession);
+      bindings.delete(server);
+    },
+  };
+  bindings.set(server, binding);
+  return binding;
+}
+
+/** The binding of the cache attached to `server`, if any. */
+export function sessionCacheOf(server: TlsServer): SessionCacheBinding | undefined {
+  return bindings.get(server);
+}
+
+/** Sums counters, e.g. of every server in a thread or every thread. */
+export function addSessionHookCounters(
+  total: SessionHookCounters,
+  more: Readonly<SessionHookCounters>,
+): SessionHookCounters {
+  total.stored += more.stored;
+  total.skippedTls13 += more.skippedTls13;
+  total.refused += more.refused;
+  total.resumed += more.resumed;
+  total.missed += more.missed;
+  return total;
+}
+
+/** Counters all at zero. */
+export function emptySessionHookCounters(): SessionHookCounters {
+  return { stored: 0, skippedTls13: 0, refused: 0, resumed: 0, missed: 0 };
+}
+
+function checkStore(store: SessionStore): void {
+  if (
+    store === null ||
+    typeof store !== 'object' ||
+    typeof store.get !== 'function' ||
+    typeof store.set !== 'function'
+  ) {
+    throw new InvalidOptionError('store', `expected a SessionTable or an object with get() and set(), got ${describe(store)}`);
+  }
+  if (!Number.isInteger(store.timeout) || store.timeout < 1) {
+    throw new InvalidOptionError('store', `expected store.timeout to be whole seconds, got ${describe(store.timeout)}`);
+  }
+}
+
+function checkTimeout(server: TlsServer, tableTimeout: number): void {
+  const serverTimeout = (server as { sessionTimeout?: unknown }).sessionTimeout;
+  if (serverTimeout === tableTimeout) return;
+  const fix = `create the server with { sessionTimeout: ${tableTimeout} } (spread sessionCacheServerOptions(table) into its options)`;
+  if (serverTimeout === undefined) {
+    throw new SessionTimeoutMismatchError(
+      undefined,
+      tableTimeout,
+      `The server has no sessionTimeout, so OpenSSL stamps its sessions with its own default lifetime while the table keeps them ${tableTimeout} s; ${fix}`,
+    );
+  }
+  const shown = typeof serverTimeout === 'number' ? `${serverTimeout} s` : describe(serverTimeout);
+  throw new SessionTimeoutMismatchError(
+    typeof serverTimeout === 'number' ? serverTimeout : undefined,
+    tableTimeout,
+    `The server's sessionTimeout (${shown}) differs from the table's timeout (${tableTimeout} s); ${fix}, or create the table with the server's timeout`,
+  );
+}
+
+function report(onError: AttachOptions['onError'], error: unknown, hook: 'newSession' | 'resumeSession'): void {
+  if (onError === undefined) return;
+  try {
+    onError(error, hook);
+  } catch {
+    // A failing error reporter must not break the handshake either.
+  }
+}
+
+function toBuffer(session: Uint8Array): Buffer {
+  return Buffer.isBuffer(session) ? session : Buffer.from(session.buffer, session.byteOffset, session.byteLength);
+}

@@ -1,0 +1,40 @@
+/**
+ * What the cluster runtime hands a server module in each worker thread, and
+ * what it expects back.
+ *
+ * A server module's default export is a {@link ServerFactory}: it gets a
+ * {@link ServerContext} and returns a `tls.Server` (an `https.Server`, an
+ * HTTP/2 secure server, ...) that is not listening yet. The runtime attaches
+ * the shared session cache to it (unless the module attached a store
+ * itself), listens on the cluster's port with `reusePort`, and closes it on
+ * shutdown.
+ *
+ * @module
+ */
+import type { Server as TlsServer } from 'node:tls';
+import type { Logger } from 'pino';
+import type { CacheConfig } from './config.ts';
+import type { SessionCacheServerOptions } from './hooks.ts';
+import type { SessionTable } from './table.ts';
+
+/** The argument of a server module's default export. */
+export interface ServerContext {
+  /** Which worker this is, from 1 to `config.workers`; a restarted worker keeps its number. */
+  readonly workerId: number;
+  /** The shared session table, opened in this thread. */
+  readonly table: SessionTable;
+  /**
+   * Options to spread into the server's creation options:
+   * `{ sessionTimeout: table.timeout }`, which attaching the cache requires.
+   */
+  readonly serverOptions: SessionCacheServerOptions;
+  /** A pino logger whose lines carry `workerId`. */
+  readonly logger: Logger;
+  /** The cluster's resolved configuration. */
+  readonly config: Readonly<CacheConfig>;
+  /** The `data` given to `startCluster()` (a structured clone), e.g. a certificate. */
+  readonly data: unknown;
+}
+
+/** The default export of a server module. */
+export type ServerFactory = (context: ServerContext) => TlsServer | Promise<TlsServer>;

@@ -1,0 +1,132 @@
+/**
+ * Starting fails at once, with a coded error and nothing left listening:
+ * bad environment variables, a runtime without reusePort, a worker that
+ * cannot start.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { loadCertificate } from '../examples/certificate.ts';
+import { startCluster } from '../lib/cluster.ts';
+import { SETTINGS } from '../lib/config.ts';
+import { probeReusePort, hasReusePortOption } from '../lib/reuse-port.js';
+import { accepts, freePort, run } from './fixtures/process.ts';
+
+const EXAMPLE = fileURLToPath(new URL('../examples/https-server.ts', import.meta.url));
+const SYSTEM_NODE = '/usr/bin/node';
+
+interface Refusal {
+  label: string;
+  code: number | string;
+  accepted: number;
+  stderr: string;
+  listened: boolean;
+}
+
+/** Runs the example with `env` until it exits, trying to connect all along. */
+async function attempt(env: Record<string, string>, cleanups: Array<() => void>): Promise<Refusal> {
+  const port = await freePort();
+  const running = run(EXAMPLE, { PORT: String(port), TLS_CACHE_WORKERS: '2', ...env });
+  cleanups.push(() => running.kill());
+  let accepted = 0;
+  let done = false;
+  const code = running.exited.then((c) => ((done = true), c));
+  while (!done) {
+    if (await accepts(port)) accepted++;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return {
+    label: Object.entries(env).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' '),
+    code: await code,
+    accepted,
+    stderr: running.stderr(),
+    listened: running.logs.some((l) => l.msg === 'listening'),
+  };
+}
+
+t.test('every environment variable with a bad value stops the runtime before it listens', async (t) => {
+  const cases: Array<[Record<string, string>, string]> = [
+    ...SETTINGS.map((s): [Record<string, string>, string] => [{ [s.env]: 'bogus' }, s.env]),
+    [{ TLS_CACHE_WORKERS: '0' }, 'TLS_CACHE_WORKERS'],
+    [{ TLS_CACHE_TIMEOUT: '1500ms' }, 'TLS_CACHE_TIMEOUT'],
+    [{ PORT: 'https' }, 'PORT'],
+    [{ PORT: '65536' }, 'PORT'],
+    [{ TLS_CACHE_CERT: '/nonexistent/cert.pem' }, 'TLS_CACHE_KEY'],
+    [{ TLS_CACHE_CERT: '/nonexistent/cert.pem', TLS_CACHE_KEY: '/nonexistent/key.pem' }, 'TLS_CACHE_CERT'],
+  ];
+  const cleanups: Array<() => void> = [];
+  t.teardown(() => cleanups.forEach((kill) => kill()));
+  // Two at a time: the machine has two cores.
+  for (let i = 0; i < cases.length; i += 2) {
+    const batch = cases.slice(i, i + 2);
+    const refusals = await Promise.all(batch.map(([env]) => attempt(env, cleanups)));
+    refusals.forEach((r, j) => {
+      const variable = batch[j][1];
+      t.not(r.code, 0, `${r.label}: exit code ${r.code}`);
+      t.equal(r.accepted, 0, `${r.label}: nothing accepted on the port`);
+      t.notOk(r.listened, `${r.label}: never listened`);
+      t.match(r.stderr, `ERR_TLS_CACHE_INVALID_ENV: Invalid environment variable ${variable}`, `${r.label}: stderr names ${variable}`);
+    });
+  }
+});
+
+t.test('a runtime without reusePort is refused, with what to do (system Node 20)', { skip: !existsSync(SYSTEM_NODE) && `${SYSTEM_NODE} is missing` }, async (t) => {
+  const script = `import { probeReusePort } from ${JSON.stringify(new URL('../lib/reuse-port.js', import.meta.url).href)};
+    process.stdout.write(JSON.stringify({ version: process.version, probe: await probeReusePort() }));`;
+  const output = await new Promise<string>((resolve, reject) => {
+    execFile(SYSTEM_NODE, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH ?? '' } }, (error, stdout) =>
+      error ? reject(error) : resolve(stdout),
+    );
+  });
+  const { version, probe } = JSON.parse(output) as { version: string; probe: { supported: boolean; reason: string; message: string } };
+  t.notOk(hasReusePortOption(version.slice(1)), `${version} lacks reusePort`);
+  t.equal(probe.supported, false);
+  t.match(probe.reason, `Node ${version} has no reusePort listen option`);
+  t.match(probe.reason, 'EADDRINUSE');
+  t.match(probe.message, /^Worker threads cannot share one port here: .* Run Node 22\.12\+ or 23\.1\+ on Linux/);
+});
+
+t.test('this runtime has reusePort', async (t) => {
+  t.ok(hasReusePortOption(process.versions.node));
+  t.same(await probeReusePort(), { supported: true });
+  t.notOk(hasReusePortOption('22.11.0'));
+  t.ok(hasReusePortOption('22.12.0'));
+  t.notOk(hasReusePortOption('23.0.0'));
+  t.ok(hasReusePortOption('23.1.0'));
+  t.ok(hasReusePortOption('24.0.0'));
+});
+
+t.test('a worker that cannot start fails the start and leaves nothing running', async (t) => {
+  const { cert, key } = await loadCertificate({});
+  const port = await freePort();
+  const started = startCluster({
+    server: new URL('./fixtures/failing-server.ts', import.meta.url),
+    port,
+    host: '127.0.0.1',
+    config: { workers: 3, logLevel: 'silent' },
+    env: {},
+    data: { kind: 'tls', store: 'shared', cert, key },
+    execArgv: [],
+    logger: (await import('pino')).pino({ level: 'silent' }),
+  });
+  // The others listen before worker 2 fails.
+  let acceptedMeanwhile = false;
+  for (let i = 0; i < 100 && !acceptedMeanwhile; i++) {
+    acceptedMeanwhile = await accepts(port);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await t.rejects(started, { code: 'ERR_TLS_CACHE_WORKER_START', workerId: 2, message: /Worker 2 .*worker 2 cannot start/ });
+  t.ok(acceptedMeanwhile, 'other workers were listening before the failure');
+  t.notOk(await accepts(port), 'nothing listens after the failed start');
+
+  await t.rejects(
+    startCluster({ server: '/nonexistent/server.ts', port: 0, config: { workers: 2, logLevel: 'silent' }, env: {}, execArgv: [], logger: (await import('pino')).pino({ level: 'silent' }) }),
+    { code: 'ERR_TLS_CACHE_WORKER_START', message: /Cannot find module|ERR_MODULE_NOT_FOUND/ },
+  );
+  await t.rejects(startCluster({ server: 'x.ts', port: -1 }), { code: 'ERR_TLS_CACHE_INVALID_OPTION', option: 'port' });
+  await t.rejects(startCluster({ server: 'x.ts', port: 0, env: { TLS_CACHE_SIZE: 'huge' } }), {
+    code: 'ERR_TLS_CACHE_INVALID_ENV',
+    variable: 'TLS_CACHE_SIZE',
+  });
+});

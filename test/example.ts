@@ -1,0 +1,81 @@
+/**
+ * examples/https-server.ts as a user runs it: a development certificate made
+ * at start, `curl -k` answered with the worker's name, and `openssl
+ * s_client` resuming its session across the worker threads.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { get } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { freePort, run, waitForLog } from './fixtures/process.ts';
+
+const EXAMPLE = fileURLToPath(new URL('../examples/https-server.ts', import.meta.url));
+
+function exec(file: string, args: string[], input?: string): Promise<{ stdout: string; stderr: string; code: number }> {
+  return new Promise((resolve) => {
+    const child = execFile(file, args, { timeout: 10_000 }, (error, stdout, stderr) => {
+      resolve({ stdout, stderr, code: error ? Number((error as { code?: unknown }).code ?? 1) : 0 });
+    });
+    child.stdin?.on('error', () => {}); // a command that ignores its input may exit first
+    child.stdin?.end(input ?? '');
+  });
+}
+
+async function hasCommand(name: string): Promise<boolean> {
+  return (await exec('sh', ['-c', `command -v ${name}`])).code === 0;
+}
+
+/** GET / the way a user would: curl -k when present, else https.get without verification. */
+async function fetchRoot(port: number, useCurl: boolean): Promise<string> {
+  if (useCurl) return (await exec('curl', ['-sk', `https://localhost:${port}/`])).stdout;
+  return new Promise((resolve, reject) => {
+    get({ host: 'localhost', port, path: '/', rejectUnauthorized: false }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}
+
+t.test('the example serves HTTPS across worker threads with a made-up certificate', async (t) => {
+  const port = await freePort();
+  const running = run(EXAMPLE, { PORT: String(port), TLS_CACHE_WORKERS: '4' });
+  t.teardown(() => running.kill());
+  await waitForLog(running, 'listening');
+  const starting = running.logs.find((l) => l.msg === 'starting');
+  t.match(starting, { port, config: { workers: 4, timeout: 300 } }, 'the start-up configuration is logged');
+  t.ok(
+    running.logs.some((l) => l.certificate === 'self-signed' && /self-signed development certificate/.test(String(l.msg))),
+    'the log says a self-signed certificate was made',
+  );
+
+  const useCurl = await hasCommand('curl');
+  t.comment(useCurl ? 'using curl -k' : 'curl is missing: using https.get');
+  const body = await fetchRoot(port, useCurl);
+  t.match(body, /^Hello from worker [1-4] \(thread \d+\); TLS session new, TLSv1\.[23]\n$/, 'says which worker served it');
+
+  const hasOpenssl = await hasCommand('openssl');
+  await t.test('openssl s_client resumes its session across workers', { skip: !hasOpenssl && 'openssl is missing' }, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'tls-session-cache-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'session.pem');
+    const request = 'GET / HTTP/1.0\r\nHost: localhost\r\n\r\n';
+    const common = ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_2', '-no_ticket', '-ign_eof'];
+    const first = await exec('openssl', [...common, '-sess_out', file], request);
+    t.match(first.stdout, /New, TLSv1\.2/, 'the first connection is a full handshake');
+    const workers = new Set<string>();
+    let reused = 0;
+    const runs = 12;
+    for (let i = 0; i < runs; i++) {
+      const { stdout } = await exec('openssl', [...common, '-sess_in', file], request);
+      if (/Reused, TLSv1\.2/.test(stdout) && /TLS session reused/.test(stdout)) reused++;
+      const worker = /Hello from worker (\d+)/.exec(stdout)?.[1];
+      if (worker) workers.add(worker);
+    }
+    t.equal(reused, runs, `openssl reported Reused ${reused} times of ${runs}`);
+    t.ok(workers.size >= 2, `served by workers ${[...workers].join(', ')}`);
+  });
+});

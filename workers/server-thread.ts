@@ -1,0 +1,106 @@
+/**
+ * One server thread of the cluster runtime: opens the shared table, lets the
+ * server module make its server, attaches the cache, listens on the shared
+ * port with `reusePort`, and closes gracefully when the primary says stop.
+ *
+ * @module
+ */
+import type { Http2Session } from 'node:http2';
+import { Server as TlsServer } from 'node:tls';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { pino } from 'pino';
+import type { FromServerThread, ServerThreadData, ToServerThread } from '../lib/cluster-messages.ts';
+import { summarize } from '../lib/cluster-messages.ts';
+import { InvalidSessionError } from '../lib/errors.ts';
+import { attachSessionCache, sessionCacheOf, sessionCacheServerOptions, type SessionCacheBinding } from '../lib/hooks.ts';
+import type { ServerContext } from '../lib/server-context.ts';
+import { SessionTable } from '../lib/table.ts';
+
+/** How often a stopping server closes connections that went idle (HTTP keep-alive). */
+const IDLE_SWEEP_MS = 100;
+
+const port = parentPort!;
+const data = workerData as ServerThreadData;
+const logger = pino({ level: data.config.logLevel, name: 'tls-session-cache' }).child({
+  workerId: data.workerId,
+  threadId,
+});
+
+function post(message: FromServerThread): void {
+  port.postMessage(message);
+}
+
+async function start(): Promise<{ server: TlsServer; binding: SessionCacheBinding }> {
+  const table = SessionTable.open(data.buffer);
+  const context: ServerContext = Object.freeze({
+    workerId: data.workerId,
+    table,
+    serverOptions: sessionCacheServerOptions(table),
+    logger,
+    config: Object.freeze({ ...data.config }),
+    data: data.data,
+  });
+  const module = (await import(data.module)) as { default?: unknown };
+  if (typeof module.default !== 'function') {
+    throw new TypeError(`The server module ${data.module} has no default export function (context) => tls.Server`);
+  }
+  const server: unknown = await module.default(context);
+  if (!(server instanceof TlsServer)) {
+    throw new TypeError(
+      `The default export of ${data.module} returned ${server === null ? 'null' : typeof server}; expected a tls.Server (tls, https or http2 secure server), not listening yet`,
+    );
+  }
+  const binding =
+    sessionCacheOf(server) ??
+    attachSessionCache(server, table, {
+      onError(error, hook) {
+        // Oversize sessions are routine and counted by the table; anything else is worth a look.
+        const level = error instanceof InvalidSessionError ? 'debug' : 'warn';
+        logger[level]({ err: summarize(error), hook }, 'session store refused');
+      },
+    });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port: data.port, host: data.host, reusePort: true }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return { server, binding };
+}
+
+/** Stops accepting, lets open connections finish, then ends the thread. */
+function stop(server: TlsServer, sessions: Set<Http2Session>): void {
+  logger.debug('closing: no new connections');
+  server.close(() => {
+    logger.debug('closed: every connection finished');
+    process.exit(0);
+  });
+  for (const session of sessions) session.close();
+  const closeIdle = (server as { closeIdleConnections?: () => void }).closeIdleConnections;
+  if (typeof closeIdle === 'function') {
+    closeIdle.call(server);
+    setInterval(() => closeIdle.call(server), IDLE_SWEEP_MS).unref();
+  }
+}
+
+try {
+  const { server, binding } = await start();
+  const sessions = new Set<Http2Session>();
+  server.on('session', (session: Http2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  server.on('error', (error) => logger.error({ err: summarize(error) }, 'server error'));
+  port.on('message', (message: ToServerThread) => {
+    if (message.type === 'stop') stop(server, sessions);
+    else if (message.type === 'counters') post({ type: 'counters', request: message.request, counters: { ...binding.counters } });
+  });
+  const address = server.address();
+  post({ type: 'listening', port: typeof address === 'object' && address !== null ? address.port : data.port });
+} catch (error) {
+  // The summary names the failure for the primary; rethrowing ends the thread
+  // (and reaches the primary as the Worker's 'error' event should the message not).
+  post({ type: 'start-failed', error: summarize(error) });
+  throw error;
+}
