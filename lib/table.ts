@@ -190,7 +190,6 @@ export class SessionTable {
   #bucket2 = 0;
   #tag = 0;
   #value: Buffer | undefined;
-  #touched = 0;
 
   private constructor(buffer: SharedArrayBuffer, g: Geometry, clock: () => number) {
     this.buffer = buffer;
@@ -257,9 +256,6 @@ export class SessionTable {
   get(id: Uint8Array): Buffer | undefined {
     this.#checkId(id);
     this.#locate(id);
-    // Load the second bucket's tag line now, so its cache miss overlaps the
-    // scan of the first bucket instead of following it.
-    this.#touched = this.#i32[this.#bucketAt(this.#bucket2) + SLOTS_PER_BUCKET];
     for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
       let r = this.#probe(this.#bucket1, id);
       if (r === MISS && this.#bucket2 !== this.#bucket1) r = this.#probe(this.#bucket2, id);
