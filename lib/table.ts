@@ -404,6 +404,37 @@ export class SessionTable {
     return released;
   }
 
+  /**
+   * Checks every shard's invariants, taking each shard's lock in turn: the
+   * ring parses from tail to head, every live slot points at a whole record
+   * of its own key, and the entry and byte counters match the live slots.
+   * Returns what is wrong, one line per problem; an empty list means
+   * consistent. For tests and diagnostics: it reads the whole table.
+   * @throws TableBusyError (`ERR_TLS_CACHE_BUSY`) when a shard stays locked for a second.
+   */
+  verify(): string[] {
+    const problems: string[] = [];
+    for (let shard = 0; shard < this.#g.shardCount; shard++) {
+      this.#lockWait(shard);
+      try {
+        const check = this.#inspect(shard);
+        const base = this.#shardBase(shard);
+        if (!check.sound) {
+          problems.push(`shard ${shard}: the ring does not parse from tail to head`);
+          continue;
+        }
+        if (check.strays.length > 0) problems.push(`shard ${shard}: ${check.strays.length} slots point at no record of their key`);
+        const entries = this.#i32[base + S.entries];
+        if (entries !== check.entries) problems.push(`shard ${shard}: entries counter ${entries}, live slots ${check.entries}`);
+        const bytes = this.#i32[base + S.bytes];
+        if (bytes !== check.bytes) problems.push(`shard ${shard}: bytes counter ${bytes}, live records ${check.bytes}`);
+      } finally {
+        this.#unlock(shard);
+      }
+    }
+    return problems;
+  }
+
   /** Owner id this thread's writes tag shard locks with (`threadId + 1`). */
   get owner(): number {
     return this.#owner;
@@ -757,12 +788,30 @@ export class SessionTable {
   }
 
   /**
-   * Makes a shard consistent after its writer died at an unknown point: walks
-   * the ring from the tail, keeps the slots that point at whole records whose
-   * key hashes to them, and recounts. If the ring itself does not parse, the
-   * shard is emptied (counted as `repair` evictions).
+   * Makes a shard consistent after its writer died at an unknown point: keeps
+   * the slots that point at whole records whose key hashes to them, clears
+   * the others, and recounts. If the ring itself does not parse, the shard is
+   * emptied. Dropped entries count as `repair` evictions.
    */
   #repair(shard: number): void {
+    const check = this.#inspect(shard);
+    if (!check.sound) {
+      this.#count(C.evictedRepair, this.#reset(shard));
+      return;
+    }
+    for (const slot of check.strays) Atomics.store(this.#i32, this.#slotAt(shard, slot), 0);
+    this.#count(C.evictedRepair, check.strays.length);
+    const base = this.#shardBase(shard);
+    this.#i32[base + S.entries] = check.entries;
+    this.#i32[base + S.bytes] = check.bytes;
+  }
+
+  /**
+   * Walks a shard (its lock held): whether its ring parses from tail to head,
+   * which live slots point at no whole record of their own key (strays), and
+   * the entries and bytes of the slots that do.
+   */
+  #inspect(shard: number): { sound: boolean; strays: number[]; entries: number; bytes: number } {
     const i32 = this.#i32;
     const base = this.#shardBase(shard);
     const ringBytes = this.#g.ringBytes;
@@ -788,29 +837,24 @@ export class SessionTable {
       offset = offset + size === ringBytes ? 0 : offset + size;
     }
     if (sound && i32[base + S.used] > 0 && offset !== i32[base + S.head]) sound = false;
+    const strays: number[] = [];
     let entries = 0;
     let bytes = 0;
-    if (sound) {
-      for (let slot = 0; slot < this.#g.bucketsPerShard * SLOTS_PER_BUCKET; slot++) {
-        const slotAt = this.#slotAt(shard, slot);
-        if (i32[slotAt] === 0) continue;
-        const recordOffset = (i32[slotAt + SLOTS_PER_BUCKET] >>> TAG_BITS) * 8;
-        if (
-          !starts.has(recordOffset) ||
-          this.#slotOfRecord(shard, recordOffset, keyLengthOf(i32[((ring + recordOffset) >> 2) + 1])) !== slot
-        ) {
-          Atomics.store(i32, slotAt, 0);
-          this.#count(C.evictedRepair);
-          continue;
-        }
-        entries++;
-        bytes += this.#recordSizeAt(shard, i32[slotAt + SLOTS_PER_BUCKET]);
+    for (let slot = 0; sound && slot < this.#g.bucketsPerShard * SLOTS_PER_BUCKET; slot++) {
+      const slotAt = this.#slotAt(shard, slot);
+      if (i32[slotAt] === 0) continue;
+      const recordOffset = (i32[slotAt + SLOTS_PER_BUCKET] >>> TAG_BITS) * 8;
+      if (
+        !starts.has(recordOffset) ||
+        this.#slotOfRecord(shard, recordOffset, keyLengthOf(i32[((ring + recordOffset) >> 2) + 1])) !== slot
+      ) {
+        strays.push(slot);
+        continue;
       }
-      i32[base + S.entries] = entries;
-      i32[base + S.bytes] = bytes;
-    } else {
-      this.#count(C.evictedRepair, this.#reset(shard));
+      entries++;
+      bytes += this.#recordSizeAt(shard, i32[slotAt + SLOTS_PER_BUCKET]);
     }
+    return { sound, strays, entries, bytes };
   }
 
   /** The injected clock's reading, checked: a broken clock must not corrupt expiry. */
@@ -843,7 +887,7 @@ export class SessionTable {
     }
   }
 
-  /** Takes a shard lock for clear(), waiting up to a second. */
+  /** Takes a shard lock for clear() and verify(), waiting up to a second. */
   #lockWait(shard: number): void {
     const deadline = performance.now() + 1000;
     while (!this.#lock(shard)) {

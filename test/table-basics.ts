@@ -159,3 +159,27 @@ function describeKey(value: unknown): string {
   if (value instanceof Uint8Array) return `${value.length} bytes`;
   return value === null ? 'null' : typeof value;
 }
+
+t.test('verify() finds a consistent table consistent, and a corrupted one not', async (t) => {
+  const table = small();
+  for (let i = 0; i < 2000; i++) table.set(randomBytes(32), randomBytes(50 + (i % 300)));
+  t.same(table.verify(), []);
+  // Corrupt it the way a bug would: a live slot's position moved to the wrong record.
+  const words = new Int32Array(table.buffer);
+  const { offsetsOf, readHeader, SLOTS_PER_BUCKET } = await import('../lib/layout.ts');
+  const o = offsetsOf(readHeader(table.buffer));
+  let slotAt = o.slots;
+  while (words[slotAt] === 0) slotAt++;
+  words[slotAt + SLOTS_PER_BUCKET] += 1 << 10; // 8 bytes further: not a record start
+  const problems = table.verify();
+  t.equal(problems.length, 3, problems.join('; '));
+  t.match(problems[0], /1 slots point at no record of their key/);
+  t.match(problems[1], /entries counter \d+, live slots \d+/);
+  t.match(problems[2], /bytes counter \d+, live records \d+/);
+  // releaseOwner() is the repair: with the lock taken from a (pretend) dead owner, it mends the shard.
+  const lockAt = o.shards; // shard 0's lock word
+  words[lockAt] = 12345;
+  t.equal(table.releaseOwner(12345), 1);
+  t.same(table.verify(), [], 'repaired');
+  t.equal(table.stats().evictions.repair, 1, 'the stray entry counted as a repair eviction');
+});

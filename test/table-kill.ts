@@ -16,6 +16,7 @@ t.test(`writers terminated at random moments, ${KILLS} times: every shard usable
   let released = 0;
   let kills = 0;
   let badReads = 0;
+  const problems: string[] = [];
 
   const checkReads = () => {
     for (let n = 0; n < KEY_SPACE; n += 7) {
@@ -40,12 +41,17 @@ t.test(`writers terminated at random moments, ${KILLS} times: every shard usable
     checkReads();
   };
 
-  while (kills < KILLS) await Promise.all(Array.from({ length: AT_ONCE }, killOne));
+  while (kills < KILLS) {
+    await Promise.all(Array.from({ length: AT_ONCE }, killOne));
+    // After each round of repairs, the structure holds: no stray slot, counters exact.
+    problems.push(...table.verify().map((p) => `after ${kills} kills: ${p}`));
+  }
 
   t.comment(`${kills} writers killed; ${released} held a shard lock at the time and were released`);
   t.equal(kills, KILLS);
   t.ok(released > 0, 'some writers died holding a lock (the test reached mid-write)');
   t.equal(badReads, 0, 'no read during the kills returned a bad value');
+  t.same(problems, [], 'verify() found every shard consistent after every round of kills');
 
   // No lock is left held.
   const g = readHeader(table.buffer);
@@ -71,6 +77,7 @@ t.test(`writers terminated at random moments, ${KILLS} times: every shard usable
   const stored = fresh.filter((id) => table.set(id, randomBytes(100))).length;
   t.equal(stored, fresh.length, 'no write was refused');
   t.ok(table.stats().entries >= capacity * 0.97, `${table.stats().entries} of ${capacity} entries after refilling`);
+  t.same(table.verify(), [], 'consistent after refilling');
   const missing = fresh.slice(-capacity / 2).filter((id) => !table.get(id)).length;
   t.equal(missing, 0, `the newest entries all read back (evictions ${JSON.stringify(table.stats().evictions)})`);
 });

@@ -47,4 +47,5 @@ t.test('4 threads, 10 million mixed operations: no bad read, counters agree', as
   t.equal(bad, 0);
   t.equal(table.stats().entries, present, 'entries counter equals the entries found');
   t.ok(table.stats().bytesInUse <= table.stats().capacityBytes);
+  t.same(table.verify(), [], 'verify() finds every shard consistent');
 });
