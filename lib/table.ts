@@ -582,7 +582,7 @@ export class SessionTable {
     let slot = this.#findSlot(shard, key);
     const replacing = slot >= 0;
     if (replacing) {
-      i32[base + S.bytes] -= this.#recordSizeAt(shard, Atomics.load(i32, this.#slotAt(shard, slot) + 1));
+      i32[base + S.bytes] -= this.#recordSizeAt(shard, i32[this.#posAt(shard, slot)]);
     } else {
       slot = this.#freeSlot(shard);
     }
@@ -732,7 +732,7 @@ export class SessionTable {
       const bucket = choice === 0 ? this.#bucket1 : this.#bucket2;
       for (let i = 0; i < SLOTS_PER_BUCKET; i++) {
         const slot = bucket * SLOTS_PER_BUCKET + i;
-        const offset = (i32[this.#slotAt(shard, slot) + 1] >>> TAG_BITS) * 8;
+        const offset = (i32[this.#posAt(shard, slot)] >>> TAG_BITS) * 8;
         const age = (offset - tail + ringBytes) % ringBytes;
         if (age < oldestAge) {
           oldestAge = age;
@@ -918,7 +918,12 @@ export class SessionTable {
     return this.#o.slots + this.#shard * this.#o.slotWordsPerShard + bucket * SLOTS_PER_BUCKET * SLOT_WORDS;
   }
 
-  /** Word index of a slot's version; its position word is SLOTS_PER_BUCKET further. */
+  /** Word index of a slot's position word (offset and tag). */
+  #posAt(shard: number, slot: number): number {
+    return this.#slotAt(shard, slot) + SLOTS_PER_BUCKET;
+  }
+
+  /** Word index of a slot's version; its position word is SLOTS_PER_BUCKET further (see #posAt). */
   #slotAt(shard: number, slot: number): number {
     const inBucket = slot & (SLOTS_PER_BUCKET - 1);
     return this.#o.slots + shard * this.#o.slotWordsPerShard + (slot - inBucket) * SLOT_WORDS + inBucket;
