@@ -29,13 +29,14 @@ import { loadCertificate, type Certificate } from './certificate.ts';
 const DEFAULT_PORT = 8443;
 
 /** Makes this worker's HTTPS server (the runtime attaches the cache and listens). */
-export default function createHttpsServer({ workerId, serverOptions, data }: ServerContext): Server {
+export default function createHttpsServer({ workerId, serverOptions, config, data }: ServerContext): Server {
   const { cert, key } = data as Certificate;
-  // Until ticket keys are shared across threads (the ticket key ring), a TLS
-  // 1.2 ticket resumes only on the thread that issued it; without tickets,
-  // TLS 1.2 clients resume by session ID, which the shared table serves on
-  // every thread.
-  const secureOptions = constants.SSL_OP_NO_TICKET;
+  // Tickets on (the default): the runtime makes every thread encrypt and
+  // decrypt them with the shared, rotated key ring, so TLS 1.2 and 1.3
+  // tickets resume on any thread. Tickets off (TLS_CACHE_TICKETS=off): no
+  // tickets at all, and TLS 1.2 clients resume by session ID from the shared
+  // table (the runtime refuses a server that would still issue tickets).
+  const secureOptions = config.tickets === 'off' ? constants.SSL_OP_NO_TICKET : 0;
   return createServer({ cert, key, secureOptions, ...serverOptions }, (request, response) => {
     const socket = request.socket as TLSSocket;
     const session = socket.isSessionReused() ? 'reused' : 'new';

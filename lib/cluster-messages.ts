@@ -6,6 +6,7 @@
  */
 import type { CacheConfig } from './config.ts';
 import type { SessionHookCounters } from './hooks.ts';
+import type { TicketCounters } from './tickets.ts';
 
 /** `workerData` of a server thread. */
 export interface ServerThreadData {
@@ -17,12 +18,18 @@ export interface ServerThreadData {
   host: string | undefined;
   config: CacheConfig;
   data: unknown;
+  /** The ticket key ring's buffer (`TicketKeyRing.buffer`); absent when tickets are off. */
+  ticketKeys: SharedArrayBuffer | undefined;
+  /** `auto`: Node's internal ticket key callback when present; `fallback`: the public single-key API. */
+  ticketMode: 'auto' | 'fallback';
 }
 
 /** Primary to thread. */
 export type ToServerThread =
   | { type: 'stop' }
-  | { type: 'counters'; request: number };
+  | { type: 'counters'; request: number }
+  /** The ticket keys changed (rotation, flush): a fallback server sets the new key now. */
+  | { type: 'ticket-keys' };
 
 /** A failure that crossed the thread boundary, without its stack. */
 export interface ErrorSummary {
@@ -35,7 +42,7 @@ export interface ErrorSummary {
 export type FromServerThread =
   | { type: 'listening'; port: number }
   | { type: 'start-failed'; error: ErrorSummary }
-  | { type: 'counters'; request: number; counters: SessionHookCounters };
+  | { type: 'counters'; request: number; counters: SessionHookCounters; tickets: TicketCounters | undefined };
 
 /** Names an error for a message or a log line, never including its data. */
 export function summarize(error: unknown): ErrorSummary {

@@ -13,6 +13,13 @@
  *   https.createServer({ key, cert, ...serverOptions }, handler);
  * ```
  *
+ * Ticket keys: with tickets on (`TLS_CACHE_TICKETS`, the default) the
+ * primary also owns the ticket key ring (`ticket-keys.ts`), rotates it every
+ * `ticketRotate` ms and erases keys once no ticket under them can be valid;
+ * {@link Cluster.rotateTicketKeys} rotates now and {@link Cluster.flush}
+ * drops every session and every key; {@link runCluster} maps them to SIGUSR1
+ * and SIGUSR2.
+ *
  * @module
  */
 import { EventEmitter } from 'node:events';
@@ -23,10 +30,12 @@ import { Worker } from 'node:worker_threads';
 import { pino, type Logger } from 'pino';
 import { summarize, type ErrorSummary, type FromServerThread, type ServerThreadData } from './cluster-messages.ts';
 import { loadConfig, type CacheConfig } from './config.ts';
-import { InvalidOptionError, ReusePortUnsupportedError, WorkerStartError } from './errors.ts';
+import { InvalidOptionError, ReusePortUnsupportedError, TicketKeyFileError, WorkerStartError } from './errors.ts';
 import { addSessionHookCounters, emptySessionHookCounters, type SessionHookCounters } from './hooks.ts';
 import { probeReusePort } from './reuse-port.js';
 import { SessionTable, describe } from './table.ts';
+import { TicketKeyRing, readNginxKeyFiles } from './ticket-keys.ts';
+import type { TicketCounters } from './tickets.ts';
 
 /** Options of {@link startCluster} and {@link runCluster}. */
 export interface ClusterOptions {
@@ -64,6 +73,14 @@ export interface ClusterOptions {
    * @defaultValue the primary's `process.execArgv`
    */
   execArgv?: string[];
+  /**
+   * How worker threads use the ticket key ring: `auto` uses Node's internal
+   * ticket key callback when present (every key of the ring decrypts), else
+   * the public `setTicketKeys()`; `fallback` forces the latter (one key at a
+   * time: a ticket under an older key costs a full handshake).
+   * @defaultValue `'auto'`
+   */
+  ticketMode?: 'auto' | 'fallback';
 }
 
 /** A worker slot as the primary sees it. */
@@ -114,7 +131,7 @@ class WorkerSlot {
   restartTimer: NodeJS.Timeout | undefined;
   failure: ErrorSummary | undefined;
   exited: Promise<number> = Promise.resolve(0);
-  readonly counterRequests = new Map<number, (counters: SessionHookCounters | undefined) => void>();
+  readonly counterRequests = new Map<number, (answer: CountersAnswer | undefined) => void>();
 
   constructor(workerId: number) {
     this.workerId = workerId;
@@ -125,11 +142,26 @@ class WorkerSlot {
   }
 }
 
+/** What a thread answers to a counters request. */
+interface CountersAnswer {
+  counters: SessionHookCounters;
+  tickets: TicketCounters | undefined;
+}
+
+/** What {@link Cluster.flush} removed. */
+export interface FlushResult {
+  /** Sessions removed from the table. */
+  sessions: number;
+  /** Whether ticket keys were replaced (false when tickets are off). */
+  ticketKeys: boolean;
+}
+
 /** Makes a cluster and starts its threads; set by {@link Cluster}'s static block, so its constructor stays private. */
 let launch: (
   port: number,
   config: CacheConfig,
   table: SessionTable,
+  ticketKeys: TicketKeyRing | undefined,
   logger: Logger,
   threadData: Omit<ServerThreadData, 'workerId'>,
   execArgv: string[] | undefined,
@@ -145,6 +177,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   readonly config: Readonly<CacheConfig>;
   /** The shared session table, owned by this thread. */
   readonly table: SessionTable;
+  /** The shared ticket key ring, owned by this thread; `undefined` when tickets are off. */
+  readonly ticketKeys: TicketKeyRing | undefined;
   /** The primary's logger. */
   readonly logger: Logger;
 
@@ -155,11 +189,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #stopping: Promise<void> | undefined;
   #statsTimer: NodeJS.Timeout | undefined;
   #nextRequest = 1;
+  #ticketTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     port: number,
     config: CacheConfig,
     table: SessionTable,
+    ticketKeys: TicketKeyRing | undefined,
     logger: Logger,
     threadData: Omit<ServerThreadData, 'workerId'>,
     execArgv: string[] | undefined,
@@ -169,6 +205,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.port = port;
     this.config = Object.freeze({ ...config });
     this.table = table;
+    this.ticketKeys = ticketKeys;
     this.logger = logger;
     this.#threadData = threadData;
     this.#slots = Array.from({ length: config.workers }, (_, i) => new WorkerSlot(i + 1));
@@ -194,14 +231,96 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * a second is left out.
    */
   async sessionCounters(): Promise<SessionHookCounters> {
+    const total = emptySessionHookCounters();
+    for (const answer of await this.#askCounters()) if (answer) addSessionHookCounters(total, answer.counters);
+    return total;
+  }
+
+  /**
+   * The ticket counters of every worker thread now listening, summed, as
+   * {@link sessionCounters}; all zero when tickets are off.
+   */
+  async ticketCounters(): Promise<TicketCounters> {
+    const total: TicketCounters = { issued: 0, decrypted: 0, unknownKey: 0, failures: 0, keyUpdates: 0 };
+    for (const answer of await this.#askCounters()) {
+      if (!answer?.tickets) continue;
+      for (const key of Object.keys(total) as Array<keyof TicketCounters>) total[key] += answer.tickets[key];
+    }
+    return total;
+  }
+
+  /**
+   * Rotates the ticket keys now, in every worker at once: a new key
+   * encrypts, the previous one still decrypts for the session timeout. With
+   * key files (`ticketKeyFile`), reads the files again instead. Returns
+   * false when tickets are off.
+   * @throws TicketKeyFileError when a key file cannot be read (the keys in use stay).
+   */
+  rotateTicketKeys(): boolean {
+    const ring = this.ticketKeys;
+    if (ring === undefined || this.#stopping !== undefined) return false;
+    if (ring.fixed) ring.replace(readKeyFiles(this.config.ticketKeyFile));
+    else ring.rotateNow();
+    this.#ticketKeysChanged();
+    this.logger.debug({ ticketKeys: ring.stats(), source: ring.fixed ? 'files' : 'random' }, 'ticket keys rotated');
+    return true;
+  }
+
+  /**
+   * Forgets every session and every ticket key, in every worker at once:
+   * every client makes a full handshake next time (after a key compromise,
+   * a certificate revocation, ...). With key files, the keys are read from
+   * the files again (replace them first). Does nothing once stopping.
+   * @throws TicketKeyFileError when a key file cannot be read; nothing was flushed then.
+   */
+  flush(): FlushResult {
+    if (this.#stopping !== undefined) return { sessions: 0, ticketKeys: false };
+    const ring = this.ticketKeys;
+    const keys = ring?.fixed ? readKeyFiles(this.config.ticketKeyFile) : undefined;
+    const sessions = this.table.clear();
+    if (ring !== undefined) {
+      ring.flush(keys);
+      this.#ticketKeysChanged();
+    }
+    const result = { sessions, ticketKeys: ring !== undefined };
+    this.logger.info({ ...result, generation: ring?.generation }, 'flushed: every session and ticket key is gone');
+    return result;
+  }
+
+  /** Tells fallback workers to set the new key, and plans the next rotation or erasure. */
+  #ticketKeysChanged(): void {
+    for (const slot of this.#slots) slot.worker?.postMessage({ type: 'ticket-keys' });
+    this.#scheduleTicketKeys();
+  }
+
+  #scheduleTicketKeys(): void {
+    clearTimeout(this.#ticketTimer);
+    const ring = this.ticketKeys;
+    if (ring === undefined || this.#stopping !== undefined) return;
+    const due = ring.nextDueAt();
+    if (due === Infinity) return;
+    const wait = Math.min(Math.max(0, due - Date.now()), MAX_TIMER_MS);
+    this.#ticketTimer = setTimeout(() => {
+      const { rotated, erased } = ring.tick();
+      if (rotated || erased > 0) {
+        this.logger.debug({ rotated, erased, ticketKeys: ring.stats() }, rotated ? 'ticket keys rotated' : 'ticket keys erased');
+        this.#ticketKeysChanged();
+      } else {
+        this.#scheduleTicketKeys();
+      }
+    }, wait);
+    this.#ticketTimer.unref();
+  }
+
+  async #askCounters(): Promise<Array<CountersAnswer | undefined>> {
     const request = this.#nextRequest++;
     const answers = this.#slots
       .filter((slot) => slot.worker !== undefined && slot.listening)
       .map(
         (slot) =>
-          new Promise<SessionHookCounters | undefined>((resolve) => {
+          new Promise<CountersAnswer | undefined>((resolve) => {
             const timer = setTimeout(() => answer(undefined), COUNTERS_WAIT_MS);
-            const answer = (counters: SessionHookCounters | undefined): void => {
+            const answer = (counters: CountersAnswer | undefined): void => {
               clearTimeout(timer);
               slot.counterRequests.delete(request);
               resolve(counters);
@@ -210,9 +329,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
             slot.worker!.postMessage({ type: 'counters', request });
           }),
       );
-    const total = emptySessionHookCounters();
-    for (const counters of await Promise.all(answers)) if (counters) addSessionHookCounters(total, counters);
-    return total;
+    return Promise.all(answers);
   }
 
   /**
@@ -229,6 +346,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   async #stop(): Promise<void> {
     clearInterval(this.#statsTimer);
+    clearTimeout(this.#ticketTimer);
     const live = this.#slots.filter((slot) => slot.worker !== undefined);
     for (const slot of this.#slots) clearTimeout(slot.restartTimer);
     this.logger.info(
@@ -255,6 +373,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       await allExited;
     }
     this.table.close();
+    this.ticketKeys?.close();
     this.logger.info('stopped');
   }
 
@@ -266,9 +385,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       await Promise.all(this.#slots.map((slot) => slot.worker?.terminate()));
       await Promise.all(this.#slots.map((slot) => slot.exited));
       this.table.close();
+      this.ticketKeys?.close();
       throw (failures[0] as PromiseRejectedResult).reason;
     }
     this.#started = true;
+    this.#scheduleTicketKeys();
     this.logger.info({ port: this.port, workers: this.#slots.length }, 'listening');
     if (this.config.statsInterval > 0) {
       this.#statsTimer = setInterval(() => void this.#logStats(), this.config.statsInterval);
@@ -320,7 +441,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         } else if (message.type === 'start-failed') {
           slot.failure ??= message.error;
         } else if (message.type === 'counters') {
-          slot.counterRequests.get(message.request)?.(message.counters);
+          slot.counterRequests.get(message.request)?.({ counters: message.counters, tickets: message.tickets });
         }
       });
     });
@@ -389,6 +510,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   if (host !== undefined && (typeof host !== 'string' || host === '')) {
     throw new InvalidOptionError('host', `expected an address, got ${describe(host)}`);
   }
+  const ticketMode = options.ticketMode ?? 'auto';
+  if (ticketMode !== 'auto' && ticketMode !== 'fallback') {
+    throw new InvalidOptionError('ticketMode', `expected "auto" or "fallback", got ${describe(ticketMode)}`);
+  }
   const execArgv = options.execArgv;
   if (execArgv !== undefined && !(Array.isArray(execArgv) && execArgv.every((a) => typeof a === 'string'))) {
     throw new InvalidOptionError('execArgv', `expected an array of strings, got ${describe(execArgv)}`);
@@ -398,6 +523,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const port = requestedPort === 0 ? await freePort(host) : requestedPort;
 
   const logger = options.logger ?? pino({ level: config.logLevel, name: 'tls-session-cache' });
+  const ticketKeys =
+    config.tickets === 'on'
+      ? TicketKeyRing.create({
+          timeout: config.timeout,
+          rotate: config.ticketRotate,
+          keys: config.ticketKeyFile === '' ? undefined : readKeyFiles(config.ticketKeyFile),
+        })
+      : undefined;
   const table = SessionTable.create({
     size: config.size,
     maxSessionSize: config.maxSessionSize,
@@ -413,20 +546,24 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       host: host ?? '(all addresses)',
       node: process.version,
       table: { bufferBytes: stats.bufferBytes, capacityEntries: stats.capacityEntries },
+      ticketKeys: ticketKeys?.stats(),
     },
     'starting',
   );
   try {
-    return await launch(port, config, table, logger, {
+    return await launch(port, config, table, ticketKeys, logger, {
       buffer: table.buffer,
       module,
       port,
       host,
       config,
       data: options.data,
+      ticketKeys: ticketKeys?.buffer,
+      ticketMode,
     }, options.execArgv);
   } catch (error) {
     table.close();
+    ticketKeys?.close();
     logger.error({ err: summarize(error) }, 'start failed; every worker was ended');
     throw error;
   }
@@ -435,7 +572,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 /**
  * Runs a cluster as a program's main: {@link startCluster}, then SIGTERM or
  * SIGINT stop it gracefully ({@link Cluster.stop}) and exit with code 0. A
- * second signal kills the process at once (Node's default). If starting
+ * second signal kills the process at once (Node's default). SIGUSR1 rotates
+ * the ticket keys now ({@link Cluster.rotateTicketKeys}); SIGUSR2 flushes
+ * every session and ticket key ({@link Cluster.flush}). If starting
  * fails, the error (its code and message) goes to standard error and the
  * exit code is 1; the returned promise then resolves to `undefined`.
  */
@@ -461,7 +600,31 @@ export async function runCluster(options: ClusterOptions): Promise<Cluster | und
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  const onOperatorSignal = (signal: NodeJS.Signals): void => {
+    cluster.logger.info({ signal }, 'signal received');
+    try {
+      if (signal === 'SIGUSR1') cluster.rotateTicketKeys();
+      else cluster.flush();
+    } catch (error) {
+      cluster.logger.error({ err: summarize(error), signal }, signal === 'SIGUSR1' ? 'rotation failed' : 'flush failed');
+    }
+  };
+  process.on('SIGUSR1', onOperatorSignal);
+  process.on('SIGUSR2', onOperatorSignal);
   return cluster;
+}
+
+/** Node.js timers hold at most 2^31 - 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Reads the comma-separated nginx key files of `ticketKeyFile`, naming the setting on failure. */
+function readKeyFiles(list: string): Buffer[] {
+  try {
+    return readNginxKeyFiles(list.split(','));
+  } catch (error) {
+    if (!(error instanceof TicketKeyFileError)) throw error;
+    throw new TicketKeyFileError(error.path, `${error.message} (TLS_CACHE_TICKET_KEY_FILE, option ticketKeyFile)`);
+  }
 }
 
 function moduleUrl(server: unknown): string {

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { InvalidEnvironmentError, InvalidOptionError } from './errors.ts';
 
@@ -82,6 +83,29 @@ export interface CacheConfig {
    * @defaultValue 60000
    */
   statsInterval: number;
+  /**
+   * Whether session tickets are issued, with keys shared by every worker
+   * (`'on'`), or not at all (`'off'`: servers must then be created with
+   * `SSL_OP_NO_TICKET`, and TLS 1.2 clients resume by session ID).
+   * `TLS_CACHE_TICKETS`.
+   * @defaultValue `'on'`
+   */
+  tickets: 'on' | 'off';
+  /**
+   * How long a ticket key encrypts before the next one takes over, in
+   * milliseconds; it then decrypts for the session timeout more.
+   * `TLS_CACHE_TICKET_ROTATE`; from 1 s to 24 days, and frequent enough at
+   * most 62 times per session timeout.
+   * @defaultValue the session timeout (`timeout * 1000`)
+   */
+  ticketRotate: number;
+  /**
+   * nginx `ssl_session_ticket_key` files (48 bytes each), comma-separated:
+   * the first key encrypts, the others decrypt; no scheduled rotation.
+   * Empty for random keys. `TLS_CACHE_TICKET_KEY_FILE`.
+   * @defaultValue `''` (random keys)
+   */
+  ticketKeyFile: string;
 }
 
 /**
@@ -90,9 +114,11 @@ export interface CacheConfig {
  * - `duration`: milliseconds, with an optional unit (a bare number is seconds);
  * - `seconds`: like `duration`, but the result is whole seconds;
  * - `integer`: a plain decimal integer;
- * - `level`: a pino log level.
+ * - `level`: a pino log level;
+ * - `switch`: `on` or `off`;
+ * - `paths`: file paths separated by commas (empty: none).
  */
-export type SettingKind = 'size' | 'duration' | 'seconds' | 'integer' | 'level';
+export type SettingKind = 'size' | 'duration' | 'seconds' | 'integer' | 'level' | 'switch' | 'paths';
 
 /** One entry of {@link SETTINGS}. */
 export interface Setting {
@@ -124,6 +150,10 @@ const DAY = 24 * HOUR;
 /** Node.js timers hold at most 2^31 - 1 ms (24.8 days); this is that, in whole days. */
 const MAX_TIMER = 24 * DAY;
 const MAX_WORKERS = 256;
+/** Keys alive at once are the rotations per timeout plus two; the ring holds 64. */
+const MAX_ROTATIONS_PER_TIMEOUT = 62;
+/** Bytes of an nginx `ssl_session_ticket_key` file that Node can use. */
+const TICKET_KEY_FILE_BYTES = 48;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** The declarations, keyed by option so that tsc proves every option has one. */
@@ -222,6 +252,35 @@ const DECLARATIONS = {
     max: MAX_TIMER,
     examples: ['1m', '30s', '5m'],
   },
+  tickets: {
+    env: 'TLS_CACHE_TICKETS',
+    kind: 'switch',
+    default: 'on',
+    description:
+      'Session tickets with keys shared by every worker (on), or none (off: servers need SSL_OP_NO_TICKET, ' +
+      'and TLS 1.2 clients resume by session ID).',
+    examples: [],
+  },
+  ticketRotate: {
+    env: 'TLS_CACHE_TICKET_ROTATE',
+    kind: 'duration',
+    default: 'TLS_CACHE_TIMEOUT',
+    description:
+      'How long a ticket key encrypts new tickets; it then only decrypts for the session timeout more, then is erased. ' +
+      'At most 62 rotations per session timeout.',
+    min: SECOND,
+    max: MAX_TIMER,
+    examples: ['5m', '1h', '30s'],
+  },
+  ticketKeyFile: {
+    env: 'TLS_CACHE_TICKET_KEY_FILE',
+    kind: 'paths',
+    default: 'none',
+    description:
+      "nginx ssl_session_ticket_key files (48 bytes each), comma-separated: the first key encrypts, the others decrypt; " +
+      'no scheduled rotation. Without them, keys are random.',
+    examples: [],
+  },
 } satisfies Record<keyof CacheConfig, Omit<Setting, 'option'>>;
 
 /**
@@ -234,8 +293,11 @@ export const SETTINGS: readonly Setting[] = Object.freeze(
 );
 
 /** Defaults that are not constants, computed when a configuration is loaded. */
-const COMPUTED_DEFAULTS: Partial<Record<keyof CacheConfig, () => number>> = {
+const COMPUTED_DEFAULTS: Partial<Record<keyof CacheConfig, () => number | string>> = {
   workers: () => Math.min(MAX_WORKERS, availableParallelism()),
+  // Set from the timeout once it is known (loadConfig).
+  ticketRotate: () => 0,
+  ticketKeyFile: () => '',
 };
 
 type Parsed<T> = { value: T; problem?: undefined } | { value?: undefined; problem: string };
@@ -308,6 +370,33 @@ function readInteger(text: string): Parsed<number> {
   return /^\d+$/.test(trimmed) ? { value: Number(trimmed) } : { problem: 'is not an integer' };
 }
 
+function readSwitch(text: string): Parsed<string> {
+  const value = text.trim().toLowerCase();
+  return value === 'on' || value === 'off' ? { value } : { problem: 'is not on or off' };
+}
+
+/** Ticket key files: each must be a readable 48-byte file now (its bytes are read by the runtime, never here). */
+function readPaths(text: string): Parsed<string> {
+  const paths = text.split(',').map((path) => path.trim());
+  if (paths.some((path) => path === '')) return { problem: 'holds an empty path' };
+  for (const path of paths) {
+    let size: number;
+    try {
+      const stats = statSync(path);
+      if (!stats.isFile()) return { problem: `names ${quote(path)}, which is not a file` };
+      size = stats.size;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      return { problem: `names ${quote(path)}, which cannot be read${typeof code === 'string' ? ` (${code})` : ''}` };
+    }
+    if (size !== TICKET_KEY_FILE_BYTES) {
+      const hint = size === 80 ? "; nginx's 80-byte AES-256 keys are not supported" : '';
+      return { problem: `names ${quote(path)}, which is ${size} bytes, not ${TICKET_KEY_FILE_BYTES}${hint}` };
+    }
+  }
+  return { value: paths.join(',') };
+}
+
 function readLevel(text: string): Parsed<string> {
   const level = text.trim().toLowerCase();
   return LOG_LEVELS.includes(level) ? { value: level } : { problem: 'is not a log level' };
@@ -374,6 +463,20 @@ const KINDS: Readonly<Record<SettingKind, Kind>> = {
     form: `one of ${orList(LOG_LEVELS)}`,
     note: '',
     parse: readLevel,
+    format: String,
+  },
+  switch: {
+    noun: 'on or off',
+    form: 'on or off',
+    note: '',
+    parse: readSwitch,
+    format: String,
+  },
+  paths: {
+    noun: 'file paths',
+    form: 'paths of 48-byte ticket key files (openssl rand 48), separated by commas',
+    note: '',
+    parse: readPaths,
     format: String,
   },
 };
@@ -447,6 +550,7 @@ export function loadConfig(options: Partial<CacheConfig> = {}, env: NodeJS.Proce
   }
   const result = config as unknown as CacheConfig;
   checkRestartDelays(result, origins);
+  checkTicketRotation(result, origins);
   return result;
 }
 
@@ -504,6 +608,16 @@ function checkRestartDelays(config: CacheConfig, origins: Record<string, Origin>
   fail(max, origins.maxRestartDelay.from === 'env' ? 'env' : 'option',
     `${origins.maxRestartDelay.shown} is below the first restart delay of ${formatDuration(config.restartDelay)} ` +
     `(${first.env}, option ${first.option}); expected at least that`);
+}
+
+/** The rotation defaults to the timeout, and may not keep more than 64 keys alive. */
+function checkTicketRotation(config: CacheConfig, origins: Record<string, Origin>): void {
+  if (origins.ticketRotate.from === 'default') config.ticketRotate = config.timeout * SECOND;
+  if (config.ticketRotate * MAX_ROTATIONS_PER_TIMEOUT >= config.timeout * SECOND) return;
+  const rotate = byOption('ticketRotate');
+  fail(rotate, origins.ticketRotate.from === 'env' ? 'env' : 'option',
+    `${origins.ticketRotate.shown} rotates more than ${MAX_ROTATIONS_PER_TIMEOUT} times per session timeout ` +
+    `(${formatDuration(config.timeout * SECOND)}); expected at least ${formatDuration(Math.ceil((config.timeout * SECOND) / MAX_ROTATIONS_PER_TIMEOUT))}`);
 }
 
 function byOption(option: keyof CacheConfig): Setting {

@@ -116,3 +116,34 @@ export class WorkerStartError extends TlsCacheError {
     if (options && 'cause' in options) this.cause = options.cause;
   }
 }
+
+/** A SharedArrayBuffer handed to `TicketKeyRing.open()` is not a ticket key ring. */
+export class InvalidTicketKeyBufferError extends TlsCacheError {
+  constructor(message: string) {
+    super('ERR_TLS_CACHE_INVALID_TICKET_KEY_BUFFER', message);
+  }
+}
+
+/**
+ * A session ticket key file cannot be used: unreadable, or not 48 bytes.
+ * The message names the file and its size, never its bytes.
+ */
+export class TicketKeyFileError extends TlsCacheError {
+  /** The file's path. */
+  readonly path: string;
+
+  constructor(path: string, message: string) {
+    super('ERR_TLS_CACHE_TICKET_KEY_FILE', message);
+    this.path = path;
+  }
+}
+
+/**
+ * Tickets are switched off (`TLS_CACHE_TICKETS=off`) but a server would issue
+ * them with keys of its own: it must be created with `SSL_OP_NO_TICKET`.
+ */
+export class TicketsNotDisabledError extends TlsCacheError {
+  constructor(message: string) {
+    super('ERR_TLS_CACHE_TICKETS_NOT_DISABLED', message);
+  }
+}

@@ -21,7 +21,18 @@ export type {
   SessionStore,
 } from './hooks.ts';
 export { isTls13Session, sessionProtocolVersion, TLS_1_2, TLS_1_3 } from './session-version.ts';
+export {
+  TicketKeyRing,
+  fromNginxKey,
+  toNginxKey,
+  readNginxKeyFiles,
+  MAX_TICKET_KEYS,
+  TICKET_KEY_BYTES,
+} from './ticket-keys.ts';
+export type { TicketKey, TicketKeyRingOptions, OpenTicketKeyRingOptions, TicketKeyRingStats, TickResult } from './ticket-keys.ts';
+export { attachTicketKeys, ticketKeysOf, hasTicketKeyCallback } from './tickets.ts';
+export type { AttachTicketKeysOptions, TicketCounters, TicketKeyBinding, TicketKeyMode } from './tickets.ts';
 export { Cluster, runCluster, startCluster } from './cluster.ts';
-export type { ClusterEvents, ClusterOptions, WorkerExit, WorkerInfo } from './cluster.ts';
+export type { ClusterEvents, ClusterOptions, FlushResult, WorkerExit, WorkerInfo } from './cluster.ts';
 export type { ServerContext, ServerFactory } from './server-context.ts';
 export * from './errors.ts';

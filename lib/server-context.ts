@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { CacheConfig } from './config.ts';
 import type { SessionCacheServerOptions } from './hooks.ts';
 import type { SessionTable } from './table.ts';
+import type { TicketKeyRing } from './ticket-keys.ts';
 
 /** The argument of a server module's default export. */
 export interface ServerContext {
@@ -23,6 +24,13 @@ export interface ServerContext {
   readonly workerId: number;
   /** The shared session table, opened in this thread. */
   readonly table: SessionTable;
+  /**
+   * The shared ticket key ring, opened in this thread (read only), or
+   * `undefined` when tickets are off (`config.tickets === 'off'`: create the
+   * server with `secureOptions: SSL_OP_NO_TICKET` then, or it is refused).
+   * The runtime attaches it to the server (unless the module did).
+   */
+  readonly ticketKeys: TicketKeyRing | undefined;
   /**
    * Options to spread into the server's creation options:
    * `{ sessionTimeout: table.timeout }`, which attaching the cache requires.

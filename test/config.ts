@@ -1,5 +1,7 @@
 import t from 'tap';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   SETTINGS,
   formatDuration,
@@ -14,6 +16,12 @@ import { InvalidEnvironmentError, InvalidOptionError } from '../lib/errors.ts';
 
 /** The type of a subtest's `t`. */
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
+
+/** 48-byte ticket key files, which TLS_CACHE_TICKET_KEY_FILE must name. */
+const KEY_DIR = mkdtempSync(join(tmpdir(), 'config-keys-'));
+const [A_KEY, B_KEY, K_KEY, SHORT_KEY] = ['a.key', 'b.key', 'k.key', 'short.key'].map((name) => join(KEY_DIR, name));
+for (const file of [A_KEY, B_KEY, K_KEY]) writeFileSync(file, Buffer.alloc(48, 7));
+writeFileSync(SHORT_KEY, Buffer.alloc(80, 7));
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -31,6 +39,9 @@ const DEFAULTS: CacheConfig = {
   maxRestartDelay: 10_000,
   logLevel: 'info',
   statsInterval: 60_000,
+  tickets: 'on',
+  ticketRotate: 300_000,
+  ticketKeyFile: '',
 };
 
 function thrown(fn: () => unknown): unknown {
@@ -365,6 +376,9 @@ t.test('an option overrides its variable, which overrides the default', async (t
     TLS_CACHE_MAX_RESTART_DELAY: '1m',
     TLS_CACHE_LOG_LEVEL: 'warn',
     TLS_CACHE_STATS_INTERVAL: '5m',
+    TLS_CACHE_TICKETS: 'off',
+    TLS_CACHE_TICKET_ROTATE: '10m',
+    TLS_CACHE_TICKET_KEY_FILE: `${A_KEY}, ${B_KEY}`,
   };
   const fromEnv: CacheConfig = {
     size: MiB,
@@ -377,6 +391,9 @@ t.test('an option overrides its variable, which overrides the default', async (t
     maxRestartDelay: 60_000,
     logLevel: 'warn',
     statsInterval: 300_000,
+    tickets: 'off',
+    ticketRotate: 600_000,
+    ticketKeyFile: `${A_KEY},${B_KEY}`,
   };
   t.same(loadConfig({}, env), fromEnv, 'every variable is read');
   const options: CacheConfig = {
@@ -390,6 +407,9 @@ t.test('an option overrides its variable, which overrides the default', async (t
     maxRestartDelay: 5000,
     logLevel: 'error',
     statsInterval: 0,
+    tickets: 'on',
+    ticketRotate: 60_000,
+    ticketKeyFile: K_KEY,
   };
   t.same(loadConfig(options, env), options, 'every option wins over its variable');
   for (const setting of SETTINGS) {
@@ -416,6 +436,9 @@ t.test('options take numbers in their unit, or the strings of the variables', as
     maxRestartDelay: '1m',
     logLevel: 'TRACE',
     statsInterval: '0',
+    tickets: 'OFF',
+    ticketRotate: '2m',
+    ticketKeyFile: A_KEY,
   };
   t.same(loadConfig(strings as unknown as Partial<CacheConfig>, {}), {
     size: 64 * MiB,
@@ -428,6 +451,9 @@ t.test('options take numbers in their unit, or the strings of the variables', as
     maxRestartDelay: 60_000,
     logLevel: 'trace',
     statsInterval: 0,
+    tickets: 'off',
+    ticketRotate: 120_000,
+    ticketKeyFile: A_KEY,
   });
 });
 
@@ -543,7 +569,7 @@ t.test('formatSize and formatDuration', async (t) => {
 });
 
 t.test('SETTINGS', async (t) => {
-  t.equal(SETTINGS.length, 10);
+  t.equal(SETTINGS.length, 13);
   t.same(SETTINGS.map((s) => s.option).sort(), Object.keys(DEFAULTS).sort(), 'one setting per option');
   t.ok(Object.isFrozen(SETTINGS), 'frozen');
   for (const s of SETTINGS) {
@@ -551,7 +577,7 @@ t.test('SETTINGS', async (t) => {
     const snake = s.option.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
     t.equal(s.env, `TLS_CACHE_${snake}`, `${s.option} has the variable named after it`);
     t.ok(s.description.length > 20, `${s.option} is described`);
-    if (s.option !== 'workers') {
+    if (s.option !== 'workers' && s.option !== 'ticketRotate' && s.option !== 'ticketKeyFile') {
       t.equal(loadConfig({}, { [s.env]: s.default })[s.option], DEFAULTS[s.option],
         `${s.env}=${s.default} gives the default`);
     }
@@ -580,6 +606,9 @@ t.test('settingsTable', async (t) => {
     TLS_CACHE_MAX_RESTART_DELAY: '10s',
     TLS_CACHE_LOG_LEVEL: 'info',
     TLS_CACHE_STATS_INTERVAL: '1m',
+    TLS_CACHE_TICKETS: 'on',
+    TLS_CACHE_TICKET_ROTATE: 'TLS_CACHE_TIMEOUT',
+    TLS_CACHE_TICKET_KEY_FILE: 'none',
   };
   SETTINGS.forEach((s, i) => {
     const row = lines[2 + i];
@@ -591,4 +620,25 @@ t.test('settingsTable', async (t) => {
   t.match(table, /`TLS_CACHE_TIMEOUT`.*from 1s to 7d \(option: seconds\)\./);
   t.match(table, /`TLS_CACHE_WORKERS`.*An integer from 1 to 256\./);
   t.match(table, /`TLS_CACHE_LOG_LEVEL`.*fatal, error, warn, info, debug, trace or silent/);
+});
+
+t.test('ticket settings', async (t) => {
+  t.equal(loadConfig({}, { TLS_CACHE_TIMEOUT: '1h' }).ticketRotate, 3_600_000, 'the rotation defaults to the timeout');
+  t.equal(loadConfig({ timeout: 5 }, {}).ticketRotate, 5000);
+  t.equal(loadConfig({}, { TLS_CACHE_TICKET_ROTATE: '1s', TLS_CACHE_TIMEOUT: '5s' }).ticketRotate, 1000);
+  t.equal(loadConfig({}, { TLS_CACHE_TICKETS: ' Off ' }).tickets, 'off');
+  rejectsEnv(t, { TLS_CACHE_TICKETS: 'maybe' }, 'TLS_CACHE_TICKETS', 'is not on or off', 'expected on or off');
+  rejectsEnv(t, { TLS_CACHE_TICKET_ROTATE: 'soon' }, 'TLS_CACHE_TICKET_ROTATE', 'is not a duration');
+  rejectsEnv(t, { TLS_CACHE_TICKET_ROTATE: '500ms' }, 'TLS_CACHE_TICKET_ROTATE', 'out of range');
+  rejectsEnv(t, { TLS_CACHE_TICKET_ROTATE: '1s', TLS_CACHE_TIMEOUT: '1h' }, 'TLS_CACHE_TICKET_ROTATE',
+    'rotates more than 62 times per session timeout (1h); expected at least 58065ms');
+  rejectsEnv(t, { TLS_CACHE_TICKET_KEY_FILE: `${A_KEY},,${B_KEY}` }, 'TLS_CACHE_TICKET_KEY_FILE', 'holds an empty path');
+  rejectsEnv(t, { TLS_CACHE_TICKET_KEY_FILE: '/nonexistent/a.key' }, 'TLS_CACHE_TICKET_KEY_FILE',
+    'names "/nonexistent/a.key", which cannot be read (ENOENT)', 'expected paths of 48-byte ticket key files');
+  rejectsEnv(t, { TLS_CACHE_TICKET_KEY_FILE: `${A_KEY},${SHORT_KEY}` }, 'TLS_CACHE_TICKET_KEY_FILE',
+    "which is 80 bytes, not 48; nginx's 80-byte AES-256 keys are not supported");
+  rejectsEnv(t, { TLS_CACHE_TICKET_KEY_FILE: KEY_DIR }, 'TLS_CACHE_TICKET_KEY_FILE', 'which is not a file');
+  t.equal(loadConfig({}, { TLS_CACHE_TICKET_KEY_FILE: ` ${A_KEY} ,${B_KEY}` }).ticketKeyFile, `${A_KEY},${B_KEY}`);
+  rejectsOption(t, { tickets: true }, 'tickets', 'expected a string, on or off, got boolean');
+  rejectsOption(t, { ticketRotate: 1000, timeout: 3600 }, 'ticketRotate', 'rotates more than 62 times');
 });

@@ -1,20 +1,24 @@
 /**
- * One server thread of the cluster runtime: opens the shared table, lets the
- * server module make its server, attaches the cache, listens on the shared
- * port with `reusePort`, and closes gracefully when the primary says stop.
+ * One server thread of the cluster runtime: opens the shared table and the
+ * ticket key ring, lets the server module make its server, attaches the
+ * cache and the ring, listens on the shared port with `reusePort`, and closes
+ * gracefully when the primary says stop.
  *
  * @module
  */
+import { constants } from 'node:crypto';
 import type { Http2Session } from 'node:http2';
 import { Server as TlsServer } from 'node:tls';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import type { FromServerThread, ServerThreadData, ToServerThread } from '../lib/cluster-messages.ts';
 import { summarize } from '../lib/cluster-messages.ts';
-import { InvalidSessionError } from '../lib/errors.ts';
+import { InvalidSessionError, TicketsNotDisabledError } from '../lib/errors.ts';
 import { attachSessionCache, sessionCacheOf, sessionCacheServerOptions, type SessionCacheBinding } from '../lib/hooks.ts';
 import type { ServerContext } from '../lib/server-context.ts';
 import { SessionTable } from '../lib/table.ts';
+import { TicketKeyRing } from '../lib/ticket-keys.ts';
+import { attachTicketKeys, ticketKeysOf, type TicketKeyBinding } from '../lib/tickets.ts';
 
 /** How often a stopping server closes connections that went idle (HTTP keep-alive). */
 const IDLE_SWEEP_MS = 100;
@@ -30,11 +34,19 @@ function post(message: FromServerThread): void {
   port.postMessage(message);
 }
 
-async function start(): Promise<{ server: TlsServer; binding: SessionCacheBinding }> {
+interface Started {
+  server: TlsServer;
+  binding: SessionCacheBinding;
+  tickets: TicketKeyBinding | undefined;
+}
+
+async function start(): Promise<Started> {
   const table = SessionTable.open(data.buffer);
+  const ticketKeys = data.ticketKeys === undefined ? undefined : TicketKeyRing.open(data.ticketKeys);
   const context: ServerContext = Object.freeze({
     workerId: data.workerId,
     table,
+    ticketKeys,
     serverOptions: sessionCacheServerOptions(table),
     logger,
     config: Object.freeze({ ...data.config }),
@@ -59,6 +71,7 @@ async function start(): Promise<{ server: TlsServer; binding: SessionCacheBindin
         logger[level]({ err: summarize(error), hook }, 'session store refused');
       },
     });
+  const tickets = attachTickets(server, ticketKeys);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port: data.port, host: data.host, reusePort: true }, () => {
@@ -66,7 +79,27 @@ async function start(): Promise<{ server: TlsServer; binding: SessionCacheBindin
       resolve();
     });
   });
-  return { server, binding };
+  return { server, binding, tickets };
+}
+
+/**
+ * With tickets on, makes the server use the shared ring; with tickets off,
+ * refuses a server that would issue tickets under keys of its own.
+ */
+function attachTickets(server: TlsServer, ring: TicketKeyRing | undefined): TicketKeyBinding | undefined {
+  if (ring === undefined) {
+    const secureOptions = Number((server as { secureOptions?: unknown }).secureOptions ?? 0);
+    if ((secureOptions & constants.SSL_OP_NO_TICKET) === 0) {
+      throw new TicketsNotDisabledError(
+        'Tickets are off (TLS_CACHE_TICKETS=off) but the server would issue tickets under keys of its own thread; ' +
+          "create it with secureOptions including SSL_OP_NO_TICKET (e.g. when context.config.tickets === 'off')",
+      );
+    }
+    return undefined;
+  }
+  const tickets = ticketKeysOf(server) ?? attachTicketKeys(server, ring, { mode: data.ticketMode });
+  logger.debug({ mode: tickets.mode }, 'ticket keys attached');
+  return tickets;
 }
 
 /** Stops accepting, lets open connections finish, then ends the thread. */
@@ -85,7 +118,7 @@ function stop(server: TlsServer, sessions: Set<Http2Session>): void {
 }
 
 try {
-  const { server, binding } = await start();
+  const { server, binding, tickets } = await start();
   const sessions = new Set<Http2Session>();
   server.on('session', (session: Http2Session) => {
     sessions.add(session);
@@ -94,7 +127,15 @@ try {
   server.on('error', (error) => logger.error({ err: summarize(error) }, 'server error'));
   port.on('message', (message: ToServerThread) => {
     if (message.type === 'stop') stop(server, sessions);
-    else if (message.type === 'counters') post({ type: 'counters', request: message.request, counters: { ...binding.counters } });
+    else if (message.type === 'ticket-keys') tickets?.refresh();
+    else if (message.type === 'counters') {
+      post({
+        type: 'counters',
+        request: message.request,
+        counters: { ...binding.counters },
+        tickets: tickets === undefined ? undefined : { ...tickets.counters },
+      });
+    }
   });
   const address = server.address();
   post({ type: 'listening', port: typeof address === 'object' && address !== null ? address.port : data.port });

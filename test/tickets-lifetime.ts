@@ -1,0 +1,64 @@
+/**
+ * Absolute session lifetime with real waits: a 5 s session timeout, ticket
+ * keys rotating every second, 4 worker threads, and a client that resumes
+ * every 2 s with its latest session. It resumes at 2 s and 4 s (under a key
+ * rotated out seconds before: the previous keys still decrypt) and gets a
+ * full handshake at 6 s, under TLS 1.2 and TLS 1.3, however many rotations
+ * and resumptions came between. By 7 s the first key is out of its
+ * retention window (timeout after it stopped encrypting): the ring no longer
+ * knows it.
+ */
+import t from 'tap';
+import type { SecureVersion } from 'node:tls';
+import { visitTls, type Visit } from './fixtures/clients.ts';
+import { startTestCluster } from './fixtures/start.ts';
+
+const sleepUntil = (at: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
+
+interface Step {
+  at: number;
+  visit: Visit;
+}
+
+async function scenario(port: number, version: SecureVersion): Promise<{ steps: Step[]; first: Visit; late: Visit }> {
+  const start = Date.now();
+  const first = await visitTls({ port, maxVersion: version });
+  let session = first.session;
+  const steps: Step[] = [];
+  for (const at of [2000, 4000, 6000]) {
+    // 50 ms past the mark, as in NOTES §3 (OpenSSL counts whole seconds).
+    await sleepUntil(start + at + 50);
+    const visit = await visitTls({ port, maxVersion: version, session });
+    steps.push({ at, visit });
+    session = visit.session;
+  }
+  await sleepUntil(start + 7050);
+  const late = await visitTls({ port, maxVersion: version, session: first.session });
+  return { steps, first, late };
+}
+
+t.test('5 s timeout, keys rotating every second: resumed at 2 s and 4 s, full handshake at 6 s', async (t) => {
+  const { cluster, logs } = await startTestCluster('tls', 'shared', { timeout: 5, ticketRotate: 1000, logLevel: 'silent' }, { tickets: true });
+  t.teardown(() => cluster.stop());
+  t.equal(cluster.config.ticketRotate, 1000);
+  const generation = cluster.ticketKeys!.generation;
+  // Both protocol versions at once, to keep the test short.
+  const [tls12, tls13] = await Promise.all([scenario(cluster.port, 'TLSv1.2'), scenario(cluster.port, 'TLSv1.3')]);
+  for (const [version, result] of [['TLSv1.2', tls12], ['TLSv1.3', tls13]] as const) {
+    t.equal(result.first.reused, false, `${version}: the first connection is a full handshake`);
+    t.equal(result.first.served.protocol, version);
+    const [two, four, six] = result.steps;
+    t.equal(two.visit.reused, true, `${version}: resumed at 2 s`);
+    t.equal(four.visit.reused, true, `${version}: resumed at 4 s, under a key rotated out 3 s before`);
+    t.equal(six.visit.reused, false, `${version}: full handshake at 6 s (the lifetime counts from the full handshake)`);
+    t.equal(result.late.reused, false, `${version}: the first ticket at 7 s: full handshake`);
+    t.comment(`${version}: resumed by ${[two, four, six].map((s) => `${s.at / 1000}s:${s.visit.reused ? 'resumed' : 'full'}@worker${s.visit.served.workerId}`).join(' ')}`);
+  }
+  const ring = cluster.ticketKeys!;
+  t.ok(ring.generation - generation >= 6, `the keys rotated (generation +${ring.generation - generation})`);
+  const stats = ring.stats();
+  t.ok(stats.keys <= 7, `keys alive: ${stats.keys} (current plus those retired within the last 5 s)`);
+  const tickets = await cluster.ticketCounters();
+  t.ok(tickets.unknownKey >= 2, `the first key was gone for the late visits (${tickets.unknownKey} unknown)`);
+  t.ok(logs.some((line) => line.msg === 'ticket keys rotated' && line.level === 20), 'rotations are logged at debug');
+});

@@ -1,0 +1,101 @@
+/**
+ * Tickets through the shared key ring, with 4 worker threads on one port: a
+ * client reconnecting with its latest ticket resumes (nearly) every time,
+ * under TLS 1.2 and TLS 1.3, whichever thread it lands on; `openssl
+ * s_client -tls1_3 -sess_out / -sess_in` reports the session reused; the
+ * fallback (one key through the public API) resumes too until a rotation,
+ * after which a ticket under the previous key costs a full handshake.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { reconnect, visitTls } from './fixtures/clients.ts';
+import { startTestCluster } from './fixtures/start.ts';
+
+const RECONNECTS = 200;
+
+function exec(file: string, args: string[], input: string): Promise<{ stdout: string; code: number }> {
+  return new Promise((resolve) => {
+    const child = execFile(file, args, { timeout: 10_000 }, (error, stdout) => {
+      resolve({ stdout, code: error ? Number((error as { code?: unknown }).code ?? 1) : 0 });
+    });
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(input);
+  });
+}
+
+for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+  t.test(`${version} tickets resume across 4 threads`, async (t) => {
+    const { cluster } = await startTestCluster('tls', 'shared', {}, { tickets: true });
+    t.teardown(() => cluster.stop());
+    const { ratio, workers, visits } = await reconnect(visitTls, cluster.port, RECONNECTS, version);
+    t.comment(`${version} tickets: ${(ratio * 100).toFixed(1)}% resumed over ${workers.size} workers`);
+    t.ok(visits.every((v) => v.served.protocol === version), `every handshake was ${version}`);
+    t.equal(workers.size, 4, 'connections landed on every worker');
+    t.ok(ratio >= 0.99, `resumed ${(ratio * 100).toFixed(1)}% >= 99%`);
+    const tickets = await cluster.ticketCounters();
+    t.ok(tickets.decrypted >= RECONNECTS * 0.99, `the ring decrypted ${tickets.decrypted} tickets`);
+    t.equal(tickets.unknownKey, 0);
+    const hooks = await cluster.sessionCounters();
+    t.equal(hooks.resumed, 0, 'no resumption by session ID: every one went by ticket');
+    t.equal(cluster.table.stats().hits, 0);
+    // Measured: answering 1 (accept, do not renew), OpenSSL issues no new
+    // ticket on a resumption, so the client keeps the ticket of its full
+    // handshake, which carries that handshake's time (the absolute lifetime).
+    t.equal(tickets.issued, version === 'TLSv1.3' ? 2 : 1, 'tickets were issued by the full handshake only');
+  });
+}
+
+const hasOpenssl = (await exec('sh', ['-c', 'command -v openssl'], '')).code === 0;
+
+t.test('openssl s_client -tls1_3 -sess_out, then -sess_in: Reused', { skip: !hasOpenssl && 'openssl is missing' }, async (t) => {
+  const { cluster } = await startTestCluster('https', 'shared', {}, { tickets: true });
+  t.teardown(() => cluster.stop());
+  const dir = await mkdtemp(join(tmpdir(), 'tls-session-cache-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'session.pem');
+  const request = 'GET / HTTP/1.0\r\nHost: localhost\r\n\r\n';
+  const common = ['s_client', '-connect', `127.0.0.1:${cluster.port}`, '-tls1_3', '-ign_eof'];
+  const first = await exec('openssl', [...common, '-sess_out', file], request);
+  t.match(first.stdout, /New, TLSv1\.3/, 'the first connection is a full handshake');
+  const runs = 12;
+  let reused = 0;
+  const workers = new Set<number>();
+  for (let i = 0; i < runs; i++) {
+    const { stdout } = await exec('openssl', [...common, '-sess_in', file], request);
+    if (/Reused, TLSv1\.3/.test(stdout) && /"reused":true/.test(stdout)) reused++;
+    const worker = /"workerId":(\d+)/.exec(stdout)?.[1];
+    if (worker) workers.add(Number(worker));
+  }
+  t.equal(reused, runs, `openssl reported Reused ${reused} times of ${runs}`);
+  t.ok(workers.size >= 2, `served by workers ${[...workers].join(', ')}`);
+});
+
+t.test('fallback (public setTicketKeys): resumes until a rotation, then costs a full handshake', async (t) => {
+  const { cluster } = await startTestCluster('tls', 'shared', {}, { tickets: true }, { ticketMode: 'fallback' });
+  t.teardown(() => cluster.stop());
+  const { ratio, workers } = await reconnect(visitTls, cluster.port, 100, 'TLSv1.3');
+  t.comment(`fallback, TLS 1.3: ${(ratio * 100).toFixed(1)}% resumed over ${workers.size} workers`);
+  t.ok(ratio >= 0.99, 'every thread holds the same current key');
+  const before = await visitTls({ port: cluster.port, maxVersion: 'TLSv1.3' });
+  cluster.rotateTicketKeys();
+  await new Promise((resolve) => setTimeout(resolve, 200)); // the threads set the new key
+  const after = await visitTls({ port: cluster.port, maxVersion: 'TLSv1.3', session: before.session });
+  t.notOk(after.reused, 'a ticket under the previous key costs a full handshake (one key at a time)');
+  const tickets = await cluster.ticketCounters();
+  t.ok(tickets.keyUpdates >= 8, `each of 4 threads set a key at start and after the rotation (${tickets.keyUpdates})`);
+  t.equal(tickets.issued + tickets.decrypted, 0, 'the callback was not used');
+});
+
+t.test('with the callback, a rotation keeps tickets under the previous key valid', async (t) => {
+  const { cluster } = await startTestCluster('tls', 'shared', {}, { tickets: true });
+  t.teardown(() => cluster.stop());
+  for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+    const first = await visitTls({ port: cluster.port, maxVersion: version });
+    cluster.rotateTicketKeys();
+    const again = await visitTls({ port: cluster.port, maxVersion: version, session: first.session });
+    t.ok(again.reused, `${version}: the previous key still decrypts`);
+  }
+});
