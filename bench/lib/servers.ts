@@ -1,0 +1,266 @@
+/**
+ * Starting and stopping the server under test, one process per run: the
+ * Node modes through `bench/load-server-main.ts` (the cluster runtime),
+ * `nginx` with a generated configuration in a temporary directory. Adding a
+ * mode is adding an entry to {@link MODE_SERVERS}.
+ *
+ * @module
+ */
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FromLoadServer, LoadServerSpec, ToLoadServer } from '../load-server-main.ts';
+import type { NodeMode } from '../load-server.ts';
+import type { BenchCertificate } from './certificates.ts';
+import type { ModeName, Protocol } from './load-args.ts';
+
+export interface ServerSpec {
+  mode: ModeName;
+  protocol: Protocol;
+  workers: number;
+  certificate: BenchCertificate;
+  host: string;
+}
+
+export interface RunningServer {
+  /** The process whose tree's CPU time and memory are the server's. */
+  pid: number;
+  port: number;
+  /** What the server counted itself (hooks, table), when it can tell. */
+  counters(): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+export interface ModeServer {
+  /** Why the mode cannot run here, or `undefined` when it can. */
+  unavailable(): string | undefined;
+  /** One line for the report: what the mode is. */
+  describe(): string;
+  start(spec: ServerSpec): Promise<RunningServer>;
+}
+
+const START_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+const LOAD_SERVER_MAIN = fileURLToPath(new URL('../load-server-main.ts', import.meta.url));
+
+/** Keeps the last few KiB a child wrote, to explain a failure. */
+function tail(child: ChildProcess): () => string {
+  let text = '';
+  const keep = (chunk: Buffer): void => {
+    text = (text + chunk.toString()).slice(-4096);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return () => {
+    // The runtime's own one-line reason, when it gave one; else the end of the output.
+    const reason = text.split('\n').reverse().find((line) => line.includes('could not start:'));
+    return (reason ?? text).trim().slice(-600);
+  };
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** Asks politely, then SIGKILL after {@link STOP_TIMEOUT_MS}. */
+async function stopChild(child: ChildProcess, ask: () => void): Promise<void> {
+  const gone = exited(child);
+  ask();
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+  await gone;
+  clearTimeout(timer);
+}
+
+function nodeModeServer(mode: NodeMode, description: string): ModeServer {
+  return {
+    unavailable: () => undefined,
+    describe: () => description,
+    start(spec) {
+      const serverSpec: LoadServerSpec = {
+        mode,
+        protocol: spec.protocol,
+        cert: spec.certificate.cert,
+        key: spec.certificate.key,
+        workers: spec.workers,
+        host: spec.host,
+      };
+      const child = fork(LOAD_SERVER_MAIN, [JSON.stringify(serverSpec)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+      const output = tail(child);
+      return new Promise<RunningServer>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`${mode} server did not start within ${START_TIMEOUT_MS} ms: ${output()}`));
+        }, START_TIMEOUT_MS);
+        child.once('exit', (code, signal) => {
+          clearTimeout(timer);
+          reject(new Error(`${mode} server exited (${signal ?? code}) before listening: ${output()}`));
+        });
+        child.once('message', (message: FromLoadServer) => {
+          if (message.type !== 'ready') return;
+          clearTimeout(timer);
+          resolve({
+            pid: child.pid!,
+            port: message.port,
+            counters: () =>
+              new Promise((answer) => {
+                const wait = setTimeout(() => answer(undefined), 2000);
+                const onMessage = (reply: FromLoadServer): void => {
+                  if (reply.type !== 'counters') return;
+                  clearTimeout(wait);
+                  child.off('message', onMessage);
+                  answer(reply.counters);
+                };
+                child.on('message', onMessage);
+                child.send({ type: 'counters' } satisfies ToLoadServer);
+              }),
+            stop: () => stopChild(child, () => child.send({ type: 'stop' } satisfies ToLoadServer)),
+          });
+        });
+      });
+    },
+  };
+}
+
+/** nginx's version (`nginx -v` writes it to standard error), or `undefined` when nginx is not on the PATH. */
+export function nginxVersion(): string | undefined {
+  try {
+    const out = execFileSync('sh', ['-c', 'nginx -v 2>&1'], { encoding: 'utf8' }).trim();
+    return out.startsWith('nginx') ? out.replace(/^nginx version:\s*/, '') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The nginx configuration of one run (pure, tested). */
+export function nginxConfig(options: {
+  workers: number;
+  port: number;
+  host: string;
+  protocol: Protocol;
+  certFile: string;
+  keyFile: string;
+  directory: string;
+}): string {
+  const tickets = options.protocol === 'tls12-id' ? 'off' : 'on';
+  const protocols = options.protocol === 'tls13' ? 'TLSv1.3' : 'TLSv1.2';
+  return `# Generated by bench/load.ts for one run; deleted afterwards.
+daemon off;
+master_process on;
+worker_processes ${options.workers};
+pid ${join(options.directory, 'nginx.pid')};
+error_log ${join(options.directory, 'error.log')} warn;
+events {
+    worker_connections 4096;
+}
+http {
+    access_log off;
+    client_body_temp_path ${join(options.directory, 'client_body')};
+    proxy_temp_path ${join(options.directory, 'proxy')};
+    fastcgi_temp_path ${join(options.directory, 'fastcgi')};
+    uwsgi_temp_path ${join(options.directory, 'uwsgi')};
+    scgi_temp_path ${join(options.directory, 'scgi')};
+    server {
+        listen ${options.host}:${options.port} ssl;
+        ssl_certificate ${options.certFile};
+        ssl_certificate_key ${options.keyFile};
+        ssl_protocols ${protocols};
+        ssl_session_cache shared:SSL:10m;
+        ssl_session_timeout 5m;
+        ssl_session_tickets ${tickets};
+        location / {
+            return 200 "ok\\n";
+        }
+    }
+}
+`;
+}
+
+/** A port free right now on `host`. */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen({ port: 0, host }, () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+const nginxServer: ModeServer = {
+  unavailable: () => (nginxVersion() === undefined ? 'nginx is not on the PATH' : undefined),
+  describe: () => `${nginxVersion() ?? 'nginx'}: master and worker processes, ssl_session_cache shared:SSL:10m, ssl_session_timeout 5m`,
+  async start(spec) {
+    const directory = mkdtempSync(join(tmpdir(), 'bench-nginx-'));
+    const port = await freePort(spec.host);
+    const configFile = join(directory, 'nginx.conf');
+    writeFileSync(
+      configFile,
+      nginxConfig({
+        workers: spec.workers,
+        port,
+        host: spec.host,
+        protocol: spec.protocol,
+        certFile: spec.certificate.certFile,
+        keyFile: spec.certificate.keyFile,
+        directory,
+      }),
+    );
+    const child = spawn('nginx', ['-p', directory, '-c', configFile, '-e', join(directory, 'error.log')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output = tail(child);
+    const errorLog = (): string => {
+      try {
+        return readFileSync(join(directory, 'error.log'), 'utf8').trim().slice(-2048);
+      } catch {
+        return '';
+      }
+    };
+    const cleanUp = (): void => rmSync(directory, { recursive: true, force: true });
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (!(await canConnect(spec.host, port))) {
+      if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+        child.kill('SIGKILL');
+        const why = `${output()} ${errorLog()}`.trim();
+        cleanUp();
+        throw new Error(`nginx did not start: ${why || 'no output'}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return {
+      pid: child.pid!,
+      port,
+      counters: async () => undefined,
+      async stop() {
+        // SIGTERM: nginx's fast shutdown (SIGQUIT would wait for connections).
+        await stopChild(child, () => child.kill('SIGTERM'));
+        cleanUp();
+      },
+    };
+  },
+};
+
+export const MODE_SERVERS: Readonly<Record<ModeName, ModeServer>> = {
+  none: nodeModeServer('none', "Node's defaults: no session hooks, tickets with per-thread keys (worker threads, reusePort)"),
+  'per-worker': nodeModeServer('per-worker', 'a Map in each worker thread behind the session hooks, tickets with per-thread keys'),
+  shared: nodeModeServer('shared', 'this project: the cluster runtime, its shared table (and ticket keys, when it shares them)'),
+  nginx: nginxServer,
+};

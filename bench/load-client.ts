@@ -1,0 +1,242 @@
+/**
+ * The load benchmark's client: a piscina task that runs `connections`
+ * connection loops in this thread, each a returning client that handshakes,
+ * keeps the session it was given, closes, and starts again, offering that
+ * session with probability `returning`.
+ *
+ * The main thread steers every task through a shared control block: a
+ * handshake is counted (and its latency recorded) when it completes while
+ * the phase is `MEASURING`; warm-up handshakes only make sessions. Shared
+ * counters feed the progress bar; the task's own counts and HdrHistograms
+ * (encoded, to merge in the main thread) are its result.
+ *
+ * @module
+ */
+import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { threadId } from 'node:worker_threads';
+import * as hdr from 'hdr-histogram-js';
+import type { Protocol } from './lib/load-args.ts';
+
+/** Indexes of the control block (an Int32Array over a SharedArrayBuffer). */
+export const Control = {
+  PHASE: 0,
+  /** Handshakes completed in the measured window, all client threads together. */
+  DONE: 1,
+  RESUMED: 2,
+  OFFERED: 3,
+  ERRORS: 4,
+  SIZE: 5,
+} as const;
+export const Phase = { WARMUP: 0, MEASURING: 1, STOP: 2 } as const;
+
+export interface ClientTask {
+  host: string;
+  port: number;
+  protocol: Protocol;
+  /** Groups to offer (`ecdhCurve`); Node's default list when undefined. */
+  groups: string | undefined;
+  connections: number;
+  returning: number;
+  control: SharedArrayBuffer;
+}
+
+/** What the negotiation gave, as the client saw it (first measured handshake). */
+export interface Negotiated {
+  protocol: string | null;
+  cipher: string;
+  /** Key exchange group, e.g. X25519 or X25519MLKEM768. */
+  group: string | undefined;
+}
+
+/** What one client thread measured in the window. */
+export interface ClientPart {
+  threadId: number;
+  connections: number;
+  handshakes: number;
+  /** Handshakes that resumed a session. */
+  resumed: number;
+  /** Handshakes that offered a session. */
+  offered: number;
+  errors: number;
+  /** A few error messages, for the report. */
+  errorSamples: string[];
+  /** Handshake latencies in microseconds, HdrHistogram compressed base64. */
+  histograms: { all: string; full: string; resumed: string };
+  negotiated: Negotiated | undefined;
+}
+
+/** Longest a handshake may take before it counts as an error. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Longest to wait after a TLS 1.3 handshake for the server's ticket. */
+const SESSION_WAIT_MS = 1_000;
+/** Pause after a failed handshake, so a dead server is not spun on. */
+const ERROR_PAUSE_MS = 20;
+const MAX_ERROR_SAMPLES = 5;
+
+const VERSIONS: Record<Protocol, Pick<ConnectionOptions, 'minVersion' | 'maxVersion'>> = {
+  'tls12-id': { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' },
+  'tls12-ticket': { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' },
+  tls13: { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' },
+};
+
+export function newHistogram(): hdr.Histogram {
+  return hdr.build({ bitBucketSize: 32, numberOfSignificantValueDigits: 3, autoResize: true });
+}
+
+interface Handshake {
+  latencyMs: number;
+  resumed: boolean;
+  /** The session to offer next time, when the server gave a new one. */
+  session: Buffer | undefined;
+  socket: TLSSocket;
+}
+
+/**
+ * One handshake: resolves at `secureConnect` (after a full TLS 1.3
+ * handshake, when its ticket arrives, up to a second later; the latency
+ * stops at `secureConnect`) and closes the connection with close_notify.
+ */
+function handshake(options: ConnectionOptions, offer: Buffer | undefined, inFlight: Set<TLSSocket>): Promise<Handshake> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const socket = connect(offer === undefined ? options : { ...options, session: offer });
+    inFlight.add(socket);
+    let latencyMs = -1;
+    let resumed = false;
+    let session: Buffer | undefined;
+    let settled = false;
+    let sessionTimer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => fail(new Error(`no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`)), HANDSHAKE_TIMEOUT_MS);
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(sessionTimer);
+      inFlight.delete(socket);
+      return true;
+    };
+    const finish = (): void => {
+      if (!settle()) return;
+      resolve({ latencyMs, resumed, session, socket });
+      socket.end();
+    };
+    const fail = (error: Error): void => {
+      if (!settle()) return;
+      socket.destroy();
+      reject(error);
+    };
+    socket.on('session', (ticket: Buffer) => {
+      session = ticket;
+      if (latencyMs >= 0) finish();
+    });
+    socket.once('secureConnect', () => {
+      latencyMs = performance.now() - started;
+      resumed = socket.isSessionReused();
+      if (session !== undefined) return finish();
+      if (socket.getProtocol() === 'TLSv1.3') {
+        // A resumed TLS 1.3 handshake keeps its ticket (Node's server sends no
+        // new one then; OpenSSL accepts a ticket more than once).
+        if (resumed) return finish();
+        // After a full one, the ticket comes after the handshake; a client
+        // that closed now would have none.
+        sessionTimer = setTimeout(finish, SESSION_WAIT_MS);
+        return;
+      }
+      // TLS 1.2: a resumed session stays valid; a new one is available now.
+      if (!resumed) session = socket.getSession();
+      finish();
+    });
+    socket.on('error', fail);
+    socket.on('close', () => fail(new Error('connection closed before the handshake completed')));
+  });
+}
+
+function groupOf(socket: TLSSocket): string | undefined {
+  const info = socket.getEphemeralKeyInfo();
+  return info !== null && 'name' in info && typeof info.name === 'string' ? info.name : undefined;
+}
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export default async function runClients(task: ClientTask): Promise<ClientPart> {
+  const control = new Int32Array(task.control);
+  const options: ConnectionOptions = {
+    host: task.host,
+    port: task.port,
+    rejectUnauthorized: false,
+    ...VERSIONS[task.protocol],
+    ...(task.groups === undefined ? {} : { ecdhCurve: task.groups }),
+  };
+  const histograms = { all: newHistogram(), full: newHistogram(), resumed: newHistogram() };
+  const part: Omit<ClientPart, 'histograms'> = {
+    threadId,
+    connections: task.connections,
+    handshakes: 0,
+    resumed: 0,
+    offered: 0,
+    errors: 0,
+    errorSamples: [],
+    negotiated: undefined,
+  };
+  const inFlight = new Set<TLSSocket>();
+  const phase = (): number => Atomics.load(control, Control.PHASE);
+  // At the end of the window, cut handshakes still in flight rather than wait for them.
+  const watcher = setInterval(() => {
+    if (phase() !== Phase.STOP) return;
+    for (const socket of inFlight) socket.destroy();
+  }, 20);
+
+  const connectionLoop = async (): Promise<void> => {
+    let last: Buffer | undefined;
+    while (phase() !== Phase.STOP) {
+      const offer = last !== undefined && Math.random() < task.returning ? last : undefined;
+      try {
+        const result = await handshake(options, offer, inFlight);
+        if (result.session !== undefined) last = result.session;
+        else if (!result.resumed) last = undefined;
+        if (phase() !== Phase.MEASURING) continue;
+        const micros = Math.max(1, Math.round(result.latencyMs * 1000));
+        part.handshakes++;
+        histograms.all.recordValue(micros);
+        (result.resumed ? histograms.resumed : histograms.full).recordValue(micros);
+        Atomics.add(control, Control.DONE, 1);
+        if (result.resumed) {
+          part.resumed++;
+          Atomics.add(control, Control.RESUMED, 1);
+        }
+        if (offer !== undefined) {
+          part.offered++;
+          Atomics.add(control, Control.OFFERED, 1);
+        }
+        part.negotiated ??= {
+          protocol: result.socket.getProtocol(),
+          cipher: result.socket.getCipher().name,
+          group: groupOf(result.socket),
+        };
+      } catch (error) {
+        if (phase() === Phase.STOP) break;
+        if (phase() === Phase.MEASURING) {
+          part.errors++;
+          Atomics.add(control, Control.ERRORS, 1);
+        }
+        const message = (error as Error).message;
+        if (part.errorSamples.length < MAX_ERROR_SAMPLES && !part.errorSamples.includes(message)) part.errorSamples.push(message);
+        await pause(ERROR_PAUSE_MS);
+      }
+    }
+  };
+
+  try {
+    await Promise.all(Array.from({ length: task.connections }, connectionLoop));
+  } finally {
+    clearInterval(watcher);
+  }
+  return {
+    ...part,
+    histograms: {
+      all: hdr.encodeIntoCompressedBase64(histograms.all),
+      full: hdr.encodeIntoCompressedBase64(histograms.full),
+      resumed: hdr.encodeIntoCompressedBase64(histograms.resumed),
+    },
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * The load benchmark's TLS server, one per worker thread: it completes
+ * handshakes and otherwise lets the client close. The mode decides where
+ * sessions go:
+ * - `none`: Node's defaults. No session hooks (so no TLS 1.2 session-ID
+ *   resumption), tickets as Node does them (random keys per server, that is
+ *   per thread).
+ * - `per-worker`: a `Map` in this thread behind the same hooks the shared
+ *   table uses (`attachSessionCache`), tickets as Node does them: what most
+ *   applications do. With one worker, the best any cache can do here.
+ * - `shared`: this project. The server is made by the cluster runtime's
+ *   server module (the default export), and the runtime attaches the shared
+ *   table and whatever else it shares across threads (ticket keys).
+ * For `tls12-id`, every server sets `SSL_OP_NO_TICKET`, so TLS 1.2 sessions
+ * go by session ID; the other protocols keep tickets on.
+ *
+ * `none` and `per-worker` run on `bench/load-threads.ts`, a bare
+ * worker-thread runner with `reusePort`, not on the cluster runtime: the
+ * runtime gives every server it hosts the shared ticket keys, which would
+ * no longer be Node's defaults.
+ *
+ * @module
+ */
+import { constants } from 'node:crypto';
+import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { attachSessionCache, type SessionCacheBinding, type SessionStore } from '../lib/hooks.ts';
+import type { ServerContext } from '../lib/server-context.ts';
+import type { Protocol } from './lib/load-args.ts';
+
+export type NodeMode = 'none' | 'per-worker' | 'shared';
+
+export interface LoadServerData {
+  mode: NodeMode;
+  protocol: Protocol;
+  cert: string;
+  key: string;
+}
+
+/** A per-thread cache as applications write it: a Map keyed by the hex ID, expiring on read. */
+export function perWorkerMapStore(timeout: number): SessionStore {
+  const sessions = new Map<string, { session: Buffer; expires: number }>();
+  return {
+    timeout,
+    get(id) {
+      const key = Buffer.from(id).toString('hex');
+      const entry = sessions.get(key);
+      if (entry === undefined) return undefined;
+      if (entry.expires > Date.now()) return entry.session;
+      sessions.delete(key);
+      return undefined;
+    },
+    set(id, session) {
+      sessions.set(Buffer.from(id).toString('hex'), { session: Buffer.from(session), expires: Date.now() + timeout * 1000 });
+      return true;
+    },
+  };
+}
+
+/**
+ * Makes one thread's server, not listening yet; for `per-worker` with its
+ * Map attached (the binding counts its hooks).
+ */
+export function createBenchServer(data: LoadServerData, sessionTimeout: number): { server: Server; binding: SessionCacheBinding | undefined } {
+  const server = createServer(
+    {
+      cert: data.cert,
+      key: data.key,
+      sessionTimeout,
+      ...(data.protocol === 'tls12-id' ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
+    },
+    (socket: TLSSocket) => {
+      // The client closes after its handshake (and, in TLS 1.3, its ticket).
+      socket.on('error', () => {});
+      socket.resume();
+    },
+  );
+  // Clients cut at the end of a window: not worth a log line.
+  server.on('tlsClientError', () => {});
+  const binding = data.mode === 'per-worker' ? attachSessionCache(server, perWorkerMapStore(sessionTimeout)) : undefined;
+  return { server, binding };
+}
+
+/** The cluster runtime's server module (`shared` mode): the runtime attaches what it shares. */
+export default function createLoadServer(context: ServerContext): Server {
+  const data = context.data as LoadServerData;
+  return createBenchServer({ ...data, mode: 'shared' }, context.serverOptions.sessionTimeout).server;
+}
