@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { createServer as createNetServer } from 'node:net';
+import { freePort } from '../lib/free-port.ts';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { addSessionHookCounters, emptySessionHookCounters, type SessionHookCounters } from '../lib/hooks.ts';
 import { createBenchServer, type LoadServerData } from './load-server.ts';
@@ -28,18 +28,6 @@ export interface ThreadServers {
   /** The hook counters of every thread, summed (`per-worker` only). */
   counters(): Promise<SessionHookCounters | undefined>;
   stop(): Promise<void>;
-}
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen({ port: 0, host }, () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startThreads(data: Omit<ThreadServerData, 'port'>, workers: number): Promise<ThreadServers> {

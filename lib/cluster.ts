@@ -23,13 +23,13 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
-import { createServer } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { pino, type Logger } from 'pino';
 import { summarize, type ErrorSummary, type FromServerThread, type ServerThreadData } from './cluster-messages.ts';
 import { loadConfig, type CacheConfig } from './config.ts';
+import { freePort } from './free-port.ts';
 import { InvalidOptionError, ReusePortUnsupportedError, TicketKeyFileError, WorkerStartError } from './errors.ts';
 import { addSessionHookCounters, emptySessionHookCounters, type SessionHookCounters } from './hooks.ts';
 import { probeReusePort } from './reuse-port.js';
@@ -637,15 +637,3 @@ function moduleUrl(server: unknown): string {
     : pathToFileURL(resolvePath(server)).href;
 }
 
-/** A port free right now on `host` (a small race with other programs remains). */
-function freePort(host: string | undefined): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen({ port: 0, host }, () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
