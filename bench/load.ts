@@ -34,6 +34,7 @@ import * as cliProgress from 'cli-progress';
 import { Piscina } from 'piscina';
 import { makeCertificate, type BenchCertificate } from './lib/certificates.ts';
 import { USAGE, parseLoadArgs, splitConnections, type KeyType, type LoadConfig, type ModeName, type Protocol } from './lib/load-args.ts';
+import { runCommand } from './lib/cli.ts';
 import { chartData, renderChart } from './lib/load-chart.ts';
 import {
   checkLoadTargets,
@@ -403,20 +404,4 @@ async function bench(config: LoadConfig): Promise<number> {
   return failures.length > 0 || results.length === 0 ? 1 : 0;
 }
 
-async function main(): Promise<void> {
-  let config: LoadConfig;
-  try {
-    config = parseLoadArgs(process.argv.slice(2), process.env);
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${USAGE}`);
-    process.exitCode = 2;
-    return;
-  }
-  if (config.help) {
-    console.log(USAGE);
-    return;
-  }
-  process.exitCode = await bench(config);
-}
-
-await main();
+await runCommand(USAGE, () => parseLoadArgs(process.argv.slice(2), process.env), bench);

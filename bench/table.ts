@@ -25,6 +25,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { SessionTable, type TableStats } from '../lib/table.ts';
 import { USAGE, parseBenchArgs, type BenchConfig } from './lib/args.ts';
+import { runCommand } from './lib/cli.ts';
 import {
   checkTargets,
   formatCount,
@@ -48,30 +49,17 @@ import {
 
 const MiB = 1024 * 1024;
 
-function main(): Promise<void> | void {
-  let config: BenchConfig;
-  let out: string;
-  try {
-    const argv = process.argv.slice(2);
-    // --out is for tests (a scratch directory); it is not part of the figures.
-    const outAt = argv.indexOf('--out');
-    out = resolve(fileURLToPath(new URL('./results/', import.meta.url)));
-    if (outAt >= 0) {
-      if (argv[outAt + 1] === undefined) throw new RangeError('--out expects a directory');
-      out = resolve(argv[outAt + 1]);
-      argv.splice(outAt, 2);
-    }
-    config = parseBenchArgs(argv);
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${USAGE}`);
-    process.exitCode = 2;
-    return;
+/** Arguments, plus `--out DIR`: for tests (a scratch directory), not part of the figures. */
+function parseArguments(): BenchConfig & { out: string } {
+  const argv = process.argv.slice(2);
+  const outAt = argv.indexOf('--out');
+  let out = resolve(fileURLToPath(new URL('./results/', import.meta.url)));
+  if (outAt >= 0) {
+    if (argv[outAt + 1] === undefined) throw new RangeError('--out expects a directory');
+    out = resolve(argv[outAt + 1]);
+    argv.splice(outAt, 2);
   }
-  if (config.help) {
-    console.log(USAGE);
-    return;
-  }
-  return bench(config, out);
+  return { ...parseBenchArgs(argv), out };
 }
 
 interface PhaseFigures {
@@ -433,4 +421,4 @@ function counterDelta(a: TableStats, b: TableStats): Record<string, number> {
   };
 }
 
-await main();
+await runCommand(USAGE, parseArguments, (config) => bench(config, config.out));
