@@ -5,8 +5,6 @@
  * @module
  */
 import type { CacheConfig } from './config.ts';
-import type { SessionHookCounters } from './hooks.ts';
-import type { TicketCounters } from './tickets.ts';
 
 /** `workerData` of a server thread. */
 export interface ServerThreadData {
@@ -20,6 +18,8 @@ export interface ServerThreadData {
   data: unknown;
   /** The ticket key ring's buffer (`TicketKeyRing.buffer`); absent when tickets are off. */
   ticketKeys: SharedArrayBuffer | undefined;
+  /** The shared counter block's buffer (`SharedCounters.buffer`). */
+  counters: SharedArrayBuffer;
   /** `auto`: Node's internal ticket key callback when present; `fallback`: the public single-key API. */
   ticketMode: 'auto' | 'fallback';
 }
@@ -27,7 +27,6 @@ export interface ServerThreadData {
 /** Primary to thread. */
 export type ToServerThread =
   | { type: 'stop' }
-  | { type: 'counters'; request: number }
   /** The ticket keys changed (rotation, flush): a fallback server sets the new key now. */
   | { type: 'ticket-keys' };
 
@@ -41,8 +40,7 @@ export interface ErrorSummary {
 /** Thread to primary. */
 export type FromServerThread =
   | { type: 'listening'; port: number }
-  | { type: 'start-failed'; error: ErrorSummary }
-  | { type: 'counters'; request: number; counters: SessionHookCounters; tickets: TicketCounters | undefined };
+  | { type: 'start-failed'; error: ErrorSummary };
 
 /** Names an error for a message or a log line, never including its data. */
 export function summarize(error: unknown): ErrorSummary {

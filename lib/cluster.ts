@@ -30,8 +30,11 @@ import { pino, type Logger } from 'pino';
 import { summarize, type ErrorSummary, type FromServerThread, type ServerThreadData } from './cluster-messages.ts';
 import { loadConfig, type CacheConfig } from './config.ts';
 import { freePort } from './free-port.ts';
+import { createMetrics, type CacheMetrics } from './metrics.ts';
+import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
 import { InvalidOptionError, ReusePortUnsupportedError, TicketKeyFileError, WorkerStartError } from './errors.ts';
-import { addSessionHookCounters, emptySessionHookCounters, type SessionHookCounters } from './hooks.ts';
+import { SharedCounters } from './counters.ts';
+import type { SessionHookCounters } from './hooks.ts';
 import { probeReusePort } from './reuse-port.js';
 import { SessionTable, describe } from './table.ts';
 import { TicketKeyRing, readNginxKeyFiles } from './ticket-keys.ts';
@@ -115,8 +118,6 @@ export interface ClusterEvents {
 }
 
 const SERVER_THREAD = new URL('../workers/server-thread.ts', import.meta.url);
-/** How long {@link Cluster.sessionCounters} waits for a thread's answer. */
-const COUNTERS_WAIT_MS = 1000;
 
 /** One worker's place in the cluster, across restarts. */
 class WorkerSlot {
@@ -131,7 +132,6 @@ class WorkerSlot {
   restartTimer: NodeJS.Timeout | undefined;
   failure: ErrorSummary | undefined;
   exited: Promise<number> = Promise.resolve(0);
-  readonly counterRequests = new Map<number, (answer: CountersAnswer | undefined) => void>();
 
   constructor(workerId: number) {
     this.workerId = workerId;
@@ -140,12 +140,6 @@ class WorkerSlot {
   info(): WorkerInfo {
     return { workerId: this.workerId, threadId: this.threadId, restarts: this.restarts, listening: this.listening };
   }
-}
-
-/** What a thread answers to a counters request. */
-interface CountersAnswer {
-  counters: SessionHookCounters;
-  tickets: TicketCounters | undefined;
 }
 
 /** What {@link Cluster.flush} removed. */
@@ -162,6 +156,7 @@ let launch: (
   config: CacheConfig,
   table: SessionTable,
   ticketKeys: TicketKeyRing | undefined,
+  counters: SharedCounters,
   logger: Logger,
   threadData: Omit<ServerThreadData, 'workerId'>,
   execArgv: string[] | undefined,
@@ -179,6 +174,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   readonly table: SessionTable;
   /** The shared ticket key ring, owned by this thread; `undefined` when tickets are off. */
   readonly ticketKeys: TicketKeyRing | undefined;
+  /**
+   * The counters every thread adds to in shared memory (hooks, tickets,
+   * handshakes, worker restarts): totals across threads, dead ones included.
+   */
+  readonly counters: SharedCounters;
   /** The primary's logger. */
   readonly logger: Logger;
 
@@ -188,7 +188,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #started = false;
   #stopping: Promise<void> | undefined;
   #statsTimer: NodeJS.Timeout | undefined;
-  #nextRequest = 1;
+  #summaryTimer: NodeJS.Timeout | undefined;
+  #lastSummary = { full: 0, resumed: 0, evictions: 0 };
+  readonly #metrics: CacheMetrics;
+  #metricsServer: MetricsServer | undefined;
   #ticketTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -196,6 +199,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     config: CacheConfig,
     table: SessionTable,
     ticketKeys: TicketKeyRing | undefined,
+    counters: SharedCounters,
     logger: Logger,
     threadData: Omit<ServerThreadData, 'workerId'>,
     execArgv: string[] | undefined,
@@ -206,9 +210,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.config = Object.freeze({ ...config });
     this.table = table;
     this.ticketKeys = ticketKeys;
+    this.counters = counters;
     this.logger = logger;
     this.#threadData = threadData;
     this.#slots = Array.from({ length: config.workers }, (_, i) => new WorkerSlot(i + 1));
+    this.#metrics = createMetrics({ table, counters, ticketKeys, workers: () => this.#workerCounts() });
   }
 
   static {
@@ -219,34 +225,43 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     };
   }
 
+  /**
+   * Every metric in the Prometheus text format (what `/metrics` serves), read
+   * now from shared memory: totals across every worker thread.
+   */
+  metrics(): Promise<string> {
+    return this.#metrics.metrics();
+  }
+
+  /** The port of the metrics endpoint (`metricsPort`), or `undefined` when it is off. */
+  get metricsPort(): number | undefined {
+    return this.#metricsServer?.port;
+  }
+
+  #workerCounts(): { configured: number; listening: number } {
+    return { configured: this.#slots.length, listening: this.#slots.filter((slot) => slot.listening).length };
+  }
+
   /** Every worker slot, in order of `workerId`. */
   workers(): WorkerInfo[] {
     return this.#slots.map((slot) => slot.info());
   }
 
   /**
-   * The hook counters of every worker thread now listening, summed (each
-   * thread counts for itself; see `SessionHookCounters`). The counts of a
-   * thread that died are lost with it. A thread that does not answer within
-   * a second is left out.
+   * The hook counters of every worker thread since start, summed (read from
+   * shared memory: threads that died or were restarted included). Async for
+   * compatibility: it no longer asks the threads.
    */
   async sessionCounters(): Promise<SessionHookCounters> {
-    const total = emptySessionHookCounters();
-    for (const answer of await this.#askCounters()) if (answer) addSessionHookCounters(total, answer.counters);
-    return total;
+    return this.counters.sessionHookCounters();
   }
 
   /**
-   * The ticket counters of every worker thread now listening, summed, as
+   * The ticket counters of every worker thread since start, summed, as
    * {@link sessionCounters}; all zero when tickets are off.
    */
   async ticketCounters(): Promise<TicketCounters> {
-    const total: TicketCounters = { issued: 0, decrypted: 0, unknownKey: 0, failures: 0, keyUpdates: 0 };
-    for (const answer of await this.#askCounters()) {
-      if (!answer?.tickets) continue;
-      for (const key of Object.keys(total) as Array<keyof TicketCounters>) total[key] += answer.tickets[key];
-    }
-    return total;
+    return this.counters.ticketCounters();
   }
 
   /**
@@ -261,6 +276,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (ring === undefined || this.#stopping !== undefined) return false;
     if (ring.fixed) ring.replace(readKeyFiles(this.config.ticketKeyFile));
     else ring.rotateNow();
+    this.counters.add('ticketKeyRotations');
     this.#ticketKeysChanged();
     this.logger.debug({ ticketKeys: ring.stats(), source: ring.fixed ? 'files' : 'random' }, 'ticket keys rotated');
     return true;
@@ -302,6 +318,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const wait = Math.min(Math.max(0, due - Date.now()), MAX_TIMER_MS);
     this.#ticketTimer = setTimeout(() => {
       const { rotated, erased } = ring.tick();
+      if (rotated) this.counters.add('ticketKeyRotations');
       if (rotated || erased > 0) {
         this.logger.debug({ rotated, erased, ticketKeys: ring.stats() }, rotated ? 'ticket keys rotated' : 'ticket keys erased');
         this.#ticketKeysChanged();
@@ -310,26 +327,6 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       }
     }, wait);
     this.#ticketTimer.unref();
-  }
-
-  async #askCounters(): Promise<Array<CountersAnswer | undefined>> {
-    const request = this.#nextRequest++;
-    const answers = this.#slots
-      .filter((slot) => slot.worker !== undefined && slot.listening)
-      .map(
-        (slot) =>
-          new Promise<CountersAnswer | undefined>((resolve) => {
-            const timer = setTimeout(() => answer(undefined), COUNTERS_WAIT_MS);
-            const answer = (counters: CountersAnswer | undefined): void => {
-              clearTimeout(timer);
-              slot.counterRequests.delete(request);
-              resolve(counters);
-            };
-            slot.counterRequests.set(request, answer);
-            slot.worker!.postMessage({ type: 'counters', request });
-          }),
-      );
-    return Promise.all(answers);
   }
 
   /**
@@ -346,6 +343,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   async #stop(): Promise<void> {
     clearInterval(this.#statsTimer);
+    clearInterval(this.#summaryTimer);
     clearTimeout(this.#ticketTimer);
     const live = this.#slots.filter((slot) => slot.worker !== undefined);
     for (const slot of this.#slots) clearTimeout(slot.restartTimer);
@@ -372,18 +370,29 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       await Promise.all(remaining.map((slot) => slot.worker?.terminate()));
       await allExited;
     }
+    await this.#metricsServer?.close();
     this.table.close();
     this.ticketKeys?.close();
     this.logger.info('stopped');
   }
 
   async #startAll(): Promise<void> {
+    if (this.config.metricsPort > 0) {
+      this.#metricsServer = await startMetricsServer({
+        port: this.config.metricsPort,
+        host: this.config.metricsHost,
+        metrics: this.#metrics,
+        workers: () => this.#workerCounts(),
+      });
+      this.logger.info({ metricsHost: this.config.metricsHost, metricsPort: this.#metricsServer.port }, 'metrics endpoint listening');
+    }
     const ready = this.#slots.map((slot) => this.#spawn(slot));
     const failures = (await Promise.allSettled(ready)).filter((r) => r.status === 'rejected');
     if (failures.length > 0) {
       this.#stopping = Promise.resolve();
       await Promise.all(this.#slots.map((slot) => slot.worker?.terminate()));
       await Promise.all(this.#slots.map((slot) => slot.exited));
+      await this.#metricsServer?.close();
       this.table.close();
       this.ticketKeys?.close();
       throw (failures[0] as PromiseRejectedResult).reason;
@@ -395,6 +404,33 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       this.#statsTimer = setInterval(() => void this.#logStats(), this.config.statsInterval);
       this.#statsTimer.unref();
     }
+    if (this.config.summaryInterval > 0) {
+      this.#summaryTimer = setInterval(() => this.#logSummary(), this.config.summaryInterval);
+      this.#summaryTimer.unref();
+    }
+  }
+
+  /** The info-level summary line: what happened since the previous one, and the table now. */
+  #logSummary(): void {
+    const v = this.counters.values();
+    const stats = this.table.stats();
+    const full = v.fullTls12 + v.fullTls13 + v.fullOther;
+    const resumed = v.resumedTls12 + v.resumedTls13 + v.resumedOther;
+    const evictions = Object.values(stats.evictions).reduce((a, b) => a + b, 0) - stats.evictions.cleared;
+    const last = this.#lastSummary;
+    const handshakes = full - last.full + (resumed - last.resumed);
+    this.#lastSummary = { full, resumed, evictions };
+    this.logger.info(
+      {
+        handshakes,
+        resumed: resumed - last.resumed,
+        resumptionRatio: handshakes > 0 ? Math.round(((resumed - last.resumed) / handshakes) * 1000) / 1000 : null,
+        entries: stats.entries,
+        evictions: evictions - last.evictions,
+        sinceMs: this.config.summaryInterval,
+      },
+      'summary',
+    );
   }
 
   /** Starts a slot's thread; resolves when it listens, rejects if it ends first. */
@@ -440,8 +476,6 @@ export class Cluster extends EventEmitter<ClusterEvents> {
           resolve();
         } else if (message.type === 'start-failed') {
           slot.failure ??= message.error;
-        } else if (message.type === 'counters') {
-          slot.counterRequests.get(message.request)?.({ counters: message.counters, tickets: message.tickets });
         }
       });
     });
@@ -453,7 +487,6 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     slot.worker = undefined;
     slot.listening = false;
     slot.threadId = -1;
-    for (const answer of slot.counterRequests.values()) answer(undefined);
     const ranForMs = Date.now() - slot.startedAt;
     const fields = { workerId: slot.workerId, threadId, exitCode, ranForMs, releasedShards: released, err: slot.failure };
     if (this.#stopping !== undefined) {
@@ -472,6 +505,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       slot.restartTimer = undefined;
       if (this.#stopping !== undefined) return;
       slot.restarts++;
+      this.counters.add('workerRestarts');
       this.#spawn(slot).catch(() => {
         // Its exit was logged and another restart scheduled by #onExit.
       });
@@ -495,6 +529,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
  * @throws InvalidEnvironmentError (`ERR_TLS_CACHE_INVALID_ENV`) or InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for bad settings.
  * @throws ReusePortUnsupportedError (`ERR_TLS_CACHE_REUSE_PORT_UNSUPPORTED`) when this runtime or platform lacks `reusePort`.
  * @throws WorkerStartError (`ERR_TLS_CACHE_WORKER_START`) when a thread failed before listening (its module threw, the port is taken, ...).
+ * @throws MetricsListenError (`ERR_TLS_CACHE_METRICS_LISTEN`) when `metricsPort` is set and cannot be listened on (no worker was started).
  */
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   if (options === null || typeof options !== 'object') {
@@ -537,6 +572,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     timeout: config.timeout,
     sweepInterval: config.sweepInterval,
   });
+  const counters = SharedCounters.create();
   const stats = table.stats();
   logger.info(
     {
@@ -551,7 +587,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     'starting',
   );
   try {
-    return await launch(port, config, table, ticketKeys, logger, {
+    return await launch(port, config, table, ticketKeys, counters, logger, {
       buffer: table.buffer,
       module,
       port,
@@ -559,6 +595,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       config,
       data: options.data,
       ticketKeys: ticketKeys?.buffer,
+      counters: counters.buffer,
       ticketMode,
     }, options.execArgv);
   } catch (error) {

@@ -21,6 +21,7 @@
  */
 import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { isIP } from 'node:net';
 import { InvalidEnvironmentError, InvalidOptionError } from './errors.ts';
 
 /** The resolved configuration; see {@link SETTINGS} for the variables. */
@@ -106,6 +107,24 @@ export interface CacheConfig {
    * @defaultValue `''` (random keys)
    */
   ticketKeyFile: string;
+  /**
+   * Port of the primary's HTTP endpoint serving `/metrics` (Prometheus) and
+   * `/health`; 0 turns it off. `TLS_CACHE_METRICS_PORT`; from 0 to 65535.
+   * @defaultValue 0 (off)
+   */
+  metricsPort: number;
+  /**
+   * Address the metrics endpoint listens on. `TLS_CACHE_METRICS_HOST`.
+   * @defaultValue `'127.0.0.1'`
+   */
+  metricsHost: string;
+  /**
+   * Period of the info-level summary log line (resumption ratio, handshakes,
+   * entries, evictions), in milliseconds; 0 turns it off.
+   * `TLS_CACHE_SUMMARY_INTERVAL`.
+   * @defaultValue 60000
+   */
+  summaryInterval: number;
 }
 
 /**
@@ -116,9 +135,10 @@ export interface CacheConfig {
  * - `integer`: a plain decimal integer;
  * - `level`: a pino log level;
  * - `switch`: `on` or `off`;
- * - `paths`: file paths separated by commas (empty: none).
+ * - `paths`: file paths separated by commas (empty: none);
+ * - `host`: an IP address or `localhost`.
  */
-export type SettingKind = 'size' | 'duration' | 'seconds' | 'integer' | 'level' | 'switch' | 'paths';
+export type SettingKind = 'size' | 'duration' | 'seconds' | 'integer' | 'level' | 'switch' | 'paths' | 'host';
 
 /** One entry of {@link SETTINGS}. */
 export interface Setting {
@@ -281,6 +301,31 @@ const DECLARATIONS = {
       'no scheduled rotation. Without them, keys are random.',
     examples: [],
   },
+  metricsPort: {
+    env: 'TLS_CACHE_METRICS_PORT',
+    kind: 'integer',
+    default: '0',
+    description: 'Port of the HTTP endpoint serving /metrics (Prometheus) and /health, in the primary; 0 turns it off.',
+    min: 0,
+    max: 65535,
+    examples: ['9464', '0'],
+  },
+  metricsHost: {
+    env: 'TLS_CACHE_METRICS_HOST',
+    kind: 'host',
+    default: '127.0.0.1',
+    description: 'Address the metrics endpoint listens on (0.0.0.0 or :: for every address).',
+    examples: ['127.0.0.1', '0.0.0.0', '::'],
+  },
+  summaryInterval: {
+    env: 'TLS_CACHE_SUMMARY_INTERVAL',
+    kind: 'duration',
+    default: '1m',
+    description: 'How often a summary line (resumption ratio, handshakes, entries, evictions) is logged at info level; 0 turns it off.',
+    min: 0,
+    max: MAX_TIMER,
+    examples: ['1m', '30s', '5m'],
+  },
 } satisfies Record<keyof CacheConfig, Omit<Setting, 'option'>>;
 
 /**
@@ -373,6 +418,12 @@ function readInteger(text: string): Parsed<number> {
 function readSwitch(text: string): Parsed<string> {
   const value = text.trim().toLowerCase();
   return value === 'on' || value === 'off' ? { value } : { problem: 'is not on or off' };
+}
+
+/** An IPv4 or IPv6 address, or `localhost`: a bind address, no port. */
+function readHost(text: string): Parsed<string> {
+  const value = text.trim();
+  return isIP(value) !== 0 || value.toLowerCase() === 'localhost' ? { value } : { problem: 'is not an IP address or localhost' };
 }
 
 /** Ticket key files: each must be a readable 48-byte file now (its bytes are read by the runtime, never here). */
@@ -470,6 +521,13 @@ const KINDS: Readonly<Record<SettingKind, Kind>> = {
     form: 'on or off',
     note: '',
     parse: readSwitch,
+    format: String,
+  },
+  host: {
+    noun: 'an address',
+    form: 'an IPv4 or IPv6 address, or localhost',
+    note: '',
+    parse: readHost,
     format: String,
   },
   paths: {

@@ -147,3 +147,18 @@ export class TicketsNotDisabledError extends TlsCacheError {
     super('ERR_TLS_CACHE_TICKETS_NOT_DISABLED', message);
   }
 }
+
+/** A SharedArrayBuffer handed to `SharedCounters.open()` is not a counter block. */
+export class InvalidCounterBufferError extends TlsCacheError {
+  constructor(message: string) {
+    super('ERR_TLS_CACHE_INVALID_COUNTER_BUFFER', message);
+  }
+}
+
+/** The metrics endpoint (`TLS_CACHE_METRICS_PORT`) could not listen; the cluster did not start. */
+export class MetricsListenError extends TlsCacheError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_TLS_CACHE_METRICS_LISTEN', message);
+    if (options && 'cause' in options) this.cause = options.cause;
+  }
+}

@@ -51,6 +51,12 @@ export interface AttachOptions {
    * @defaultValue none: errors are only counted
    */
   onError?: (error: unknown, hook: 'newSession' | 'resumeSession') => void;
+  /**
+   * The object to count in, e.g. `SharedCounters.mirror()` to add the counts
+   * to shared memory too; it becomes the binding's `counters`.
+   * @defaultValue a new object, every counter at zero
+   */
+  counters?: SessionHookCounters;
 }
 
 /** A store attached to a server. */
@@ -135,7 +141,7 @@ export function attachSessionCache(
   }
   checkTimeout(server, store.timeout);
 
-  const counters: SessionHookCounters = { stored: 0, skippedTls13: 0, refused: 0, resumed: 0, missed: 0 };
+  const counters: SessionHookCounters = options.counters ?? { stored: 0, skippedTls13: 0, refused: 0, resumed: 0, missed: 0 };
 
   const onNewSession = (id: Buffer, session: Buffer, done: () => void): void => {
     try {

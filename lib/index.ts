@@ -35,4 +35,8 @@ export type { AttachTicketKeysOptions, TicketCounters, TicketKeyBinding, TicketK
 export { Cluster, runCluster, startCluster } from './cluster.ts';
 export type { ClusterEvents, ClusterOptions, FlushResult, WorkerExit, WorkerInfo } from './cluster.ts';
 export type { ServerContext, ServerFactory } from './server-context.ts';
+export { SharedCounters, COUNTER_NAMES } from './counters.ts';
+export type { CounterName, CounterValues } from './counters.ts';
+export { createMetrics } from './metrics.ts';
+export type { CacheMetrics, MetricsSources } from './metrics.ts';
 export * from './errors.ts';

@@ -66,6 +66,12 @@ export interface AttachTicketKeysOptions {
    * @defaultValue 1000
    */
   pollInterval?: number;
+  /**
+   * The object to count in, e.g. `SharedCounters.mirror()` to add the counts
+   * to shared memory too; it becomes the binding's `counters`.
+   * @defaultValue a new object, every counter at zero
+   */
+  counters?: TicketCounters;
 }
 
 /** A ring attached to a server. */
@@ -126,7 +132,7 @@ export function attachTicketKeys(
   }
   if (bindings.has(server)) throw new InvalidOptionError('server', 'this server already has a ticket key ring attached');
   const context = mode === 'auto' ? ticketKeyContext(server) : undefined;
-  const counters: TicketCounters = { issued: 0, decrypted: 0, unknownKey: 0, failures: 0, keyUpdates: 0 };
+  const counters: TicketCounters = options.counters ?? { issued: 0, decrypted: 0, unknownKey: 0, failures: 0, keyUpdates: 0 };
   const binding = context ? viaCallback(server, context, ring, counters) : viaFallback(server, ring, counters, pollInterval);
   bindings.set(server, binding);
   return binding;

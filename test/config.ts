@@ -42,6 +42,9 @@ const DEFAULTS: CacheConfig = {
   tickets: 'on',
   ticketRotate: 300_000,
   ticketKeyFile: '',
+  metricsPort: 0,
+  metricsHost: '127.0.0.1',
+  summaryInterval: 60_000,
 };
 
 function thrown(fn: () => unknown): unknown {
@@ -379,6 +382,9 @@ t.test('an option overrides its variable, which overrides the default', async (t
     TLS_CACHE_TICKETS: 'off',
     TLS_CACHE_TICKET_ROTATE: '10m',
     TLS_CACHE_TICKET_KEY_FILE: `${A_KEY}, ${B_KEY}`,
+    TLS_CACHE_METRICS_PORT: '9464',
+    TLS_CACHE_METRICS_HOST: ' 0.0.0.0 ',
+    TLS_CACHE_SUMMARY_INTERVAL: '30s',
   };
   const fromEnv: CacheConfig = {
     size: MiB,
@@ -394,6 +400,9 @@ t.test('an option overrides its variable, which overrides the default', async (t
     tickets: 'off',
     ticketRotate: 600_000,
     ticketKeyFile: `${A_KEY},${B_KEY}`,
+    metricsPort: 9464,
+    metricsHost: '0.0.0.0',
+    summaryInterval: 30_000,
   };
   t.same(loadConfig({}, env), fromEnv, 'every variable is read');
   const options: CacheConfig = {
@@ -410,6 +419,9 @@ t.test('an option overrides its variable, which overrides the default', async (t
     tickets: 'on',
     ticketRotate: 60_000,
     ticketKeyFile: K_KEY,
+    metricsPort: 9100,
+    metricsHost: '::1',
+    summaryInterval: 0,
   };
   t.same(loadConfig(options, env), options, 'every option wins over its variable');
   for (const setting of SETTINGS) {
@@ -439,6 +451,9 @@ t.test('options take numbers in their unit, or the strings of the variables', as
     tickets: 'OFF',
     ticketRotate: '2m',
     ticketKeyFile: A_KEY,
+    metricsPort: '8080',
+    metricsHost: 'localhost',
+    summaryInterval: '10s',
   };
   t.same(loadConfig(strings as unknown as Partial<CacheConfig>, {}), {
     size: 64 * MiB,
@@ -454,6 +469,9 @@ t.test('options take numbers in their unit, or the strings of the variables', as
     tickets: 'off',
     ticketRotate: 120_000,
     ticketKeyFile: A_KEY,
+    metricsPort: 8080,
+    metricsHost: 'localhost',
+    summaryInterval: 10_000,
   });
 });
 
@@ -464,6 +482,9 @@ t.test('bad option strings throw InvalidOptionError with the form', async (t) =>
   rejectsOption(t, { logLevel: 'loud' }, 'logLevel', 'is not a log level');
   rejectsOption(t, { size: '1KiB' }, 'size', 'is out of range; expected a size from 64KiB to 2GiB');
   rejectsOption(t, { sweepInterval: '' }, 'sweepInterval', '"" is not a duration');
+  rejectsOption(t, { metricsHost: 'a host' }, 'metricsHost', 'is not an IP address or localhost');
+  rejectsOption(t, { metricsHost: 'example.com' }, 'metricsHost', 'is not an IP address or localhost');
+  rejectsOption(t, { metricsPort: 65536 }, 'metricsPort', 'out of range');
 });
 
 t.test('options of the wrong type or range throw InvalidOptionError', async (t) => {
@@ -569,7 +590,7 @@ t.test('formatSize and formatDuration', async (t) => {
 });
 
 t.test('SETTINGS', async (t) => {
-  t.equal(SETTINGS.length, 13);
+  t.equal(SETTINGS.length, 16);
   t.same(SETTINGS.map((s) => s.option).sort(), Object.keys(DEFAULTS).sort(), 'one setting per option');
   t.ok(Object.isFrozen(SETTINGS), 'frozen');
   for (const s of SETTINGS) {
@@ -609,6 +630,9 @@ t.test('settingsTable', async (t) => {
     TLS_CACHE_TICKETS: 'on',
     TLS_CACHE_TICKET_ROTATE: 'TLS_CACHE_TIMEOUT',
     TLS_CACHE_TICKET_KEY_FILE: 'none',
+    TLS_CACHE_METRICS_PORT: '0',
+    TLS_CACHE_METRICS_HOST: '127.0.0.1',
+    TLS_CACHE_SUMMARY_INTERVAL: '1m',
   };
   SETTINGS.forEach((s, i) => {
     const row = lines[2 + i];

@@ -8,11 +8,12 @@
  */
 import { constants } from 'node:crypto';
 import type { Http2Session } from 'node:http2';
-import { Server as TlsServer } from 'node:tls';
+import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import type { FromServerThread, ServerThreadData, ToServerThread } from '../lib/cluster-messages.ts';
 import { summarize } from '../lib/cluster-messages.ts';
+import { HOOK_COUNTER_NAMES, SharedCounters, TICKET_COUNTER_NAMES } from '../lib/counters.ts';
 import { InvalidSessionError, TicketsNotDisabledError } from '../lib/errors.ts';
 import { attachSessionCache, sessionCacheOf, sessionCacheServerOptions, type SessionCacheBinding } from '../lib/hooks.ts';
 import type { ServerContext } from '../lib/server-context.ts';
@@ -40,6 +41,9 @@ interface Started {
   tickets: TicketKeyBinding | undefined;
 }
 
+/** The TLS-level counts of this thread, added to the cluster's shared counters. */
+const counters = SharedCounters.open(data.counters);
+
 async function start(): Promise<Started> {
   const table = SessionTable.open(data.buffer);
   const ticketKeys = data.ticketKeys === undefined ? undefined : TicketKeyRing.open(data.ticketKeys);
@@ -65,6 +69,7 @@ async function start(): Promise<Started> {
   const binding =
     sessionCacheOf(server) ??
     attachSessionCache(server, table, {
+      counters: counters.mirror(HOOK_COUNTER_NAMES),
       onError(error, hook) {
         // Oversize sessions are routine and counted by the table; anything else is worth a look.
         const level = error instanceof InvalidSessionError ? 'debug' : 'warn';
@@ -97,7 +102,7 @@ function attachTickets(server: TlsServer, ring: TicketKeyRing | undefined): Tick
     }
     return undefined;
   }
-  const tickets = ticketKeysOf(server) ?? attachTicketKeys(server, ring, { mode: data.ticketMode });
+  const tickets = ticketKeysOf(server) ?? attachTicketKeys(server, ring, { mode: data.ticketMode, counters: counters.mirror(TICKET_COUNTER_NAMES) });
   logger.debug({ mode: tickets.mode }, 'ticket keys attached');
   return tickets;
 }
@@ -118,7 +123,8 @@ function stop(server: TlsServer, sessions: Set<Http2Session>): void {
 }
 
 try {
-  const { server, binding, tickets } = await start();
+  const { server, tickets } = await start();
+  server.on('secureConnection', (socket: TLSSocket) => counters.countHandshake(socket.isSessionReused(), socket.getProtocol()));
   const sessions = new Set<Http2Session>();
   server.on('session', (session: Http2Session) => {
     sessions.add(session);
@@ -128,14 +134,6 @@ try {
   port.on('message', (message: ToServerThread) => {
     if (message.type === 'stop') stop(server, sessions);
     else if (message.type === 'ticket-keys') tickets?.refresh();
-    else if (message.type === 'counters') {
-      post({
-        type: 'counters',
-        request: message.request,
-        counters: { ...binding.counters },
-        tickets: tickets === undefined ? undefined : { ...tickets.counters },
-      });
-    }
   });
   const address = server.address();
   post({ type: 'listening', port: typeof address === 'object' && address !== null ? address.port : data.port });

@@ -79,3 +79,13 @@ export function withTicket(session: Buffer, ticket: Buffer): Buffer {
   const replaced = fields.map((f) => (f[0] === TICKET_TAG ? tlv(TICKET_TAG, tlv(OCTET_STRING, ticket)) : f));
   return Buffer.concat([prefix, tlv(0x30, Buffer.concat(replaced)), suffix]);
 }
+
+/** The session ID and the master key inside a session blob (the 4th and 5th fields of OpenSSL's `SSL_SESSION`). */
+export function secretsOf(session: Buffer): { sessionId: Buffer; masterKey: Buffer } {
+  const { fields } = parts(session);
+  const octets = (field: Buffer): Buffer => {
+    const tlv = readTlv(field, 0);
+    return Buffer.from(field.subarray(tlv.content, tlv.end));
+  };
+  return { sessionId: octets(fields[3]), masterKey: octets(fields[4]) };
+}

@@ -1,0 +1,177 @@
+/**
+ * A small block of named event counters in its own `SharedArrayBuffer`,
+ * created by the primary and opened by every worker thread: the TLS-level
+ * events (hook answers, tickets, handshakes) and the primary's worker
+ * restarts, as totals across every thread without asking any of them.
+ *
+ * Striped like the table's counters: each thread adds with `Atomics.add` to
+ * its own stripe of two 128-byte lines (chosen by `threadId`), readers sum
+ * the stripes. Each counter is a (low, high) pair of 32-bit words, so counts
+ * pass 2^32.
+ *
+ * @module
+ */
+import { threadId } from 'node:worker_threads';
+import { InvalidCounterBufferError } from './errors.ts';
+import type { SessionHookCounters } from './hooks.ts';
+import type { TicketCounters } from './tickets.ts';
+import { describe } from './table.ts';
+
+/** Every counter of the block, in layout order. Never rename or reorder: it is the layout. */
+export const COUNTER_NAMES = [
+  // Session hooks (`SessionHookCounters`).
+  'stored',
+  'skippedTls13',
+  'refused',
+  'resumed',
+  'missed',
+  // Ticket keys (`TicketCounters`).
+  'issued',
+  'decrypted',
+  'unknownKey',
+  'failures',
+  'keyUpdates',
+  // Handshakes seen on 'secureConnection', by result and protocol version.
+  'fullTls12',
+  'fullTls13',
+  'fullOther',
+  'resumedTls12',
+  'resumedTls13',
+  'resumedOther',
+  // Primary.
+  'workerRestarts',
+  'ticketKeyRotations',
+] as const;
+
+/** A counter's name. */
+export type CounterName = (typeof COUNTER_NAMES)[number];
+
+/** Every counter's total across threads. */
+export type CounterValues = Record<CounterName, number>;
+
+const MAGIC = 0x544c5343; // "TLSC"
+const HEADER_WORDS = 32;
+/** Stripes; threads share one when their `threadId`s are equal modulo this. */
+const STRIPES = 64;
+/** Words per stripe: two 128-byte lines, 32 counters of two words. */
+const STRIPE_WORDS = 64;
+const INDEX = new Map<string, number>(COUNTER_NAMES.map((name, i) => [name, i]));
+const BYTES = (HEADER_WORDS + STRIPES * STRIPE_WORDS) * 4;
+
+/** The hook counters of a handshake version, for {@link SharedCounters.countHandshake}. */
+function versionSuffix(protocol: string | null): 'Tls12' | 'Tls13' | 'Other' {
+  return protocol === 'TLSv1.3' ? 'Tls13' : protocol === 'TLSv1.2' ? 'Tls12' : 'Other';
+}
+
+/** Named counters shared by every thread. */
+export class SharedCounters {
+  /** The buffer to post to worker threads (`SharedCounters.open`). */
+  readonly buffer: SharedArrayBuffer;
+  readonly #i32: Int32Array;
+  readonly #stripe: number;
+
+  private constructor(buffer: SharedArrayBuffer) {
+    this.buffer = buffer;
+    this.#i32 = new Int32Array(buffer);
+    this.#stripe = HEADER_WORDS + (threadId % STRIPES) * STRIPE_WORDS;
+  }
+
+  /** A new block, every counter at zero. */
+  static create(): SharedCounters {
+    const buffer = new SharedArrayBuffer(BYTES);
+    const counters = new SharedCounters(buffer);
+    Atomics.store(counters.#i32, 0, MAGIC);
+    Atomics.store(counters.#i32, 1, COUNTER_NAMES.length);
+    return counters;
+  }
+
+  /**
+   * Opens a block made by {@link SharedCounters.create} (in another thread).
+   * @throws InvalidCounterBufferError (`ERR_TLS_CACHE_INVALID_COUNTER_BUFFER`) for a buffer that is not one.
+   */
+  static open(buffer: SharedArrayBuffer): SharedCounters {
+    if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== BYTES) {
+      throw new InvalidCounterBufferError(`expected the buffer of SharedCounters.create(), got ${describe(buffer)}`);
+    }
+    const i32 = new Int32Array(buffer);
+    if (Atomics.load(i32, 0) !== MAGIC || Atomics.load(i32, 1) !== COUNTER_NAMES.length) {
+      throw new InvalidCounterBufferError('this SharedArrayBuffer does not hold counters of this version');
+    }
+    return new SharedCounters(buffer);
+  }
+
+  /** Adds `n` (a whole number from 0 to 2^32 - 1; default 1) to a counter, in this thread's stripe. */
+  add(name: CounterName, n = 1): void {
+    const index = INDEX.get(name);
+    if (index === undefined || n === 0) return;
+    const at = this.#stripe + 2 * index;
+    const before = Atomics.add(this.#i32, at, n | 0);
+    if ((before >>> 0) + (n >>> 0) > 0xffffffff) Atomics.add(this.#i32, at + 1, 1);
+  }
+
+  /** Counts a completed handshake by whether it resumed and its protocol version (`socket.getProtocol()`). */
+  countHandshake(resumed: boolean, protocol: string | null): void {
+    this.add(`${resumed ? 'resumed' : 'full'}${versionSuffix(protocol)}`);
+  }
+
+  /** A counter's total across every thread. */
+  get(name: CounterName): number {
+    const index = INDEX.get(name);
+    if (index === undefined) return 0;
+    let total = 0;
+    for (let s = 0; s < STRIPES; s++) {
+      const at = HEADER_WORDS + s * STRIPE_WORDS + 2 * index;
+      // The high word first: a carry landing between the two reads then only undercounts this read.
+      const high = Atomics.load(this.#i32, at + 1) >>> 0;
+      const low = Atomics.load(this.#i32, at) >>> 0;
+      total += high * 2 ** 32 + low;
+    }
+    return total;
+  }
+
+  /** Every counter's total across every thread. */
+  values(): CounterValues {
+    const values = {} as CounterValues;
+    for (const name of COUNTER_NAMES) values[name] = this.get(name);
+    return values;
+  }
+
+  /** The session hook counters of every thread, summed. */
+  sessionHookCounters(): SessionHookCounters {
+    const v = this.values();
+    return { stored: v.stored, skippedTls13: v.skippedTls13, refused: v.refused, resumed: v.resumed, missed: v.missed };
+  }
+
+  /** The ticket counters of every thread, summed. */
+  ticketCounters(): TicketCounters {
+    const v = this.values();
+    return { issued: v.issued, decrypted: v.decrypted, unknownKey: v.unknownKey, failures: v.failures, keyUpdates: v.keyUpdates };
+  }
+
+  /**
+   * A counters object for `attachSessionCache`'s or `attachTicketKeys`'s
+   * `counters` option: it reads as this thread's own counts, and every
+   * increment is also added to the shared block.
+   */
+  mirror<K extends CounterName>(names: readonly K[]): Record<K, number> {
+    const local = new Map<K, number>(names.map((name) => [name, 0]));
+    const view = {} as Record<K, number>;
+    for (const name of names) {
+      Object.defineProperty(view, name, {
+        enumerable: true,
+        get: () => local.get(name)!,
+        set: (value: number) => {
+          const delta = value - local.get(name)!;
+          local.set(name, value);
+          if (delta > 0) this.add(name, delta);
+        },
+      });
+    }
+    return view;
+  }
+}
+
+/** Names of the session hook counters, for {@link SharedCounters.mirror}. */
+export const HOOK_COUNTER_NAMES = ['stored', 'skippedTls13', 'refused', 'resumed', 'missed'] as const satisfies readonly CounterName[];
+/** Names of the ticket counters, for {@link SharedCounters.mirror}. */
+export const TICKET_COUNTER_NAMES = ['issued', 'decrypted', 'unknownKey', 'failures', 'keyUpdates'] as const satisfies readonly CounterName[];

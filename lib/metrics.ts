@@ -1,0 +1,164 @@
+/**
+ * Prometheus metrics of a cluster, through prom-client, in a registry of
+ * their own (never prom-client's global one). Every value is read on scrape
+ * from shared memory: the table's counters (`table.stats()`), the shared
+ * counter block (`counters.ts`) and the ticket key ring's stats, so the
+ * numbers are totals across every worker thread without asking any of them.
+ *
+ * Names start with `tls_session_cache_`; label values come only from fixed
+ * sets (protocol versions, methods, reasons), never from data: no metric
+ * carries a session ID, a ticket or a key.
+ *
+ * @module
+ */
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { SharedCounters } from './counters.ts';
+import type { SessionTable } from './table.ts';
+import type { TicketKeyRing } from './ticket-keys.ts';
+
+/** Where {@link createMetrics} reads its values. */
+export interface MetricsSources {
+  table: SessionTable;
+  counters: SharedCounters;
+  /** The ticket key ring; `undefined` when tickets are off. */
+  ticketKeys: TicketKeyRing | undefined;
+  /** Worker threads configured and listening now. @defaultValue not reported */
+  workers?: () => { configured: number; listening: number };
+  /** The clock the ring's times are on. @defaultValue `Date.now` */
+  clock?: () => number;
+}
+
+/** A cluster's metrics. */
+export interface CacheMetrics {
+  /** The registry holding them (a registry of its own). */
+  readonly registry: Registry;
+  /** The Prometheus text exposition of every metric, read now. */
+  metrics(): Promise<string>;
+  /** The Content-Type of {@link CacheMetrics.metrics}. */
+  readonly contentType: string;
+}
+
+const PREFIX = 'tls_session_cache_';
+
+/** Label values of the table's eviction reasons (`TableStats.evictions`). */
+const EVICTION_REASONS = { expired: 'expired', capacity: 'capacity', overflow: 'overflow', repair: 'repair', cleared: 'cleared' } as const;
+/** Label values of the table's refusal reasons (`TableStats.refusals`). */
+const REFUSAL_REASONS = { sessionId: 'session_id', session: 'session', tooLarge: 'too_large', busy: 'busy' } as const;
+const PROTOCOLS = [
+  ['Tls12', 'TLSv1.2'],
+  ['Tls13', 'TLSv1.3'],
+  ['Other', 'other'],
+] as const;
+
+/** Sets a counter to an absolute total read from shared memory. */
+function setTotal<T extends string>(counter: Counter<T>, value: number, labels?: Partial<Record<T, string>>): void {
+  if (labels === undefined) counter.inc(value);
+  else counter.inc(labels, value);
+}
+
+/** Makes the metrics of a cluster's table, counters and ring. */
+export function createMetrics(sources: MetricsSources): CacheMetrics {
+  const { table, counters, ticketKeys, workers, clock = Date.now } = sources;
+  const registry = new Registry();
+  const registers = [registry];
+
+  /** A counter whose totals are set on every scrape by `fill`. */
+  const counter = <T extends string>(name: string, help: string, labelNames: readonly T[], fill: (c: Counter<T>) => void): void => {
+    new Counter<T>({
+      name: PREFIX + name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        fill(this);
+      },
+    });
+  };
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({
+      name: PREFIX + name,
+      help,
+      registers,
+      collect() {
+        this.set(read());
+      },
+    });
+  };
+
+  counter('handshakes_total', 'TLS handshakes completed, full or resumed, by protocol version', ['result', 'protocol'], (c) => {
+    const v = counters.values();
+    for (const [suffix, protocol] of PROTOCOLS) {
+      setTotal(c, v[`full${suffix}`], { result: 'full', protocol });
+      setTotal(c, v[`resumed${suffix}`], { result: 'resumed', protocol });
+    }
+  });
+  counter(
+    'resumption_lookups_total',
+    'Resumption attempts by method: session_id (session hook lookups: hit or miss) and ticket (ticket key found: hit, unknown key: miss)',
+    ['method', 'result'],
+    (c) => {
+      const v = counters.values();
+      setTotal(c, v.resumed, { method: 'session_id', result: 'hit' });
+      setTotal(c, v.missed, { method: 'session_id', result: 'miss' });
+      setTotal(c, v.decrypted, { method: 'ticket', result: 'hit' });
+      setTotal(c, v.unknownKey, { method: 'ticket', result: 'miss' });
+    },
+  );
+  counter('sessions_stored_total', 'Sessions the session hooks stored in the shared table', [], (c) => setTotal(c, counters.get('stored')));
+  counter('sessions_refused_total', 'Sessions the session hooks could not store (see refusals_total for why)', [], (c) =>
+    setTotal(c, counters.get('refused')),
+  );
+  counter('tls13_sessions_skipped_total', 'TLS 1.3 sessions not stored (they resume only by ticket)', [], (c) =>
+    setTotal(c, counters.get('skippedTls13')),
+  );
+
+  gauge('entries', 'Sessions in the shared table now (expired ones until swept or evicted)', () => table.stats().entries);
+  gauge('bytes_in_use', 'Bytes of the shared table holding sessions now', () => table.stats().bytesInUse);
+  gauge('capacity_bytes', 'Bytes of the shared table available for sessions', () => table.stats().capacityBytes);
+  gauge('capacity_entries', 'Most sessions the shared table admits at once', () => table.stats().capacityEntries);
+  counter('table_lookups_total', 'Lookups in the shared table', ['result'], (c) => {
+    const stats = table.stats();
+    setTotal(c, stats.hits, { result: 'hit' });
+    setTotal(c, stats.misses, { result: 'miss' });
+  });
+  counter('evictions_total', 'Sessions removed from the shared table, by reason', ['reason'], (c) => {
+    const { evictions } = table.stats();
+    for (const [key, reason] of Object.entries(EVICTION_REASONS)) setTotal(c, evictions[key as keyof typeof EVICTION_REASONS], { reason });
+  });
+  counter('refusals_total', 'Writes the shared table refused, by reason', ['reason'], (c) => {
+    const { refusals } = table.stats();
+    for (const [key, reason] of Object.entries(REFUSAL_REASONS)) setTotal(c, refusals[key as keyof typeof REFUSAL_REASONS], { reason });
+  });
+  counter('read_retries_total', 'Table lookups that raced a writer and read again', [], (c) => setTotal(c, table.stats().readRetries));
+
+  counter('tickets_issued_total', 'Session tickets encrypted under the shared ring', [], (c) => setTotal(c, counters.get('issued')));
+  counter('ticket_failures_total', 'Times a ticket key could not be read or the ticket callback failed (a full handshake followed)', [], (c) =>
+    setTotal(c, counters.get('failures')),
+  );
+  counter('ticket_key_updates_total', 'Times a worker set the current key again (fallback mode only)', [], (c) =>
+    setTotal(c, counters.get('keyUpdates')),
+  );
+  counter('ticket_key_rotations_total', 'Ticket key rotations (scheduled, SIGUSR1 or rotateTicketKeys())', [], (c) =>
+    setTotal(c, counters.get('ticketKeyRotations')),
+  );
+  gauge('ticket_keys', 'Ticket keys that still decrypt (0 when tickets are off)', () => ticketKeys?.stats().keys ?? 0);
+  gauge('ticket_key_age_seconds', 'Age of the key encrypting new tickets (0 when tickets are off)', () => {
+    const since = ticketKeys?.stats().currentSince ?? 0;
+    return since > 0 ? Math.max(0, clock() - since) / 1000 : 0;
+  });
+
+  counter('worker_restarts_total', 'Worker threads restarted after a crash', [], (c) => setTotal(c, counters.get('workerRestarts')));
+  if (workers !== undefined) {
+    gauge('workers', 'Worker threads configured', () => workers().configured);
+    gauge('workers_listening', 'Worker threads listening now', () => workers().listening);
+  }
+
+  return {
+    registry,
+    metrics: () => registry.metrics(),
+    get contentType() {
+      return registry.contentType;
+    },
+  };
+}

@@ -1,0 +1,77 @@
+/** The shared counter block: named totals across threads, past 2^32. */
+import { once } from 'node:events';
+import { threadId, Worker } from 'node:worker_threads';
+import t from 'tap';
+import { COUNTER_NAMES, SharedCounters } from '../lib/counters.ts';
+
+t.test('counts, sums and views', async (t) => {
+  const counters = SharedCounters.create();
+  t.same(Object.values(counters.values()), COUNTER_NAMES.map(() => 0), 'every counter starts at zero');
+  counters.add('stored');
+  counters.add('stored', 4);
+  counters.add('workerRestarts', 0);
+  t.equal(counters.get('stored'), 5);
+  t.equal(counters.get('workerRestarts'), 0);
+  counters.countHandshake(false, 'TLSv1.2');
+  counters.countHandshake(true, 'TLSv1.3');
+  counters.countHandshake(true, 'TLSv1');
+  counters.countHandshake(false, null);
+  const v = counters.values();
+  t.same([v.fullTls12, v.resumedTls13, v.resumedOther, v.fullOther, v.fullTls13, v.resumedTls12], [1, 1, 1, 1, 0, 0]);
+  t.same(counters.sessionHookCounters(), { stored: 5, skippedTls13: 0, refused: 0, resumed: 0, missed: 0 });
+  t.same(counters.ticketCounters(), { issued: 0, decrypted: 0, unknownKey: 0, failures: 0, keyUpdates: 0 });
+});
+
+t.test('a mirror reads as local counts and adds to the block', async (t) => {
+  const counters = SharedCounters.create();
+  const a = counters.mirror(['issued', 'decrypted']);
+  const b = counters.mirror(['issued']);
+  a.issued++;
+  a.issued += 2;
+  b.issued++;
+  a.decrypted++;
+  t.same({ ...a }, { issued: 3, decrypted: 1 }, 'a reads its own counts');
+  t.same({ ...b }, { issued: 1 });
+  t.equal(counters.get('issued'), 4, 'the block holds both');
+  t.equal(counters.ticketCounters().decrypted, 1);
+});
+
+t.test('counts pass 2^32', async (t) => {
+  const counters = SharedCounters.create();
+  counters.add('missed', 0xffffffff);
+  counters.add('missed', 2);
+  t.equal(counters.get('missed'), 2 ** 32 + 1);
+  for (let i = 0; i < 3; i++) counters.add('missed', 0xffffffff);
+  t.equal(counters.get('missed'), 2 ** 32 + 1 + 3 * 0xffffffff);
+});
+
+t.test('open checks the buffer', async (t) => {
+  const counters = SharedCounters.create();
+  const other = SharedCounters.open(counters.buffer);
+  other.add('refused', 3);
+  t.equal(counters.get('refused'), 3, 'both views share memory');
+  t.throws(() => SharedCounters.open(new SharedArrayBuffer(16)), { code: 'ERR_TLS_CACHE_INVALID_COUNTER_BUFFER' });
+  t.throws(() => SharedCounters.open(new SharedArrayBuffer(counters.buffer.byteLength)), {
+    code: 'ERR_TLS_CACHE_INVALID_COUNTER_BUFFER',
+  });
+  t.throws(() => SharedCounters.open({} as SharedArrayBuffer), { code: 'ERR_TLS_CACHE_INVALID_COUNTER_BUFFER' });
+});
+
+t.test('threads adding at once lose nothing', async (t) => {
+  const counters = SharedCounters.create();
+  const THREADS = 6;
+  const TIMES = 50_000;
+  const workers = Array.from(
+    { length: THREADS },
+    () => new Worker(new URL('./fixtures/counter-adder.ts', import.meta.url), { workerData: { buffer: counters.buffer, times: TIMES }, execArgv: [] }),
+  );
+  // Two of them share a stripe with each other or with this thread only if their threadIds collide modulo 64: fine either way.
+  t.ok(workers.every((w) => w.threadId !== threadId));
+  await Promise.all(workers.map((w) => once(w, 'message')));
+  await Promise.all(workers.map((w) => w.terminate()));
+  const v = counters.values();
+  t.equal(v.stored, THREADS * TIMES, 'every add counted');
+  t.equal(v.resumed, THREADS * TIMES, 'every mirrored increment counted');
+  t.equal(v.fullTls12 + v.fullTls13 + v.resumedTls12 + v.resumedTls13, THREADS * TIMES, 'every handshake counted once');
+  t.equal(v.resumedTls13, THREADS * (TIMES / 4), 'by protocol');
+});
