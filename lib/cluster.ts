@@ -150,17 +150,20 @@ export interface FlushResult {
   ticketKeys: boolean;
 }
 
+/** What {@link startCluster} prepares for a {@link Cluster} before its threads start. */
+interface ClusterParts {
+  port: number;
+  config: CacheConfig;
+  table: SessionTable;
+  ticketKeys: TicketKeyRing | undefined;
+  counters: SharedCounters;
+  logger: Logger;
+  threadData: Omit<ServerThreadData, 'workerId'>;
+  execArgv: string[] | undefined;
+}
+
 /** Makes a cluster and starts its threads; set by {@link Cluster}'s static block, so its constructor stays private. */
-let launch: (
-  port: number,
-  config: CacheConfig,
-  table: SessionTable,
-  ticketKeys: TicketKeyRing | undefined,
-  counters: SharedCounters,
-  logger: Logger,
-  threadData: Omit<ServerThreadData, 'workerId'>,
-  execArgv: string[] | undefined,
-) => Promise<Cluster>;
+let launch: (parts: ClusterParts) => Promise<Cluster>;
 
 /**
  * A running cluster. Made by {@link startCluster}; ended by {@link Cluster.stop}.
@@ -194,16 +197,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #metricsServer: MetricsServer | undefined;
   #ticketTimer: NodeJS.Timeout | undefined;
 
-  private constructor(
-    port: number,
-    config: CacheConfig,
-    table: SessionTable,
-    ticketKeys: TicketKeyRing | undefined,
-    counters: SharedCounters,
-    logger: Logger,
-    threadData: Omit<ServerThreadData, 'workerId'>,
-    execArgv: string[] | undefined,
-  ) {
+  private constructor({ port, config, table, ticketKeys, counters, logger, threadData, execArgv }: ClusterParts) {
     super();
     this.#execArgv = execArgv;
     this.port = port;
@@ -218,8 +212,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   static {
-    launch = async (...args) => {
-      const cluster = new Cluster(...args);
+    launch = async (parts) => {
+      const cluster = new Cluster(parts);
       await cluster.#startAll();
       return cluster;
     };
@@ -587,7 +581,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     'starting',
   );
   try {
-    return await launch(port, config, table, ticketKeys, counters, logger, {
+    const threadData = {
       buffer: table.buffer,
       module,
       port,
@@ -597,7 +591,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       ticketKeys: ticketKeys?.buffer,
       counters: counters.buffer,
       ticketMode,
-    }, options.execArgv);
+    };
+    return await launch({ port, config, table, ticketKeys, counters, logger, threadData, execArgv: options.execArgv });
   } catch (error) {
     table.close();
     ticketKeys?.close();
