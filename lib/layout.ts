@@ -14,7 +14,11 @@
  * slot's `version` is 0 when empty, otherwise the shard's insert generation
  * that filled it; its `pos` is `offset / 8 << 10 | tag`.
  * A record in a ring is an 8-byte header, then the key, then the value,
- * padded to 8 bytes. The header packs the expiry time (42 bits of
+ * padded to 8 bytes. Rings start on an 8-byte boundary and records are
+ * multiples of 8 bytes, so every key starts on a word: the table writes,
+ * hashes and compares keys a word at a time (masking what a last partial
+ * word holds past the key), and copies a session out a word at a time when
+ * it starts on a word too (after the usual 32-byte ID). The header packs the expiry time (42 bits of
  * milliseconds since 1970, good until 2109) with the lengths:
  * word 0 = expiry low 32 bits; word 1 = keyLength - 1 (5 bits) |
  * valueLength << 5 (17 bits) | expiry high 10 bits << 22. A header whose
@@ -29,7 +33,8 @@ import { randomFillSync } from 'node:crypto';
 import { InvalidTableBufferError } from './errors.ts';
 
 export const MAGIC = 0x544c5343; // 'TLSC'
-export const LAYOUT_VERSION = 1;
+/** 2: keys hashed with HalfSipHash-1-3 (version 1 used HalfSipHash-2-4). */
+export const LAYOUT_VERSION = 2;
 
 export const HEADER_WORDS = 64;
 export const STRIPES = 64;
@@ -87,8 +92,6 @@ export const C = {
   refusedTooLarge: 11,
   refusedBusy: 12,
   readRetries: 13,
-  /** Not a statistic: the word readers add to as a full fence before validating a copy. */
-  fence: 14,
 } as const;
 
 /**
@@ -130,11 +133,12 @@ export const MAX_TIME_MS = 2 ** 42 - 1;
 
 /** Word 1 of a record header. */
 export const packLengths = (keyLength: number, valueLength: number, expiresMs: number): number =>
-  (keyLength - 1) | (valueLength << 5) | (Math.floor(expiresMs / 2 ** 32) << 22);
+  (keyLength - 1) | (valueLength << 5) | (Math.floor(expiresMs / 4294967296) << 22);
 export const keyLengthOf = (lengths: number): number => (lengths & 31) + 1;
 /** 0 for a padding header. */
 export const valueLengthOf = (lengths: number): number => (lengths >>> 5) & MAX_VALUE_BYTES;
-export const expiresOf = (low: number, lengths: number): number => (lengths >>> 22) * 2 ** 32 + (low >>> 0);
+/** The expiry of a record header (`2 ** 32` written out: V8 does not always fold it). */
+export const expiresOf = (low: number, lengths: number): number => (lengths >>> 22) * 4294967296 + (low >>> 0);
 
 /** Bytes a record of this key and value length takes in a ring. */
 export const recordBytes = (keyLength: number, valueLength: number): number =>

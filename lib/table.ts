@@ -1,16 +1,28 @@
 /**
  * A bounded hash table of TLS sessions in one SharedArrayBuffer, shared by
- * every thread that opens it.
+ * every thread that opens it. The memory layout is in `layout.ts`.
  *
  * - Shards, each with a ring of records (FIFO: the oldest record is the first
  *   to expire, since every entry lives the same absolute time) and an index
  *   of 16-slot buckets. Each key may live in one of two buckets (two-choice
- *   hashing under a random per-table HalfSipHash key), so a lookup reads at
- *   most 32 slots.
- * - Reads take no lock. A reader copies a record, then re-reads the slot's
- *   version word: writers clear a slot before its record's bytes can be
- *   reused, so an unchanged version proves the copy whole. A changed one is
- *   retried a bounded number of times, then answered as a miss.
+ *   hashing under a random per-table HalfSipHash-1-3 key), so a lookup reads
+ *   at most 32 slots.
+ * - Memory, not arithmetic, is what a lookup in a large table costs: its
+ *   bucket and its record are each a cache miss (and usually a TLB miss).
+ *   What can be fetched in parallel is: a lookup touches both buckets' cache
+ *   lines before scanning either, then all the lines of the record before
+ *   reading it, so a hit waits for two memory accesses one after the other
+ *   (the bucket tells where the record is), and a miss for one. A write
+ *   likewise touches its key's buckets and the record it will evict before
+ *   taking the lock. Keys are hashed and compared a 32-bit word at a time
+ *   (records keep them 4-byte aligned), and sessions are copied out a word
+ *   at a time (into Node's Buffer pool, as `Buffer.allocUnsafe` does).
+ * - Reads take no lock. A reader reads the slot's version word (an atomic
+ *   load), then the position and the record with plain reads, copies the
+ *   record, counts the answer (an atomic add: a full fence) and re-reads the
+ *   version: writers clear a slot before its record's bytes can be reused, so
+ *   an unchanged version proves the copy whole. A changed one takes the count
+ *   back and is retried a bounded number of times, then answered as a miss.
  * - Writers take a per-shard lock tagged with their thread's owner id, for a
  *   bounded time; a busy shard refuses the write rather than blocking. When a
  *   thread dies holding a lock, the creating thread calls
@@ -26,7 +38,7 @@ import {
   InvalidSessionIdError,
   TableBusyError,
 } from './errors.ts';
-import { halfSipHash64 } from './hash.ts';
+import { halfSipHash13, leadingBytesMask } from './hash.ts';
 import {
   C,
   H,
@@ -153,10 +165,18 @@ const LOCK_WAIT_MS = 5;
 /** Attempts a reader makes before answering a contended lookup as a miss. */
 const READ_ATTEMPTS = 8;
 const SPINS_BEFORE_SLEEP = 64;
+/** Sessions up to this size are copied out a word at a time (from Node's Buffer pool, up to 4 KiB). */
+const MAX_WORD_COPY_BYTES = 4096;
 
-const HIT = 1;
+// Written out: V8 does not always fold `2 ** n`, and calls pow() on the hot path.
+/** 2 ** 32. */
+const WORD_SPAN = 4294967296;
+/** 2 ** (32 - TAG_BITS): the range of a hash word's bits above the tag. */
+const TAG_SPAN = 4194304;
+if (TAG_SPAN !== 2 ** (32 - TAG_BITS)) throw new Error('TAG_SPAN does not match TAG_BITS');
 const MISS = 0;
 const RETRY = -1;
+const EXPIRED = 2;
 
 /**
  * A session table. Create it once (in the primary) with
@@ -174,6 +194,15 @@ export class SessionTable {
 
   readonly #g: Geometry;
   readonly #o: Offsets;
+  // Geometry the hot paths use, copied out of #g and #o.
+  readonly #ringBytes: number;
+  /** Byte offset of shard 0's ring. */
+  readonly #rings: number;
+  readonly #bucketsPerShard: number;
+  readonly #shardMask: number;
+  /** Word offset of shard 0's first bucket. */
+  readonly #slots: number;
+  readonly #slotWordsPerShard: number;
   readonly #i32: Int32Array;
   readonly #mem: Buffer;
   readonly #u8: Uint8Array;
@@ -183,18 +212,31 @@ export class SessionTable {
   readonly #seed0: number;
   readonly #seed1: number;
   readonly #hash = new Uint32Array(2);
+  /** The key being looked up, as words (so it hashes and compares a word at a time). */
+  readonly #keyWords = new Int32Array(MAX_KEY_BYTES / 4);
+  readonly #keyBytes = new Uint8Array(this.#keyWords.buffer);
+  /** The ArrayBuffer of the last session copied out (Node's Buffer pool, usually), and a word view of it. */
+  #outBuffer: ArrayBufferLike | undefined;
+  #outWords = new Int32Array(0);
   #sweeper: NodeJS.Timeout | undefined;
   // Outputs of #locate(), kept in fields so the hot path allocates nothing.
   #shard = 0;
   #bucket1 = 0;
   #bucket2 = 0;
   #tag = 0;
-  #value: Buffer | undefined;
+  /** Set by the reads that only start cache misses early, so that they are not optimized away. */
+  #touched = 0;
 
   private constructor(buffer: SharedArrayBuffer, g: Geometry, clock: () => number) {
     this.buffer = buffer;
     this.#g = g;
     this.#o = offsetsOf(g);
+    this.#ringBytes = g.ringBytes;
+    this.#rings = this.#o.rings;
+    this.#bucketsPerShard = g.bucketsPerShard;
+    this.#shardMask = g.shardCount - 1;
+    this.#slots = this.#o.slots;
+    this.#slotWordsPerShard = this.#o.slotWordsPerShard;
     this.#i32 = new Int32Array(buffer);
     this.#mem = Buffer.from(buffer);
     this.#u8 = new Uint8Array(buffer);
@@ -257,14 +299,9 @@ export class SessionTable {
     this.#checkId(id);
     this.#locate(id);
     for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
-      let r = this.#probe(this.#bucket1, id);
-      if (r === MISS && this.#bucket2 !== this.#bucket1) r = this.#probe(this.#bucket2, id);
-      if (r === HIT) {
-        this.#count(C.hits);
-        const value = this.#value;
-        this.#value = undefined;
-        return value;
-      }
+      const r = this.#probe(id);
+      if (typeof r !== 'number') return r;
+      if (r === EXPIRED) return undefined;
       if (r === MISS) break;
       this.#count(C.readRetries);
     }
@@ -305,6 +342,7 @@ export class SessionTable {
     if (expiresMs <= now) return false;
     this.#locate(id);
     const shard = this.#shard;
+    this.#touchForInsert(shard);
     if (!this.#lock(shard)) {
       this.#count(C.refusedBusy);
       return false;
@@ -371,7 +409,7 @@ export class SessionTable {
         const base = this.#shardBase(shard);
         const i32 = this.#i32;
         while (i32[base + S.used] > 0) {
-          const wordAt = (this.#o.rings + shard * this.#g.ringBytes + i32[base + S.tail]) >> 2;
+          const wordAt = (this.#rings + shard * this.#ringBytes + i32[base + S.tail]) >> 2;
           const lengths = i32[wordAt + 1];
           if (valueLengthOf(lengths) !== 0 && expiresOf(i32[wordAt], lengths) > now) break;
           if (this.#evictTail(shard, now)) removed++;
@@ -460,7 +498,7 @@ export class SessionTable {
     return {
       entries,
       bytesInUse,
-      capacityBytes: this.#g.shardCount * this.#g.ringBytes,
+      capacityBytes: this.#g.shardCount * this.#ringBytes,
       capacityEntries: this.#g.shardCount * this.#g.maxEntriesPerShard,
       bufferBytes: this.buffer.byteLength,
       hits: total(C.hits),
@@ -506,68 +544,130 @@ export class SessionTable {
   /** Hashes `key` into #shard, #bucket1, #bucket2 and #tag. */
   #locate(key: Uint8Array): void {
     const h = this.#hash;
-    halfSipHash64(this.#seed0, this.#seed1, key, 0, key.length, h);
-    const buckets = this.#g.bucketsPerShard;
+    this.#keyBytes.set(key);
+    halfSipHash13(this.#seed0, this.#seed1, this.#keyWords, 0, key.length, h);
+    const buckets = this.#bucketsPerShard;
     this.#tag = h[0] & TAG_MASK;
-    this.#bucket2 = Math.floor((h[0] >>> TAG_BITS) * buckets / 2 ** (32 - TAG_BITS));
-    this.#shard = h[1] & (this.#g.shardCount - 1);
-    this.#bucket1 = Math.floor(h[1] * buckets / 2 ** 32);
+    this.#bucket2 = Math.floor((h[0] >>> TAG_BITS) * buckets / TAG_SPAN);
+    this.#shard = h[1] & this.#shardMask;
+    this.#bucket1 = Math.floor(h[1] * buckets / WORD_SPAN);
   }
 
   /**
-   * Reads one bucket of #shard without locking. Returns HIT (the copy in
-   * #value), MISS, or RETRY when a writer changed a slot under the read.
+   * Looks for the key in both of its buckets of #shard without locking.
+   * Returns a copy of the session (counted as a hit), EXPIRED (counted as a
+   * miss), MISS (not counted) or RETRY when a writer changed a slot under
+   * the read.
    */
-  #probe(bucket: number, key: Uint8Array): number {
+  #probe(key: Uint8Array): Buffer | number {
     const i32 = this.#i32;
-    const mem = this.#mem;
     const tag = this.#tag;
-    const ringBytes = this.#g.ringBytes;
-    const ring = this.#o.rings + this.#shard * ringBytes;
-    const first = this.#bucketAt(bucket);
-    const keyLength = key.length;
+    const first1 = this.#bucketAt(this.#bucket1);
+    const first2 = this.#bucket2 === this.#bucket1 ? -1 : this.#bucketAt(this.#bucket2);
+    // Touch both buckets' two cache lines before reading either, so that
+    // their cache misses overlap instead of following one another.
+    const touched = i32[first1] ^ i32[first1 + SLOTS_PER_BUCKET] ^
+      (first2 < 0 ? 0 : i32[first2] ^ i32[first2 + SLOTS_PER_BUCKET]);
+    if (touched === 1) this.#touched = 1;
     for (let i = 0; i < SLOTS_PER_BUCKET; i++) {
-      const slotAt = first + i;
-      // A plain read of the tag filters out most slots cheaply; the version
-      // must be read before the position it vouches for.
-      if ((i32[slotAt + SLOTS_PER_BUCKET] & TAG_MASK) !== tag) continue;
-      const version = Atomics.load(i32, slotAt);
-      if (version === 0) continue;
-      const pos = Atomics.load(i32, slotAt + SLOTS_PER_BUCKET);
-      if ((pos & TAG_MASK) !== tag) continue;
-      const offset = (pos >>> TAG_BITS) * 8;
-      // Everything below may be torn by a concurrent writer; each length is
-      // bounds-checked before use and the version check at the end decides.
-      if (offset + RECORD_HEADER_BYTES + keyLength > ringBytes) return RETRY;
-      const at = ring + offset;
-      const lengths = i32[(at >> 2) + 1];
-      const valueLength = valueLengthOf(lengths);
-      let same = keyLengthOf(lengths) === keyLength;
-      for (let k = 0; same && k < keyLength; k++) same = mem[at + RECORD_HEADER_BYTES + k] === key[k];
-      if (!same) {
-        if (Atomics.load(i32, slotAt) !== version) return RETRY;
-        continue;
+      // A plain read of the tag filters out most slots cheaply; #read()
+      // then reads the version before the position it vouches for.
+      if ((i32[first1 + SLOTS_PER_BUCKET + i] & TAG_MASK) === tag) {
+        const r = this.#read(first1 + i, key);
+        if (r !== MISS) return r;
       }
-      const live = this.#now() < expiresOf(i32[at >> 2], lengths);
-      if (live) {
-        const start = at + RECORD_HEADER_BYTES + keyLength;
-        if (valueLength === 0 || valueLength > this.#g.maxSessionSize || offset + RECORD_HEADER_BYTES + keyLength + valueLength > ringBytes) {
-          return RETRY;
-        }
-        const value = Buffer.allocUnsafe(valueLength);
-        value.set(this.#u8.subarray(start, start + valueLength));
-        this.#value = value;
+      if (first2 >= 0 && (i32[first2 + SLOTS_PER_BUCKET + i] & TAG_MASK) === tag) {
+        const r = this.#read(first2 + i, key);
+        if (r !== MISS) return r;
       }
-      // A full fence (read-modify-write) orders the copy before the check,
-      // on weakly ordered CPUs too.
-      Atomics.add(i32, this.#stripe + 2 * C.fence, 1);
-      if (Atomics.load(i32, slotAt) !== version) {
-        this.#value = undefined;
-        return RETRY;
-      }
-      return live ? HIT : MISS;
     }
     return MISS;
+  }
+
+  /** Reads the slot at word `slotAt` of #shard whose tag matched; see #probe. */
+  #read(slotAt: number, key: Uint8Array): Buffer | number {
+    const i32 = this.#i32;
+    const version = Atomics.load(i32, slotAt);
+    if (version === 0) return MISS;
+    // Everything below may be torn by a concurrent writer: the version was
+    // read first (an acquire), each length is bounds-checked before use, and
+    // the version check after a full fence decides.
+    const pos = i32[slotAt + SLOTS_PER_BUCKET];
+    if ((pos & TAG_MASK) !== this.#tag) return MISS;
+    const ringBytes = this.#ringBytes;
+    const offset = (pos >>> TAG_BITS) * 8;
+    const keyLength = key.length;
+    if (offset + RECORD_HEADER_BYTES + keyLength > ringBytes) return RETRY;
+    const ring = this.#rings + this.#shard * ringBytes;
+    const at = ring + offset;
+    // Touch the lines a typical record spans so their misses overlap.
+    const last = (ring + ringBytes - 4) >> 2;
+    const touched = i32[Math.min((at + 64) >> 2, last)] ^ i32[Math.min((at + 128) >> 2, last)] ^
+      i32[Math.min((at + 192) >> 2, last)];
+    if (touched === 1) this.#touched = 1;
+    const now = this.#now();
+    const lengths = i32[(at >> 2) + 1];
+    if (keyLengthOf(lengths) !== keyLength || !this.#keyIsAt(at, keyLength)) {
+      return Atomics.load(i32, slotAt) === version ? MISS : RETRY;
+    }
+    const live = now < expiresOf(i32[at >> 2], lengths);
+    let value: Buffer | undefined;
+    if (live) {
+      const valueLength = valueLengthOf(lengths);
+      const start = at + RECORD_HEADER_BYTES + keyLength;
+      if (valueLength === 0 || valueLength > this.maxSessionSize || offset + RECORD_HEADER_BYTES + keyLength + valueLength > ringBytes) {
+        return RETRY;
+      }
+      value = this.#copyOut(start, valueLength);
+    }
+    // Counting the answer is a read-modify-write, a full fence: it orders the
+    // copy before the check, on weakly ordered CPUs too. A failed check takes
+    // the count back.
+    const counter = live ? C.hits : C.misses;
+    this.#count(counter);
+    if (Atomics.load(i32, slotAt) !== version) {
+      this.#uncount(counter);
+      return RETRY;
+    }
+    return value ?? EXPIRED;
+  }
+
+  /** Whether the record at byte `at` holds #keyWords' key (of `keyLength` bytes, as the record's). */
+  #keyIsAt(at: number, keyLength: number): boolean {
+    const i32 = this.#i32;
+    const words = this.#keyWords;
+    const first = (at + RECORD_HEADER_BYTES) >> 2;
+    const whole = keyLength >>> 2;
+    for (let w = 0; w < whole; w++) if (i32[first + w] !== words[w]) return false;
+    const left = keyLength & 3;
+    return left === 0 || ((i32[first + whole] ^ words[whole]) & leadingBytesMask(left)) === 0;
+  }
+
+  /** A copy of `length` bytes of the table's buffer from byte `start`. */
+  #copyOut(start: number, length: number): Buffer {
+    const value = Buffer.allocUnsafe(length);
+    const to = value.byteOffset;
+    if (((start | to) & 3) !== 0 || length > MAX_WORD_COPY_BYTES) {
+      value.set(this.#u8.subarray(start, start + length));
+      return value;
+    }
+    // A session ID of a multiple of 4 bytes leaves the session word-aligned,
+    // and Node's Buffer pool hands out 8-aligned slices: copy words, then
+    // the last 1 to 3 bytes.
+    const buffer = value.buffer;
+    if (buffer !== this.#outBuffer) {
+      this.#outBuffer = buffer;
+      this.#outWords = new Int32Array(buffer, 0, buffer.byteLength >> 2);
+    }
+    const i32 = this.#i32;
+    const out = this.#outWords;
+    const whole = length >>> 2;
+    const from = start >> 2;
+    const into = to >> 2;
+    for (let w = 0; w < whole; w++) out[into + w] = i32[from + w];
+    const u8 = this.#u8;
+    for (let k = whole * 4; k < length; k++) value[k] = u8[start + k];
+    return value;
   }
 
   // ---- writing (shard lock held) -----------------------------------------
@@ -588,30 +688,54 @@ export class SessionTable {
     }
     // Write the record at the head, then move the head past it, then publish.
     const head = i32[base + S.head];
-    const at = this.#o.rings + shard * this.#g.ringBytes + head;
+    const at = this.#rings + shard * this.#ringBytes + head;
     i32[at >> 2] = expiresMs >>> 0;
     i32[(at >> 2) + 1] = packLengths(key.length, value.length, expiresMs);
-    this.#mem.set(key, at + RECORD_HEADER_BYTES);
+    // The key a word at a time from #keyWords (#locate(key) ran); bytes of
+    // its last word past the key land where the value or the padding goes.
+    const words = this.#keyWords;
+    const first = (at + RECORD_HEADER_BYTES) >> 2;
+    for (let w = 0; w < (key.length + 3) >> 2; w++) i32[first + w] = words[w];
     this.#mem.set(value, at + RECORD_HEADER_BYTES + key.length);
     i32[base + S.used] += size;
     const next = head + size;
-    i32[base + S.head] = next === this.#g.ringBytes ? 0 : next;
+    i32[base + S.head] = next === this.#ringBytes ? 0 : next;
     let generation = (i32[base + S.generation] + 1) | 0;
     if (generation === 0) generation = 1;
     i32[base + S.generation] = generation;
     const slotAt = this.#slotAt(shard, slot);
-    Atomics.store(i32, slotAt, 0);
+    // A reader that read the old version must see it change before the new
+    // position can reach it: clear, then move, then publish (a free slot is
+    // already clear). Atomic stores keep the three in order on every CPU.
+    if (replacing) Atomics.store(i32, slotAt, 0);
     Atomics.store(i32, slotAt + SLOTS_PER_BUCKET, ((head / 8) << TAG_BITS) | this.#tag);
     Atomics.store(i32, slotAt, generation);
-    if (!replacing) Atomics.add(i32, base + S.entries, 1);
-    Atomics.add(i32, base + S.bytes, size);
+    if (!replacing) i32[base + S.entries] += 1;
+    i32[base + S.bytes] += size;
+  }
+
+  /**
+   * Before a write takes its shard's lock: starts the cache misses of what
+   * it will read under the lock (the key's two buckets, and the record at
+   * the tail, which a full shard evicts), so that they overlap.
+   */
+  #touchForInsert(shard: number): void {
+    const i32 = this.#i32;
+    const first1 = this.#bucketAt(this.#bucket1);
+    const first2 = this.#bucketAt(this.#bucket2);
+    const ringBytes = this.#ringBytes;
+    // Read without the lock: only a hint of where to touch, checked to stay in the ring.
+    const tail = i32[this.#shardBase(shard) + S.tail];
+    const at = this.#rings + shard * ringBytes + ((tail >>> 0) < ringBytes ? tail : 0);
+    const touched = i32[first1] ^ i32[first1 + SLOTS_PER_BUCKET] ^ i32[first2] ^ i32[first2 + SLOTS_PER_BUCKET] ^ i32[at >> 2];
+    if (touched === 1) this.#touched = 1;
   }
 
   /** Evicts from the tail until `size` contiguous bytes are free at the head. */
   #makeRoom(shard: number, size: number, now: number): void {
     const i32 = this.#i32;
     const base = this.#shardBase(shard);
-    const ringBytes = this.#g.ringBytes;
+    const ringBytes = this.#ringBytes;
     for (;;) {
       const used = i32[base + S.used];
       if (used === 0) {
@@ -624,7 +748,7 @@ export class SessionTable {
       if (used < ringBytes && head >= tail) {
         if (ringBytes - head >= size) return;
         // Too little room before the end: pad it and continue from the start.
-        const at = this.#o.rings + shard * ringBytes + head;
+        const at = this.#rings + shard * ringBytes + head;
         i32[(at >> 2) + 1] = 0;
         i32[base + S.used] = used + (ringBytes - head);
         i32[base + S.head] = 0;
@@ -642,9 +766,9 @@ export class SessionTable {
   #evictTail(shard: number, now: number): boolean {
     const i32 = this.#i32;
     const base = this.#shardBase(shard);
-    const ringBytes = this.#g.ringBytes;
+    const ringBytes = this.#ringBytes;
     const tail = i32[base + S.tail];
-    const at = this.#o.rings + shard * ringBytes + tail;
+    const at = this.#rings + shard * ringBytes + tail;
     const lengths = i32[(at >> 2) + 1];
     const valueLength = valueLengthOf(lengths);
     let size = ringBytes - tail;
@@ -677,20 +801,17 @@ export class SessionTable {
   /** Slot (index within the shard) holding `key`, or -1. #locate(key) must have run. */
   #findSlot(shard: number, key: Uint8Array): number {
     const i32 = this.#i32;
-    const mem = this.#mem;
-    const ring = this.#o.rings + shard * this.#g.ringBytes;
+    const ring = this.#rings + shard * this.#ringBytes;
     for (let choice = 0; choice < 2; choice++) {
       const bucket = choice === 0 ? this.#bucket1 : this.#bucket2;
       if (choice === 1 && bucket === this.#bucket1) break;
+      const first = this.#slotAt(shard, bucket * SLOTS_PER_BUCKET);
       for (let i = 0; i < SLOTS_PER_BUCKET; i++) {
-        const slot = bucket * SLOTS_PER_BUCKET + i;
-        const slotAt = this.#slotAt(shard, slot);
-        const pos = i32[slotAt + SLOTS_PER_BUCKET];
-        if ((pos & TAG_MASK) !== this.#tag || i32[slotAt] === 0) continue;
+        const pos = i32[first + SLOTS_PER_BUCKET + i];
+        if ((pos & TAG_MASK) !== this.#tag || i32[first + i] === 0) continue;
         const at = ring + (pos >>> TAG_BITS) * 8;
-        if (keyLengthOf(i32[(at >> 2) + 1]) !== key.length) continue;
-        if (mem.compare(key, 0, key.length, at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + key.length) === 0) {
-          return slot;
+        if (keyLengthOf(i32[(at >> 2) + 1]) === key.length && this.#keyIsAt(at, key.length)) {
+          return bucket * SLOTS_PER_BUCKET + i;
         }
       }
     }
@@ -707,25 +828,25 @@ export class SessionTable {
     let bestFree = 0;
     for (let choice = 0; choice < 2; choice++) {
       const bucket = choice === 0 ? this.#bucket1 : this.#bucket2;
+      const at = this.#slotAt(shard, bucket * SLOTS_PER_BUCKET);
       let free = 0;
       let first = -1;
       for (let i = 0; i < SLOTS_PER_BUCKET; i++) {
-        const slot = bucket * SLOTS_PER_BUCKET + i;
-        if (i32[this.#slotAt(shard, slot)] === 0) {
+        if (i32[at + i] === 0) {
           free++;
-          if (first < 0) first = slot;
+          if (first < 0) first = i;
         }
       }
       if (free > bestFree) {
         bestFree = free;
-        best = first;
+        best = bucket * SLOTS_PER_BUCKET + first;
       }
     }
     if (best >= 0) return best;
     // Both buckets full: evict the entry nearest the tail, the oldest.
     const base = this.#shardBase(shard);
     const tail = i32[base + S.tail];
-    const ringBytes = this.#g.ringBytes;
+    const ringBytes = this.#ringBytes;
     let oldest = -1;
     let oldestAge = Infinity;
     for (let choice = 0; choice < 2; choice++) {
@@ -747,27 +868,33 @@ export class SessionTable {
 
   /** The slot whose entry is the record at `offset`, or -1 if that record is dead. */
   #slotOfRecord(shard: number, offset: number, keyLength: number): number {
-    const ring = this.#o.rings + shard * this.#g.ringBytes;
+    const ring = this.#rings + shard * this.#ringBytes;
     const keyAt = ring + offset + RECORD_HEADER_BYTES;
     const h = this.#hash;
-    halfSipHash64(this.#seed0, this.#seed1, this.#mem, keyAt, keyLength, h);
-    const buckets = this.#g.bucketsPerShard;
+    halfSipHash13(this.#seed0, this.#seed1, this.#i32, keyAt >> 2, keyLength, h);
+    const buckets = this.#bucketsPerShard;
     const expected = ((offset / 8) << TAG_BITS) | (h[0] & TAG_MASK);
-    const b1 = Math.floor(h[1] * buckets / 2 ** 32);
-    const b2 = Math.floor((h[0] >>> TAG_BITS) * buckets / 2 ** (32 - TAG_BITS));
+    const b1 = Math.floor(h[1] * buckets / WORD_SPAN);
+    const b2 = Math.floor((h[0] >>> TAG_BITS) * buckets / TAG_SPAN);
+    const i32 = this.#i32;
+    const first1 = this.#slotAt(shard, b1 * SLOTS_PER_BUCKET);
+    const first2 = this.#slotAt(shard, b2 * SLOTS_PER_BUCKET);
+    // Start both buckets' cache misses at once (see #probe).
+    const touched = i32[first1] ^ i32[first1 + SLOTS_PER_BUCKET] ^ i32[first2] ^ i32[first2 + SLOTS_PER_BUCKET];
+    if (touched === 1) this.#touched = 1;
     for (let choice = 0; choice < 2; choice++) {
-      const bucket = choice === 0 ? b1 : b2;
+      const first = choice === 0 ? first1 : first2;
       for (let i = 0; i < SLOTS_PER_BUCKET; i++) {
-        const slot = bucket * SLOTS_PER_BUCKET + i;
-        const slotAt = this.#slotAt(shard, slot);
-        if (this.#i32[slotAt + SLOTS_PER_BUCKET] === expected && this.#i32[slotAt] !== 0) return slot;
+        if (i32[first + SLOTS_PER_BUCKET + i] === expected && i32[first + i] !== 0) {
+          return (choice === 0 ? b1 : b2) * SLOTS_PER_BUCKET + i;
+        }
       }
     }
     return -1;
   }
 
   #recordSizeAt(shard: number, pos: number): number {
-    const at = this.#o.rings + shard * this.#g.ringBytes + (pos >>> TAG_BITS) * 8;
+    const at = this.#rings + shard * this.#ringBytes + (pos >>> TAG_BITS) * 8;
     const lengths = this.#i32[(at >> 2) + 1];
     return recordBytes(keyLengthOf(lengths), valueLengthOf(lengths));
   }
@@ -777,7 +904,7 @@ export class SessionTable {
     const i32 = this.#i32;
     const base = this.#shardBase(shard);
     const first = this.#slotAt(shard, 0);
-    for (let w = first; w < first + this.#o.slotWordsPerShard; w++) Atomics.store(i32, w, 0);
+    for (let w = first; w < first + this.#slotWordsPerShard; w++) Atomics.store(i32, w, 0);
     const entries = i32[base + S.entries];
     i32[base + S.head] = 0;
     i32[base + S.tail] = 0;
@@ -814,8 +941,8 @@ export class SessionTable {
   #inspect(shard: number): { sound: boolean; strays: number[]; entries: number; bytes: number } {
     const i32 = this.#i32;
     const base = this.#shardBase(shard);
-    const ringBytes = this.#g.ringBytes;
-    const ring = this.#o.rings + shard * ringBytes;
+    const ringBytes = this.#ringBytes;
+    const ring = this.#rings + shard * ringBytes;
     const starts = new Set<number>();
     let offset = i32[base + S.tail];
     let remaining = i32[base + S.used];
@@ -840,7 +967,7 @@ export class SessionTable {
     const strays: number[] = [];
     let entries = 0;
     let bytes = 0;
-    for (let slot = 0; sound && slot < this.#g.bucketsPerShard * SLOTS_PER_BUCKET; slot++) {
+    for (let slot = 0; sound && slot < this.#bucketsPerShard * SLOTS_PER_BUCKET; slot++) {
       const slotAt = this.#slotAt(shard, slot);
       if (i32[slotAt] === 0) continue;
       const recordOffset = (i32[slotAt + SLOTS_PER_BUCKET] >>> TAG_BITS) * 8;
@@ -909,13 +1036,19 @@ export class SessionTable {
     if ((before >>> 0) + n > 0xffffffff) Atomics.add(this.#i32, at + 1, 1);
   }
 
+  /** Takes back one #count() of a lookup whose copy failed its check. */
+  #uncount(counter: number): void {
+    const at = this.#stripe + 2 * counter;
+    if (Atomics.sub(this.#i32, at, 1) === 0) Atomics.sub(this.#i32, at + 1, 1);
+  }
+
   #shardBase(shard: number): number {
     return this.#o.shards + shard * SHARD_WORDS;
   }
 
   /** Word index of the first version word of a bucket of #shard. */
   #bucketAt(bucket: number): number {
-    return this.#o.slots + this.#shard * this.#o.slotWordsPerShard + bucket * SLOTS_PER_BUCKET * SLOT_WORDS;
+    return this.#slots + this.#shard * this.#slotWordsPerShard + bucket * SLOTS_PER_BUCKET * SLOT_WORDS;
   }
 
   /** Word index of a slot's position word (offset and tag). */
@@ -926,7 +1059,7 @@ export class SessionTable {
   /** Word index of a slot's version; its position word is SLOTS_PER_BUCKET further (see #posAt). */
   #slotAt(shard: number, slot: number): number {
     const inBucket = slot & (SLOTS_PER_BUCKET - 1);
-    return this.#o.slots + shard * this.#o.slotWordsPerShard + (slot - inBucket) * SLOT_WORDS + inBucket;
+    return this.#slots + shard * this.#slotWordsPerShard + (slot - inBucket) * SLOT_WORDS + inBucket;
   }
 }
 
