@@ -32,6 +32,8 @@ export const Phase = { WARMUP: 0, MEASURING: 1, STOP: 2 } as const;
 export interface ClientTask {
   host: string;
   port: number;
+  /** Several ports (the `redis` mode's hosts): each connection alternates between them, one handshake each. */
+  ports?: number[];
   protocol: Protocol;
   /** Groups to offer (`ecdhCurve`); Node's default list when undefined. */
   groups: string | undefined;
@@ -186,12 +188,17 @@ export default async function runClients(task: ClientTask): Promise<ClientPart> 
     for (const socket of inFlight) socket.destroy();
   }, 20);
 
+  const ports = task.ports !== undefined && task.ports.length > 0 ? task.ports : [task.port];
+  let loops = 0;
   const connectionLoop = async (): Promise<void> => {
     let last: Buffer | undefined;
+    // Connections start on different hosts, then each handshake goes to the next one.
+    let turn = loops++;
     while (phase() !== Phase.STOP) {
       const offer = last !== undefined && Math.random() < task.returning ? last : undefined;
+      const port = ports[turn++ % ports.length];
       try {
-        const result = await handshake(options, offer, inFlight);
+        const result = await handshake(ports.length === 1 ? options : { ...options, port }, offer, inFlight);
         if (result.session !== undefined) last = result.session;
         else if (!result.resumed) last = undefined;
         if (phase() !== Phase.MEASURING) continue;

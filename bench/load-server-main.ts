@@ -22,7 +22,8 @@ export interface LoadServerSpec extends LoadServerData {
   host: string;
 }
 
-export type FromLoadServer = { type: 'ready'; port: number } | { type: 'counters'; counters: unknown };
+/** `ports`: every port to spread connections over (the `redis` mode's two hosts); `port` alone otherwise. */
+export type FromLoadServer = { type: 'ready'; port: number; ports?: number[] } | { type: 'counters'; counters: unknown };
 export type ToLoadServer = { type: 'counters' } | { type: 'stop' };
 
 /** Session lifetime of every mode's servers, as the runtime's default (`TLS_CACHE_TIMEOUT`, 5m) and nginx's `ssl_session_timeout 5m`. */

@@ -60,12 +60,16 @@ export function perWorkerMapStore(timeout: number): SessionStore {
  * Makes one thread's server, not listening yet; for `per-worker` with its
  * Map attached (the binding counts its hooks).
  */
-export function createBenchServer(data: LoadServerData, sessionTimeout: number): { server: Server; binding: SessionCacheBinding | undefined } {
+export function createBenchServer(
+  data: LoadServerData,
+  serverOptions: { sessionTimeout: number; sessionIdContext?: string },
+): { server: Server; binding: SessionCacheBinding | undefined } {
+  const sessionTimeout = serverOptions.sessionTimeout;
   const server = createServer(
     {
       cert: data.cert,
       key: data.key,
-      sessionTimeout,
+      ...serverOptions,
       ...(data.protocol === 'tls12-id' ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
     },
     (socket: TLSSocket) => {
@@ -83,5 +87,5 @@ export function createBenchServer(data: LoadServerData, sessionTimeout: number):
 /** The cluster runtime's server module (`shared` mode): the runtime attaches what it shares. */
 export default function createLoadServer(context: ServerContext): Server {
   const data = context.data as LoadServerData;
-  return createBenchServer({ ...data, mode: 'shared' }, context.serverOptions.sessionTimeout).server;
+  return createBenchServer({ ...data, mode: 'shared' }, context.serverOptions).server;
 }

@@ -93,7 +93,7 @@ export async function startThreads(data: Omit<ThreadServerData, 'port'>, workers
 if (!isMainThread && parentPort !== null) {
   const data = workerData as ThreadServerData;
   const port = parentPort;
-  const { server, binding } = createBenchServer(data, data.sessionTimeout);
+  const { server, binding } = createBenchServer(data, { sessionTimeout: data.sessionTimeout });
   server.listen({ port: data.port, host: data.host, reusePort: true }, () => port.postMessage({ type: 'listening' } satisfies FromThread));
   port.on('message', () => port.postMessage({ type: 'counters', counters: binding ? { ...binding.counters } : undefined } satisfies FromThread));
 }

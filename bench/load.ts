@@ -151,6 +151,7 @@ async function measure(
       pool.run({
         host: HOST,
         port: server.port,
+        ports: server.ports,
         protocol: run.protocol,
         groups: config.groups,
         connections,

@@ -25,6 +25,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { SessionTable, type TableStats } from '../lib/table.ts';
 import { USAGE, parseBenchArgs, type BenchConfig } from './lib/args.ts';
+import { measureIpcLookups } from './lib/ipc-lookup.ts';
 import { runCommand } from './lib/cli.ts';
 import {
   checkTargets,
@@ -280,6 +281,10 @@ async function bench(config: BenchConfig, out: string): Promise<void> {
   });
   await pool.destroy();
 
+  // node:cluster worker processes: the same lookups over IPC, in a primary and a worker process of their own.
+  console.log('Measuring a lookup from a node:cluster worker process over IPC ...');
+  const ipc = await measureIpcLookups({ entries, tableBytes: config.tableBytes, batches: config.quick ? 10 : 30 });
+
   // ---- report ---------------------------------------------------------------
   const ratio = (a: Summary, b: Summary): number => a.opsPerSec / b.opsPerSec;
   const setLabel = 'set (new ID, evicts)';
@@ -303,6 +308,10 @@ async function bench(config: BenchConfig, out: string): Promise<void> {
     ]),
     formatTable('Map in the main thread, reached from a worker by postMessage round trips', [
       { operation: 'get (hit)', summary: postMessage.hit },
+    ]),
+    formatTable(`node:cluster worker process -> primary over IPC, ${formatCount(entries)} entries, local copy off`, [
+      { operation: 'get (hit)', summary: ipc.hit },
+      { operation: 'get (miss)', summary: ipc.miss },
     ]),
   ];
   const legend =
@@ -363,6 +372,7 @@ async function bench(config: BenchConfig, out: string): Promise<void> {
       },
       map: { getHit: mapFloor.hit, getMiss: mapFloor.miss, set: mapFloor.set },
       postMessage: { getHit: postMessage.hit },
+      ipc: { getHit: ipc.hit, getMiss: ipc.miss },
     },
     targets: targets.map(({ line, ...t }) => t),
     notes,

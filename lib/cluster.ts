@@ -28,17 +28,18 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { pino, type Logger } from 'pino';
 import { summarize, type ErrorSummary, type FromServerThread, type ServerThreadData } from './cluster-messages.ts';
-import { loadConfig, type CacheConfig } from './config.ts';
+import { loadConfig, redactConfig, type CacheConfig } from './config.ts';
 import { freePort } from './free-port.ts';
-import { createMetrics, type CacheMetrics } from './metrics.ts';
-import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
-import { InvalidOptionError, ReusePortUnsupportedError, TicketKeyFileError, WorkerStartError } from './errors.ts';
-import { SharedCounters } from './counters.ts';
+import { InvalidOptionError, ReusePortUnsupportedError, WorkerStartError } from './errors.ts';
+import type { SharedCounters } from './counters.ts';
 import type { SessionHookCounters } from './hooks.ts';
+import { CachePrimary, type FlushResult } from './primary.ts';
 import { probeReusePort } from './reuse-port.js';
-import { SessionTable, describe } from './table.ts';
-import { TicketKeyRing, readNginxKeyFiles } from './ticket-keys.ts';
+import { describe, type SessionTable } from './table.ts';
+import type { TicketKeyRing } from './ticket-keys.ts';
 import type { TicketCounters } from './tickets.ts';
+
+export type { FlushResult } from './primary.ts';
 
 /** Options of {@link startCluster} and {@link runCluster}. */
 export interface ClusterOptions {
@@ -142,22 +143,10 @@ class WorkerSlot {
   }
 }
 
-/** What {@link Cluster.flush} removed. */
-export interface FlushResult {
-  /** Sessions removed from the table. */
-  sessions: number;
-  /** Whether ticket keys were replaced (false when tickets are off). */
-  ticketKeys: boolean;
-}
-
 /** What {@link startCluster} prepares for a {@link Cluster} before its threads start. */
 interface ClusterParts {
   port: number;
-  config: CacheConfig;
-  table: SessionTable;
-  ticketKeys: TicketKeyRing | undefined;
-  counters: SharedCounters;
-  logger: Logger;
+  primary: CachePrimary;
   threadData: Omit<ServerThreadData, 'workerId'>;
   execArgv: string[] | undefined;
 }
@@ -185,30 +174,29 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** The primary's logger. */
   readonly logger: Logger;
 
+  readonly #primary: CachePrimary;
   readonly #slots: WorkerSlot[];
   readonly #threadData: Omit<ServerThreadData, 'workerId'>;
   readonly #execArgv: string[] | undefined;
   #started = false;
   #stopping: Promise<void> | undefined;
-  #statsTimer: NodeJS.Timeout | undefined;
-  #summaryTimer: NodeJS.Timeout | undefined;
-  #lastSummary = { full: 0, resumed: 0, evictions: 0 };
-  readonly #metrics: CacheMetrics;
-  #metricsServer: MetricsServer | undefined;
-  #ticketTimer: NodeJS.Timeout | undefined;
 
-  private constructor({ port, config, table, ticketKeys, counters, logger, threadData, execArgv }: ClusterParts) {
+  private constructor({ port, primary, threadData, execArgv }: ClusterParts) {
     super();
+    this.#primary = primary;
     this.#execArgv = execArgv;
     this.port = port;
-    this.config = Object.freeze({ ...config });
-    this.table = table;
-    this.ticketKeys = ticketKeys;
-    this.counters = counters;
-    this.logger = logger;
+    this.config = primary.config;
+    this.table = primary.table;
+    this.ticketKeys = primary.ticketKeys;
+    this.counters = primary.counters;
+    this.logger = primary.logger;
     this.#threadData = threadData;
-    this.#slots = Array.from({ length: config.workers }, (_, i) => new WorkerSlot(i + 1));
-    this.#metrics = createMetrics({ table, counters, ticketKeys, workers: () => this.#workerCounts() });
+    this.#slots = Array.from({ length: primary.config.workers }, (_, i) => new WorkerSlot(i + 1));
+    // Fallback workers set the new key themselves; the others read the ring as it is.
+    primary.on('ticketKeys', () => {
+      for (const slot of this.#slots) slot.worker?.postMessage({ type: 'ticket-keys' });
+    });
   }
 
   static {
@@ -224,12 +212,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * now from shared memory: totals across every worker thread.
    */
   metrics(): Promise<string> {
-    return this.#metrics.metrics();
+    return this.#primary.metrics();
   }
 
   /** The port of the metrics endpoint (`metricsPort`), or `undefined` when it is off. */
   get metricsPort(): number | undefined {
-    return this.#metricsServer?.port;
+    return this.#primary.metricsPort;
   }
 
   #workerCounts(): { configured: number; listening: number } {
@@ -266,14 +254,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * @throws TicketKeyFileError when a key file cannot be read (the keys in use stay).
    */
   rotateTicketKeys(): boolean {
-    const ring = this.ticketKeys;
-    if (ring === undefined || this.#stopping !== undefined) return false;
-    if (ring.fixed) ring.replace(readKeyFiles(this.config.ticketKeyFile));
-    else ring.rotateNow();
-    this.counters.add('ticketKeyRotations');
-    this.#ticketKeysChanged();
-    this.logger.debug({ ticketKeys: ring.stats(), source: ring.fixed ? 'files' : 'random' }, 'ticket keys rotated');
-    return true;
+    if (this.#stopping !== undefined) return false;
+    return this.#primary.rotateTicketKeys();
   }
 
   /**
@@ -285,42 +267,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    */
   flush(): FlushResult {
     if (this.#stopping !== undefined) return { sessions: 0, ticketKeys: false };
-    const ring = this.ticketKeys;
-    const keys = ring?.fixed ? readKeyFiles(this.config.ticketKeyFile) : undefined;
-    const sessions = this.table.clear();
-    if (ring !== undefined) {
-      ring.flush(keys);
-      this.#ticketKeysChanged();
-    }
-    const result = { sessions, ticketKeys: ring !== undefined };
-    this.logger.info({ ...result, generation: ring?.generation }, 'flushed: every session and ticket key is gone');
-    return result;
-  }
-
-  /** Tells fallback workers to set the new key, and plans the next rotation or erasure. */
-  #ticketKeysChanged(): void {
-    for (const slot of this.#slots) slot.worker?.postMessage({ type: 'ticket-keys' });
-    this.#scheduleTicketKeys();
-  }
-
-  #scheduleTicketKeys(): void {
-    clearTimeout(this.#ticketTimer);
-    const ring = this.ticketKeys;
-    if (ring === undefined || this.#stopping !== undefined) return;
-    const due = ring.nextDueAt();
-    if (due === Infinity) return;
-    const wait = Math.min(Math.max(0, due - Date.now()), MAX_TIMER_MS);
-    this.#ticketTimer = setTimeout(() => {
-      const { rotated, erased } = ring.tick();
-      if (rotated) this.counters.add('ticketKeyRotations');
-      if (rotated || erased > 0) {
-        this.logger.debug({ rotated, erased, ticketKeys: ring.stats() }, rotated ? 'ticket keys rotated' : 'ticket keys erased');
-        this.#ticketKeysChanged();
-      } else {
-        this.#scheduleTicketKeys();
-      }
-    }, wait);
-    this.#ticketTimer.unref();
+    return this.#primary.flush();
   }
 
   /**
@@ -336,9 +283,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   async #stop(): Promise<void> {
-    clearInterval(this.#statsTimer);
-    clearInterval(this.#summaryTimer);
-    clearTimeout(this.#ticketTimer);
+    this.#primary.stopTimers();
     const live = this.#slots.filter((slot) => slot.worker !== undefined);
     for (const slot of this.#slots) clearTimeout(slot.restartTimer);
     this.logger.info(
@@ -364,67 +309,23 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       await Promise.all(remaining.map((slot) => slot.worker?.terminate()));
       await allExited;
     }
-    await this.#metricsServer?.close();
-    this.table.close();
-    this.ticketKeys?.close();
+    await this.#primary.close();
     this.logger.info('stopped');
   }
 
   async #startAll(): Promise<void> {
-    if (this.config.metricsPort > 0) {
-      this.#metricsServer = await startMetricsServer({
-        port: this.config.metricsPort,
-        host: this.config.metricsHost,
-        metrics: this.#metrics,
-        workers: () => this.#workerCounts(),
-      });
-      this.logger.info({ metricsHost: this.config.metricsHost, metricsPort: this.#metricsServer.port }, 'metrics endpoint listening');
-    }
+    await this.#primary.start({ workers: () => this.#workerCounts() });
     const ready = this.#slots.map((slot) => this.#spawn(slot));
     const failures = (await Promise.allSettled(ready)).filter((r) => r.status === 'rejected');
     if (failures.length > 0) {
       this.#stopping = Promise.resolve();
       await Promise.all(this.#slots.map((slot) => slot.worker?.terminate()));
       await Promise.all(this.#slots.map((slot) => slot.exited));
-      await this.#metricsServer?.close();
-      this.table.close();
-      this.ticketKeys?.close();
+      await this.#primary.close();
       throw (failures[0] as PromiseRejectedResult).reason;
     }
     this.#started = true;
-    this.#scheduleTicketKeys();
     this.logger.info({ port: this.port, workers: this.#slots.length }, 'listening');
-    if (this.config.statsInterval > 0) {
-      this.#statsTimer = setInterval(() => void this.#logStats(), this.config.statsInterval);
-      this.#statsTimer.unref();
-    }
-    if (this.config.summaryInterval > 0) {
-      this.#summaryTimer = setInterval(() => this.#logSummary(), this.config.summaryInterval);
-      this.#summaryTimer.unref();
-    }
-  }
-
-  /** The info-level summary line: what happened since the previous one, and the table now. */
-  #logSummary(): void {
-    const v = this.counters.values();
-    const stats = this.table.stats();
-    const full = v.fullTls12 + v.fullTls13 + v.fullOther;
-    const resumed = v.resumedTls12 + v.resumedTls13 + v.resumedOther;
-    const evictions = Object.values(stats.evictions).reduce((a, b) => a + b, 0) - stats.evictions.cleared;
-    const last = this.#lastSummary;
-    const handshakes = full - last.full + (resumed - last.resumed);
-    this.#lastSummary = { full, resumed, evictions };
-    this.logger.info(
-      {
-        handshakes,
-        resumed: resumed - last.resumed,
-        resumptionRatio: handshakes > 0 ? Math.round(((resumed - last.resumed) / handshakes) * 1000) / 1000 : null,
-        entries: stats.entries,
-        evictions: evictions - last.evictions,
-        sinceMs: this.config.summaryInterval,
-      },
-      'summary',
-    );
   }
 
   /** Starts a slot's thread; resolves when it listens, rejects if it ends first. */
@@ -506,12 +407,6 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }, restartInMs);
     this.emit('workerExit', { workerId: slot.workerId, threadId, exitCode, error: slot.failure, restartInMs });
   }
-
-  async #logStats(): Promise<void> {
-    if (!this.logger.isLevelEnabled('debug')) return;
-    const hooks = await this.sessionCounters();
-    this.logger.debug({ stats: this.table.stats(), hooks }, 'cache statistics');
-  }
 }
 
 /**
@@ -552,25 +447,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const port = requestedPort === 0 ? await freePort(host) : requestedPort;
 
   const logger = options.logger ?? pino({ level: config.logLevel, name: 'tls-session-cache' });
-  const ticketKeys =
-    config.tickets === 'on'
-      ? TicketKeyRing.create({
-          timeout: config.timeout,
-          rotate: config.ticketRotate,
-          keys: config.ticketKeyFile === '' ? undefined : readKeyFiles(config.ticketKeyFile),
-        })
-      : undefined;
-  const table = SessionTable.create({
-    size: config.size,
-    maxSessionSize: config.maxSessionSize,
-    timeout: config.timeout,
-    sweepInterval: config.sweepInterval,
-  });
-  const counters = SharedCounters.create();
+  const primary = CachePrimary.create(config, logger);
+  const { table, ticketKeys, counters } = primary;
   const stats = table.stats();
   logger.info(
     {
-      config,
+      config: redactConfig(config),
       server: module,
       port,
       host: host ?? '(all addresses)',
@@ -592,10 +474,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       counters: counters.buffer,
       ticketMode,
     };
-    return await launch({ port, config, table, ticketKeys, counters, logger, threadData, execArgv: options.execArgv });
+    return await launch({ port, primary, threadData, execArgv: options.execArgv });
   } catch (error) {
-    table.close();
-    ticketKeys?.close();
+    await primary.close();
     logger.error({ err: summarize(error) }, 'start failed; every worker was ended');
     throw error;
   }
@@ -644,19 +525,6 @@ export async function runCluster(options: ClusterOptions): Promise<Cluster | und
   process.on('SIGUSR1', onOperatorSignal);
   process.on('SIGUSR2', onOperatorSignal);
   return cluster;
-}
-
-/** Node.js timers hold at most 2^31 - 1 ms. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** Reads the comma-separated nginx key files of `ticketKeyFile`, naming the setting on failure. */
-function readKeyFiles(list: string): Buffer[] {
-  try {
-    return readNginxKeyFiles(list.split(','));
-  } catch (error) {
-    if (!(error instanceof TicketKeyFileError)) throw error;
-    throw new TicketKeyFileError(error.path, `${error.message} (TLS_CACHE_TICKET_KEY_FILE, option ticketKeyFile)`);
-  }
 }
 
 function moduleUrl(server: unknown): string {

@@ -125,6 +125,56 @@ export interface CacheConfig {
    * @defaultValue 60000
    */
   summaryInterval: number;
+  /**
+   * The TLS session ID context of every server (Node's `sessionIdContext`
+   * option, at most 32 bytes). OpenSSL resumes a session only under the
+   * context it was made in, and Node's own default is a hash of
+   * `process.argv`, which differs between processes and hosts started with
+   * other command lines: every process and host of one deployment must use
+   * the same. `TLS_CACHE_SESSION_ID_CONTEXT`.
+   * @defaultValue `'tls-session-cache'`
+   */
+  sessionIdContext: string;
+  /**
+   * node:cluster worker processes: how long a lookup over IPC may wait for
+   * the primary before the handshake goes on as a miss, in milliseconds.
+   * `TLS_CACHE_IPC_TIMEOUT`.
+   * @defaultValue 5
+   */
+  ipcTimeout: number;
+  /**
+   * node:cluster worker processes: bytes of each process's own bounded copy
+   * of the sessions it has seen; 0 turns it off. `TLS_CACHE_LOCAL_SIZE`.
+   * @defaultValue 1048576 (1 MiB)
+   */
+  localSize: number;
+  /**
+   * Redis server shared by the hosts of a deployment, as a `redis://` or
+   * `rediss://` URL (it may carry a password: it is never logged). Empty:
+   * no Redis, sessions stay on this host. `TLS_CACHE_REDIS_URL`.
+   * @defaultValue `''` (off)
+   */
+  redisUrl: string;
+  /**
+   * How long a handshake may wait for Redis before going on as a miss, in
+   * milliseconds. `TLS_CACHE_REDIS_TIMEOUT`.
+   * @defaultValue 5
+   */
+  redisTimeout: number;
+  /**
+   * The secret every host of a deployment shares, from which the key that
+   * encrypts and authenticates sessions and ticket keys in Redis is derived;
+   * at least 32 characters (e.g. `openssl rand -base64 32`). Required with
+   * `redisUrl`; never logged. `TLS_CACHE_REDIS_SECRET`.
+   * @defaultValue `''` (none)
+   */
+  redisSecret: string;
+  /**
+   * Prefix of every Redis key of this deployment, so unrelated deployments
+   * can share one Redis. `TLS_CACHE_REDIS_NAMESPACE`.
+   * @defaultValue `'tls-session-cache'`
+   */
+  redisNamespace: string;
 }
 
 /**
@@ -136,9 +186,12 @@ export interface CacheConfig {
  * - `level`: a pino log level;
  * - `switch`: `on` or `off`;
  * - `paths`: file paths separated by commas (empty: none);
- * - `host`: an IP address or `localhost`.
+ * - `host`: an IP address or `localhost`;
+ * - `name`: 1 to 32 printable ASCII characters, no spaces;
+ * - `url`: a `redis://` or `rediss://` URL (empty: none);
+ * - `secret`: at least 32 characters (empty: none).
  */
-export type SettingKind = 'size' | 'duration' | 'seconds' | 'integer' | 'level' | 'switch' | 'paths' | 'host';
+export type SettingKind = 'size' | 'duration' | 'seconds' | 'integer' | 'level' | 'switch' | 'paths' | 'host' | 'name' | 'url' | 'secret';
 
 /** One entry of {@link SETTINGS}. */
 export interface Setting {
@@ -158,6 +211,11 @@ export interface Setting {
   readonly max?: number;
   /** Valid values as a person would write them, shown in error messages. */
   readonly examples: readonly string[];
+  /**
+   * Whether the value may hold a secret (a password in a URL, a key): error
+   * messages never quote it, and {@link redactConfig} hides it from logs.
+   */
+  readonly secret?: boolean;
 }
 
 const KiB = 1024;
@@ -326,6 +384,70 @@ const DECLARATIONS = {
     max: MAX_TIMER,
     examples: ['1m', '30s', '5m'],
   },
+  sessionIdContext: {
+    env: 'TLS_CACHE_SESSION_ID_CONTEXT',
+    kind: 'name',
+    default: 'tls-session-cache',
+    description:
+      "TLS session ID context of every server: sessions resume only under the context they were made in, and Node's default " +
+      '(a hash of the command line) differs between processes and hosts. Use one value per deployment.',
+    examples: ['tls-session-cache', 'shop-frontend'],
+  },
+  ipcTimeout: {
+    env: 'TLS_CACHE_IPC_TIMEOUT',
+    kind: 'duration',
+    default: '5ms',
+    description:
+      'node:cluster worker processes: how long a lookup waits for the primary over IPC before the handshake goes on as a miss.',
+    min: 1,
+    max: 10 * SECOND,
+    examples: ['5ms', '20ms', '1s'],
+  },
+  localSize: {
+    env: 'TLS_CACHE_LOCAL_SIZE',
+    kind: 'size',
+    default: '1MiB',
+    description: "node:cluster worker processes: memory for each process's own copy of the sessions it has seen; 0 turns it off.",
+    min: 0,
+    max: 256 * MiB,
+    examples: ['1MiB', '256KiB', '0'],
+  },
+  redisUrl: {
+    env: 'TLS_CACHE_REDIS_URL',
+    kind: 'url',
+    default: 'none',
+    description:
+      'Redis shared by the hosts of a deployment (redis:// or rediss://, may carry a password, never logged); ' +
+      'without it, sessions and ticket keys stay on this host.',
+    examples: ['redis://127.0.0.1:6379', 'rediss://:password@redis.internal:6380/2'],
+    secret: true,
+  },
+  redisTimeout: {
+    env: 'TLS_CACHE_REDIS_TIMEOUT',
+    kind: 'duration',
+    default: '5ms',
+    description: 'How long a handshake waits for Redis before going on as a miss.',
+    min: 1,
+    max: 10 * SECOND,
+    examples: ['5ms', '20ms', '1s'],
+  },
+  redisSecret: {
+    env: 'TLS_CACHE_REDIS_SECRET',
+    kind: 'secret',
+    default: 'none',
+    description:
+      'Secret shared by every host of a deployment, at least 32 characters (openssl rand -base64 32); sessions and ticket keys ' +
+      'are encrypted and authenticated in Redis under a key derived from it. Required with TLS_CACHE_REDIS_URL; never logged.',
+    examples: [],
+    secret: true,
+  },
+  redisNamespace: {
+    env: 'TLS_CACHE_REDIS_NAMESPACE',
+    kind: 'name',
+    default: 'tls-session-cache',
+    description: 'Prefix of every Redis key of this deployment, so unrelated deployments can share one Redis.',
+    examples: ['tls-session-cache', 'shop-frontend'],
+  },
 } satisfies Record<keyof CacheConfig, Omit<Setting, 'option'>>;
 
 /**
@@ -343,7 +465,12 @@ const COMPUTED_DEFAULTS: Partial<Record<keyof CacheConfig, () => number | string
   // Set from the timeout once it is known (loadConfig).
   ticketRotate: () => 0,
   ticketKeyFile: () => '',
+  redisUrl: () => '',
+  redisSecret: () => '',
 };
+
+/** Shortest Redis secret: 32 characters, as `openssl rand -hex 16` or `-base64 24` make. */
+const MIN_SECRET_LENGTH = 32;
 
 type Parsed<T> = { value: T; problem?: undefined } | { value?: undefined; problem: string };
 
@@ -448,6 +575,37 @@ function readPaths(text: string): Parsed<string> {
   return { value: paths.join(',') };
 }
 
+/** Names and contexts: printable ASCII, no spaces, 1 to 32 characters (OpenSSL's limit on a session ID context). */
+function readName(text: string): Parsed<string> {
+  const value = text.trim();
+  return /^[\x21-\x7e]{1,32}$/.test(value) ? { value } : { problem: 'is not 1 to 32 printable ASCII characters without spaces' };
+}
+
+/** A Redis URL; the problem never repeats the URL (it may hold a password). */
+function readRedisUrl(text: string): Parsed<string> {
+  const value = text.trim();
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return { problem: 'is not a URL' };
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    return { problem: `has the scheme ${JSON.stringify(url.protocol)}, not redis: or rediss:` };
+  }
+  if (url.hostname === '') return { problem: 'names no host' };
+  if (url.pathname !== '' && url.pathname !== '/' && !/^\/\d+$/.test(url.pathname)) {
+    return { problem: 'has a path that is not a database number' };
+  }
+  return { value };
+}
+
+function readSecret(text: string): Parsed<string> {
+  return text.length >= MIN_SECRET_LENGTH
+    ? { value: text }
+    : { problem: `is ${text.length} characters, fewer than ${MIN_SECRET_LENGTH}` };
+}
+
 function readLevel(text: string): Parsed<string> {
   const level = text.trim().toLowerCase();
   return LOG_LEVELS.includes(level) ? { value: level } : { problem: 'is not a log level' };
@@ -530,6 +688,27 @@ const KINDS: Readonly<Record<SettingKind, Kind>> = {
     parse: readHost,
     format: String,
   },
+  name: {
+    noun: 'a name',
+    form: '1 to 32 printable ASCII characters without spaces',
+    note: '',
+    parse: readName,
+    format: String,
+  },
+  url: {
+    noun: 'a Redis URL',
+    form: 'a redis:// or rediss:// URL',
+    note: '',
+    parse: readRedisUrl,
+    format: String,
+  },
+  secret: {
+    noun: 'a secret',
+    form: `at least ${MIN_SECRET_LENGTH} characters (e.g. the output of openssl rand -base64 32)`,
+    note: '',
+    parse: readSecret,
+    format: String,
+  },
   paths: {
     noun: 'file paths',
     form: 'paths of 48-byte ticket key files (openssl rand 48), separated by commas',
@@ -595,10 +774,10 @@ export function loadConfig(options: Partial<CacheConfig> = {}, env: NodeJS.Proce
     const text: unknown = env[setting.env];
     let origin: Origin;
     if (option !== undefined) {
-      origin = { from: 'option', shown: typeof option === 'string' ? quote(option) : String(option) };
+      origin = { from: 'option', shown: shown(setting, typeof option === 'string' ? quote(option) : String(option)) };
       config[setting.option] = fromOption(setting, option);
     } else if (text !== undefined && text !== '') {
-      origin = { from: 'env', shown: quote(String(text)) };
+      origin = { from: 'env', shown: shown(setting, quote(String(text))) };
       config[setting.option] = fromText(setting, String(text), 'env');
     } else {
       origin = { from: 'default', shown: setting.default };
@@ -609,7 +788,46 @@ export function loadConfig(options: Partial<CacheConfig> = {}, env: NodeJS.Proce
   const result = config as unknown as CacheConfig;
   checkRestartDelays(result, origins);
   checkTicketRotation(result, origins);
+  checkRedis(result);
   return result;
+}
+
+/** A value as an error message may show it: secrets never. */
+function shown(setting: Setting, quoted: string): string {
+  return setting.secret ? 'the value given' : quoted;
+}
+
+/** Redis needs the secret that encrypts what is stored there. */
+function checkRedis(config: CacheConfig): void {
+  if (config.redisUrl === '' || config.redisSecret !== '') return;
+  const secret = byOption('redisSecret');
+  fail(secret, 'env', `is not set, and ${byOption('redisUrl').env} (option redisUrl) is; expected ${expectedForm(secret)}`);
+}
+
+/**
+ * A copy of `config` safe to log: secrets (`redisSecret`) are replaced by
+ * `'[redacted]'` when set, and a password in `redisUrl` by `***`.
+ */
+export function redactConfig(config: Readonly<CacheConfig>): Record<string, unknown> {
+  const copy: Record<string, unknown> = { ...config };
+  for (const setting of SETTINGS) {
+    const value = copy[setting.option];
+    if (!setting.secret || value === '' || value === undefined) continue;
+    copy[setting.option] = setting.kind === 'url' ? redactUrl(String(value)) : '[redacted]';
+  }
+  return copy;
+}
+
+/** A URL with its password (and a user name, which some set to a token) replaced by `***`. */
+export function redactUrl(text: string): string {
+  try {
+    const url = new URL(text);
+    if (url.password !== '') url.password = '***';
+    if (url.username !== '') url.username = '***';
+    return url.href;
+  } catch {
+    return '[redacted]';
+  }
 }
 
 /** Where a value came from, and how to quote it in an error message. */
@@ -645,7 +863,7 @@ function fromText(setting: Setting, text: string, from: 'option' | 'env'): numbe
   const kind = KINDS[setting.kind];
   const parsed = kind.parse(text);
   if (parsed.problem !== undefined) {
-    fail(setting, from, `${quote(text)} ${parsed.problem}; expected ${expectedForm(setting)}`);
+    fail(setting, from, `${shown(setting, quote(text))} ${parsed.problem}; expected ${expectedForm(setting)}`);
   }
   const value = parsed.value;
   if (typeof value === 'number' && !inRange(setting, value)) {

@@ -41,6 +41,19 @@ export const COUNTER_NAMES = [
   // Primary.
   'workerRestarts',
   'ticketKeyRotations',
+  // node:cluster worker processes (issue 6): lookups over IPC and the local copy.
+  'ipcLookups',
+  'ipcHits',
+  'ipcTimeouts',
+  'ipcMalformed',
+  'localHits',
+  // Redis, the second level across hosts (issue 7).
+  'redisLookups',
+  'redisHits',
+  'redisTimeouts',
+  'redisErrors',
+  'redisRejected',
+  'redisWrites',
 ] as const;
 
 /** A counter's name. */

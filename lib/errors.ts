@@ -148,6 +148,17 @@ export class TicketsNotDisabledError extends TlsCacheError {
   }
 }
 
+/**
+ * A server's TLS session ID context is not the deployment's
+ * (`TLS_CACHE_SESSION_ID_CONTEXT`): OpenSSL would refuse to resume sessions
+ * made by the other processes or hosts.
+ */
+export class SessionIdContextMismatchError extends TlsCacheError {
+  constructor(message: string) {
+    super('ERR_TLS_CACHE_SESSION_ID_CONTEXT_MISMATCH', message);
+  }
+}
+
 /** A SharedArrayBuffer handed to `SharedCounters.open()` is not a counter block. */
 export class InvalidCounterBufferError extends TlsCacheError {
   constructor(message: string) {
@@ -160,5 +171,34 @@ export class MetricsListenError extends TlsCacheError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_TLS_CACHE_METRICS_LISTEN', message);
     if (options && 'cause' in options) this.cause = options.cause;
+  }
+}
+
+/**
+ * The node:cluster cache was used where it cannot run: `startClusterCache()`
+ * outside a cluster primary, or `attachClusterCache()` outside a cluster
+ * worker process and outside a server thread of the cluster runtime.
+ */
+export class NotInClusterError extends TlsCacheError {
+  constructor(message: string) {
+    super('ERR_TLS_CACHE_NOT_IN_CLUSTER', message);
+  }
+}
+
+/** `startClusterCache()` was called twice in one primary process. */
+export class ClusterCacheStartedError extends TlsCacheError {
+  constructor(message: string) {
+    super('ERR_TLS_CACHE_ALREADY_STARTED', message);
+  }
+}
+
+/**
+ * A node:cluster worker process got no answer from its primary while
+ * attaching (the primary did not call `startClusterCache()`, or is stopped
+ * or gone): the server was not attached.
+ */
+export class PrimaryUnavailableError extends TlsCacheError {
+  constructor(message: string) {
+    super('ERR_TLS_CACHE_PRIMARY_UNAVAILABLE', message);
   }
 }

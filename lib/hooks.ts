@@ -17,8 +17,13 @@ import { describe } from './table.ts';
 export interface SessionStore {
   /** Lifetime of a stored session in whole seconds. */
   readonly timeout: number;
-  /** The session stored under `id`, or `undefined`. Must not block. */
-  get(id: Uint8Array): Uint8Array | undefined;
+  /**
+   * The session stored under `id`, or `undefined`. Must not block. May
+   * answer asynchronously (a second level over IPC or the network): the
+   * handshake then waits for the promise, so the store must settle it
+   * within its own time bound; a rejection counts as a miss.
+   */
+  get(id: Uint8Array): Uint8Array | undefined | Promise<Uint8Array | undefined>;
   /** Stores a session; returns `false` (or throws) when it was refused. */
   set(id: Uint8Array, session: Uint8Array): boolean;
 }
@@ -156,15 +161,30 @@ export function attachSessionCache(
   };
 
   const onResumeSession = (id: Buffer, done: (error: Error | null, session: Buffer | null) => void): void => {
-    let session: Uint8Array | undefined;
+    const answer = (session: Uint8Array | undefined): void => {
+      if (session === undefined) counters.missed++;
+      else counters.resumed++;
+      done(null, session === undefined ? null : toBuffer(session));
+    };
+    let found: ReturnType<SessionStore['get']>;
     try {
-      session = store.get(id);
+      found = store.get(id);
     } catch (error) {
       report(onError, error, 'resumeSession');
+      found = undefined;
     }
-    if (session === undefined) counters.missed++;
-    else counters.resumed++;
-    done(null, session === undefined ? null : toBuffer(session));
+    if (!(found instanceof Promise)) {
+      answer(found);
+      return;
+    }
+    // Node waits for the callback; the store bounds how long. Called back exactly once.
+    found.then(
+      (session) => answer(session instanceof Uint8Array ? session : undefined),
+      (error: unknown) => {
+        report(onError, error, 'resumeSession');
+        answer(undefined);
+      },
+    );
   };
 
   server.on('newSession', onNewSession);

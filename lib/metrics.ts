@@ -22,7 +22,7 @@ export interface MetricsSources {
   counters: SharedCounters;
   /** The ticket key ring; `undefined` when tickets are off. */
   ticketKeys: TicketKeyRing | undefined;
-  /** Worker threads configured and listening now. @defaultValue not reported */
+  /** Workers (threads, or node:cluster processes) configured and listening now. @defaultValue not reported */
   workers?: () => { configured: number; listening: number };
   /** The clock the ring's times are on. @defaultValue `Date.now` */
   clock?: () => number;
@@ -149,9 +149,42 @@ export function createMetrics(sources: MetricsSources): CacheMetrics {
   });
 
   counter('worker_restarts_total', 'Worker threads restarted after a crash', [], (c) => setTotal(c, counters.get('workerRestarts')));
+
+  // Redis, the second level across hosts (TLS_CACHE_REDIS_URL); all zero without it.
+  counter('redis_lookups_total', 'Lookups that missed the local table and asked Redis', [], (c) => setTotal(c, counters.get('redisLookups')));
+  counter('redis_hits_total', 'Redis lookups answered with a session (then copied into the local table)', [], (c) =>
+    setTotal(c, counters.get('redisHits')),
+  );
+  counter('redis_timeouts_total', 'Redis lookups not answered within TLS_CACHE_REDIS_TIMEOUT (the handshake went on as a miss)', [], (c) =>
+    setTotal(c, counters.get('redisTimeouts')),
+  );
+  counter('redis_errors_total', 'Redis lookups, writes and fleet syncs that failed or were skipped because Redis was unavailable', [], (c) =>
+    setTotal(c, counters.get('redisErrors')),
+  );
+  counter('redis_rejected_total', 'Entries read from Redis that did not authenticate (altered, or sealed under another secret or namespace)', [], (c) =>
+    setTotal(c, counters.get('redisRejected')),
+  );
+  counter('redis_writes_total', 'Sessions written to Redis', [], (c) => setTotal(c, counters.get('redisWrites')));
+
+  // node:cluster worker processes (startClusterCache); all zero otherwise. Shipped by the workers, up to a second behind.
+  counter('ipc_lookups_total', 'Lookups a worker process sent to the primary over IPC (its local copy missed)', [], (c) =>
+    setTotal(c, counters.get('ipcLookups')),
+  );
+  counter('ipc_hits_total', "IPC lookups the primary answered with a session (then kept in the worker's local copy)", [], (c) =>
+    setTotal(c, counters.get('ipcHits')),
+  );
+  counter('ipc_timeouts_total', 'IPC lookups not answered within TLS_CACHE_IPC_TIMEOUT (the handshake went on as a miss)', [], (c) =>
+    setTotal(c, counters.get('ipcTimeouts')),
+  );
+  counter('ipc_malformed_total', 'IPC messages of this library that failed validation, in the primary or a worker (dropped)', [], (c) =>
+    setTotal(c, counters.get('ipcMalformed')),
+  );
+  counter('local_hits_total', "Lookups a worker process answered from its own local copy, without IPC", [], (c) =>
+    setTotal(c, counters.get('localHits')),
+  );
   if (workers !== undefined) {
-    gauge('workers', 'Worker threads configured', () => workers().configured);
-    gauge('workers_listening', 'Worker threads listening now', () => workers().listening);
+    gauge('workers', 'Workers configured (threads, or node:cluster processes)', () => workers().configured);
+    gauge('workers_listening', 'Workers (threads, or node:cluster processes) listening now', () => workers().listening);
   }
 
   return {

@@ -14,7 +14,7 @@
 import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import type { CacheConfig } from './config.ts';
-import type { SessionCacheServerOptions } from './hooks.ts';
+import type { RuntimeServerOptions } from './serve.ts';
 import type { SessionTable } from './table.ts';
 import type { TicketKeyRing } from './ticket-keys.ts';
 
@@ -33,9 +33,10 @@ export interface ServerContext {
   readonly ticketKeys: TicketKeyRing | undefined;
   /**
    * Options to spread into the server's creation options:
-   * `{ sessionTimeout: table.timeout }`, which attaching the cache requires.
+   * `{ sessionTimeout: table.timeout, sessionIdContext: config.sessionIdContext }`,
+   * which attaching the cache requires.
    */
-  readonly serverOptions: SessionCacheServerOptions;
+  readonly serverOptions: RuntimeServerOptions;
   /** A pino logger whose lines carry `workerId`. */
   readonly logger: Logger;
   /** The cluster's resolved configuration. */

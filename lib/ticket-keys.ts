@@ -377,6 +377,96 @@ export class TicketKeyRing {
     this.#write(() => this.#eraseAll());
   }
 
+  /**
+   * The ring's whole state, key bytes included (copies): every key that
+   * still decrypts with the times that bound it, which one encrypts, and
+   * the ring's shape. For a process that cannot share this buffer (a
+   * `node:cluster` worker process) to hold the same keys with exactly the
+   * same windows, through {@link TicketKeyRing.restore} and
+   * {@link TicketKeyRing.load}. It holds secrets: never log it.
+   */
+  snapshot(): TicketKeyRingState {
+    for (let attempt = 0; ; attempt++) {
+      const before = Atomics.load(this.#ints, H_SEQUENCE);
+      if ((before & 1) !== 0 && attempt < READ_ATTEMPTS) continue;
+      const keys: TicketKeyState[] = [];
+      for (let slot = 0; slot < this.#slots; slot++) {
+        const times = slot * TIMES_PER_SLOT;
+        if (this.#times[times + T_UNTIL] === 0) continue;
+        keys.push({
+          slot,
+          key: Buffer.from(this.#bytes.subarray(slot * TICKET_KEY_BYTES, (slot + 1) * TICKET_KEY_BYTES)),
+          created: this.#times[times + T_CREATED],
+          retired: this.#times[times + T_RETIRED],
+          until: this.#times[times + T_UNTIL],
+        });
+      }
+      const state: TicketKeyRingState = {
+        slots: this.#slots,
+        fixed: this.#ints[H_FIXED] === 1,
+        current: this.#ints[H_CURRENT],
+        timeout: this.timeout,
+        rotate: this.rotate,
+        keys,
+      };
+      if (Atomics.load(this.#ints, H_SEQUENCE) === before) return state;
+      for (const key of keys) key.key.fill(0);
+      if (attempt >= READ_ATTEMPTS) throw new InvalidOptionError('snapshot', 'the ring kept changing while it was read');
+    }
+  }
+
+  /**
+   * Makes a ring of this process from another's {@link snapshot}: same
+   * slots, keys, windows and current key. It is owned here, so
+   * {@link load} updates it (no scheduled rotation: the ring it copies
+   * rotates, and its new snapshots are loaded).
+   * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for a state that is not a ring's.
+   */
+  static restore(state: TicketKeyRingState, options: OpenTicketKeyRingOptions = {}): TicketKeyRing {
+    const slots = (state as { slots?: unknown } | null)?.slots;
+    if (typeof slots !== 'number' || !Number.isInteger(slots) || slots < 1 || slots > MAX_TICKET_KEYS) {
+      throw new InvalidOptionError('state', `expected a ring's snapshot with 1 to ${MAX_TICKET_KEYS} slots`);
+    }
+    const { timeout, rotate } = state;
+    if (!Number.isInteger(timeout) || timeout < 0 || !Number.isInteger(rotate) || rotate < 0) {
+      throw new InvalidOptionError('state', 'expected whole timeout and rotate values');
+    }
+    const clock = options.clock ?? Date.now;
+    if (typeof clock !== 'function') throw new InvalidOptionError('clock', 'expected a function returning milliseconds');
+    const buffer = new SharedArrayBuffer(HEADER_BYTES + slots * (TIMES_PER_SLOT * 8 + TICKET_KEY_BYTES));
+    const ints = new Int32Array(buffer, 0, HEADER_BYTES / 4);
+    ints[H_SLOTS] = slots;
+    const ring = new TicketKeyRing(buffer, true, timeout, rotate, clock);
+    ring.load(state);
+    Atomics.store(ints, H_VERSION, LAYOUT_VERSION);
+    Atomics.store(ints, H_MAGIC, MAGIC);
+    return ring;
+  }
+
+  /**
+   * Owner only. Replaces every key with those of `state` (another ring's
+   * {@link snapshot} of the same number of slots), with their windows and
+   * current key, in one version-checked write. The state is checked whole
+   * first (it may come from another process): on any fault nothing changes.
+   * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for a state that does not fit this ring.
+   */
+  load(state: TicketKeyRingState): void {
+    this.#mustOwn('load');
+    checkState(state, this.#slots);
+    this.#write(() => {
+      this.#eraseAll();
+      this.#ints[H_FIXED] = state.fixed ? 1 : 0;
+      for (const { slot, key, created, retired, until } of state.keys) {
+        this.#bytes.set(key, slot * TICKET_KEY_BYTES);
+        const times = slot * TIMES_PER_SLOT;
+        this.#times[times + T_CREATED] = created;
+        this.#times[times + T_RETIRED] = retired;
+        this.#times[times + T_UNTIL] = until;
+      }
+      this.#ints[H_CURRENT] = state.current;
+    });
+  }
+
   #find(name: Uint8Array, now: number): number {
     const bytes = this.#bytes;
     for (let slot = 0; slot < this.#slots; slot++) {
@@ -552,4 +642,58 @@ export function readNginxKeyFiles(paths: readonly string[]): Buffer[] {
     bytes.fill(0);
     return key;
   });
+}
+
+/** One key of a {@link TicketKeyRingState}. */
+export interface TicketKeyState {
+  /** Its slot in the ring. */
+  slot: number;
+  /** The 48 key bytes, Node's order. Secret. */
+  key: Uint8Array;
+  /** When it started encrypting (clock ms). */
+  created: number;
+  /** When it stopped encrypting (clock ms); 0 while it still does. */
+  retired: number;
+  /** Until when it decrypts (clock ms; `Infinity` for the current key and fixed keys). */
+  until: number;
+}
+
+/** A ring's whole state, from {@link TicketKeyRing.snapshot}. Holds secrets: never log it. */
+export interface TicketKeyRingState {
+  /** Slots of the ring. */
+  slots: number;
+  /** Whether the keys came from files. */
+  fixed: boolean;
+  /** The slot of the key that encrypts. */
+  current: number;
+  /** Session lifetime in seconds (0 for a ring opened by a reader). */
+  timeout: number;
+  /** Rotation period in ms (0 with fixed keys). */
+  rotate: number;
+  /** Every key that still decrypts. */
+  keys: TicketKeyState[];
+}
+
+/** Checks a state from anywhere (another process) before a ring takes it. */
+function checkState(state: TicketKeyRingState, slots: number): void {
+  const fail = (why: string): never => {
+    throw new InvalidOptionError('state', why);
+  };
+  if (state === null || typeof state !== 'object') fail('expected a ring snapshot object');
+  if (state.slots !== slots) fail(`expected a ring of ${slots} slots`);
+  if (typeof state.fixed !== 'boolean') fail('expected "fixed" to be a boolean');
+  const { keys, current } = state;
+  if (!Array.isArray(keys) || keys.length < 1 || keys.length > slots) fail(`expected 1 to ${slots} keys`);
+  const seen = new Set<number>();
+  for (const entry of keys) {
+    if (entry === null || typeof entry !== 'object') fail('expected every key to be an object');
+    const { slot, key, created, retired, until } = entry;
+    if (!Number.isInteger(slot) || slot < 0 || slot >= slots || seen.has(slot)) fail('expected distinct slots within the ring');
+    seen.add(slot);
+    if (!(key instanceof Uint8Array) || key.byteLength !== TICKET_KEY_BYTES) fail(`expected keys of ${TICKET_KEY_BYTES} bytes`);
+    if (typeof created !== 'number' || !Number.isFinite(created) || created < 0) fail('expected finite creation times');
+    if (typeof retired !== 'number' || !Number.isFinite(retired) || retired < 0) fail('expected finite retirement times');
+    if (typeof until !== 'number' || Number.isNaN(until) || until <= 0) fail('expected positive decryption ends');
+  }
+  if (!Number.isInteger(current) || !seen.has(current)) fail('expected the current slot to hold a key');
 }

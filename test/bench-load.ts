@@ -25,7 +25,7 @@ import {
   type Measurement,
   type RunResult,
 } from '../bench/lib/load-stats.ts';
-import { nginxConfig, nginxVersion } from '../bench/lib/servers.ts';
+import { nginxConfig, nginxVersion, redisServerVersion } from '../bench/lib/servers.ts';
 import { newHistogram, type ClientPart } from '../bench/load-client.ts';
 
 t.test('arguments: defaults of a full run and of --quick', async (t) => {
@@ -40,7 +40,7 @@ t.test('arguments: defaults of a full run and of --quick', async (t) => {
   t.equal(full.returning, 1);
   t.same(full.protocols, ['tls12-id', 'tls12-ticket', 'tls13']);
   t.same(full.keys, ['rsa']);
-  t.same(full.modes, ['none', 'per-worker', 'shared', 'nginx']);
+  t.same(full.modes, ['none', 'per-worker', 'shared', 'nginx', 'redis', 'cluster']);
   t.equal(full.quick, false);
   t.equal(full.chart, undefined, 'the committed chart is written only when asked');
   t.equal(full.groups, undefined, "Node's default groups");
@@ -104,7 +104,7 @@ t.test('arguments: flags, environment variables, and which wins', async (t) => {
 
 t.test('arguments: bad input is refused, naming the flag or variable', async (t) => {
   t.throws(() => parseLoadArgs(['--protocol', 'tls11'], {}, 2), /--protocol: unknown "tls11"/);
-  t.throws(() => parseLoadArgs(['--modes', 'redis'], {}, 2), /--modes: unknown "redis"/);
+  t.throws(() => parseLoadArgs(['--modes', 'memcached'], {}, 2), /--modes: unknown "memcached"/);
   t.throws(() => parseLoadArgs(['--returning', '1.5'], {}, 2), /--returning expects a share/);
   t.throws(() => parseLoadArgs(['--duration', '0'], {}, 2), /--duration expects a duration/);
   t.throws(() => parseLoadArgs(['--duration', 'soon'], {}, 2), /--duration/);
@@ -367,4 +367,37 @@ t.test('end to end: nginx, when it is on the PATH', { skip: nginxVersion() === u
   t.equal(report.runs[0].errors, 0, `no errors (${report.runs[0].errorSamples.join('; ')})`);
   t.ok(report.runs[0].resumptionRatio >= 0.95, `nginx's shared cache resumes: ${report.runs[0].resumptionRatio}`);
   t.ok(report.runs[0].serverProcesses >= 3, 'master and workers measured together');
+});
+
+t.test('end to end: redis (two hosts), when redis-server is on the PATH', { skip: redisServerVersion() === undefined ? 'redis-server is not on the PATH' : false }, async (t) => {
+  const { code, stdout, stderr, out } = await runBench(t, ['--modes', 'redis', '--workers', '1', '--protocol', 'tls12-id', '--key', 'ecdsa',
+    '--connections', '4', '--warmup', '300ms', '--duration', '1s', '--rounds', '1']);
+  t.equal(code, 0, `exit code 0\n${stdout}\n${stderr}`);
+  const report = JSON.parse(readFileSync(join(out, 'load-latest.json'), 'utf8'));
+  t.equal(report.runs.length, 1);
+  const run = report.runs[0];
+  t.equal(run.mode, 'redis');
+  t.ok(run.handshakes > 0, `handshakes measured\n${stdout}\n${stderr}`);
+  t.equal(run.errors, 0, `no errors (${run.errorSamples.join('; ')})`);
+  t.ok(run.resumptionRatio >= 0.95, `clients alternating between the two hosts resume: ${run.resumptionRatio}`);
+  t.ok(run.serverProcesses >= 4, `the wrapper, two hosts and redis-server measured together (${run.serverProcesses})`);
+  const hosts = (run.serverCounters as { hosts: Array<{ hooks: { stored: number; resumed: number } }> }).hosts;
+  t.equal(hosts.length, 2, 'two hosts');
+  t.ok(hosts.every((h) => h.hooks.resumed > 0), 'both hosts resumed sessions');
+});
+
+t.test('end to end: cluster (node:cluster worker processes)', async (t) => {
+  const { code, stdout, stderr, out } = await runBench(t, ['--modes', 'cluster', '--workers', '2', '--protocol', 'tls12-id', '--key', 'ecdsa',
+    '--connections', '4', '--warmup', '300ms', '--duration', '1s', '--rounds', '1']);
+  t.equal(code, 0, `exit code 0\n${stdout}\n${stderr}`);
+  const report = JSON.parse(readFileSync(join(out, 'load-latest.json'), 'utf8'));
+  t.equal(report.runs.length, 1);
+  const run = report.runs[0];
+  t.equal(run.mode, 'cluster');
+  t.ok(run.handshakes > 0, `handshakes measured\n${stdout}\n${stderr}`);
+  t.equal(run.errors, 0, `no errors (${run.errorSamples.join('; ')})`);
+  t.ok(run.resumptionRatio >= 0.95, `worker processes resume each other's sessions: ${run.resumptionRatio}`);
+  t.ok(run.serverProcesses >= 3, `the primary and its 2 worker processes measured together (${run.serverProcesses})`);
+  const counters = (run.serverCounters as { counters: Record<string, number> }).counters;
+  t.ok(counters.resumed > 0 && counters.localHits + counters.ipcHits > 0, 'resumed through the local copies and the primary');
 });

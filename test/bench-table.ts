@@ -182,7 +182,7 @@ t.test('end to end: a quick run prints the table and writes its figures', async 
   t.equal(code, 0, `exits 0${stderr ? `; stderr: ${stderr}` : ''}`);
   t.match(stdout, /Machine: .+ cores/);
   t.match(stdout, /operation\s+ns\/op median\s+ns\/op mean\s+ops\/s/);
-  for (const title of ['Shared table, 20,000 entries', 'Shared table, 2 worker threads', 'Map in one thread', 'postMessage']) {
+  for (const title of ['Shared table, 20,000 entries', 'Shared table, 2 worker threads', 'Map in one thread', 'postMessage', 'node:cluster worker process -> primary over IPC']) {
     t.ok(stdout.includes(title), `prints "${title}"`);
   }
   t.equal(stdout.match(/^(PASS|MISS) {2}/gm)?.length, 4, 'four target lines');
@@ -200,7 +200,7 @@ t.test('end to end: a quick run prints the table and writes its figures', async 
     if (variant === 'ratio2to1') continue;
     for (const [op, s] of Object.entries(ops)) figures.push([`${variant}.${op}`, s as Summary]);
   }
-  t.equal(figures.length, 10, 'table 1 and 2 threads x 3, Map x 3, postMessage x 1');
+  t.equal(figures.length, 12, 'table 1 and 2 threads x 3, Map x 3, postMessage x 1, IPC x 2');
   for (const [name, s] of figures) {
     for (const field of ['medianNs', 'meanNs', 'opsPerSec', 'ops'] as const) {
       t.ok(Number.isFinite(s[field]) && s[field] > 0, `${name}.${field} is a positive number (${s[field]})`);

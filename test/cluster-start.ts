@@ -47,7 +47,8 @@ async function attempt(env: Record<string, string>, cleanups: Array<() => void>)
 
 t.test('every environment variable with a bad value stops the runtime before it listens', async (t) => {
   const cases: Array<[Record<string, string>, string]> = [
-    ...SETTINGS.map((s): [Record<string, string>, string] => [{ [s.env]: 'bogus' }, s.env]),
+    // 'bogus' is a valid name (a session ID context, a namespace): give those a space.
+    ...SETTINGS.map((s): [Record<string, string>, string] => [{ [s.env]: s.kind === 'name' ? 'bo gus' : 'bogus' }, s.env]),
     [{ TLS_CACHE_WORKERS: '0' }, 'TLS_CACHE_WORKERS'],
     [{ TLS_CACHE_TIMEOUT: '1500ms' }, 'TLS_CACHE_TIMEOUT'],
     [{ PORT: 'https' }, 'PORT'],

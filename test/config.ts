@@ -9,6 +9,8 @@ import {
   loadConfig,
   parseDuration,
   parseSize,
+  redactConfig,
+  redactUrl,
   settingsTable,
   type CacheConfig,
 } from '../lib/config.ts';
@@ -45,7 +47,17 @@ const DEFAULTS: CacheConfig = {
   metricsPort: 0,
   metricsHost: '127.0.0.1',
   summaryInterval: 60_000,
+  sessionIdContext: 'tls-session-cache',
+  ipcTimeout: 5,
+  localSize: MiB,
+  redisUrl: '',
+  redisTimeout: 5,
+  redisSecret: '',
+  redisNamespace: 'tls-session-cache',
 };
+
+/** A Redis secret long enough (32 characters). */
+const SECRET = 'abcdefghijklmnopqrstuvwxyz012345';
 
 function thrown(fn: () => unknown): unknown {
   try {
@@ -385,6 +397,13 @@ t.test('an option overrides its variable, which overrides the default', async (t
     TLS_CACHE_METRICS_PORT: '9464',
     TLS_CACHE_METRICS_HOST: ' 0.0.0.0 ',
     TLS_CACHE_SUMMARY_INTERVAL: '30s',
+    TLS_CACHE_SESSION_ID_CONTEXT: 'shop',
+    TLS_CACHE_IPC_TIMEOUT: '20ms',
+    TLS_CACHE_LOCAL_SIZE: '256KiB',
+    TLS_CACHE_REDIS_URL: 'redis://127.0.0.1:6379',
+    TLS_CACHE_REDIS_TIMEOUT: '50ms',
+    TLS_CACHE_REDIS_SECRET: SECRET,
+    TLS_CACHE_REDIS_NAMESPACE: 'shop:eu',
   };
   const fromEnv: CacheConfig = {
     size: MiB,
@@ -403,6 +422,13 @@ t.test('an option overrides its variable, which overrides the default', async (t
     metricsPort: 9464,
     metricsHost: '0.0.0.0',
     summaryInterval: 30_000,
+    sessionIdContext: 'shop',
+    ipcTimeout: 20,
+    localSize: 256 * KiB,
+    redisUrl: 'redis://127.0.0.1:6379',
+    redisTimeout: 50,
+    redisSecret: SECRET,
+    redisNamespace: 'shop:eu',
   };
   t.same(loadConfig({}, env), fromEnv, 'every variable is read');
   const options: CacheConfig = {
@@ -422,6 +448,13 @@ t.test('an option overrides its variable, which overrides the default', async (t
     metricsPort: 9100,
     metricsHost: '::1',
     summaryInterval: 0,
+    sessionIdContext: 'other',
+    ipcTimeout: 1,
+    localSize: 0,
+    redisUrl: 'rediss://:pw@redis.internal:6380/2',
+    redisTimeout: 1000,
+    redisSecret: `${SECRET}-longer`,
+    redisNamespace: 'other',
   };
   t.same(loadConfig(options, env), options, 'every option wins over its variable');
   for (const setting of SETTINGS) {
@@ -454,6 +487,13 @@ t.test('options take numbers in their unit, or the strings of the variables', as
     metricsPort: '8080',
     metricsHost: 'localhost',
     summaryInterval: '10s',
+    sessionIdContext: ' ctx ',
+    ipcTimeout: '10ms',
+    localSize: '2MiB',
+    redisUrl: 'redis://localhost',
+    redisTimeout: '1s',
+    redisSecret: SECRET,
+    redisNamespace: 'ns',
   };
   t.same(loadConfig(strings as unknown as Partial<CacheConfig>, {}), {
     size: 64 * MiB,
@@ -472,6 +512,13 @@ t.test('options take numbers in their unit, or the strings of the variables', as
     metricsPort: 8080,
     metricsHost: 'localhost',
     summaryInterval: 10_000,
+    sessionIdContext: 'ctx',
+    ipcTimeout: 10,
+    localSize: 2 * MiB,
+    redisUrl: 'redis://localhost',
+    redisTimeout: 1000,
+    redisSecret: SECRET,
+    redisNamespace: 'ns',
   });
 });
 
@@ -590,7 +637,7 @@ t.test('formatSize and formatDuration', async (t) => {
 });
 
 t.test('SETTINGS', async (t) => {
-  t.equal(SETTINGS.length, 16);
+  t.equal(SETTINGS.length, 23);
   t.same(SETTINGS.map((s) => s.option).sort(), Object.keys(DEFAULTS).sort(), 'one setting per option');
   t.ok(Object.isFrozen(SETTINGS), 'frozen');
   for (const s of SETTINGS) {
@@ -598,12 +645,12 @@ t.test('SETTINGS', async (t) => {
     const snake = s.option.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
     t.equal(s.env, `TLS_CACHE_${snake}`, `${s.option} has the variable named after it`);
     t.ok(s.description.length > 20, `${s.option} is described`);
-    if (s.option !== 'workers' && s.option !== 'ticketRotate' && s.option !== 'ticketKeyFile') {
+    if (!['workers', 'ticketRotate', 'ticketKeyFile', 'redisUrl', 'redisSecret'].includes(s.option)) {
       t.equal(loadConfig({}, { [s.env]: s.default })[s.option], DEFAULTS[s.option],
         `${s.env}=${s.default} gives the default`);
     }
     for (const example of s.examples) {
-      t.doesNotThrow(() => loadConfig({}, { [s.env]: example, TLS_CACHE_MAX_RESTART_DELAY: '24d' }),
+      t.doesNotThrow(() => loadConfig({}, { [s.env]: example, TLS_CACHE_MAX_RESTART_DELAY: '24d', TLS_CACHE_REDIS_SECRET: SECRET }),
         `${s.env} example ${example} is valid`);
     }
   }
@@ -633,6 +680,13 @@ t.test('settingsTable', async (t) => {
     TLS_CACHE_METRICS_PORT: '0',
     TLS_CACHE_METRICS_HOST: '127.0.0.1',
     TLS_CACHE_SUMMARY_INTERVAL: '1m',
+    TLS_CACHE_SESSION_ID_CONTEXT: 'tls-session-cache',
+    TLS_CACHE_IPC_TIMEOUT: '5ms',
+    TLS_CACHE_LOCAL_SIZE: '1MiB',
+    TLS_CACHE_REDIS_URL: 'none',
+    TLS_CACHE_REDIS_TIMEOUT: '5ms',
+    TLS_CACHE_REDIS_SECRET: 'none',
+    TLS_CACHE_REDIS_NAMESPACE: 'tls-session-cache',
   };
   SETTINGS.forEach((s, i) => {
     const row = lines[2 + i];
@@ -665,4 +719,67 @@ t.test('ticket settings', async (t) => {
   t.equal(loadConfig({}, { TLS_CACHE_TICKET_KEY_FILE: ` ${A_KEY} ,${B_KEY}` }).ticketKeyFile, `${A_KEY},${B_KEY}`);
   rejectsOption(t, { tickets: true }, 'tickets', 'expected a string, on or off, got boolean');
   rejectsOption(t, { ticketRotate: 1000, timeout: 3600 }, 'ticketRotate', 'rotates more than 62 times');
+});
+
+t.test('TLS_CACHE_SESSION_ID_CONTEXT and TLS_CACHE_REDIS_NAMESPACE', async (t) => {
+  for (const variable of ['TLS_CACHE_SESSION_ID_CONTEXT', 'TLS_CACHE_REDIS_NAMESPACE']) {
+    const option = variable === 'TLS_CACHE_SESSION_ID_CONTEXT' ? 'sessionIdContext' : 'redisNamespace';
+    accepts(t, variable, option, [['a', 'a'], ['x'.repeat(32), 'x'.repeat(32)], ['shop:eu-1', 'shop:eu-1']]);
+    for (const bad of ['x'.repeat(33), 'two words', 'caf\u00e9']) {
+      rejectsEnv(t, { [variable]: bad }, variable, 'is not 1 to 32 printable ASCII characters without spaces');
+    }
+  }
+});
+
+t.test('TLS_CACHE_IPC_TIMEOUT, TLS_CACHE_REDIS_TIMEOUT and TLS_CACHE_LOCAL_SIZE', async (t) => {
+  accepts(t, 'TLS_CACHE_IPC_TIMEOUT', 'ipcTimeout', [['1ms', 1], ['10s', 10_000], ['0.25', 250]]);
+  accepts(t, 'TLS_CACHE_REDIS_TIMEOUT', 'redisTimeout', [['3ms', 3], ['2s', 2000]]);
+  accepts(t, 'TLS_CACHE_LOCAL_SIZE', 'localSize', [['0', 0], ['64KiB', 64 * KiB], ['256MiB', 256 * MiB]]);
+  for (const variable of ['TLS_CACHE_IPC_TIMEOUT', 'TLS_CACHE_REDIS_TIMEOUT']) {
+    rejectsEnv(t, { [variable]: '0' }, variable, 'is out of range');
+    rejectsEnv(t, { [variable]: '11s' }, variable, 'is out of range');
+    rejectsEnv(t, { [variable]: 'soon' }, variable, 'is not a duration');
+  }
+  rejectsEnv(t, { TLS_CACHE_LOCAL_SIZE: '1GiB' }, 'TLS_CACHE_LOCAL_SIZE', 'is out of range');
+});
+
+t.test('TLS_CACHE_REDIS_URL and TLS_CACHE_REDIS_SECRET never show their value', async (t) => {
+  const withSecret = { TLS_CACHE_REDIS_SECRET: SECRET };
+  t.equal(loadConfig({}, { ...withSecret, TLS_CACHE_REDIS_URL: 'rediss://u:p@h:1/3' }).redisUrl, 'rediss://u:p@h:1/3');
+  const cases: [string, string][] = [
+    ['http://:hunter2@host', 'not redis: or rediss:'],
+    ['hunter2', 'is not a URL'],
+    ['redis://:hunter2@host/db', 'not a database number'],
+  ];
+  for (const [url, problem] of cases) {
+    const err = thrown(() => loadConfig({}, { ...withSecret, TLS_CACHE_REDIS_URL: url }));
+    t.ok(err instanceof InvalidEnvironmentError, `${problem}: an environment error`);
+    const message = (err as Error).message;
+    t.match(message, /^Invalid environment variable TLS_CACHE_REDIS_URL: the value given /, 'names the variable, not the value');
+    t.ok(message.includes(problem), `says why: ${message}`);
+    t.notOk(message.includes('hunter2'), 'the password is not in the message');
+  }
+  const short = thrown(() => loadConfig({}, { TLS_CACHE_REDIS_SECRET: 'hunter2-is-short' })) as Error;
+  t.ok(short instanceof InvalidEnvironmentError, 'a short secret is refused');
+  t.ok(short.message.includes('16 characters, fewer than 32'), short.message);
+  t.notOk(short.message.includes('hunter2'), 'the secret is not in the message');
+  const optionError = thrown(() => loadConfig({ redisSecret: 'hunter2' }, {})) as Error;
+  t.ok(optionError instanceof InvalidOptionError, 'as an option too');
+  t.notOk(optionError.message.includes('hunter2'), 'the option value is not in the message');
+  const missing = thrown(() => loadConfig({}, { TLS_CACHE_REDIS_URL: 'redis://h' })) as InvalidEnvironmentError;
+  t.ok(missing instanceof InvalidEnvironmentError, 'a URL without a secret is refused');
+  t.equal(missing.variable, 'TLS_CACHE_REDIS_SECRET', 'naming the secret');
+  t.ok(missing.message.includes('TLS_CACHE_REDIS_URL'), missing.message);
+});
+
+t.test('redactConfig hides secrets for logs', async (t) => {
+  const config = loadConfig({}, { TLS_CACHE_REDIS_URL: 'redis://user:hunter2@h:1/2', TLS_CACHE_REDIS_SECRET: SECRET });
+  const shown = JSON.stringify(redactConfig(config));
+  t.notOk(shown.includes('hunter2'), 'no password');
+  t.notOk(shown.includes('user'), 'no user name');
+  t.notOk(shown.includes(SECRET), 'no secret');
+  t.same(redactConfig(config).redisUrl, 'redis://***:***@h:1/2');
+  t.same(redactConfig(config).redisSecret, '[redacted]');
+  t.same(redactConfig(loadConfig({}, {})), loadConfig({}, {}), 'nothing to hide: unchanged');
+  t.equal(redactUrl('not a url'), '[redacted]');
 });

@@ -232,3 +232,41 @@ t.test('a detached cache is not consulted', async (t) => {
   t.notOk((await handshake(port, 'TLSv1.2', first.session)).reused, 'no hooks, no resumption (NOTES §1)');
   t.equal(table.stats().hits + table.stats().misses, 0);
 });
+
+t.test('a store may answer lookups asynchronously: Node waits, and a rejection is a miss', async (t) => {
+  const sessions = new Map<string, Uint8Array>();
+  let delayMs = 30;
+  let reject = false;
+  const lookups: number[] = [];
+  const slow: SessionStore = {
+    timeout: 300,
+    get: (id) =>
+      new Promise((resolve, fail) => {
+        lookups.push(Date.now());
+        setTimeout(() => (reject ? fail(new Error('second level down')) : resolve(sessions.get(Buffer.from(id).toString('hex')))), delayMs);
+      }),
+    set: (id, session) => {
+      sessions.set(Buffer.from(id).toString('hex'), Uint8Array.from(session));
+      return true;
+    },
+  };
+  const server = tlsServer(sessionCacheServerOptions(slow));
+  const errors: string[] = [];
+  const binding = attachSessionCache(server, slow, { onError: (error) => errors.push((error as Error).message) });
+  const port = await listen(t, server);
+  const first = await handshake(port, 'TLSv1.2');
+  const started = Date.now();
+  const second = await handshake(port, 'TLSv1.2', first.session);
+  t.ok(second.reused, 'resumed from a promised answer');
+  t.ok(Date.now() - started >= delayMs - 5, 'the handshake waited for the store');
+  delayMs = 0;
+  sessions.clear();
+  const third = await handshake(port, 'TLSv1.2', second.session);
+  t.notOk(third.reused, 'a promised miss is a full handshake');
+  reject = true;
+  const fourth = await handshake(port, 'TLSv1.2', third.session);
+  t.notOk(fourth.reused, 'a rejected lookup is a full handshake, not a failure');
+  t.same(errors, ['second level down'], 'the rejection reaches onError');
+  t.equal(lookups.length, 3, 'one lookup per resumption attempt');
+  t.match(binding.counters, { resumed: 1, missed: 2, stored: 3 });
+});

@@ -8,6 +8,8 @@ const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 t.test('the README holds every row of the settings table, as the code renders it', async (t) => {
   for (const row of settingsTable().split('\n').slice(2)) t.ok(readme.includes(row), row.slice(0, 40));
   t.equal(SETTINGS.length, settingsTable().split('\n').length - 2);
+  const documented = readme.split('\n').filter((line) => line.startsWith('| `TLS_CACHE_') && !line.includes('(example only)'));
+  t.equal(documented.length, SETTINGS.length, 'one row per setting, none twice (one table)');
 });
 
 t.test('the README documents the example\'s own variables', async (t) => {

@@ -113,7 +113,7 @@ t.test('nginx key files: the first encrypts, the others decrypt; a Node server w
   };
   const withPrevious = await plain(previous);
   const withCurrent = await plain(current);
-  const { cluster } = await startTestCluster('tls', 'shared', { ticketKeyFile: files }, { tickets: true, sessionIdContext: 'tls-session-cache-test' });
+  const { cluster } = await startTestCluster('tls', 'shared', { ticketKeyFile: files, sessionIdContext: 'tls-session-cache-test' }, { tickets: true });
   t.teardown(() => cluster.stop());
   t.ok(cluster.ticketKeys!.fixed, 'fixed keys');
   for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {

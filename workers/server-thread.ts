@@ -6,20 +6,20 @@
  *
  * @module
  */
-import { constants } from 'node:crypto';
 import type { Http2Session } from 'node:http2';
-import { Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { Redis } from 'ioredis';
+import { Server as TlsServer } from 'node:tls';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import type { FromServerThread, ServerThreadData, ToServerThread } from '../lib/cluster-messages.ts';
 import { summarize } from '../lib/cluster-messages.ts';
-import { HOOK_COUNTER_NAMES, SharedCounters, TICKET_COUNTER_NAMES } from '../lib/counters.ts';
-import { InvalidSessionError, TicketsNotDisabledError } from '../lib/errors.ts';
-import { attachSessionCache, sessionCacheOf, sessionCacheServerOptions, type SessionCacheBinding } from '../lib/hooks.ts';
+import { SharedCounters } from '../lib/counters.ts';
+import { connectRedis } from '../lib/redis-connection.ts';
+import { RedisSessionStore } from '../lib/redis-sessions.ts';
+import { attachRuntime, runtimeServerOptions, type RuntimeBinding } from '../lib/serve.ts';
 import type { ServerContext } from '../lib/server-context.ts';
 import { SessionTable } from '../lib/table.ts';
 import { TicketKeyRing } from '../lib/ticket-keys.ts';
-import { attachTicketKeys, ticketKeysOf, type TicketKeyBinding } from '../lib/tickets.ts';
 
 /** How often a stopping server closes connections that went idle (HTTP keep-alive). */
 const IDLE_SWEEP_MS = 100;
@@ -35,14 +35,14 @@ function post(message: FromServerThread): void {
   port.postMessage(message);
 }
 
-interface Started {
+interface Started extends RuntimeBinding {
   server: TlsServer;
-  binding: SessionCacheBinding;
-  tickets: TicketKeyBinding | undefined;
 }
 
 /** The TLS-level counts of this thread, added to the cluster's shared counters. */
 const counters = SharedCounters.open(data.counters);
+/** With `redisUrl`: this thread's connection to Redis, the second level of its session store. */
+let redis: Redis | undefined;
 
 async function start(): Promise<Started> {
   const table = SessionTable.open(data.buffer);
@@ -51,7 +51,7 @@ async function start(): Promise<Started> {
     workerId: data.workerId,
     table,
     ticketKeys,
-    serverOptions: sessionCacheServerOptions(table),
+    serverOptions: runtimeServerOptions(table, data.config),
     logger,
     config: Object.freeze({ ...data.config }),
     data: data.data,
@@ -66,17 +66,22 @@ async function start(): Promise<Started> {
       `The default export of ${data.module} returned ${server === null ? 'null' : typeof server}; expected a tls.Server (tls, https or http2 secure server), not listening yet`,
     );
   }
-  const binding =
-    sessionCacheOf(server) ??
-    attachSessionCache(server, table, {
-      counters: counters.mirror(HOOK_COUNTER_NAMES),
-      onError(error, hook) {
-        // Oversize sessions are routine and counted by the table; anything else is worth a look.
-        const level = error instanceof InvalidSessionError ? 'debug' : 'warn';
-        logger[level]({ err: summarize(error), hook }, 'session store refused');
-      },
-    });
-  const tickets = attachTickets(server, ticketKeys);
+  // With Redis, a miss in this host's table asks Redis (bounded by redisTimeout); new sessions go to both.
+  const { redisUrl, redisSecret, redisNamespace, redisTimeout } = data.config;
+  if (redisUrl !== '') redis = connectRedis(redisUrl, { logger, role: 'sessions', outageLevel: 'debug', connectedLevel: 'debug' });
+  const store =
+    redis === undefined
+      ? table
+      : new RedisSessionStore({ local: table, redis, secret: redisSecret, namespace: redisNamespace, timeout: redisTimeout, counters, logger });
+  const attached = attachRuntime(server, {
+    store,
+    ticketKeys,
+    ticketMode: data.ticketMode,
+    counters,
+    logger,
+    sessionIdContext: data.config.sessionIdContext,
+  });
+  if (attached.tickets !== undefined) logger.debug({ mode: attached.tickets.mode }, 'ticket keys attached');
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port: data.port, host: data.host, reusePort: true }, () => {
@@ -84,27 +89,7 @@ async function start(): Promise<Started> {
       resolve();
     });
   });
-  return { server, binding, tickets };
-}
-
-/**
- * With tickets on, makes the server use the shared ring; with tickets off,
- * refuses a server that would issue tickets under keys of its own.
- */
-function attachTickets(server: TlsServer, ring: TicketKeyRing | undefined): TicketKeyBinding | undefined {
-  if (ring === undefined) {
-    const secureOptions = Number((server as { secureOptions?: unknown }).secureOptions ?? 0);
-    if ((secureOptions & constants.SSL_OP_NO_TICKET) === 0) {
-      throw new TicketsNotDisabledError(
-        'Tickets are off (TLS_CACHE_TICKETS=off) but the server would issue tickets under keys of its own thread; ' +
-          "create it with secureOptions including SSL_OP_NO_TICKET (e.g. when context.config.tickets === 'off')",
-      );
-    }
-    return undefined;
-  }
-  const tickets = ticketKeysOf(server) ?? attachTicketKeys(server, ring, { mode: data.ticketMode, counters: counters.mirror(TICKET_COUNTER_NAMES) });
-  logger.debug({ mode: tickets.mode }, 'ticket keys attached');
-  return tickets;
+  return { server, ...attached };
 }
 
 /** Stops accepting, lets open connections finish, then ends the thread. */
@@ -112,6 +97,7 @@ function stop(server: TlsServer, sessions: Set<Http2Session>): void {
   logger.debug('closing: no new connections');
   server.close(() => {
     logger.debug('closed: every connection finished');
+    redis?.disconnect();
     process.exit(0);
   });
   for (const session of sessions) session.close();
@@ -124,7 +110,6 @@ function stop(server: TlsServer, sessions: Set<Http2Session>): void {
 
 try {
   const { server, tickets } = await start();
-  server.on('secureConnection', (socket: TLSSocket) => counters.countHandshake(socket.isSessionReused(), socket.getProtocol()));
   const sessions = new Set<Http2Session>();
   server.on('session', (session: Http2Session) => {
     sessions.add(session);

@@ -30,6 +30,8 @@ export interface RunningServer {
   /** The process whose tree's CPU time and memory are the server's. */
   pid: number;
   port: number;
+  /** Every port, when the mode serves on several (the `redis` mode's two hosts): clients alternate between them. */
+  ports?: number[];
   /** What the server counted itself (hooks, table), when it can tell. */
   counters(): Promise<unknown>;
   stop(): Promise<void>;
@@ -47,6 +49,8 @@ const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 5_000;
 
 const LOAD_SERVER_MAIN = fileURLToPath(new URL('../load-server-main.ts', import.meta.url));
+const LOAD_REDIS_MAIN = fileURLToPath(new URL('../load-redis-main.ts', import.meta.url));
+const LOAD_CLUSTER_MAIN = fileURLToPath(new URL('../load-cluster-main.ts', import.meta.url));
 
 /** Keeps the last few KiB a child wrote, to explain a failure. */
 function tail(child: ChildProcess): () => string {
@@ -77,9 +81,9 @@ async function stopChild(child: ChildProcess, ask: () => void): Promise<void> {
   clearTimeout(timer);
 }
 
-function nodeModeServer(mode: NodeMode, description: string): ModeServer {
+function nodeModeServer(mode: NodeMode, description: string, script = LOAD_SERVER_MAIN, unavailable: () => string | undefined = () => undefined): ModeServer {
   return {
-    unavailable: () => undefined,
+    unavailable,
     describe: () => description,
     start(spec) {
       const serverSpec: LoadServerSpec = {
@@ -90,7 +94,7 @@ function nodeModeServer(mode: NodeMode, description: string): ModeServer {
         workers: spec.workers,
         host: spec.host,
       };
-      const child = fork(LOAD_SERVER_MAIN, [JSON.stringify(serverSpec)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+      const child = fork(script, [JSON.stringify(serverSpec)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
       const output = tail(child);
       return new Promise<RunningServer>((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -107,6 +111,7 @@ function nodeModeServer(mode: NodeMode, description: string): ModeServer {
           resolve({
             pid: child.pid!,
             port: message.port,
+            ports: message.ports,
             counters: () =>
               new Promise((answer) => {
                 const wait = setTimeout(() => answer(undefined), 2000);
@@ -251,4 +256,25 @@ export const MODE_SERVERS: Readonly<Record<ModeName, ModeServer>> = {
   'per-worker': nodeModeServer('per-worker', 'a Map in each worker thread behind the session hooks, tickets with per-thread keys'),
   shared: nodeModeServer('shared', 'this project: the cluster runtime, its shared table (and ticket keys, when it shares them)'),
   nginx: nginxServer,
+  redis: nodeModeServer(
+    'shared',
+    'this project on two hosts: two server processes (each the cluster runtime, its own table and worker threads) sharing sessions and ticket keys through one local redis-server; clients alternate between them',
+    LOAD_REDIS_MAIN,
+    () => (redisServerVersion() === undefined ? 'redis-server is not on the PATH' : undefined),
+  ),
+  cluster: nodeModeServer(
+    'shared',
+    'this project for node:cluster apps: worker processes (Node\'s default scheduling), the table in the primary reached over IPC with a local copy per process, ticket keys pushed to every process',
+    LOAD_CLUSTER_MAIN,
+  ),
 };
+
+/** redis-server's version, or `undefined` when it is not on the PATH. */
+export function redisServerVersion(): string | undefined {
+  try {
+    const out = execFileSync('redis-server', ['--version'], { encoding: 'utf8' });
+    return /v=(\S+)/.exec(out)?.[1];
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The load benchmark's `cluster` mode: a `node:cluster` app written the
+ * ordinary way (the primary forks N worker processes, each listening on the
+ * same port with Node's default scheduling), with this project's one call
+ * in the primary (`startClusterCache()`) and one attach in each worker
+ * (`attachClusterCache(server)`): sessions by ID through the primary's table
+ * over IPC (and each worker's local copy), ticket keys pushed to every
+ * process.
+ *
+ * Started by `bench/load.ts` like `bench/load-server-main.ts` (an IPC
+ * channel, the spec as JSON in `argv[2]`): it sends `{ type: 'ready', port }`
+ * once every worker listens, answers `{ type: 'counters' }` with the
+ * cache's totals, and `{ type: 'stop' }` by stopping.
+ *
+ * @module
+ */
+import cluster from 'node:cluster';
+import { constants } from 'node:crypto';
+import { createServer, type TLSSocket } from 'node:tls';
+import { attachClusterCache, clusterServerOptions } from '../lib/attach.ts';
+import { freePort } from '../lib/free-port.ts';
+import { startClusterCache } from '../lib/process-primary.ts';
+import type { FromLoadServer, LoadServerSpec, ToLoadServer } from './load-server-main.ts';
+
+/** Session lifetime of every mode's servers (the runtime's default, nginx's `ssl_session_timeout 5m`). */
+const SESSION_TIMEOUT = '300';
+
+if (cluster.isPrimary) {
+  const spec = JSON.parse(process.argv[2] ?? '{}') as LoadServerSpec;
+  const port = await freePort(spec.host);
+  const cache = await startClusterCache({
+    env: { ...process.env, TLS_CACHE_TIMEOUT: SESSION_TIMEOUT, TLS_CACHE_LOG_LEVEL: 'warn', TLS_CACHE_STATS_INTERVAL: '0', TLS_CACHE_SUMMARY_INTERVAL: '0' },
+  });
+  const env = {
+    TLS_CACHE_TIMEOUT: SESSION_TIMEOUT,
+    TLS_CACHE_LOG_LEVEL: 'warn',
+    BENCH_CLUSTER_SPEC: JSON.stringify({ ...spec, port }),
+  };
+  let listening = 0;
+  cluster.on('listening', () => {
+    if (++listening === spec.workers) process.send?.({ type: 'ready', port } satisfies FromLoadServer);
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    if (!stopping) process.stderr.write(`cluster mode: worker ${worker.process.pid} exited (${signal ?? code})\n`);
+  });
+  for (let i = 0; i < spec.workers; i++) cluster.fork(env);
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill();
+    cache.close().finally(() => process.exit(0));
+  };
+  process.on('message', (message: ToLoadServer) => {
+    if (message.type === 'counters') {
+      cache.metrics().then(
+        () => process.send?.({ type: 'counters', counters: { counters: cache.counters.values(), table: cache.table.stats() } } satisfies FromLoadServer),
+        () => process.send?.({ type: 'counters', counters: undefined } satisfies FromLoadServer),
+      );
+    } else if (message.type === 'stop') {
+      stop();
+    }
+  });
+  // The benchmark going away must not leave a server behind.
+  process.on('disconnect', stop);
+} else {
+  const spec = JSON.parse(process.env.BENCH_CLUSTER_SPEC ?? '{}') as LoadServerSpec & { port: number };
+  const server = createServer(
+    {
+      cert: spec.cert,
+      key: spec.key,
+      ...clusterServerOptions(),
+      ...(spec.protocol === 'tls12-id' ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
+    },
+    (socket: TLSSocket) => {
+      // The client closes after its handshake (and, in TLS 1.3, its ticket).
+      socket.on('error', () => {});
+      socket.resume();
+    },
+  );
+  server.on('tlsClientError', () => {});
+  await attachClusterCache(server);
+  server.listen(spec.port, spec.host);
+}

@@ -1,0 +1,132 @@
+/**
+ * The load benchmark's `redis` mode as one process tree, so that its CPU
+ * time and memory are measured together: a private `redis-server` (on a
+ * free loopback port, no persistence) and two hosts, each a
+ * `bench/load-server-main.ts` process running the cluster runtime with its
+ * own table and `workers` threads, sharing sessions and ticket keys through
+ * that Redis (`TLS_CACHE_REDIS_*`), started with different command lines as
+ * on two machines. The clients alternate between the two hosts' ports.
+ *
+ * Speaks the same IPC as `load-server-main.ts`: `{ type: 'ready', port,
+ * ports }` once both hosts listen, `counters` (both hosts'), `stop`.
+ *
+ * @module
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../lib/free-port.ts';
+import type { FromLoadServer, LoadServerSpec, ToLoadServer } from './load-server-main.ts';
+
+const LOAD_SERVER_MAIN = fileURLToPath(new URL('./load-server-main.ts', import.meta.url));
+const START_TIMEOUT_MS = 20_000;
+
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let text = '';
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      text += chunk.toString();
+      if (text.includes('\r\n')) done(text.startsWith('+PONG'));
+    });
+  });
+}
+
+async function startRedis(): Promise<{ child: ChildProcess; port: number; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-redis-'));
+  const port = await freePort('127.0.0.1');
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', join(dir, 'redis.log')], {
+    stdio: 'ignore',
+  });
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (!(await ping(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return { child, port, dir };
+}
+
+interface Host {
+  child: ChildProcess;
+  port: number;
+}
+
+function startHost(spec: LoadServerSpec, env: NodeJS.ProcessEnv, name: string): Promise<Host> {
+  const child = fork(LOAD_SERVER_MAIN, [JSON.stringify(spec), `--bench-host=${name}`], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code, signal) => reject(new Error(`${name} exited (${signal ?? code}) before listening`)));
+    child.on('message', (message: FromLoadServer) => {
+      if (message.type === 'ready') resolve({ child, port: message.port });
+    });
+  });
+}
+
+function ask(host: Host): Promise<unknown> {
+  return new Promise((resolve) => {
+    const wait = setTimeout(() => resolve(undefined), 2000);
+    const onMessage = (reply: FromLoadServer): void => {
+      if (reply.type !== 'counters') return;
+      clearTimeout(wait);
+      host.child.off('message', onMessage);
+      resolve(reply.counters);
+    };
+    host.child.on('message', onMessage);
+    host.child.send({ type: 'counters' } satisfies ToLoadServer);
+  });
+}
+
+const spec = JSON.parse(process.argv[2] ?? '{}') as LoadServerSpec;
+const redis = await startRedis();
+const env = {
+  ...process.env,
+  TLS_CACHE_REDIS_URL: `redis://127.0.0.1:${redis.port}`,
+  // A secret for this run only.
+  TLS_CACHE_REDIS_SECRET: randomBytes(32).toString('base64'),
+  TLS_CACHE_REDIS_NAMESPACE: 'bench',
+};
+let hosts: Host[] = [];
+const stop = async (): Promise<void> => {
+  await Promise.all(
+    hosts.map(
+      (host) =>
+        new Promise<void>((resolve) => {
+          if (host.child.exitCode !== null) return resolve();
+          host.child.once('exit', () => resolve());
+          host.child.send({ type: 'stop' } satisfies ToLoadServer);
+        }),
+    ),
+  );
+  redis.child.kill('SIGKILL');
+  rmSync(redis.dir, { recursive: true, force: true });
+  process.exit(0);
+};
+const started = await Promise.allSettled([startHost({ ...spec, mode: 'shared' }, env, 'a'), startHost({ ...spec, mode: 'shared' }, env, 'b')]);
+hosts = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+const failure = started.find((result) => result.status === 'rejected');
+if (failure !== undefined) {
+  process.stderr.write(`load-redis-main: could not start: ${(failure.reason as Error).message}\n`);
+  for (const host of hosts) host.child.kill('SIGKILL');
+  redis.child.kill('SIGKILL');
+  rmSync(redis.dir, { recursive: true, force: true });
+  process.exit(1);
+}
+process.on('message', (message: ToLoadServer) => {
+  if (message.type === 'counters') {
+    Promise.all(hosts.map(ask)).then((counters) => process.send?.({ type: 'counters', counters: { hosts: counters } } satisfies FromLoadServer));
+  } else if (message.type === 'stop') {
+    void stop();
+  }
+});
+process.on('disconnect', () => void stop());
+process.send?.({ type: 'ready', port: hosts[0].port, ports: hosts.map((host) => host.port) } satisfies FromLoadServer);

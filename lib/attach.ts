@@ -1,0 +1,158 @@
+/**
+ * One attach line for a server, wherever it runs: {@link attachClusterCache}.
+ *
+ * - In a `node:cluster` worker process: the session store over IPC (a local
+ *   copy, then the primary's table within `TLS_CACHE_IPC_TIMEOUT`) and a
+ *   copy of the primary's ticket key ring, kept current by the primary. The
+ *   primary must run `startClusterCache()`.
+ * - In a server thread of the cluster runtime (`runCluster`): the shared
+ *   table and ring, as the runtime would attach them (it then does not
+ *   attach them again).
+ * - Anywhere else: `ERR_TLS_CACHE_NOT_IN_CLUSTER`.
+ *
+ * Servers must be created with the deployment's TLS settings
+ * ({@link clusterServerOptions}), or the attach refuses them.
+ *
+ * @module
+ */
+import cluster from 'node:cluster';
+import { Server as TlsServer } from 'node:tls';
+import { isMainThread, workerData } from 'node:worker_threads';
+import { pino, type Logger } from 'pino';
+import type { ServerThreadData } from './cluster-messages.ts';
+import { loadConfig } from './config.ts';
+import { HOOK_COUNTER_NAMES, SharedCounters, TICKET_COUNTER_NAMES } from './counters.ts';
+import { InvalidOptionError, NotInClusterError } from './errors.ts';
+import { attachSessionCache, sessionCacheOf, type SessionCacheBinding } from './hooks.ts';
+import { ProcessWorker } from './process-worker.ts';
+import { checkSessionIdContext, runtimeServerOptions, type RuntimeServerOptions } from './serve.ts';
+import { SessionTable, describe } from './table.ts';
+import { TicketKeyRing } from './ticket-keys.ts';
+import { attachTicketKeys, ticketKeysOf, type TicketKeyBinding } from './tickets.ts';
+
+/** Options of {@link attachClusterCache}. */
+export interface AttachClusterCacheOptions {
+  /**
+   * Worker processes: how long to wait for the primary's first answer (its
+   * settings and ticket keys), in ms.
+   * @defaultValue 10000
+   */
+  helloTimeout?: number;
+  /**
+   * Worker processes: the logger of this process's cache (used by the first
+   * attach of the process).
+   * @defaultValue pino to standard output at the primary's `logLevel`
+   */
+  logger?: Logger;
+}
+
+/** What {@link attachClusterCache} attached. */
+export interface ClusterCacheAttachment {
+  /** Where the server runs. */
+  readonly where: 'process' | 'thread';
+  /** The session store's binding. */
+  readonly binding: SessionCacheBinding;
+  /** The ticket key binding; `undefined` when tickets are off. */
+  readonly tickets: TicketKeyBinding | undefined;
+}
+
+const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
+
+/** The runtime's `workerData`, when this is one of its server threads. */
+function runtimeThreadData(): ServerThreadData | undefined {
+  if (isMainThread) return undefined;
+  const data = workerData as Partial<ServerThreadData> | null | undefined;
+  if (
+    data === null ||
+    typeof data !== 'object' ||
+    !(data.buffer instanceof SharedArrayBuffer) ||
+    !(data.counters instanceof SharedArrayBuffer) ||
+    typeof data.module !== 'string' ||
+    data.config === undefined
+  ) {
+    return undefined;
+  }
+  return data as ServerThreadData;
+}
+
+/** Whether this is a `node:cluster` worker process with its channel to the primary. */
+function inWorkerProcess(): boolean {
+  return isMainThread && cluster.isWorker && typeof process.send === 'function';
+}
+
+/**
+ * The options every server must be created with to take the cache, to
+ * spread into `https.createServer()`, `tls.createServer()` or
+ * `http2.createSecureServer()`: `{ sessionTimeout, sessionIdContext }`,
+ * read now from `TLS_CACHE_TIMEOUT` and `TLS_CACHE_SESSION_ID_CONTEXT`
+ * (the worker inherits the primary's environment), or from the runtime in
+ * one of its server threads. Synchronous, so it works before any await.
+ * @throws InvalidEnvironmentError (`ERR_TLS_CACHE_INVALID_ENV`) for a malformed variable.
+ */
+export function clusterServerOptions(env: NodeJS.ProcessEnv = process.env): RuntimeServerOptions {
+  const thread = runtimeThreadData();
+  if (thread !== undefined) return runtimeServerOptions({ timeout: thread.config.timeout }, thread.config);
+  const config = loadConfig({}, env);
+  return runtimeServerOptions(config, config);
+}
+
+/**
+ * Attaches the cluster's session cache and ticket keys to `server` (not
+ * listening yet): see the module's documentation. Resolves once the server
+ * is ready to resume any process's or thread's sessions; listen after.
+ *
+ * @throws NotInClusterError (`ERR_TLS_CACHE_NOT_IN_CLUSTER`) outside a `node:cluster` worker process and a runtime server thread.
+ * @throws PrimaryUnavailableError (`ERR_TLS_CACHE_PRIMARY_UNAVAILABLE`) when the primary does not answer within `helloTimeout`.
+ * @throws SessionTimeoutMismatchError (`ERR_TLS_CACHE_SESSION_TIMEOUT_MISMATCH`), SessionIdContextMismatchError (`ERR_TLS_CACHE_SESSION_ID_CONTEXT_MISMATCH`), TicketsNotDisabledError (`ERR_TLS_CACHE_TICKETS_NOT_DISABLED`) for a server not created with the deployment's settings.
+ * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for a server that is not a `tls.Server`, or a bad option.
+ */
+export async function attachClusterCache(server: TlsServer, options: AttachClusterCacheOptions = {}): Promise<ClusterCacheAttachment> {
+  if (!(server instanceof TlsServer)) {
+    throw new InvalidOptionError('server', `expected a tls.Server (https and http2 secure servers are ones), got ${describe(server)}`);
+  }
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', `expected an object, got ${describe(options)}`);
+  const { helloTimeout = DEFAULT_HELLO_TIMEOUT_MS, logger } = options;
+  if (!Number.isInteger(helloTimeout) || helloTimeout < 1 || helloTimeout > 600_000) {
+    throw new InvalidOptionError('helloTimeout', `expected whole milliseconds from 1 to 600000, got ${describe(helloTimeout)}`);
+  }
+  if (logger !== undefined && (logger === null || typeof logger !== 'object' || typeof logger.child !== 'function')) {
+    throw new InvalidOptionError('logger', `expected a pino logger, got ${describe(logger)}`);
+  }
+  const thread = runtimeThreadData();
+  if (thread !== undefined) return attachInThread(server, thread);
+  if (!inWorkerProcess()) {
+    throw new NotInClusterError(
+      'attachClusterCache() runs in a node:cluster worker process (its primary calling startClusterCache()) or in a server thread of runCluster(); ' +
+        'this is neither' + (cluster.isPrimary && isMainThread ? ' (this is the primary: call startClusterCache() here)' : ''),
+    );
+  }
+  const worker = await ProcessWorker.connect({ helloTimeout, logger });
+  const { binding, tickets } = worker.attach(server);
+  return { where: 'process', binding, tickets };
+}
+
+/**
+ * In a runtime server thread: the shared table and ring, counted in the
+ * shared counters as the runtime counts them. The runtime then finds them
+ * attached and only adds its handshake count and checks.
+ */
+function attachInThread(server: TlsServer, data: ServerThreadData): ClusterCacheAttachment {
+  checkSessionIdContext(server, data.config.sessionIdContext);
+  const counters = SharedCounters.open(data.counters);
+  const table = SessionTable.open(data.buffer);
+  const logger = pino({ level: data.config.logLevel, name: 'tls-session-cache' }).child({ workerId: data.workerId });
+  const ring = data.ticketKeys === undefined ? undefined : TicketKeyRing.open(data.ticketKeys);
+  const binding =
+    sessionCacheOf(server) ??
+    attachSessionCache(server, table, {
+      counters: counters.mirror(HOOK_COUNTER_NAMES),
+      onError(error, hook) {
+        logger.debug({ err: { name: (error as Error)?.name, code: (error as { code?: unknown })?.code }, hook }, 'session store refused');
+      },
+    });
+  const tickets =
+    ring === undefined
+      ? undefined
+      : (ticketKeysOf(server) ?? attachTicketKeys(server, ring, { mode: data.ticketMode, counters: counters.mirror(TICKET_COUNTER_NAMES) }));
+  return { where: 'thread', binding, tickets };
+}

@@ -1,0 +1,388 @@
+/**
+ * The session cache for `node:cluster` applications (worker processes): the
+ * primary process holds the session table and the ticket key ring (a
+ * {@link CachePrimary}); worker processes reach the table over the cluster's
+ * IPC channel and hold a copy of the ring, pushed at start and on every
+ * change.
+ *
+ * ```ts
+ * import cluster from 'node:cluster';
+ * import { startClusterCache, attachClusterCache, clusterServerOptions } from 'tls-session-cache';
+ * if (cluster.isPrimary) {
+ *   await startClusterCache();                               // the one call
+ *   for (let i = 0; i < 4; i++) cluster.fork();
+ * } else {
+ *   const server = https.createServer({ key, cert, ...clusterServerOptions() }, app);
+ *   await attachClusterCache(server);                        // the one attach
+ *   server.listen(8443);
+ * }
+ * ```
+ *
+ * The application's own `cluster.on('message')` and `process.on('message')`
+ * handlers also see this library's messages (objects with a
+ * `tlsSessionCache` property): ignore them.
+ *
+ * @module
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { pino, type Logger } from 'pino';
+import { loadConfig, redactConfig, type CacheConfig } from './config.ts';
+import { COUNTER_NAMES } from './counters.ts';
+import { ClusterCacheStartedError, InvalidOptionError, NotInClusterError } from './errors.ts';
+import {
+  decodeToPrimary,
+  encodeToWorker,
+  isTagged,
+  MAX_REQUEST_ID,
+  P_COUNTS,
+  P_FLUSH,
+  P_GOT,
+  P_HELLO,
+  P_KEYS,
+  W_COUNTS,
+  W_GET,
+  W_HELLO,
+  W_SET,
+  type ClusterSettings,
+  type ToPrimary,
+  type ToWorker,
+} from './ipc-messages.ts';
+import { CachePrimary, type FlushResult } from './primary.ts';
+import { describe, type SessionTable } from './table.ts';
+import type { TicketKeyRing } from './ticket-keys.ts';
+import type { SharedCounters } from './counters.ts';
+
+/** Options of {@link startClusterCache}. */
+export interface ClusterCacheOptions {
+  /** Settings that win over the environment; see `loadConfig()`. @defaultValue `{}` */
+  config?: Partial<CacheConfig>;
+  /** The environment to read `TLS_CACHE_*` settings from. @defaultValue `process.env` */
+  env?: NodeJS.ProcessEnv;
+  /** The primary's logger. @defaultValue pino to standard output at `config.logLevel` */
+  logger?: Logger;
+  /**
+   * How worker processes use the ticket keys: `auto` uses Node's internal
+   * ticket key callback when present, `fallback` the public single-key API.
+   * @defaultValue `'auto'`
+   */
+  ticketMode?: 'auto' | 'fallback';
+  /**
+   * How long {@link ClusterCache.metrics} waits for the worker processes'
+   * latest counts, in ms (they also send them every second on their own).
+   * @defaultValue 100
+   */
+  countsTimeout?: number;
+}
+
+/** How long a {@link ClusterCache.metrics} call waits for fresh counts by default. */
+const COUNTS_TIMEOUT_MS = 100;
+
+/** The process's cache, or `'starting'` while it starts. */
+let started: ClusterCache | 'starting' | undefined;
+/** Makes and starts a {@link ClusterCache}; set by its static block, so its constructor stays private. */
+let create: (options: ClusterCacheOptions) => Promise<ClusterCache>;
+
+/**
+ * The cache of a `node:cluster` primary; made by {@link startClusterCache}.
+ */
+export class ClusterCache {
+  /** The resolved configuration (what every worker is told). */
+  readonly config: Readonly<CacheConfig>;
+  /** The session table, in this process. */
+  readonly table: SessionTable;
+  /** The ticket key ring, in this process; `undefined` when tickets are off. */
+  readonly ticketKeys: TicketKeyRing | undefined;
+  /** Totals of every process: the primary's own counts and the workers' shipped ones. */
+  readonly counters: SharedCounters;
+  readonly logger: Logger;
+
+  readonly #primary: CachePrimary;
+  readonly #settings: ClusterSettings;
+  readonly #countsTimeout: number;
+  /** Workers that said hello (they hold a ring and a local copy to keep current). */
+  readonly #attached = new Set<Worker>();
+  readonly #listening = new Set<Worker>();
+  readonly #countWaiters = new Map<number, { workers: Set<Worker>; done: () => void }>();
+  #countsRequest = 0;
+  #closed = false;
+  readonly #onMessage = (worker: Worker, message: unknown): void => this.#receive(worker, message);
+  readonly #onListening = (worker: Worker): void => {
+    this.#listening.add(worker);
+  };
+  readonly #onExit = (worker: Worker): void => {
+    this.#attached.delete(worker);
+    this.#listening.delete(worker);
+    for (const waiter of this.#countWaiters.values()) {
+      waiter.workers.delete(worker);
+      if (waiter.workers.size === 0) waiter.done();
+    }
+  };
+  readonly #onTicketKeys = (): void => this.#pushKeys();
+
+  private constructor(primary: CachePrimary, settings: ClusterSettings, countsTimeout: number) {
+    this.#primary = primary;
+    this.config = primary.config;
+    this.table = primary.table;
+    this.ticketKeys = primary.ticketKeys;
+    this.counters = primary.counters;
+    this.logger = primary.logger;
+    this.#settings = settings;
+    this.#countsTimeout = countsTimeout;
+  }
+
+  static {
+    create = async (options) => {
+      const config = loadConfig(options.config ?? {}, options.env ?? process.env);
+      // Workers forked from here inherit this environment: their clusterServerOptions() then
+      // agree with the primary even when the settings came from options.config.
+      process.env.TLS_CACHE_TIMEOUT = String(config.timeout);
+      process.env.TLS_CACHE_SESSION_ID_CONTEXT = config.sessionIdContext;
+      const logger = options.logger ?? pino({ level: config.logLevel, name: 'tls-session-cache' });
+      const primary = CachePrimary.create(config, logger);
+      const settings: ClusterSettings = {
+        timeout: config.timeout,
+        sessionIdContext: config.sessionIdContext,
+        tickets: config.tickets,
+        ticketMode: options.ticketMode ?? 'auto',
+        ipcTimeout: config.ipcTimeout,
+        localSize: config.localSize,
+        maxSessionSize: config.maxSessionSize,
+        logLevel: config.logLevel,
+      };
+      const cache = new ClusterCache(primary, settings, options.countsTimeout ?? COUNTS_TIMEOUT_MS);
+      try {
+        await primary.start({ workers: () => cache.#workerCounts() });
+      } catch (error) {
+        await primary.close();
+        throw error;
+      }
+      cluster.on('message', cache.#onMessage);
+      cluster.on('listening', cache.#onListening);
+      cluster.on('exit', cache.#onExit);
+      primary.on('ticketKeys', cache.#onTicketKeys);
+      const stats = primary.table.stats();
+      logger.info(
+        {
+          config: redactConfig(config),
+          node: process.version,
+          table: { bufferBytes: stats.bufferBytes, capacityEntries: stats.capacityEntries },
+          ticketKeys: primary.ticketKeys?.stats(),
+        },
+        'node:cluster session cache started in the primary',
+      );
+      return cache;
+    };
+  }
+
+  /**
+   * Every metric in the Prometheus text format: totals across the primary
+   * and every worker process. Asks the workers for their latest counts
+   * first and waits for them up to `countsTimeout` ms (a worker that does
+   * not answer in time is counted as of its last shipment, at most a second
+   * old).
+   */
+  async metrics(): Promise<string> {
+    await this.#freshCounts();
+    return this.#primary.metrics();
+  }
+
+  /** The port of the metrics endpoint (`metricsPort`), or `undefined` when it is off. */
+  get metricsPort(): number | undefined {
+    return this.#primary.metricsPort;
+  }
+
+  /**
+   * Rotates the ticket keys now; every worker process gets the new ring
+   * (the previous key still decrypts for the session timeout). With key
+   * files, reads them again. Returns false when tickets are off or once closed.
+   * @throws TicketKeyFileError when a key file cannot be read (the keys in use stay).
+   */
+  rotateTicketKeys(): boolean {
+    return this.#primary.rotateTicketKeys();
+  }
+
+  /**
+   * Forgets every session (the table and every worker's local copy) and
+   * every ticket key: every client makes a full handshake next time.
+   * @throws TicketKeyFileError when a key file cannot be read; nothing was flushed then.
+   */
+  flush(): FlushResult {
+    const result = this.#primary.flush();
+    if (!this.#closed) this.#broadcast({ op: P_FLUSH });
+    return result;
+  }
+
+  /**
+   * Stops answering the workers (their lookups then time out as misses),
+   * stops the timers and the metrics endpoint, and frees the table and the
+   * ring. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    cluster.off('message', this.#onMessage);
+    cluster.off('listening', this.#onListening);
+    cluster.off('exit', this.#onExit);
+    this.#primary.off('ticketKeys', this.#onTicketKeys);
+    for (const waiter of this.#countWaiters.values()) waiter.done();
+    await this.#primary.close();
+    if (started === this) started = undefined;
+  }
+
+  #workerCounts(): { configured: number; listening: number } {
+    return { configured: Object.keys(cluster.workers ?? {}).length, listening: this.#listening.size };
+  }
+
+  /** Handles one message from a worker (the application's are ignored). Never throws. */
+  #receive(worker: Worker, raw: unknown): void {
+    if (this.#closed || !isTagged(raw)) return;
+    try {
+      const message = decodeToPrimary(raw, this.config.maxSessionSize);
+      if (message === undefined) {
+        this.counters.add('ipcMalformed');
+        return;
+      }
+      this.#act(worker, message);
+    } catch (error) {
+      this.counters.add('ipcMalformed');
+      this.logger.debug({ err: { name: (error as Error)?.name, code: (error as { code?: unknown })?.code } }, 'a worker message failed');
+    }
+  }
+
+  #act(worker: Worker, message: ToPrimary): void {
+    switch (message.op) {
+      case W_GET: {
+        let session: Buffer | undefined;
+        try {
+          session = this.table.get(message.id);
+        } catch {
+          session = undefined;
+        }
+        this.#send(worker, { op: P_GOT, request: message.request, session });
+        return;
+      }
+      case W_SET: {
+        const latest = Date.now() + this.config.timeout * 1000;
+        try {
+          this.table.set(message.id, message.session, Math.min(message.expiresAt, latest));
+        } catch {
+          // Refused (oversize, ...) and counted by the table; the worker keeps its copy.
+        }
+        return;
+      }
+      case W_HELLO: {
+        const keys = this.ticketKeys?.snapshot();
+        this.#send(worker, { op: P_HELLO, settings: this.#settings, keys });
+        for (const key of keys?.keys ?? []) key.key.fill(0);
+        this.#attached.add(worker);
+        return;
+      }
+      case W_COUNTS: {
+        message.deltas.forEach((delta, i) => {
+          if (delta > 0) this.counters.add(COUNTER_NAMES[i], delta);
+        });
+        const waiter = this.#countWaiters.get(message.request);
+        if (waiter !== undefined) {
+          waiter.workers.delete(worker);
+          if (waiter.workers.size === 0) waiter.done();
+        }
+        return;
+      }
+    }
+  }
+
+  /** Sends the ring to every worker that holds one. */
+  #pushKeys(): void {
+    const keys = this.ticketKeys?.snapshot();
+    if (keys === undefined || this.#closed) return;
+    this.#broadcast({ op: P_KEYS, keys });
+    for (const key of keys.keys) key.key.fill(0);
+  }
+
+  #broadcast(message: ToWorker): void {
+    const framed = encodeToWorker(message);
+    for (const worker of this.#attached) sendFramed(worker, framed);
+  }
+
+  #send(worker: Worker, message: ToWorker): void {
+    sendFramed(worker, encodeToWorker(message));
+  }
+
+  /** Asks every attached worker for its counts and waits for the answers, up to the counts timeout. */
+  async #freshCounts(): Promise<void> {
+    const workers = new Set([...this.#attached].filter((worker) => worker.isConnected()));
+    if (workers.size === 0 || this.#closed) return;
+    this.#countsRequest = this.#countsRequest >= MAX_REQUEST_ID ? 1 : this.#countsRequest + 1;
+    const request = this.#countsRequest;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#countWaiters.delete(request);
+        resolve();
+      };
+      this.#countWaiters.set(request, { workers, done });
+      timer = setTimeout(done, this.#countsTimeout);
+      for (const worker of workers) this.#send(worker, { op: P_COUNTS, request });
+    });
+  }
+}
+
+function sendFramed(worker: Worker, framed: object): void {
+  try {
+    if (worker.isConnected()) worker.send(framed, undefined, undefined, ignore);
+  } catch {
+    // The worker is going away; its exit is handled on 'exit'.
+  }
+}
+
+function ignore(): void {}
+
+/**
+ * Starts the session cache in a `node:cluster` primary: the table, the
+ * ticket key ring and its rotation, the metrics endpoint (when
+ * `TLS_CACHE_METRICS_PORT` is set), and the answers to worker processes
+ * (each attaches with `attachClusterCache(server)`). Call it once, before
+ * or after forking. Settings come from `TLS_CACHE_*` variables (and
+ * `options.config`); workers get the ones they must agree on from here.
+ * It sets `TLS_CACHE_TIMEOUT` and `TLS_CACHE_SESSION_ID_CONTEXT` in this
+ * process's environment to the values in force, so that workers forked
+ * from it (which inherit it) create their servers with the same ones
+ * (`clusterServerOptions()`).
+ *
+ * @throws NotInClusterError (`ERR_TLS_CACHE_NOT_IN_CLUSTER`) outside a cluster primary.
+ * @throws ClusterCacheStartedError (`ERR_TLS_CACHE_ALREADY_STARTED`) when it runs already in this process.
+ * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) or InvalidEnvironmentError (`ERR_TLS_CACHE_INVALID_ENV`) for bad settings.
+ * @throws TicketKeyFileError, MetricsListenError as the thread runtime does.
+ */
+export async function startClusterCache(options: ClusterCacheOptions = {}): Promise<ClusterCache> {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidOptionError('options', `expected an object, got ${describe(options)}`);
+  }
+  const { ticketMode, countsTimeout, logger } = options;
+  if (ticketMode !== undefined && ticketMode !== 'auto' && ticketMode !== 'fallback') {
+    throw new InvalidOptionError('ticketMode', `expected "auto" or "fallback", got ${describe(ticketMode)}`);
+  }
+  if (countsTimeout !== undefined && (!Number.isInteger(countsTimeout) || countsTimeout < 0 || countsTimeout > 10_000)) {
+    throw new InvalidOptionError('countsTimeout', `expected whole milliseconds from 0 to 10000, got ${describe(countsTimeout)}`);
+  }
+  if (logger !== undefined && (logger === null || typeof logger !== 'object' || typeof logger.info !== 'function' || typeof logger.child !== 'function')) {
+    throw new InvalidOptionError('logger', `expected a pino logger, got ${describe(logger)}`);
+  }
+  if (!cluster.isPrimary) {
+    throw new NotInClusterError(
+      'startClusterCache() runs in the node:cluster primary; in a worker process, call attachClusterCache(server) instead',
+    );
+  }
+  if (started !== undefined) {
+    throw new ClusterCacheStartedError('startClusterCache() was already called in this process; use the ClusterCache it returned');
+  }
+  started = 'starting';
+  try {
+    started = await create(options);
+  } catch (error) {
+    started = undefined;
+    throw error;
+  }
+  return started;
+}

@@ -1,0 +1,245 @@
+/**
+ * A two-level session store for deployments on several hosts: the host's
+ * shared table answers first; a miss there asks Redis, bounded by a few
+ * milliseconds, after which the handshake goes on as a miss. New sessions go
+ * to both, the Redis write in the background (auto-pipelined, never awaited
+ * by a handshake).
+ *
+ * In Redis a session is sealed (`sealed.ts`: AES-256-GCM under a key
+ * derived from the deployment's secret, the session ID as associated data),
+ * together with its absolute expiry: `<namespace>:s:<session ID in hex>`
+ * holds `seal(id, expiresAt (float64, ms) | session DER)` and expires in
+ * Redis at that same moment (`PX`). The session ID is not hashed: it is not
+ * secret (it crosses the network in clear in every ClientHello), and plain
+ * hex lets an operator find an entry with `redis-cli`.
+ *
+ * A session found in Redis is copied into the local table with its own
+ * absolute expiry, so the next lookup of it on this host is local, and it
+ * never outlives its first full handshake's lifetime, however many hosts it
+ * visits.
+ *
+ * @module
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { CounterName } from './counters.ts';
+import { InvalidOptionError } from './errors.ts';
+import type { SessionStore } from './hooks.ts';
+import { isReady } from './redis-connection.ts';
+import { createSealer, type Sealer } from './sealed.ts';
+
+/** What the two-level store needs of the local level: a {@link SessionTable} is one. */
+export interface LocalSessionStore {
+  readonly timeout: number;
+  get(id: Uint8Array): Uint8Array | undefined;
+  set(id: Uint8Array, session: Uint8Array, expiresAt?: number): boolean;
+}
+
+/** Where the store counts: `SharedCounters` is one. */
+export interface RedisCounterSink {
+  add(name: CounterName, n?: number): void;
+}
+
+/** Options of {@link RedisSessionStore}. */
+export interface RedisSessionStoreOptions {
+  /** The first level, usually the host's shared table. */
+  local: LocalSessionStore;
+  /** An ioredis connection (see `connectRedis`); the store does not close it. */
+  redis: Redis;
+  /** The deployment's secret (`TLS_CACHE_REDIS_SECRET`, at least 32 characters). */
+  secret: string;
+  /** Prefix of every key (`TLS_CACHE_REDIS_NAMESPACE`). */
+  namespace: string;
+  /** How long a lookup may wait for Redis, in ms (`TLS_CACHE_REDIS_TIMEOUT`). @defaultValue 5 */
+  timeout?: number;
+  /** Counts `redisLookups`, `redisHits`, `redisTimeouts`, `redisErrors`, `redisRejected`, `redisWrites`. @defaultValue none */
+  counters?: RedisCounterSink;
+  /** Where refused entries are reported (at most one line a minute). @defaultValue none */
+  logger?: Logger;
+  /** Milliseconds since the epoch. @defaultValue `Date.now` */
+  clock?: () => number;
+}
+
+/** Bytes of the expiry in front of the session inside a sealed value. */
+const EXPIRY_BYTES = 8;
+/** At most one `redis entry refused` line per this many ms. */
+const REFUSAL_LOG_INTERVAL = 60_000;
+
+/** The Redis key of a session. */
+export function sessionKey(namespace: string, id: Uint8Array): string {
+  return `${namespace}:s:${Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex')}`;
+}
+
+/** A SCAN pattern matching exactly the keys that start with `prefix`. */
+export function prefixPattern(prefix: string): string {
+  return `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
+}
+
+/**
+ * The two-level store; see the module's documentation. `get` answers from
+ * the table synchronously, or returns a promise that settles within
+ * `timeout` ms (to `undefined` on a miss, a timeout, an error, a refused
+ * entry, or while Redis is unavailable); it never rejects.
+ */
+export class RedisSessionStore implements SessionStore {
+  /** Session lifetime in seconds: the local store's. */
+  readonly timeout: number;
+  readonly #local: LocalSessionStore;
+  readonly #redis: Redis;
+  readonly #namespace: string;
+  readonly #sealer: Sealer;
+  readonly #wait: number;
+  readonly #counters: RedisCounterSink | undefined;
+  readonly #logger: Logger | undefined;
+  readonly #clock: () => number;
+  #lastRefusalLog = -Infinity;
+  #refusedSinceLog = 0;
+
+  /** @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for a bad secret, namespace or timeout. */
+  constructor(options: RedisSessionStoreOptions) {
+    const { local, redis, secret, namespace, timeout = 5, counters, logger, clock = Date.now } = options;
+    if (!Number.isInteger(timeout) || timeout < 1) {
+      throw new InvalidOptionError('redisTimeout', `expected whole milliseconds of at least 1, got ${String(timeout)}`);
+    }
+    this.#sealer = createSealer({ secret, namespace, purpose: 'session' });
+    this.timeout = local.timeout;
+    this.#local = local;
+    this.#redis = redis;
+    this.#namespace = namespace;
+    this.#wait = timeout;
+    this.#counters = counters;
+    this.#logger = logger;
+    this.#clock = clock;
+    // The first lookup on a connection runs cold code (ioredis's command and reply paths, this one): run it once
+    // when the connection is ready, so that no handshake pays for it against the timeout.
+    this.#sealer.open(Buffer.alloc(1), this.#sealer.seal(Buffer.alloc(1), Buffer.alloc(EXPIRY_BYTES + 1)));
+    const warmUp = (): void => {
+      redis.getBuffer(sessionKey(namespace, Buffer.alloc(1))).catch(() => {});
+    };
+    if (isReady(redis)) warmUp();
+    else redis.once('ready', warmUp);
+  }
+
+  /**
+   * The local session, or a promise of Redis's answer within `timeout` ms
+   * (plus at most one turn of this thread's event loop, so that a reply that
+   * arrived while the thread was busy is not counted as late).
+   */
+  get(id: Uint8Array): Uint8Array | undefined | Promise<Uint8Array | undefined> {
+    const local = this.#local.get(id);
+    if (local !== undefined) return local;
+    this.#count('redisLookups');
+    if (!isReady(this.#redis)) {
+      this.#count('redisErrors');
+      return undefined;
+    }
+    return new Promise((resolve) => {
+      let settled = false;
+      // When the timer fires, a reply may already wait in the socket while this thread was busy (with
+      // other handshakes): it is read in this event-loop turn's I/O phase, before setImmediate's. So the
+      // bound is Redis's answer time, plus at most one turn of this thread's loop, not the loop's lag.
+      const timer = setTimeout(() => {
+        setImmediate(() => {
+          if (settled) return;
+          settled = true;
+          this.#count('redisTimeouts');
+          resolve(undefined);
+        });
+      }, this.#wait);
+      this.#redis.getBuffer(sessionKey(this.#namespace, id)).then(
+        (value) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve(value === null ? undefined : this.#accept(id, value));
+        },
+        () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          this.#count('redisErrors');
+          resolve(undefined);
+        },
+      );
+    });
+  }
+
+  /**
+   * Stores a session in the local store and, in the background, in Redis
+   * until the same absolute expiry. Returns the local store's answer.
+   */
+  set(id: Uint8Array, session: Uint8Array): boolean {
+    const expiresAt = this.#clock() + this.timeout * 1000;
+    this.#write(id, session, expiresAt);
+    return this.#local.set(id, session, expiresAt);
+  }
+
+  /** Opens a value read from Redis; stores a live session locally. */
+  #accept(id: Uint8Array, value: Buffer): Uint8Array | undefined {
+    const plain = this.#sealer.open(id, value);
+    if (plain === undefined || plain.length <= EXPIRY_BYTES) {
+      this.#refused();
+      return undefined;
+    }
+    const expiresAt = plain.readDoubleBE(0);
+    const session = plain.subarray(EXPIRY_BYTES);
+    if (!(expiresAt > this.#clock())) return undefined;
+    this.#count('redisHits');
+    try {
+      this.#local.set(id, session, expiresAt);
+    } catch {
+      // The local table refused it (oversize): this lookup is still answered.
+    }
+    return session;
+  }
+
+  #write(id: Uint8Array, session: Uint8Array, expiresAt: number): void {
+    if (!isReady(this.#redis)) {
+      this.#count('redisErrors');
+      return;
+    }
+    const plain = Buffer.allocUnsafe(EXPIRY_BYTES + session.byteLength);
+    plain.writeDoubleBE(expiresAt, 0);
+    plain.set(session, EXPIRY_BYTES);
+    const sealed = this.#sealer.seal(id, plain);
+    plain.fill(0);
+    const ttl = Math.max(1, Math.ceil(expiresAt - this.#clock()));
+    this.#redis.set(sessionKey(this.#namespace, id), sealed, 'PX', ttl).then(
+      () => this.#count('redisWrites'),
+      () => this.#count('redisErrors'),
+    );
+  }
+
+  #refused(): void {
+    this.#count('redisRejected');
+    this.#refusedSinceLog++;
+    const now = this.#clock();
+    if (now - this.#lastRefusalLog < REFUSAL_LOG_INTERVAL) return;
+    this.#logger?.warn(
+      { refused: this.#refusedSinceLog },
+      'redis entry refused: it does not authenticate (altered in Redis, or written under another secret or namespace)',
+    );
+    this.#lastRefusalLog = now;
+    this.#refusedSinceLog = 0;
+  }
+
+  #count(name: CounterName): void {
+    this.#counters?.add(name);
+  }
+}
+
+/**
+ * Deletes every session of `namespace` from Redis (SCAN and UNLINK in
+ * batches); resolves to how many were deleted. Used by a fleet-wide flush.
+ */
+export async function deleteRedisSessions(redis: Redis, namespace: string): Promise<number> {
+  const pattern = prefixPattern(`${namespace}:s:`);
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}

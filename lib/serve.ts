@@ -1,0 +1,126 @@
+/**
+ * What a runtime does to each server it runs, whatever the server runs in
+ * (a worker thread of the cluster runtime, a `node:cluster` worker
+ * process): attach the session store and the ticket key ring, check that
+ * the server was created with the deployment's TLS settings, and count its
+ * handshakes.
+ *
+ * @module
+ */
+import { constants } from 'node:crypto';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import type { CacheConfig } from './config.ts';
+import { HOOK_COUNTER_NAMES, TICKET_COUNTER_NAMES, type SharedCounters } from './counters.ts';
+import { summarize } from './cluster-messages.ts';
+import { InvalidSessionError, SessionIdContextMismatchError, TicketsNotDisabledError } from './errors.ts';
+import { attachSessionCache, sessionCacheOf, type SessionCacheBinding, type SessionStore } from './hooks.ts';
+import type { TicketKeyRing } from './ticket-keys.ts';
+import { attachTicketKeys, ticketKeysOf, type TicketKeyBinding } from './tickets.ts';
+
+/** The options every server of a deployment must be created with. */
+export interface RuntimeServerOptions {
+  /** The session lifetime in seconds: the store's timeout. */
+  sessionTimeout: number;
+  /** The deployment's session ID context (`TLS_CACHE_SESSION_ID_CONTEXT`). */
+  sessionIdContext: string;
+}
+
+/**
+ * The options to spread into a server's creation options under a runtime:
+ * `{ sessionTimeout: store.timeout, sessionIdContext: config.sessionIdContext }`.
+ */
+export function runtimeServerOptions(
+  store: Pick<SessionStore, 'timeout'>,
+  config: Pick<CacheConfig, 'sessionIdContext'>,
+): RuntimeServerOptions {
+  return { sessionTimeout: store.timeout, sessionIdContext: config.sessionIdContext };
+}
+
+/** What {@link attachRuntime} needs. */
+export interface RuntimeAttachOptions {
+  /** The session store: the shared table, or a store in front of it (IPC, Redis). */
+  store: SessionStore;
+  /** The ticket key ring, or `undefined` when tickets are off. */
+  ticketKeys: TicketKeyRing | undefined;
+  /** How tickets use the ring (see `attachTicketKeys`). */
+  ticketMode: 'auto' | 'fallback';
+  /** Where hook, ticket and handshake counts are added. */
+  counters: SharedCounters;
+  /** Where refusals and errors are logged. */
+  logger: Logger;
+  /** The deployment's session ID context; the server must have been created with it. */
+  sessionIdContext: string;
+}
+
+/** What {@link attachRuntime} attached. */
+export interface RuntimeBinding {
+  /** The session store's binding (the server's own, if it was attached before). */
+  binding: SessionCacheBinding;
+  /** The ticket key binding, or `undefined` when tickets are off. */
+  tickets: TicketKeyBinding | undefined;
+}
+
+/**
+ * Attaches `options.store` and `options.ticketKeys` to `server` (unless the
+ * server module attached them itself), and counts every handshake.
+ *
+ * @throws SessionIdContextMismatchError (`ERR_TLS_CACHE_SESSION_ID_CONTEXT_MISMATCH`) when the server's `sessionIdContext` is not the deployment's.
+ * @throws TicketsNotDisabledError (`ERR_TLS_CACHE_TICKETS_NOT_DISABLED`) when tickets are off and the server would issue tickets of its own.
+ * @throws SessionTimeoutMismatchError (`ERR_TLS_CACHE_SESSION_TIMEOUT_MISMATCH`) when its `sessionTimeout` is not the store's.
+ */
+export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions): RuntimeBinding {
+  const { store, ticketKeys, ticketMode, counters, logger, sessionIdContext } = options;
+  checkSessionIdContext(server, sessionIdContext);
+  const tickets = attachTickets(server, ticketKeys, ticketMode, counters);
+  const binding =
+    sessionCacheOf(server) ??
+    attachSessionCache(server, store, {
+      counters: counters.mirror(HOOK_COUNTER_NAMES),
+      onError(error, hook) {
+        // Oversize sessions are routine and counted by the table; anything else is worth a look.
+        const level = error instanceof InvalidSessionError ? 'debug' : 'warn';
+        logger[level]({ err: summarize(error), hook }, 'session store refused');
+      },
+    });
+  server.on('secureConnection', (socket: TLSSocket) => counters.countHandshake(socket.isSessionReused(), socket.getProtocol()));
+  return { binding, tickets };
+}
+
+/**
+ * Refuses a server whose session ID context is not the deployment's: Node's
+ * default (a hash of `process.argv`) differs between processes started with
+ * other command lines, and OpenSSL then resumes nothing they made.
+ */
+export function checkSessionIdContext(server: TlsServer, expected: string): void {
+  const actual = (server as { sessionIdContext?: unknown }).sessionIdContext;
+  if (actual === expected) return;
+  throw new SessionIdContextMismatchError(
+    `The server's TLS sessionIdContext is ${actual === undefined ? 'unset' : JSON.stringify(actual)}, not the deployment's ` +
+      `${JSON.stringify(expected)} (TLS_CACHE_SESSION_ID_CONTEXT): sessions made by other processes or hosts would not resume. ` +
+      'Create the server with { sessionIdContext } from the runtime\'s server options (spread context.serverOptions)',
+  );
+}
+
+/**
+ * With tickets on, makes the server use the shared ring; with tickets off,
+ * refuses a server that would issue tickets under keys of its own.
+ */
+function attachTickets(
+  server: TlsServer,
+  ring: TicketKeyRing | undefined,
+  mode: 'auto' | 'fallback',
+  counters: SharedCounters,
+): TicketKeyBinding | undefined {
+  if (ring === undefined) {
+    const secureOptions = Number((server as { secureOptions?: unknown }).secureOptions ?? 0);
+    if ((secureOptions & constants.SSL_OP_NO_TICKET) === 0) {
+      throw new TicketsNotDisabledError(
+        'Tickets are off (TLS_CACHE_TICKETS=off) but the server would issue tickets under keys of its own; ' +
+          "create it with secureOptions including SSL_OP_NO_TICKET (e.g. when context.config.tickets === 'off')",
+      );
+    }
+    return undefined;
+  }
+  return ticketKeysOf(server) ?? attachTicketKeys(server, ring, { mode, counters: counters.mirror(TICKET_COUNTER_NAMES) });
+}

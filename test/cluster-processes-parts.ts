@@ -1,0 +1,211 @@
+/**
+ * node:cluster worker processes (issue 6), the parts on their own: the
+ * local copy (bounded, LRU, absolute expiry), the expiry read from a real
+ * session, the IPC message checks, a ticket key ring copied whole into
+ * another process's ring (snapshot, restore, load), and the coded errors of
+ * the public API and of its settings.
+ */
+import { constants } from 'node:crypto';
+import { connect, createServer } from 'node:tls';
+import t from 'tap';
+import { Packr } from 'msgpackr';
+import { attachClusterCache, clusterServerOptions } from '../lib/attach.ts';
+import { COUNTER_NAMES } from '../lib/counters.ts';
+import { decodeToPrimary, decodeToWorker, encodeToPrimary, encodeToWorker, IPC_TAG, isTagged, P_GOT, P_KEYS, W_COUNTS, W_GET, W_SET } from '../lib/ipc-messages.ts';
+import { LocalSessions, LOCAL_ENTRY_OVERHEAD } from '../lib/local-sessions.ts';
+import { startClusterCache } from '../lib/process-primary.ts';
+import { sessionExpiresAt } from '../lib/session-expiry.ts';
+import { TicketKeyRing } from '../lib/ticket-keys.ts';
+import { loadCertificate } from '../examples/certificate.ts';
+
+const id = (n: number): Buffer => Buffer.alloc(32, n);
+
+t.test('LocalSessions: bounded in bytes, least recently used out first', async (t) => {
+  let now = 1_000_000;
+  const entry = 32 + 100 + LOCAL_ENTRY_OVERHEAD;
+  const local = new LocalSessions(3 * entry, () => now);
+  for (let n = 1; n <= 3; n++) t.ok(local.set(id(n), Buffer.alloc(100, n), now + 60_000));
+  t.equal(local.size, 3);
+  t.equal(local.bytes, 3 * entry);
+  t.same(local.get(id(1)), Buffer.alloc(100, 1), 'a hit makes 1 the most recently used');
+  t.ok(local.set(id(4), Buffer.alloc(100, 4), now + 60_000));
+  t.equal(local.get(id(2)), undefined, '2, the least recently used, went out');
+  t.ok(local.get(id(1)) && local.get(id(3)) && local.get(id(4)), '1, 3 and 4 stayed');
+  t.ok(local.bytes <= local.maxBytes, 'within the budget');
+  t.notOk(local.set(id(5), Buffer.alloc(4 * entry), now + 60_000), 'a session larger than the whole budget is not kept');
+  const copy = Buffer.alloc(100, 6);
+  local.set(id(6), copy, now + 60_000);
+  copy.fill(0);
+  t.same(local.get(id(6)), Buffer.alloc(100, 6), 'the copy is its own');
+  t.equal(local.clear(), 3);
+  t.equal(local.bytes, 0);
+});
+
+t.test('LocalSessions: absolute expiry, and 0 turns it off', async (t) => {
+  let now = 1_000_000;
+  const local = new LocalSessions(64 * 1024, () => now);
+  t.notOk(local.set(id(1), Buffer.alloc(10), now), 'already expired: not kept');
+  local.set(id(1), Buffer.alloc(10, 1), now + 5000);
+  now += 4999;
+  t.ok(local.get(id(1)), 'alive 1 ms before its expiry');
+  now += 1;
+  t.equal(local.get(id(1)), undefined, 'gone at its expiry, however often it was read');
+  t.equal(local.bytes, 0, 'and its bytes freed');
+  const off = new LocalSessions(0, () => now);
+  t.notOk(off.set(id(1), Buffer.alloc(10), now + 5000));
+  t.equal(off.get(id(1)), undefined);
+  t.throws(() => new LocalSessions(-1), { code: 'ERR_TLS_CACHE_INVALID_OPTION' });
+  t.throws(() => new LocalSessions(1.5), { code: 'ERR_TLS_CACHE_INVALID_OPTION' });
+});
+
+t.test('sessionExpiresAt reads time + timeout from a real session', async (t) => {
+  const { cert, key } = await loadCertificate({});
+  const sessions: Buffer[] = [];
+  const server = createServer({ cert, key, sessionTimeout: 300, sessionIdContext: 'x', secureOptions: constants.SSL_OP_NO_TICKET });
+  server.on('newSession', (_id: Buffer, session: Buffer, done: () => void) => {
+    sessions.push(session);
+    done();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  const before = Date.now();
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect({ port: (server.address() as { port: number }).port, host: '127.0.0.1', rejectUnauthorized: false, maxVersion: 'TLSv1.2' }, () => {
+      socket.end();
+      resolve();
+    });
+    socket.on('error', reject);
+  });
+  const expiresAt = sessionExpiresAt(sessions[0]);
+  t.type(expiresAt, 'number');
+  // OpenSSL counts whole seconds.
+  t.ok(expiresAt! > before + 298_000 && expiresAt! <= Date.now() + 300_000, `expires ${((expiresAt! - before) / 1000).toFixed(1)} s after the handshake`);
+  t.equal(sessionExpiresAt(Buffer.from('not a session')), undefined);
+  t.equal(sessionExpiresAt(sessions[0].subarray(0, 20)), undefined, 'a truncated session');
+  t.equal(sessionExpiresAt(Buffer.alloc(0)), undefined);
+});
+
+t.test('IPC messages: what is encoded decodes; anything malformed is refused', async (t) => {
+  const max = 8192;
+  const get = encodeToPrimary({ op: W_GET, request: 7, id: id(1) });
+  t.ok(isTagged(get));
+  t.type(get[IPC_TAG], 'string', 'sent as a base64 string (works under json and advanced serialization)');
+  t.same(decodeToPrimary(get, max), { op: W_GET, request: 7, id: id(1) });
+  const set = decodeToPrimary(encodeToPrimary({ op: W_SET, id: id(2), session: Buffer.alloc(max, 1), expiresAt: 123 }), max);
+  t.equal(set?.op, W_SET);
+  const deltas = COUNTER_NAMES.map((_, i) => i);
+  t.same(decodeToPrimary(encodeToPrimary({ op: W_COUNTS, request: 0, deltas }), max), { op: W_COUNTS, request: 0, deltas });
+  const asBytes = { [IPC_TAG]: Buffer.from(get[IPC_TAG], 'base64') };
+  t.same(decodeToPrimary(asBytes, max), { op: W_GET, request: 7, id: id(1) }, 'a Uint8Array payload (advanced channel) decodes too');
+  t.same(decodeToWorker(encodeToWorker({ op: P_GOT, request: 3, session: undefined }), max), { op: P_GOT, request: 3, session: undefined });
+
+  const packr = new Packr({ useRecords: false, moreTypes: false });
+  const tag = (fields: unknown) => ({ [IPC_TAG]: packr.pack(fields).toString('base64') });
+  const bad: Array<[string, unknown]> = [
+    ['a number', { [IPC_TAG]: 1 }],
+    ['not base64', { [IPC_TAG]: '%%%' }],
+    ['empty', { [IPC_TAG]: '' }],
+    ['too long', { [IPC_TAG]: 'A'.repeat(200_000) }],
+    ['not msgpack', { [IPC_TAG]: Buffer.from([0xc1]).toString('base64') }],
+    ['not an array', tag({ op: 2 })],
+    ['unknown op', tag([42])],
+    ['id of 33 bytes', tag([W_GET, 1, Buffer.alloc(33)])],
+    ['empty id', tag([W_GET, 1, Buffer.alloc(0)])],
+    ['id as a string', tag([W_GET, 1, 'abc'])],
+    ['request id 0', tag([W_GET, 0, id(1)])],
+    ['request id too large', tag([W_GET, 2 ** 31, id(1)])],
+    ['oversize session', tag([W_SET, id(1), Buffer.alloc(max + 1), 1])],
+    ['expiry not a number', tag([W_SET, id(1), Buffer.alloc(10), '1'])],
+    ['expiry Infinity', tag([W_SET, id(1), Buffer.alloc(10), Infinity])],
+    ['counts too short', tag([W_COUNTS, 0, [1]])],
+    ['counts negative', tag([W_COUNTS, 0, COUNTER_NAMES.map(() => -1)])],
+    ['extra field', tag([W_GET, 1, id(1), 'extra'])],
+  ];
+  for (const [name, message] of bad) t.equal(decodeToPrimary(message as { [IPC_TAG]: unknown }, max), undefined, `primary refuses: ${name}`);
+  const badForWorker: Array<[string, unknown]> = [
+    ['oversize answer', tag([P_GOT, 1, Buffer.alloc(max + 1)])],
+    ['answer as a string', tag([P_GOT, 1, 'session'])],
+    ['keys not a state', tag([P_KEYS, [1, 2]])],
+    ['hello without settings', tag([11, null, null])],
+    ['hello with tickets on and no keys', tag([11, { timeout: 300, sessionIdContext: 'x', tickets: 'on', ticketMode: 'auto', ipcTimeout: 5, localSize: 0, maxSessionSize: 8192, logLevel: 'info' }, null])],
+  ];
+  for (const [name, message] of badForWorker) t.equal(decodeToWorker(message as { [IPC_TAG]: unknown }, max), undefined, `worker refuses: ${name}`);
+  t.notOk(isTagged({ cmd: 'the app' }), "the application's messages are not ours");
+  t.notOk(isTagged(null));
+  t.notOk(isTagged('tlsSessionCache'));
+});
+
+t.test('TicketKeyRing: snapshot, restore and load copy every key with its window', async (t) => {
+  let now = 1_000_000;
+  const clock = (): number => now;
+  const primary = TicketKeyRing.create({ timeout: 10, rotate: 5000, clock });
+  const first = primary.encryptionKey()!;
+  now += 5000;
+  primary.tick();
+  const copy = TicketKeyRing.restore(primary.snapshot(), { clock });
+  t.same(copy.encryptionKey(), primary.encryptionKey(), 'the same key encrypts');
+  t.same(copy.decryptionKey(first.name), primary.decryptionKey(first.name), 'the previous key decrypts in both');
+  t.same(copy.stats(), { ...primary.stats(), generation: copy.stats().generation }, 'same keys, slots and times');
+  now += 9999;
+  t.ok(copy.decryptionKey(first.name), 'the old key decrypts until its window ends...');
+  now += 1;
+  t.equal(copy.decryptionKey(first.name), undefined, '...and not a millisecond longer, on the copy too');
+  primary.rotateNow();
+  const generation = copy.generation;
+  copy.load(primary.snapshot());
+  t.ok(copy.generation > generation, 'a load bumps the generation (fallback servers notice)');
+  t.same(copy.encryptionKey(), primary.encryptionKey(), 'the rotated key encrypts in the copy');
+  primary.flush();
+  copy.load(primary.snapshot());
+  t.equal(copy.stats().keys, 1, 'a flush copies as one fresh key');
+
+  const state = primary.snapshot();
+  t.throws(() => copy.load({ ...state, slots: state.slots + 1 }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'another ring size');
+  t.throws(() => copy.load({ ...state, current: (state.current + 1) % state.slots }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'current slot without a key');
+  t.throws(() => copy.load({ ...state, keys: [{ ...state.keys[0], key: Buffer.alloc(47) }] }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'a short key');
+  t.throws(() => copy.load({ ...state, keys: [state.keys[0], state.keys[0]] }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'a slot twice');
+  t.throws(() => copy.load({ ...state, keys: [{ ...state.keys[0], until: Number.NaN }] }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'NaN window');
+  t.throws(() => TicketKeyRing.restore({ ...state, slots: 0 }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' });
+  t.same(copy.encryptionKey(), primary.encryptionKey(), 'a refused state changed nothing');
+  t.throws(() => TicketKeyRing.open(copy.buffer).load(state), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'a reader cannot load');
+});
+
+t.test('coded errors: the public API and the settings it reads', async (t) => {
+  const { cert, key } = await loadCertificate({});
+  const server = createServer({ cert, key, ...clusterServerOptions({}) });
+  await t.rejects(attachClusterCache(server), { code: 'ERR_TLS_CACHE_NOT_IN_CLUSTER' }, 'attach in a process that is neither a cluster worker nor a runtime thread');
+  await t.rejects(attachClusterCache({} as never), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'attach: server');
+  await t.rejects(attachClusterCache(server, { helloTimeout: 'soon' as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'attach: helloTimeout');
+  await t.rejects(attachClusterCache(server, { logger: 'console' as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'attach: logger');
+  await t.rejects(startClusterCache({ ticketMode: 'always' as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: ticketMode');
+  await t.rejects(startClusterCache({ countsTimeout: -1 }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: countsTimeout');
+  await t.rejects(startClusterCache({ logger: 42 as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: logger');
+  await t.rejects(startClusterCache(null as never), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: options');
+  await t.rejects(startClusterCache({ config: { ipcTimeout: 'soon' as never } }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: config.ipcTimeout');
+  await t.rejects(startClusterCache({ config: { localSize: -5 } }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: config.localSize');
+  await t.rejects(startClusterCache({ config: { sessionIdContext: 42 as never } }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: config.sessionIdContext');
+  await t.rejects(startClusterCache({ env: { TLS_CACHE_IPC_TIMEOUT: 'soon' } }), { code: 'ERR_TLS_CACHE_INVALID_ENV' }, 'start: TLS_CACHE_IPC_TIMEOUT');
+  await t.rejects(startClusterCache({ env: { TLS_CACHE_LOCAL_SIZE: 'big' } }), { code: 'ERR_TLS_CACHE_INVALID_ENV' }, 'start: TLS_CACHE_LOCAL_SIZE');
+  t.throws(() => clusterServerOptions({ TLS_CACHE_SESSION_ID_CONTEXT: 'has spaces in it' }), { code: 'ERR_TLS_CACHE_INVALID_ENV' }, 'serverOptions: TLS_CACHE_SESSION_ID_CONTEXT');
+  t.same(clusterServerOptions({ TLS_CACHE_TIMEOUT: '1m', TLS_CACHE_SESSION_ID_CONTEXT: 'shop' }), { sessionTimeout: 60, sessionIdContext: 'shop' }, 'serverOptions from the environment');
+});
+
+t.test('startClusterCache: workers inherit the settings in force; a second call is refused', async (t) => {
+  const saved = { timeout: process.env.TLS_CACHE_TIMEOUT, context: process.env.TLS_CACHE_SESSION_ID_CONTEXT };
+  t.teardown(() => {
+    for (const [name, value] of [['TLS_CACHE_TIMEOUT', saved.timeout], ['TLS_CACHE_SESSION_ID_CONTEXT', saved.context]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+  const cache = await startClusterCache({ config: { timeout: 120, sessionIdContext: 'parts-test', logLevel: 'silent', size: 1024 * 1024 }, env: {} });
+  t.teardown(() => cache.close());
+  t.same(clusterServerOptions(), { sessionTimeout: 120, sessionIdContext: 'parts-test' }, 'what a forked worker would read');
+  await t.rejects(startClusterCache({ env: {} }), { code: 'ERR_TLS_CACHE_ALREADY_STARTED' });
+  t.equal(cache.rotateTicketKeys(), true);
+  t.match(await cache.metrics(), /tls_session_cache_ipc_lookups_total 0/, 'metrics without any worker');
+  await cache.close();
+  const again = await startClusterCache({ config: { logLevel: 'silent', size: 1024 * 1024 }, env: {} });
+  t.ok(again, 'after close(), it can start again');
+  await again.close();
+});

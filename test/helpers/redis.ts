@@ -1,0 +1,144 @@
+/**
+ * A private, real `redis-server` for a test: on a free loopback port, in a
+ * temporary directory, without persistence. It can be killed (SIGKILL) and
+ * started again on the same port; it is always ended in the test's teardown.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+export interface TestRedis {
+  readonly port: number;
+  readonly url: string;
+  /** A plain client for the test itself (inspecting, tampering); closed at teardown. */
+  client(): Redis;
+  /** SIGKILLs the server; resolves when it has exited. */
+  kill(): Promise<void>;
+  /** Starts the server again on the same port (empty: no persistence); resolves when it answers PING. */
+  restart(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections but answers nothing (a hung Redis). */
+  pause(): void;
+  /** SIGCONT after {@link pause}. */
+  resume(): void;
+  /** Whether the server process is running. */
+  readonly running: boolean;
+}
+
+interface Teardown {
+  teardown(fn: () => void | Promise<void>): void;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Sends PING over a raw socket (TLS when `ca` is given); resolves true on +PONG. */
+function ping(port: number, password?: string, ca?: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = ca === undefined ? connect({ host: '127.0.0.1', port }) : connectTls({ host: '127.0.0.1', port, ca });
+    let text = '';
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once(ca === undefined ? 'connect' : 'secureConnect', () => socket.write(password === undefined ? 'PING\r\n' : `AUTH ${password}\r\nPING\r\n`));
+    socket.on('data', (chunk) => {
+      text += chunk.toString();
+      if (text.endsWith('\r\n') && text.includes('PONG')) done(true);
+      else if (text.startsWith('-')) done(false);
+    });
+  });
+}
+
+/** Starts a redis-server for the test `t`. */
+/**
+ * Starts a redis-server for the test `t`. With `password`, clients must
+ * AUTH; with `tls` (PEM files), it listens only for TLS (`rediss://`, no
+ * plain port), with that certificate.
+ */
+export async function startRedis(
+  t: Teardown,
+  options: { binary?: string; password?: string; tls?: { certFile: string; keyFile: string; cert: string } } = {},
+): Promise<TestRedis> {
+  const password = options.password;
+  const tls = options.tls;
+  const binary = options.binary ?? process.env.REDIS_SERVER ?? 'redis-server';
+  const dir = mkdtempSync(join(tmpdir(), 'tls-cache-redis-'));
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  const clients: Redis[] = [];
+
+  const launch = async (): Promise<void> => {
+    const started = spawn(
+      binary,
+      [
+        ...(tls === undefined
+          ? ['--port', String(port)]
+          : ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile,
+              '--tls-ca-cert-file', tls.certFile, '--tls-auth-clients', 'no']),
+        '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', join(dir, 'redis.log'),
+        ...(password === undefined ? [] : ['--requirepass', password]),
+      ],
+      { stdio: 'ignore' },
+    );
+    child = started;
+    exited = new Promise<void>((resolve) => started.once('exit', () => resolve()));
+    let failed: Error | undefined;
+    started.once('error', (error) => (failed = error));
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (failed) throw new Error(`cannot start ${binary}: ${failed.message}`);
+      if (started.exitCode !== null) throw new Error(`${binary} exited with code ${started.exitCode}`);
+      if (await ping(port, password, tls?.cert)) return;
+      if (Date.now() > deadline) throw new Error(`${binary} did not answer PING on port ${port} within 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+
+  const redis: TestRedis = {
+    port,
+    url: `${tls === undefined ? 'redis' : 'rediss'}://${password === undefined ? '' : `:${encodeURIComponent(password)}@`}127.0.0.1:${port}`,
+    client() {
+      const client = new Redis(port, '127.0.0.1', { lazyConnect: false, maxRetriesPerRequest: 1, password, ...(tls === undefined ? {} : { tls: { ca: tls.cert } }) });
+      client.on('error', () => {});
+      clients.push(client);
+      return client;
+    },
+    async kill() {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    restart: launch,
+    pause() {
+      if (redis.running) child!.kill('SIGSTOP');
+    },
+    resume() {
+      if (redis.running) child!.kill('SIGCONT');
+    },
+    get running() {
+      return child !== undefined && child.exitCode === null && child.signalCode === null;
+    },
+  };
+  t.teardown(async () => {
+    for (const client of clients) client.disconnect();
+    redis.resume();
+    await redis.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await launch();
+  return redis;
+}

@@ -1,0 +1,127 @@
+/**
+ * Redis with the other ticket settings, on in-process clusters (two of them
+ * stand for two hosts, each with its own shared memory): key files and Redis
+ * together (the files' keys stay, Redis carries sessions), tickets off (Redis
+ * carries sessions and flushes), a Redis that is down when a host starts
+ * (it starts and serves, then joins the fleet's keys), and the public-API
+ * ticket fallback (one key at a time) following the fleet's keys.
+ */
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { visitTls } from './fixtures/clients.ts';
+import { startTestCluster } from './fixtures/start.ts';
+import { startRedis } from './helpers/redis.ts';
+
+const SECRET = 'options-test-secret-0123456789abcdefghijklmnop';
+
+async function until(predicate: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+t.test('key files and Redis: the files\' keys stay (not rotated through Redis); sessions cross hosts through Redis', async (t) => {
+  const redis = await startRedis(t);
+  const dir = mkdtempSync(join(tmpdir(), 'tls-cache-keys-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const keyFile = join(dir, 'ticket.key');
+  writeFileSync(keyFile, randomBytes(48));
+  const config = { redisUrl: redis.url, redisSecret: SECRET, redisTimeout: 50, ticketKeyFile: keyFile, workers: 2 };
+  const a = await startTestCluster('tls', 'shared', config, { tickets: true });
+  t.teardown(() => a.cluster.stop());
+  const b = await startTestCluster('tls', 'shared', config, { tickets: true });
+  t.teardown(() => b.cluster.stop());
+  t.ok(a.cluster.ticketKeys!.fixed && b.cluster.ticketKeys!.fixed, 'both rings hold the files\' key');
+  t.ok(a.logs.some((l) => l.msg === 'redis connected'), 'connected to Redis');
+  t.notOk(a.logs.some((l) => l.msg === 'ticket keys shared through redis'), 'the keys are not shared through Redis');
+  t.same(await redis.client().keys('*tk:*'), [], 'no ticket key record in Redis');
+
+  // TLS 1.3: a ticket from host A resumes on host B (the same file key).
+  const ticket = await visitTls({ port: a.cluster.port, maxVersion: 'TLSv1.3' });
+  t.ok((await visitTls({ port: b.cluster.port, session: ticket.session, maxVersion: 'TLSv1.3' })).reused, 'a ticket crosses hosts by the shared file key');
+  // TLS 1.2 without a ticket (the client offers none): by session ID, through Redis.
+  const { constants } = await import('node:crypto');
+  const { connect } = await import('node:tls');
+  const session = await new Promise<Buffer>((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port: a.cluster.port, rejectUnauthorized: false, maxVersion: 'TLSv1.2', secureOptions: constants.SSL_OP_NO_TICKET });
+    socket.once('secureConnect', () => {
+      resolve(socket.getSession()!);
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
+  const reused = await new Promise<boolean>((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port: b.cluster.port, rejectUnauthorized: false, maxVersion: 'TLSv1.2', secureOptions: constants.SSL_OP_NO_TICKET, session });
+    socket.once('secureConnect', () => {
+      resolve(socket.isSessionReused());
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
+  t.ok(reused, 'a TLS 1.2 session ID crosses hosts through Redis');
+  t.equal(b.cluster.counters.get('redisHits'), 1, 'found in Redis by host B');
+});
+
+t.test('tickets off and Redis: sessions and flushes cross hosts', async (t) => {
+  const redis = await startRedis(t);
+  const config = { redisUrl: redis.url, redisSecret: SECRET, redisTimeout: 50, tickets: 'off' as const, workers: 2 };
+  const a = await startTestCluster('tls', 'shared', config);
+  t.teardown(() => a.cluster.stop());
+  const b = await startTestCluster('tls', 'shared', config);
+  t.teardown(() => b.cluster.stop());
+  const first = await visitTls({ port: a.cluster.port });
+  t.ok((await visitTls({ port: b.cluster.port, session: first.session })).reused, 'resumed on the other host');
+  t.ok(b.cluster.table.stats().entries >= 1, 'and copied into its table');
+  a.cluster.flush();
+  await until(() => b.logs.some((l) => l.msg === 'flushed by another host: every session of this host is gone'));
+  t.equal(b.cluster.table.stats().entries, 0, "the other host's table is cleared");
+  await until(async () => (await redis.client().keys('*:s:*')).length === 0, 5000);
+  t.pass('and the sessions in Redis are deleted');
+  t.notOk((await visitTls({ port: b.cluster.port, session: first.session })).reused, 'the session resumes nowhere');
+});
+
+t.test('Redis down when a host starts: it starts and serves, then joins the fleet when Redis comes', async (t) => {
+  const redis = await startRedis(t);
+  const config = { redisUrl: redis.url, redisSecret: SECRET, redisTimeout: 50, workers: 2 };
+  const a = await startTestCluster('tls', 'shared', config, { tickets: true });
+  t.teardown(() => a.cluster.stop());
+  await redis.kill();
+  const started = performance.now();
+  const b = await startTestCluster('tls', 'shared', config, { tickets: true });
+  t.teardown(() => b.cluster.stop());
+  t.ok(performance.now() - started < 10_000, `host B started without Redis in ${(performance.now() - started).toFixed(0)} ms`);
+  t.ok(b.logs.some((l) => String(l.msg).startsWith('redis unavailable')), 'and said Redis is unavailable');
+  const local = await visitTls({ port: b.cluster.port, maxVersion: 'TLSv1.3' });
+  t.ok((await visitTls({ port: b.cluster.port, session: local.session, maxVersion: 'TLSv1.3' })).reused, 'it resumes its own tickets meanwhile');
+
+  await redis.restart();
+  await until(() => b.logs.some((l) => l.msg === 'redis reconnected'));
+  await until(async () => {
+    const ticket = await visitTls({ port: a.cluster.port, maxVersion: 'TLSv1.3' });
+    return (await visitTls({ port: b.cluster.port, session: ticket.session, maxVersion: 'TLSv1.3' })).reused;
+  });
+  t.pass("once Redis is back, host A's tickets resume on host B");
+  t.ok((await visitTls({ port: b.cluster.port, session: local.session, maxVersion: 'TLSv1.3' })).reused, "and host B's earlier tickets still resume on it");
+});
+
+t.test("ticketMode 'fallback' (one key at a time) and Redis: tickets cross hosts, and follow a fleet rotation", async (t) => {
+  const redis = await startRedis(t);
+  const config = { redisUrl: redis.url, redisSecret: SECRET, redisTimeout: 50, workers: 2 };
+  const a = await startTestCluster('tls', 'shared', config, { tickets: true }, { ticketMode: 'fallback' });
+  t.teardown(() => a.cluster.stop());
+  const b = await startTestCluster('tls', 'shared', config, { tickets: true }, { ticketMode: 'fallback' });
+  t.teardown(() => b.cluster.stop());
+  const ticket = await visitTls({ port: a.cluster.port, maxVersion: 'TLSv1.3' });
+  t.ok((await visitTls({ port: b.cluster.port, session: ticket.session, maxVersion: 'TLSv1.3' })).reused, 'a ticket from host A resumes on host B');
+  t.ok(a.cluster.rotateTicketKeys(), 'rotated on host A');
+  await until(async () => {
+    const fresh = await visitTls({ port: a.cluster.port, maxVersion: 'TLSv1.3' });
+    return (await visitTls({ port: b.cluster.port, session: fresh.session, maxVersion: 'TLSv1.3' })).reused;
+  });
+  t.pass("after the rotation, host A's new tickets resume on host B");
+});
