@@ -39,7 +39,7 @@ export interface ServerContext {
   readonly serverOptions: RuntimeServerOptions;
   /** A pino logger whose lines carry `workerId`. */
   readonly logger: Logger;
-  /** The cluster's resolved configuration. */
+  /** The cluster's resolved configuration, with `redisSecret` and a password in `redisUrl` redacted. */
   readonly config: Readonly<CacheConfig>;
   /** The `data` given to `startCluster()` (a structured clone), e.g. a certificate. */
   readonly data: unknown;

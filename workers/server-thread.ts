@@ -13,6 +13,7 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import type { FromServerThread, ServerThreadData, ToServerThread } from '../lib/cluster-messages.ts';
 import { summarize } from '../lib/cluster-messages.ts';
+import { redactUrl } from '../lib/config.ts';
 import { SharedCounters } from '../lib/counters.ts';
 import { connectRedis } from '../lib/redis-connection.ts';
 import { RedisSessionStore } from '../lib/redis-sessions.ts';
@@ -53,7 +54,12 @@ async function start(): Promise<Started> {
     ticketKeys,
     serverOptions: runtimeServerOptions(table, data.config),
     logger,
-    config: Object.freeze({ ...data.config }),
+    // The server module has no use for the Redis secrets; keep them out of anything it might log.
+    config: Object.freeze({
+      ...data.config,
+      redisUrl: data.config.redisUrl === '' ? '' : redactUrl(data.config.redisUrl),
+      redisSecret: data.config.redisSecret === '' ? '' : '[redacted]',
+    }),
     data: data.data,
   });
   const module = (await import(data.module)) as { default?: unknown };
