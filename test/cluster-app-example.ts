@@ -6,7 +6,7 @@
  * sessions) and `openssl s_client`; SIGUSR1 rotates the ticket keys (old
  * tickets still resume), SIGUSR2 flushes (they no longer do), SIGTERM stops.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { constants } from 'node:crypto';
 import { connect } from 'node:tls';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { exec, hasCommand } from './helpers/exec.ts';
 import { freePort } from './fixtures/process.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../examples/cluster-app.ts', import.meta.url));
@@ -62,14 +63,8 @@ for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
   });
 }
 
-function exec(file: string, args: string[]): Promise<string> {
-  return new Promise((resolve) => {
-    const run = execFile(file, args, { timeout: 10_000 }, (_error, stdout) => resolve(stdout));
-    run.stdin?.on('error', () => {});
-    run.stdin?.end('GET / HTTP/1.0\r\nHost: localhost\r\n\r\n');
-  });
-}
-const hasOpenssl = (await new Promise<string>((resolve) => execFile('sh', ['-c', 'command -v openssl'], (_e, out) => resolve(out)))).trim() !== '';
+const REQUEST = 'GET / HTTP/1.0\r\nHost: localhost\r\n\r\n';
+const hasOpenssl = await hasCommand('openssl');
 
 t.test('openssl s_client -sess_out, then -sess_in: Reused', { skip: !hasOpenssl && 'openssl is missing' }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'cluster-app-'));
@@ -80,9 +75,9 @@ t.test('openssl s_client -sess_out, then -sess_in: Reused', { skip: !hasOpenssl 
   ] as const) {
     const file = join(dir, `${name.replace(/\W/g, '')}.pem`);
     const common = ['s_client', '-connect', `127.0.0.1:${port}`, ...flags, '-ign_eof'];
-    t.match(await exec('openssl', [...common, '-sess_out', file]), /^New, /m, `${name}: a full handshake first`);
+    t.match((await exec('openssl', [...common, '-sess_out', file], REQUEST)).stdout, /^New, /m, `${name}: a full handshake first`);
     let reused = 0;
-    for (let i = 0; i < 4; i++) if (/^Reused, /m.test(await exec('openssl', [...common, '-sess_in', file]))) reused++;
+    for (let i = 0; i < 4; i++) if (/^Reused, /m.test((await exec('openssl', [...common, '-sess_in', file], REQUEST)).stdout)) reused++;
     t.equal(reused, 4, `${name}: Reused 4 times out of 4`);
   }
 });

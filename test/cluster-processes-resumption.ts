@@ -7,11 +7,11 @@
  * rotation in the middle; `openssl s_client -sess_out / -sess_in` reports
  * Reused; the primary's metrics add up every process's counts.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { exec, hasCommand } from './helpers/exec.ts';
 import { freePort } from './fixtures/process.ts';
 import { reconnect } from './helpers/cluster-client.ts';
 import { removeCertificateFiles, startClusterApp } from './helpers/cluster-app.ts';
@@ -89,17 +89,7 @@ t.test('a ticket from before a rotation still resumes after it, on every process
   t.equal(reused, 24, 'the old ticket resumed every time');
 });
 
-function exec(file: string, args: string[], input: string): Promise<{ stdout: string; code: number }> {
-  return new Promise((resolve) => {
-    const child = execFile(file, args, { timeout: 10_000 }, (error, stdout) => {
-      resolve({ stdout, code: error ? Number((error as { code?: unknown }).code ?? 1) : 0 });
-    });
-    child.stdin?.on('error', () => {});
-    child.stdin?.end(input);
-  });
-}
-
-const hasOpenssl = (await exec('sh', ['-c', 'command -v openssl'], '')).code === 0;
+const hasOpenssl = await hasCommand('openssl');
 
 t.test('openssl s_client -sess_out, then -sess_in: Reused (session ID and TLS 1.3 ticket)', { skip: !hasOpenssl && 'openssl is missing' }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'tls-session-cache-'));

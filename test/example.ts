@@ -3,30 +3,16 @@
  * at start, `curl -k` answered with the worker's name, and `openssl
  * s_client` resuming its session across the worker threads.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { exec, hasCommand } from './helpers/exec.ts';
 import { freePort, run, waitForLog } from './fixtures/process.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../examples/https-server.ts', import.meta.url));
-
-function exec(file: string, args: string[], input?: string): Promise<{ stdout: string; stderr: string; code: number }> {
-  return new Promise((resolve) => {
-    const child = execFile(file, args, { timeout: 10_000 }, (error, stdout, stderr) => {
-      resolve({ stdout, stderr, code: error ? Number((error as { code?: unknown }).code ?? 1) : 0 });
-    });
-    child.stdin?.on('error', () => {}); // a command that ignores its input may exit first
-    child.stdin?.end(input ?? '');
-  });
-}
-
-async function hasCommand(name: string): Promise<boolean> {
-  return (await exec('sh', ['-c', `command -v ${name}`])).code === 0;
-}
 
 /** GET / the way a user would: curl -k when present, else https.get without verification. */
 async function fetchRoot(port: number, useCurl: boolean): Promise<string> {

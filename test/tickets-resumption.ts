@@ -6,25 +6,15 @@
  * fallback (one key through the public API) resumes too until a rotation,
  * after which a ticket under the previous key costs a full handshake.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { exec, hasCommand } from './helpers/exec.ts';
 import { reconnect, visitTls } from './fixtures/clients.ts';
 import { startTestCluster } from './fixtures/start.ts';
 
 const RECONNECTS = 200;
-
-function exec(file: string, args: string[], input: string): Promise<{ stdout: string; code: number }> {
-  return new Promise((resolve) => {
-    const child = execFile(file, args, { timeout: 10_000 }, (error, stdout) => {
-      resolve({ stdout, code: error ? Number((error as { code?: unknown }).code ?? 1) : 0 });
-    });
-    child.stdin?.on('error', () => {});
-    child.stdin?.end(input);
-  });
-}
 
 for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
   t.test(`${version} tickets resume across 4 threads`, async (t) => {
@@ -48,7 +38,7 @@ for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
   });
 }
 
-const hasOpenssl = (await exec('sh', ['-c', 'command -v openssl'], '')).code === 0;
+const hasOpenssl = await hasCommand('openssl');
 
 t.test('openssl s_client -tls1_3 -sess_out, then -sess_in: Reused', { skip: !hasOpenssl && 'openssl is missing' }, async (t) => {
   const { cluster } = await startTestCluster('https', 'shared', {}, { tickets: true });

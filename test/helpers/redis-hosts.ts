@@ -4,12 +4,12 @@
  * threads, on its own port, all sharing one Redis. Started with different
  * command lines, as on different machines.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCertificate } from '../../examples/certificate.ts';
-import { freePort } from '../fixtures/process.ts';
+import { freePort, run } from '../fixtures/process.ts';
 
 const HOST_SCRIPT = new URL('../fixtures/redis-host.ts', import.meta.url).pathname;
 
@@ -47,30 +47,10 @@ export async function certificateFiles(t: Teardown): Promise<{ TLS_CACHE_CERT: s
  */
 export async function startHost(t: Teardown, name: string, env: Record<string, string>, args: string[] = []): Promise<Host> {
   const port = await freePort();
-  const child = spawn(process.execPath, [HOST_SCRIPT, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/', PORT: String(port), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: Array<Record<string, unknown>> = [];
-  let output = '';
-  let pending = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    output += chunk;
-    pending += chunk;
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        logs.push({ msg: line, unparsed: true });
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const running = run(HOST_SCRIPT, { PORT: String(port), ...env }, args);
+  const { child, logs, output, exited } = running;
   t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    running.kill();
     await exited;
   });
   const host: Host = {
@@ -78,14 +58,14 @@ export async function startHost(t: Teardown, name: string, env: Record<string, s
     port,
     child,
     logs,
-    output: () => output,
+    output,
     async waitForLog(match, ms = 15_000, from = 0) {
       const deadline = Date.now() + ms;
       for (;;) {
         const line = logs.slice(from).find(match);
         if (line) return line;
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited; output: ${output.slice(-2000)}`);
-        if (Date.now() > deadline) throw new Error(`${name}: no such log line within ${ms} ms; output: ${output.slice(-2000)}`);
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited; output: ${output().slice(-2000)}`);
+        if (Date.now() > deadline) throw new Error(`${name}: no such log line within ${ms} ms; output: ${output().slice(-2000)}`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     },
