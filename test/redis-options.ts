@@ -125,3 +125,14 @@ t.test("ticketMode 'fallback' (one key at a time) and Redis: tickets cross hosts
   });
   t.pass("after the rotation, host A's new tickets resume on host B");
 });
+
+t.test('a server module sees the configuration without the Redis secret or password', async (t) => {
+  const redis = await startRedis(t, { password: 'hunter2-redis-password' });
+  const config = { redisUrl: redis.url, redisSecret: SECRET, redisTimeout: 50, workers: 1 };
+  const { cluster } = await startTestCluster('tls', 'shared', config, { echoRedisConfig: true });
+  t.teardown(() => cluster.stop());
+  t.equal(cluster.config.redisSecret, SECRET, 'the runtime itself has the secret');
+  const { served } = await visitTls({ port: cluster.port });
+  t.same(served.redis, { url: redis.url.replace(':hunter2-redis-password@', ':***@'), secret: '[redacted]' });
+  t.notOk(JSON.stringify(served).includes('hunter2'), 'no password reached the module');
+});
