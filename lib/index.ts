@@ -1,6 +1,7 @@
 /**
  * tls-session-cache: TLS session resumption shared across every worker
- * thread of a clustered Node.js server.
+ * thread, `node:cluster` worker process and host of a clustered Node.js
+ * server.
  *
  * @module
  */
