@@ -27,7 +27,12 @@ export interface KeyRange {
   count: number;
 }
 
-export type TableOp = 'get-hit' | 'get-miss' | 'set';
+/**
+ * get (hit) and get (miss) look up with `getInto()` (the session copied into
+ * the task's own buffer, as the TLS hooks do); `get-hit-new-buffer` with
+ * `get()` (a new Buffer for each session).
+ */
+export type TableOp = 'get-hit' | 'get-hit-new-buffer' | 'get-miss' | 'set';
 
 interface LoopOptions {
   /** All session IDs, ID_BYTES each. Key `i` of the table's load holds a session whose first 4 bytes are `i`. */
@@ -80,7 +85,8 @@ export default async function run(task: TableTask | PostMessageTask): Promise<Lo
   if (task.kind === 'postmessage') return runPostMessage(task);
   const table = SessionTable.open(task.table);
   const total = (task.warmupBatches + task.batches) * task.batchSize;
-  const { ids, indexes } = task.op === 'get-hit' ? randomIds(task.keys, task.range, total) : orderedIds(task, total);
+  const hitLoop = task.op === 'get-hit' || task.op === 'get-hit-new-buffer';
+  const { ids, indexes } = hitLoop ? randomIds(task.keys, task.range, total) : orderedIds(task, total);
   const samples = new Array<number>(task.batches);
   let wrongSessions = 0;
   let unexpected = 0;
@@ -94,13 +100,17 @@ export default async function run(task: TableTask | PostMessageTask): Promise<Lo
     return result(samples, task, r, unexpected, 0);
   }
   // Check the warm-up's answers (the timed loop only counts them).
+  const target = Buffer.allocUnsafeSlow(table.maxSessionSize);
+  const newBuffers = task.op === 'get-hit-new-buffer';
   for (let i = 0; i < warmupOps; i++) {
-    const value = table.get(ids[i]);
-    if (task.op === 'get-hit' && (value === undefined || value.readUInt32LE(0) !== indexes[i])) wrongSessions++;
+    const value = newBuffers ? table.get(ids[i]) : table.getInto(ids[i], target) < 0 ? undefined : target;
+    if (hitLoop && (value === undefined || value.readUInt32LE(0) !== indexes[i])) wrongSessions++;
   }
   barrier(task.barrier, task.parties);
-  const r = timeGets(table, ids, warmupOps, task.batches, task.batchSize, samples);
-  unexpected = task.op === 'get-hit' ? task.batches * task.batchSize - r.count : r.count;
+  const r = newBuffers
+    ? timeGets(table, ids, warmupOps, task.batches, task.batchSize, samples)
+    : timeGetsInto(table, ids, target, warmupOps, task.batches, task.batchSize, samples);
+  unexpected = hitLoop ? task.batches * task.batchSize - r.count : r.count;
   return result(samples, task, r, unexpected, wrongSessions);
 }
 
@@ -177,6 +187,29 @@ function timeGets(
     const t0 = performance.now();
     for (let k = 0; k < batchSize; k++) {
       if (table.get(ids[i++]) !== undefined) hits++;
+    }
+    if (samples !== null) samples[b] = ((performance.now() - t0) * 1e6) / batchSize;
+  }
+  return { count: hits, elapsedNs: (performance.now() - start) * 1e6 };
+}
+
+/** Like {@link timeGets}, looking up with `getInto(id, target)`. */
+function timeGetsInto(
+  table: SessionTable,
+  ids: Buffer[],
+  target: Buffer,
+  from: number,
+  batches: number,
+  batchSize: number,
+  samples: number[] | null,
+): { count: number; elapsedNs: number } {
+  let hits = 0;
+  let i = from;
+  const start = performance.now();
+  for (let b = 0; b < batches; b++) {
+    const t0 = performance.now();
+    for (let k = 0; k < batchSize; k++) {
+      if (table.getInto(ids[i++], target) >= 0) hits++;
     }
     if (samples !== null) samples[b] = ((performance.now() - t0) * 1e6) / batchSize;
   }

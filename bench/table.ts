@@ -23,6 +23,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { GLIBC_HUGE_PAGES, anonHugePageBytes, hugePageSupport } from '../lib/huge-pages.ts';
 import { SessionTable, type TableStats } from '../lib/table.ts';
 import { USAGE, parseBenchArgs, type BenchConfig } from './lib/args.ts';
 import { measureIpcLookups } from './lib/ipc-lookup.ts';
@@ -146,6 +147,14 @@ async function bench(config: BenchConfig, out: string): Promise<void> {
       `in ${(loadMs / 1000).toFixed(2)} s (${Math.round((loadMs * 1e6) / entries)} ns/set, main thread, not full yet)`,
   );
   if (afterLoad.entries !== entries) console.log(`  note: ${entries - afterLoad.entries} of the loaded entries were evicted or refused`);
+  // Huge pages: what the kernel and glibc were told, and what this process got (the table is most of its memory).
+  const support = hugePageSupport();
+  const hugePages = { ...support, anonHugePageBytes: anonHugePageBytes() };
+  console.log(
+    `Huge pages: kernel policy ${support.policy}, glibc.malloc.hugetlb=${support.glibcHugetlb ?? 'n/a'}; ` +
+      `${hugePages.anonHugePageBytes === undefined ? 'unknown' : `${Math.round(hugePages.anonHugePageBytes / MiB)} MiB`} of this process's memory in huge pages` +
+      (support.expected ? '' : ` (the table is on 4 KiB pages: run with GLIBC_TUNABLES=${GLIBC_HUGE_PAGES}, as npm run bench:table does)`),
+  );
 
   // ---- shared table: 1 and 2 threads (piscina) -------------------------------
   const pool = new Piscina({
@@ -189,6 +198,7 @@ async function bench(config: BenchConfig, out: string): Promise<void> {
   console.log('Measuring the shared table ...');
   const table1 = {
     hit: await runTable('table1.getHit', 'get-hit', hitRange.slice(0, 1)),
+    hitNewBuffer: await runTable('table1.getHitNewBuffer', 'get-hit-new-buffer', hitRange.slice(0, 1)),
     miss: await runTable('table1.getMiss', 'get-miss', miss.slice(0, 1)),
   };
   const table2 = {
@@ -291,6 +301,7 @@ async function bench(config: BenchConfig, out: string): Promise<void> {
   const tables = [
     formatTable(`Shared table, ${formatCount(entries)} entries in ${config.tableBytes / MiB} MiB, 1 worker thread`, [
       { operation: 'get (hit)', summary: table1.hit },
+      { operation: 'get (hit), new Buffer', summary: table1.hitNewBuffer },
       { operation: 'get (miss)', summary: table1.miss },
       { operation: setLabel, summary: set1Summary },
     ]),
@@ -315,6 +326,8 @@ async function bench(config: BenchConfig, out: string): Promise<void> {
     ]),
   ];
   const legend =
+    'get: getInto(), the session copied into the thread\'s own buffer, as the TLS hooks look up; ' +
+    'get (hit), new Buffer: get(), which allocates a Buffer for each session. ' +
     `ns/op median: median over batches of ${formatCount(batchSize)} operations (both threads' batches pooled when 2); ` +
     'ns/op mean: timed span / operations; ops/s: all threads\' operations / the longest thread\'s span.';
   console.log(`\n${legend}\n\n${tables.join('\n\n')}\n`);
@@ -354,6 +367,7 @@ async function bench(config: BenchConfig, out: string): Promise<void> {
     config: { ...config, idBytes: ID_BYTES, sessionBytes: SESSION_BYTES, postMessageOpsPerRun: pmOps },
     table: {
       bufferBytes: afterLoad.bufferBytes,
+      hugePages,
       capacityEntries: capacity,
       capacityBytes: afterLoad.capacityBytes,
       load: { entries: afterLoad.entries, ms: loadMs, nsPerSet: (loadMs * 1e6) / entries },
@@ -363,7 +377,7 @@ async function bench(config: BenchConfig, out: string): Promise<void> {
       statsAtEnd: afterSets,
     },
     results: {
-      table1Thread: { getHit: table1.hit, getMiss: table1.miss, set: set1Summary },
+      table1Thread: { getHit: table1.hit, getHitNewBuffer: table1.hitNewBuffer, getMiss: table1.miss, set: set1Summary },
       table2Threads: { getHit: table2.hit, getMiss: table2.miss, set: set2Summary },
       ratio2to1: {
         getHit: ratio(table2.hit, table1.hit),

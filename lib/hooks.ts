@@ -8,7 +8,7 @@
 import { Server as TlsServer } from 'node:tls';
 import { InvalidOptionError, SessionHooksInUseError, SessionTimeoutMismatchError } from './errors.ts';
 import { isTls13Session } from './session-version.ts';
-import { describe } from './table.ts';
+import { SessionTable, describe } from './table.ts';
 
 /**
  * What the hooks need of a store. {@link SessionTable} is one; a `Map`
@@ -160,6 +160,17 @@ export function attachSessionCache(
     done();
   };
 
+  // A SessionTable copies each session into this one buffer instead of a new
+  // one: Node parses the session before the callback returns and keeps no
+  // reference to it, so nothing is allocated per lookup.
+  const table = store instanceof SessionTable ? store : undefined;
+  const target = table === undefined ? undefined : Buffer.allocUnsafeSlow(table.maxSessionSize);
+  const lookUp = (id: Buffer): ReturnType<SessionStore['get']> => {
+    if (table === undefined || target === undefined) return store.get(id);
+    const length = table.getInto(id, target);
+    return length < 0 ? undefined : target.subarray(0, length);
+  };
+
   const onResumeSession = (id: Buffer, done: (error: Error | null, session: Buffer | null) => void): void => {
     const answer = (session: Uint8Array | undefined): void => {
       if (session === undefined) counters.missed++;
@@ -168,7 +179,7 @@ export function attachSessionCache(
     };
     let found: ReturnType<SessionStore['get']>;
     try {
-      found = store.get(id);
+      found = lookUp(id);
     } catch (error) {
       report(onError, error, 'resumeSession');
       found = undefined;

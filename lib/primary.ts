@@ -19,6 +19,7 @@ import { TicketKeyFileError } from './errors.ts';
 import { createMetrics, type CacheMetrics } from './metrics.ts';
 import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
 import { connectRedis, errorCode } from './redis-connection.ts';
+import { hugePageSupport } from './huge-pages.ts';
 import { RedisFleet } from './redis-fleet.ts';
 import { SessionTable } from './table.ts';
 import { TicketKeyRing, readNginxKeyFiles } from './ticket-keys.ts';
@@ -101,6 +102,10 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
       timeout: config.timeout,
       sweepInterval: config.sweepInterval,
     });
+    const hugePages = hugePageSupport();
+    if (hugePages.advice !== undefined) {
+      logger.info({ transparentHugePages: hugePages.policy }, `the session table is on 4 KiB pages; ${hugePages.advice}`);
+    }
     return new CachePrimary(config, logger, table, ticketKeys);
   }
 

@@ -215,9 +215,13 @@ export class SessionTable {
   /** The key being looked up, as words (so it hashes and compares a word at a time). */
   readonly #keyWords = new Int32Array(MAX_KEY_BYTES / 4);
   readonly #keyBytes = new Uint8Array(this.#keyWords.buffer);
-  /** The ArrayBuffer of the last session copied out (Node's Buffer pool, usually), and a word view of it. */
+  /** Where getInto() is copying the session it looks up; undefined in get(). */
+  #target: Uint8Array | undefined;
+  /** Length of the session the last hit copied out. */
+  #copied = 0;
+  /** The ArrayBuffer of the last session copied out (Node's Buffer pool, or a getInto() target), and a word view of it. */
   #outBuffer: ArrayBufferLike | undefined;
-  #outWords = new Int32Array(0);
+  #outWords: Int32Array<ArrayBufferLike> = new Int32Array(0);
   #sweeper: NodeJS.Timeout | undefined;
   // Outputs of #locate(), kept in fields so the hot path allocates nothing.
   #shard = 0;
@@ -297,16 +301,37 @@ export class SessionTable {
    */
   get(id: Uint8Array): Buffer | undefined {
     this.#checkId(id);
-    this.#locate(id);
-    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
-      const r = this.#probe(id);
-      if (typeof r !== 'number') return r;
-      if (r === EXPIRED) return undefined;
-      if (r === MISS) break;
-      this.#count(C.readRetries);
+    return this.#lookup(id) as Buffer | undefined;
+  }
+
+  /**
+   * Looks up a session by ID like {@link get}, but copies it into `target`
+   * instead of allocating a Buffer for it: nothing is allocated, so a thread
+   * doing many lookups makes no garbage. The TLS hooks look up this way.
+   * Returns the session's length in bytes (the session is
+   * `target.subarray(0, length)`), or -1 when it is absent or expired, in
+   * which case `target`'s contents are unspecified.
+   * @throws InvalidSessionIdError (`ERR_TLS_CACHE_INVALID_SESSION_ID`) unless `id` is 1 to 32 bytes.
+   * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`, option `target`) unless `target` is a Uint8Array of at least {@link maxSessionSize} bytes outside the table's buffer.
+   */
+  getInto(id: Uint8Array, target: Uint8Array): number {
+    this.#checkId(id);
+    if (!(target instanceof Uint8Array) || target.length < this.maxSessionSize || target.buffer === this.buffer) {
+      throw new InvalidOptionError(
+        'target',
+        !(target instanceof Uint8Array)
+          ? `expected a Uint8Array, got ${describe(target)}`
+          : target.buffer === this.buffer
+            ? 'expected memory of its own, got a view of the table\'s own buffer'
+            : `expected room for the largest session (${this.maxSessionSize} bytes), got ${target.length} bytes`,
+      );
     }
-    this.#count(C.misses);
-    return undefined;
+    this.#target = target;
+    try {
+      return this.#lookup(id) === undefined ? -1 : this.#copied;
+    } finally {
+      this.#target = undefined;
+    }
   }
 
   /**
@@ -541,6 +566,24 @@ export class SessionTable {
     }
   }
 
+  /**
+   * The lookup of get() and getInto(): the session copied into #target, or
+   * into a new Buffer when there is none (its length in #copied), or
+   * undefined.
+   */
+  #lookup(id: Uint8Array): Uint8Array | undefined {
+    this.#locate(id);
+    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+      const r = this.#probe(id);
+      if (typeof r !== 'number') return r;
+      if (r === EXPIRED) return undefined;
+      if (r === MISS) break;
+      this.#count(C.readRetries);
+    }
+    this.#count(C.misses);
+    return undefined;
+  }
+
   /** Hashes `key` into #shard, #bucket1, #bucket2 and #tag. */
   #locate(key: Uint8Array): void {
     const h = this.#hash;
@@ -559,7 +602,7 @@ export class SessionTable {
    * miss), MISS (not counted) or RETRY when a writer changed a slot under
    * the read.
    */
-  #probe(key: Uint8Array): Buffer | number {
+  #probe(key: Uint8Array): Uint8Array | number {
     const i32 = this.#i32;
     const tag = this.#tag;
     const first1 = this.#bucketAt(this.#bucket1);
@@ -585,7 +628,7 @@ export class SessionTable {
   }
 
   /** Reads the slot at word `slotAt` of #shard whose tag matched; see #probe. */
-  #read(slotAt: number, key: Uint8Array): Buffer | number {
+  #read(slotAt: number, key: Uint8Array): Uint8Array | number {
     const i32 = this.#i32;
     const version = Atomics.load(i32, slotAt);
     if (version === 0) return MISS;
@@ -611,7 +654,7 @@ export class SessionTable {
       return Atomics.load(i32, slotAt) === version ? MISS : RETRY;
     }
     const live = now < expiresOf(i32[at >> 2], lengths);
-    let value: Buffer | undefined;
+    let value: Uint8Array | undefined;
     if (live) {
       const valueLength = valueLengthOf(lengths);
       const start = at + RECORD_HEADER_BYTES + keyLength;
@@ -643,17 +686,21 @@ export class SessionTable {
     return left === 0 || ((i32[first + whole] ^ words[whole]) & leadingBytesMask(left)) === 0;
   }
 
-  /** A copy of `length` bytes of the table's buffer from byte `start`. */
-  #copyOut(start: number, length: number): Buffer {
-    const value = Buffer.allocUnsafe(length);
+  /**
+   * Copies `length` bytes of the table's buffer from byte `start` into
+   * #target, or into a new Buffer when there is none, and returns it.
+   */
+  #copyOut(start: number, length: number): Uint8Array {
+    const value = this.#target ?? Buffer.allocUnsafe(length);
+    this.#copied = length;
     const to = value.byteOffset;
     if (((start | to) & 3) !== 0 || length > MAX_WORD_COPY_BYTES) {
       value.set(this.#u8.subarray(start, start + length));
       return value;
     }
     // A session ID of a multiple of 4 bytes leaves the session word-aligned,
-    // and Node's Buffer pool hands out 8-aligned slices: copy words, then
-    // the last 1 to 3 bytes.
+    // and Node's Buffer pool hands out 8-aligned slices (a target is usually
+    // a buffer of its own): copy words, then the last 1 to 3 bytes.
     const buffer = value.buffer;
     if (buffer !== this.#outBuffer) {
       this.#outBuffer = buffer;

@@ -186,6 +186,8 @@ t.test('end to end: a quick run prints the table and writes its figures', async 
     t.ok(stdout.includes(title), `prints "${title}"`);
   }
   t.equal(stdout.match(/^(PASS|MISS) {2}/gm)?.length, 4, 'four target lines');
+  t.match(stdout, /^get \(hit\), new Buffer\s+[\d,]+/m, 'get() beside getInto() for a hit');
+  t.match(stdout, /^Huge pages: kernel policy (always|madvise|never|unknown), /m, 'says whether the table had huge pages');
 
   const files = readdirSync(dir);
   t.ok(files.includes('table-latest.json'));
@@ -200,7 +202,8 @@ t.test('end to end: a quick run prints the table and writes its figures', async 
     if (variant === 'ratio2to1') continue;
     for (const [op, s] of Object.entries(ops)) figures.push([`${variant}.${op}`, s as Summary]);
   }
-  t.equal(figures.length, 12, 'table 1 and 2 threads x 3, Map x 3, postMessage x 1, IPC x 2');
+  t.equal(figures.length, 13, 'table 1 thread x 4 (a hit also with get()), 2 threads x 3, Map x 3, postMessage x 1, IPC x 2');
+  t.match(report.table.hugePages, { policy: /^(always|madvise|never|unknown)$/, expected: Boolean });
   for (const [name, s] of figures) {
     for (const field of ['medianNs', 'meanNs', 'opsPerSec', 'ops'] as const) {
       t.ok(Number.isFinite(s[field]) && s[field] > 0, `${name}.${field} is a positive number (${s[field]})`);
