@@ -14,6 +14,8 @@
  *
  * @module
  */
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { threadId, type MessagePort } from 'node:worker_threads';
 import { SessionTable } from '../lib/table.ts';
 import type { ThreadRun } from './lib/stats.ts';
@@ -94,6 +96,7 @@ export default async function run(task: TableTask | PostMessageTask): Promise<Lo
   if (task.op === 'set') {
     const sessions = sessionPool(256);
     timeSets(table, ids, sessions, 0, task.warmupBatches, task.batchSize, null);
+    settleGarbage();
     barrier(task.barrier, task.parties);
     const r = timeSets(table, ids, sessions, warmupOps, task.batches, task.batchSize, samples);
     unexpected = r.count;
@@ -106,6 +109,7 @@ export default async function run(task: TableTask | PostMessageTask): Promise<Lo
     const value = newBuffers ? table.get(ids[i]) : table.getInto(ids[i], target) < 0 ? undefined : target;
     if (hitLoop && (value === undefined || value.readUInt32LE(0) !== indexes[i])) wrongSessions++;
   }
+  settleGarbage();
   barrier(task.barrier, task.parties);
   const r = newBuffers
     ? timeGets(table, ids, warmupOps, task.batches, task.batchSize, samples)
@@ -240,6 +244,20 @@ function timeSets(
   }
   return { count: refused, elapsedNs: (performance.now() - start) * 1e6 };
 }
+
+/**
+ * A full, synchronous garbage collection: a task's setup allocates one
+ * Buffer per ID, hundreds of thousands of them (and the main thread's, a
+ * million more), and without this the collector's background work on them
+ * would compete with the timed loops for the machine's cores. The timed loops of gets allocate nothing
+ * (getInto), so none follows. (`--expose-gc` is set the way Node's
+ * `v8.setFlagsFromString` documents; a worker thread takes no V8 flags.)
+ */
+export function settleGarbage(): void {
+  collectGarbage({ type: 'major', execution: 'sync' });
+}
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as (options: { type: string; execution: string }) => void;
 
 /** Waits until `parties` tasks have arrived (at most a minute). */
 function barrier(buffer: SharedArrayBuffer, parties: number): void {

@@ -40,6 +40,7 @@ import {
   SESSION_BYTES,
   randomIds,
   sessionPool,
+  settleGarbage,
   type KeyRange,
   type LoopResult,
   type PostMessageRequest,
@@ -167,6 +168,7 @@ async function bench(config: BenchConfig, out: string): Promise<void> {
   const figures: Record<string, PhaseFigures> = {};
 
   const runTable = async (name: string, op: TableOp, ranges: KeyRange[]): Promise<Summary> => {
+    settleGarbage();
     const barrier = new SharedArrayBuffer(4);
     const before = table.stats();
     const runs: LoopResult[] = await Promise.all(

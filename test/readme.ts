@@ -20,6 +20,12 @@ t.test('the README documents the example\'s own variables', async (t) => {
   for (const name of used) t.match(readme, new RegExp(`\\| \`${name}\` \\|`), name);
 });
 
+t.test('the README documents the variables the library reads besides its settings', async (t) => {
+  const hugePages = readFileSync(new URL('../lib/huge-pages.ts', import.meta.url), 'utf8');
+  t.match(hugePages, /env\.GLIBC_TUNABLES/, 'lib/huge-pages.ts reads GLIBC_TUNABLES');
+  t.match(readme, /^\| `GLIBC_TUNABLES` \| \(read by glibc\) \|/m, 'a row in the one table');
+});
+
 t.test('the README\'s commands are the package scripts', async (t) => {
   const scripts = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts;
   t.match(readme, /npm install && npm start/);

@@ -75,7 +75,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchConfig {
     tableBytes,
     batchSize: 1000,
     batches,
-    warmupBatches: quick ? 10 : 40,
+    warmupBatches: quick ? 10 : 200,
     postMessageBatches: quick ? 10 : 40,
     postMessageWarmupBatches: quick ? 2 : 5,
     help: values.help === true,
