@@ -30,6 +30,7 @@ import { measureIpcLookups } from './lib/ipc-lookup.ts';
 import { runCommand } from './lib/cli.ts';
 import {
   checkTargets,
+  combineRepetitions,
   formatCount,
   formatTable,
   summarize,
@@ -122,8 +123,9 @@ async function bench(config: BenchConfig, out: string): Promise<void> {
   const loaded = region(entries);
   const miss = [region(perThread), region(perThread)];
   const fill = region(fillCount);
-  const set1 = region(perThread);
-  const set2 = [region(perThread), region(perThread)];
+  // Each repetition of a set phase stores IDs of its own (a miss phase may reuse its IDs: they stay misses).
+  const set1 = Array.from({ length: config.repeats }, () => region(perThread));
+  const set2 = Array.from({ length: config.repeats }, () => [region(perThread), region(perThread)]);
   const mapSet = region(perThread);
   const keys = new SharedArrayBuffer(next * ID_BYTES);
   const keyBytes = Buffer.from(keys);
@@ -197,28 +199,38 @@ async function bench(config: BenchConfig, out: string): Promise<void> {
 
   if (os.availableParallelism() < 2) console.log('  note: fewer than 2 CPUs: the 2-thread figures cannot scale');
   const hitRange = [loaded, loaded];
-  console.log('Measuring the shared table ...');
-  const table1 = {
-    hit: await runTable('table1.getHit', 'get-hit', hitRange.slice(0, 1)),
-    hitNewBuffer: await runTable('table1.getHitNewBuffer', 'get-hit-new-buffer', hitRange.slice(0, 1)),
-    miss: await runTable('table1.getMiss', 'get-miss', miss.slice(0, 1)),
+  console.log(`Measuring the shared table (${config.repeats} repetition${config.repeats === 1 ? '' : 's'}, 1 and 2 threads interleaved) ...`);
+  const repetitions: Record<string, Summary[]> = {};
+  const measure = async (name: string, op: TableOp, ranges: KeyRange[], r: number): Promise<void> => {
+    (repetitions[name] ??= []).push(await runTable(`${name}#${r + 1}`, op, ranges));
   };
-  const table2 = {
-    hit: await runTable('table2.getHit', 'get-hit', hitRange),
-    miss: await runTable('table2.getMiss', 'get-miss', miss),
-  };
+  for (let r = 0; r < config.repeats; r++) {
+    await measure('table1.getHit', 'get-hit', hitRange.slice(0, 1), r);
+    await measure('table1.getHitNewBuffer', 'get-hit-new-buffer', hitRange.slice(0, 1), r);
+    await measure('table1.getMiss', 'get-miss', miss.slice(0, 1), r);
+    await measure('table2.getHit', 'get-hit', hitRange, r);
+    await measure('table2.getMiss', 'get-miss', miss, r);
+  }
   // Fill every shard, then time sets of new IDs: each one evicts.
   t0 = performance.now();
   for (let k = fill.start; k < fill.start + fill.count; k++) table.set(idOf(k), sessionOf(k, scratch));
   const fillMs = performance.now() - t0;
   const afterFill = table.stats();
-  const set1Summary = await runTable('table1.set', 'set', [set1]);
-  const set2Summary = await runTable('table2.set', 'set', set2);
+  for (let r = 0; r < config.repeats; r++) {
+    await measure('table1.set', 'set', [set1[r]], r);
+    await measure('table2.set', 'set', set2[r], r);
+  }
   const afterSets = table.stats();
+  const figure = (name: string): Summary => combineRepetitions(repetitions[name]);
+  const table1 = { hit: figure('table1.getHit'), hitNewBuffer: figure('table1.getHitNewBuffer'), miss: figure('table1.getMiss') };
+  const table2 = { hit: figure('table2.getHit'), miss: figure('table2.getMiss') };
+  const set1Summary = figure('table1.set');
+  const set2Summary = figure('table2.set');
   // The newest IDs must be readable afterwards.
   let newestFound = 0;
-  const newestChecked = Math.min(1000, set2[1].count);
-  for (let k = set2[1].start + set2[1].count - newestChecked; k < set2[1].start + set2[1].count; k++) {
+  const newest = set2[config.repeats - 1][1];
+  const newestChecked = Math.min(1000, newest.count);
+  for (let k = newest.start + newest.count - newestChecked; k < newest.start + newest.count; k++) {
     if (table.get(idOf(k)) !== undefined) newestFound++;
   }
 
@@ -331,7 +343,8 @@ async function bench(config: BenchConfig, out: string): Promise<void> {
     'get: getInto(), the session copied into the thread\'s own buffer, as the TLS hooks look up; ' +
     'get (hit), new Buffer: get(), which allocates a Buffer for each session. ' +
     `ns/op median: median over batches of ${formatCount(batchSize)} operations (both threads' batches pooled when 2); ` +
-    'ns/op mean: timed span / operations; ops/s: all threads\' operations / the longest thread\'s span.';
+    'ns/op mean: timed span / operations; ops/s: all threads\' operations / the longest thread\'s span. ' +
+    `Shared table: each figure is the median of ${config.repeats} interleaved repetition${config.repeats === 1 ? '' : 's'}.`;
   console.log(`\n${legend}\n\n${tables.join('\n\n')}\n`);
 
   const setEvictions = evictionsOf(afterSets) - evictionsOf(afterFill);

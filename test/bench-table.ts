@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { USAGE, parseBenchArgs, tableBytesFor } from '../bench/lib/args.ts';
 import {
   checkTargets,
+  combineRepetitions,
   formatNs,
   formatTable,
   mean,
@@ -115,6 +116,24 @@ t.test('targets', async (t) => {
   for (const x of bad) t.match(x.line, /^MISS  /);
 });
 
+t.test('combineRepetitions: the median of each figure over repetitions', async (t) => {
+  const rep = (medianNs: number, opsPerSec: number, minNs: number, maxNs: number): Summary => ({
+    threads: 2, ops: 1000, batches: 10, medianNs, meanNs: medianNs + 10, minNs, maxNs, p90Ns: medianNs * 2, opsPerSec,
+  });
+  const c = combineRepetitions([rep(900, 1_000_000, 800, 5000), rep(2000, 400_000, 1500, 9000), rep(1000, 950_000, 700, 1200)]);
+  t.equal(c.medianNs, 1000, 'one slow repetition does not move the median');
+  t.equal(c.meanNs, 1010);
+  t.equal(c.opsPerSec, 950_000);
+  t.equal(c.p90Ns, 2000);
+  t.equal(c.minNs, 700);
+  t.equal(c.maxNs, 9000);
+  t.equal(c.ops, 3000);
+  t.equal(c.batches, 30);
+  t.equal(c.threads, 2);
+  t.same(combineRepetitions([rep(5, 6, 4, 7)]), rep(5, 6, 4, 7), 'one repetition is itself');
+  t.throws(() => combineRepetitions([]), RangeError);
+});
+
 t.test('parseBenchArgs', async (t) => {
   const full = parseBenchArgs([]);
   t.equal(full.entries, 1_000_000);
@@ -131,6 +150,10 @@ t.test('parseBenchArgs', async (t) => {
   t.equal(parseBenchArgs(['--quick', '--entries', '20000']).entries, 20_000);
   t.equal(parseBenchArgs(['--entries=1_000_000']).entries, 1_000_000);
   t.equal(parseBenchArgs(['--batches', '5']).batches, 5);
+  t.equal(full.repeats, 3, 'three repetitions by default');
+  t.equal(quick.repeats, 1);
+  t.equal(parseBenchArgs(['--repeats', '5']).repeats, 5);
+  t.throws(() => parseBenchArgs(['--repeats', '0']), RangeError);
   t.equal(parseBenchArgs(['--help']).help, true);
   for (const bad of [['--entries', '0'], ['--entries=-5'], ['--entries', '1e6'], ['--entries', 'many'], ['--batches', '2.5']]) {
     t.throws(() => parseBenchArgs(bad), RangeError, bad.join(' '));

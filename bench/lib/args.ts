@@ -17,18 +17,26 @@ export interface BenchConfig {
   batches: number;
   /** Untimed batches run first, per thread. */
   warmupBatches: number;
+  /**
+   * Times each shared-table measurement is taken, the 1- and 2-thread ones
+   * interleaved; a figure is the median of its repetitions, so that a slow
+   * spell of a shared machine moves one repetition, not the figure.
+   */
+  repeats: number;
   /** Timed and warm-up batches of the postMessage store (it is slow). */
   postMessageBatches: number;
   postMessageWarmupBatches: number;
   help: boolean;
 }
 
-export const USAGE = `Usage: node bench/table.ts [--entries N] [--quick] [--batches N]
+export const USAGE = `Usage: node bench/table.ts [--entries N] [--quick] [--batches N] [--repeats N]
 
   --entries N   sessions loaded before measuring (default 1000000; 100000 with --quick)
   --quick       fewer entries and batches, for a smoke run (~20 s)
   --batches N   timed batches of 1,000 operations per thread and operation
                 (default 400; 60 with --quick)
+  --repeats N   repetitions of each shared-table measurement, interleaved; each
+                figure is their median (default 3; 1 with --quick)
   --help        print this text`;
 
 const MiB = 1024 * 1024;
@@ -56,6 +64,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchConfig {
     options: {
       entries: { type: 'string' },
       batches: { type: 'string' },
+      repeats: { type: 'string' },
       quick: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -69,6 +78,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchConfig {
     throw new RangeError(`--entries ${entries} needs a table over 2 GiB, the largest there is`);
   }
   const batches = positiveInteger('batches', values.batches, quick ? 60 : 400);
+  const repeats = positiveInteger('repeats', values.repeats, quick ? 1 : 3);
   return {
     entries,
     quick,
@@ -76,6 +86,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchConfig {
     batchSize: 1000,
     batches,
     warmupBatches: quick ? 10 : 200,
+    repeats,
     postMessageBatches: quick ? 10 : 40,
     postMessageWarmupBatches: quick ? 2 : 5,
     help: values.help === true,

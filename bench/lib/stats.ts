@@ -87,6 +87,27 @@ export function summarize(runs: readonly ThreadRun[]): Summary {
   };
 }
 
+/**
+ * One figure from repetitions of the same measurement: the median of their
+ * medians, of their means and of their operations per second (min and max
+ * over all of them; ops and batches summed).
+ */
+export function combineRepetitions(repetitions: readonly Summary[]): Summary {
+  if (repetitions.length === 0) throw new RangeError('combineRepetitions needs at least one summary');
+  const of = (field: keyof Summary): number[] => repetitions.map((r) => r[field]);
+  return {
+    threads: repetitions[0].threads,
+    ops: of('ops').reduce((a, b) => a + b, 0),
+    batches: of('batches').reduce((a, b) => a + b, 0),
+    medianNs: median(of('medianNs')),
+    meanNs: median(of('meanNs')),
+    minNs: Math.min(...of('minNs')),
+    maxNs: Math.max(...of('maxNs')),
+    p90Ns: median(of('p90Ns')),
+    opsPerSec: median(of('opsPerSec')),
+  };
+}
+
 // ---- printing -------------------------------------------------------------
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
