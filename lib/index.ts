@@ -61,6 +61,8 @@ export { RedisFleet, fleetKey, ticketKeyRecordKey } from './redis-fleet.ts';
 export type { FleetFlushResult, RedisFleetEvents, RedisFleetOptions } from './redis-fleet.ts';
 export { connectRedis } from './redis-connection.ts';
 export type { RedisConnectionOptions } from './redis-connection.ts';
+export { GLIBC_HUGE_PAGES, anonHugePageBytes, hugePageSupport, hugetlbTunable } from './huge-pages.ts';
+export type { HugePagePolicy, HugePageSupport } from './huge-pages.ts';
 export { createSealer } from './sealed.ts';
 export type { Sealer, SealerOptions, SealPurpose } from './sealed.ts';
 export * from './errors.ts';
