@@ -5,14 +5,18 @@
  * floor) and a `Map` in the main thread reached by postMessage round trips
  * (what a naive shared cache does).
  *
+ * Gets on the shared table use `getInto()`, as the TLS hooks do; a hit is
+ * also timed with `get()`, which allocates a Buffer for each session.
  * Figures are medians over batches of 1,000 operations (plus the mean and
- * operations per second). The timed loops of the shared table and of the
- * postMessage client run as piscina tasks on a pool of two worker threads.
+ * operations per second); each shared-table figure is the median of
+ * `--repeats` interleaved repetitions (default 3). The timed loops of the
+ * shared table and of the postMessage client run as piscina tasks on a pool
+ * of two worker threads.
  * The run prints a table, checks the project's targets (PASS or MISS; it
  * always exits 0: these are figures, not tests) and writes every figure to
  * `bench/results/table-<time>.json` and `bench/results/table-latest.json`.
  *
- * Usage: node bench/table.ts [--entries N] [--quick] [--batches N] [--out DIR]
+ * Usage: node bench/table.ts [--entries N] [--quick] [--batches N] [--repeats N] [--out DIR]
  *
  * @module
  */
