@@ -11,6 +11,7 @@ import { loadCertificate } from '../examples/certificate.ts';
 import { attachSessionCache, sessionCacheOf, sessionCacheServerOptions, type SessionStore } from '../lib/hooks.ts';
 import { isTls13Session, sessionProtocolVersion, TLS_1_2, TLS_1_3 } from '../lib/session-version.ts';
 import { SessionTable } from '../lib/table.ts';
+import { secretsOf } from './helpers/session-der.ts';
 
 const { cert, key } = await loadCertificate({});
 
@@ -181,6 +182,50 @@ t.test('TLS 1.2 sessions are stored and resumed; TLS 1.3 ones skipped and counte
   t.equal(table.stats().inserts, 1);
   t.ok(binding.counters.skippedTls13 >= 3, `${binding.counters.skippedTls13} TLS 1.3 sessions skipped`);
   t.equal(binding.counters.stored, 1);
+});
+
+t.test('a SessionTable is looked up with getInto() into one buffer, and every resumption gets its own session', async (t) => {
+  const table = SessionTable.create({ size: 1024 * 1024, sweepInterval: 0 });
+  t.teardown(() => table.close());
+  const server = tlsServer(sessionCacheServerOptions(table));
+  const binding = attachSessionCache(server, table);
+  const port = await listen(t, server);
+  // Spies on the real table: count getInto() and the buffers it fills; get() must not be used.
+  const targets = new Set<ArrayBufferLike>();
+  let lookups = 0;
+  const getInto = table.getInto.bind(table);
+  table.getInto = (id, target) => {
+    lookups++;
+    targets.add(target.buffer);
+    return getInto(id, target);
+  };
+  table.get = () => {
+    throw new Error('the hooks called get()');
+  };
+
+  const sessions: Buffer[] = [];
+  for (let i = 0; i < 4; i++) sessions.push((await handshake(port, 'TLSv1.2')).session!);
+  const resumedKey = (session: Buffer): Promise<Buffer | undefined> =>
+    new Promise((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false, maxVersion: 'TLSv1.2', session });
+      socket.on('error', reject);
+      socket.on('secureConnect', () => {
+        const reused = socket.isSessionReused();
+        const current = socket.getSession();
+        socket.destroy();
+        resolve(reused && current !== undefined ? secretsOf(current).masterKey : undefined);
+      });
+    });
+  // Interleaved, so a lookup that kept an earlier session's bytes would show.
+  for (let round = 0; round < 3; round++) {
+    for (const i of [2, 0, 3, 1]) {
+      const key = await resumedKey(sessions[i]);
+      t.ok(key?.equals(secretsOf(sessions[i]).masterKey), `round ${round + 1}, session ${i}: resumed with its own master key`);
+    }
+  }
+  t.equal(lookups, 12, 'one getInto() per resumption (a TLS 1.2 first handshake offers no session ID, so Node asks nothing)');
+  t.equal(targets.size, 1, 'always into the same buffer');
+  t.match(binding.counters, { stored: 4, resumed: 12 });
 });
 
 t.test('a session the store refuses or a store that throws never breaks a handshake', async (t) => {
