@@ -1,8 +1,8 @@
 /**
  * "Hosts" for the Redis tests: each a separate process running the cluster
- * runtime (test/fixtures/redis-host.ts) with its own table and worker
- * threads, on its own port, all sharing one Redis. Started with different
- * command lines, as on different machines.
+ * runtime (test/fixtures/run-cluster.ts, a TLS server) with its own table
+ * and worker threads, on its own port, all sharing one Redis. Started with
+ * different command lines, as on different machines.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { loadCertificate } from '../../examples/certificate.ts';
 import { freePort, run } from '../fixtures/process.ts';
 
-const HOST_SCRIPT = new URL('../fixtures/redis-host.ts', import.meta.url).pathname;
+const HOST_SCRIPT = new URL('../fixtures/run-cluster.ts', import.meta.url).pathname;
 
 interface Teardown {
   teardown(fn: () => void | Promise<void>): void;
@@ -42,12 +42,13 @@ export async function certificateFiles(t: Teardown): Promise<{ TLS_CACHE_CERT: s
 }
 
 /**
- * Starts a host: `node redis-host.ts ...args` in a clean environment plus
- * `env`, on a free port; resolves once it logged `listening`. Killed at teardown.
+ * Starts a host: `node run-cluster.ts ...args` (a TLS server) in a clean
+ * environment plus `env`, on a free port; resolves once it logged
+ * `listening`. Killed at teardown.
  */
 export async function startHost(t: Teardown, name: string, env: Record<string, string>, args: string[] = []): Promise<Host> {
   const port = await freePort();
-  const running = run(HOST_SCRIPT, { PORT: String(port), ...env }, args);
+  const running = run(HOST_SCRIPT, { KIND: 'tls', PORT: String(port), ...env }, args);
   const { child, logs, output, exited } = running;
   t.teardown(async () => {
     running.kill();
