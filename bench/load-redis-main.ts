@@ -12,49 +12,23 @@
  *
  * @module
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../lib/free-port.ts';
+import { spawnRedisServer } from './lib/redis-server.ts';
 import type { FromLoadServer, LoadServerSpec, ToLoadServer } from './load-server-main.ts';
 
 const LOAD_SERVER_MAIN = fileURLToPath(new URL('./load-server-main.ts', import.meta.url));
 const START_TIMEOUT_MS = 20_000;
 
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    let text = '';
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (chunk) => {
-      text += chunk.toString();
-      if (text.includes('\r\n')) done(text.startsWith('+PONG'));
-    });
-  });
-}
-
 async function startRedis(): Promise<{ child: ChildProcess; port: number; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-redis-'));
   const port = await freePort('127.0.0.1');
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', join(dir, 'redis.log')], {
-    stdio: 'ignore',
-  });
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (!(await ping(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return { child, port, dir };
+  return { child: await spawnRedisServer({ port, dir, timeoutMs: START_TIMEOUT_MS }), port, dir };
 }
 
 interface Host {

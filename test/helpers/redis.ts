@@ -3,13 +3,12 @@
  * temporary directory, without persistence. It can be killed (SIGKILL) and
  * started again on the same port; it is always ended in the test's teardown.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
-import { connect as connectTls } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { spawnRedisServer } from '../../bench/lib/redis-server.ts';
 import { freePort } from '../fixtures/process.ts';
 
 export interface TestRedis {
@@ -33,27 +32,6 @@ interface Teardown {
   teardown(fn: () => void | Promise<void>): void;
 }
 
-/** Sends PING over a raw socket (TLS when `ca` is given); resolves true on +PONG. */
-function ping(port: number, password?: string, ca?: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = ca === undefined ? connect({ host: '127.0.0.1', port }) : connectTls({ host: '127.0.0.1', port, ca });
-    let text = '';
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once(ca === undefined ? 'connect' : 'secureConnect', () => socket.write(password === undefined ? 'PING\r\n' : `AUTH ${password}\r\nPING\r\n`));
-    socket.on('data', (chunk) => {
-      text += chunk.toString();
-      if (text.endsWith('\r\n') && text.includes('PONG')) done(true);
-      else if (text.startsWith('-')) done(false);
-    });
-  });
-}
-
-/** Starts a redis-server for the test `t`. */
 /**
  * Starts a redis-server for the test `t`. With `password`, clients must
  * AUTH; with `tls` (PEM files), it listens only for TLS (`rediss://`, no
@@ -73,30 +51,12 @@ export async function startRedis(
   const clients: Redis[] = [];
 
   const launch = async (): Promise<void> => {
-    const started = spawn(
-      binary,
-      [
-        ...(tls === undefined
-          ? ['--port', String(port)]
-          : ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile,
-              '--tls-ca-cert-file', tls.certFile, '--tls-auth-clients', 'no']),
-        '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', join(dir, 'redis.log'),
-        ...(password === undefined ? [] : ['--requirepass', password]),
-      ],
-      { stdio: 'ignore' },
-    );
+    const started = await spawnRedisServer({ binary, port, dir, password, tls });
     child = started;
-    exited = new Promise<void>((resolve) => started.once('exit', () => resolve()));
-    let failed: Error | undefined;
-    started.once('error', (error) => (failed = error));
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      if (failed) throw new Error(`cannot start ${binary}: ${failed.message}`);
-      if (started.exitCode !== null) throw new Error(`${binary} exited with code ${started.exitCode}`);
-      if (await ping(port, password, tls?.cert)) return;
-      if (Date.now() > deadline) throw new Error(`${binary} did not answer PING on port ${port} within 10 s`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    exited = new Promise<void>((resolve) => {
+      if (started.exitCode !== null || started.signalCode !== null) resolve();
+      else started.once('exit', () => resolve());
+    });
   };
 
   const redis: TestRedis = {
