@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -21,6 +21,7 @@ type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
 /** 48-byte ticket key files, which TLS_CACHE_TICKET_KEY_FILE must name. */
 const KEY_DIR = mkdtempSync(join(tmpdir(), 'config-keys-'));
+t.teardown(() => rmSync(KEY_DIR, { recursive: true, force: true }));
 const [A_KEY, B_KEY, K_KEY, SHORT_KEY] = ['a.key', 'b.key', 'k.key', 'short.key'].map((name) => join(KEY_DIR, name));
 for (const file of [A_KEY, B_KEY, K_KEY]) writeFileSync(file, Buffer.alloc(48, 7));
 writeFileSync(SHORT_KEY, Buffer.alloc(80, 7));

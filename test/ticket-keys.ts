@@ -5,7 +5,7 @@
  * thread, and nginx key files (byte order, bad files).
  */
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -182,6 +182,7 @@ t.test('another thread reads whole keys while the primary rotates', async (t) =>
 
 t.test('nginx key files: name, AES key, HMAC secret; Node: name, HMAC secret, AES key', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ticket-keys-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const nginx = Buffer.concat([Buffer.alloc(16, 0x11), Buffer.alloc(16, 0xaa), Buffer.alloc(16, 0x48)]);
   const node = fromNginxKey(nginx);
   t.same(node, Buffer.concat([Buffer.alloc(16, 0x11), Buffer.alloc(16, 0x48), Buffer.alloc(16, 0xaa)]));

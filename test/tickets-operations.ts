@@ -3,7 +3,7 @@
  * by signal (SIGUSR1, SIGUSR2) across every worker at once, logs that never
  * carry key bytes, tickets switched off, and nginx key files.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
@@ -90,6 +90,7 @@ t.test('TLS_CACHE_TICKETS=off', async (t) => {
 
 t.test('nginx key files: the first encrypts, the others decrypt; a Node server with the same key resumes the tickets', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ticket-key-files-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const current = Buffer.alloc(48);
   const previous = Buffer.alloc(48);
   for (let i = 0; i < 48; i++) {
