@@ -13,18 +13,11 @@ import { RedisFleet, fleetKey, ticketKeyRecordKey } from '../lib/redis-fleet.ts'
 import { SharedCounters } from '../lib/counters.ts';
 import { TicketKeyRing } from '../lib/ticket-keys.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
+import { until } from './helpers/until.ts';
 
 const SECRET = 'fleet-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 const NS = 'fleet-ns';
 type Test = { teardown(fn: () => void | Promise<void>): void };
-
-async function until(predicate: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 interface Host {
   ring: TicketKeyRing;

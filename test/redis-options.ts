@@ -14,19 +14,12 @@ import { join } from 'node:path';
 import { visitTls } from './fixtures/clients.ts';
 import { startTestCluster } from './fixtures/start.ts';
 import { startRedis } from './helpers/redis.ts';
+import { until } from './helpers/until.ts';
 
 const SECRET = 'options-test-secret-0123456789abcdefghijklmnop';
 // Not the 5 ms default: each visit here must resume, and on this machine's 2 shared cores a reply may wait
 // behind other jobs (a lookup past the bound is a miss by design, tested in redis-sessions.ts).
 const REDIS_TIMEOUT = 1000;
-
-async function until(predicate: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 t.test('key files and Redis: the files\' keys stay (not rotated through Redis); sessions cross hosts through Redis', async (t) => {
   const redis = await startRedis(t);
@@ -69,7 +62,7 @@ t.test('tickets off and Redis: sessions and flushes cross hosts', async (t) => {
   t.ok((await visitTls({ port: b.cluster.port, session: first.session })).reused, 'resumed on the other host');
   t.ok(b.cluster.table.stats().entries >= 1, 'and copied into its table');
   a.cluster.flush();
-  await until(() => b.logs.some((l) => l.msg === 'flushed by another host: every session of this host is gone'));
+  await until(() => b.logs.some((l) => l.msg === 'flushed by another host: every session of this host is gone'), 10_000);
   t.equal(b.cluster.table.stats().entries, 0, "the other host's table is cleared");
   await until(async () => (await redis.client().keys('*:s:*')).length === 0, 5000);
   t.pass('and the sessions in Redis are deleted');
@@ -91,11 +84,11 @@ t.test('Redis down when a host starts: it starts and serves, then joins the flee
   t.ok((await visitTls({ port: b.cluster.port, session: local.session, maxVersion: 'TLSv1.3' })).reused, 'it resumes its own tickets meanwhile');
 
   await redis.restart();
-  await until(() => b.logs.some((l) => l.msg === 'redis reconnected'));
+  await until(() => b.logs.some((l) => l.msg === 'redis reconnected'), 10_000);
   await until(async () => {
     const ticket = await visitTls({ port: a.cluster.port, maxVersion: 'TLSv1.3' });
     return (await visitTls({ port: b.cluster.port, session: ticket.session, maxVersion: 'TLSv1.3' })).reused;
-  });
+  }, 10_000);
   t.pass("once Redis is back, host A's tickets resume on host B");
   t.ok((await visitTls({ port: b.cluster.port, session: local.session, maxVersion: 'TLSv1.3' })).reused, "and host B's earlier tickets still resume on it");
 });
@@ -113,7 +106,7 @@ t.test("ticketMode 'fallback' (one key at a time) and Redis: tickets cross hosts
   await until(async () => {
     const fresh = await visitTls({ port: a.cluster.port, maxVersion: 'TLSv1.3' });
     return (await visitTls({ port: b.cluster.port, session: fresh.session, maxVersion: 'TLSv1.3' })).reused;
-  });
+  }, 10_000);
   t.pass("after the rotation, host A's new tickets resume on host B");
 });
 

@@ -16,6 +16,7 @@ import { freePort } from './fixtures/process.ts';
 import { ticketOf } from './helpers/session-der.ts';
 import { certificateFiles, startHost, type Host } from './helpers/redis-hosts.ts';
 import { startRedis } from './helpers/redis.ts';
+import { until } from './helpers/until.ts';
 
 const SECRET = 'resumption-test-secret-0123456789abcdefghijkl';
 
@@ -23,14 +24,6 @@ async function metric(port: number, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line === undefined ? NaN : Number(line.split(' ')[1]);
-}
-
-async function until(predicate: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 interface Fleet {
@@ -135,7 +128,7 @@ t.test('TLS 1.3 by ticket: alternating hosts resumes >= 99%, across a fleet-wide
   // A rotation on host A only (SIGUSR1): host B loads the new key.
   const rotationsB = await metric(metricsPorts[1], 'tls_session_cache_ticket_key_rotations_total');
   a.child.kill('SIGUSR1');
-  await until(async () => (await metric(metricsPorts[1], 'tls_session_cache_ticket_key_rotations_total')) > rotationsB);
+  await until(async () => (await metric(metricsPorts[1], 'tls_session_cache_ticket_key_rotations_total')) > rotationsB, 10_000);
   t.pass('host B converged on the rotation made on host A');
 
   // Phase 2: the old tickets still resume on both hosts; 20 new clients get tickets under the new key and resume on both.

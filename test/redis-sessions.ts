@@ -14,6 +14,7 @@ import { connectRedis } from '../lib/redis-connection.ts';
 import { RedisSessionStore, deleteRedisSessions, sessionKey } from '../lib/redis-sessions.ts';
 import { SessionTable } from '../lib/table.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
+import { until } from './helpers/until.ts';
 
 const SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 const NS = 'test-ns';
@@ -28,14 +29,6 @@ function captureLogger() {
     },
   });
   return { logger: pino({ level: 'debug' }, stream), lines };
-}
-
-async function until(predicate: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 type Test = { teardown(fn: () => void | Promise<void>): void };
