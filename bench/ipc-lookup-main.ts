@@ -9,8 +9,8 @@
  */
 import cluster from 'node:cluster';
 import { createHash } from 'node:crypto';
-import { ProcessWorker } from '../lib/process-worker.ts';
-import { startClusterCache } from '../lib/process-primary.ts';
+import { ProcessWorker } from '../lib/processes/worker-process.ts';
+import { startClusterCache } from '../lib/processes/cluster-cache.ts';
 import type { IpcLookupOptions, IpcLookupRuns } from './lib/ipc-lookup.ts';
 import type { ThreadRun } from './lib/stats.ts';
 import { SESSION_BYTES, sessionPool } from './table-worker.ts';

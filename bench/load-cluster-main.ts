@@ -17,9 +17,9 @@
 import cluster from 'node:cluster';
 import { constants } from 'node:crypto';
 import { createServer, type TLSSocket } from 'node:tls';
-import { attachClusterCache, clusterServerOptions } from '../lib/attach.ts';
-import { freePort } from '../lib/free-port.ts';
-import { startClusterCache } from '../lib/process-primary.ts';
+import { attachClusterCache, clusterServerOptions } from '../lib/processes/attach-cluster-cache.ts';
+import { freePort } from '../lib/threads/free-port.ts';
+import { startClusterCache } from '../lib/processes/cluster-cache.ts';
 import type { FromLoadServer, LoadServerSpec, ToLoadServer } from './load-server-main.ts';
 
 /** Session lifetime of every mode's servers (the runtime's default, nginx's `ssl_session_timeout 5m`). */

@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../lib/free-port.ts';
+import { freePort } from '../lib/threads/free-port.ts';
 import { spawnRedisServer } from './lib/redis-server.ts';
 import type { FromLoadServer, LoadServerSpec, ToLoadServer } from './load-server-main.ts';
 

@@ -23,8 +23,8 @@
  */
 import { constants } from 'node:crypto';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
-import { attachSessionCache, type SessionCacheBinding, type SessionStore } from '../lib/hooks.ts';
-import type { ServerContext } from '../lib/server-context.ts';
+import { attachSessionCache, type SessionCacheBinding, type SessionStore } from '../lib/tls/session-hooks.ts';
+import type { ServerContext } from '../lib/runtime/server-context.ts';
 import type { Protocol } from './lib/load-args.ts';
 
 export type NodeMode = 'none' | 'per-worker' | 'shared';

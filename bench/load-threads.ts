@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { freePort } from '../lib/free-port.ts';
+import { freePort } from '../lib/threads/free-port.ts';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { addSessionHookCounters, emptySessionHookCounters, type SessionHookCounters } from '../lib/hooks.ts';
+import { addSessionHookCounters, emptySessionHookCounters, type SessionHookCounters } from '../lib/tls/session-hooks.ts';
 import { createBenchServer, type LoadServerData } from './load-server.ts';
 
 export interface ThreadServerData extends LoadServerData {

@@ -17,7 +17,7 @@
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { threadId, type MessagePort } from 'node:worker_threads';
-import { SessionTable } from '../lib/table.ts';
+import { SessionTable } from '../lib/table/session-table.ts';
 import type { ThreadRun } from './lib/stats.ts';
 
 export const ID_BYTES = 32;

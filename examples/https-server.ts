@@ -21,9 +21,9 @@ import { constants } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { isMainThread, threadId } from 'node:worker_threads';
-import { runCluster } from '../lib/cluster.ts';
+import { runCluster } from '../lib/threads/cluster.ts';
 import { InvalidEnvironmentError } from '../lib/errors.ts';
-import type { ServerContext } from '../lib/server-context.ts';
+import type { ServerContext } from '../lib/runtime/server-context.ts';
 import { loadCertificate, type Certificate } from './certificate.ts';
 
 const DEFAULT_PORT = 8443;

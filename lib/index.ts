@@ -5,23 +5,23 @@
  *
  * @module
  */
-export { SessionTable } from './table.ts';
-export type { SessionTableOptions, OpenTableOptions, TableStats } from './table.ts';
+export { SessionTable } from './table/session-table.ts';
+export type { SessionTableOptions, OpenTableOptions, TableStats } from './table/session-table.ts';
 export {
   attachSessionCache,
   sessionCacheOf,
   sessionCacheServerOptions,
   addSessionHookCounters,
   emptySessionHookCounters,
-} from './hooks.ts';
+} from './tls/session-hooks.ts';
 export type {
   AttachOptions,
   SessionCacheBinding,
   SessionCacheServerOptions,
   SessionHookCounters,
   SessionStore,
-} from './hooks.ts';
-export { isTls13Session, sessionProtocolVersion, TLS_1_2, TLS_1_3 } from './session-version.ts';
+} from './tls/session-hooks.ts';
+export { isTls13Session, sessionProtocolVersion, TLS_1_2, TLS_1_3 } from './tls/session-version.ts';
 export {
   TicketKeyRing,
   fromNginxKey,
@@ -29,40 +29,40 @@ export {
   readNginxKeyFiles,
   MAX_TICKET_KEYS,
   TICKET_KEY_BYTES,
-} from './ticket-keys.ts';
-export type { TicketKey, TicketKeyRingOptions, OpenTicketKeyRingOptions, TicketKeyRingStats, TickResult } from './ticket-keys.ts';
-export { attachTicketKeys, ticketKeysOf, hasTicketKeyCallback } from './tickets.ts';
-export type { AttachTicketKeysOptions, TicketCounters, TicketKeyBinding, TicketKeyMode } from './tickets.ts';
-export { Cluster, runCluster, startCluster } from './cluster.ts';
-export type { ClusterEvents, ClusterOptions, FlushResult, WorkerExit, WorkerInfo } from './cluster.ts';
-export type { ServerContext, ServerFactory } from './server-context.ts';
-export { CachePrimary } from './primary.ts';
-export type { PrimaryEvents, WorkerCounts } from './primary.ts';
-export { attachRuntime, checkSessionIdContext, runtimeServerOptions } from './serve.ts';
-export type { RuntimeAttachOptions, RuntimeBinding, RuntimeServerOptions } from './serve.ts';
-export { loadConfig, redactConfig, redactUrl, settingsTable, SETTINGS } from './config.ts';
-export type { CacheConfig, Setting } from './config.ts';
-export { SharedCounters, COUNTER_NAMES } from './counters.ts';
-export type { CounterName, CounterValues } from './counters.ts';
-export { createMetrics } from './metrics.ts';
-export type { CacheMetrics, MetricsSources } from './metrics.ts';
+} from './tickets/key-ring.ts';
+export type { TicketKey, TicketKeyRingOptions, OpenTicketKeyRingOptions, TicketKeyRingStats, TickResult } from './tickets/key-ring.ts';
+export { attachTicketKeys, ticketKeysOf, hasTicketKeyCallback } from './tickets/attach-ticket-keys.ts';
+export type { AttachTicketKeysOptions, TicketCounters, TicketKeyBinding, TicketKeyMode } from './tickets/attach-ticket-keys.ts';
+export { Cluster, runCluster, startCluster } from './threads/cluster.ts';
+export type { ClusterEvents, ClusterOptions, FlushResult, WorkerExit, WorkerInfo } from './threads/cluster.ts';
+export type { ServerContext, ServerFactory } from './runtime/server-context.ts';
+export { CachePrimary } from './runtime/cache-primary.ts';
+export type { PrimaryEvents, WorkerCounts } from './runtime/cache-primary.ts';
+export { attachRuntime, checkSessionIdContext, runtimeServerOptions } from './runtime/attach-runtime.ts';
+export type { RuntimeAttachOptions, RuntimeBinding, RuntimeServerOptions } from './runtime/attach-runtime.ts';
+export { loadConfig, redactConfig, redactUrl, settingsTable, SETTINGS } from './config/config.ts';
+export type { CacheConfig, Setting } from './config/config.ts';
+export { SharedCounters, COUNTER_NAMES } from './operations/counters.ts';
+export type { CounterName, CounterValues } from './operations/counters.ts';
+export { createMetrics } from './operations/metrics.ts';
+export type { CacheMetrics, MetricsSources } from './operations/metrics.ts';
 // node:cluster worker processes (issue 6).
-export { startClusterCache, ClusterCache } from './process-primary.ts';
-export type { ClusterCacheOptions } from './process-primary.ts';
-export { attachClusterCache, clusterServerOptions } from './attach.ts';
-export type { AttachClusterCacheOptions, ClusterCacheAttachment } from './attach.ts';
-export { LocalSessions } from './local-sessions.ts';
-export { sessionExpiresAt } from './session-expiry.ts';
-export type { TicketKeyRingState, TicketKeyState } from './ticket-keys.ts';
+export { startClusterCache, ClusterCache } from './processes/cluster-cache.ts';
+export type { ClusterCacheOptions } from './processes/cluster-cache.ts';
+export { attachClusterCache, clusterServerOptions } from './processes/attach-cluster-cache.ts';
+export type { AttachClusterCacheOptions, ClusterCacheAttachment } from './processes/attach-cluster-cache.ts';
+export { LocalSessions } from './processes/local-sessions.ts';
+export { sessionExpiresAt } from './tls/session-expiry.ts';
+export type { TicketKeyRingState, TicketKeyState } from './tickets/key-ring.ts';
 // Redis across hosts (issue 7).
-export { RedisSessionStore, deleteRedisSessions, sessionKey } from './redis-sessions.ts';
-export type { LocalSessionStore, RedisCounterSink, RedisSessionStoreOptions } from './redis-sessions.ts';
-export { RedisFleet, fleetKey, ticketKeyRecordKey } from './redis-fleet.ts';
-export type { FleetFlushResult, RedisFleetEvents, RedisFleetOptions } from './redis-fleet.ts';
-export { connectRedis } from './redis-connection.ts';
-export type { RedisConnectionOptions } from './redis-connection.ts';
-export { GLIBC_HUGE_PAGES, anonHugePageBytes, hugePageSupport, hugetlbTunable } from './huge-pages.ts';
-export type { HugePagePolicy, HugePageSupport } from './huge-pages.ts';
-export { createSealer } from './sealed.ts';
-export type { Sealer, SealerOptions, SealPurpose } from './sealed.ts';
+export { RedisSessionStore, deleteRedisSessions, sessionKey } from './redis/session-store.ts';
+export type { LocalSessionStore, RedisCounterSink, RedisSessionStoreOptions } from './redis/session-store.ts';
+export { RedisFleet, fleetKey, ticketKeyRecordKey } from './redis/fleet.ts';
+export type { FleetFlushResult, RedisFleetEvents, RedisFleetOptions } from './redis/fleet.ts';
+export { connectRedis } from './redis/connection.ts';
+export type { RedisConnectionOptions } from './redis/connection.ts';
+export { GLIBC_HUGE_PAGES, anonHugePageBytes, hugePageSupport, hugetlbTunable } from './table/huge-pages.ts';
+export type { HugePagePolicy, HugePageSupport } from './table/huge-pages.ts';
+export { createSealer } from './redis/sealed.ts';
+export type { Sealer, SealerOptions, SealPurpose } from './redis/sealed.ts';
 export * from './errors.ts';

@@ -5,7 +5,7 @@
  * handshake is counted once.
  */
 import t from 'tap';
-import { startCluster } from '../lib/cluster.ts';
+import { startCluster } from '../lib/threads/cluster.ts';
 import { loadCertificate } from '../examples/certificate.ts';
 import { reconnect } from './helpers/cluster-client.ts';
 

@@ -7,7 +7,7 @@
  * 2 s after the handshake).
  */
 import t from 'tap';
-import type { CounterValues } from '../lib/counters.ts';
+import type { CounterValues } from '../lib/operations/counters.ts';
 import { visit } from './helpers/cluster-client.ts';
 import { removeCertificateFiles, startClusterApp } from './helpers/cluster-app.ts';
 

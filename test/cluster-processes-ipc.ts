@@ -10,7 +10,7 @@
  * same holds when the app's channel uses 'advanced' serialization.
  */
 import t from 'tap';
-import type { CounterValues } from '../lib/counters.ts';
+import type { CounterValues } from '../lib/operations/counters.ts';
 import { reconnect, visit } from './helpers/cluster-client.ts';
 import { removeCertificateFiles, startClusterApp } from './helpers/cluster-app.ts';
 

@@ -23,7 +23,7 @@ import { connect as connectNet } from 'node:net';
 import { connect as connectTls, createServer as createTlsServer } from 'node:tls';
 import { constants } from 'node:crypto';
 import t from 'tap';
-import type { CounterValues } from '../lib/counters.ts';
+import type { CounterValues } from '../lib/operations/counters.ts';
 import { visit } from './helpers/cluster-client.ts';
 import { removeCertificateFiles, startClusterApp, type ClusterApp } from './helpers/cluster-app.ts';
 

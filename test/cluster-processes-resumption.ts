@@ -15,7 +15,7 @@ import { exec, hasCommand } from './helpers/exec.ts';
 import { freePort } from './fixtures/process.ts';
 import { reconnect } from './helpers/cluster-client.ts';
 import { removeCertificateFiles, startClusterApp } from './helpers/cluster-app.ts';
-import type { CounterValues } from '../lib/counters.ts';
+import type { CounterValues } from '../lib/operations/counters.ts';
 
 const RECONNECTS = 200;
 

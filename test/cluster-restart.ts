@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import t from 'tap';
-import type { Cluster, WorkerExit, WorkerInfo } from '../lib/cluster.ts';
+import type { Cluster, WorkerExit, WorkerInfo } from '../lib/threads/cluster.ts';
 import { visitTls, type Visit } from './fixtures/clients.ts';
 import { startTestCluster } from './fixtures/start.ts';
 

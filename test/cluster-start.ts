@@ -8,9 +8,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { loadCertificate } from '../examples/certificate.ts';
-import { startCluster } from '../lib/cluster.ts';
-import { SETTINGS } from '../lib/config.ts';
-import { probeReusePort, hasReusePortOption } from '../lib/reuse-port.js';
+import { startCluster } from '../lib/threads/cluster.ts';
+import { SETTINGS } from '../lib/config/config.ts';
+import { probeReusePort, hasReusePortOption } from '../lib/threads/reuse-port.js';
 import { accepts, freePort, run } from './fixtures/process.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../examples/https-server.ts', import.meta.url));
@@ -73,7 +73,7 @@ t.test('every environment variable with a bad value stops the runtime before it 
 });
 
 t.test('a runtime without reusePort is refused, with what to do (system Node 20)', { skip: !existsSync(SYSTEM_NODE) && `${SYSTEM_NODE} is missing` }, async (t) => {
-  const script = `import { probeReusePort } from ${JSON.stringify(new URL('../lib/reuse-port.js', import.meta.url).href)};
+  const script = `import { probeReusePort } from ${JSON.stringify(new URL('../lib/threads/reuse-port.js', import.meta.url).href)};
     process.stdout.write(JSON.stringify({ version: process.version, probe: await probeReusePort() }));`;
   const output = await new Promise<string>((resolve, reject) => {
     execFile(SYSTEM_NODE, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH ?? '' } }, (error, stdout) =>

@@ -13,7 +13,7 @@ import {
   redactUrl,
   settingsTable,
   type CacheConfig,
-} from '../lib/config.ts';
+} from '../lib/config/config.ts';
 import { InvalidEnvironmentError, InvalidOptionError } from '../lib/errors.ts';
 
 /** The type of a subtest's `t`. */

@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import { threadId, Worker } from 'node:worker_threads';
 import t from 'tap';
-import { COUNTER_NAMES, SharedCounters } from '../lib/counters.ts';
+import { COUNTER_NAMES, SharedCounters } from '../lib/operations/counters.ts';
 
 t.test('counts, sums and views', async (t) => {
   const counters = SharedCounters.create();

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { halfSipHash, halfSipHash13 } from '../lib/hash.ts';
+import { halfSipHash, halfSipHash13 } from '../lib/table/hash.ts';
 
 // Reference vectors of HalfSipHash-2-4 with 64-bit output (vectors_hsip64 of
 // the SipHash reference implementation, github.com/veorq/SipHash): key

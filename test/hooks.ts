@@ -8,9 +8,9 @@ import { createServer as createTcpServer } from 'node:net';
 import { connect, createServer, type SecureVersion, type Server, type TlsOptions } from 'node:tls';
 import t from 'tap';
 import { loadCertificate } from '../examples/certificate.ts';
-import { attachSessionCache, sessionCacheOf, sessionCacheServerOptions, type SessionStore } from '../lib/hooks.ts';
-import { isTls13Session, sessionProtocolVersion, TLS_1_2, TLS_1_3 } from '../lib/session-version.ts';
-import { SessionTable } from '../lib/table.ts';
+import { attachSessionCache, sessionCacheOf, sessionCacheServerOptions, type SessionStore } from '../lib/tls/session-hooks.ts';
+import { isTls13Session, sessionProtocolVersion, TLS_1_2, TLS_1_3 } from '../lib/tls/session-version.ts';
+import { SessionTable } from '../lib/table/session-table.ts';
 import { secretsOf } from './helpers/session-der.ts';
 
 const { cert, key } = await loadCertificate({});

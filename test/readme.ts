@@ -1,7 +1,7 @@
 /** The README documents every setting, with the defaults the code uses. */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { SETTINGS, settingsTable } from '../lib/config.ts';
+import { SETTINGS, settingsTable } from '../lib/config/config.ts';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
@@ -21,8 +21,8 @@ t.test('the README documents the example\'s own variables', async (t) => {
 });
 
 t.test('the README documents the variables the library reads besides its settings', async (t) => {
-  const hugePages = readFileSync(new URL('../lib/huge-pages.ts', import.meta.url), 'utf8');
-  t.match(hugePages, /env\.GLIBC_TUNABLES/, 'lib/huge-pages.ts reads GLIBC_TUNABLES');
+  const hugePages = readFileSync(new URL('../lib/table/huge-pages.ts', import.meta.url), 'utf8');
+  t.match(hugePages, /env\.GLIBC_TUNABLES/, 'lib/table/huge-pages.ts reads GLIBC_TUNABLES');
   t.match(readme, /^\| `GLIBC_TUNABLES` \| \(read by glibc\) \|/m, 'a row in the one table');
 });
 

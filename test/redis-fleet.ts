@@ -8,10 +8,10 @@
  */
 import t from 'tap';
 import { Redis } from 'ioredis';
-import { connectRedis } from '../lib/redis-connection.ts';
-import { RedisFleet, fleetKey, ticketKeyRecordKey } from '../lib/redis-fleet.ts';
-import { SharedCounters } from '../lib/counters.ts';
-import { TicketKeyRing } from '../lib/ticket-keys.ts';
+import { connectRedis } from '../lib/redis/connection.ts';
+import { RedisFleet, fleetKey, ticketKeyRecordKey } from '../lib/redis/fleet.ts';
+import { SharedCounters } from '../lib/operations/counters.ts';
+import { TicketKeyRing } from '../lib/tickets/key-ring.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
 import { until } from './helpers/until.ts';
 

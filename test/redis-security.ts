@@ -9,8 +9,8 @@
 import t from 'tap';
 import { visitTls } from './fixtures/clients.ts';
 import { freePort } from './fixtures/process.ts';
-import { createSealer } from '../lib/sealed.ts';
-import { sessionKey } from '../lib/redis-sessions.ts';
+import { createSealer } from '../lib/redis/sealed.ts';
+import { sessionKey } from '../lib/redis/session-store.ts';
 import { secretsOf } from './helpers/session-der.ts';
 import { certificateFiles, startHost } from './helpers/redis-hosts.ts';
 import { startRedis } from './helpers/redis.ts';

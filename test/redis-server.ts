@@ -3,7 +3,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../lib/free-port.ts';
+import { freePort } from '../lib/threads/free-port.ts';
 import { pingRedis, spawnRedisServer } from '../bench/lib/redis-server.ts';
 
 async function scratch(t: { teardown(fn: () => void): void }): Promise<{ dir: string; port: number }> {

@@ -9,10 +9,10 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { SharedCounters } from '../lib/counters.ts';
-import { connectRedis } from '../lib/redis-connection.ts';
-import { RedisSessionStore, deleteRedisSessions, sessionKey } from '../lib/redis-sessions.ts';
-import { SessionTable } from '../lib/table.ts';
+import { SharedCounters } from '../lib/operations/counters.ts';
+import { connectRedis } from '../lib/redis/connection.ts';
+import { RedisSessionStore, deleteRedisSessions, sessionKey } from '../lib/redis/session-store.ts';
+import { SessionTable } from '../lib/table/session-table.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
 import { until } from './helpers/until.ts';
 

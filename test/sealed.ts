@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { createSealer, SEAL_OVERHEAD, SEALED_VERSION } from '../lib/sealed.ts';
+import { createSealer, SEAL_OVERHEAD, SEALED_VERSION } from '../lib/redis/sealed.ts';
 
 const SECRET = 'a-secret-of-at-least-32-characters-0123456789';
 const OTHER_SECRET = 'another-secret-of-at-least-32-characters-9876';

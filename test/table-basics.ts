@@ -1,6 +1,6 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { SessionTable } from '../lib/table.ts';
+import { SessionTable } from '../lib/table/session-table.ts';
 
 const small = () => SessionTable.create({ size: 1024 * 1024, sweepInterval: 0 });
 
@@ -166,7 +166,7 @@ t.test('verify() finds a consistent table consistent, and a corrupted one not', 
   t.same(table.verify(), []);
   // Corrupt it the way a bug would: a live slot's position moved to the wrong record.
   const words = new Int32Array(table.buffer);
-  const { offsetsOf, readHeader, SLOTS_PER_BUCKET } = await import('../lib/layout.ts');
+  const { offsetsOf, readHeader, SLOTS_PER_BUCKET } = await import('../lib/table/layout.ts');
   const o = offsetsOf(readHeader(table.buffer));
   let slotAt = o.slots;
   while (words[slotAt] === 0) slotAt++;

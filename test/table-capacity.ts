@@ -1,6 +1,6 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { SessionTable } from '../lib/table.ts';
+import { SessionTable } from '../lib/table/session-table.ts';
 
 const MiB = 1024 * 1024;
 

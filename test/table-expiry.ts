@@ -1,6 +1,6 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { SessionTable } from '../lib/table.ts';
+import { SessionTable } from '../lib/table/session-table.ts';
 
 /** A table on a hand-driven clock: expiry is tested without sleeping. */
 function clocked(timeout = 300) {

@@ -1,7 +1,7 @@
 // getInto(): a lookup that copies the session into the caller's buffer.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { SessionTable } from '../lib/table.ts';
+import { SessionTable } from '../lib/table/session-table.ts';
 
 const MiB = 1024 * 1024;
 

@@ -3,8 +3,8 @@ import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
-import { SessionTable } from '../lib/table.ts';
-import { offsetsOf, readHeader, S, SHARD_WORDS } from '../lib/layout.ts';
+import { SessionTable } from '../lib/table/session-table.ts';
+import { offsetsOf, readHeader, S, SHARD_WORDS } from '../lib/table/layout.ts';
 import { isValidFor, keyOf } from './helpers/checked-values.ts';
 
 const KILLS = 200;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { SessionTable, type SessionTableOptions } from '../lib/table.ts';
+import { SessionTable, type SessionTableOptions } from '../lib/table/session-table.ts';
 
 // One validation test per option, as piscina does.
 const bad: Record<keyof SessionTableOptions, unknown[]> = {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
-import { SessionTable } from '../lib/table.ts';
+import { SessionTable } from '../lib/table/session-table.ts';
 import { isValidFor, keyOf } from './helpers/checked-values.ts';
 
 const THREADS = 4;

@@ -16,7 +16,7 @@ import {
   fromNginxKey,
   readNginxKeyFiles,
   toNginxKey,
-} from '../lib/ticket-keys.ts';
+} from '../lib/tickets/key-ring.ts';
 
 function clock(start = 1_000_000) {
   let now = start;
@@ -142,7 +142,7 @@ t.test('another thread reads whole keys while the primary rotates', async (t) =>
   const source = `
     const { workerData, parentPort } = require('node:worker_threads');
     parentPort.once('message', async () => {
-      const { TicketKeyRing } = await import(${JSON.stringify(new URL('../lib/ticket-keys.ts', import.meta.url).href)});
+      const { TicketKeyRing } = await import(${JSON.stringify(new URL('../lib/tickets/key-ring.ts', import.meta.url).href)});
       const ring = TicketKeyRing.open(workerData);
       const seen = new Set();
       let reads = 0, torn = 0, none = 0;

@@ -6,8 +6,8 @@
 import { createServer, type Server } from 'node:tls';
 import t from 'tap';
 import { loadCertificate } from '../examples/certificate.ts';
-import { TicketKeyRing } from '../lib/ticket-keys.ts';
-import { attachTicketKeys, hasTicketKeyCallback, ticketKeysOf } from '../lib/tickets.ts';
+import { TicketKeyRing } from '../lib/tickets/key-ring.ts';
+import { attachTicketKeys, hasTicketKeyCallback, ticketKeysOf } from '../lib/tickets/attach-ticket-keys.ts';
 import { visitTls } from './fixtures/clients.ts';
 
 const { cert, key } = await loadCertificate({});

@@ -10,7 +10,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { loadCertificate } from '../examples/certificate.ts';
-import { toNginxKey, type TicketKey } from '../lib/ticket-keys.ts';
+import { toNginxKey, type TicketKey } from '../lib/tickets/key-ring.ts';
 import { visitHttps, visitTls } from './fixtures/clients.ts';
 import { run, waitForLog } from './fixtures/process.ts';
 import { startTestCluster } from './fixtures/start.ts';

@@ -11,16 +11,16 @@ import type { Redis } from 'ioredis';
 import { Server as TlsServer } from 'node:tls';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
-import type { FromServerThread, ServerThreadData, ToServerThread } from '../lib/cluster-messages.ts';
-import { summarize } from '../lib/cluster-messages.ts';
-import { redactUrl } from '../lib/config.ts';
-import { SharedCounters } from '../lib/counters.ts';
-import { connectRedis } from '../lib/redis-connection.ts';
-import { RedisSessionStore } from '../lib/redis-sessions.ts';
-import { attachRuntime, runtimeServerOptions, type RuntimeBinding } from '../lib/serve.ts';
-import type { ServerContext } from '../lib/server-context.ts';
-import { SessionTable } from '../lib/table.ts';
-import { TicketKeyRing } from '../lib/ticket-keys.ts';
+import type { FromServerThread, ServerThreadData, ToServerThread } from '../lib/threads/messages.ts';
+import { summarize } from '../lib/threads/messages.ts';
+import { redactUrl } from '../lib/config/config.ts';
+import { SharedCounters } from '../lib/operations/counters.ts';
+import { connectRedis } from '../lib/redis/connection.ts';
+import { RedisSessionStore } from '../lib/redis/session-store.ts';
+import { attachRuntime, runtimeServerOptions, type RuntimeBinding } from '../lib/runtime/attach-runtime.ts';
+import type { ServerContext } from '../lib/runtime/server-context.ts';
+import { SessionTable } from '../lib/table/session-table.ts';
+import { TicketKeyRing } from '../lib/tickets/key-ring.ts';
 
 /** How often a stopping server closes connections that went idle (HTTP keep-alive). */
 const IDLE_SWEEP_MS = 100;

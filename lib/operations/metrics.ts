@@ -13,8 +13,8 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { SharedCounters } from './counters.ts';
-import type { SessionTable } from './table.ts';
-import type { TicketKeyRing } from './ticket-keys.ts';
+import type { SessionTable } from '../table/session-table.ts';
+import type { TicketKeyRing } from '../tickets/key-ring.ts';
 
 /** Where {@link createMetrics} reads its values. */
 export interface MetricsSources {

@@ -13,10 +13,10 @@
  */
 import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
-import type { CacheConfig } from './config.ts';
-import type { RuntimeServerOptions } from './serve.ts';
-import type { SessionTable } from './table.ts';
-import type { TicketKeyRing } from './ticket-keys.ts';
+import type { CacheConfig } from '../config/config.ts';
+import type { RuntimeServerOptions } from './attach-runtime.ts';
+import type { SessionTable } from '../table/session-table.ts';
+import type { TicketKeyRing } from '../tickets/key-ring.ts';
 
 /** The argument of a server module's default export. */
 export interface ServerContext {

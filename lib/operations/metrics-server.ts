@@ -7,7 +7,7 @@
  * @module
  */
 import { createServer, type Server } from 'node:http';
-import { MetricsListenError } from './errors.ts';
+import { MetricsListenError } from '../errors.ts';
 import type { CacheMetrics } from './metrics.ts';
 
 /** What {@link startMetricsServer} serves. */

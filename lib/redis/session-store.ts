@@ -23,10 +23,10 @@
  */
 import { Command, type Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { CounterName } from './counters.ts';
-import { InvalidOptionError } from './errors.ts';
-import type { SessionStore } from './hooks.ts';
-import { isReady } from './redis-connection.ts';
+import type { CounterName } from '../operations/counters.ts';
+import { InvalidOptionError } from '../errors.ts';
+import type { SessionStore } from '../tls/session-hooks.ts';
+import { isReady } from './connection.ts';
 import { createSealer, type Sealer } from './sealed.ts';
 
 /** What the two-level store needs of the local level: a {@link SessionTable} is one. */

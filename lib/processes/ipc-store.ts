@@ -13,17 +13,17 @@
  * waiting out the bound. A stopped primary then costs one bound per probe,
  * not one per handshake.
  *
- * The channel itself is the caller's (`process-worker.ts`): it gives this
+ * The channel itself is the caller's (`worker-process.ts`): it gives this
  * store a `send` function and hands it the primary's answers
  * ({@link IpcSessionStore.answer}).
  *
  * @module
  */
-import type { SharedCounters } from './counters.ts';
-import type { SessionStore } from './hooks.ts';
+import type { SharedCounters } from '../operations/counters.ts';
+import type { SessionStore } from '../tls/session-hooks.ts';
 import { MAX_REQUEST_ID, W_GET, W_SET, type ToPrimary } from './ipc-messages.ts';
 import type { LocalSessions } from './local-sessions.ts';
-import { sessionExpiresAt } from './session-expiry.ts';
+import { sessionExpiresAt } from '../tls/session-expiry.ts';
 
 /** While the primary counts as absent, how often a lookup still asks it (the probe), in ms. */
 export const PROBE_INTERVAL_MS = 250;

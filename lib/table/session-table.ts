@@ -37,7 +37,7 @@ import {
   InvalidSessionError,
   InvalidSessionIdError,
   TableBusyError,
-} from './errors.ts';
+} from '../errors.ts';
 import { halfSipHash13, leadingBytesMask } from './hash.ts';
 import {
   C,

@@ -31,9 +31,9 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { Server as TlsServer } from 'node:tls';
-import { InvalidOptionError } from './errors.ts';
-import { TicketKeyRing, wipeKey, type TicketKey } from './ticket-keys.ts';
-import { describe } from './table.ts';
+import { InvalidOptionError } from '../errors.ts';
+import { TicketKeyRing, wipeKey, type TicketKey } from './key-ring.ts';
+import { describe } from '../table/session-table.ts';
 
 /** How a server uses the ring. */
 export type TicketKeyMode = 'callback' | 'fallback';

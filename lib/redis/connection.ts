@@ -10,7 +10,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { redactUrl } from './config.ts';
+import { redactUrl } from '../config/config.ts';
 
 /** Options of {@link connectRedis}. */
 export interface RedisConnectionOptions {
@@ -54,7 +54,7 @@ export function redisOptions(options: Pick<RedisConnectionOptions, 'commandTimeo
     maxRetriesPerRequest: 0,
     commandTimeout: options.commandTimeout ?? 2000,
     connectTimeout: 2000,
-    // Commands issued in the same tick go in one write (session lookups; session writes go at once: redis-sessions.ts).
+    // Commands issued in the same tick go in one write (session lookups; session writes go at once: session-store.ts).
     enableAutoPipelining: true,
     retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), maxDelay),
     lazyConnect: false,

@@ -10,13 +10,13 @@
 import { constants } from 'node:crypto';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import type { CacheConfig } from './config.ts';
-import { HOOK_COUNTER_NAMES, TICKET_COUNTER_NAMES, type SharedCounters } from './counters.ts';
-import { summarize } from './cluster-messages.ts';
-import { InvalidSessionError, SessionIdContextMismatchError, TicketsNotDisabledError } from './errors.ts';
-import { attachSessionCache, sessionCacheOf, type SessionCacheBinding, type SessionStore } from './hooks.ts';
-import type { TicketKeyRing } from './ticket-keys.ts';
-import { attachTicketKeys, ticketKeysOf, type TicketKeyBinding } from './tickets.ts';
+import type { CacheConfig } from '../config/config.ts';
+import { HOOK_COUNTER_NAMES, TICKET_COUNTER_NAMES, type SharedCounters } from '../operations/counters.ts';
+import { summarize } from '../threads/messages.ts';
+import { InvalidSessionError, SessionIdContextMismatchError, TicketsNotDisabledError } from '../errors.ts';
+import { attachSessionCache, sessionCacheOf, type SessionCacheBinding, type SessionStore } from '../tls/session-hooks.ts';
+import type { TicketKeyRing } from '../tickets/key-ring.ts';
+import { attachTicketKeys, ticketKeysOf, type TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 
 /** The options every server of a deployment must be created with. */
 export interface RuntimeServerOptions {

@@ -6,7 +6,7 @@
  * ```ts
  * // main.ts
  * import { runCluster } from 'tls-session-cache';
- * await runCluster({ server: new URL('./server.ts', import.meta.url), port: 8443 });
+ * await runCluster({ server: new URL('../server.ts', import.meta.url), port: 8443 });
  *
  * // server.ts: runs in every worker thread
  * export default ({ serverOptions }: ServerContext) =>
@@ -14,7 +14,7 @@
  * ```
  *
  * Ticket keys: with tickets on (`TLS_CACHE_TICKETS`, the default) the
- * primary also owns the ticket key ring (`ticket-keys.ts`), rotates it every
+ * primary also owns the ticket key ring (`tickets/key-ring.ts`), rotates it every
  * `ticketRotate` ms and erases keys once no ticket under them can be valid;
  * {@link Cluster.rotateTicketKeys} rotates now and {@link Cluster.flush}
  * drops every session and every key; {@link runCluster} maps them to SIGUSR1
@@ -27,26 +27,26 @@ import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { pino, type Logger } from 'pino';
-import { summarize, type ErrorSummary, type FromServerThread, type ServerThreadData } from './cluster-messages.ts';
-import { loadConfig, redactConfig, type CacheConfig } from './config.ts';
+import { summarize, type ErrorSummary, type FromServerThread, type ServerThreadData } from './messages.ts';
+import { loadConfig, redactConfig, type CacheConfig } from '../config/config.ts';
 import { freePort } from './free-port.ts';
-import { InvalidOptionError, ReusePortUnsupportedError, WorkerStartError } from './errors.ts';
-import type { SharedCounters } from './counters.ts';
-import type { SessionHookCounters } from './hooks.ts';
-import { CachePrimary, type FlushResult } from './primary.ts';
+import { InvalidOptionError, ReusePortUnsupportedError, WorkerStartError } from '../errors.ts';
+import type { SharedCounters } from '../operations/counters.ts';
+import type { SessionHookCounters } from '../tls/session-hooks.ts';
+import { CachePrimary, type FlushResult } from '../runtime/cache-primary.ts';
 import { probeReusePort } from './reuse-port.js';
-import { describe, type SessionTable } from './table.ts';
-import type { TicketKeyRing } from './ticket-keys.ts';
-import type { TicketCounters } from './tickets.ts';
+import { describe, type SessionTable } from '../table/session-table.ts';
+import type { TicketKeyRing } from '../tickets/key-ring.ts';
+import type { TicketCounters } from '../tickets/attach-ticket-keys.ts';
 
-export type { FlushResult } from './primary.ts';
+export type { FlushResult } from '../runtime/cache-primary.ts';
 
 /** Options of {@link startCluster} and {@link runCluster}. */
 export interface ClusterOptions {
   /**
    * The server module, run in every worker thread: a file path (relative to
    * the working directory) or a URL. Its default export is a
-   * `ServerFactory` (see `server-context.ts`).
+   * `ServerFactory` (see `runtime/server-context.ts`).
    */
   server: string | URL;
   /** The port every worker listens on; 0 picks a free one (see {@link Cluster.port}). */
@@ -118,7 +118,7 @@ export interface ClusterEvents {
   workerExit: [WorkerExit];
 }
 
-const SERVER_THREAD = new URL('../workers/server-thread.ts', import.meta.url);
+const SERVER_THREAD = new URL('../../workers/server-thread.ts', import.meta.url);
 
 /** One worker's place in the cluster, across restarts. */
 class WorkerSlot {

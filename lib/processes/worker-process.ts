@@ -15,8 +15,8 @@
 import cluster from 'node:cluster';
 import type { Server as TlsServer } from 'node:tls';
 import { pino, type Logger } from 'pino';
-import { COUNTER_NAMES, SharedCounters } from './counters.ts';
-import { PrimaryUnavailableError, SessionTimeoutMismatchError } from './errors.ts';
+import { COUNTER_NAMES, SharedCounters } from '../operations/counters.ts';
+import { PrimaryUnavailableError, SessionTimeoutMismatchError } from '../errors.ts';
 import {
   decodeToWorker,
   encodeToPrimary,
@@ -34,9 +34,9 @@ import {
 } from './ipc-messages.ts';
 import { IpcSessionStore } from './ipc-store.ts';
 import { LocalSessions } from './local-sessions.ts';
-import { attachRuntime, type RuntimeBinding } from './serve.ts';
-import { TicketKeyRing } from './ticket-keys.ts';
-import type { TicketKeyBinding } from './tickets.ts';
+import { attachRuntime, type RuntimeBinding } from '../runtime/attach-runtime.ts';
+import { TicketKeyRing } from '../tickets/key-ring.ts';
+import type { TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 
 /** How often this process's counts go to the primary, in ms (and whenever the primary asks). */
 export const COUNTS_INTERVAL_MS = 1000;
@@ -127,7 +127,7 @@ export class ProcessWorker {
 
   /**
    * Attaches the IPC store and this process's ticket key ring to `server`,
-   * counting its handshakes (see `serve.ts`).
+   * counting its handshakes (see `runtime/attach-runtime.ts`).
    * @throws SessionTimeoutMismatchError (`ERR_TLS_CACHE_SESSION_TIMEOUT_MISMATCH`) when the server's `sessionTimeout` is not the primary's timeout.
    * @throws SessionIdContextMismatchError (`ERR_TLS_CACHE_SESSION_ID_CONTEXT_MISMATCH`) when its `sessionIdContext` is not the primary's.
    * @throws TicketsNotDisabledError (`ERR_TLS_CACHE_TICKETS_NOT_DISABLED`) when tickets are off and the server would issue its own.

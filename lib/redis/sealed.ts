@@ -21,7 +21,7 @@
  * @module
  */
 import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomFillSync, type KeyObject } from 'node:crypto';
-import { InvalidOptionError } from './errors.ts';
+import { InvalidOptionError } from '../errors.ts';
 
 /** What a sealed value is for: each gets its own key. */
 export type SealPurpose = 'session' | 'ticket-key';

@@ -26,9 +26,9 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { pino, type Logger } from 'pino';
-import { loadConfig, redactConfig, type CacheConfig } from './config.ts';
-import { COUNTER_NAMES } from './counters.ts';
-import { ClusterCacheStartedError, InvalidOptionError, NotInClusterError } from './errors.ts';
+import { loadConfig, redactConfig, type CacheConfig } from '../config/config.ts';
+import { COUNTER_NAMES } from '../operations/counters.ts';
+import { ClusterCacheStartedError, InvalidOptionError, NotInClusterError } from '../errors.ts';
 import {
   decodeToPrimary,
   encodeToWorker,
@@ -47,10 +47,10 @@ import {
   type ToPrimary,
   type ToWorker,
 } from './ipc-messages.ts';
-import { CachePrimary, type FlushResult } from './primary.ts';
-import { describe, type SessionTable } from './table.ts';
-import type { TicketKeyRing } from './ticket-keys.ts';
-import type { SharedCounters } from './counters.ts';
+import { CachePrimary, type FlushResult } from '../runtime/cache-primary.ts';
+import { describe, type SessionTable } from '../table/session-table.ts';
+import type { TicketKeyRing } from '../tickets/key-ring.ts';
+import type { SharedCounters } from '../operations/counters.ts';
 
 /** Options of {@link startClusterCache}. */
 export interface ClusterCacheOptions {

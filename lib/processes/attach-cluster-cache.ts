@@ -19,16 +19,16 @@ import cluster from 'node:cluster';
 import { Server as TlsServer } from 'node:tls';
 import { isMainThread, workerData } from 'node:worker_threads';
 import { pino, type Logger } from 'pino';
-import type { ServerThreadData } from './cluster-messages.ts';
-import { loadConfig } from './config.ts';
-import { HOOK_COUNTER_NAMES, SharedCounters, TICKET_COUNTER_NAMES } from './counters.ts';
-import { InvalidOptionError, NotInClusterError } from './errors.ts';
-import { attachSessionCache, sessionCacheOf, type SessionCacheBinding } from './hooks.ts';
-import { ProcessWorker } from './process-worker.ts';
-import { checkSessionIdContext, runtimeServerOptions, type RuntimeServerOptions } from './serve.ts';
-import { SessionTable, describe } from './table.ts';
-import { TicketKeyRing } from './ticket-keys.ts';
-import { attachTicketKeys, ticketKeysOf, type TicketKeyBinding } from './tickets.ts';
+import type { ServerThreadData } from '../threads/messages.ts';
+import { loadConfig } from '../config/config.ts';
+import { HOOK_COUNTER_NAMES, SharedCounters, TICKET_COUNTER_NAMES } from '../operations/counters.ts';
+import { InvalidOptionError, NotInClusterError } from '../errors.ts';
+import { attachSessionCache, sessionCacheOf, type SessionCacheBinding } from '../tls/session-hooks.ts';
+import { ProcessWorker } from './worker-process.ts';
+import { checkSessionIdContext, runtimeServerOptions, type RuntimeServerOptions } from '../runtime/attach-runtime.ts';
+import { SessionTable, describe } from '../table/session-table.ts';
+import { TicketKeyRing } from '../tickets/key-ring.ts';
+import { attachTicketKeys, ticketKeysOf, type TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 
 /** Options of {@link attachClusterCache}. */
 export interface AttachClusterCacheOptions {

@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { InvalidOptionError } from './errors.ts';
-import { describe } from './table.ts';
+import { InvalidOptionError } from '../errors.ts';
+import { describe } from '../table/session-table.ts';
 
 /** What an entry costs besides its ID and session bytes (map entry, object, buffer headers), an estimate. */
 export const LOCAL_ENTRY_OVERHEAD = 160;

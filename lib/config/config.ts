@@ -22,7 +22,7 @@
 import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
-import { InvalidEnvironmentError, InvalidOptionError } from './errors.ts';
+import { InvalidEnvironmentError, InvalidOptionError } from '../errors.ts';
 
 /** The resolved configuration; see {@link SETTINGS} for the variables. */
 export interface CacheConfig {

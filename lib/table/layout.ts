@@ -30,7 +30,7 @@
  * @module
  */
 import { randomFillSync } from 'node:crypto';
-import { InvalidTableBufferError } from './errors.ts';
+import { InvalidTableBufferError } from '../errors.ts';
 
 export const MAGIC = 0x544c5343; // 'TLSC'
 /** 2: keys hashed with HalfSipHash-1-3 (version 1 used HalfSipHash-2-4). */

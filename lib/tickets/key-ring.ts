@@ -28,7 +28,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { InvalidOptionError, InvalidTicketKeyBufferError, TicketKeyFileError } from './errors.ts';
+import { InvalidOptionError, InvalidTicketKeyBufferError, TicketKeyFileError } from '../errors.ts';
 
 /** Bytes of a key name, an HMAC secret, an AES key, an IV. */
 export const TICKET_PART_BYTES = 16;

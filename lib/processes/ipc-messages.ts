@@ -23,8 +23,8 @@
  * @module
  */
 import { Packr } from 'msgpackr';
-import { COUNTER_NAMES } from './counters.ts';
-import type { TicketKeyRingState } from './ticket-keys.ts';
+import { COUNTER_NAMES } from '../operations/counters.ts';
+import type { TicketKeyRingState } from '../tickets/key-ring.ts';
 
 /** The property that marks this library's messages on the shared channel. */
 export const IPC_TAG = 'tlsSessionCache';

@@ -13,16 +13,16 @@
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { CacheConfig } from './config.ts';
-import { SharedCounters } from './counters.ts';
-import { TicketKeyFileError } from './errors.ts';
-import { createMetrics, type CacheMetrics } from './metrics.ts';
-import { startMetricsServer, type MetricsServer } from './metrics-server.ts';
-import { connectRedis, errorCode } from './redis-connection.ts';
-import { hugePageSupport } from './huge-pages.ts';
-import { RedisFleet } from './redis-fleet.ts';
-import { SessionTable } from './table.ts';
-import { TicketKeyRing, readNginxKeyFiles } from './ticket-keys.ts';
+import type { CacheConfig } from '../config/config.ts';
+import { SharedCounters } from '../operations/counters.ts';
+import { TicketKeyFileError } from '../errors.ts';
+import { createMetrics, type CacheMetrics } from '../operations/metrics.ts';
+import { startMetricsServer, type MetricsServer } from '../operations/metrics-server.ts';
+import { connectRedis, errorCode } from '../redis/connection.ts';
+import { hugePageSupport } from '../table/huge-pages.ts';
+import { RedisFleet } from '../redis/fleet.ts';
+import { SessionTable } from '../table/session-table.ts';
+import { TicketKeyRing, readNginxKeyFiles } from '../tickets/key-ring.ts';
 
 /** What {@link CachePrimary.flush} removed. */
 export interface FlushResult {
@@ -152,7 +152,7 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
    * Rotates the ticket keys now: a new key encrypts, the previous one still
    * decrypts for the session timeout. With key files, reads them again
    * instead. With `redisUrl` (and keys not from files): the fleet's next
-   * key, for every host, made in the background (see `redis-fleet.ts`).
+   * key, for every host, made in the background (see `redis/fleet.ts`).
    * Returns false when tickets are off or once closed.
    * @throws TicketKeyFileError when a key file cannot be read (the keys in use stay).
    */
@@ -172,7 +172,7 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
    * Forgets every session and every ticket key: every client makes a full
    * handshake next time. With key files, the keys are read again. With
    * `redisUrl`: then every other host too, and the sessions in Redis, in
-   * the background (see `redis-fleet.ts`).
+   * the background (see `redis/fleet.ts`).
    * @throws TicketKeyFileError when a key file cannot be read; nothing was flushed then.
    */
   flush(): FlushResult {

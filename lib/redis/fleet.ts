@@ -49,11 +49,11 @@ import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { randomBytes, randomFillSync } from 'node:crypto';
-import { InvalidOptionError } from './errors.ts';
-import { errorCode, isReady, watchOutages } from './redis-connection.ts';
-import { deleteRedisSessions, type RedisCounterSink } from './redis-sessions.ts';
+import { InvalidOptionError } from '../errors.ts';
+import { errorCode, isReady, watchOutages } from './connection.ts';
+import { deleteRedisSessions, type RedisCounterSink } from './session-store.ts';
 import { createSealer, type Sealer } from './sealed.ts';
-import { TICKET_KEY_BYTES, type TicketKeyRing, type TicketKeyRingState, type TicketKeyState } from './ticket-keys.ts';
+import { TICKET_KEY_BYTES, type TicketKeyRing, type TicketKeyRingState, type TicketKeyState } from '../tickets/key-ring.ts';
 
 /** Options of {@link RedisFleet}. */
 export interface RedisFleetOptions {
