@@ -1,35 +1,57 @@
-/** The README documents every setting, with the defaults the code uses. */
+/**
+ * The documentation holds every setting, with the defaults the code uses
+ * (the table lives in docs/configuration.md), and the README stays a front
+ * page whose commands are the package scripts.
+ */
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { SETTINGS, settingsTable } from '../lib/config/config.ts';
 
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
+const readme = read('README.md');
+/** The one page that holds the settings table. */
+const CONFIGURATION = 'docs/configuration.md';
+const configuration = read(CONFIGURATION);
+const everyDocument = ['README.md', ...readdirSync(new URL('../docs/', import.meta.url)).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
 
-t.test('the README holds every row of the settings table, as the code renders it', async (t) => {
-  for (const row of settingsTable().split('\n').slice(2)) t.ok(readme.includes(row), row.slice(0, 40));
-  t.equal(SETTINGS.length, settingsTable().split('\n').length - 2);
-  const documented = readme.split('\n').filter((line) => line.startsWith('| `TLS_CACHE_') && !line.includes('(example only)'));
-  t.equal(documented.length, SETTINGS.length, 'one row per setting, none twice (one table)');
+/** The rows of a settings table in a document: lines that start with a `TLS_CACHE_*` variable's cell. */
+const settingRows = (markdown: string): string[] =>
+  markdown.split('\n').filter((line) => line.startsWith('| `TLS_CACHE_') && !line.includes('(example only)'));
+
+t.test(`${CONFIGURATION} holds every row of the settings table, as the code renders it`, async (t) => {
+  const rows = settingsTable().split('\n').slice(2);
+  t.equal(SETTINGS.length, rows.length);
+  for (const row of rows) t.ok(configuration.split('\n').includes(row), row.slice(0, 40));
+  t.equal(settingRows(configuration).length, SETTINGS.length, 'one row per setting, none twice');
+  for (const name of everyDocument.filter((name) => name !== CONFIGURATION)) {
+    t.same(settingRows(read(name)), [], `${name} holds no second copy of the table`);
+  }
+  t.match(readme, /\]\(docs\/configuration\.md\)/, 'the README links the table');
 });
 
-t.test('the README documents the example\'s own variables', async (t) => {
-  const example = readFileSync(new URL('../examples/https-server.ts', import.meta.url), 'utf8')
-    + readFileSync(new URL('../examples/certificate.ts', import.meta.url), 'utf8');
+t.test(`${CONFIGURATION} documents the example's own variables`, async (t) => {
+  const example = read('examples/https-server.ts') + read('examples/certificate.ts');
   const used = new Set([...example.matchAll(/\b(PORT|TLS_CACHE_[A-Z_]+)\b/g)].map((m) => m[1]));
   t.ok(used.size >= 3);
-  for (const name of used) t.match(readme, new RegExp(`\\| \`${name}\` \\|`), name);
+  for (const name of used) t.match(configuration, new RegExp(`^\\| \`${name}\` \\|`, 'm'), name);
 });
 
-t.test('the README documents the variables the library reads besides its settings', async (t) => {
-  const hugePages = readFileSync(new URL('../lib/table/huge-pages.ts', import.meta.url), 'utf8');
+t.test(`${CONFIGURATION} documents the variables the library reads besides its settings`, async (t) => {
+  const hugePages = read('lib/table/huge-pages.ts');
   t.match(hugePages, /env\.GLIBC_TUNABLES/, 'lib/table/huge-pages.ts reads GLIBC_TUNABLES');
-  t.match(readme, /^\| `GLIBC_TUNABLES` \| \(read by glibc\) \|/m, 'a row in the one table');
+  t.match(configuration, /^\| `GLIBC_TUNABLES` \| \(read by glibc\) \|/m, 'a row in the one table');
 });
 
 t.test('the README\'s commands are the package scripts', async (t) => {
-  const scripts = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts;
+  const scripts = JSON.parse(read('package.json')).scripts;
   t.match(readme, /npm install && npm start/);
+  t.match(readme, /^npm test$/m);
   t.ok(scripts.start && scripts.test && scripts['bench:table']);
-  const ci = readFileSync(new URL('../.ci/run', import.meta.url), 'utf8');
+  const ci = read('.ci/run');
   t.match(ci, /^npm test$/m, '.ci/run runs the README\'s test command');
+});
+
+t.test('the README is a front page', async (t) => {
+  const lines = readme.split('\n').length - (readme.endsWith('\n') ? 1 : 0);
+  t.ok(lines <= 260, `${lines} lines, at most 260: the reference lives in docs/`);
 });

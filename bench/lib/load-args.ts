@@ -50,7 +50,7 @@ export interface LoadConfig {
   quick: boolean;
   /** Results directory. */
   out: string | undefined;
-  /** Also write the SVG chart here (the committed chart the README links). */
+  /** Also write the SVG chart here (the committed chart docs/benchmarks.md shows). */
   chart: string | undefined;
   help: boolean;
 }
