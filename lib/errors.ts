@@ -202,3 +202,28 @@ export class PrimaryUnavailableError extends TlsCacheError {
     super('ERR_TLS_CACHE_PRIMARY_UNAVAILABLE', message);
   }
 }
+
+/**
+ * A server module cannot serve: the file is missing, it failed to load or
+ * threw, it has no default export function, or that function returned no
+ * `tls.Server`. Thrown in the thread that loads it (and named in the
+ * `WorkerStartError` the primary throws), or by the command line before
+ * anything starts.
+ */
+export class ServerModuleError extends TlsCacheError {
+  /** The module as given (a path or URL). */
+  readonly module: string;
+
+  constructor(module: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_TLS_CACHE_SERVER_MODULE', message);
+    this.module = module;
+    if (options && 'cause' in options) this.cause = options.cause;
+  }
+}
+
+/** The command line was used wrongly: an unknown option, a missing or extra argument, a bad value. */
+export class UsageError extends TlsCacheError {
+  constructor(message: string) {
+    super('ERR_TLS_CACHE_USAGE', message);
+  }
+}

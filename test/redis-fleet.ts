@@ -14,6 +14,9 @@ import { SharedCounters } from '../lib/operations/counters.ts';
 import { TicketKeyRing } from '../lib/tickets/key-ring.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
 import { until } from './helpers/until.ts';
+import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
+
+requireCommand(t, REDIS_SERVER);
 
 const SECRET = 'fleet-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 const NS = 'fleet-ns';

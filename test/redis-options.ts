@@ -15,6 +15,9 @@ import { visitTls } from './fixtures/clients.ts';
 import { startTestCluster } from './fixtures/start.ts';
 import { startRedis } from './helpers/redis.ts';
 import { until } from './helpers/until.ts';
+import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
+
+requireCommand(t, REDIS_SERVER);
 
 const SECRET = 'options-test-secret-0123456789abcdefghijklmnop';
 // Not the 5 ms default: each visit here must resume, and on this machine's 2 shared cores a reply may wait

@@ -12,6 +12,9 @@ import { connect, type SecureVersion } from 'node:tls';
 import { freePort } from './fixtures/process.ts';
 import { certificateFiles, startHost, type Host } from './helpers/redis-hosts.ts';
 import { startRedis } from './helpers/redis.ts';
+import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
+
+requireCommand(t, REDIS_SERVER);
 
 const SECRET = 'outage-test-secret-0123456789abcdefghijklmnopq';
 

@@ -17,6 +17,9 @@ import { ticketOf } from './helpers/session-der.ts';
 import { certificateFiles, startHost, type Host } from './helpers/redis-hosts.ts';
 import { startRedis } from './helpers/redis.ts';
 import { until } from './helpers/until.ts';
+import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
+
+requireCommand(t, REDIS_SERVER);
 
 const SECRET = 'resumption-test-secret-0123456789abcdefghijkl';
 

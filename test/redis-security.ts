@@ -14,6 +14,9 @@ import { sessionKey } from '../lib/redis/session-store.ts';
 import { secretsOf } from './helpers/session-der.ts';
 import { certificateFiles, startHost } from './helpers/redis-hosts.ts';
 import { startRedis } from './helpers/redis.ts';
+import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
+
+requireCommand(t, REDIS_SERVER);
 
 const SECRET = 'security-test-secret-0123456789abcdefghijklmno';
 const OTHER_SECRET = 'a-different-deployments-secret-0123456789abcdef';

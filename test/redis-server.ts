@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../lib/threads/free-port.ts';
 import { pingRedis, spawnRedisServer } from '../bench/lib/redis-server.ts';
+import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
+
+requireCommand(t, REDIS_SERVER);
 
 async function scratch(t: { teardown(fn: () => void): void }): Promise<{ dir: string; port: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'redis-server-test-'));

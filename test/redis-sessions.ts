@@ -15,6 +15,9 @@ import { RedisSessionStore, deleteRedisSessions, sessionKey } from '../lib/redis
 import { SessionTable } from '../lib/table/session-table.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
 import { until } from './helpers/until.ts';
+import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
+
+requireCommand(t, REDIS_SERVER);
 
 const SECRET = 'test-secret-0123456789abcdefghijklmnopqrstuvwxyz';
 const NS = 'test-ns';

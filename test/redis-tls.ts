@@ -10,6 +10,9 @@ import { visitTls } from './fixtures/clients.ts';
 import { certificateFiles, startHost } from './helpers/redis-hosts.ts';
 import { startRedis } from './helpers/redis.ts';
 import { readFileSync } from 'node:fs';
+import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
+
+requireCommand(t, REDIS_SERVER);
 
 const SECRET = 'tls-redis-test-secret-0123456789abcdefghijklmn';
 

@@ -20,6 +20,7 @@ import { RedisSessionStore } from '../lib/redis/session-store.ts';
 import { attachRuntime, runtimeServerOptions, type RuntimeBinding } from '../lib/runtime/attach-runtime.ts';
 import type { ServerContext } from '../lib/runtime/server-context.ts';
 import { SessionTable } from '../lib/table/session-table.ts';
+import { ServerModuleError } from '../lib/errors.ts';
 import { TicketKeyRing } from '../lib/tickets/key-ring.ts';
 
 /** How often a stopping server closes connections that went idle (HTTP keep-alive). */
@@ -62,16 +63,7 @@ async function start(): Promise<Started> {
     }),
     data: data.data,
   });
-  const module = (await import(data.module)) as { default?: unknown };
-  if (typeof module.default !== 'function') {
-    throw new TypeError(`The server module ${data.module} has no default export function (context) => tls.Server`);
-  }
-  const server: unknown = await module.default(context);
-  if (!(server instanceof TlsServer)) {
-    throw new TypeError(
-      `The default export of ${data.module} returned ${server === null ? 'null' : typeof server}; expected a tls.Server (tls, https or http2 secure server), not listening yet`,
-    );
-  }
+  const server = await makeServer(context);
   // With Redis, a miss in this host's table asks Redis (bounded by redisTimeout); new sessions go to both.
   const { redisUrl, redisSecret, redisNamespace, redisTimeout } = data.config;
   if (redisUrl !== '') redis = connectRedis(redisUrl, { logger, role: 'sessions', outageLevel: 'debug', connectedLevel: 'debug' });
@@ -96,6 +88,44 @@ async function start(): Promise<Started> {
     });
   });
   return { server, ...attached };
+}
+
+/**
+ * Loads the server module and calls its default export. Every way it can
+ * fail is a `ServerModuleError` naming the module (not its data).
+ */
+async function makeServer(context: ServerContext): Promise<TlsServer> {
+  let module: { default?: unknown };
+  try {
+    module = (await import(data.module)) as { default?: unknown };
+  } catch (error) {
+    throw new ServerModuleError(data.module, `The server module ${data.module} failed to load: ${describeFailure(error)}`, { cause: error });
+  }
+  if (typeof module.default !== 'function') {
+    throw new ServerModuleError(
+      data.module,
+      `The server module ${data.module} has no default export function; export default (context) => tls.Server (tls, https or http2 secure server, not listening yet)`,
+    );
+  }
+  let server: unknown;
+  try {
+    server = await module.default(context);
+  } catch (error) {
+    throw new ServerModuleError(data.module, `The default export of ${data.module} threw: ${describeFailure(error)}`, { cause: error });
+  }
+  if (!(server instanceof TlsServer)) {
+    throw new ServerModuleError(
+      data.module,
+      `The default export of ${data.module} returned ${server === null ? 'null' : typeof server === 'object' ? `an object that is not a tls.Server (${server.constructor?.name ?? 'no constructor'})` : typeof server}; expected a tls.Server (tls, https or http2 secure server), not listening yet`,
+    );
+  }
+  return server;
+}
+
+/** An error's code and message, for a message about the module that threw it. */
+function describeFailure(error: unknown): string {
+  const { code, message } = summarize(error);
+  return code === undefined ? message : `${code}: ${message}`;
 }
 
 /** Stops accepting, lets open connections finish, then ends the thread. */

@@ -24,17 +24,18 @@
  */
 import { EventEmitter } from 'node:events';
 import { resolve as resolvePath } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { statSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { pino, type Logger } from 'pino';
 import { summarize, type ErrorSummary, type FromServerThread, type ServerThreadData } from './messages.ts';
 import { loadConfig, redactConfig, type CacheConfig } from '../config/config.ts';
 import { freePort } from './free-port.ts';
-import { InvalidOptionError, ReusePortUnsupportedError, WorkerStartError } from '../errors.ts';
+import { InvalidOptionError, ReusePortUnsupportedError, ServerModuleError, WorkerStartError } from '../errors.ts';
 import type { SharedCounters } from '../operations/counters.ts';
 import type { SessionHookCounters } from '../tls/session-hooks.ts';
 import { CachePrimary, type FlushResult } from '../runtime/cache-primary.ts';
-import { probeReusePort } from './reuse-port.js';
+import { probeReusePort } from './reuse-port.ts';
 import { describe, type SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import type { TicketCounters } from '../tickets/attach-ticket-keys.ts';
@@ -118,7 +119,11 @@ export interface ClusterEvents {
   workerExit: [WorkerExit];
 }
 
-const SERVER_THREAD = new URL('../../workers/server-thread.ts', import.meta.url);
+/**
+ * The thread entry point beside this module: `server-thread.ts` when run
+ * from the TypeScript sources, `server-thread.js` in the built package.
+ */
+const SERVER_THREAD = new URL(`../../workers/server-thread${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
 /** One worker's place in the cluster, across restarts. */
 class WorkerSlot {
@@ -416,6 +421,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
  * running: every thread started is ended first.
  *
  * @throws InvalidEnvironmentError (`ERR_TLS_CACHE_INVALID_ENV`) or InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for bad settings.
+ * @throws ServerModuleError (`ERR_TLS_CACHE_SERVER_MODULE`) when the server module is a file that does not exist (no thread was started).
  * @throws ReusePortUnsupportedError (`ERR_TLS_CACHE_REUSE_PORT_UNSUPPORTED`) when this runtime or platform lacks `reusePort`.
  * @throws WorkerStartError (`ERR_TLS_CACHE_WORKER_START`) when a thread failed before listening (its module threw, the port is taken, ...).
  * @throws MetricsListenError (`ERR_TLS_CACHE_METRICS_LISTEN`) when `metricsPort` is set and cannot be listened on (no worker was started).
@@ -527,13 +533,31 @@ export async function runCluster(options: ClusterOptions): Promise<Cluster | und
   return cluster;
 }
 
+/**
+ * The server module's URL; a `file:` module must exist, so that a typo fails
+ * here rather than in every thread.
+ */
 function moduleUrl(server: unknown): string {
-  if (server instanceof URL) return server.href;
-  if (typeof server !== 'string' || server === '') {
+  if (!(server instanceof URL) && (typeof server !== 'string' || server === '')) {
     throw new InvalidOptionError('server', `expected a module path or URL, got ${describe(server)}`);
   }
-  return /^[a-z][a-z0-9+.-]*:/i.test(server) && !/^[a-z]:[\\/]/i.test(server)
-    ? new URL(server).href
-    : pathToFileURL(resolvePath(server)).href;
+  const url =
+    server instanceof URL
+      ? server
+      : /^[a-z][a-z0-9+.-]*:/i.test(server) && !/^[a-z]:[\\/]/i.test(server)
+        ? new URL(server)
+        : pathToFileURL(resolvePath(server));
+  if (url.protocol === 'file:' && !isFile(url)) {
+    throw new ServerModuleError(String(server), `No such server module: ${fileURLToPath(url)}`);
+  }
+  return url.href;
+}
+
+function isFile(url: URL): boolean {
+  try {
+    return statSync(url).isFile();
+  } catch {
+    return false;
+  }
 }
 

@@ -1,0 +1,133 @@
+/**
+ * The command line: `tls-session-cache [--port N] [--host ADDR] ./server.js`
+ * runs a server module on the worker-thread runtime, as `runCluster` does,
+ * for an app that does not want a main module of its own.
+ *
+ * Every bad input ends the process with a coded error on standard error
+ * and a non-zero exit code before anything listens: a usage error
+ * (`ERR_TLS_CACHE_USAGE`, exit 2), a missing module
+ * (`ERR_TLS_CACHE_SERVER_MODULE`), a bad `PORT` or `TLS_CACHE_*` variable
+ * (`ERR_TLS_CACHE_INVALID_ENV`), a module that fails in its threads
+ * (`ERR_TLS_CACHE_WORKER_START`, naming the module's own error), exit 1.
+ * Once listening, SIGTERM and SIGINT stop gracefully and exit 0; SIGUSR1
+ * rotates the ticket keys; SIGUSR2 flushes every session and key.
+ *
+ * @module
+ */
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { InvalidEnvironmentError, ServerModuleError, UsageError } from '../errors.ts';
+import { runCluster, type Cluster } from '../threads/cluster.ts';
+import { summarize } from '../threads/messages.ts';
+import { DEFAULT_PORT, helpText, packageVersion } from './help.ts';
+
+/** Where {@link main} reads and writes. */
+export interface MainIo {
+  env: NodeJS.ProcessEnv;
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+/** Exit code of a usage error, as most command-line tools use. */
+const USAGE_EXIT = 2;
+
+/**
+ * Runs the command line. Resolves to an exit code when the process should
+ * end (`--help`, `--version`, a failure), or to `undefined` once the
+ * cluster listens (the process then runs until a signal stops it).
+ */
+export async function main(argv: readonly string[], io: MainIo): Promise<number | undefined> {
+  let command: Command;
+  try {
+    command = parseCommand(argv, io.env);
+  } catch (error) {
+    return fail(io, error, `\nRun tls-session-cache --help for the options and variables.\n`);
+  }
+  if (command.kind === 'help') {
+    io.stdout.write(helpText());
+    return 0;
+  }
+  if (command.kind === 'version') {
+    io.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  let cluster: Cluster | undefined;
+  try {
+    cluster = await runCluster({ server: command.module, port: command.port, host: command.host, env: io.env });
+  } catch (error) {
+    return fail(io, error);
+  }
+  // runCluster wrote why it could not start and set process.exitCode.
+  return cluster === undefined ? 1 : undefined;
+}
+
+type Command =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'run'; module: string; port: number; host: string | undefined };
+
+/**
+ * Reads the arguments and `PORT`.
+ * @throws UsageError for unknown options, a missing or extra module, a bad `--port`.
+ * @throws InvalidEnvironmentError for a bad `PORT`.
+ * @throws ServerModuleError when the module file does not exist.
+ */
+export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        port: { type: 'string', short: 'p' },
+        host: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(summarize(error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: 'help' };
+  if (values.version) return { kind: 'version' };
+  if (positionals.length === 0) throw new UsageError('Missing the server module: tls-session-cache [options] ./server.js');
+  if (positionals.length > 1) {
+    throw new UsageError(`Expected one server module, got ${positionals.length}: ${positionals.map((p) => JSON.stringify(p)).join(', ')}`);
+  }
+  const port = values.port !== undefined ? readPort(values.port, 'option') : env.PORT ? readPort(env.PORT, 'env') : DEFAULT_PORT;
+  if (values.host !== undefined && values.host.trim() === '') throw new UsageError('--host needs an address, e.g. --host 127.0.0.1');
+  return { kind: 'run', module: serverModule(positionals[0]), port, host: values.host };
+}
+
+function readPort(text: string, from: 'option' | 'env'): number {
+  const port = /^\d{1,5}$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (Number.isInteger(port) && port >= 0 && port <= 65535) return port;
+  const expected = 'a port number from 0 to 65535 (0 picks a free port)';
+  if (from === 'env') throw new InvalidEnvironmentError('PORT', `expected ${expected}, got ${JSON.stringify(text)}`);
+  throw new UsageError(`--port expects ${expected}, got ${JSON.stringify(text)}`);
+}
+
+/** The module's absolute path, checked to be a file (URLs are taken as they are). */
+function serverModule(given: string): string {
+  if (/^(file|data|https?):/i.test(given)) return given;
+  const path = resolve(given);
+  let isFile = false;
+  try {
+    isFile = statSync(path).isFile();
+  } catch {
+    // Reported below.
+  }
+  if (!isFile) {
+    throw new ServerModuleError(given, `No such server module: ${given} (looked for ${path}); give the path of a JavaScript module whose default export returns a tls.Server`);
+  }
+  return path;
+}
+
+function fail(io: MainIo, error: unknown, hint = ''): number {
+  const { code, message } = summarize(error);
+  io.stderr.write(`tls-session-cache: ${code ? `${code}: ` : ''}${message}\n${hint}`);
+  return error instanceof UsageError ? USAGE_EXIT : 1;
+}

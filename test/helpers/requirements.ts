@@ -1,0 +1,42 @@
+/**
+ * Real servers some suites need beyond Node and npm. On a fresh machine
+ * without them those suites are skipped, and `test/helpers/before.ts` says
+ * so in one line; with `CI=true` a missing one fails the run instead.
+ */
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+/** A command a suite needs, with how to get it. */
+export interface Requirement {
+  command: string;
+  install: string;
+}
+
+export const REDIS_SERVER: Requirement = { command: 'redis-server', install: 'apt-get install redis-server' };
+
+/** Whether `command` is an executable file on the PATH. */
+export function onPath(command: string, path = process.env.PATH ?? ''): boolean {
+  return path.split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Whether this run must have every requirement (CI sets `CI=true`). */
+export function strict(env = process.env): boolean {
+  return env.CI === 'true' || env.CI === '1';
+}
+
+/**
+ * Skips the whole test file when `requirement` is missing, unless the run is
+ * strict: the file's tests then run and fail on the missing command.
+ * Call it first, before any `t.test()`.
+ */
+export function requireCommand(t: { plan(n: number, reason?: string): void }, requirement: Requirement): void {
+  if (onPath(requirement.command) || strict()) return;
+  t.plan(0, `${requirement.command} is not installed (${requirement.install})`);
+}
