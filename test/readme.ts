@@ -1,7 +1,8 @@
 /** The README documents every setting, with the defaults the code uses. */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { SETTINGS, settingsTable } from '../lib/config/config.ts';
+import { SETTINGS } from '../lib/config/settings.ts';
+import { settingsTable } from '../lib/config/settings-table.ts';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 

@@ -26,7 +26,9 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { pino, type Logger } from 'pino';
-import { loadConfig, redactConfig, type CacheConfig } from '../config/config.ts';
+import { loadConfig } from '../config/load.ts';
+import { redactConfig } from '../config/redact.ts';
+import type { CacheConfig } from '../config/settings.ts';
 import { COUNTER_NAMES } from '../operations/counters.ts';
 import { ClusterCacheStartedError, InvalidOptionError, NotInClusterError } from '../errors.ts';
 import {

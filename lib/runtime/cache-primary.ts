@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { CacheConfig } from '../config/config.ts';
+import type { CacheConfig } from '../config/settings.ts';
 import { SharedCounters } from '../operations/counters.ts';
 import { TicketKeyFileError } from '../errors.ts';
 import { createMetrics, type CacheMetrics } from '../operations/metrics.ts';
