@@ -45,6 +45,8 @@ export { redactConfig, redactUrl } from './config/redact.ts';
 export { settingsTable } from './config/settings-table.ts';
 export { SETTINGS } from './config/settings.ts';
 export type { CacheConfig, Setting } from './config/settings.ts';
+export { unknownSettings } from './config/unknown-settings.ts';
+export type { UnknownSetting } from './config/unknown-settings.ts';
 export { SharedCounters, COUNTER_NAMES } from './operations/counters.ts';
 export type { CounterName, CounterValues } from './operations/counters.ts';
 export { createMetrics } from './operations/metrics.ts';
