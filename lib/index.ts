@@ -22,15 +22,12 @@ export type {
   SessionStore,
 } from './tls/session-hooks.ts';
 export { isTls13Session, sessionProtocolVersion, TLS_1_2, TLS_1_3 } from './tls/session-version.ts';
-export {
-  TicketKeyRing,
-  fromNginxKey,
-  toNginxKey,
-  readNginxKeyFiles,
-  MAX_TICKET_KEYS,
-  TICKET_KEY_BYTES,
-} from './tickets/key-ring.ts';
-export type { TicketKey, TicketKeyRingOptions, OpenTicketKeyRingOptions, TicketKeyRingStats, TickResult } from './tickets/key-ring.ts';
+export { TicketKeyRing } from './tickets/key-ring.ts';
+export { fromNginxKey, toNginxKey, readNginxKeyFiles } from './tickets/nginx-keys.ts';
+export { MAX_TICKET_KEYS } from './tickets/ring-layout.ts';
+export { TICKET_KEY_BYTES } from './tickets/ticket-key.ts';
+export type { TicketKey } from './tickets/ticket-key.ts';
+export type { TicketKeyRingOptions, OpenTicketKeyRingOptions, TicketKeyRingStats, TickResult } from './tickets/key-ring.ts';
 export { attachTicketKeys, ticketKeysOf, hasTicketKeyCallback } from './tickets/attach-ticket-keys.ts';
 export type { AttachTicketKeysOptions, TicketCounters, TicketKeyBinding, TicketKeyMode } from './tickets/attach-ticket-keys.ts';
 export { Cluster, runCluster, startCluster } from './threads/cluster.ts';
@@ -58,7 +55,7 @@ export { attachClusterCache, clusterServerOptions } from './processes/attach-clu
 export type { AttachClusterCacheOptions, ClusterCacheAttachment } from './processes/attach-cluster-cache.ts';
 export { LocalSessions } from './processes/local-sessions.ts';
 export { sessionExpiresAt } from './tls/session-expiry.ts';
-export type { TicketKeyRingState, TicketKeyState } from './tickets/key-ring.ts';
+export type { TicketKeyRingState, TicketKeyState } from './tickets/ring-state.ts';
 // Redis across hosts (issue 7).
 export { RedisSessionStore, deleteRedisSessions, sessionKey } from './redis/session-store.ts';
 export type { LocalSessionStore, RedisCounterSink, RedisSessionStoreOptions } from './redis/session-store.ts';

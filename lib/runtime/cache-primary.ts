@@ -22,7 +22,8 @@ import { connectRedis, errorCode } from '../redis/connection.ts';
 import { hugePageSupport } from '../table/huge-pages.ts';
 import { RedisFleet } from '../redis/fleet.ts';
 import { SessionTable } from '../table/session-table.ts';
-import { TicketKeyRing, readNginxKeyFiles } from '../tickets/key-ring.ts';
+import { TicketKeyRing } from '../tickets/key-ring.ts';
+import { readNginxKeyFiles } from '../tickets/nginx-keys.ts';
 
 /** What {@link CachePrimary.flush} removed. */
 export interface FlushResult {
