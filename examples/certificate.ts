@@ -10,6 +10,12 @@ import { readFileSync } from 'node:fs';
 import { generate } from 'selfsigned';
 import { InvalidEnvironmentError } from '../lib/errors.ts';
 
+/**
+ * The variables this file reads: the runtimes are told (`applicationVariables`)
+ * so that they do not warn of them as unknown `TLS_CACHE_*` settings.
+ */
+export const CERTIFICATE_VARIABLES: readonly string[] = ['TLS_CACHE_CERT', 'TLS_CACHE_KEY'];
+
 /** A certificate and its key, in PEM. */
 export interface Certificate {
   cert: string;

@@ -27,12 +27,12 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { attachClusterCache, clusterServerOptions, loadConfig, startClusterCache } from '../lib/index.ts';
-import { loadCertificate } from './certificate.ts';
+import { CERTIFICATE_VARIABLES, loadCertificate } from './certificate.ts';
 
 const port = Number(process.env.PORT || 8443);
 
 if (cluster.isPrimary) {
-  const cache = await startClusterCache(); // <- added: the cache lives in the primary
+  const cache = await startClusterCache({ applicationVariables: CERTIFICATE_VARIABLES }); // <- added: the cache lives in the primary
 
   // The workers read the same certificate: a development one goes to files only they and we can read.
   const certificate = await loadCertificate(process.env);

@@ -24,7 +24,7 @@ import { isMainThread, threadId } from 'node:worker_threads';
 import { runCluster } from '../lib/threads/cluster.ts';
 import { InvalidEnvironmentError } from '../lib/errors.ts';
 import type { ServerContext } from '../lib/runtime/server-context.ts';
-import { loadCertificate, type Certificate } from './certificate.ts';
+import { CERTIFICATE_VARIABLES, loadCertificate, type Certificate } from './certificate.ts';
 
 const DEFAULT_PORT = 8443;
 
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const cluster = await runCluster({ server: new URL(import.meta.url), port, data: certificate });
+  const cluster = await runCluster({ server: new URL(import.meta.url), port, data: certificate, applicationVariables: CERTIFICATE_VARIABLES });
   if (cluster === undefined) return;
   if (certificate.source === 'self-signed') {
     cluster.logger.info(

@@ -22,15 +22,12 @@ export type {
   SessionStore,
 } from './tls/session-hooks.ts';
 export { isTls13Session, sessionProtocolVersion, TLS_1_2, TLS_1_3 } from './tls/session-version.ts';
-export {
-  TicketKeyRing,
-  fromNginxKey,
-  toNginxKey,
-  readNginxKeyFiles,
-  MAX_TICKET_KEYS,
-  TICKET_KEY_BYTES,
-} from './tickets/key-ring.ts';
-export type { TicketKey, TicketKeyRingOptions, OpenTicketKeyRingOptions, TicketKeyRingStats, TickResult } from './tickets/key-ring.ts';
+export { TicketKeyRing } from './tickets/key-ring.ts';
+export { fromNginxKey, toNginxKey, readNginxKeyFiles } from './tickets/nginx-keys.ts';
+export { MAX_TICKET_KEYS } from './tickets/ring-layout.ts';
+export { TICKET_KEY_BYTES } from './tickets/ticket-key.ts';
+export type { TicketKey } from './tickets/ticket-key.ts';
+export type { TicketKeyRingOptions, OpenTicketKeyRingOptions, TicketKeyRingStats, TickResult } from './tickets/key-ring.ts';
 export { attachTicketKeys, ticketKeysOf, hasTicketKeyCallback } from './tickets/attach-ticket-keys.ts';
 export type { AttachTicketKeysOptions, TicketCounters, TicketKeyBinding, TicketKeyMode } from './tickets/attach-ticket-keys.ts';
 export { Cluster, runCluster, startCluster } from './threads/cluster.ts';
@@ -40,8 +37,13 @@ export { CachePrimary } from './runtime/cache-primary.ts';
 export type { PrimaryEvents, WorkerCounts } from './runtime/cache-primary.ts';
 export { attachRuntime, checkSessionIdContext, runtimeServerOptions } from './runtime/attach-runtime.ts';
 export type { RuntimeAttachOptions, RuntimeBinding, RuntimeServerOptions } from './runtime/attach-runtime.ts';
-export { loadConfig, redactConfig, redactUrl, settingsTable, SETTINGS } from './config/config.ts';
-export type { CacheConfig, Setting } from './config/config.ts';
+export { loadConfig } from './config/load.ts';
+export { redactConfig, redactUrl } from './config/redact.ts';
+export { settingsTable } from './config/settings-table.ts';
+export { SETTINGS } from './config/settings.ts';
+export type { CacheConfig, Setting } from './config/settings.ts';
+export { unknownSettings } from './config/unknown-settings.ts';
+export type { UnknownSetting } from './config/unknown-settings.ts';
 export { SharedCounters, COUNTER_NAMES } from './operations/counters.ts';
 export type { CounterName, CounterValues } from './operations/counters.ts';
 export { createMetrics } from './operations/metrics.ts';
@@ -53,7 +55,7 @@ export { attachClusterCache, clusterServerOptions } from './processes/attach-clu
 export type { AttachClusterCacheOptions, ClusterCacheAttachment } from './processes/attach-cluster-cache.ts';
 export { LocalSessions } from './processes/local-sessions.ts';
 export { sessionExpiresAt } from './tls/session-expiry.ts';
-export type { TicketKeyRingState, TicketKeyState } from './tickets/key-ring.ts';
+export type { TicketKeyRingState, TicketKeyState } from './tickets/ring-state.ts';
 // Redis across hosts (issue 7).
 export { RedisSessionStore, deleteRedisSessions, sessionKey } from './redis/session-store.ts';
 export type { LocalSessionStore, RedisCounterSink, RedisSessionStoreOptions } from './redis/session-store.ts';

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { loadCertificate } from '../examples/certificate.ts';
 import { startCluster } from '../lib/threads/cluster.ts';
-import { SETTINGS } from '../lib/config/config.ts';
+import { SETTINGS } from '../lib/config/settings.ts';
 import { probeReusePort, hasReusePortOption } from '../lib/threads/reuse-port.ts';
 import { accepts, freePort, run } from './fixtures/process.ts';
 

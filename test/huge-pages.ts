@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { loadConfig } from '../lib/config/config.ts';
+import { loadConfig } from '../lib/config/load.ts';
 import { GLIBC_HUGE_PAGES, hugePageSupport, hugetlbTunable } from '../lib/table/huge-pages.ts';
 import { CachePrimary } from '../lib/runtime/cache-primary.ts';
 import { run } from './fixtures/process.ts';

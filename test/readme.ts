@@ -5,7 +5,8 @@
  */
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
-import { SETTINGS, settingsTable } from '../lib/config/config.ts';
+import { SETTINGS } from '../lib/config/settings.ts';
+import { settingsTable } from '../lib/config/settings-table.ts';
 
 const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 const readme = read('README.md');

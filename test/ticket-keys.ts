@@ -10,13 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { InvalidOptionError, InvalidTicketKeyBufferError, TicketKeyFileError } from '../lib/errors.ts';
-import {
-  MAX_TICKET_KEYS,
-  TicketKeyRing,
-  fromNginxKey,
-  readNginxKeyFiles,
-  toNginxKey,
-} from '../lib/tickets/key-ring.ts';
+import { MAX_TICKET_KEYS } from '../lib/tickets/ring-layout.ts';
+import { TicketKeyRing } from '../lib/tickets/key-ring.ts';
+import { fromNginxKey, readNginxKeyFiles, toNginxKey } from '../lib/tickets/nginx-keys.ts';
 
 function clock(start = 1_000_000) {
   let now = start;

@@ -13,7 +13,7 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import type { FromServerThread, ServerThreadData, ToServerThread } from '../lib/threads/messages.ts';
 import { summarize } from '../lib/threads/messages.ts';
-import { redactUrl } from '../lib/config/config.ts';
+import { redactUrl } from '../lib/config/redact.ts';
 import { SharedCounters } from '../lib/operations/counters.ts';
 import { connectRedis } from '../lib/redis/connection.ts';
 import { RedisSessionStore } from '../lib/redis/session-store.ts';

@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { parseDuration } from '../../lib/config/config.ts';
+import { parseDuration } from '../../lib/config/kinds.ts';
 
 export const PROTOCOLS = ['tls12-id', 'tls12-ticket', 'tls13'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];

@@ -4,7 +4,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { SETTINGS } from '../config/config.ts';
+import { SETTINGS } from '../config/settings.ts';
 
 /** The port when neither `--port` nor `PORT` is given. */
 export const DEFAULT_PORT = 8443;

@@ -20,7 +20,7 @@ import { Server as TlsServer } from 'node:tls';
 import { isMainThread, workerData } from 'node:worker_threads';
 import { pino, type Logger } from 'pino';
 import type { ServerThreadData } from '../threads/messages.ts';
-import { loadConfig } from '../config/config.ts';
+import { loadConfig } from '../config/load.ts';
 import { HOOK_COUNTER_NAMES, SharedCounters, TICKET_COUNTER_NAMES } from '../operations/counters.ts';
 import { InvalidOptionError, NotInClusterError } from '../errors.ts';
 import { attachSessionCache, sessionCacheOf, type SessionCacheBinding } from '../tls/session-hooks.ts';

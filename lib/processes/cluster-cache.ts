@@ -26,7 +26,10 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { pino, type Logger } from 'pino';
-import { loadConfig, redactConfig, type CacheConfig } from '../config/config.ts';
+import { loadConfig } from '../config/load.ts';
+import { redactConfig } from '../config/redact.ts';
+import type { CacheConfig } from '../config/settings.ts';
+import { checkApplicationVariables, warnOfUnknownSettings } from '../config/unknown-settings.ts';
 import { COUNTER_NAMES } from '../operations/counters.ts';
 import { ClusterCacheStartedError, InvalidOptionError, NotInClusterError } from '../errors.ts';
 import {
@@ -56,8 +59,20 @@ import type { SharedCounters } from '../operations/counters.ts';
 export interface ClusterCacheOptions {
   /** Settings that win over the environment; see `loadConfig()`. @defaultValue `{}` */
   config?: Partial<CacheConfig>;
-  /** The environment to read `TLS_CACHE_*` settings from. @defaultValue `process.env` */
+  /**
+   * The environment to read `TLS_CACHE_*` settings from. A `TLS_CACHE_*`
+   * variable that is no setting (a misspelling such as `TLS_CACHE_WORKER`)
+   * gets one warning at start, from the primary only, naming it and the
+   * closest setting, never its value; see `unknownSettings()`.
+   * @defaultValue `process.env`
+   */
   env?: NodeJS.ProcessEnv;
+  /**
+   * `TLS_CACHE_*` variables the application reads itself (the examples'
+   * `TLS_CACHE_CERT` and `TLS_CACHE_KEY`): not warned of as unknown.
+   * @defaultValue `[]`
+   */
+  applicationVariables?: readonly string[];
   /** The primary's logger. @defaultValue pino to standard output at `config.logLevel` */
   logger?: Logger;
   /**
@@ -132,12 +147,14 @@ export class ClusterCache {
 
   static {
     create = async (options) => {
-      const config = loadConfig(options.config ?? {}, options.env ?? process.env);
+      const env = options.env ?? process.env;
+      const config = loadConfig(options.config ?? {}, env);
       // Workers forked from here inherit this environment: their clusterServerOptions() then
       // agree with the primary even when the settings came from options.config.
       process.env.TLS_CACHE_TIMEOUT = String(config.timeout);
       process.env.TLS_CACHE_SESSION_ID_CONTEXT = config.sessionIdContext;
       const logger = options.logger ?? pino({ level: config.logLevel, name: 'tls-session-cache' });
+      warnOfUnknownSettings(logger, env, options.applicationVariables ?? []);
       const primary = CachePrimary.create(config, logger);
       const settings: ClusterSettings = {
         timeout: config.timeout,
@@ -359,7 +376,7 @@ export async function startClusterCache(options: ClusterCacheOptions = {}): Prom
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidOptionError('options', `expected an object, got ${describe(options)}`);
   }
-  const { ticketMode, countsTimeout, logger } = options;
+  const { ticketMode, countsTimeout, logger, applicationVariables } = options;
   if (ticketMode !== undefined && ticketMode !== 'auto' && ticketMode !== 'fallback') {
     throw new InvalidOptionError('ticketMode', `expected "auto" or "fallback", got ${describe(ticketMode)}`);
   }
@@ -369,6 +386,7 @@ export async function startClusterCache(options: ClusterCacheOptions = {}): Prom
   if (logger !== undefined && (logger === null || typeof logger !== 'object' || typeof logger.info !== 'function' || typeof logger.child !== 'function')) {
     throw new InvalidOptionError('logger', `expected a pino logger, got ${describe(logger)}`);
   }
+  if (applicationVariables !== undefined) checkApplicationVariables(applicationVariables);
   if (!cluster.isPrimary) {
     throw new NotInClusterError(
       'startClusterCache() runs in the node:cluster primary; in a worker process, call attachClusterCache(server) instead',

@@ -24,7 +24,7 @@
  */
 import { Packr } from 'msgpackr';
 import { COUNTER_NAMES } from '../operations/counters.ts';
-import type { TicketKeyRingState } from '../tickets/key-ring.ts';
+import type { TicketKeyRingState } from '../tickets/ring-state.ts';
 
 /** The property that marks this library's messages on the shared channel. */
 export const IPC_TAG = 'tlsSessionCache';

@@ -10,7 +10,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { redactUrl } from '../config/config.ts';
+import { redactUrl } from '../config/redact.ts';
 
 /** Options of {@link connectRedis}. */
 export interface RedisConnectionOptions {

@@ -53,7 +53,9 @@ import { InvalidOptionError } from '../errors.ts';
 import { errorCode, isReady, watchOutages } from './connection.ts';
 import { deleteRedisSessions, type RedisCounterSink } from './session-store.ts';
 import { createSealer, type Sealer } from './sealed.ts';
-import { TICKET_KEY_BYTES, type TicketKeyRing, type TicketKeyRingState, type TicketKeyState } from '../tickets/key-ring.ts';
+import { TICKET_KEY_BYTES } from '../tickets/ticket-key.ts';
+import type { TicketKeyRing } from '../tickets/key-ring.ts';
+import type { TicketKeyRingState, TicketKeyState } from '../tickets/ring-state.ts';
 
 /** Options of {@link RedisFleet}. */
 export interface RedisFleetOptions {

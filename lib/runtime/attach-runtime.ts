@@ -10,7 +10,7 @@
 import { constants } from 'node:crypto';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import type { CacheConfig } from '../config/config.ts';
+import type { CacheConfig } from '../config/settings.ts';
 import { HOOK_COUNTER_NAMES, TICKET_COUNTER_NAMES, type SharedCounters } from '../operations/counters.ts';
 import { summarize } from '../threads/messages.ts';
 import { InvalidSessionError, SessionIdContextMismatchError, TicketsNotDisabledError } from '../errors.ts';

@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { CacheConfig } from '../config/config.ts';
+import type { CacheConfig } from '../config/settings.ts';
 import { SharedCounters } from '../operations/counters.ts';
 import { TicketKeyFileError } from '../errors.ts';
 import { createMetrics, type CacheMetrics } from '../operations/metrics.ts';
@@ -22,7 +22,8 @@ import { connectRedis, errorCode } from '../redis/connection.ts';
 import { hugePageSupport } from '../table/huge-pages.ts';
 import { RedisFleet } from '../redis/fleet.ts';
 import { SessionTable } from '../table/session-table.ts';
-import { TicketKeyRing, readNginxKeyFiles } from '../tickets/key-ring.ts';
+import { TicketKeyRing } from '../tickets/key-ring.ts';
+import { readNginxKeyFiles } from '../tickets/nginx-keys.ts';
 
 /** What {@link CachePrimary.flush} removed. */
 export interface FlushResult {

@@ -13,7 +13,7 @@
  */
 import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
-import type { CacheConfig } from '../config/config.ts';
+import type { CacheConfig } from '../config/settings.ts';
 import type { RuntimeServerOptions } from './attach-runtime.ts';
 import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';

@@ -29,7 +29,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { pino, type Logger } from 'pino';
 import { summarize, type ErrorSummary, type FromServerThread, type ServerThreadData } from './messages.ts';
-import { loadConfig, redactConfig, type CacheConfig } from '../config/config.ts';
+import { loadConfig } from '../config/load.ts';
+import { redactConfig } from '../config/redact.ts';
+import type { CacheConfig } from '../config/settings.ts';
+import { checkApplicationVariables, warnOfUnknownSettings } from '../config/unknown-settings.ts';
 import { freePort } from './free-port.ts';
 import { InvalidOptionError, ReusePortUnsupportedError, ServerModuleError, WorkerStartError } from '../errors.ts';
 import type { SharedCounters } from '../operations/counters.ts';
@@ -59,8 +62,20 @@ export interface ClusterOptions {
   host?: string;
   /** Settings that win over the environment; see `loadConfig()`. @defaultValue `{}` */
   config?: Partial<CacheConfig>;
-  /** The environment to read `TLS_CACHE_*` settings from. @defaultValue `process.env` */
+  /**
+   * The environment to read `TLS_CACHE_*` settings from. A `TLS_CACHE_*`
+   * variable that is no setting (a misspelling such as `TLS_CACHE_WORKER`)
+   * gets one warning at start, naming it and the closest setting, never its
+   * value; see `unknownSettings()`.
+   * @defaultValue `process.env`
+   */
   env?: NodeJS.ProcessEnv;
+  /**
+   * `TLS_CACHE_*` variables the application reads itself (the examples'
+   * `TLS_CACHE_CERT` and `TLS_CACHE_KEY`): not warned of as unknown.
+   * @defaultValue `[]`
+   */
+  applicationVariables?: readonly string[];
   /**
    * Anything structured-cloneable handed to every server module as
    * `context.data`, e.g. a certificate made once in the primary.
@@ -430,7 +445,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionError('options', `expected an object, got ${describe(options)}`);
   }
-  const config = loadConfig(options.config ?? {}, options.env ?? process.env);
+  const env = options.env ?? process.env;
+  const config = loadConfig(options.config ?? {}, env);
+  const applicationVariables = options.applicationVariables ?? [];
+  checkApplicationVariables(applicationVariables);
   const module = moduleUrl(options.server);
   const requestedPort = options.port;
   if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535) {
@@ -453,6 +471,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const port = requestedPort === 0 ? await freePort(host) : requestedPort;
 
   const logger = options.logger ?? pino({ level: config.logLevel, name: 'tls-session-cache' });
+  warnOfUnknownSettings(logger, env, applicationVariables);
   const primary = CachePrimary.create(config, logger);
   const { table, ticketKeys, counters } = primary;
   const stats = table.stats();

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { CacheConfig } from '../config/config.ts';
+import type { CacheConfig } from '../config/settings.ts';
 
 /** `workerData` of a server thread. */
 export interface ServerThreadData {

@@ -32,7 +32,8 @@
 import { randomFillSync } from 'node:crypto';
 import { Server as TlsServer } from 'node:tls';
 import { InvalidOptionError } from '../errors.ts';
-import { TicketKeyRing, wipeKey, type TicketKey } from './key-ring.ts';
+import { TicketKeyRing } from './key-ring.ts';
+import { wipeKey, type TicketKey } from './ticket-key.ts';
 import { describe } from '../table/session-table.ts';
 
 /** How a server uses the ring. */

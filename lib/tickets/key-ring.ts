@@ -22,45 +22,37 @@
  * Keys are 48 bytes in Node's order (`ticketKeys`): a 16-byte name, a
  * 16-byte HMAC-SHA256 secret, a 16-byte AES-128-CBC key. nginx's 48-byte
  * `ssl_session_ticket_key` files hold name, AES key, HMAC secret: see
- * {@link fromNginxKey}.
+ * `nginx-keys.ts`. The buffer's layout is in `ring-layout.ts`, the
+ * snapshot of a ring's state in `ring-state.ts`.
  *
  * @module
  */
-import { randomFillSync } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
-import { InvalidOptionError, InvalidTicketKeyBufferError, TicketKeyFileError } from '../errors.ts';
+import { InvalidOptionError, InvalidTicketKeyBufferError } from '../errors.ts';
+import {
+  HEADER_BYTES,
+  H_CURRENT,
+  H_FIXED,
+  H_GENERATION,
+  H_MAGIC,
+  H_SEQUENCE,
+  H_SLOTS,
+  H_VERSION,
+  LAYOUT_VERSION,
+  MAGIC,
+  MAX_TICKET_KEYS,
+  TIMES_PER_SLOT,
+  T_CREATED,
+  T_RETIRED,
+  T_UNTIL,
+  checkHeader,
+  ringBytes,
+  slotsFor,
+} from './ring-layout.ts';
+import { checkState, type TicketKeyRingState, type TicketKeyState } from './ring-state.ts';
+import { TICKET_KEY_BYTES, TICKET_PART_BYTES, emptyKey, randomKey, wipeKey, type TicketKey } from './ticket-key.ts';
 
-/** Bytes of a key name, an HMAC secret, an AES key, an IV. */
-export const TICKET_PART_BYTES = 16;
-/** Bytes of a whole key in Node's order (name, HMAC secret, AES key). */
-export const TICKET_KEY_BYTES = 48;
-/** The most keys a ring holds. */
-export const MAX_TICKET_KEYS = 64;
-
-const MAGIC = 0x544b5231; // "TKR1"
-const LAYOUT_VERSION = 1;
-const HEADER_BYTES = 32;
-const H_MAGIC = 0;
-const H_VERSION = 1;
-const H_SLOTS = 2;
-const H_SEQUENCE = 3;
-const H_CURRENT = 4;
-const H_GENERATION = 5;
-const H_FIXED = 6;
-/** Per slot, three float64: created at, stopped encrypting at (0: not yet), decrypts until (0: empty slot). */
-const TIMES_PER_SLOT = 3;
-const T_CREATED = 0;
-const T_RETIRED = 1;
-const T_UNTIL = 2;
 /** A reader gives up after this many changed versions (the writer takes microseconds). */
 const READ_ATTEMPTS = 1000;
-
-/** A key split in its parts (copies, or views of a binding's scratch buffers). */
-export interface TicketKey {
-  name: Buffer;
-  hmac: Buffer;
-  aes: Buffer;
-}
 
 /** What a ring holds right now; never key bytes. */
 export interface TicketKeyRingStats {
@@ -173,7 +165,7 @@ export class TicketKeyRing {
       );
     }
     const slots = Math.max(3, alive);
-    const buffer = new SharedArrayBuffer(HEADER_BYTES + slots * (TIMES_PER_SLOT * 8 + TICKET_KEY_BYTES));
+    const buffer = new SharedArrayBuffer(ringBytes(slots));
     const ints = new Int32Array(buffer, 0, HEADER_BYTES / 4);
     ints[H_SLOTS] = slots;
     ints[H_FIXED] = fixed ? 1 : 0;
@@ -433,7 +425,7 @@ export class TicketKeyRing {
     }
     const clock = options.clock ?? Date.now;
     if (typeof clock !== 'function') throw new InvalidOptionError('clock', 'expected a function returning milliseconds');
-    const buffer = new SharedArrayBuffer(HEADER_BYTES + slots * (TIMES_PER_SLOT * 8 + TICKET_KEY_BYTES));
+    const buffer = new SharedArrayBuffer(ringBytes(slots));
     const ints = new Int32Array(buffer, 0, HEADER_BYTES / 4);
     ints[H_SLOTS] = slots;
     const ring = new TicketKeyRing(buffer, true, timeout, rotate, clock);
@@ -551,149 +543,4 @@ export class TicketKeyRing {
       throw new InvalidOptionError(method, 'only the thread that created the ring (the primary) changes it; worker threads only read');
     }
   }
-}
-
-function slotsFor(buffer: SharedArrayBuffer): number {
-  return new Int32Array(buffer, 0, HEADER_BYTES / 4)[H_SLOTS];
-}
-
-function checkHeader(ints: Int32Array): void {
-  const slots = ints[H_SLOTS];
-  if (
-    Atomics.load(ints, H_MAGIC) !== MAGIC ||
-    Atomics.load(ints, H_VERSION) !== LAYOUT_VERSION ||
-    slots < 1 ||
-    slots > MAX_TICKET_KEYS ||
-    ints.buffer.byteLength !== HEADER_BYTES + slots * (TIMES_PER_SLOT * 8 + TICKET_KEY_BYTES)
-  ) {
-    throw new InvalidTicketKeyBufferError('The buffer is not a ticket key ring of this version (TicketKeyRing.buffer)');
-  }
-}
-
-function randomKey(): Buffer {
-  return randomFillSync(Buffer.alloc(TICKET_KEY_BYTES));
-}
-
-function emptyKey(): TicketKey {
-  return { name: Buffer.alloc(16), hmac: Buffer.alloc(16), aes: Buffer.alloc(16) };
-}
-
-/** Zeroes a key's parts. */
-export function wipeKey(key: TicketKey): void {
-  key.name.fill(0);
-  key.hmac.fill(0);
-  key.aes.fill(0);
-}
-
-/**
- * Converts a 48-byte nginx `ssl_session_ticket_key` (name, AES key, HMAC
- * secret) to Node's order (name, HMAC secret, AES key). A new buffer.
- */
-export function fromNginxKey(nginx: Uint8Array): Buffer {
-  if (!(nginx instanceof Uint8Array) || nginx.byteLength !== TICKET_KEY_BYTES) {
-    throw new InvalidOptionError('key', `expected ${TICKET_KEY_BYTES} bytes`);
-  }
-  const node = Buffer.alloc(TICKET_KEY_BYTES);
-  node.set(nginx.subarray(0, 16), 0);
-  node.set(nginx.subarray(32, 48), 16);
-  node.set(nginx.subarray(16, 32), 32);
-  return node;
-}
-
-/** Converts a key in Node's order to nginx's 48-byte file order. A new buffer. */
-export function toNginxKey(node: Uint8Array): Buffer {
-  // The swap is its own inverse.
-  return fromNginxKey(node);
-}
-
-/**
- * Reads nginx `ssl_session_ticket_key` files (48 bytes each, as `openssl
- * rand 48 > file` makes) into keys in Node's order: the first file's key
- * encrypts, the others decrypt (nginx's rule).
- * @throws TicketKeyFileError (`ERR_TLS_CACHE_TICKET_KEY_FILE`) for a file
- * that cannot be read or is not 48 bytes (nginx's 80-byte AES-256 keys are
- * not supported: Node's ticket key callback uses AES-128). The message names
- * the file, never its bytes.
- */
-export function readNginxKeyFiles(paths: readonly string[]): Buffer[] {
-  if (paths.length === 0) throw new TicketKeyFileError('', 'No ticket key file given');
-  if (paths.length > MAX_TICKET_KEYS) {
-    throw new TicketKeyFileError(paths[0], `${paths.length} ticket key files given; at most ${MAX_TICKET_KEYS} are read`);
-  }
-  return paths.map((path) => {
-    let bytes: Buffer;
-    try {
-      const size = statSync(path).size;
-      if (size !== TICKET_KEY_BYTES) {
-        const hint = size === 80 ? " (nginx's 80-byte AES-256 keys are not supported: use 48-byte keys, e.g. openssl rand 48)" : ' (make one with: openssl rand 48)';
-        throw new TicketKeyFileError(path, `Ticket key file ${JSON.stringify(path)} is ${size} bytes; expected ${TICKET_KEY_BYTES}${hint}`);
-      }
-      bytes = readFileSync(path);
-    } catch (error) {
-      if (error instanceof TicketKeyFileError) throw error;
-      const code = (error as { code?: unknown }).code;
-      throw new TicketKeyFileError(path, `Cannot read ticket key file ${JSON.stringify(path)}${typeof code === 'string' ? ` (${code})` : ''}`);
-    }
-    if (bytes.byteLength !== TICKET_KEY_BYTES) {
-      bytes.fill(0);
-      throw new TicketKeyFileError(path, `Ticket key file ${JSON.stringify(path)} changed size while read; expected ${TICKET_KEY_BYTES} bytes`);
-    }
-    const key = fromNginxKey(bytes);
-    bytes.fill(0);
-    return key;
-  });
-}
-
-/** One key of a {@link TicketKeyRingState}. */
-export interface TicketKeyState {
-  /** Its slot in the ring. */
-  slot: number;
-  /** The 48 key bytes, Node's order. Secret. */
-  key: Uint8Array;
-  /** When it started encrypting (clock ms). */
-  created: number;
-  /** When it stopped encrypting (clock ms); 0 while it still does. */
-  retired: number;
-  /** Until when it decrypts (clock ms; `Infinity` for the current key and fixed keys). */
-  until: number;
-}
-
-/** A ring's whole state, from {@link TicketKeyRing.snapshot}. Holds secrets: never log it. */
-export interface TicketKeyRingState {
-  /** Slots of the ring. */
-  slots: number;
-  /** Whether the keys came from files. */
-  fixed: boolean;
-  /** The slot of the key that encrypts. */
-  current: number;
-  /** Session lifetime in seconds (0 for a ring opened by a reader). */
-  timeout: number;
-  /** Rotation period in ms (0 with fixed keys). */
-  rotate: number;
-  /** Every key that still decrypts. */
-  keys: TicketKeyState[];
-}
-
-/** Checks a state from anywhere (another process) before a ring takes it. */
-function checkState(state: TicketKeyRingState, slots: number): void {
-  const fail = (why: string): never => {
-    throw new InvalidOptionError('state', why);
-  };
-  if (state === null || typeof state !== 'object') fail('expected a ring snapshot object');
-  if (state.slots !== slots) fail(`expected a ring of ${slots} slots`);
-  if (typeof state.fixed !== 'boolean') fail('expected "fixed" to be a boolean');
-  const { keys, current } = state;
-  if (!Array.isArray(keys) || keys.length < 1 || keys.length > slots) fail(`expected 1 to ${slots} keys`);
-  const seen = new Set<number>();
-  for (const entry of keys) {
-    if (entry === null || typeof entry !== 'object') fail('expected every key to be an object');
-    const { slot, key, created, retired, until } = entry;
-    if (!Number.isInteger(slot) || slot < 0 || slot >= slots || seen.has(slot)) fail('expected distinct slots within the ring');
-    seen.add(slot);
-    if (!(key instanceof Uint8Array) || key.byteLength !== TICKET_KEY_BYTES) fail(`expected keys of ${TICKET_KEY_BYTES} bytes`);
-    if (typeof created !== 'number' || !Number.isFinite(created) || created < 0) fail('expected finite creation times');
-    if (typeof retired !== 'number' || !Number.isFinite(retired) || retired < 0) fail('expected finite retirement times');
-    if (typeof until !== 'number' || Number.isNaN(until) || until <= 0) fail('expected positive decryption ends');
-  }
-  if (!Number.isInteger(current) || !seen.has(current)) fail('expected the current slot to hold a key');
 }

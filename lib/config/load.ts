@@ -1,0 +1,169 @@
+/**
+ * Loads the configuration: {@link loadConfig} resolves every setting of
+ * `settings.ts` in this order: the programmatic option, then the
+ * environment variable, then the default; then checks the settings that
+ * depend on each other (restart delays, ticket rotation, Redis and its
+ * secret). Text is read by the rules of `kinds.ts`.
+ *
+ * @module
+ */
+import { InvalidEnvironmentError, InvalidOptionError } from '../errors.ts';
+import { KINDS, SECOND, expectedForm, formatDuration, orList, quote, rangeOf } from './kinds.ts';
+import { COMPUTED_DEFAULTS, SETTINGS, settingOf, type CacheConfig, type Setting } from './settings.ts';
+
+/** Keys alive at once are the rotations per timeout plus two; the ring holds 64. */
+const MAX_ROTATIONS_PER_TIMEOUT = 62;
+
+/**
+ * Resolves every setting: a programmatic option wins over its environment
+ * variable, which wins over the default. An option set to `undefined`, and
+ * a variable set to the empty string, count as unset.
+ *
+ * Options are numbers in the unit of {@link CacheConfig} (bytes,
+ * milliseconds, and seconds for `timeout`), or strings in the form the
+ * environment variables take (`'64MiB'`, `'5m'`).
+ *
+ * @param options - programmatic settings. @defaultValue `{}`
+ * @param env - the environment to read. @defaultValue `process.env`
+ * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for an unknown
+ * option, or one of the wrong type or out of range.
+ * @throws InvalidEnvironmentError (`ERR_TLS_CACHE_INVALID_ENV`) for a
+ * variable that is malformed or out of range.
+ */
+export function loadConfig(options: Partial<CacheConfig> = {}, env: NodeJS.ProcessEnv = process.env): CacheConfig {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidOptionError('options', `expected an object, got ${describe(options)}`);
+  }
+  if (env === null || typeof env !== 'object') {
+    throw new InvalidOptionError('env', `expected an object such as process.env, got ${describe(env)}`);
+  }
+  for (const name of Object.keys(options)) {
+    if (!SETTINGS.some((s) => s.option === name)) throw new InvalidOptionError(name, unknownOption(name));
+  }
+  const config: Record<string, number | string> = {};
+  const origins: Record<string, Origin> = {};
+  for (const setting of SETTINGS) {
+    const option: unknown = Object.hasOwn(options, setting.option) ? options[setting.option] : undefined;
+    const text: unknown = env[setting.env];
+    let origin: Origin;
+    if (option !== undefined) {
+      origin = { from: 'option', shown: shown(setting, typeof option === 'string' ? quote(option) : String(option)) };
+      config[setting.option] = fromOption(setting, option);
+    } else if (text !== undefined && text !== '') {
+      origin = { from: 'env', shown: shown(setting, quote(String(text))) };
+      config[setting.option] = fromText(setting, String(text), 'env');
+    } else {
+      origin = { from: 'default', shown: setting.default };
+      config[setting.option] = defaultOf(setting);
+    }
+    origins[setting.option] = origin;
+  }
+  const result = config as unknown as CacheConfig;
+  checkRestartDelays(result, origins);
+  checkTicketRotation(result, origins);
+  checkRedis(result);
+  return result;
+}
+
+/** A value as an error message may show it: secrets never. */
+function shown(setting: Setting, quoted: string): string {
+  return setting.secret ? 'the value given' : quoted;
+}
+
+/** Redis needs the secret that encrypts what is stored there. */
+function checkRedis(config: CacheConfig): void {
+  if (config.redisUrl === '' || config.redisSecret !== '') return;
+  const secret = settingOf('redisSecret');
+  fail(secret, 'env', `is not set, and ${settingOf('redisUrl').env} (option redisUrl) is; expected ${expectedForm(secret)}`);
+}
+
+/** Where a value came from, and how to quote it in an error message. */
+interface Origin {
+  readonly from: 'option' | 'env' | 'default';
+  readonly shown: string;
+}
+
+function defaultOf(setting: Setting): number | string {
+  const compute = COMPUTED_DEFAULTS[setting.option];
+  return compute ? compute() : fromText(setting, setting.default, 'option');
+}
+
+function fromOption(setting: Setting, value: unknown): number | string {
+  const kind = KINDS[setting.kind];
+  if (typeof value === 'string') return fromText(setting, value, 'option');
+  if (typeof value !== 'number' || !kind.number) {
+    const accepted = kind.number
+      ? `${kind.number.noun} or a string such as ${quote(setting.examples[0])}`
+      : `a string, ${kind.form}`;
+    fail(setting, 'option', `expected ${accepted}, got ${describe(value)}`);
+  }
+  if (!Number.isInteger(value)) fail(setting, 'option', `${value} is not ${kind.number.whole}`);
+  if (!inRange(setting, value)) {
+    const { min = 0, max = 0 } = setting;
+    const human = setting.kind === 'integer' ? '' : ` (${kind.format(min)} to ${kind.format(max)})`;
+    fail(setting, 'option', `${value} is out of range; expected ${kind.number.noun} from ${min} to ${max}${human}`);
+  }
+  return value === 0 ? 0 : value; // no -0
+}
+
+function fromText(setting: Setting, text: string, from: 'option' | 'env'): number | string {
+  const kind = KINDS[setting.kind];
+  const parsed = kind.parse(text);
+  if (parsed.problem !== undefined) {
+    fail(setting, from, `${shown(setting, quote(text))} ${parsed.problem}; expected ${expectedForm(setting)}`);
+  }
+  const value = parsed.value;
+  if (typeof value === 'number' && !inRange(setting, value)) {
+    fail(setting, from, `${quote(text)} is out of range; expected ${rangeOf(setting)}`);
+  }
+  return value;
+}
+
+function checkRestartDelays(config: CacheConfig, origins: Record<string, Origin>): void {
+  if (config.restartDelay <= config.maxRestartDelay) return;
+  const first = settingOf('restartDelay');
+  const max = settingOf('maxRestartDelay');
+  if (origins.maxRestartDelay.from === 'default') {
+    fail(first, origins.restartDelay.from === 'env' ? 'env' : 'option',
+      `${origins.restartDelay.shown} is above the maximum restart delay of ${formatDuration(config.maxRestartDelay)}; ` +
+      `raise ${max.env} (option ${max.option}) as well`);
+  }
+  fail(max, origins.maxRestartDelay.from === 'env' ? 'env' : 'option',
+    `${origins.maxRestartDelay.shown} is below the first restart delay of ${formatDuration(config.restartDelay)} ` +
+    `(${first.env}, option ${first.option}); expected at least that`);
+}
+
+/** The rotation defaults to the timeout, and may not keep more than 64 keys alive. */
+function checkTicketRotation(config: CacheConfig, origins: Record<string, Origin>): void {
+  if (origins.ticketRotate.from === 'default') config.ticketRotate = config.timeout * SECOND;
+  if (config.ticketRotate * MAX_ROTATIONS_PER_TIMEOUT >= config.timeout * SECOND) return;
+  const rotate = settingOf('ticketRotate');
+  fail(rotate, origins.ticketRotate.from === 'env' ? 'env' : 'option',
+    `${origins.ticketRotate.shown} rotates more than ${MAX_ROTATIONS_PER_TIMEOUT} times per session timeout ` +
+    `(${formatDuration(config.timeout * SECOND)}); expected at least ${formatDuration(Math.ceil((config.timeout * SECOND) / MAX_ROTATIONS_PER_TIMEOUT))}`);
+}
+
+function inRange(setting: Setting, value: number): boolean {
+  return !(value < (setting.min ?? -Infinity) || value > (setting.max ?? Infinity));
+}
+
+function fail(setting: Setting, from: 'option' | 'env', problem: string): never {
+  throw from === 'env'
+    ? new InvalidEnvironmentError(setting.env, problem)
+    : new InvalidOptionError(setting.option, problem);
+}
+
+function unknownOption(name: string): string {
+  const squash = (s: string): string => s.toLowerCase().replace(/^tls_cache_/, '').replace(/[^a-z]/g, '');
+  const near = SETTINGS.find((s) => squash(s.option) === squash(name) || squash(s.env) === squash(name));
+  const hint = near ? ` (did you mean "${near.option}"?)` : '';
+  return `unknown option${hint}; the options are ${orList(SETTINGS.map((s) => s.option))}`;
+}
+
+/** Names a value's type for a message. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return value.constructor?.name ?? 'object';
+  return typeof value;
+}

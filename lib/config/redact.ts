@@ -1,0 +1,33 @@
+/**
+ * Keeps secrets out of logs: {@link redactConfig} for a whole
+ * configuration, {@link redactUrl} for a URL that may carry a password.
+ *
+ * @module
+ */
+import { SETTINGS, type CacheConfig } from './settings.ts';
+
+/**
+ * A copy of `config` safe to log: secrets (`redisSecret`) are replaced by
+ * `'[redacted]'` when set, and a password in `redisUrl` by `***`.
+ */
+export function redactConfig(config: Readonly<CacheConfig>): Record<string, unknown> {
+  const copy: Record<string, unknown> = { ...config };
+  for (const setting of SETTINGS) {
+    const value = copy[setting.option];
+    if (!setting.secret || value === '' || value === undefined) continue;
+    copy[setting.option] = setting.kind === 'url' ? redactUrl(String(value)) : '[redacted]';
+  }
+  return copy;
+}
+
+/** A URL with its password (and a user name, which some set to a token) replaced by `***`. */
+export function redactUrl(text: string): string {
+  try {
+    const url = new URL(text);
+    if (url.password !== '') url.password = '***';
+    if (url.username !== '') url.username = '***';
+    return url.href;
+  } catch {
+    return '[redacted]';
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * The settings as the README's Markdown table ({@link settingsTable}).
+ *
+ * @module
+ */
+import { KINDS, rangeOf } from './kinds.ts';
+import { SETTINGS } from './settings.ts';
+
+/**
+ * The Markdown table of every setting (`| Variable | Option | Default |
+ * Meaning |`), one row per entry of {@link SETTINGS}, for the README. Lines
+ * end in `\n`; the last has none.
+ */
+export function settingsTable(): string {
+  const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+  const rows = SETTINGS.map((s) => {
+    const kind = KINDS[s.kind];
+    let meaning = s.description;
+    if (kind.number && s.min !== undefined) {
+      const range = rangeOf(s);
+      const unit = kind.number.unit ? ` (option: ${kind.number.unit})` : '';
+      meaning += ` ${range[0].toUpperCase()}${range.slice(1)}${unit}.`;
+    }
+    return `| \`${s.env}\` | \`${s.option}\` | \`${s.default}\` | ${cell(meaning)} |`;
+  });
+  return ['| Variable | Option | Default | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}

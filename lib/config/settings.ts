@@ -1,0 +1,440 @@
+/**
+ * The declarations of every setting of the cache and of the cluster
+ * runtime: {@link CacheConfig} (the resolved values) and {@link SETTINGS},
+ * where each setting is declared once with its option name, its
+ * `TLS_CACHE_*` variable, its kind (which decides how text is parsed, see
+ * `kinds.ts`), its default as a person writes it, and its range.
+ *
+ * `load.ts` resolves them (`loadConfig`), `settings-table.ts` renders them
+ * for the README, `redact.ts` hides their secrets from logs and
+ * `unknown-settings.ts` finds variables that are none of them.
+ *
+ * @module
+ */
+import { availableParallelism } from 'node:os';
+import { GiB, KiB, MiB, SECOND, DAY, type SettingKind } from './kinds.ts';
+
+/** The resolved configuration; see {@link SETTINGS} for the variables. */
+export interface CacheConfig {
+  /**
+   * Bytes of shared memory for the session table, metadata included.
+   * `TLS_CACHE_SIZE`; from 64 KiB to 2 GiB.
+   * @defaultValue 33554432 (32 MiB)
+   */
+  size: number;
+  /**
+   * Largest session stored, in bytes. `TLS_CACHE_MAX_SESSION_SIZE`; from 1 to 65536.
+   * @defaultValue 8192 (8 KiB)
+   */
+  maxSessionSize: number;
+  /**
+   * Lifetime of a stored session, in whole seconds (Node's TLS
+   * `sessionTimeout`). `TLS_CACHE_TIMEOUT`; from 1 to 604800 (7 days).
+   * @defaultValue 300 (5 minutes)
+   */
+  timeout: number;
+  /**
+   * Period of the sweep of expired sessions, in milliseconds; 0 turns it off.
+   * `TLS_CACHE_SWEEP_INTERVAL`.
+   * @defaultValue 10000
+   */
+  sweepInterval: number;
+  /**
+   * Number of worker threads. `TLS_CACHE_WORKERS`; from 1 to 256.
+   * @defaultValue `os.availableParallelism()`, at most 256
+   */
+  workers: number;
+  /**
+   * How long open connections may finish after SIGTERM or SIGINT, in
+   * milliseconds. `TLS_CACHE_SHUTDOWN_TIMEOUT`.
+   * @defaultValue 10000
+   */
+  shutdownTimeout: number;
+  /**
+   * First delay before restarting a crashed worker, in milliseconds; it
+   * doubles with each quick crash. `TLS_CACHE_RESTART_DELAY`.
+   * @defaultValue 100
+   */
+  restartDelay: number;
+  /**
+   * Longest delay before restarting a crashed worker, in milliseconds; never
+   * less than `restartDelay`. `TLS_CACHE_MAX_RESTART_DELAY`.
+   * @defaultValue 10000
+   */
+  maxRestartDelay: number;
+  /**
+   * Pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or
+   * `silent`. `TLS_CACHE_LOG_LEVEL`.
+   * @defaultValue `'info'`
+   */
+  logLevel: string;
+  /**
+   * Period of the debug-level cache statistics log line, in milliseconds;
+   * 0 turns it off. `TLS_CACHE_STATS_INTERVAL`.
+   * @defaultValue 60000
+   */
+  statsInterval: number;
+  /**
+   * Whether session tickets are issued, with keys shared by every worker
+   * (`'on'`), or not at all (`'off'`: servers must then be created with
+   * `SSL_OP_NO_TICKET`, and TLS 1.2 clients resume by session ID).
+   * `TLS_CACHE_TICKETS`.
+   * @defaultValue `'on'`
+   */
+  tickets: 'on' | 'off';
+  /**
+   * How long a ticket key encrypts before the next one takes over, in
+   * milliseconds; it then decrypts for the session timeout more.
+   * `TLS_CACHE_TICKET_ROTATE`; from 1 s to 24 days, and frequent enough at
+   * most 62 times per session timeout.
+   * @defaultValue the session timeout (`timeout * 1000`)
+   */
+  ticketRotate: number;
+  /**
+   * nginx `ssl_session_ticket_key` files (48 bytes each), comma-separated:
+   * the first key encrypts, the others decrypt; no scheduled rotation.
+   * Empty for random keys. `TLS_CACHE_TICKET_KEY_FILE`.
+   * @defaultValue `''` (random keys)
+   */
+  ticketKeyFile: string;
+  /**
+   * Port of the primary's HTTP endpoint serving `/metrics` (Prometheus) and
+   * `/health`; 0 turns it off. `TLS_CACHE_METRICS_PORT`; from 0 to 65535.
+   * @defaultValue 0 (off)
+   */
+  metricsPort: number;
+  /**
+   * Address the metrics endpoint listens on. `TLS_CACHE_METRICS_HOST`.
+   * @defaultValue `'127.0.0.1'`
+   */
+  metricsHost: string;
+  /**
+   * Period of the info-level summary log line (resumption ratio, handshakes,
+   * entries, evictions), in milliseconds; 0 turns it off.
+   * `TLS_CACHE_SUMMARY_INTERVAL`.
+   * @defaultValue 60000
+   */
+  summaryInterval: number;
+  /**
+   * The TLS session ID context of every server (Node's `sessionIdContext`
+   * option, at most 32 bytes). OpenSSL resumes a session only under the
+   * context it was made in, and Node's own default is a hash of
+   * `process.argv`, which differs between processes and hosts started with
+   * other command lines: every process and host of one deployment must use
+   * the same. `TLS_CACHE_SESSION_ID_CONTEXT`.
+   * @defaultValue `'tls-session-cache'`
+   */
+  sessionIdContext: string;
+  /**
+   * node:cluster worker processes: how long a lookup over IPC may wait for
+   * the primary before the handshake goes on as a miss, in milliseconds.
+   * `TLS_CACHE_IPC_TIMEOUT`.
+   * @defaultValue 5
+   */
+  ipcTimeout: number;
+  /**
+   * node:cluster worker processes: bytes of each process's own bounded copy
+   * of the sessions it has seen; 0 turns it off. `TLS_CACHE_LOCAL_SIZE`.
+   * @defaultValue 1048576 (1 MiB)
+   */
+  localSize: number;
+  /**
+   * Redis server shared by the hosts of a deployment, as a `redis://` or
+   * `rediss://` URL (it may carry a password: it is never logged). Empty:
+   * no Redis, sessions stay on this host. `TLS_CACHE_REDIS_URL`.
+   * @defaultValue `''` (off)
+   */
+  redisUrl: string;
+  /**
+   * How long a handshake may wait for Redis before going on as a miss, in
+   * milliseconds. `TLS_CACHE_REDIS_TIMEOUT`.
+   * @defaultValue 5
+   */
+  redisTimeout: number;
+  /**
+   * The secret every host of a deployment shares, from which the key that
+   * encrypts and authenticates sessions and ticket keys in Redis is derived;
+   * at least 32 characters (e.g. `openssl rand -base64 32`). Required with
+   * `redisUrl`; never logged. `TLS_CACHE_REDIS_SECRET`.
+   * @defaultValue `''` (none)
+   */
+  redisSecret: string;
+  /**
+   * Prefix of every Redis key of this deployment, so unrelated deployments
+   * can share one Redis. `TLS_CACHE_REDIS_NAMESPACE`.
+   * @defaultValue `'tls-session-cache'`
+   */
+  redisNamespace: string;
+}
+
+/** One entry of {@link SETTINGS}. */
+export interface Setting {
+  /** Name of the programmatic option (a key of {@link CacheConfig}). */
+  readonly option: keyof CacheConfig;
+  /** Name of the environment variable. */
+  readonly env: string;
+  /** How its text is parsed. */
+  readonly kind: SettingKind;
+  /** The default as a person writes it, e.g. `32MiB`. */
+  readonly default: string;
+  /** What it does, in a sentence or two. */
+  readonly description: string;
+  /** Smallest value, in the option's unit (bytes, ms or seconds); absent for `logLevel`. */
+  readonly min?: number;
+  /** Largest value, in the option's unit; absent for `logLevel`. */
+  readonly max?: number;
+  /** Valid values as a person would write them, shown in error messages. */
+  readonly examples: readonly string[];
+  /**
+   * Whether the value may hold a secret (a password in a URL, a key): error
+   * messages never quote it, and `redactConfig` (`redact.ts`) hides it from logs.
+   */
+  readonly secret?: boolean;
+}
+
+/** Node.js timers hold at most 2^31 - 1 ms (24.8 days); this is that, in whole days. */
+const MAX_TIMER = 24 * DAY;
+const MAX_WORKERS = 256;
+
+/** The declarations, keyed by option so that tsc proves every option has one. */
+const DECLARATIONS = {
+  size: {
+    env: 'TLS_CACHE_SIZE',
+    kind: 'size',
+    default: '32MiB',
+    description:
+      'Shared memory for the session table, metadata included; allocated once at startup and never grown. ' +
+      '32MiB holds about 160,000 typical TLS 1.2 sessions.',
+    min: 64 * KiB,
+    max: 2 * GiB,
+    examples: ['64MiB', '512KiB', '1GiB'],
+  },
+  maxSessionSize: {
+    env: 'TLS_CACHE_MAX_SESSION_SIZE',
+    kind: 'size',
+    default: '8KiB',
+    description: 'Largest serialized TLS session the cache stores; larger sessions are not stored.',
+    min: 1,
+    max: 64 * KiB,
+    examples: ['8KiB', '16KiB', '4096'],
+  },
+  timeout: {
+    env: 'TLS_CACHE_TIMEOUT',
+    kind: 'seconds',
+    default: '5m',
+    description:
+      'How long a session can be resumed, counted from when it was stored ' +
+      "(Node's TLS `sessionTimeout`, so whole seconds).",
+    min: 1,
+    max: 7 * 24 * 3600,
+    examples: ['300', '5m', '1h'],
+  },
+  sweepInterval: {
+    env: 'TLS_CACHE_SWEEP_INTERVAL',
+    kind: 'duration',
+    default: '10s',
+    description: 'How often expired sessions are removed from the table; 0 turns the sweep off.',
+    min: 0,
+    max: MAX_TIMER,
+    examples: ['10s', '500ms', '1m'],
+  },
+  workers: {
+    env: 'TLS_CACHE_WORKERS',
+    kind: 'integer',
+    default: 'os.availableParallelism()',
+    description: 'Number of worker threads serving connections.',
+    min: 1,
+    max: MAX_WORKERS,
+    examples: ['4', '16'],
+  },
+  shutdownTimeout: {
+    env: 'TLS_CACHE_SHUTDOWN_TIMEOUT',
+    kind: 'duration',
+    default: '10s',
+    description: 'On SIGTERM or SIGINT, how long open connections may finish before they are closed.',
+    min: 0,
+    max: MAX_TIMER,
+    examples: ['10s', '30s', '1m'],
+  },
+  restartDelay: {
+    env: 'TLS_CACHE_RESTART_DELAY',
+    kind: 'duration',
+    default: '100ms',
+    description:
+      'Delay before restarting a crashed worker; it doubles with each crash that follows quickly, ' +
+      'up to the maximum restart delay.',
+    min: 1,
+    max: MAX_TIMER,
+    examples: ['100ms', '1s', '2s'],
+  },
+  maxRestartDelay: {
+    env: 'TLS_CACHE_MAX_RESTART_DELAY',
+    kind: 'duration',
+    default: '10s',
+    description: 'Longest delay before restarting a worker that keeps crashing; at least the restart delay.',
+    min: 1,
+    max: MAX_TIMER,
+    examples: ['10s', '30s', '1m'],
+  },
+  logLevel: {
+    env: 'TLS_CACHE_LOG_LEVEL',
+    kind: 'level',
+    default: 'info',
+    description: 'Least severe pino level logged: fatal, error, warn, info, debug, trace or silent.',
+    examples: [],
+  },
+  statsInterval: {
+    env: 'TLS_CACHE_STATS_INTERVAL',
+    kind: 'duration',
+    default: '1m',
+    description: 'How often cache statistics are logged at debug level; 0 turns them off.',
+    min: 0,
+    max: MAX_TIMER,
+    examples: ['1m', '30s', '5m'],
+  },
+  tickets: {
+    env: 'TLS_CACHE_TICKETS',
+    kind: 'switch',
+    default: 'on',
+    description:
+      'Session tickets with keys shared by every worker (on), or none (off: servers need SSL_OP_NO_TICKET, ' +
+      'and TLS 1.2 clients resume by session ID).',
+    examples: [],
+  },
+  ticketRotate: {
+    env: 'TLS_CACHE_TICKET_ROTATE',
+    kind: 'duration',
+    default: 'TLS_CACHE_TIMEOUT',
+    description:
+      'How long a ticket key encrypts new tickets; it then only decrypts for the session timeout more, then is erased. ' +
+      'At most 62 rotations per session timeout.',
+    min: SECOND,
+    max: MAX_TIMER,
+    examples: ['5m', '1h', '30s'],
+  },
+  ticketKeyFile: {
+    env: 'TLS_CACHE_TICKET_KEY_FILE',
+    kind: 'paths',
+    default: 'none',
+    description:
+      "nginx ssl_session_ticket_key files (48 bytes each), comma-separated: the first key encrypts, the others decrypt; " +
+      'no scheduled rotation. Without them, keys are random.',
+    examples: [],
+  },
+  metricsPort: {
+    env: 'TLS_CACHE_METRICS_PORT',
+    kind: 'integer',
+    default: '0',
+    description: 'Port of the HTTP endpoint serving /metrics (Prometheus) and /health, in the primary; 0 turns it off.',
+    min: 0,
+    max: 65535,
+    examples: ['9464', '0'],
+  },
+  metricsHost: {
+    env: 'TLS_CACHE_METRICS_HOST',
+    kind: 'host',
+    default: '127.0.0.1',
+    description: 'Address the metrics endpoint listens on (0.0.0.0 or :: for every address).',
+    examples: ['127.0.0.1', '0.0.0.0', '::'],
+  },
+  summaryInterval: {
+    env: 'TLS_CACHE_SUMMARY_INTERVAL',
+    kind: 'duration',
+    default: '1m',
+    description: 'How often a summary line (resumption ratio, handshakes, entries, evictions) is logged at info level; 0 turns it off.',
+    min: 0,
+    max: MAX_TIMER,
+    examples: ['1m', '30s', '5m'],
+  },
+  sessionIdContext: {
+    env: 'TLS_CACHE_SESSION_ID_CONTEXT',
+    kind: 'name',
+    default: 'tls-session-cache',
+    description:
+      "TLS session ID context of every server: sessions resume only under the context they were made in, and Node's default " +
+      '(a hash of the command line) differs between processes and hosts. Use one value per deployment.',
+    examples: ['tls-session-cache', 'shop-frontend'],
+  },
+  ipcTimeout: {
+    env: 'TLS_CACHE_IPC_TIMEOUT',
+    kind: 'duration',
+    default: '5ms',
+    description:
+      'node:cluster worker processes: how long a lookup waits for the primary over IPC before the handshake goes on as a miss.',
+    min: 1,
+    max: 10 * SECOND,
+    examples: ['5ms', '20ms', '1s'],
+  },
+  localSize: {
+    env: 'TLS_CACHE_LOCAL_SIZE',
+    kind: 'size',
+    default: '1MiB',
+    description: "node:cluster worker processes: memory for each process's own copy of the sessions it has seen; 0 turns it off.",
+    min: 0,
+    max: 256 * MiB,
+    examples: ['1MiB', '256KiB', '0'],
+  },
+  redisUrl: {
+    env: 'TLS_CACHE_REDIS_URL',
+    kind: 'url',
+    default: 'none',
+    description:
+      'Redis shared by the hosts of a deployment (redis:// or rediss://, may carry a password, never logged); ' +
+      'without it, sessions and ticket keys stay on this host.',
+    examples: ['redis://127.0.0.1:6379', 'rediss://:password@redis.internal:6380/2'],
+    secret: true,
+  },
+  redisTimeout: {
+    env: 'TLS_CACHE_REDIS_TIMEOUT',
+    kind: 'duration',
+    default: '5ms',
+    description: 'How long a handshake waits for Redis before going on as a miss.',
+    min: 1,
+    max: 10 * SECOND,
+    examples: ['5ms', '20ms', '1s'],
+  },
+  redisSecret: {
+    env: 'TLS_CACHE_REDIS_SECRET',
+    kind: 'secret',
+    default: 'none',
+    description:
+      'Secret shared by every host of a deployment, at least 32 characters (openssl rand -base64 32); sessions and ticket keys ' +
+      'are encrypted and authenticated in Redis under a key derived from it. Required with TLS_CACHE_REDIS_URL; never logged.',
+    examples: [],
+    secret: true,
+  },
+  redisNamespace: {
+    env: 'TLS_CACHE_REDIS_NAMESPACE',
+    kind: 'name',
+    default: 'tls-session-cache',
+    description: 'Prefix of every Redis key of this deployment, so unrelated deployments can share one Redis.',
+    examples: ['tls-session-cache', 'shop-frontend'],
+  },
+} satisfies Record<keyof CacheConfig, Omit<Setting, 'option'>>;
+
+/**
+ * Every setting, in the order of {@link CacheConfig}. Frozen.
+ */
+export const SETTINGS: readonly Setting[] = Object.freeze(
+  Object.entries(DECLARATIONS).map(([option, declaration]): Setting =>
+    Object.freeze({ option: option as keyof CacheConfig, ...declaration, examples: Object.freeze(declaration.examples) }),
+  ),
+);
+
+/**
+ * Defaults that are not constants, computed when a configuration is loaded
+ * (`loadConfig`); the others are their setting's `default`, parsed.
+ */
+export const COMPUTED_DEFAULTS: Readonly<Partial<Record<keyof CacheConfig, () => number | string>>> = {
+  workers: () => Math.min(MAX_WORKERS, availableParallelism()),
+  // Set from the timeout once it is known (loadConfig).
+  ticketRotate: () => 0,
+  ticketKeyFile: () => '',
+  redisUrl: () => '',
+  redisSecret: () => '',
+};
+
+/** The setting of an option. */
+export function settingOf(option: keyof CacheConfig): Setting {
+  return SETTINGS.find((s) => s.option === option)!;
+}
