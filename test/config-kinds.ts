@@ -183,6 +183,20 @@ t.test('TLS_CACHE_LOG_LEVEL', async (t) => {
   }
 });
 
+t.test('TLS_CACHE_LOG_FORMAT', async (t) => {
+  accepts(t, 'TLS_CACHE_LOG_FORMAT', 'logFormat', [
+    ['auto', 'auto'],
+    ['json', 'json'],
+    ['pretty', 'pretty'],
+    [' Pretty ', 'pretty'],
+    ['JSON', 'json'],
+  ]);
+  const form = 'expected one of auto, json or pretty';
+  for (const bad of ['text', 'colour', 'pino-pretty', ' ', 'json,pretty']) {
+    rejectsEnv(t, { TLS_CACHE_LOG_FORMAT: bad }, 'TLS_CACHE_LOG_FORMAT', 'is not a log format', form);
+  }
+});
+
 t.test('TLS_CACHE_STATS_INTERVAL', async (t) => {
   accepts(t, 'TLS_CACHE_STATS_INTERVAL', 'statsInterval', [
     ['0', 0],

@@ -42,6 +42,7 @@ t.test('settingsTable', async (t) => {
     TLS_CACHE_RESTART_DELAY: '100ms',
     TLS_CACHE_MAX_RESTART_DELAY: '10s',
     TLS_CACHE_LOG_LEVEL: 'info',
+    TLS_CACHE_LOG_FORMAT: 'auto',
     TLS_CACHE_STATS_INTERVAL: '1m',
     TLS_CACHE_TICKETS: 'on',
     TLS_CACHE_TICKET_ROTATE: 'TLS_CACHE_TIMEOUT',

@@ -8,10 +8,10 @@
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { accessSync, constants, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, run, waitForLog } from './fixtures/process.ts';
+import { accepts, freePort, run, waitForLog } from './fixtures/process.ts';
 import { startRedis } from './helpers/redis.ts';
 import { REDIS_SERVER, onPath } from './helpers/requirements.ts';
 import { NODE_TYPES, TSC, installNode, userProject } from './helpers/user-project.ts';
@@ -173,4 +173,39 @@ t.test('Redis from node_modules: two hosts of the command line resume each other
   const tls13 = await python(ports, 40, 'tls1.3', 'ticket');
   t.equal(tls13.resumed, 40, `TLS 1.3 tickets, alternating hosts: ${tls13.resumed} of ${tls13.offered} resumed`);
   t.ok((await redis.client().dbsize()) > 0, 'sessions and keys are in Redis');
+});
+
+t.test("the README's examples run as written on the installed package", async (t) => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const blocks = [...readme.matchAll(/```js\n\/\/ ([a-z]+\.mjs)[^\n]*\n([\s\S]*?)```/g)].map((m) => ({ name: m[1], text: `// ${m[1]}\n${m[2]}` }));
+  t.same(blocks.map((b) => b.name).sort(), ['app.mjs', 'main.mjs', 'server.mjs'], 'the README shows main.mjs, server.mjs and app.mjs');
+  const openssl = /^openssl req .*$/m.exec(readme)?.[0];
+  t.ok(openssl, 'and the openssl command that makes their certificate');
+  const examples = join(dir, 'readme');
+  mkdirSync(examples);
+  const port = await freePort();
+  for (const { name, text } of blocks) writeFileSync(join(examples, name), text.replaceAll('8443', String(port)));
+  const made = await node('sh', ['-c', `cd ${examples} && ${openssl!}`]);
+  t.equal(made.code, 0, `the certificate: ${made.stderr.slice(-200)}`);
+
+  const visit = async (label: string): Promise<void> => {
+    for (let i = 0; i < 200 && !(await accepts(port)); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const tls13 = await python([port], 20, 'tls1.3', 'ticket');
+    t.equal(tls13.resumed, 20, `${label}: TLS 1.3 tickets, ${tls13.resumed} of 20 resumed`);
+    const ids = await python([port], 20, 'tls1.2', 'id');
+    t.equal(ids.resumed, 20, `${label}: TLS 1.2 session IDs, ${ids.resumed} of 20 resumed`);
+  };
+  const options = { cwd: examples };
+  for (const [label, script, args] of [
+    ['node main.mjs', join(examples, 'main.mjs'), []],
+    ['npx tls-session-cache ./server.mjs', BIN, ['./server.mjs', '--port', String(port)]],
+    ['node app.mjs', join(examples, 'app.mjs'), []],
+  ] as const) {
+    const running = run(script, { TLS_CACHE_WORKERS: '2' }, [...args], options);
+    t.teardown(() => running.kill());
+    await visit(label);
+    running.child.kill('SIGTERM');
+    const code = await running.exited;
+    t.ok(code === 0 || label === 'node app.mjs', `${label}: SIGTERM ends it (${code})`);
+  }
 });

@@ -50,6 +50,9 @@ t.test('the README\'s commands are the package scripts', async (t) => {
   t.ok(scripts.start && scripts.test && scripts['bench:table']);
   const ci = read('.ci/run');
   t.match(ci, /^npm test$/m, '.ci/run runs the README\'s test command');
+  const named = new Set(everyDocument.flatMap((name) => [...read(name).matchAll(/\bnpm run ([a-z][a-z0-9:-]*)/g)].map((m) => m[1])));
+  t.ok(named.size >= 4, `the docs name ${[...named].join(', ')}`);
+  for (const script of named) t.ok(script in scripts, `npm run ${script} is a script of package.json`);
 });
 
 t.test('the README is a front page', async (t) => {

@@ -10,7 +10,6 @@ import type { Http2Session } from 'node:http2';
 import type { Redis } from 'ioredis';
 import { Server as TlsServer } from 'node:tls';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { pino } from 'pino';
 import type { FromServerThread, ServerThreadData, ToServerThread } from '../lib/threads/messages.ts';
 import { summarize } from '../lib/threads/messages.ts';
 import { redactUrl } from '../lib/config/redact.ts';
@@ -21,6 +20,7 @@ import { attachRuntime, runtimeServerOptions, type RuntimeBinding } from '../lib
 import type { ServerContext } from '../lib/runtime/server-context.ts';
 import { SessionTable } from '../lib/table/session-table.ts';
 import { ServerModuleError } from '../lib/errors.ts';
+import { createLogger } from '../lib/operations/logger.ts';
 import { TicketKeyRing } from '../lib/tickets/key-ring.ts';
 
 /** How often a stopping server closes connections that went idle (HTTP keep-alive). */
@@ -28,7 +28,7 @@ const IDLE_SWEEP_MS = 100;
 
 const port = parentPort!;
 const data = workerData as ServerThreadData;
-const logger = pino({ level: data.config.logLevel, name: 'tls-session-cache' }).child({
+const logger = createLogger({ level: data.config.logLevel, ...data.log }).child({
   workerId: data.workerId,
   threadId,
 });

@@ -26,6 +26,7 @@ import type { Setting } from './settings.ts';
  * - `seconds`: like `duration`, but the result is whole seconds;
  * - `integer`: a plain decimal integer;
  * - `level`: a pino log level;
+ * - `logFormat`: `auto`, `json` or `pretty`;
  * - `switch`: `on` or `off`;
  * - `paths`: file paths separated by commas (empty: none);
  * - `host`: an IP address or `localhost`;
@@ -33,7 +34,7 @@ import type { Setting } from './settings.ts';
  * - `url`: a `redis://` or `rediss://` URL (empty: none);
  * - `secret`: at least 32 characters (empty: none).
  */
-export type SettingKind = 'size' | 'duration' | 'seconds' | 'integer' | 'level' | 'switch' | 'paths' | 'host' | 'name' | 'url' | 'secret';
+export type SettingKind = 'size' | 'duration' | 'seconds' | 'integer' | 'level' | 'logFormat' | 'switch' | 'paths' | 'host' | 'name' | 'url' | 'secret';
 
 /** Units of sizes (in bytes) and of durations (in milliseconds). */
 export const KiB = 1024;
@@ -46,6 +47,7 @@ export const DAY = 24 * HOUR;
 /** Bytes of an nginx `ssl_session_ticket_key` file that Node can use. */
 const TICKET_KEY_FILE_BYTES = 48;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const LOG_FORMATS = ['auto', 'json', 'pretty'];
 /** Shortest Redis secret: 32 characters, as `openssl rand -hex 16` or `-base64 24` make. */
 const MIN_SECRET_LENGTH = 32;
 
@@ -118,6 +120,11 @@ function readSeconds(text: string): Parsed<number> {
 function readInteger(text: string): Parsed<number> {
   const trimmed = text.trim();
   return /^\d+$/.test(trimmed) ? { value: Number(trimmed) } : { problem: 'is not an integer' };
+}
+
+function readLogFormat(text: string): Parsed<string> {
+  const value = text.trim().toLowerCase();
+  return LOG_FORMATS.includes(value) ? { value } : { problem: 'is not a log format' };
 }
 
 function readSwitch(text: string): Parsed<string> {
@@ -251,6 +258,13 @@ export const KINDS: Readonly<Record<SettingKind, Kind>> = {
     form: `one of ${orList(LOG_LEVELS)}`,
     note: '',
     parse: readLevel,
+    format: String,
+  },
+  logFormat: {
+    noun: 'a log format',
+    form: `one of ${orList(LOG_FORMATS)}`,
+    note: '',
+    parse: readLogFormat,
     format: String,
   },
   switch: {

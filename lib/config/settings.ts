@@ -69,6 +69,14 @@ export interface CacheConfig {
    */
   logLevel: string;
   /**
+   * How log lines are written: `'json'` (one JSON object a line, for log
+   * collectors), `'pretty'` (pino-pretty: readable lines, coloured on a
+   * terminal), or `'auto'`: pretty when standard output is a terminal,
+   * JSON otherwise. `TLS_CACHE_LOG_FORMAT`.
+   * @defaultValue `'auto'`
+   */
+  logFormat: string;
+  /**
    * Period of the debug-level cache statistics log line, in milliseconds;
    * 0 turns it off. `TLS_CACHE_STATS_INTERVAL`.
    * @defaultValue 60000
@@ -281,6 +289,13 @@ const DECLARATIONS = {
     kind: 'level',
     default: 'info',
     description: 'Least severe pino level logged: fatal, error, warn, info, debug, trace or silent.',
+    examples: [],
+  },
+  logFormat: {
+    env: 'TLS_CACHE_LOG_FORMAT',
+    kind: 'logFormat',
+    default: 'auto',
+    description: 'How log lines are written: json (one object a line), pretty (readable, coloured on a terminal) or auto (pretty when standard output is a terminal, else json).',
     examples: [],
   },
   statsInterval: {

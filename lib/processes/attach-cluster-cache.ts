@@ -18,7 +18,8 @@
 import cluster from 'node:cluster';
 import { Server as TlsServer } from 'node:tls';
 import { isMainThread, workerData } from 'node:worker_threads';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from '../operations/logger.ts';
 import type { ServerThreadData } from '../threads/messages.ts';
 import { loadConfig } from '../config/load.ts';
 import { HOOK_COUNTER_NAMES, SharedCounters, TICKET_COUNTER_NAMES } from '../operations/counters.ts';
@@ -140,7 +141,7 @@ function attachInThread(server: TlsServer, data: ServerThreadData): ClusterCache
   checkSessionIdContext(server, data.config.sessionIdContext);
   const counters = SharedCounters.open(data.counters);
   const table = SessionTable.open(data.buffer);
-  const logger = pino({ level: data.config.logLevel, name: 'tls-session-cache' }).child({ workerId: data.workerId });
+  const logger = createLogger({ level: data.config.logLevel, ...data.log }).child({ workerId: data.workerId });
   const ring = data.ticketKeys === undefined ? undefined : TicketKeyRing.open(data.ticketKeys);
   const binding =
     sessionCacheOf(server) ??

@@ -25,7 +25,8 @@
  * @module
  */
 import cluster, { type Worker } from 'node:cluster';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger, resolveLogFormat } from '../operations/logger.ts';
 import { loadConfig } from '../config/load.ts';
 import { redactConfig } from '../config/redact.ts';
 import type { CacheConfig } from '../config/settings.ts';
@@ -153,7 +154,8 @@ export class ClusterCache {
       // agree with the primary even when the settings came from options.config.
       process.env.TLS_CACHE_TIMEOUT = String(config.timeout);
       process.env.TLS_CACHE_SESSION_ID_CONTEXT = config.sessionIdContext;
-      const logger = options.logger ?? pino({ level: config.logLevel, name: 'tls-session-cache' });
+      process.env.TLS_CACHE_LOG_FORMAT = config.logFormat;
+      const logger = options.logger ?? createLogger({ level: config.logLevel, ...resolveLogFormat(config) });
       warnOfUnknownSettings(logger, env, options.applicationVariables ?? []);
       const primary = CachePrimary.create(config, logger);
       const settings: ClusterSettings = {

@@ -14,7 +14,8 @@
  */
 import cluster from 'node:cluster';
 import type { Server as TlsServer } from 'node:tls';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger, resolveLogFormat } from '../operations/logger.ts';
 import { COUNTER_NAMES, SharedCounters } from '../operations/counters.ts';
 import { PrimaryUnavailableError, SessionTimeoutMismatchError } from '../errors.ts';
 import {
@@ -270,7 +271,9 @@ export class ProcessWorker {
         );
       }
       const { settings, ring } = accepted;
-      const logger = (options.logger ?? pino({ level: settings.logLevel, name: 'tls-session-cache' })).child({ pid: process.pid });
+      // The format is this process's own (its standard output may be a terminal); the primary set the variable.
+      const format = resolveLogFormat({ logFormat: process.env.TLS_CACHE_LOG_FORMAT?.trim().toLowerCase() ?? 'auto' });
+      const logger = (options.logger ?? createLogger({ level: settings.logLevel, ...format })).child({ pid: process.pid });
       worker = new ProcessWorker(settings, ring, counters, logger);
       for (const message of early.splice(0)) worker.handle(message);
       logger.debug({ settings, ticketKeys: ring?.stats() }, 'attached to the cluster primary');

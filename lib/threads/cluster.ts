@@ -27,7 +27,7 @@ import { resolve as resolvePath } from 'node:path';
 import { statSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { summarize, type ErrorSummary, type FromServerThread, type ServerThreadData } from './messages.ts';
 import { loadConfig } from '../config/load.ts';
 import { redactConfig } from '../config/redact.ts';
@@ -39,6 +39,7 @@ import type { SharedCounters } from '../operations/counters.ts';
 import type { SessionHookCounters } from '../tls/session-hooks.ts';
 import { CachePrimary, type FlushResult } from '../runtime/cache-primary.ts';
 import { probeReusePort } from './reuse-port.ts';
+import { createLogger, resolveLogFormat } from '../operations/logger.ts';
 import { describe, type SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import type { TicketCounters } from '../tickets/attach-ticket-keys.ts';
@@ -470,7 +471,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   if (!probe.supported) throw new ReusePortUnsupportedError(probe.message);
   const port = requestedPort === 0 ? await freePort(host) : requestedPort;
 
-  const logger = options.logger ?? pino({ level: config.logLevel, name: 'tls-session-cache' });
+  // Threads cannot tell whether standard output is a terminal: the format is resolved here, for all.
+  const log = resolveLogFormat(config);
+  const logger = options.logger ?? createLogger({ level: config.logLevel, ...log });
   warnOfUnknownSettings(logger, env, applicationVariables);
   const primary = CachePrimary.create(config, logger);
   const { table, ticketKeys, counters } = primary;
@@ -498,6 +501,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       ticketKeys: ticketKeys?.buffer,
       counters: counters.buffer,
       ticketMode,
+      log,
     };
     return await launch({ port, primary, threadData, execArgv: options.execArgv });
   } catch (error) {

@@ -5,6 +5,7 @@
  * @module
  */
 import type { CacheConfig } from '../config/settings.ts';
+import type { LogFormat } from '../operations/logger.ts';
 
 /** `workerData` of a server thread. */
 export interface ServerThreadData {
@@ -22,6 +23,8 @@ export interface ServerThreadData {
   counters: SharedArrayBuffer;
   /** `auto`: Node's internal ticket key callback when present; `fallback`: the public single-key API. */
   ticketMode: 'auto' | 'fallback';
+  /** How to write log lines, resolved by the primary (threads cannot tell whether standard output is a terminal). */
+  log: { format: LogFormat; colour: boolean };
 }
 
 /** Primary to thread. */

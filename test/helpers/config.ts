@@ -28,6 +28,7 @@ export const DEFAULTS: CacheConfig = {
   restartDelay: 100,
   maxRestartDelay: 10_000,
   logLevel: 'info',
+  logFormat: 'auto',
   statsInterval: 60_000,
   tickets: 'on',
   ticketRotate: 300_000,
