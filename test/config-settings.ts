@@ -6,7 +6,7 @@ import { loadConfig } from '../lib/config/load.ts';
 import { DEFAULTS, SECRET } from './helpers/config.ts';
 
 t.test('SETTINGS', async (t) => {
-  t.equal(SETTINGS.length, 23);
+  t.equal(SETTINGS.length, 24);
   t.same(SETTINGS.map((s) => s.option).sort(), Object.keys(DEFAULTS).sort(), 'one setting per option');
   t.ok(Object.isFrozen(SETTINGS), 'frozen');
   for (const s of SETTINGS) {

@@ -450,7 +450,6 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const config = loadConfig(options.config ?? {}, env);
   const applicationVariables = options.applicationVariables ?? [];
   checkApplicationVariables(applicationVariables);
-  const module = moduleUrl(options.server);
   const requestedPort = options.port;
   if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535) {
     throw new InvalidOptionError('port', `expected an integer from 0 to 65535, got ${describe(requestedPort)}`);
@@ -467,6 +466,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   if (execArgv !== undefined && !(Array.isArray(execArgv) && execArgv.every((a) => typeof a === 'string'))) {
     throw new InvalidOptionError('execArgv', `expected an array of strings, got ${describe(execArgv)}`);
   }
+  const module = moduleUrl(options.server);
   const probe = await probeReusePort();
   if (!probe.supported) throw new ReusePortUnsupportedError(probe.message);
   const port = requestedPort === 0 ? await freePort(host) : requestedPort;
