@@ -32,6 +32,7 @@
  * @module
  */
 import { threadId } from 'node:worker_threads';
+import { describe } from '../describe.ts';
 import {
   InvalidOptionError,
   InvalidSessionError,
@@ -1131,12 +1132,4 @@ function clockOption(clock: unknown): () => number {
     throw new InvalidOptionError('clock', `expected a function returning milliseconds, got ${describe(clock)}`);
   }
   return clock as () => number;
-}
-
-/** Names a value's type for an error message without echoing its contents. */
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'object') return value.constructor?.name ?? 'object';
-  return typeof value;
 }

@@ -35,7 +35,8 @@ import type { SharedCounters } from '../operations/counters.ts';
 import type { SessionHookCounters } from '../tls/session-hooks.ts';
 import { CachePrimary, type FlushResult } from '../runtime/cache-primary.ts';
 import { probeReusePort } from './reuse-port.js';
-import { describe, type SessionTable } from '../table/session-table.ts';
+import { describe } from '../describe.ts';
+import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import type { TicketCounters } from '../tickets/attach-ticket-keys.ts';
 

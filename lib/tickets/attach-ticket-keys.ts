@@ -33,7 +33,7 @@ import { randomFillSync } from 'node:crypto';
 import { Server as TlsServer } from 'node:tls';
 import { InvalidOptionError } from '../errors.ts';
 import { TicketKeyRing, wipeKey, type TicketKey } from './key-ring.ts';
-import { describe } from '../table/session-table.ts';
+import { describe } from '../describe.ts';
 
 /** How a server uses the ring. */
 export type TicketKeyMode = 'callback' | 'fallback';
