@@ -40,7 +40,8 @@ import type { SessionHookCounters } from '../tls/session-hooks.ts';
 import { CachePrimary, type FlushResult } from '../runtime/cache-primary.ts';
 import { probeReusePort } from './reuse-port.ts';
 import { createLogger, resolveLogFormat } from '../operations/logger.ts';
-import { describe, type SessionTable } from '../table/session-table.ts';
+import { describe } from '../describe.ts';
+import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import type { TicketCounters } from '../tickets/attach-ticket-keys.ts';
 
