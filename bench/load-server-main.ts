@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { runCluster } from '../lib/threads/cluster.ts';
+import { runCluster } from '../lib/threads/run-cluster.ts';
 import type { LoadServerData } from './load-server.ts';
 import { startThreads } from './load-threads.ts';
 

@@ -40,6 +40,20 @@ export async function loadCertificate(env: NodeJS.ProcessEnv = process.env): Pro
   return { cert: readPem('TLS_CACHE_CERT', certFile, 'CERTIFICATE'), key: readPem('TLS_CACHE_KEY', keyFile, 'PRIVATE KEY'), source: certFile };
 }
 
+/**
+ * Reads the PEM files named by `TLS_CACHE_CERT` and `TLS_CACHE_KEY` now
+ * (both must be set), synchronously: what a server module does as each
+ * worker starts, so that a reload serves the files as they are then.
+ * @throws InvalidEnvironmentError (`ERR_TLS_CACHE_INVALID_ENV`) when a variable is missing or a file cannot be read or is not PEM.
+ */
+export function readCertificateFiles(env: NodeJS.ProcessEnv = process.env): Certificate {
+  const certFile = env.TLS_CACHE_CERT || undefined;
+  const keyFile = env.TLS_CACHE_KEY || undefined;
+  if (certFile === undefined) throw new InvalidEnvironmentError('TLS_CACHE_CERT', 'is not set; set it and TLS_CACHE_KEY (PEM files)');
+  if (keyFile === undefined) throw new InvalidEnvironmentError('TLS_CACHE_KEY', 'is not set; set it and TLS_CACHE_CERT (PEM files)');
+  return { cert: readPem('TLS_CACHE_CERT', certFile, 'CERTIFICATE'), key: readPem('TLS_CACHE_KEY', keyFile, 'PRIVATE KEY'), source: certFile };
+}
+
 async function makeDevelopmentCertificate(): Promise<Certificate> {
   const notBeforeDate = new Date(Date.now() - 60_000);
   const notAfterDate = new Date(notBeforeDate.getTime() + 30 * 24 * 3600 * 1000);

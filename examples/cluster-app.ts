@@ -14,8 +14,10 @@
  * `TLS_CACHE_CERT` and `TLS_CACHE_KEY` (PEM files; without them the primary
  * makes a self-signed certificate for localhost and hands it to the workers
  * in a private temporary directory), and the `TLS_CACHE_*` settings.
- * Signals to the primary: SIGUSR1 rotates the ticket keys, SIGUSR2 flushes
- * every session and key, SIGTERM/SIGINT stop.
+ * Signals to the primary: SIGHUP restarts every worker process, one at a
+ * time (new code and certificate files, every session kept), SIGUSR1
+ * rotates the ticket keys, SIGUSR2 flushes every session and key,
+ * SIGTERM/SIGINT stop.
  *
  * @module
  */
@@ -50,7 +52,8 @@ if (cluster.isPrimary) {
   for (let i = 0; i < workers; i++) cluster.fork(env);
   let stopping = false;
   cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return;
+    // A worker that was disconnected on purpose (a restart, a stop) is not replaced here.
+    if (stopping || worker.exitedAfterDisconnect) return;
     cache.logger.warn({ pid: worker.process.pid, code, signal }, 'worker exited; starting another');
     cluster.fork(env);
   });
@@ -59,6 +62,8 @@ if (cluster.isPrimary) {
     if (++listening === workers) cache.logger.info({ port, workers }, `listening: curl -k https://localhost:${port}/`);
   });
 
+  // A rolling restart: the replacements get the same environment; the outcome is logged either way.
+  process.on('SIGHUP', () => cache.restartWorkers({ fork: () => cluster.fork(env) }).catch(() => undefined));
   process.on('SIGUSR1', () => cache.rotateTicketKeys());
   process.on('SIGUSR2', () => cache.flush());
   const stop = (): void => {

@@ -10,7 +10,9 @@
  *
  * Environment: `PORT` (default 8443), `TLS_CACHE_CERT` and `TLS_CACHE_KEY`
  * (PEM files; without them a self-signed certificate for localhost is made),
- * and the `TLS_CACHE_*` settings of the runtime.
+ * and the `TLS_CACHE_*` settings of the runtime. SIGHUP reloads every
+ * worker: the files are read again (a renewed certificate), the sessions
+ * and ticket keys stay.
  *
  * Run as a program, this file is the primary; each worker thread imports it
  * as the server module and calls its default export.
@@ -21,16 +23,19 @@ import { constants } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { isMainThread, threadId } from 'node:worker_threads';
-import { runCluster } from '../lib/threads/cluster.ts';
+import { runCluster } from '../lib/threads/run-cluster.ts';
 import { InvalidEnvironmentError } from '../lib/errors.ts';
 import type { ServerContext } from '../lib/runtime/server-context.ts';
-import { CERTIFICATE_VARIABLES, loadCertificate, type Certificate } from './certificate.ts';
+import { CERTIFICATE_VARIABLES, loadCertificate, readCertificateFiles, type Certificate } from './certificate.ts';
 
 const DEFAULT_PORT = 8443;
 
 /** Makes this worker's HTTPS server (the runtime attaches the cache and listens). */
 export default function createHttpsServer({ workerId, serverOptions, config, data }: ServerContext): Server {
-  const { cert, key } = data as Certificate;
+  // Certificate files are read by each thread as it starts, so that a reload (SIGHUP) serves them as they are
+  // then; the primary read them once already, to fail at start rather than in every thread.
+  const given = data as Certificate;
+  const { cert, key } = given.source === 'self-signed' ? given : readCertificateFiles(process.env);
   // Tickets on (the default): the runtime makes every thread encrypt and
   // decrypt them with the shared, rotated key ring, so TLS 1.2 and 1.3
   // tickets resume on any thread. Tickets off (TLS_CACHE_TICKETS=off): no

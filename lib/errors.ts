@@ -117,6 +117,29 @@ export class WorkerStartError extends TlsCacheError {
   }
 }
 
+/**
+ * A rolling reload failed: a new worker could not load the server module,
+ * threw, did not listen in time or ended before every new worker listened.
+ * Every new worker was stopped; the workers from before go on serving.
+ */
+export class ReloadFailedError extends TlsCacheError {
+  /** The 1-based worker slot whose new thread failed, when one did. */
+  readonly workerId: number | undefined;
+
+  constructor(workerId: number | undefined, message: string, options?: { cause?: unknown }) {
+    super('ERR_TLS_CACHE_RELOAD_FAILED', message);
+    this.workerId = workerId;
+    if (options && 'cause' in options) this.cause = options.cause;
+  }
+}
+
+/** A rolling reload ended early because the cluster began stopping (or was asked to reload while stopping). */
+export class ReloadAbortedError extends TlsCacheError {
+  constructor(message: string) {
+    super('ERR_TLS_CACHE_RELOAD_ABORTED', message);
+  }
+}
+
 /** A SharedArrayBuffer handed to `TicketKeyRing.open()` is not a ticket key ring. */
 export class InvalidTicketKeyBufferError extends TlsCacheError {
   constructor(message: string) {

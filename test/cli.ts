@@ -2,7 +2,8 @@
  * The command line's answers to bad input (issue 13), run as the built
  * package runs it (`dist/lib/cli/bin.js`, which `npm test` builds first):
  * one test per kind of mistake, each checking the exit code, the coded
- * message, and that nothing ever listened on the port.
+ * message, and that nothing ever listened on the port; and SIGHUP, which
+ * loads the module again.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -169,3 +170,44 @@ t.test('a misspelt variable gets one warning naming the closest setting; SIGTERM
   running.child.kill('SIGTERM');
   t.equal(await running.exited, 0, 'exit code 0 after a graceful stop');
 });
+
+t.test('SIGHUP loads the module again: a broken version leaves the workers serving, a fixed one replaces them', async (t) => {
+  const source = (answer: string): string =>
+    `import { readFileSync } from 'node:fs';\nimport { createServer } from 'node:https';\n` +
+    `const key = readFileSync(process.env.APP_KEY);\nconst cert = readFileSync(process.env.APP_CERT);\n` +
+    `export default ({ serverOptions }) => createServer({ key, cert, ...serverOptions }, (request, response) => response.end('${answer}\\n'));\n`;
+  const app = module('app.mjs', source('version 1'));
+  const port = await freePort();
+  const running = run(BIN, { TLS_CACHE_WORKERS: '2', ...CERTIFICATE }, [app, '--port', String(port), '--host', '127.0.0.1']);
+  t.teardown(() => running.kill());
+  await waitForLog(running, 'listening');
+  t.equal(await answer(port), 'version 1');
+
+  writeFileSync(app, 'export default () => {\n');
+  running.child.kill('SIGHUP');
+  const failed = await waitForLog(running, 'reload failed: the running workers go on serving', 30_000);
+  t.match((failed.err as { code?: string }).code, 'ERR_TLS_CACHE_RELOAD_FAILED', 'a syntax error: the reload failed');
+  t.match((failed.err as { message?: string }).message, /failed to load: .*SyntaxError|Unexpected end of input/, 'the log says why');
+  t.equal(await answer(port), 'version 1', 'the workers from before go on serving');
+
+  writeFileSync(app, source('version 2'));
+  running.child.kill('SIGHUP');
+  await waitForLog(running, 'reload complete: every worker replaced', 30_000);
+  t.equal(await answer(port), 'version 2', 'the new code serves');
+  running.child.kill('SIGTERM');
+  t.equal(await running.exited, 0);
+});
+
+/** GET / over HTTPS (a new connection): the body, trimmed. */
+async function answer(port: number): Promise<string> {
+  const { request } = await import('node:https');
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, rejectUnauthorized: false, agent: false }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve(body.trim()));
+    })
+      .on('error', reject)
+      .end();
+  });
+}

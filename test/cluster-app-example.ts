@@ -3,8 +3,10 @@
  * app written the ordinary way with one call and one attach added, started
  * as a real process with 2 worker processes and its development
  * certificate, driven by Node's HTTPS client (its agent reuses TLS
- * sessions) and `openssl s_client`; SIGUSR1 rotates the ticket keys (old
- * tickets still resume), SIGUSR2 flushes (they no longer do), SIGTERM stops.
+ * sessions) and `openssl s_client`; SIGHUP restarts the worker processes
+ * (sessions from before resume on the new ones, no extra worker is forked),
+ * SIGUSR1 rotates the ticket keys (old tickets still resume), SIGUSR2
+ * flushes (they no longer do), SIGTERM stops.
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:crypto';
@@ -80,6 +82,31 @@ t.test('openssl s_client -sess_out, then -sess_in: Reused', { skip: !hasOpenssl 
     for (let i = 0; i < 4; i++) if (/^Reused, /m.test((await exec('openssl', [...common, '-sess_in', file], REQUEST)).stdout)) reused++;
     t.equal(reused, 4, `${name}: Reused 4 times out of 4`);
   }
+});
+
+t.test('SIGHUP restarts every worker process; sessions from before resume on the new ones', async (t) => {
+  const tls13 = await visitHttps();
+  const tls12 = await visitHttps('TLSv1.2', true);
+  const before = new Set<string | undefined>();
+  for (let i = 0; i < 8; i++) before.add((await visitHttps()).pid);
+  child.kill('SIGHUP');
+  const done = Date.now() + 30_000;
+  while (!output.includes('restart complete: every worker process replaced') && Date.now() < done) await new Promise((r) => setTimeout(r, 50));
+  t.match(output, /restart complete: every worker process replaced/, 'the restart completed');
+  await new Promise((r) => setTimeout(r, 300));
+  const after = new Set<string | undefined>();
+  let reused = 0;
+  for (let i = 0; i < 8; i++) {
+    const v13 = await visitHttps('TLSv1.3', false, tls13.session);
+    const v12 = await visitHttps('TLSv1.2', true, tls12.session);
+    after.add(v13.pid).add(v12.pid);
+    if (v13.reused) reused++;
+    if (v12.reused) reused++;
+  }
+  t.equal(after.size, 2, `2 worker processes serve (${[...after]})`);
+  t.ok([...after].every((pid) => !before.has(pid)), `all new (were ${[...before]})`);
+  t.equal(reused, 16, 'the TLS 1.3 ticket and the TLS 1.2 session ID from before resumed every time');
+  t.notMatch(output, /worker exited; starting another/, 'the example forked no extra worker for the retired ones');
 });
 
 t.test('SIGUSR1 rotates (old tickets resume), SIGUSR2 flushes (nothing resumes), SIGTERM stops', async (t) => {

@@ -1,14 +1,18 @@
 /**
  * examples/https-server.ts as a user runs it: a development certificate made
  * at start, `curl -k` answered with the worker's name, and `openssl
- * s_client` resuming its session across the worker threads.
+ * s_client` resuming its session across the worker threads; with
+ * certificate files, SIGHUP serves the renewed files.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connect } from 'node:tls';
 import t from 'tap';
+import { loadCertificate, type Certificate } from '../examples/certificate.ts';
 import { exec, hasCommand } from './helpers/exec.ts';
 import { freePort, run, waitForLog } from './fixtures/process.ts';
 
@@ -65,3 +69,39 @@ t.test('the example serves HTTPS across worker threads with a made-up certificat
     t.ok(workers.size >= 2, `served by workers ${[...workers].join(', ')}`);
   });
 });
+
+t.test('with certificate files, SIGHUP serves the files as they are then (a renewed certificate)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'tls-session-cache-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const [first, renewed] = await Promise.all([loadCertificate({}), loadCertificate({})]);
+  const install = async (certificate: Certificate): Promise<void> => {
+    await writeFile(join(dir, 'cert.pem'), certificate.cert);
+    await writeFile(join(dir, 'key.pem'), certificate.key, { mode: 0o600 });
+  };
+  await install(first);
+  const port = await freePort();
+  const running = run(EXAMPLE, { PORT: String(port), TLS_CACHE_WORKERS: '2', TLS_CACHE_CERT: join(dir, 'cert.pem'), TLS_CACHE_KEY: join(dir, 'key.pem') });
+  t.teardown(() => running.kill());
+  await waitForLog(running, 'listening');
+  const served = async (): Promise<Set<string>> => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 8; i++) seen.add(await peerFingerprint(port));
+    return seen;
+  };
+  t.same([...(await served())], [new X509Certificate(first.cert).fingerprint256], 'the certificate of the files');
+  await install(renewed);
+  running.child.kill('SIGHUP');
+  await waitForLog(running, 'reload complete: every worker replaced', 30_000);
+  t.same([...(await served())], [new X509Certificate(renewed.cert).fingerprint256], 'after SIGHUP, the renewed one, on every worker');
+});
+
+/** The SHA-256 fingerprint of the certificate a server presents on a full handshake. */
+function peerFingerprint(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.destroy();
+    });
+    socket.on('error', reject);
+  });
+}

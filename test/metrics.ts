@@ -60,7 +60,7 @@ function value(all: Sample[], name: string, labels: Record<string, string> = {})
 
 /** Every label a metric may carry, and every value it may take. */
 const LABEL_VALUES: Record<string, readonly string[]> = {
-  result: ['full', 'resumed', 'hit', 'miss'],
+  result: ['full', 'resumed', 'hit', 'miss', 'succeeded', 'failed', 'aborted'],
   protocol: ['TLSv1.2', 'TLSv1.3', 'other'],
   method: ['session_id', 'ticket'],
   reason: ['expired', 'capacity', 'overflow', 'repair', 'cleared', 'session_id', 'session', 'too_large', 'busy'],

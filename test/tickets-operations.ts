@@ -3,6 +3,7 @@
  * by signal (SIGUSR1, SIGUSR2) across every worker at once, logs that never
  * carry key bytes, tickets switched off, and nginx key files.
  */
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { loadCertificate } from '../examples/certificate.ts';
+import { certificateSessionIdContext } from '../lib/runtime/certificate-binding.ts';
 import { toNginxKey } from '../lib/tickets/nginx-keys.ts';
 import type { TicketKey } from '../lib/tickets/ticket-key.ts';
 import { visitHttps, visitTls } from './fixtures/clients.ts';
@@ -104,9 +106,11 @@ t.test('nginx key files: the first encrypts, the others decrypt; a Node server w
   const files = `${join(dir, 'current.key')},${join(dir, 'previous.key')}`;
   const { cert, key } = await loadCertificate({});
 
-  // A plain Node server holding one of the keys through the public API, with the cluster's session ID context.
+  // A plain Node server holding one of the keys through the public API, with the cluster's session ID context:
+  // the one the runtime derives from the deployment's and the certificate.
+  const sessionIdContext = certificateSessionIdContext('tls-session-cache-test', new X509Certificate(cert).raw);
   const plain = async (ticketKeys: Buffer) => {
-    const server = createTlsServer({ cert, key, ticketKeys, sessionTimeout: 300, sessionIdContext: 'tls-session-cache-test' }, (socket) => {
+    const server = createTlsServer({ cert, key, ticketKeys, sessionTimeout: 300, sessionIdContext }, (socket) => {
       socket.end(`${JSON.stringify({ workerId: 0, threadId: 0, reused: socket.isSessionReused(), protocol: socket.getProtocol() })}\n`);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -115,7 +119,8 @@ t.test('nginx key files: the first encrypts, the others decrypt; a Node server w
   };
   const withPrevious = await plain(previous);
   const withCurrent = await plain(current);
-  const { cluster } = await startTestCluster('tls', 'shared', { ticketKeyFile: files, sessionIdContext: 'tls-session-cache-test' }, { tickets: true });
+  // The same certificate as the plain servers: sessions resume only under the certificate they were made with.
+  const { cluster } = await startTestCluster('tls', 'shared', { ticketKeyFile: files, sessionIdContext: 'tls-session-cache-test' }, { tickets: true, cert, key });
   t.teardown(() => cluster.stop());
   t.ok(cluster.ticketKeys!.fixed, 'fixed keys');
   for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {

@@ -20,6 +20,7 @@ import { connectRedis } from '../lib/redis/connection.ts';
 import { RedisSessionStore } from '../lib/redis/session-store.ts';
 import { attachRuntime, runtimeServerOptions, type RuntimeBinding } from '../lib/runtime/attach-runtime.ts';
 import type { ServerContext } from '../lib/runtime/server-context.ts';
+import { sniInUse } from '../lib/runtime/certificate-binding.ts';
 import { SessionTable } from '../lib/table/session-table.ts';
 import { ServerModuleError } from '../lib/errors.ts';
 import { createLogger } from '../lib/operations/logger.ts';
@@ -149,8 +150,12 @@ function describeFailure(error: unknown): string {
   return code === undefined || message.startsWith(code) ? message : `${code}: ${message}`;
 }
 
-/** Stops accepting, lets open connections finish, then ends the thread. */
+let stopping = false;
+
+/** Stops accepting, lets open connections finish, then ends the thread. Once: a second stop changes nothing. */
 function stop(server: TlsServer, sessions: Set<Http2Session>): void {
+  if (stopping) return;
+  stopping = true;
   logger.debug('closing: no new connections');
   server.close(() => {
     logger.debug('closed: every connection finished');
@@ -166,7 +171,7 @@ function stop(server: TlsServer, sessions: Set<Http2Session>): void {
 }
 
 try {
-  const { server, tickets } = await start();
+  const { server, tickets, certificate } = await start();
   const sessions = new Set<Http2Session>();
   server.on('session', (session: Http2Session) => {
     sessions.add(session);
@@ -174,11 +179,19 @@ try {
   });
   server.on('error', (error) => logger.error({ err: summarize(error) }, 'server error'));
   port.on('message', (message: ToServerThread) => {
-    if (message.type === 'stop') stop(server, sessions);
-    else if (message.type === 'ticket-keys') tickets?.refresh();
+    if (message.type === 'stop') {
+      stop(server, sessions);
+      post({ type: 'draining' });
+    } else if (message.type === 'ticket-keys') tickets?.refresh();
   });
   const address = server.address();
-  post({ type: 'listening', port: typeof address === 'object' && address !== null ? address.port : data.port });
+  post({
+    type: 'listening',
+    port: typeof address === 'object' && address !== null ? address.port : data.port,
+    // Checked now rather than at attach: contexts added before listening count too.
+    sni: sniInUse(server),
+    unbound: certificate.unbound,
+  });
 } catch (error) {
   // The summary names the failure for the primary; rethrowing ends the thread
   // (and reaches the primary as the Worker's 'error' event should the message not).

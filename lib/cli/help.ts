@@ -38,7 +38,9 @@ export function helpText(): string {
     ...SETTINGS.flatMap((setting) => variable(setting.env, setting.default, setting.description)),
     '',
     'Signals: SIGTERM or SIGINT stop gracefully (open connections get TLS_CACHE_SHUTDOWN_TIMEOUT); ' +
-      'SIGUSR1 rotates the ticket keys; SIGUSR2 flushes every session and ticket key.',
+      'SIGHUP reloads: every worker is replaced, one at a time, by a thread that loads <server-module> again ' +
+      '(new code, new certificate files), keeping every session and ticket key; a module that fails leaves ' +
+      'the workers serving; SIGUSR1 rotates the ticket keys; SIGUSR2 flushes every session and ticket key.',
     '',
   ];
   return lines.flatMap((line) => (line.length > WIDTH && !line.startsWith('  ') ? wrap(line, 0) : [line])).join('\n');

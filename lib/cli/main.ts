@@ -9,8 +9,9 @@
  * (`ERR_TLS_CACHE_SERVER_MODULE`), a bad `PORT` or `TLS_CACHE_*` variable
  * (`ERR_TLS_CACHE_INVALID_ENV`), a module that fails in its threads
  * (`ERR_TLS_CACHE_WORKER_START`, naming the module's own error), exit 1.
- * Once listening, SIGTERM and SIGINT stop gracefully and exit 0; SIGUSR1
- * rotates the ticket keys; SIGUSR2 flushes every session and key.
+ * Once listening, SIGTERM and SIGINT stop gracefully and exit 0; SIGHUP
+ * reloads every worker (the module loaded again); SIGUSR1 rotates the
+ * ticket keys; SIGUSR2 flushes every session and key.
  *
  * @module
  */
@@ -19,7 +20,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { closest, distance } from 'fastest-levenshtein';
 import { InvalidEnvironmentError, ServerModuleError, UsageError } from '../errors.ts';
-import { runCluster, type Cluster } from '../threads/cluster.ts';
+import type { Cluster } from '../threads/cluster.ts';
+import { runCluster } from '../threads/run-cluster.ts';
 import { summarize } from '../threads/messages.ts';
 import { DEFAULT_PORT, helpText, packageVersion } from './help.ts';
 

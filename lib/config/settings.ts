@@ -45,8 +45,9 @@ export interface CacheConfig {
    */
   workers: number;
   /**
-   * How long open connections may finish after SIGTERM or SIGINT, in
-   * milliseconds. `TLS_CACHE_SHUTDOWN_TIMEOUT`.
+   * How long open connections may finish after SIGTERM or SIGINT, and an
+   * old worker's during a reload (SIGHUP), in milliseconds.
+   * `TLS_CACHE_SHUTDOWN_TIMEOUT`.
    * @defaultValue 10000
    */
   shutdownTimeout: number;
@@ -269,7 +270,7 @@ const DECLARATIONS = {
     env: 'TLS_CACHE_SHUTDOWN_TIMEOUT',
     kind: 'duration',
     default: '10s',
-    description: 'On SIGTERM or SIGINT, how long open connections may finish before they are closed.',
+    description: 'On SIGTERM or SIGINT, and for each old worker in a reload (SIGHUP), how long open connections may finish before they are closed.',
     min: 0,
     max: MAX_TIMER,
     examples: ['10s', '30s', '1m'],

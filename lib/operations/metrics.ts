@@ -24,6 +24,8 @@ export interface MetricsSources {
   ticketKeys: TicketKeyRing | undefined;
   /** Workers (threads, or node:cluster processes) configured and listening now. @defaultValue not reported */
   workers?: () => { configured: number; listening: number };
+  /** Reloads of the workers by outcome (`reloads_total`). @defaultValue not reported */
+  reloads?: () => Record<'succeeded' | 'failed' | 'aborted', number>;
   /** The clock the ring's times are on. @defaultValue `Date.now` */
   clock?: () => number;
 }
@@ -58,7 +60,7 @@ function setTotal<T extends string>(counter: Counter<T>, value: number, labels?:
 
 /** Makes the metrics of a cluster's table, counters and ring. */
 export function createMetrics(sources: MetricsSources): CacheMetrics {
-  const { table, counters, ticketKeys, workers, clock = Date.now } = sources;
+  const { table, counters, ticketKeys, workers, reloads, clock = Date.now } = sources;
   const registry = new Registry();
   const registers = [registry];
 
@@ -182,6 +184,11 @@ export function createMetrics(sources: MetricsSources): CacheMetrics {
   counter('local_hits_total', "Lookups a worker process answered from its own local copy, without IPC", [], (c) =>
     setTotal(c, counters.get('localHits')),
   );
+  if (reloads !== undefined) {
+    counter('reloads_total', 'Rolling reloads of the workers (SIGHUP, reload(), restartWorkers()) by how they ended', ['result'], (c) => {
+      for (const [result, value] of Object.entries(reloads())) setTotal(c, value, { result });
+    });
+  }
   if (workers !== undefined) {
     gauge('workers', 'Workers configured (threads, or node:cluster processes)', () => workers().configured);
     gauge('workers_listening', 'Workers (threads, or node:cluster processes) listening now', () => workers().listening);

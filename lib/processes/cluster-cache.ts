@@ -32,7 +32,8 @@ import { configForLog } from '../config/redact.ts';
 import type { CacheConfig, CacheConfigOptions } from '../config/settings.ts';
 import { checkApplicationVariables, warnOfUnknownSettings } from '../config/unknown-settings.ts';
 import { COUNTER_NAMES } from '../operations/counters.ts';
-import { ClusterCacheStartedError, InvalidOptionError, NotInClusterError } from '../errors.ts';
+import { ClusterCacheStartedError, InvalidOptionError, NotInClusterError, ReloadAbortedError } from '../errors.ts';
+import { rollingRestart, type RestartResult, type RestartWorkersOptions } from './rolling-restart.ts';
 import {
   decodeToPrimary,
   encodeToWorker,
@@ -122,6 +123,8 @@ export class ClusterCache {
   readonly #countWaiters = new Map<number, { workers: Set<Worker>; done: () => void }>();
   #countsRequest = 0;
   #closed = false;
+  #restarting: Promise<RestartResult> | undefined;
+  #queuedRestart: Promise<RestartResult> | undefined;
   readonly #onMessage = (worker: Worker, message: unknown): void => this.#receive(worker, message);
   readonly #onListening = (worker: Worker): void => {
     this.#listening.add(worker);
@@ -230,6 +233,72 @@ export class ClusterCache {
     const result = this.#primary.flush();
     if (!this.#closed) this.#broadcast({ op: P_FLUSH });
     return result;
+  }
+
+  /**
+   * Replaces every worker process, keeping every session and ticket key
+   * (they live here, in the primary): a replacement is forked per worker,
+   * one at a time, and each must listen before the next; once all listen,
+   * the old workers are disconnected and finish their connections within
+   * `shutdownTimeout`. If a replacement fails, the replacements are
+   * stopped and the old workers go on serving. Asked again during a
+   * restart, it runs once more after it (further calls join that one).
+   * Logs a line per replaced worker and a summary; counted in
+   * `reloads_total`. See `rolling-restart.ts`.
+   *
+   * The application's `cluster.on('exit')` handler must not fork again for
+   * these workers: they exit with `worker.exitedAfterDisconnect` true.
+   * @throws ReloadFailedError (`ERR_TLS_CACHE_RELOAD_FAILED`) when a replacement failed; nothing changed.
+   * @throws ReloadAbortedError (`ERR_TLS_CACHE_RELOAD_ABORTED`) when the cache is closed, or was during the restart.
+   * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for a bad option.
+   */
+  restartWorkers(options: RestartWorkersOptions = {}): Promise<RestartResult> {
+    if (options === null || typeof options !== 'object') {
+      return Promise.reject(new InvalidOptionError('options', `expected an object, got ${describe(options)}`));
+    }
+    const { fork = () => cluster.fork(), startTimeout = 60_000, shutdownTimeout = this.config.shutdownTimeout } = options;
+    if (typeof fork !== 'function') return Promise.reject(new InvalidOptionError('fork', `expected a function, got ${describe(fork)}`));
+    for (const [name, value] of [['startTimeout', startTimeout], ['shutdownTimeout', shutdownTimeout]] as const) {
+      if (!Number.isInteger(value) || value < 0 || value > 2 ** 31 - 1) {
+        return Promise.reject(new InvalidOptionError(name, `expected whole milliseconds from 0 to 2147483647, got ${describe(value)}`));
+      }
+    }
+    if (this.#closed) {
+      this.#primary.countReload('aborted');
+      return Promise.reject(new ReloadAbortedError('The cluster cache is closed: no restart'));
+    }
+    if (this.#restarting === undefined) {
+      this.#restarting = this.#restart({ fork, startTimeout, shutdownTimeout }).finally(() => {
+        this.#restarting = undefined;
+      });
+      return this.#restarting;
+    }
+    if (this.#queuedRestart === undefined) {
+      this.logger.info('restart requested during a restart: another one follows it');
+      this.#queuedRestart = this.#restarting
+        .catch(() => undefined)
+        .then(() => {
+          this.#queuedRestart = undefined;
+          return this.restartWorkers(options);
+        });
+    }
+    return this.#queuedRestart;
+  }
+
+  async #restart(options: Required<RestartWorkersOptions>): Promise<RestartResult> {
+    this.logger.info({ workers: this.#listening.size }, 'restarting the worker processes: forking a replacement per worker');
+    try {
+      const result = await rollingRestart(options, this.logger, () => this.#closed);
+      this.#primary.countReload('succeeded');
+      return result;
+    } catch (error) {
+      const aborted = error instanceof ReloadAbortedError;
+      this.#primary.countReload(aborted ? 'aborted' : 'failed');
+      const err = { name: (error as Error).name, code: (error as { code?: string }).code, message: (error as Error).message };
+      if (aborted) this.logger.warn({ err }, 'restart aborted: the cluster cache was closed');
+      else this.logger.error({ err }, 'restart failed: the worker processes from before go on serving');
+      throw error;
+    }
   }
 
   /**

@@ -36,6 +36,7 @@ import {
 import { IpcSessionStore } from './ipc-store.ts';
 import { LocalSessions } from './local-sessions.ts';
 import { attachRuntime, type RuntimeBinding } from '../runtime/attach-runtime.ts';
+import { SNI_WARNING, unboundWarning } from '../runtime/certificate-binding.ts';
 import { TicketKeyRing } from '../tickets/key-ring.ts';
 import type { TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 
@@ -152,6 +153,7 @@ export class ProcessWorker {
       sessionIdContext: this.settings.sessionIdContext,
     });
     if (attached.tickets !== undefined) this.#tickets.push(attached.tickets);
+    warnOnce(this.logger, attached);
     return attached;
   }
 
@@ -281,6 +283,21 @@ export class ProcessWorker {
       logger.debug({ settings, ticketKeys: ring?.stats() }, 'attached to the cluster primary');
       return worker;
     };
+  }
+}
+
+const warned = new Set<string>();
+
+/** The SNI and unbound-certificate warnings, each once per process (see `runtime/certificate-binding.ts`). */
+function warnOnce(logger: Logger, { sni, certificate }: RuntimeBinding): void {
+  if (sni !== undefined && !warned.has('sni')) {
+    warned.add('sni');
+    logger.warn({ sni }, SNI_WARNING);
+  }
+  const { unbound } = certificate;
+  if (unbound !== undefined && !warned.has(unbound)) {
+    warned.add(unbound);
+    logger.warn({ certificate: unbound }, unboundWarning(unbound));
   }
 }
 

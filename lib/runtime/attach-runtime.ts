@@ -16,7 +16,8 @@ import { summarize } from '../threads/messages.ts';
 import { InvalidSessionError, SessionIdContextMismatchError, TicketsNotDisabledError } from '../errors.ts';
 import { attachSessionCache, sessionCacheOf, type SessionCacheBinding, type SessionStore } from '../tls/session-hooks.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
-import { attachTicketKeys, ticketKeysOf, type TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
+import { attachTicketKeys, ticketKeysOf, type TicketCounters, type TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
+import { bindSessionsToCertificate, sniInUse, type CertificateBinding } from './certificate-binding.ts';
 
 /** The options every server of a deployment must be created with. */
 export interface RuntimeServerOptions {
@@ -49,7 +50,11 @@ export interface RuntimeAttachOptions {
   counters: SharedCounters;
   /** Where refusals and errors are logged. */
   logger: Logger;
-  /** The deployment's session ID context; the server must have been created with it. */
+  /**
+   * The deployment's session ID context; the server must have been created
+   * with it. The runtime then sets the server's native context to one
+   * derived from it and the server's certificate.
+   */
   sessionIdContext: string;
 }
 
@@ -59,11 +64,19 @@ export interface RuntimeBinding {
   binding: SessionCacheBinding;
   /** The ticket key binding, or `undefined` when tickets are off. */
   tickets: TicketKeyBinding | undefined;
+  /** The server's sessions bound to its certificate (see `certificate-binding.ts`). */
+  certificate: CertificateBinding;
+  /** Whether the server uses SNI (its sessions are then bound to its default certificate only); checked at attach. */
+  sni: 'SNICallback' | 'addContext' | undefined;
 }
 
 /**
  * Attaches `options.store` and `options.ticketKeys` to `server` (unless the
- * server module attached them itself), and counts every handshake.
+ * server module attached them itself), counts every handshake, and binds
+ * the server's sessions to its certificate: its session ID context becomes
+ * one derived from `sessionIdContext` and its certificate, again after a
+ * `server.setSecureContext()` (which also gets the ticket keys and
+ * `SSL_OP_NO_TICKET` back; see `certificate-binding.ts`).
  *
  * @throws SessionIdContextMismatchError (`ERR_TLS_CACHE_SESSION_ID_CONTEXT_MISMATCH`) when the server's `sessionIdContext` is not the deployment's.
  * @throws TicketsNotDisabledError (`ERR_TLS_CACHE_TICKETS_NOT_DISABLED`) when tickets are off and the server would issue tickets of its own.
@@ -84,13 +97,61 @@ export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions):
       },
     });
   server.on('secureConnection', (socket: TLSSocket) => counters.countHandshake(socket.isSessionReused(), socket.getProtocol()));
-  return { binding, tickets };
+  const ticketsNow = tickets === undefined ? undefined : followTickets(tickets, server);
+  const certificate = bindSessionsToCertificate(server, sessionIdContext, {
+    onReplaced(bound) {
+      // setSecureContext() made a new native context: without the ring's callback, and with the options it was given.
+      if (ticketsNow !== undefined) ticketsNow.reattach();
+      else disableTickets(server);
+      logger.info({ certificate: bound.unbound === undefined ? 'bound' : bound.unbound }, "the server's secure context was replaced: sessions bound to its certificate again");
+    },
+  });
+  return { binding, tickets: ticketsNow?.binding, certificate, sni: sniInUse(server) };
+}
+
+/**
+ * A ticket key binding that stays valid when `setSecureContext()` replaces
+ * the server's context: `reattach()` attaches the same ring, counting into
+ * the same counters, to the new context.
+ */
+function followTickets(first: TicketKeyBinding, server: TlsServer): { binding: TicketKeyBinding; reattach(): void } {
+  let current = first;
+  const binding: TicketKeyBinding = {
+    get ring() {
+      return current.ring;
+    },
+    get mode() {
+      return current.mode;
+    },
+    get counters() {
+      return current.counters;
+    },
+    refresh: () => current.refresh(),
+    detach: () => current.detach(),
+  };
+  return {
+    binding,
+    reattach() {
+      const { ring, mode, counters } = current;
+      current.detach();
+      current = attachTicketKeys(server, ring, { mode: mode === 'callback' ? 'auto' : 'fallback', counters: counters as TicketCounters });
+    },
+  };
+}
+
+/** Tickets off: a context made by `setSecureContext()` without `SSL_OP_NO_TICKET` gets it back. */
+function disableTickets(server: TlsServer): void {
+  const native = (server as { _sharedCreds?: { context?: { setOptions?: (options: number) => void } } })._sharedCreds?.context;
+  if (typeof native?.setOptions === 'function') native.setOptions(constants.SSL_OP_NO_TICKET);
 }
 
 /**
  * Refuses a server whose session ID context is not the deployment's: Node's
  * default (a hash of `process.argv`) differs between processes started with
- * other command lines, and OpenSSL then resumes nothing they made.
+ * other command lines, and OpenSSL then resumes nothing they made. Checks
+ * the context the application created the server with (its
+ * `sessionIdContext` property), the base of the one the runtime then
+ * derives from the certificate (see `certificate-binding.ts`).
  */
 export function checkSessionIdContext(server: TlsServer, expected: string): void {
   const actual = (server as { sessionIdContext?: unknown }).sessionIdContext;

@@ -33,6 +33,9 @@ export interface FlushResult {
   ticketKeys: boolean;
 }
 
+/** How a reload of the workers ended: `reloads_total{result}`. */
+export type ReloadOutcome = 'succeeded' | 'failed' | 'aborted';
+
 /** How many servers are configured and how many listen, for `/health` and the metrics. */
 export type WorkerCounts = () => { configured: number; listening: number };
 
@@ -68,6 +71,8 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
   #statsTimer: NodeJS.Timeout | undefined;
   #summaryTimer: NodeJS.Timeout | undefined;
   #lastSummary = { full: 0, resumed: 0, evictions: 0 };
+  /** Reloads by outcome; only the primary counts them, so they need no shared memory. */
+  readonly #reloads: Record<ReloadOutcome, number> = { succeeded: 0, failed: 0, aborted: 0 };
   #closed = false;
   /** With `redisUrl`: the connection and the fleet-wide ticket keys and flushes (issue 7). */
   #redis: Redis | undefined;
@@ -80,7 +85,13 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
     this.table = table;
     this.ticketKeys = ticketKeys;
     this.counters = SharedCounters.create();
-    this.#metrics = createMetrics({ table, counters: this.counters, ticketKeys, workers: () => this.#workers() });
+    this.#metrics = createMetrics({
+      table,
+      counters: this.counters,
+      ticketKeys,
+      workers: () => this.#workers(),
+      reloads: () => ({ ...this.#reloads }),
+    });
   }
 
   /**
@@ -137,6 +148,11 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
       this.#summaryTimer = setInterval(() => this.#logSummary(), this.config.summaryInterval);
       this.#summaryTimer.unref();
     }
+  }
+
+  /** Counts a reload of the workers (threads or processes) by how it ended. */
+  countReload(outcome: ReloadOutcome): void {
+    this.#reloads[outcome]++;
   }
 
   /** Every metric in the Prometheus text format, read now from shared memory. */

@@ -6,7 +6,7 @@
  * ```ts
  * // main.ts
  * import { runCluster } from 'tls-session-cache';
- * await runCluster({ server: new URL('../server.ts', import.meta.url), port: 8443 });
+ * await runCluster({ server: new URL('./server.ts', import.meta.url), port: 8443 });
  *
  * // server.ts: runs in every worker thread
  * export default ({ serverOptions }: ServerContext) =>
@@ -17,24 +17,29 @@
  * primary also owns the ticket key ring (`tickets/key-ring.ts`), rotates it every
  * `ticketRotate` ms and erases keys once no ticket under them can be valid;
  * {@link Cluster.rotateTicketKeys} rotates now and {@link Cluster.flush}
- * drops every session and every key; {@link runCluster} maps them to SIGUSR1
- * and SIGUSR2.
+ * drops every session and every key; `runCluster` (`run-cluster.ts`) maps
+ * them to SIGUSR1 and SIGUSR2.
+ *
+ * Reloads: {@link Cluster.reload} replaces every worker thread, one at a
+ * time, by one that imports the server module afresh (`reload.ts`);
+ * `runCluster` maps it to SIGHUP. The table and the ring stay.
  *
  * @module
  */
 import { EventEmitter } from 'node:events';
-import { resolve as resolvePath } from 'node:path';
-import { statSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { originOf, summarize, type ErrorSummary, type FromServerThread, type ServerThreadData } from './messages.ts';
+import { summarize, type ErrorSummary, type ServerThreadData } from './messages.ts';
+import { ThreadHandle } from './thread-handle.ts';
+import { DEFAULT_START_TIMEOUT_MS, rollingReload, type ReloadOptions, type ReloadResult } from './reload.ts';
+import { MIGRATE_REQ_WARNING, tcpMigrateReq } from './migrate-req.ts';
+import { SNI_WARNING, unboundWarning } from '../runtime/certificate-binding.ts';
 import { loadConfig } from '../config/load.ts';
 import { configForLog } from '../config/redact.ts';
 import type { CacheConfig, CacheConfigOptions } from '../config/settings.ts';
 import { checkApplicationVariables, warnOfUnknownSettings } from '../config/unknown-settings.ts';
 import { freePort } from './free-port.ts';
-import { InvalidOptionError, ReusePortUnsupportedError, ServerModuleError, WorkerStartError } from '../errors.ts';
+import { InvalidOptionError, ReloadAbortedError, ReusePortUnsupportedError, WorkerStartError } from '../errors.ts';
+import { moduleUrl } from './server-module.ts';
 import type { SharedCounters } from '../operations/counters.ts';
 import type { SessionHookCounters } from '../tls/session-hooks.ts';
 import { CachePrimary, type FlushResult } from '../runtime/cache-primary.ts';
@@ -46,6 +51,7 @@ import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import type { TicketCounters } from '../tickets/attach-ticket-keys.ts';
 
 export type { FlushResult } from '../runtime/cache-primary.ts';
+export type { ReloadOptions, ReloadResult, WorkerReplacement } from './reload.ts';
 
 /** Options of {@link startCluster} and {@link runCluster}. */
 export interface ClusterOptions {
@@ -130,38 +136,33 @@ export interface WorkerExit {
 
 /** Events of a {@link Cluster}. */
 export interface ClusterEvents {
-  /** A worker thread (first or restarted) is listening. */
+  /** A worker thread (first, restarted, or a reload's new one as it takes over its slot) is listening. */
   workerListening: [WorkerInfo];
   /** A worker thread ended unexpectedly; it will be restarted. */
   workerExit: [WorkerExit];
 }
 
-/**
- * The thread entry point beside this module: `server-thread.ts` when run
- * from the TypeScript sources, `server-thread.js` in the built package.
- */
-const SERVER_THREAD = new URL(`../../workers/server-thread${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
-
-/** One worker's place in the cluster, across restarts. */
+/** One worker's place in the cluster, across restarts and reloads. */
 class WorkerSlot {
   readonly workerId: number;
-  worker: Worker | undefined;
-  threadId = -1;
-  listening = false;
-  startedAt = 0;
+  /** The thread serving this slot now (a reload's new one once it committed), or `undefined` while it is down. */
+  current: ThreadHandle | undefined;
   restarts = 0;
   /** Crashes in a row, each within `maxRestartDelay` of its start. */
   quickCrashes = 0;
   restartTimer: NodeJS.Timeout | undefined;
-  failure: ErrorSummary | undefined;
-  exited: Promise<number> = Promise.resolve(0);
 
   constructor(workerId: number) {
     this.workerId = workerId;
   }
 
   info(): WorkerInfo {
-    return { workerId: this.workerId, threadId: this.threadId, restarts: this.restarts, listening: this.listening };
+    return {
+      workerId: this.workerId,
+      threadId: this.current?.threadId ?? -1,
+      restarts: this.restarts,
+      listening: this.current?.listening ?? false,
+    };
   }
 }
 
@@ -198,10 +199,15 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   readonly #primary: CachePrimary;
   readonly #slots: WorkerSlot[];
+  /** Every thread alive: the slots' current ones, and a reload's new or old ones. */
+  readonly #threads = new Set<ThreadHandle>();
   readonly #threadData: Omit<ServerThreadData, 'workerId'>;
   readonly #execArgv: string[] | undefined;
   #started = false;
   #stopping: Promise<void> | undefined;
+  #reloading: Promise<ReloadResult> | undefined;
+  #queuedReload: Promise<ReloadResult> | undefined;
+  readonly #warned = new Set<string>();
 
   private constructor({ port, primary, threadData, execArgv }: ClusterParts) {
     super();
@@ -217,7 +223,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.#slots = Array.from({ length: primary.config.workers }, (_, i) => new WorkerSlot(i + 1));
     // Fallback workers set the new key themselves; the others read the ring as it is.
     primary.on('ticketKeys', () => {
-      for (const slot of this.#slots) slot.worker?.postMessage({ type: 'ticket-keys' });
+      for (const thread of this.#threads) thread.post({ type: 'ticket-keys' });
     });
   }
 
@@ -243,7 +249,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   #workerCounts(): { configured: number; listening: number } {
-    return { configured: this.#slots.length, listening: this.#slots.filter((slot) => slot.listening).length };
+    return { configured: this.#slots.length, listening: this.#slots.filter((slot) => slot.current?.listening === true).length };
   }
 
   /** Every worker slot, in order of `workerId`. */
@@ -293,11 +299,109 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   /**
+   * Replaces every worker thread, one at a time, by a new one that imports
+   * the server module afresh (new code, new certificate files): each new
+   * thread listens before any old one stops accepting, and the old ones
+   * drain within `shutdownTimeout`. The session table and the ticket keys
+   * stay. Fails as a whole: if a new thread fails, every new thread is
+   * stopped and the old ones go on serving (see `threads/reload.ts`).
+   *
+   * Asked again while a reload runs, it starts one more reload once that
+   * one ended (further calls meanwhile join that one), so that files
+   * changed after the first began are loaded too.
+   *
+   * @throws ReloadFailedError (`ERR_TLS_CACHE_RELOAD_FAILED`) when a new thread failed; nothing changed.
+   * @throws ReloadAbortedError (`ERR_TLS_CACHE_RELOAD_ABORTED`) when the cluster is stopping, or began to during the reload.
+   * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for a bad option.
+   */
+  reload(options: ReloadOptions = {}): Promise<ReloadResult> {
+    if (options === null || typeof options !== 'object') {
+      return Promise.reject(new InvalidOptionError('options', `expected an object, got ${describe(options)}`));
+    }
+    const { startTimeout = DEFAULT_START_TIMEOUT_MS } = options;
+    if (!Number.isInteger(startTimeout) || startTimeout < 1 || startTimeout > 2 ** 31 - 1) {
+      return Promise.reject(new InvalidOptionError('startTimeout', `expected whole milliseconds from 1 to 2147483647, got ${describe(startTimeout)}`));
+    }
+    if (this.#stopping !== undefined) {
+      this.#primary.countReload('aborted');
+      return Promise.reject(new ReloadAbortedError('The cluster is stopping: no reload'));
+    }
+    if (this.#reloading === undefined) {
+      this.#reloading = this.#reload(startTimeout).finally(() => {
+        this.#reloading = undefined;
+      });
+      return this.#reloading;
+    }
+    if (this.#queuedReload === undefined) {
+      this.logger.info('reload requested during a reload: another one follows it');
+      this.#queuedReload = this.#reloading
+        .catch(() => undefined)
+        .then(() => {
+          this.#queuedReload = undefined;
+          return this.reload(options);
+        });
+    }
+    return this.#queuedReload;
+  }
+
+  async #reload(startTimeout: number): Promise<ReloadResult> {
+    this.logger.info({ workers: this.#slots.length, startTimeoutMs: startTimeout }, 'reloading: starting a new thread per worker');
+    this.#warnOfMigration();
+    try {
+      const result = await rollingReload(
+        {
+          logger: this.logger,
+          workers: this.#slots.length,
+          shutdownTimeout: this.config.shutdownTimeout,
+          stopping: () => this.#stopping !== undefined,
+          launch: (workerId) => this.#launch(workerId),
+          swap: (workerId, thread) => this.#swap(this.#slots[workerId - 1], thread),
+        },
+        startTimeout,
+      );
+      this.#primary.countReload('succeeded');
+      return result;
+    } catch (error) {
+      if (error instanceof ReloadAbortedError) {
+        this.#primary.countReload('aborted');
+        this.logger.warn({ err: summarize(error) }, 'reload aborted: the cluster is stopping');
+      } else {
+        this.#primary.countReload('failed');
+        const workerId = (error as { workerId?: unknown }).workerId;
+        // The new thread's own failure, with the server module's stack: what a person needs to fix it.
+        const start = (error as { cause?: unknown }).cause;
+        const thread = start instanceof WorkerStartError ? (start.cause as ErrorSummary | undefined) : undefined;
+        this.logger.error({ err: summarize(error), workerId, thread }, 'reload failed: the running workers go on serving');
+      }
+      throw error;
+    }
+  }
+
+  /** Once per cluster: a reload closes listening sockets, whose queued connections the kernel resets unless it migrates them. */
+  #warnOfMigration(): void {
+    const migrate = tcpMigrateReq();
+    if (migrate === 'on' || migrate === 'unknown' || this.#warned.has('migrate')) return;
+    this.#warned.add('migrate');
+    this.logger.warn({ tcpMigrateReq: migrate }, MIGRATE_REQ_WARNING[migrate]);
+  }
+
+  /** Makes `thread` the slot's current thread (a reload's commit); returns the one it replaces. */
+  #swap(slot: WorkerSlot, thread: ThreadHandle): ThreadHandle | undefined {
+    const previous = slot.current;
+    clearTimeout(slot.restartTimer);
+    slot.restartTimer = undefined;
+    slot.current = thread;
+    slot.quickCrashes = 0;
+    this.emit('workerListening', slot.info());
+    return previous;
+  }
+
+  /**
    * Stops gracefully: every worker stops accepting, open connections get
    * `shutdownTimeout` ms to finish (idle HTTP keep-alive connections and
    * HTTP/2 sessions are closed at once), then remaining threads are
-   * terminated. Resolves when every thread has ended. Calling it again
-   * returns the same promise.
+   * terminated. A reload under way ends as aborted. Resolves when every
+   * thread has ended. Calling it again returns the same promise.
    */
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();
@@ -306,14 +410,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   async #stop(): Promise<void> {
     this.#primary.stopTimers();
-    const live = this.#slots.filter((slot) => slot.worker !== undefined);
+    const live = [...this.#threads];
     for (const slot of this.#slots) clearTimeout(slot.restartTimer);
     this.logger.info(
       { workers: live.length, shutdownTimeoutMs: this.config.shutdownTimeout },
       'stopping: accepting no new connections, letting open ones finish',
     );
-    for (const slot of live) slot.worker!.postMessage({ type: 'stop' });
-    const allExited = Promise.all(live.map((slot) => slot.exited));
+    for (const thread of live) thread.stop();
+    const allExited = Promise.all(live.map((thread) => thread.exited));
     let timer: NodeJS.Timeout | undefined;
     const inTime = await Promise.race([
       allExited.then(() => true),
@@ -323,26 +427,23 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     ]);
     clearTimeout(timer);
     if (!inTime) {
-      const remaining = this.#slots.filter((slot) => slot.worker !== undefined);
-      this.logger.warn(
-        { workers: remaining.map((slot) => slot.workerId) },
-        'shutdown timeout: closing the connections still open',
-      );
-      await Promise.all(remaining.map((slot) => slot.worker?.terminate()));
-      await allExited;
+      const remaining = live.filter((thread) => !thread.ended);
+      this.logger.warn({ workers: remaining.map((thread) => thread.workerId) }, 'shutdown timeout: closing the connections still open');
     }
+    // Whatever is left, and any thread a reload started meanwhile: none outlives the stop.
+    await Promise.all([...this.#threads].map((thread) => thread.terminate()));
+    await this.#reloading?.catch(() => undefined);
     await this.#primary.close();
     this.logger.info('stopped');
   }
 
   async #startAll(): Promise<void> {
     await this.#primary.start({ workers: () => this.#workerCounts() });
-    const ready = this.#slots.map((slot) => this.#spawn(slot));
+    const ready = this.#slots.map((slot) => this.#run(slot));
     const failures = (await Promise.allSettled(ready)).filter((r) => r.status === 'rejected');
     if (failures.length > 0) {
       this.#stopping = Promise.resolve();
-      await Promise.all(this.#slots.map((slot) => slot.worker?.terminate()));
-      await Promise.all(this.#slots.map((slot) => slot.exited));
+      await Promise.all([...this.#threads].map((thread) => thread.terminate()));
       await this.#primary.close();
       throw (failures[0] as PromiseRejectedResult).reason;
     }
@@ -350,62 +451,53 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.logger.info({ port: this.port, workers: this.#slots.length }, 'listening');
   }
 
-  /** Starts a slot's thread; resolves when it listens, rejects if it ends first. */
-  #spawn(slot: WorkerSlot): Promise<void> {
-    const workerData: ServerThreadData = { ...this.#threadData, workerId: slot.workerId };
-    const worker = new Worker(SERVER_THREAD, {
-      workerData,
-      name: `tls-session-cache worker ${slot.workerId}`,
-      execArgv: this.#execArgv,
-    });
-    const threadId = worker.threadId;
-    slot.worker = worker;
-    slot.threadId = threadId;
-    slot.listening = false;
-    slot.failure = undefined;
-    slot.startedAt = Date.now();
-    this.logger.debug({ workerId: slot.workerId, threadId }, 'worker starting');
-    return new Promise<void>((resolve, reject) => {
-      slot.exited = new Promise<number>((exited) => {
-        worker.on('exit', (exitCode) => {
-          this.#onExit(slot, threadId, exitCode);
-          exited(exitCode);
-          const failure = slot.failure;
-          reject(
-            new WorkerStartError(
-              slot.workerId,
-              `Worker ${slot.workerId} ended (exit code ${exitCode}) before listening${
-                failure ? `: ${failure.code ? `${failure.code}: ` : ''}${failure.message}` : ''
-              }`,
-              { cause: failure },
-            ),
-          );
-        });
-      });
-      worker.on('error', (error) => {
-        slot.failure ??= summarize(error, { stack: true });
-      });
-      worker.on('message', (message: FromServerThread) => {
-        if (message.type === 'listening') {
-          slot.listening = true;
-          this.logger.info({ workerId: slot.workerId, threadId, port: message.port, restarts: slot.restarts }, 'worker listening');
-          this.emit('workerListening', slot.info());
-          resolve();
-        } else if (message.type === 'start-failed') {
-          slot.failure ??= message.error;
-        }
-      });
+  /** Starts a thread for a slot, tracked until it ends (not yet any slot's current one). */
+  #launch(workerId: number): ThreadHandle {
+    const thread = new ThreadHandle({ ...this.#threadData, workerId }, this.#execArgv);
+    this.#threads.add(thread);
+    this.logger.debug({ workerId, threadId: thread.threadId }, 'worker starting');
+    void thread.ready.then(() => this.#warnOfNotes(thread), () => undefined);
+    void thread.exited.then((exitCode) => this.#onExit(thread, exitCode));
+    return thread;
+  }
+
+  /** Starts the slot's current thread; resolves when it listens, rejects if it ends first. */
+  #run(slot: WorkerSlot): Promise<void> {
+    const thread = this.#launch(slot.workerId);
+    slot.current = thread;
+    return thread.ready.then(() => {
+      if (slot.current !== thread) return;
+      this.logger.info({ workerId: slot.workerId, threadId: thread.threadId, port: thread.notes?.port, restarts: slot.restarts }, 'worker listening');
+      this.emit('workerListening', slot.info());
     });
   }
 
-  #onExit(slot: WorkerSlot, threadId: number, exitCode: number): void {
+  /** The SNI and unbound-certificate warnings, each once per cluster (see `runtime/certificate-binding.ts`). */
+  #warnOfNotes(thread: ThreadHandle): void {
+    const { sni, unbound } = thread.notes ?? {};
+    if (sni !== undefined && !this.#warned.has('sni')) {
+      this.#warned.add('sni');
+      this.logger.warn({ workerId: thread.workerId, sni }, SNI_WARNING);
+    }
+    if (unbound !== undefined && !this.#warned.has(unbound)) {
+      this.#warned.add(unbound);
+      this.logger.warn({ workerId: thread.workerId, certificate: unbound }, unboundWarning(unbound));
+    }
+  }
+
+  #onExit(thread: ThreadHandle, exitCode: number): void {
+    this.#threads.delete(thread);
     // A thread that died inside a write holds its shard's lock: free and repair it.
-    const released = this.table.releaseOwner(threadId + 1);
-    slot.worker = undefined;
-    slot.listening = false;
-    slot.threadId = -1;
-    const ranForMs = Date.now() - slot.startedAt;
-    const fields = { workerId: slot.workerId, threadId, exitCode, ranForMs, releasedShards: released, err: slot.failure };
+    const released = this.table.releaseOwner(thread.threadId + 1);
+    const slot = this.#slots[thread.workerId - 1];
+    const ranForMs = Date.now() - thread.startedAt;
+    const fields = { workerId: slot.workerId, threadId: thread.threadId, exitCode, ranForMs, releasedShards: released, err: thread.failure };
+    if (slot.current !== thread) {
+      // A reload's: an old thread that drained, or a new one that failed or was stopped.
+      this.logger.debug(fields, thread.stopping ? 'worker stopped' : 'worker ended');
+      return;
+    }
+    slot.current = undefined;
     if (this.#stopping !== undefined) {
       this.logger.debug(fields, 'worker stopped');
       return;
@@ -420,14 +512,15 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.logger.error({ ...fields, restartInMs }, 'worker exited unexpectedly; restarting it');
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = undefined;
-      if (this.#stopping !== undefined) return;
+      // Stopping, or a reload gave the slot a new thread meanwhile.
+      if (this.#stopping !== undefined || slot.current !== undefined) return;
       slot.restarts++;
       this.counters.add('workerRestarts');
-      this.#spawn(slot).catch(() => {
+      this.#run(slot).catch(() => {
         // Its exit was logged and another restart scheduled by #onExit.
       });
     }, restartInMs);
-    this.emit('workerExit', { workerId: slot.workerId, threadId, exitCode, error: slot.failure, restartInMs });
+    this.emit('workerExit', { workerId: slot.workerId, threadId: thread.threadId, exitCode, error: thread.failure, restartInMs });
   }
 }
 
@@ -467,6 +560,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   if (execArgv !== undefined && !(Array.isArray(execArgv) && execArgv.every((a) => typeof a === 'string'))) {
     throw new InvalidOptionError('execArgv', `expected an array of strings, got ${describe(execArgv)}`);
   }
+  // After the options: a bad option is named even when the module is missing too.
   const module = moduleUrl(options.server);
   const probe = await probeReusePort();
   if (!probe.supported) throw new ReusePortUnsupportedError(probe.message);
@@ -511,80 +605,3 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     throw error;
   }
 }
-
-/**
- * Runs a cluster as a program's main: {@link startCluster}, then SIGTERM or
- * SIGINT stop it gracefully ({@link Cluster.stop}) and exit with code 0. A
- * second signal kills the process at once (Node's default). SIGUSR1 rotates
- * the ticket keys now ({@link Cluster.rotateTicketKeys}); SIGUSR2 flushes
- * every session and ticket key ({@link Cluster.flush}). If starting
- * fails, the error (its code and message) goes to standard error and the
- * exit code is 1; the returned promise then resolves to `undefined`.
- */
-export async function runCluster(options: ClusterOptions): Promise<Cluster | undefined> {
-  let cluster: Cluster;
-  try {
-    cluster = await startCluster(options);
-  } catch (error) {
-    const { code, message } = summarize(error);
-    // A thread's failure carries the application's own stack (a server module that threw): show where.
-    const origin = error instanceof WorkerStartError ? originOf(error.cause as ErrorSummary | undefined) : undefined;
-    const where = origin === undefined ? '' : `${origin.replace(/^/gm, '    ')}\n`;
-    process.stderr.write(`tls-session-cache: could not start: ${code ? `${code}: ` : ''}${message}\n${where}`);
-    process.exitCode = 1;
-    return undefined;
-  }
-  const onSignal = (signal: NodeJS.Signals): void => {
-    cluster.logger.info({ signal }, 'signal received');
-    cluster.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        cluster.logger.error({ err: summarize(error) }, 'stop failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
-  const onOperatorSignal = (signal: NodeJS.Signals): void => {
-    cluster.logger.info({ signal }, 'signal received');
-    try {
-      if (signal === 'SIGUSR1') cluster.rotateTicketKeys();
-      else cluster.flush();
-    } catch (error) {
-      cluster.logger.error({ err: summarize(error), signal }, signal === 'SIGUSR1' ? 'rotation failed' : 'flush failed');
-    }
-  };
-  process.on('SIGUSR1', onOperatorSignal);
-  process.on('SIGUSR2', onOperatorSignal);
-  return cluster;
-}
-
-/**
- * The server module's URL; a `file:` module must exist, so that a typo fails
- * here rather than in every thread.
- */
-function moduleUrl(server: unknown): string {
-  if (!(server instanceof URL) && (typeof server !== 'string' || server === '')) {
-    throw new InvalidOptionError('server', `expected a module path or URL, got ${describe(server)}`);
-  }
-  const url =
-    server instanceof URL
-      ? server
-      : /^[a-z][a-z0-9+.-]*:/i.test(server) && !/^[a-z]:[\\/]/i.test(server)
-        ? new URL(server)
-        : pathToFileURL(resolvePath(server));
-  if (url.protocol === 'file:' && !isFile(url)) {
-    throw new ServerModuleError(String(server), `No such server module: ${fileURLToPath(url)}`);
-  }
-  return url.href;
-}
-
-function isFile(url: URL): boolean {
-  try {
-    return statSync(url).isFile();
-  } catch {
-    return false;
-  }
-}
-

@@ -46,8 +46,17 @@ export interface ErrorSummary {
 
 /** Thread to primary. */
 export type FromServerThread =
-  | { type: 'listening'; port: number }
-  | { type: 'start-failed'; error: ErrorSummary };
+  | {
+      type: 'listening';
+      port: number;
+      /** The server uses SNI (see `runtime/certificate-binding.ts`): the primary warns once. */
+      sni: 'SNICallback' | 'addContext' | undefined;
+      /** Why its sessions are not bound to its certificate, if they are not: the primary warns once. */
+      unbound: 'internals' | 'no-certificate' | undefined;
+    }
+  | { type: 'start-failed'; error: ErrorSummary }
+  /** Told to stop, the thread closed its listening socket and drains its connections. */
+  | { type: 'draining' };
 
 /**
  * Names an error for a message or a log line, never including its data.

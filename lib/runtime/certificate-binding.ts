@@ -1,0 +1,186 @@
+/**
+ * Binds a server's TLS sessions to its certificate: sessions (by session ID,
+ * TLS 1.2 ticket or TLS 1.3 ticket) made under one certificate never resume
+ * under another, on this host or any other, while every server of the
+ * deployment with the same certificate resumes every other's.
+ *
+ * How: OpenSSL resumes a session only under the session ID context it was
+ * made in. Every runtime sets each server's context to one derived from the
+ * deployment's (`TLS_CACHE_SESSION_ID_CONTEXT`) and the server's leaf
+ * certificate ({@link certificateSessionIdContext}), as nginx derives its
+ * own from the certificate. A new certificate (a reload, or
+ * `server.setSecureContext()`) is a new context: the clients of the old one
+ * make a full handshake and check the server again.
+ *
+ * Node's public API cannot do this; it uses two internal methods of the
+ * server's native context, `getCertificate()` (the leaf's DER, whatever form
+ * the certificate was given in) and `setSessionIdContext()` (applies to the
+ * connections created after it), feature-detected. Without them the server
+ * keeps the deployment's context: sessions then survive a certificate change
+ * until they expire (see {@link CertificateBinding.unbound}).
+ *
+ * SNI: a server with `SNICallback` or `addContext()` serves several
+ * certificates, but OpenSSL looks a session up before the SNI callback runs
+ * and Node's hooks cannot tell which certificate a lookup is for: sessions
+ * are bound to the server's default certificate only, and a session made
+ * for one name resumes on a connection asking for another (as nginx does:
+ * "session resumption always happens in the default SSL context"). See
+ * {@link sniInUse}.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import type { Server as TlsServer } from 'node:tls';
+
+/** The most bytes OpenSSL takes as a session ID context. */
+const MAX_CONTEXT_BYTES = 32;
+
+/** The internal methods of a server's native context this module uses. */
+interface NativeContext {
+  getCertificate(): Uint8Array | null | undefined;
+  setSessionIdContext(context: string): void;
+}
+
+/** A server's internal `_sharedCreds`: its current secure context. */
+type SharedCreds = { context?: unknown } | undefined;
+
+function sharedCreds(server: TlsServer): SharedCreds {
+  return (server as { _sharedCreds?: SharedCreds })._sharedCreds;
+}
+
+function nativeContext(creds: SharedCreds): NativeContext | undefined {
+  const context = creds?.context as Partial<NativeContext> | null | undefined;
+  return context !== null &&
+    typeof context === 'object' &&
+    typeof context.getCertificate === 'function' &&
+    typeof context.setSessionIdContext === 'function'
+    ? (context as NativeContext)
+    : undefined;
+}
+
+/**
+ * The session ID context of a certificate in a deployment: the first 32 hex
+ * characters of SHA-256(`base` || 0x00 || `certificate`), where `base` is
+ * the deployment's context (`TLS_CACHE_SESSION_ID_CONTEXT`) and
+ * `certificate` the leaf certificate's DER bytes. 32 characters are 32
+ * bytes, OpenSSL's maximum. The same inputs give the same context in every
+ * process and on every host.
+ */
+export function certificateSessionIdContext(base: string, certificate: Uint8Array): string {
+  return createHash('sha256').update(base).update('\0').update(certificate).digest('hex').slice(0, MAX_CONTEXT_BYTES);
+}
+
+/** What {@link bindSessionsToCertificate} did to a server. */
+export interface CertificateBinding {
+  /** The session ID context in force now: the derived one, or the deployment's when unbound. */
+  readonly context: string;
+  /**
+   * Why sessions are not bound to the certificate, or `undefined` when they
+   * are: `'internals'` (this Node lacks the internal methods) or
+   * `'no-certificate'` (the server has no default certificate, e.g. only
+   * SNI contexts).
+   */
+  readonly unbound: 'internals' | 'no-certificate' | undefined;
+  /** Times the server's secure context was replaced (`setSecureContext()`) and bound again. */
+  readonly replacements: number;
+}
+
+/** Options of {@link bindSessionsToCertificate}. */
+export interface BindOptions {
+  /**
+   * Called after `server.setSecureContext()` replaced the server's native
+   * context and it was bound again, before the first connection on it is
+   * made: the place to attach what the new context lost (the ticket key
+   * callback, `SSL_OP_NO_TICKET`).
+   * @defaultValue none
+   */
+  onReplaced?: (binding: CertificateBinding) => void;
+}
+
+/**
+ * Sets the server's session ID context to the one derived from `base` and
+ * its default certificate, and again whenever `setSecureContext()` replaces
+ * its context (checked as each connection arrives, before Node creates its
+ * TLS state, so no connection is made under an unbound context). Leaves
+ * the server's `sessionIdContext` property as the application set it.
+ * Never throws: without the internal methods, or without a certificate, the
+ * server keeps its context and the binding says why.
+ */
+export function bindSessionsToCertificate(server: TlsServer, base: string, options: BindOptions = {}): CertificateBinding {
+  const state: { context: string; unbound: CertificateBinding['unbound']; replacements: number } = {
+    context: base,
+    unbound: undefined,
+    replacements: 0,
+  };
+  const binding: CertificateBinding = {
+    get context() {
+      return state.context;
+    },
+    get unbound() {
+      return state.unbound;
+    },
+    get replacements() {
+      return state.replacements;
+    },
+  };
+  let bound = sharedCreds(server);
+  const bind = (): void => {
+    const native = nativeContext(bound);
+    if (native === undefined) {
+      state.unbound = 'internals';
+      state.context = base;
+      return;
+    }
+    const der = native.getCertificate();
+    if (der === null || der === undefined || der.byteLength === 0) {
+      state.unbound = 'no-certificate';
+      state.context = base;
+      native.setSessionIdContext(base);
+      return;
+    }
+    state.context = certificateSessionIdContext(base, der);
+    state.unbound = undefined;
+    native.setSessionIdContext(state.context);
+  };
+  bind();
+  if (state.unbound === 'internals') return binding;
+  // Node's own 'connection' listener creates the TLS state (SSL_new copies the context): run first.
+  server.prependListener('connection', () => {
+    const now = sharedCreds(server);
+    if (now === bound) return;
+    bound = now;
+    state.replacements++;
+    bind();
+    options.onReplaced?.(binding);
+  });
+  return binding;
+}
+
+/**
+ * Whether the server serves more than its default certificate: `'SNICallback'`
+ * (created with one), `'addContext'` (contexts added), or `undefined`. Its
+ * sessions are then bound to the default certificate only (see the module's
+ * documentation).
+ */
+export function sniInUse(server: TlsServer): 'SNICallback' | 'addContext' | undefined {
+  const symbol = Object.getOwnPropertySymbols(server).find((s) => s.description === 'snicallback');
+  if (symbol !== undefined && typeof (server as unknown as Record<symbol, unknown>)[symbol] === 'function') return 'SNICallback';
+  const contexts = (server as { _contexts?: unknown })._contexts;
+  if (Array.isArray(contexts) && contexts.length > 0) return 'addContext';
+  return undefined;
+}
+
+/** The warning logged once when a server uses SNI (see {@link sniInUse}). */
+export const SNI_WARNING =
+  'this server serves several certificates (SNI): a session resumes under the default certificate it was not made for ' +
+  "when the client asks for another name, because OpenSSL looks sessions up before the SNI callback (nginx does the same); " +
+  'certificate changes still end old sessions. To keep names apart, serve them from separate servers or ports';
+
+/** The warning logged once when sessions could not be bound to the certificate. */
+export function unboundWarning(reason: 'internals' | 'no-certificate'): string {
+  return reason === 'internals'
+    ? "this Node lacks the internal secure-context methods used to bind sessions to the certificate: sessions made under " +
+        'an old certificate resume under a new one until they expire (TLS_CACHE_TIMEOUT)'
+    : 'this server has no default certificate: sessions are not bound to a certificate, and those made under an old ' +
+        'certificate resume under a new one until they expire (TLS_CACHE_TIMEOUT)';
+}

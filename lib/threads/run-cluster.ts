@@ -1,0 +1,79 @@
+/**
+ * {@link runCluster}: the worker-thread runtime as a program's main, with
+ * its signals.
+ *
+ * @module
+ */
+import { startCluster, type Cluster, type ClusterOptions } from './cluster.ts';
+import { originOf, summarize, type ErrorSummary } from './messages.ts';
+import { WorkerStartError } from '../errors.ts';
+
+/**
+ * Runs a cluster as a program's main: {@link startCluster}, then signals:
+ *
+ * - SIGTERM or SIGINT stop it gracefully ({@link Cluster.stop}) and exit
+ *   with code 0; a second one kills the process at once (Node's default).
+ * - SIGHUP reloads every worker, one at a time ({@link Cluster.reload}):
+ *   new code and certificate files, sessions and ticket keys kept. The
+ *   outcome is logged; a failed reload leaves the workers serving. One
+ *   received while starting reloads once the cluster listens.
+ * - SIGUSR1 rotates the ticket keys now ({@link Cluster.rotateTicketKeys});
+ *   SIGUSR2 flushes every session and ticket key ({@link Cluster.flush}).
+ *
+ * If starting fails, the error (its code and message) goes to standard
+ * error and the exit code is 1; the returned promise then resolves to
+ * `undefined`.
+ */
+export async function runCluster(options: ClusterOptions): Promise<Cluster | undefined> {
+  // Taken from the start: SIGHUP's default action would end the process.
+  let hangupWhileStarting = false;
+  const onEarlyHangup = (): void => {
+    hangupWhileStarting = true;
+  };
+  process.on('SIGHUP', onEarlyHangup);
+  let cluster: Cluster;
+  try {
+    cluster = await startCluster(options);
+  } catch (error) {
+    const { code, message } = summarize(error);
+    // A thread's failure carries the application's own stack (a server module that threw): show where.
+    const origin = error instanceof WorkerStartError ? originOf(error.cause as ErrorSummary | undefined) : undefined;
+    const where = origin === undefined ? '' : `${origin.replace(/^/gm, '    ')}\n`;
+    process.stderr.write(`tls-session-cache: could not start: ${code ? `${code}: ` : ''}${message}\n${where}`);
+    process.exitCode = 1;
+    return undefined;
+  } finally {
+    process.off('SIGHUP', onEarlyHangup);
+  }
+  const onSignal = (signal: NodeJS.Signals): void => {
+    cluster.logger.info({ signal }, 'signal received');
+    cluster.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        cluster.logger.error({ err: summarize(error) }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  const onOperatorSignal = (signal: NodeJS.Signals): void => {
+    cluster.logger.info({ signal }, 'signal received');
+    try {
+      if (signal === 'SIGUSR1') cluster.rotateTicketKeys();
+      else cluster.flush();
+    } catch (error) {
+      cluster.logger.error({ err: summarize(error), signal }, signal === 'SIGUSR1' ? 'rotation failed' : 'flush failed');
+    }
+  };
+  process.on('SIGUSR1', onOperatorSignal);
+  process.on('SIGUSR2', onOperatorSignal);
+  const onHangup = (): void => {
+    cluster.logger.info({ signal: 'SIGHUP' }, 'signal received');
+    // The reload logs its outcome (one line per worker and a summary, or why it failed).
+    cluster.reload().catch(() => undefined);
+  };
+  process.on('SIGHUP', onHangup);
+  if (hangupWhileStarting) onHangup();
+  return cluster;
+}
