@@ -123,19 +123,35 @@ function watchServerOutages(redis: Redis, url: string | undefined, options: Redi
     lastError = errorCode(error);
     if (state !== 'up') down(lastError);
   });
+  let settling: NodeJS.Timeout | undefined;
   redis.on('close', () => {
+    clearTimeout(settling);
+    settling = undefined;
     if (state === 'up') down(lastError ?? 'connection closed');
   });
   redis.on('ready', () => {
-    if (state === 'down') {
-      logger?.[recoveryLevel]({ redis: where, role, outageMs: Date.now() - downSince }, 'redis reconnected');
-    } else {
-      logger?.[connectedLevel]({ redis: where, role }, 'redis connected');
-    }
-    state = 'up';
     lastError = undefined;
+    if (state !== 'down') {
+      if (state === 'connecting') logger?.[connectedLevel]({ redis: where, role }, 'redis connected');
+      state = 'up';
+      return;
+    }
+    // Back, once it stays: a Sentinel client that reconnected to the new master before it heard of the failover is
+    // dropped once more by its failover detector, moments later; that is still the same outage.
+    const readyAt = Date.now();
+    clearTimeout(settling);
+    settling = setTimeout(() => {
+      settling = undefined;
+      if (state !== 'down' || redis.status !== 'ready') return;
+      state = 'up';
+      logger?.[recoveryLevel]({ redis: where, role, outageMs: readyAt - downSince }, 'redis reconnected');
+    }, RECOVERY_SETTLE_MS);
+    settling.unref();
   });
 }
+
+/** A connection back from an outage counts as back once it stayed up this long, in ms (one outage, one recovery line). */
+const RECOVERY_SETTLE_MS = 500;
 
 /** While a Redis Cluster counts as down, how often its masters are checked for the recovery line, in ms. */
 const CLUSTER_RECOVERY_CHECK_MS = 250;

@@ -163,10 +163,35 @@ export function clientOptions(target: RedisTarget, tuning: ClientTuning = {}): C
 export function createClient(target: RedisTarget | string, tuning: ClientTuning = {}): RedisClient {
   const made = clientOptions(typeof target === 'string' ? { mode: 'standalone', url: target } : target, tuning);
   if (made.mode === 'standalone') return new Redis(made.url, made.options);
-  if (made.mode === 'sentinel') return new Redis(made.options);
+  if (made.mode === 'sentinel') return keepReconnecting(new Redis(made.options));
   const cluster = new Cluster(made.nodes, made.options);
   keepClusterWarm(cluster);
   return cluster;
+}
+
+/**
+ * Sentinel mode: a client that ends without being told to connects again.
+ * When the sentinels announce a failover, ioredis's failover detector drops
+ * the connection; if the client was just then between two reconnection
+ * attempts (the master gone, asking the sentinels again every 100 ms), the
+ * attempt in flight fails as "closed" and ioredis ends the client for good
+ * (measured: about one connection in three under load, never to come back).
+ * `disconnect()` still ends it.
+ */
+function keepReconnecting(client: Redis): Redis {
+  let closing = false;
+  const disconnect = client.disconnect.bind(client);
+  client.disconnect = (reconnect?: boolean): void => {
+    if (reconnect !== true) closing = true;
+    disconnect(reconnect);
+  };
+  client.on('end', () => {
+    if (closing) return;
+    setTimeout(() => {
+      if (!closing && client.status === 'end') client.connect().catch(() => {});
+    }, SENTINEL_RECONNECT_MS).unref();
+  });
+  return client;
 }
 
 /** Whether `client` is a Redis Cluster client. */
