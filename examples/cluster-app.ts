@@ -6,7 +6,7 @@
  * ticket, TLS 1.2 and 1.3.
  *
  * ```sh
- * node examples/cluster-app.ts                 # PORT=8443, WORKERS = cores
+ * npm run example:cluster                     # PORT=8443, WORKERS = cores
  * curl -k https://localhost:8443/
  * ```
  *

@@ -15,7 +15,7 @@ import { threadId } from 'node:worker_threads';
 import { InvalidCounterBufferError } from '../errors.ts';
 import type { SessionHookCounters } from '../tls/session-hooks.ts';
 import type { TicketCounters } from '../tickets/attach-ticket-keys.ts';
-import { describe } from '../table/session-table.ts';
+import { describe } from '../describe.ts';
 
 /** Every counter of the block, in layout order. Never rename or reorder: it is the layout. */
 export const COUNTER_NAMES = [

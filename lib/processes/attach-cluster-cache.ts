@@ -27,7 +27,8 @@ import { InvalidOptionError, NotInClusterError } from '../errors.ts';
 import { attachSessionCache, sessionCacheOf, type SessionCacheBinding } from '../tls/session-hooks.ts';
 import { ProcessWorker } from './worker-process.ts';
 import { checkSessionIdContext, runtimeServerOptions, type RuntimeServerOptions } from '../runtime/attach-runtime.ts';
-import { SessionTable, describe } from '../table/session-table.ts';
+import { describe } from '../describe.ts';
+import { SessionTable } from '../table/session-table.ts';
 import { TicketKeyRing } from '../tickets/key-ring.ts';
 import { attachTicketKeys, ticketKeysOf, type TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 

@@ -53,7 +53,8 @@ import {
   type WorkerRedisSettings,
 } from './ipc-messages.ts';
 import { CachePrimary, type FlushResult } from '../runtime/cache-primary.ts';
-import { describe, type SessionTable } from '../table/session-table.ts';
+import { describe } from '../describe.ts';
+import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import type { SharedCounters } from '../operations/counters.ts';
 

@@ -9,7 +9,7 @@
  * @module
  */
 import { InvalidOptionError } from '../errors.ts';
-import { describe } from '../table/session-table.ts';
+import { describe } from '../describe.ts';
 
 /** What an entry costs besides its ID and session bytes (map entry, object, buffer headers), an estimate. */
 export const LOCAL_ENTRY_OVERHEAD = 160;

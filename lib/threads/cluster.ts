@@ -40,7 +40,8 @@ import type { SessionHookCounters } from '../tls/session-hooks.ts';
 import { CachePrimary, type FlushResult } from '../runtime/cache-primary.ts';
 import { probeReusePort } from './reuse-port.ts';
 import { createLogger, resolveLogFormat } from '../operations/logger.ts';
-import { describe, type SessionTable } from '../table/session-table.ts';
+import { describe } from '../describe.ts';
+import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import type { TicketCounters } from '../tickets/attach-ticket-keys.ts';
 
@@ -450,7 +451,6 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const config = loadConfig(options.config ?? {}, env);
   const applicationVariables = options.applicationVariables ?? [];
   checkApplicationVariables(applicationVariables);
-  const module = moduleUrl(options.server);
   const requestedPort = options.port;
   if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535) {
     throw new InvalidOptionError('port', `expected an integer from 0 to 65535, got ${describe(requestedPort)}`);
@@ -467,6 +467,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   if (execArgv !== undefined && !(Array.isArray(execArgv) && execArgv.every((a) => typeof a === 'string'))) {
     throw new InvalidOptionError('execArgv', `expected an array of strings, got ${describe(execArgv)}`);
   }
+  const module = moduleUrl(options.server);
   const probe = await probeReusePort();
   if (!probe.supported) throw new ReusePortUnsupportedError(probe.message);
   const port = requestedPort === 0 ? await freePort(host) : requestedPort;

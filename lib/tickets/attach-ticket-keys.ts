@@ -34,7 +34,7 @@ import { Server as TlsServer } from 'node:tls';
 import { InvalidOptionError } from '../errors.ts';
 import { TicketKeyRing } from './key-ring.ts';
 import { wipeKey, type TicketKey } from './ticket-key.ts';
-import { describe } from '../table/session-table.ts';
+import { describe } from '../describe.ts';
 
 /** How a server uses the ring. */
 export type TicketKeyMode = 'callback' | 'fallback';

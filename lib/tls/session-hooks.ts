@@ -8,7 +8,8 @@
 import { Server as TlsServer } from 'node:tls';
 import { InvalidOptionError, SessionHooksInUseError, SessionTimeoutMismatchError } from '../errors.ts';
 import { isTls13Session } from './session-version.ts';
-import { SessionTable, describe } from '../table/session-table.ts';
+import { describe } from '../describe.ts';
+import { SessionTable } from '../table/session-table.ts';
 
 /**
  * What the hooks need of a store. {@link SessionTable} is one; a `Map`
