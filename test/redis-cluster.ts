@@ -120,13 +120,13 @@ t.test('two hosts on a Redis Cluster of 3 masters', async (t) => {
     const { hosts: pair } = await twoHosts(t, 'failover', { TLS_CACHE_REDIS_TIMEOUT: '50ms' });
     const load = loadClients(pair.map((h) => h.port), 8);
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-    await sleep(2500);
+    await sleep(2000);
     // The master holding the fleet's keys, and a third of the sessions.
     const slot = await cluster.slotOf('{failover}:fleet');
     const killedAt = Date.now();
     const { killed, promoted, ms } = await cluster.killMaster(slot);
     const recoveredAt = Date.now();
-    await sleep(4000);
+    await sleep(3000);
     await load.stop();
     const { results } = load;
     t.comment(`master :${killed} SIGKILLed; its replica :${promoted} served its slots ${ms} ms later`);

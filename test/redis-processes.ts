@@ -35,6 +35,8 @@ t.test('two hosts of node:cluster worker processes sharing one Redis', async (t)
     TLS_CACHE_REDIS_TIMEOUT: '250ms',
     TLS_CACHE_IPC_TIMEOUT: '250ms',
     TLS_CACHE_METRICS_PORT: String(await freePort()),
+    // Every process at debug: the Redis settings, secret included, travel to the workers; none may be logged.
+    TLS_CACHE_LOG_LEVEL: 'debug',
   });
   const apps: [ClusterApp, ClusterApp] = await Promise.all([startClusterApp(await env()), startClusterApp(await env())]);
   t.teardown(() => Promise.all(apps.map((app) => app.kill())));
@@ -80,6 +82,15 @@ t.test('two hosts of node:cluster worker processes sharing one Redis', async (t)
     let after = 0;
     for (const session of sessions) for (let i = 0; i < 4; i++) if ((await visitTls({ port: ports[1], session, noTicket: true })).reused) after++;
     t.equal(after, 0, 'no earlier session resumes on host B, in either worker process');
+  });
+
+  await t.test('no process logs the secret, at debug level', async (t) => {
+    for (const app of apps) {
+      const output = app.output();
+      t.ok(output.includes('attached to the cluster primary'), 'the worker processes logged their attach (at debug)');
+      t.ok(output.includes('"redis":"standalone"'), 'saying only that there is a Redis, and its mode');
+      t.notOk(output.includes(SECRET), 'the secret is in no line');
+    }
   });
 
   await t.test('a hung Redis: a lookup gives up at its bound, a full handshake, never a stall', async (t) => {

@@ -84,4 +84,6 @@ t.test('hosts move to a new secret one at a time: resumption goes on both ways a
   t.notOk((await visitTls({ port: oldOnly.cluster.port, session: fresh.session, noTicket: true })).reused,
     'a host on the old secret alone cannot open what a host on the new one alone sealed');
   t.ok(oldOnly.cluster.counters.get('redisRejected') >= 1, 'and counts it as refused');
+  const logged = JSON.stringify([a, a2, b, oldOnly].map((host) => host.logs));
+  t.notOk(logged.includes(OLD) || logged.includes(NEW), 'neither secret is in any log line of any host');
 });

@@ -39,11 +39,11 @@ t.test('Sentinel: the master killed under load, no failed connection, resumption
 
   const load = loadClients(hosts.map((h) => h.port), 8);
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-  await sleep(3000);
+  await sleep(2000);
   const killedAt = Date.now();
   const switchMs = await sentinel.killMaster();
   const promotedAt = Date.now();
-  await sleep(4000);
+  await sleep(3000);
   await load.stop();
   const { results } = load;
   t.comment(`master SIGKILLed; the sentinel named the replica ${switchMs} ms later`);
