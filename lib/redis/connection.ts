@@ -221,6 +221,9 @@ function watchClusterOutages(cluster: Cluster, url: string | undefined, options:
 /** An error's code (`ECONNREFUSED`, `NOAUTH`, ...), or its class name: never a message that could carry a URL. */
 export function errorCode(error: unknown): string {
   if (error !== null && typeof error === 'object') {
+    // A Redis Cluster client that reached no node (ClusterAllFailedError) keeps the last node's error: say what it was.
+    const lastNodeError = (error as { lastNodeError?: unknown }).lastNodeError;
+    if (lastNodeError !== undefined && lastNodeError !== error) return errorCode(lastNodeError);
     const code = (error as { code?: unknown }).code;
     if (typeof code === 'string' && code !== '') return code;
     const message = (error as { message?: unknown }).message;

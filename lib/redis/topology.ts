@@ -201,7 +201,9 @@ export function isCluster(client: RedisClient): client is Cluster {
 
 /** Another connection to the same Redis, with the same options (a subscriber, say). */
 export function duplicateClient(client: RedisClient): RedisClient {
-  return isCluster(client) ? client.duplicate() : client.duplicate();
+  if (isCluster(client)) return client.duplicate();
+  const copy = client.duplicate();
+  return client.options.sentinels ? keepReconnecting(copy) : copy;
 }
 
 /**
