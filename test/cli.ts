@@ -28,6 +28,7 @@ const NO_DEFAULT = module('no-default.mjs', 'export const createServer = () => n
 const NOT_A_SERVER = module('not-a-server.mjs', 'export default () => ({ listen() {} });\n');
 const THROWS_AT_LOAD = module('throws.mjs', "throw new Error('cannot read ./missing-cert.pem');\n");
 const SYNTAX_ERROR = module('syntax.mjs', 'export default () => {\n');
+const LISTENING = module('listening.mjs', "import { createServer } from 'node:tls';\nexport default () => createServer().listen(0);\n");
 const { cert, key } = await loadCertificate({});
 /** The certificate files the fixture server module reads. */
 const CERTIFICATE = { APP_CERT: module('cert.pem', cert), APP_KEY: module('key.pem', key) };
@@ -87,7 +88,8 @@ t.test('--version prints the package version and exits 0', async (t) => {
 t.test('usage errors: ERR_TLS_CACHE_USAGE, exit code 2', async (t) => {
   const cases: Array<[string, string[], RegExp]> = [
     ['no server module', [], /ERR_TLS_CACHE_USAGE: Missing the server module/],
-    ['an unknown option', ['--prot', '8443', SESSION_SERVER], /ERR_TLS_CACHE_USAGE: .*'--prot'/],
+    ['an unknown option', ['--prot', '8443', SESSION_SERVER], /ERR_TLS_CACHE_USAGE: Unknown option --prot; did you mean --port\?/],
+    ['an unknown option far from any', ['--workers', '4', SESSION_SERVER], /ERR_TLS_CACHE_USAGE: Unknown option --workers\n/],
     ['two server modules', [SESSION_SERVER, SESSION_SERVER], /ERR_TLS_CACHE_USAGE: Expected one server module, got 2/],
     ['a port that is not a number', ['--port', 'https', SESSION_SERVER], /ERR_TLS_CACHE_USAGE: --port expects a port number from 0 to 65535 .*got "https"/],
     ['a port out of range', ['--port', '70000', SESSION_SERVER], /ERR_TLS_CACHE_USAGE: --port expects .*got "70000"/],
@@ -107,7 +109,8 @@ t.test('a bad PORT: ERR_TLS_CACHE_INVALID_ENV naming it, exit code 1', async (t)
   for (const value of ['eighty', '65536', '-1']) {
     const { code, stderr } = await cli([SESSION_SERVER], { PORT: value });
     t.equal(code, 1, `PORT=${value}`);
-    t.match(stderr, /ERR_TLS_CACHE_INVALID_ENV: Invalid environment variable PORT: expected a port number from 0 to 65535/, stderr);
+    t.match(stderr, /^tls-session-cache: could not start: ERR_TLS_CACHE_INVALID_ENV: Invalid environment variable PORT: expected a port number from 0 to 65535/, stderr);
+    t.notMatch(stderr, '--help', 'not a usage error: no pointer to --help');
   }
 });
 
@@ -122,7 +125,7 @@ t.test('a bad TLS_CACHE_* variable: ERR_TLS_CACHE_INVALID_ENV naming it, before 
 t.test('no such server module: ERR_TLS_CACHE_SERVER_MODULE, no thread started', async (t) => {
   const { code, stderr, stdout } = await cli([join(dir, 'nowhere.mjs')]);
   t.equal(code, 1);
-  t.match(stderr, `tls-session-cache: ERR_TLS_CACHE_SERVER_MODULE: No such server module: ${join(dir, 'nowhere.mjs')}`);
+  t.match(stderr, `tls-session-cache: could not start: ERR_TLS_CACHE_SERVER_MODULE: No such server module: ${join(dir, 'nowhere.mjs')}`);
   t.notMatch(stdout, 'worker starting', 'no worker was started');
 });
 
@@ -132,6 +135,7 @@ t.test('a server module that cannot serve: its coded error, exit code 1, nothing
     ['a default export that returns no tls.Server', NOT_A_SERVER, /returned an object that is not a tls\.Server \(Object\)/],
     ['a module that throws as it loads', THROWS_AT_LOAD, /failed to load: cannot read \.\/missing-cert\.pem/],
     ['a module that does not parse', SYNTAX_ERROR, /failed to load: .*(Unexpected end of input|SyntaxError)/],
+    ['a server that already listens', LISTENING, /returned a server that is already listening/],
   ];
   for (const [label, file, message] of cases) {
     const port = await freePort();
@@ -141,6 +145,15 @@ t.test('a server module that cannot serve: its coded error, exit code 1, nothing
     t.match(stderr, message, `${label}: ${stderr.trim()}`);
     t.notOk(listened, `${label}: nothing listened`);
   }
+});
+
+t.test("where a server module failed: its own file and line, under the library's message", async (t) => {
+  const thrown = await cli([THROWS_AT_LOAD]);
+  t.match(thrown.stderr, /\n {4}Error: cannot read \.\/missing-cert\.pem\n {8}at .*throws\.mjs:1:7/, 'the stack of the error the module threw');
+  const unparsed = await cli([SYNTAX_ERROR]);
+  t.match(unparsed.stderr, /\n {4}.*syntax\.mjs:2\n/, 'a syntax error: the file and line (from node --check)');
+  const bare = await cli([NO_DEFAULT]);
+  t.notMatch(bare.stderr, /\n {4}/, "no stack when the library's own check failed: its message says it all");
 });
 
 t.test('a misspelt variable gets one warning naming the closest setting; SIGTERM stops with 0', async (t) => {

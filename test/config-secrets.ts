@@ -1,7 +1,7 @@
 /** The Redis URL and secret never reach an error message or a log: errors and redactConfig. */
 import t from 'tap';
 import { loadConfig } from '../lib/config/load.ts';
-import { redactConfig, redactUrl } from '../lib/config/redact.ts';
+import { configForLog, redactConfig, redactUrl } from '../lib/config/redact.ts';
 import { InvalidEnvironmentError, InvalidOptionError } from '../lib/errors.ts';
 import { SECRET, thrown } from './helpers/config.ts';
 
@@ -43,5 +43,12 @@ t.test('redactConfig hides secrets for logs', async (t) => {
   t.same(redactConfig(config).redisUrl, 'redis://***:***@h:1/2');
   t.same(redactConfig(config).redisSecret, '[redacted]');
   t.same(redactConfig(loadConfig({}, {})), loadConfig({}, {}), 'nothing to hide: unchanged');
+  const logged = configForLog(config);
+  t.notOk(JSON.stringify(logged).includes('hunter2') || JSON.stringify(logged).includes(SECRET), 'configForLog hides them too');
+  t.same(logged.redisSecret, '[redacted]');
+  t.equal(logged.timeout, '5m', 'the timeout in the units a person writes (its option is seconds)');
+  t.equal(logged.size, '32MiB');
+  t.equal(logged.ipcTimeout, '5ms');
+  t.equal(logged.workers, config.workers, 'counts stay numbers');
   t.equal(redactUrl('not a url'), '[redacted]');
 });

@@ -6,7 +6,9 @@
  *
  * @module
  */
+import { spawnSync } from 'node:child_process';
 import type { Http2Session } from 'node:http2';
+import { fileURLToPath } from 'node:url';
 import { Server as TlsServer } from 'node:tls';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { FromServerThread, ServerThreadData, ToServerThread } from '../lib/threads/messages.ts';
@@ -114,6 +116,7 @@ async function makeServer(context: ServerContext): Promise<TlsServer> {
   try {
     module = (await import(data.module)) as { default?: unknown };
   } catch (error) {
+    if (error instanceof SyntaxError) locateSyntaxError(error, data.module);
     throw new ServerModuleError(data.module, `The server module ${data.module} failed to load: ${describeFailure(error)}`, { cause: error });
   }
   if (typeof module.default !== 'function') {
@@ -134,13 +137,31 @@ async function makeServer(context: ServerContext): Promise<TlsServer> {
       `The default export of ${data.module} returned ${server === null ? 'null' : typeof server === 'object' ? `an object that is not a tls.Server (${server.constructor?.name ?? 'no constructor'})` : typeof server}; expected a tls.Server (tls, https or http2 secure server), not listening yet`,
     );
   }
+  if (server.listening) {
+    throw new ServerModuleError(
+      data.module,
+      `The default export of ${data.module} returned a server that is already listening; return it before listen(): the runtime listens on the shared port itself`,
+    );
+  }
   return server;
+}
+
+/**
+ * Puts the file, line and column of a syntax error at the top of its stack:
+ * Node prints them for an uncaught one, but a caught `import()` failure
+ * carries none, so `node --check` finds them again (only on this path).
+ */
+function locateSyntaxError(error: SyntaxError, module: string): void {
+  if (!module.startsWith('file:')) return;
+  const checked = spawnSync(process.execPath, ['--check', fileURLToPath(module)], { encoding: 'utf8', timeout: 10_000 });
+  const location = checked.stderr?.split(/\n\s*\n/)[0]?.trimEnd();
+  if (checked.status !== 0 && location) error.stack = `${location}\n\n${error.stack ?? `${error.name}: ${error.message}`}`;
 }
 
 /** An error's code and message, for a message about the module that threw it. */
 function describeFailure(error: unknown): string {
   const { code, message } = summarize(error);
-  return code === undefined ? message : `${code}: ${message}`;
+  return code === undefined || message.startsWith(code) ? message : `${code}: ${message}`;
 }
 
 /** Stops accepting, lets open connections finish, then ends the thread. */
@@ -176,6 +197,6 @@ try {
 } catch (error) {
   // The summary names the failure for the primary; rethrowing ends the thread
   // (and reaches the primary as the Worker's 'error' event should the message not).
-  post({ type: 'start-failed', error: summarize(error) });
+  post({ type: 'start-failed', error: summarize(error, { stack: true }) });
   throw error;
 }

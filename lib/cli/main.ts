@@ -17,6 +17,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { closest, distance } from 'fastest-levenshtein';
 import { InvalidEnvironmentError, ServerModuleError, UsageError } from '../errors.ts';
 import { runCluster, type Cluster } from '../threads/cluster.ts';
 import { summarize } from '../threads/messages.ts';
@@ -31,6 +32,8 @@ export interface MainIo {
 
 /** Exit code of a usage error, as most command-line tools use. */
 const USAGE_EXIT = 2;
+/** The long options, for suggestions. */
+const OPTIONS = ['--port', '--host', '--help', '--version'] as const;
 
 /**
  * Runs the command line. Resolves to an exit code when the process should
@@ -42,7 +45,7 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number 
   try {
     command = parseCommand(argv, io.env);
   } catch (error) {
-    return fail(io, error, `\nRun tls-session-cache --help for the options and variables.\n`);
+    return fail(io, error);
   }
   if (command.kind === 'help') {
     io.stdout.write(helpText());
@@ -88,7 +91,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       },
     });
   } catch (error) {
-    throw new UsageError(summarize(error).message);
+    throw usageError(error);
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
@@ -126,8 +129,21 @@ function serverModule(given: string): string {
   return path;
 }
 
-function fail(io: MainIo, error: unknown, hint = ''): number {
+/** Node's `parseArgs` error as a usage error; an unknown option gets the closest known one. */
+function usageError(error: unknown): UsageError {
   const { code, message } = summarize(error);
-  io.stderr.write(`tls-session-cache: ${code ? `${code}: ` : ''}${message}\n${hint}`);
-  return error instanceof UsageError ? USAGE_EXIT : 1;
+  const unknown = code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '([^']+)'/.exec(message)?.[1] : undefined;
+  if (unknown === undefined) return new UsageError(message);
+  const suggestion = closest(unknown, [...OPTIONS]);
+  const near = distance(unknown, suggestion) <= Math.max(2, Math.floor(unknown.length / 3));
+  return new UsageError(`Unknown option ${unknown}${near ? `; did you mean ${suggestion}?` : ''}`);
+}
+
+/** Writes the failure; usage errors point to --help. Resolves to the exit code. */
+function fail(io: MainIo, error: unknown): number {
+  const { code, message } = summarize(error);
+  const usage = error instanceof UsageError;
+  const text = `${code ? `${code}: ` : ''}${message}`;
+  io.stderr.write(usage ? `tls-session-cache: ${text}\nRun tls-session-cache --help for the options and variables.\n` : `tls-session-cache: could not start: ${text}\n`);
+  return usage ? USAGE_EXIT : 1;
 }

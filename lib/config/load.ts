@@ -9,7 +9,7 @@
  */
 import { InvalidEnvironmentError, InvalidOptionError } from '../errors.ts';
 import { KINDS, SECOND, databaseOf, expectedForm, formatDuration, orList, quote, rangeOf } from './kinds.ts';
-import { COMPUTED_DEFAULTS, SETTINGS, settingOf, type CacheConfig, type Setting } from './settings.ts';
+import { COMPUTED_DEFAULTS, SETTINGS, settingOf, type CacheConfig, type CacheConfigOptions, type Setting } from './settings.ts';
 
 /** Keys alive at once are the rotations per timeout plus two; the ring holds 64. */
 const MAX_ROTATIONS_PER_TIMEOUT = 62;
@@ -30,7 +30,7 @@ const MAX_ROTATIONS_PER_TIMEOUT = 62;
  * @throws InvalidEnvironmentError (`ERR_TLS_CACHE_INVALID_ENV`) for a
  * variable that is malformed or out of range.
  */
-export function loadConfig(options: Partial<CacheConfig> = {}, env: NodeJS.ProcessEnv = process.env): CacheConfig {
+export function loadConfig(options: CacheConfigOptions = {}, env: NodeJS.ProcessEnv = process.env): CacheConfig {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidOptionError('options', `expected an object, got ${describe(options)}`);
   }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { KINDS } from './kinds.ts';
 import { SETTINGS, type CacheConfig } from './settings.ts';
 
 /**
@@ -18,6 +19,20 @@ export function redactConfig(config: Readonly<CacheConfig>): Record<string, unkn
     const value = copy[setting.option];
     if (!setting.secret || value === '' || value === undefined) continue;
     copy[setting.option] = setting.kind === 'url' ? redactUrl(String(value)) : '[redacted]';
+  }
+  return copy;
+}
+
+/**
+ * What the runtimes log at start: {@link redactConfig}, with sizes and
+ * durations written as a person writes them (`32MiB`, `5m`, `500ms`)
+ * rather than in each option's unit (bytes, seconds or milliseconds).
+ */
+export function configForLog(config: Readonly<CacheConfig>): Record<string, unknown> {
+  const copy = redactConfig(config);
+  for (const setting of SETTINGS) {
+    const value = copy[setting.option];
+    if (typeof value === 'number' && setting.kind !== 'integer') copy[setting.option] = KINDS[setting.kind].format(value);
   }
   return copy;
 }

@@ -67,7 +67,7 @@ export interface CacheConfig {
    * `silent`. `TLS_CACHE_LOG_LEVEL`.
    * @defaultValue `'info'`
    */
-  logLevel: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /**
    * How log lines are written: `'json'` (one JSON object a line, for log
    * collectors), `'pretty'` (pino-pretty: readable lines, coloured on a
@@ -75,7 +75,7 @@ export interface CacheConfig {
    * JSON otherwise. `TLS_CACHE_LOG_FORMAT`.
    * @defaultValue `'auto'`
    */
-  logFormat: string;
+  logFormat: 'auto' | 'json' | 'pretty';
   /**
    * Period of the debug-level cache statistics log line, in milliseconds;
    * 0 turns it off. `TLS_CACHE_STATS_INTERVAL`.
@@ -206,6 +206,16 @@ export interface CacheConfig {
    */
   redisNamespace: string;
 }
+
+/**
+ * The settings as code passes them (the `config` option of `startCluster`,
+ * `runCluster`, `startClusterCache`, and `loadConfig`): each one either in
+ * the unit of {@link CacheConfig} (bytes; milliseconds; whole seconds for
+ * `timeout`, as Node's `sessionTimeout`), or as the text its environment
+ * variable takes, units included (`'64MiB'`, `'5m'`, `'500ms'`), which
+ * avoids mixing up seconds and milliseconds.
+ */
+export type CacheConfigOptions = { [K in keyof CacheConfig]?: CacheConfig[K] | string };
 
 /** One entry of {@link SETTINGS}. */
 export interface Setting {

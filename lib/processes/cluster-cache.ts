@@ -28,8 +28,8 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { createLogger, resolveLogFormat } from '../operations/logger.ts';
 import { loadConfig } from '../config/load.ts';
-import { redactConfig } from '../config/redact.ts';
-import type { CacheConfig } from '../config/settings.ts';
+import { configForLog } from '../config/redact.ts';
+import type { CacheConfig, CacheConfigOptions } from '../config/settings.ts';
 import { checkApplicationVariables, warnOfUnknownSettings } from '../config/unknown-settings.ts';
 import { COUNTER_NAMES } from '../operations/counters.ts';
 import { ClusterCacheStartedError, InvalidOptionError, NotInClusterError } from '../errors.ts';
@@ -60,8 +60,8 @@ import type { SharedCounters } from '../operations/counters.ts';
 
 /** Options of {@link startClusterCache}. */
 export interface ClusterCacheOptions {
-  /** Settings that win over the environment; see `loadConfig()`. @defaultValue `{}` */
-  config?: Partial<CacheConfig>;
+  /** Settings that win over the environment, as numbers in their unit or as the text of their variable (`{ timeout: '5m' }`); see `loadConfig()`. @defaultValue `{}` */
+  config?: CacheConfigOptions;
   /**
    * The environment to read `TLS_CACHE_*` settings from. A `TLS_CACHE_*`
    * variable that is no setting (a misspelling such as `TLS_CACHE_WORKER`)
@@ -205,7 +205,7 @@ export class ClusterCache {
       const stats = primary.table.stats();
       logger.info(
         {
-          config: redactConfig(config),
+          config: configForLog(config),
           node: process.version,
           table: { bufferBytes: stats.bufferBytes, capacityEntries: stats.capacityEntries },
           ticketKeys: primary.ticketKeys?.stats(),

@@ -303,8 +303,10 @@ export class ProcessWorker {
       }
       const { settings, ring, redis } = accepted;
       // The format is this process's own (its standard output may be a terminal); the primary set the variable.
-      const format = resolveLogFormat({ logFormat: process.env.TLS_CACHE_LOG_FORMAT?.trim().toLowerCase() ?? 'auto' });
-      const logger = (options.logger ?? createLogger({ level: settings.logLevel, ...format })).child({ pid: process.pid });
+      const variable = process.env.TLS_CACHE_LOG_FORMAT?.trim().toLowerCase();
+      const format = resolveLogFormat({ logFormat: variable === 'json' || variable === 'pretty' ? variable : 'auto' });
+      // pino puts the pid in every line already.
+      const logger = options.logger ?? createLogger({ level: settings.logLevel, ...format });
       worker = new ProcessWorker(settings, ring, counters, logger, redis);
       for (const message of early.splice(0)) worker.handle(message);
       // The first handshakes should find Redis (its connection, or a Redis Cluster's masters, still opening); not for long.

@@ -28,10 +28,10 @@ import { statSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { summarize, type ErrorSummary, type FromServerThread, type ServerThreadData } from './messages.ts';
+import { originOf, summarize, type ErrorSummary, type FromServerThread, type ServerThreadData } from './messages.ts';
 import { loadConfig } from '../config/load.ts';
-import { redactConfig } from '../config/redact.ts';
-import type { CacheConfig } from '../config/settings.ts';
+import { configForLog } from '../config/redact.ts';
+import type { CacheConfig, CacheConfigOptions } from '../config/settings.ts';
 import { checkApplicationVariables, warnOfUnknownSettings } from '../config/unknown-settings.ts';
 import { freePort } from './free-port.ts';
 import { InvalidOptionError, ReusePortUnsupportedError, ServerModuleError, WorkerStartError } from '../errors.ts';
@@ -62,8 +62,8 @@ export interface ClusterOptions {
    * @defaultValue every address (Node's default for `listen()`)
    */
   host?: string;
-  /** Settings that win over the environment; see `loadConfig()`. @defaultValue `{}` */
-  config?: Partial<CacheConfig>;
+  /** Settings that win over the environment, as numbers in their unit or as the text of their variable (`{ timeout: '5m' }`); see `loadConfig()`. @defaultValue `{}` */
+  config?: CacheConfigOptions;
   /**
    * The environment to read `TLS_CACHE_*` settings from. A `TLS_CACHE_*`
    * variable that is no setting (a misspelling such as `TLS_CACHE_WORKER`)
@@ -383,7 +383,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         });
       });
       worker.on('error', (error) => {
-        slot.failure ??= summarize(error);
+        slot.failure ??= summarize(error, { stack: true });
       });
       worker.on('message', (message: FromServerThread) => {
         if (message.type === 'listening') {
@@ -481,7 +481,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const stats = table.stats();
   logger.info(
     {
-      config: redactConfig(config),
+      config: configForLog(config),
       server: module,
       port,
       host: host ?? '(all addresses)',
@@ -527,7 +527,10 @@ export async function runCluster(options: ClusterOptions): Promise<Cluster | und
     cluster = await startCluster(options);
   } catch (error) {
     const { code, message } = summarize(error);
-    process.stderr.write(`tls-session-cache: could not start: ${code ? `${code}: ` : ''}${message}\n`);
+    // A thread's failure carries the application's own stack (a server module that threw): show where.
+    const origin = error instanceof WorkerStartError ? originOf(error.cause as ErrorSummary | undefined) : undefined;
+    const where = origin === undefined ? '' : `${origin.replace(/^/gm, '    ')}\n`;
+    process.stderr.write(`tls-session-cache: could not start: ${code ? `${code}: ` : ''}${message}\n${where}`);
     process.exitCode = 1;
     return undefined;
   }

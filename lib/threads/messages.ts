@@ -33,11 +33,15 @@ export type ToServerThread =
   /** The ticket keys changed (rotation, flush): a fallback server sets the new key now. */
   | { type: 'ticket-keys' };
 
-/** A failure that crossed the thread boundary, without its stack. */
+/** A failure that crossed the thread boundary. */
 export interface ErrorSummary {
   name: string;
   code: string | undefined;
   message: string;
+  /** With `{ stack: true }`: where it was thrown, e.g. a line of the application's server module. */
+  stack?: string;
+  /** With `{ stack: true }`: the error's `cause`, summarized the same way (three levels at most). */
+  cause?: ErrorSummary;
 }
 
 /** Thread to primary. */
@@ -45,11 +49,31 @@ export type FromServerThread =
   | { type: 'listening'; port: number }
   | { type: 'start-failed'; error: ErrorSummary };
 
-/** Names an error for a message or a log line, never including its data. */
-export function summarize(error: unknown): ErrorSummary {
+/**
+ * Names an error for a message or a log line, never including its data.
+ * With `stack`, also where it was thrown and its cause: for errors of the
+ * application's code (a server module that fails, a worker that crashes),
+ * whose stack is what a person needs to fix it.
+ */
+export function summarize(error: unknown, options: { stack?: boolean } = {}, depth = 0): ErrorSummary {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    return { name: error.name, code: typeof code === 'string' ? code : undefined, message: error.message };
+    const summary: ErrorSummary = { name: error.name, code: typeof code === 'string' ? code : undefined, message: error.message };
+    if (options.stack === true) {
+      if (typeof error.stack === 'string' && error.stack !== '') summary.stack = error.stack;
+      if (error.cause !== undefined && depth < 2) summary.cause = summarize(error.cause, options, depth + 1);
+    }
+    return summary;
   }
   return { name: 'Error', code: undefined, message: `a non-error value was thrown (${typeof error})` };
+}
+
+/**
+ * Where a failure started, for a person: the stack of the innermost cause
+ * that has one (the application's own line, under the library's wrapper),
+ * or `undefined` when the failure has no cause with a stack.
+ */
+export function originOf(summary: ErrorSummary | undefined): string | undefined {
+  const cause = summary?.cause;
+  return cause === undefined ? undefined : (originOf(cause) ?? cause.stack);
 }

@@ -70,7 +70,7 @@ function explain(error: unknown): string {
 function advise(reason: string): string {
   return (
     `Worker threads cannot share one port here: ${reason}. ` +
-    'Run Node 22.12+ or 23.1+ on Linux (e.g. `npm install node@24`, then start with `npm start` or node_modules/.bin/node)'
+    'Run Node 22.12+ or 23.1+ on Linux (e.g. `npm install node@24`, then run your program with node_modules/.bin/node, which npm scripts and npx use first)'
   );
 }
 
