@@ -65,8 +65,11 @@ export { RedisSessionStore, deleteRedisSessions, sessionKey } from './redis/sess
 export type { LocalSessionStore, RedisCounterSink, RedisSessionStoreOptions } from './redis/session-store.ts';
 export { RedisFleet, fleetKey, ticketKeyRecordKey } from './redis/fleet.ts';
 export type { FleetFlushResult, RedisFleetEvents, RedisFleetOptions } from './redis/fleet.ts';
-export { connectRedis } from './redis/connection.ts';
+export { connectRedis, waitUntilReady } from './redis/connection.ts';
 export type { RedisConnectionOptions } from './redis/connection.ts';
+// Redis Cluster and Sentinel (issue 16).
+export { clientOptions, redisTargetOf } from './redis/topology.ts';
+export type { ClientOptions, ClientTuning, RedisClient, RedisMode, RedisTarget } from './redis/topology.ts';
 export { GLIBC_HUGE_PAGES, anonHugePageBytes, hugePageSupport, hugetlbTunable } from './table/huge-pages.ts';
 export type { HugePagePolicy, HugePageSupport } from './table/huge-pages.ts';
 export { createSealer } from './redis/sealed.ts';

@@ -40,7 +40,7 @@ t.test('arguments: defaults of a full run and of --quick', async (t) => {
   t.equal(full.returning, 1);
   t.same(full.protocols, ['tls12-id', 'tls12-ticket', 'tls13']);
   t.same(full.keys, ['rsa']);
-  t.same(full.modes, ['none', 'per-worker', 'shared', 'nginx', 'redis', 'cluster']);
+  t.same(full.modes, ['none', 'per-worker', 'shared', 'nginx', 'redis', 'cluster', 'redis-cluster', 'cluster-redis']);
   t.equal(full.quick, false);
   t.equal(full.chart, undefined, 'the committed chart is written only when asked');
   t.equal(full.groups, undefined, "Node's default groups");
@@ -369,21 +369,25 @@ t.test('end to end: nginx, when it is on the PATH', { skip: nginxVersion() === u
   t.ok(report.runs[0].serverProcesses >= 3, 'master and workers measured together');
 });
 
-t.test('end to end: redis (two hosts), when redis-server is on the PATH', { skip: redisServerVersion() === undefined ? 'redis-server is not on the PATH' : false }, async (t) => {
-  const { code, stdout, stderr, out } = await runBench(t, ['--modes', 'redis', '--workers', '1', '--protocol', 'tls12-id', '--key', 'ecdsa',
+t.test('end to end: the Redis modes (two hosts: on redis-server, on a Redis Cluster, of node:cluster processes), when redis-server is on the PATH', { skip: redisServerVersion() === undefined ? 'redis-server is not on the PATH' : false }, async (t) => {
+  const { code, stdout, stderr, out } = await runBench(t, ['--modes', 'redis,redis-cluster,cluster-redis', '--workers', '1', '--protocol', 'tls12-id', '--key', 'ecdsa',
     '--connections', '4', '--warmup', '300ms', '--duration', '1s', '--rounds', '1']);
   t.equal(code, 0, `exit code 0\n${stdout}\n${stderr}`);
   const report = JSON.parse(readFileSync(join(out, 'load-latest.json'), 'utf8'));
-  t.equal(report.runs.length, 1);
-  const run = report.runs[0];
-  t.equal(run.mode, 'redis');
-  t.ok(run.handshakes > 0, `handshakes measured\n${stdout}\n${stderr}`);
-  t.equal(run.errors, 0, `no errors (${run.errorSamples.join('; ')})`);
-  t.ok(run.resumptionRatio >= 0.95, `clients alternating between the two hosts resume: ${run.resumptionRatio}`);
-  t.ok(run.serverProcesses >= 4, `the wrapper, two hosts and redis-server measured together (${run.serverProcesses})`);
-  const hosts = (run.serverCounters as { hosts: Array<{ hooks: { stored: number; resumed: number } }> }).hosts;
-  t.equal(hosts.length, 2, 'two hosts');
-  t.ok(hosts.every((h) => h.hooks.resumed > 0), 'both hosts resumed sessions');
+  t.same(report.runs.map((r: RunResult) => r.mode), ['redis', 'redis-cluster', 'cluster-redis']);
+  // The wrapper, two hosts and Redis, measured together: one redis-server, or the cluster's 3 masters; each
+  // node:cluster host a primary and a worker process.
+  const processes: Record<string, number> = { redis: 4, 'redis-cluster': 6, 'cluster-redis': 6 };
+  for (const run of report.runs as RunResult[]) {
+    t.ok(run.handshakes > 0, `${run.mode}: handshakes measured\n${stdout}\n${stderr}`);
+    t.equal(run.errors, 0, `${run.mode}: no errors (${run.errorSamples.join('; ')})`);
+    // Session IDs cross hosts through Redis only: this is Redis at work.
+    t.ok(run.resumptionRatio! >= 0.95, `${run.mode}: clients alternating between the two hosts resume: ${run.resumptionRatio}`);
+    t.ok(run.serverProcesses! >= processes[run.mode], `${run.mode}: ${run.serverProcesses} processes measured together`);
+    const hosts = (run.serverCounters as { hosts: Array<{ hooks?: { resumed: number }; counters?: { resumed: number; redisHits: number } }> }).hosts;
+    t.equal(hosts.length, 2, `${run.mode}: two hosts`);
+    t.ok(hosts.every((h) => (h.hooks?.resumed ?? h.counters?.resumed ?? 0) > 0), `${run.mode}: both hosts resumed sessions`);
+  }
 });
 
 t.test('end to end: cluster (node:cluster worker processes)', async (t) => {

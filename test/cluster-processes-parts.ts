@@ -11,7 +11,7 @@ import t from 'tap';
 import { Packr } from 'msgpackr';
 import { attachClusterCache, clusterServerOptions } from '../lib/processes/attach-cluster-cache.ts';
 import { COUNTER_NAMES } from '../lib/operations/counters.ts';
-import { decodeToPrimary, decodeToWorker, encodeToPrimary, encodeToWorker, IPC_TAG, isTagged, P_GOT, P_KEYS, W_COUNTS, W_GET, W_SET } from '../lib/processes/ipc-messages.ts';
+import { decodeToPrimary, decodeToWorker, encodeToPrimary, encodeToWorker, IPC_TAG, isTagged, P_GOT, P_HELLO, P_KEYS, W_COUNTS, W_GET, W_SET } from '../lib/processes/ipc-messages.ts';
 import { LocalSessions, LOCAL_ENTRY_OVERHEAD } from '../lib/processes/local-sessions.ts';
 import { startClusterCache } from '../lib/processes/cluster-cache.ts';
 import { sessionExpiresAt } from '../lib/tls/session-expiry.ts';
@@ -129,6 +129,18 @@ t.test('IPC messages: what is encoded decodes; anything malformed is refused', a
     ['hello without settings', tag([11, null, null])],
     ['hello with tickets on and no keys', tag([11, { timeout: 300, sessionIdContext: 'x', tickets: 'on', ticketMode: 'auto', ipcTimeout: 5, localSize: 0, maxSessionSize: 8192, logLevel: 'info' }, null])],
   ];
+  const settings = { timeout: 300, sessionIdContext: 'x', tickets: 'off', ticketMode: 'auto', ipcTimeout: 5, localSize: 0, maxSessionSize: 8192, logLevel: 'info' } as const;
+  const redis = { mode: 'cluster', url: 'redis://a:1,redis://b:2', sentinelName: 'mymaster', sentinelPassword: '', secret: 's'.repeat(32), previousSecret: '', namespace: 'ns', timeout: 5 } as const;
+  t.same(decodeToWorker(encodeToWorker({ op: P_HELLO, settings, keys: undefined, redis }), max), { op: P_HELLO, settings, keys: undefined, redis },
+    "a hello with the deployment's Redis, for the worker's own connection");
+  t.same(decodeToWorker(encodeToWorker({ op: P_HELLO, settings, keys: undefined }), max), { op: P_HELLO, settings, keys: undefined, redis: undefined }, 'and without');
+  badForWorker.push(
+    ['hello with a short secret', tag([P_HELLO, settings, null, { ...redis, secret: 'short' }])],
+    ['hello with an unknown mode', tag([P_HELLO, settings, null, { ...redis, mode: 'replicated' }])],
+    ['hello with a Redis timeout of 0', tag([P_HELLO, settings, null, { ...redis, timeout: 0 }])],
+    ['hello with Redis settings that are a string', tag([P_HELLO, settings, null, 'redis://a'])],
+    ['hello with a fifth field', tag([P_HELLO, settings, null, redis, 'extra'])],
+  );
   for (const [name, message] of badForWorker) t.equal(decodeToWorker(message as { [IPC_TAG]: unknown }, max), undefined, `worker refuses: ${name}`);
   t.notOk(isTagged({ cmd: 'the app' }), "the application's messages are not ours");
   t.notOk(isTagged(null));

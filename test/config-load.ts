@@ -105,9 +105,14 @@ t.test('an option overrides its variable, which overrides the default', async (t
     TLS_CACHE_LOG_FORMAT: 'JSON',
     TLS_CACHE_IPC_TIMEOUT: '20ms',
     TLS_CACHE_LOCAL_SIZE: '256KiB',
-    TLS_CACHE_REDIS_URL: 'redis://127.0.0.1:6379',
+    TLS_CACHE_REDIS_URL: 'redis://127.0.0.1:26379, redis://127.0.0.2:26379',
+    // The option below is the same mode: the sentinel settings need it, whichever wins.
+    TLS_CACHE_REDIS_MODE: ' Sentinel ',
+    TLS_CACHE_REDIS_SENTINEL_NAME: 'shop-master',
+    TLS_CACHE_REDIS_SENTINEL_PASSWORD: 'sentinel password',
     TLS_CACHE_REDIS_TIMEOUT: '50ms',
     TLS_CACHE_REDIS_SECRET: SECRET,
+    TLS_CACHE_REDIS_SECRET_PREVIOUS: `${SECRET}-before`,
     TLS_CACHE_REDIS_NAMESPACE: 'shop:eu',
   };
   const fromEnv: CacheConfig = {
@@ -131,9 +136,13 @@ t.test('an option overrides its variable, which overrides the default', async (t
     sessionIdContext: 'shop',
     ipcTimeout: 20,
     localSize: 256 * KiB,
-    redisUrl: 'redis://127.0.0.1:6379',
+    redisUrl: 'redis://127.0.0.1:26379,redis://127.0.0.2:26379',
+    redisMode: 'sentinel',
+    redisSentinelName: 'shop-master',
+    redisSentinelPassword: 'sentinel password',
     redisTimeout: 50,
     redisSecret: SECRET,
+    redisSecretPrevious: `${SECRET}-before`,
     redisNamespace: 'shop:eu',
   };
   t.same(loadConfig({}, env), fromEnv, 'every variable is read');
@@ -159,8 +168,12 @@ t.test('an option overrides its variable, which overrides the default', async (t
     ipcTimeout: 1,
     localSize: 0,
     redisUrl: 'rediss://:pw@redis.internal:6380/2',
+    redisMode: 'sentinel',
+    redisSentinelName: 'other-master',
+    redisSentinelPassword: 'another sentinel password',
     redisTimeout: 1000,
     redisSecret: `${SECRET}-longer`,
+    redisSecretPrevious: `${SECRET}-before-that`,
     redisNamespace: 'other',
   };
   t.same(loadConfig(options, env), options, 'every option wins over its variable');
@@ -198,9 +211,11 @@ t.test('options take numbers in their unit, or the strings of the variables', as
     sessionIdContext: ' ctx ',
     ipcTimeout: '10ms',
     localSize: '2MiB',
-    redisUrl: 'redis://localhost',
+    redisUrl: 'redis://localhost:7000 , redis://localhost:7001',
+    redisMode: 'Cluster',
     redisTimeout: '1s',
     redisSecret: SECRET,
+    redisSecretPrevious: `${SECRET}-old`,
     redisNamespace: 'ns',
   };
   t.same(loadConfig(strings as unknown as Partial<CacheConfig>, {}), {
@@ -224,9 +239,13 @@ t.test('options take numbers in their unit, or the strings of the variables', as
     sessionIdContext: 'ctx',
     ipcTimeout: 10,
     localSize: 2 * MiB,
-    redisUrl: 'redis://localhost',
+    redisUrl: 'redis://localhost:7000,redis://localhost:7001',
+    redisMode: 'cluster',
+    redisSentinelName: 'mymaster',
+    redisSentinelPassword: '',
     redisTimeout: 1000,
     redisSecret: SECRET,
+    redisSecretPrevious: `${SECRET}-old`,
     redisNamespace: 'ns',
   });
 });

@@ -6,7 +6,7 @@ import { loadConfig } from '../lib/config/load.ts';
 import { DEFAULTS, SECRET } from './helpers/config.ts';
 
 t.test('SETTINGS', async (t) => {
-  t.equal(SETTINGS.length, 24);
+  t.equal(SETTINGS.length, 28);
   t.same(SETTINGS.map((s) => s.option).sort(), Object.keys(DEFAULTS).sort(), 'one setting per option');
   t.ok(Object.isFrozen(SETTINGS), 'frozen');
   for (const s of SETTINGS) {
@@ -14,12 +14,16 @@ t.test('SETTINGS', async (t) => {
     const snake = s.option.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
     t.equal(s.env, `TLS_CACHE_${snake}`, `${s.option} has the variable named after it`);
     t.ok(s.description.length > 20, `${s.option} is described`);
-    if (!['workers', 'ticketRotate', 'ticketKeyFile', 'redisUrl', 'redisSecret'].includes(s.option)) {
-      t.equal(loadConfig({}, { [s.env]: s.default })[s.option], DEFAULTS[s.option],
+    // The Redis settings besides the URL need a URL (and the sentinel ones, the sentinel mode).
+    const context: Record<string, string> = s.env.startsWith('TLS_CACHE_REDIS_') && s.env !== 'TLS_CACHE_REDIS_URL'
+      ? { TLS_CACHE_REDIS_URL: 'redis://127.0.0.1:26379', TLS_CACHE_REDIS_MODE: 'sentinel', TLS_CACHE_REDIS_SECRET: SECRET }
+      : {};
+    if (!['workers', 'ticketRotate', 'ticketKeyFile', 'redisUrl', 'redisSecret', 'redisSecretPrevious', 'redisSentinelPassword'].includes(s.option)) {
+      t.equal(loadConfig({}, { ...context, [s.env]: s.default })[s.option], DEFAULTS[s.option],
         `${s.env}=${s.default} gives the default`);
     }
     for (const example of s.examples) {
-      t.doesNotThrow(() => loadConfig({}, { [s.env]: example, TLS_CACHE_MAX_RESTART_DELAY: '24d', TLS_CACHE_REDIS_SECRET: SECRET }),
+      t.doesNotThrow(() => loadConfig({}, { TLS_CACHE_REDIS_SECRET: SECRET, ...context, [s.env]: example, TLS_CACHE_MAX_RESTART_DELAY: '24d' }),
         `${s.env} example ${example} is valid`);
     }
   }
@@ -54,8 +58,12 @@ t.test('settingsTable', async (t) => {
     TLS_CACHE_IPC_TIMEOUT: '5ms',
     TLS_CACHE_LOCAL_SIZE: '1MiB',
     TLS_CACHE_REDIS_URL: 'none',
+    TLS_CACHE_REDIS_MODE: 'standalone',
+    TLS_CACHE_REDIS_SENTINEL_NAME: 'mymaster',
+    TLS_CACHE_REDIS_SENTINEL_PASSWORD: 'none',
     TLS_CACHE_REDIS_TIMEOUT: '5ms',
     TLS_CACHE_REDIS_SECRET: 'none',
+    TLS_CACHE_REDIS_SECRET_PREVIOUS: 'none',
     TLS_CACHE_REDIS_NAMESPACE: 'tls-session-cache',
   };
   SETTINGS.forEach((s, i) => {

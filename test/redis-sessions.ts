@@ -222,6 +222,8 @@ t.test('a hung Redis costs at most the timeout; a dead one nothing; one outage i
   await new Promise((resolve) => setTimeout(resolve, 1500));
   await redis.restart();
   await until(() => a.connection.status === 'ready', 10_000);
+  // The recovery line comes once the connection has stayed up half a second (connection.ts).
+  await until(() => a.log.lines.some((l) => l.msg === 'redis reconnected'), 5000);
   const down = a.log.lines.filter((l) => String(l.msg).startsWith('redis unavailable'));
   const back = a.log.lines.filter((l) => l.msg === 'redis reconnected');
   t.equal(down.length, 1, 'one outage line for the whole outage (many reconnection attempts, 400 operations)');

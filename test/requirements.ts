@@ -35,7 +35,16 @@ t.test('before the suites: one line saying what is missing and how to install it
   const script = fileURLToPath(new URL('./helpers/before.ts', import.meta.url));
   const fresh = await run(process.execPath, [script], {});
   t.equal(fresh.code, 0);
-  t.equal(fresh.output, 'redis-server is not installed: the suites that need it are skipped (install it: apt-get install redis-server)\n');
+  t.equal(
+    fresh.output,
+    [
+      'redis-server is not installed: the suites that need it are skipped (install it: apt-get install redis-server)',
+      'redis-cli is not installed: the suites that need it are skipped (install it: apt-get install redis-tools)',
+      'redis-sentinel is not installed: the suites that need it are skipped (install it: apt-get install redis-sentinel)',
+      '',
+    ].join('\n'),
+    'one line for each missing command (the Redis Cluster and Sentinel suites need the other two)',
+  );
   const ci = await run(process.execPath, [script], { CI: 'true' });
   t.equal(ci.code, 1, 'CI=true: a missing redis-server fails the run');
   t.match(ci.output, 'redis-server is not installed, and CI=true requires every suite: install it (apt-get install redis-server)');

@@ -1,11 +1,12 @@
 /**
  * Sealing with real AES-256-GCM: a round trip, and a refusal (never an
  * exception) for every altered, truncated, extended or misplaced value, and
- * for a value sealed under another secret, namespace or purpose.
+ * for a value sealed under another secret, namespace or purpose; two secrets
+ * while hosts move to a new one.
  */
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { createSealer, SEAL_OVERHEAD, SEALED_VERSION } from '../lib/redis/sealed.ts';
+import { createSealer, DOUBLE_SEALED_VERSION, SEAL_OVERHEAD, SEALED_VERSION } from '../lib/redis/sealed.ts';
 
 const SECRET = 'a-secret-of-at-least-32-characters-0123456789';
 const OTHER_SECRET = 'another-secret-of-at-least-32-characters-9876';
@@ -72,4 +73,41 @@ t.test('bad options get a coded error that never repeats the secret', async (t) 
   }
   t.throws(() => createSealer({ secret: SECRET, namespace: '', purpose: 'session' }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' });
   t.throws(() => createSealer({ secret: SECRET, namespace: 'ns', purpose: 'other' as 'session' }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' });
+});
+
+t.test('a previous secret: values open under either secret, and are sealed under both', async (t) => {
+  const id = randomBytes(32);
+  const plaintext = randomBytes(120);
+  const moving = createSealer({ secret: OTHER_SECRET, previousSecret: SECRET, namespace: 'ns', purpose: 'session' });
+  const before = createSealer({ secret: SECRET, namespace: 'ns', purpose: 'session' });
+  const after = createSealer({ secret: OTHER_SECRET, namespace: 'ns', purpose: 'session' });
+  const sealed = moving.seal(id, plaintext);
+  t.equal(sealed[0], DOUBLE_SEALED_VERSION, 'sealed under two secrets');
+  t.equal(sealed.length, 2 + 2 * (2 + plaintext.length + SEAL_OVERHEAD), 'two seals and their framing');
+  t.same(before.open(id, sealed), plaintext, 'a host still on the previous secret alone opens it');
+  t.same(after.open(id, sealed), plaintext, 'a host on the new secret alone opens it');
+  t.same(moving.openChecked(id, sealed), { plaintext, current: true }, 'under the current secret');
+  t.same(moving.openChecked(id, before.seal(id, plaintext)), { plaintext, current: false }, "a value of a host on the previous secret alone: opens, as the previous secret's");
+  t.same(moving.openChecked(id, after.seal(id, plaintext)), { plaintext, current: true });
+  t.equal(after.open(id, before.seal(id, plaintext)), undefined, 'without the previous secret, what it alone sealed does not open');
+  t.equal(createSealer({ secret: 'x'.repeat(40), namespace: 'ns', purpose: 'session' }).open(id, sealed), undefined, 'a third secret opens neither seal');
+  t.notOk(sealed.includes(plaintext.subarray(0, 16)), 'no plaintext in it');
+
+  let refused = 0;
+  for (let i = 0; i < sealed.length; i++) {
+    const altered = Buffer.from(sealed);
+    altered[i] ^= 0x01;
+    // A flipped bit in one seal leaves the other, which still opens: what matters is that nothing altered opens to other bytes.
+    const opened = before.open(id, altered);
+    if (opened === undefined) refused++;
+    else if (!opened.equals(plaintext)) t.fail(`byte ${i} altered opened to other bytes`);
+  }
+  t.ok(refused >= 4, `framing changes are refused whole (${refused} of ${sealed.length} single-bit changes)`);
+  for (let length = 0; length < sealed.length; length++) {
+    if (after.open(id, sealed.subarray(0, length)) !== undefined) t.fail(`truncated to ${length} bytes opened`);
+  }
+  t.equal(after.open(id, Buffer.concat([sealed, Buffer.from([0])])), undefined, 'extended');
+  t.equal(after.open(randomBytes(32), sealed), undefined, 'under another id');
+  t.throws(() => createSealer({ secret: SECRET, previousSecret: 'short', namespace: 'ns', purpose: 'session' }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' });
+  t.equal(createSealer({ secret: SECRET, previousSecret: '', namespace: 'ns', purpose: 'session' }).seal(id, plaintext)[0], SEALED_VERSION, 'an empty previous secret is none');
 });

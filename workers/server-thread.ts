@@ -9,15 +9,15 @@
 import { spawnSync } from 'node:child_process';
 import type { Http2Session } from 'node:http2';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
 import { Server as TlsServer } from 'node:tls';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { FromServerThread, ServerThreadData, ToServerThread } from '../lib/threads/messages.ts';
 import { summarize } from '../lib/threads/messages.ts';
 import { redactUrl } from '../lib/config/redact.ts';
 import { SharedCounters } from '../lib/operations/counters.ts';
-import { connectRedis } from '../lib/redis/connection.ts';
+import { connectRedis, waitUntilReady } from '../lib/redis/connection.ts';
 import { RedisSessionStore } from '../lib/redis/session-store.ts';
+import { redisTargetOf, type RedisClient } from '../lib/redis/topology.ts';
 import { attachRuntime, runtimeServerOptions, type RuntimeBinding } from '../lib/runtime/attach-runtime.ts';
 import type { ServerContext } from '../lib/runtime/server-context.ts';
 import { sniInUse } from '../lib/runtime/certificate-binding.ts';
@@ -26,6 +26,8 @@ import { ServerModuleError } from '../lib/errors.ts';
 import { createLogger } from '../lib/operations/logger.ts';
 import { TicketKeyRing } from '../lib/tickets/key-ring.ts';
 
+/** How long a thread waits for its Redis connection before it listens anyway (the primary waits as long for its own). */
+const REDIS_START_WAIT_MS = 2000;
 /** How often a stopping server closes connections that went idle (HTTP keep-alive). */
 const IDLE_SWEEP_MS = 100;
 
@@ -47,7 +49,7 @@ interface Started extends RuntimeBinding {
 /** The TLS-level counts of this thread, added to the cluster's shared counters. */
 const counters = SharedCounters.open(data.counters);
 /** With `redisUrl`: this thread's connection to Redis, the second level of its session store. */
-let redis: Redis | undefined;
+let redis: RedisClient | undefined;
 
 async function start(): Promise<Started> {
   const table = SessionTable.open(data.buffer);
@@ -63,17 +65,28 @@ async function start(): Promise<Started> {
       ...data.config,
       redisUrl: data.config.redisUrl === '' ? '' : redactUrl(data.config.redisUrl),
       redisSecret: data.config.redisSecret === '' ? '' : '[redacted]',
+      redisSecretPrevious: data.config.redisSecretPrevious === '' ? '' : '[redacted]',
+      redisSentinelPassword: data.config.redisSentinelPassword === '' ? '' : '[redacted]',
     }),
     data: data.data,
   });
   const server = await makeServer(context);
   // With Redis, a miss in this host's table asks Redis (bounded by redisTimeout); new sessions go to both.
-  const { redisUrl, redisSecret, redisNamespace, redisTimeout } = data.config;
-  if (redisUrl !== '') redis = connectRedis(redisUrl, { logger, role: 'sessions', outageLevel: 'debug', connectedLevel: 'debug' });
+  const { redisUrl, redisSecret, redisSecretPrevious, redisNamespace, redisTimeout } = data.config;
+  if (redisUrl !== '') redis = connectRedis(redisTargetOf(data.config), { logger, role: 'sessions', outageLevel: 'debug', connectedLevel: 'debug' });
   const store =
     redis === undefined
       ? table
-      : new RedisSessionStore({ local: table, redis, secret: redisSecret, namespace: redisNamespace, timeout: redisTimeout, counters, logger });
+      : new RedisSessionStore({
+          local: table,
+          redis,
+          secret: redisSecret,
+          previousSecret: redisSecretPrevious,
+          namespace: redisNamespace,
+          timeout: redisTimeout,
+          counters,
+          logger,
+        });
   const attached = attachRuntime(server, {
     store,
     ticketKeys,
@@ -83,6 +96,8 @@ async function start(): Promise<Started> {
     sessionIdContext: data.config.sessionIdContext,
   });
   if (attached.tickets !== undefined) logger.debug({ mode: attached.tickets.mode }, 'ticket keys attached');
+  // The first handshakes should find Redis (its connection, or a Redis Cluster's masters, still opening); not for long.
+  if (redis !== undefined) await waitUntilReady(redis, REDIS_START_WAIT_MS);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port: data.port, host: data.host, reusePort: true }, () => {

@@ -14,7 +14,7 @@ export type Protocol = (typeof PROTOCOLS)[number];
 export const KEY_TYPES = ['rsa', 'ecdsa'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
 /** Every mode, in the order runs and tables show them. */
-export const MODES = ['none', 'per-worker', 'shared', 'nginx', 'redis', 'cluster'] as const;
+export const MODES = ['none', 'per-worker', 'shared', 'nginx', 'redis', 'cluster', 'redis-cluster', 'cluster-redis'] as const;
 export type ModeName = (typeof MODES)[number];
 
 export interface LoadConfig {
@@ -68,7 +68,7 @@ export const OPTIONS = [
   { flag: 'protocol', env: 'BENCH_PROTOCOL', arg: 'P[,P...]', text: `protocols: ${PROTOCOLS.join(', ')}`, full: PROTOCOLS.join(','), quick: 'tls12-id' },
   { flag: 'key', env: 'BENCH_KEY', arg: 'K[,K...]', text: `certificate keys: rsa (RSA-2048), ecdsa (P-256)`, full: 'rsa', quick: 'rsa' },
   { flag: 'groups', env: 'BENCH_GROUPS', arg: 'G[:G...]', text: "key exchange groups the clients offer, e.g. X25519:P-256 (servers pick from them)", full: "Node's", quick: "Node's" },
-  { flag: 'modes', env: 'BENCH_MODES', arg: 'M[,M...]', text: `modes: ${MODES.join(', ')} (nginx and redis are skipped when nginx or redis-server is not on the PATH)`, full: MODES.join(','), quick: MODES.join(',') },
+  { flag: 'modes', env: 'BENCH_MODES', arg: 'M[,M...]', text: `modes: ${MODES.join(', ')} (nginx and the redis modes are skipped when nginx, redis-server or redis-cli is not on the PATH)`, full: MODES.join(','), quick: MODES.join(',') },
   { flag: 'out', env: 'BENCH_OUT', arg: 'DIR', text: 'results directory', full: 'bench/results', quick: 'bench/results' },
   { flag: 'chart', env: 'BENCH_CHART', arg: 'FILE', text: 'also write the SVG chart to FILE (e.g. bench/load-chart.svg)', full: 'none', quick: 'none' },
 ] as const;

@@ -58,6 +58,8 @@ export const MODE_COLORS: Readonly<Record<ModeName, string>> = {
   nginx: '#3a9d5d',
   redis: '#b5452f',
   cluster: '#7b4fa8',
+  'redis-cluster': '#d4785f',
+  'cluster-redis': '#a98bd0',
 };
 
 const WIDTH = 1100;

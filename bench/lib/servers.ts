@@ -81,7 +81,13 @@ async function stopChild(child: ChildProcess, ask: () => void): Promise<void> {
   clearTimeout(timer);
 }
 
-function nodeModeServer(mode: NodeMode, description: string, script = LOAD_SERVER_MAIN, unavailable: () => string | undefined = () => undefined): ModeServer {
+function nodeModeServer(
+  mode: NodeMode,
+  description: string,
+  script = LOAD_SERVER_MAIN,
+  unavailable: () => string | undefined = () => undefined,
+  args: readonly string[] = [],
+): ModeServer {
   return {
     unavailable,
     describe: () => description,
@@ -94,7 +100,7 @@ function nodeModeServer(mode: NodeMode, description: string, script = LOAD_SERVE
         workers: spec.workers,
         host: spec.host,
       };
-      const child = fork(script, [JSON.stringify(serverSpec)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+      const child = fork(script, [JSON.stringify(serverSpec), ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
       const output = tail(child);
       return new Promise<RunningServer>((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -267,7 +273,31 @@ export const MODE_SERVERS: Readonly<Record<ModeName, ModeServer>> = {
     'this project for node:cluster apps: worker processes (Node\'s default scheduling), the table in the primary reached over IPC with a local copy per process, ticket keys pushed to every process',
     LOAD_CLUSTER_MAIN,
   ),
+  'redis-cluster': nodeModeServer(
+    'shared',
+    'this project on two hosts as in redis, sharing a Redis Cluster of 3 masters (no replicas; redis-cli --cluster create) in TLS_CACHE_REDIS_MODE=cluster; clients alternate between them',
+    LOAD_REDIS_MAIN,
+    () => (redisServerVersion() === undefined ? 'redis-server is not on the PATH' : !onPath('redis-cli') ? 'redis-cli is not on the PATH' : undefined),
+    ['--topology=cluster'],
+  ),
+  'cluster-redis': nodeModeServer(
+    'shared',
+    'this project on two hosts, each a node:cluster app as in cluster (a primary and worker processes, each process with its own Redis connection), sharing one local redis-server; clients alternate between them',
+    LOAD_REDIS_MAIN,
+    () => (redisServerVersion() === undefined ? 'redis-server is not on the PATH' : undefined),
+    ['--hosts=processes'],
+  ),
 };
+
+/** Whether `command` is an executable on the PATH. */
+function onPath(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** redis-server's version, or `undefined` when it is not on the PATH. */
 export function redisServerVersion(): string | undefined {

@@ -31,10 +31,14 @@ import type { Setting } from './settings.ts';
  * - `paths`: file paths separated by commas (empty: none);
  * - `host`: an IP address or `localhost`;
  * - `name`: 1 to 32 printable ASCII characters, no spaces;
- * - `url`: a `redis://` or `rediss://` URL (empty: none);
- * - `secret`: at least 32 characters (empty: none).
+ * - `url`: a `redis://` or `rediss://` URL, or a comma-separated list of
+ *   them with one scheme, one set of credentials and one database (empty: none);
+ * - `redisMode`: `standalone`, `cluster` or `sentinel`;
+ * - `secret`: at least 32 characters (empty: none);
+ * - `password`: any text (empty: none).
  */
-export type SettingKind = 'size' | 'duration' | 'seconds' | 'integer' | 'level' | 'logFormat' | 'switch' | 'paths' | 'host' | 'name' | 'url' | 'secret';
+export type SettingKind =
+  | 'size' | 'duration' | 'seconds' | 'integer' | 'level' | 'logFormat' | 'switch' | 'paths' | 'host' | 'name' | 'url' | 'redisMode' | 'secret' | 'password';
 
 /** Units of sizes (in bytes) and of durations (in milliseconds). */
 export const KiB = 1024;
@@ -48,6 +52,8 @@ export const DAY = 24 * HOUR;
 const TICKET_KEY_FILE_BYTES = 48;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const LOG_FORMATS = ['auto', 'json', 'pretty'];
+/** How Redis is reached: one server, a Redis Cluster, or a master found through Sentinel. */
+export const REDIS_MODES = ['standalone', 'cluster', 'sentinel'] as const;
 /** Shortest Redis secret: 32 characters, as `openssl rand -hex 16` or `-base64 24` make. */
 const MIN_SECRET_LENGTH = 32;
 
@@ -166,23 +172,61 @@ function readName(text: string): Parsed<string> {
   return /^[\x21-\x7e]{1,32}$/.test(value) ? { value } : { problem: 'is not 1 to 32 printable ASCII characters without spaces' };
 }
 
-/** A Redis URL; the problem never repeats the URL (it may hold a password). */
+/**
+ * A Redis URL, or a comma-separated list of them (seed nodes of a Redis
+ * Cluster, or sentinels); the problem never repeats a URL (it may hold a
+ * password). The entries of a list share one scheme, one user name and
+ * password, and one database: they reach one deployment.
+ */
 function readRedisUrl(text: string): Parsed<string> {
-  const value = text.trim();
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return { problem: 'is not a URL' };
+  const entries = text.split(',').map((entry) => entry.trim());
+  const list = entries.length > 1;
+  let first: URL | undefined;
+  for (const [i, entry] of entries.entries()) {
+    const which = list ? `has an entry (the ${ordinal(i + 1)}) that ` : '';
+    if (entry === '') return { problem: list ? `has an empty entry (the ${ordinal(i + 1)})` : 'is empty' };
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      return { problem: `${which}is not a URL` };
+    }
+    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+      return { problem: `${which}has the scheme ${JSON.stringify(url.protocol)}, not redis: or rediss:` };
+    }
+    if (url.hostname === '') return { problem: `${which}names no host` };
+    if (url.pathname !== '' && url.pathname !== '/' && !/^\/\d+$/.test(url.pathname)) {
+      return { problem: `${which}has a path that is not a database number` };
+    }
+    if (first === undefined) {
+      first = url;
+      continue;
+    }
+    if (url.protocol !== first.protocol) return { problem: 'mixes redis:// and rediss:// (one deployment, one scheme)' };
+    if (url.username !== first.username || url.password !== first.password) {
+      return { problem: 'carries different user names or passwords in its entries (one deployment, one set of credentials)' };
+    }
+    if (databaseOf(url) !== databaseOf(first)) return { problem: 'names different databases in its entries' };
   }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    return { problem: `has the scheme ${JSON.stringify(url.protocol)}, not redis: or rediss:` };
-  }
-  if (url.hostname === '') return { problem: 'names no host' };
-  if (url.pathname !== '' && url.pathname !== '/' && !/^\/\d+$/.test(url.pathname)) {
-    return { problem: 'has a path that is not a database number' };
-  }
-  return { value };
+  return { value: entries.join(',') };
+}
+
+/** The database number of a Redis URL's path (0 without one). */
+export function databaseOf(url: URL): number {
+  return url.pathname === '' || url.pathname === '/' ? 0 : Number(url.pathname.slice(1));
+}
+
+function ordinal(n: number): string {
+  return n === 1 ? '1st' : n === 2 ? '2nd' : n === 3 ? '3rd' : `${n}th`;
+}
+
+function readRedisMode(text: string): Parsed<string> {
+  const value = text.trim().toLowerCase();
+  return (REDIS_MODES as readonly string[]).includes(value) ? { value } : { problem: 'is not a Redis mode' };
+}
+
+function readPassword(text: string): Parsed<string> {
+  return { value: text };
 }
 
 function readSecret(text: string): Parsed<string> {
@@ -290,9 +334,23 @@ export const KINDS: Readonly<Record<SettingKind, Kind>> = {
   },
   url: {
     noun: 'a Redis URL',
-    form: 'a redis:// or rediss:// URL',
+    form: 'a redis:// or rediss:// URL (a comma-separated list of them with TLS_CACHE_REDIS_MODE cluster or sentinel)',
     note: '',
     parse: readRedisUrl,
+    format: String,
+  },
+  redisMode: {
+    noun: 'a Redis mode',
+    form: `one of ${orList(REDIS_MODES)}`,
+    note: '',
+    parse: readRedisMode,
+    format: String,
+  },
+  password: {
+    noun: 'a password',
+    form: 'a password',
+    note: '',
+    parse: readPassword,
     format: String,
   },
   secret: {

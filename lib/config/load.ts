@@ -8,7 +8,7 @@
  * @module
  */
 import { InvalidEnvironmentError, InvalidOptionError } from '../errors.ts';
-import { KINDS, SECOND, expectedForm, formatDuration, orList, quote, rangeOf } from './kinds.ts';
+import { KINDS, SECOND, databaseOf, expectedForm, formatDuration, orList, quote, rangeOf } from './kinds.ts';
 import { COMPUTED_DEFAULTS, SETTINGS, settingOf, type CacheConfig, type CacheConfigOptions, type Setting } from './settings.ts';
 
 /** Keys alive at once are the rotations per timeout plus two; the ring holds 64. */
@@ -61,7 +61,7 @@ export function loadConfig(options: CacheConfigOptions = {}, env: NodeJS.Process
   const result = config as unknown as CacheConfig;
   checkRestartDelays(result, origins);
   checkTicketRotation(result, origins);
-  checkRedis(result);
+  checkRedis(result, origins);
   return result;
 }
 
@@ -70,11 +70,55 @@ function shown(setting: Setting, quoted: string): string {
   return setting.secret ? 'the value given' : quoted;
 }
 
-/** Redis needs the secret that encrypts what is stored there. */
-function checkRedis(config: CacheConfig): void {
-  if (config.redisUrl === '' || config.redisSecret !== '') return;
-  const secret = settingOf('redisSecret');
-  fail(secret, 'env', `is not set, and ${settingOf('redisUrl').env} (option redisUrl) is; expected ${expectedForm(secret)}`);
+/**
+ * Redis settings that only make sense together: the URL needs the secret;
+ * a list of URLs needs the cluster or sentinel mode, and those modes a URL;
+ * a Redis Cluster has database 0 only; the sentinel settings need the
+ * sentinel mode; a previous secret needs a current one, and another one;
+ * the namespace makes hash tags, so it holds no braces.
+ */
+function checkRedis(config: CacheConfig, origins: Record<string, Origin>): void {
+  const at = (option: keyof CacheConfig): 'option' | 'env' => (origins[option].from === 'env' ? 'env' : 'option');
+  const named = (option: keyof CacheConfig): string => `${settingOf(option).env} (option ${option})`;
+  const url = settingOf('redisUrl');
+  const mode = settingOf('redisMode');
+  const namespace = settingOf('redisNamespace');
+  if (/[{}]/.test(config.redisNamespace)) {
+    fail(namespace, at('redisNamespace'), `${origins.redisNamespace.shown} holds a brace; expected ${expectedForm(namespace)} ` +
+      'without { or } (the keys\' Redis Cluster hash tags are made of the namespace)');
+  }
+  if (config.redisUrl === '') {
+    for (const option of ['redisSecret', 'redisSecretPrevious', 'redisMode', 'redisSentinelName', 'redisSentinelPassword'] as const) {
+      // The secret alone is allowed (as before); every other Redis setting needs the URL.
+      if (option === 'redisSecret' || origins[option].from === 'default') continue;
+      fail(settingOf(option), at(option), `is set, and ${named('redisUrl')} is not; set the URL, or unset this`);
+    }
+    return;
+  }
+  if (config.redisSecret === '') {
+    const secret = settingOf('redisSecret');
+    fail(secret, 'env', `is not set, and ${named('redisUrl')} is; expected ${expectedForm(secret)}`);
+  }
+  const urls = config.redisUrl.split(',');
+  if (config.redisMode === 'standalone' && urls.length > 1) {
+    fail(url, at('redisUrl'), `the value given is a list of ${urls.length} URLs, and ${named('redisMode')} is standalone; ` +
+      'expected one URL, or the mode cluster (the URLs are seed nodes) or sentinel (the URLs are sentinels)');
+  }
+  if (config.redisMode === 'cluster' && urls.some((text) => databaseOf(new URL(text)) !== 0)) {
+    fail(url, at('redisUrl'), `the value given names a database other than 0, and ${named('redisMode')} is cluster; ` +
+      'a Redis Cluster has database 0 only: expected URLs without a path, or /0');
+  }
+  if (config.redisMode !== 'sentinel') {
+    for (const option of ['redisSentinelName', 'redisSentinelPassword'] as const) {
+      if (origins[option].from === 'default') continue;
+      fail(settingOf(option), at(option), `is set, and ${named('redisMode')} is ${config.redisMode}, not sentinel; ` +
+        `set ${mode.env}=sentinel, or unset this`);
+    }
+  }
+  if (config.redisSecretPrevious !== '' && config.redisSecretPrevious === config.redisSecret) {
+    fail(settingOf('redisSecretPrevious'), at('redisSecretPrevious'), `the value given is the same as ${named('redisSecret')}; ` +
+      'expected the secret the hosts used before it, or nothing once every host runs on the new one');
+  }
 }
 
 /** Where a value came from, and how to quote it in an error message. */

@@ -8,8 +8,10 @@ import { KINDS } from './kinds.ts';
 import { SETTINGS, type CacheConfig } from './settings.ts';
 
 /**
- * A copy of `config` safe to log: secrets (`redisSecret`) are replaced by
- * `'[redacted]'` when set, and a password in `redisUrl` by `***`.
+ * A copy of `config` safe to log: secrets (`redisSecret`,
+ * `redisSecretPrevious`, `redisSentinelPassword`) are replaced by
+ * `'[redacted]'` when set, and a password in `redisUrl` (each URL of a
+ * list) by `***`.
  */
 export function redactConfig(config: Readonly<CacheConfig>): Record<string, unknown> {
   const copy: Record<string, unknown> = { ...config };
@@ -35,8 +37,12 @@ export function configForLog(config: Readonly<CacheConfig>): Record<string, unkn
   return copy;
 }
 
-/** A URL with its password (and a user name, which some set to a token) replaced by `***`. */
+/**
+ * A URL with its password (and a user name, which some set to a token)
+ * replaced by `***`; each URL of a comma-separated list likewise.
+ */
 export function redactUrl(text: string): string {
+  if (text.includes(',')) return text.split(',').map((entry) => redactUrl(entry.trim())).join(',');
   try {
     const url = new URL(text);
     if (url.password !== '') url.password = '***';

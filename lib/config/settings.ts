@@ -148,12 +148,35 @@ export interface CacheConfig {
    */
   localSize: number;
   /**
-   * Redis server shared by the hosts of a deployment, as a `redis://` or
-   * `rediss://` URL (it may carry a password: it is never logged). Empty:
-   * no Redis, sessions stay on this host. `TLS_CACHE_REDIS_URL`.
+   * Redis shared by the hosts of a deployment, as a `redis://` or
+   * `rediss://` URL (it may carry a password: it is never logged); with
+   * `redisMode` `cluster`, a comma-separated list of seed nodes; with
+   * `sentinel`, of sentinels. Empty: no Redis, sessions stay on this host.
+   * `TLS_CACHE_REDIS_URL`.
    * @defaultValue `''` (off)
    */
   redisUrl: string;
+  /**
+   * How `redisUrl` reaches Redis: `'standalone'` (one server, or a primary
+   * behind a stable address), `'cluster'` (a Redis Cluster: the URLs are
+   * seed nodes) or `'sentinel'` (the URLs are sentinels, which name the
+   * master of `redisSentinelName`). `TLS_CACHE_REDIS_MODE`.
+   * @defaultValue `'standalone'`
+   */
+  redisMode: 'standalone' | 'cluster' | 'sentinel';
+  /**
+   * With `redisMode` `sentinel`: the name of the master group the sentinels
+   * monitor. `TLS_CACHE_REDIS_SENTINEL_NAME`.
+   * @defaultValue `'mymaster'`
+   */
+  redisSentinelName: string;
+  /**
+   * With `redisMode` `sentinel`: the password of the sentinels themselves,
+   * when they require one (the URLs' password is the master's and
+   * replicas'). Never logged. `TLS_CACHE_REDIS_SENTINEL_PASSWORD`.
+   * @defaultValue `''` (none)
+   */
+  redisSentinelPassword: string;
   /**
    * How long a handshake may wait for Redis before going on as a miss, in
    * milliseconds. `TLS_CACHE_REDIS_TIMEOUT`.
@@ -169,8 +192,17 @@ export interface CacheConfig {
    */
   redisSecret: string;
   /**
+   * The secret the deployment used before `redisSecret`, while hosts move
+   * to the new one: what it sealed still opens, and what this host writes is
+   * sealed under both, so hosts still on the previous secret open it too.
+   * Never logged. `TLS_CACHE_REDIS_SECRET_PREVIOUS`.
+   * @defaultValue `''` (none)
+   */
+  redisSecretPrevious: string;
+  /**
    * Prefix of every Redis key of this deployment, so unrelated deployments
-   * can share one Redis. `TLS_CACHE_REDIS_NAMESPACE`.
+   * can share one Redis; no `{` or `}` (the keys' Redis Cluster hash tags
+   * are made of it). `TLS_CACHE_REDIS_NAMESPACE`.
    * @defaultValue `'tls-session-cache'`
    */
   redisNamespace: string;
@@ -406,8 +438,35 @@ const DECLARATIONS = {
     default: 'none',
     description:
       'Redis shared by the hosts of a deployment (redis:// or rediss://, may carry a password, never logged); ' +
-      'without it, sessions and ticket keys stay on this host.',
+      'a comma-separated list of seed nodes with TLS_CACHE_REDIS_MODE=cluster, of sentinels with sentinel. ' +
+      'Without it, sessions and ticket keys stay on this host.',
     examples: ['redis://127.0.0.1:6379', 'rediss://:password@redis.internal:6380/2'],
+    secret: true,
+  },
+  redisMode: {
+    env: 'TLS_CACHE_REDIS_MODE',
+    kind: 'redisMode',
+    default: 'standalone',
+    description:
+      'How TLS_CACHE_REDIS_URL reaches Redis: standalone (one server), cluster (a Redis Cluster; the URLs are seed nodes) ' +
+      'or sentinel (the URLs are sentinels, which name the master).',
+    examples: [],
+  },
+  redisSentinelName: {
+    env: 'TLS_CACHE_REDIS_SENTINEL_NAME',
+    kind: 'name',
+    default: 'mymaster',
+    description: 'With TLS_CACHE_REDIS_MODE=sentinel: the master group the sentinels monitor.',
+    examples: ['mymaster', 'sessions'],
+  },
+  redisSentinelPassword: {
+    env: 'TLS_CACHE_REDIS_SENTINEL_PASSWORD',
+    kind: 'password',
+    default: 'none',
+    description:
+      "With TLS_CACHE_REDIS_MODE=sentinel: the sentinels' own password, when they require one " +
+      "(the URLs' password is the master's); never logged.",
+    examples: [],
     secret: true,
   },
   redisTimeout: {
@@ -429,11 +488,23 @@ const DECLARATIONS = {
     examples: [],
     secret: true,
   },
+  redisSecretPrevious: {
+    env: 'TLS_CACHE_REDIS_SECRET_PREVIOUS',
+    kind: 'secret',
+    default: 'none',
+    description:
+      'The secret used before TLS_CACHE_REDIS_SECRET, while hosts move to a new one: what it sealed still opens, and this host ' +
+      'seals under both, so hosts still on the previous secret open what it writes. Never logged.',
+    examples: [],
+    secret: true,
+  },
   redisNamespace: {
     env: 'TLS_CACHE_REDIS_NAMESPACE',
     kind: 'name',
     default: 'tls-session-cache',
-    description: 'Prefix of every Redis key of this deployment, so unrelated deployments can share one Redis.',
+    description:
+      'Prefix of every Redis key of this deployment, so unrelated deployments can share one Redis; ' +
+      'no { or } (Redis Cluster hash tags are made of it).',
     examples: ['tls-session-cache', 'shop-frontend'],
   },
 } satisfies Record<keyof CacheConfig, Omit<Setting, 'option'>>;
@@ -457,7 +528,9 @@ export const COMPUTED_DEFAULTS: Readonly<Partial<Record<keyof CacheConfig, () =>
   ticketRotate: () => 0,
   ticketKeyFile: () => '',
   redisUrl: () => '',
+  redisSentinelPassword: () => '',
   redisSecret: () => '',
+  redisSecretPrevious: () => '',
 };
 
 /** The setting of an option. */

@@ -51,6 +51,7 @@ import {
   type ClusterSettings,
   type ToPrimary,
   type ToWorker,
+  type WorkerRedisSettings,
 } from './ipc-messages.ts';
 import { CachePrimary, type FlushResult } from '../runtime/cache-primary.ts';
 import { describe } from '../describe.ts';
@@ -116,6 +117,8 @@ export class ClusterCache {
 
   readonly #primary: CachePrimary;
   readonly #settings: ClusterSettings;
+  /** With Redis: what each worker needs to reach it itself (secrets: never logged). */
+  readonly #redis: WorkerRedisSettings | undefined;
   readonly #countsTimeout: number;
   /** Workers that said hello (they hold a ring and a local copy to keep current). */
   readonly #attached = new Set<Worker>();
@@ -138,6 +141,10 @@ export class ClusterCache {
     }
   };
   readonly #onTicketKeys = (): void => this.#pushKeys();
+  /** Another host flushed the fleet: every worker's local copy goes too. */
+  readonly #onFleetFlush = (): void => {
+    if (!this.#closed) this.#broadcast({ op: P_FLUSH });
+  };
 
   private constructor(primary: CachePrimary, settings: ClusterSettings, countsTimeout: number) {
     this.#primary = primary;
@@ -148,6 +155,20 @@ export class ClusterCache {
     this.logger = primary.logger;
     this.#settings = settings;
     this.#countsTimeout = countsTimeout;
+    const { config } = primary;
+    this.#redis =
+      config.redisUrl === ''
+        ? undefined
+        : {
+            mode: config.redisMode,
+            url: config.redisUrl,
+            sentinelName: config.redisSentinelName,
+            sentinelPassword: config.redisSentinelPassword,
+            secret: config.redisSecret,
+            previousSecret: config.redisSecretPrevious,
+            namespace: config.redisNamespace,
+            timeout: config.redisTimeout,
+          };
   }
 
   static {
@@ -183,6 +204,7 @@ export class ClusterCache {
       cluster.on('listening', cache.#onListening);
       cluster.on('exit', cache.#onExit);
       primary.on('ticketKeys', cache.#onTicketKeys);
+      primary.on('flushedByFleet', cache.#onFleetFlush);
       const stats = primary.table.stats();
       logger.info(
         {
@@ -313,6 +335,7 @@ export class ClusterCache {
     cluster.off('listening', this.#onListening);
     cluster.off('exit', this.#onExit);
     this.#primary.off('ticketKeys', this.#onTicketKeys);
+    this.#primary.off('flushedByFleet', this.#onFleetFlush);
     for (const waiter of this.#countWaiters.values()) waiter.done();
     await this.#primary.close();
     if (started === this) started = undefined;
@@ -361,7 +384,7 @@ export class ClusterCache {
       }
       case W_HELLO: {
         const keys = this.ticketKeys?.snapshot();
-        this.#send(worker, { op: P_HELLO, settings: this.#settings, keys });
+        this.#send(worker, { op: P_HELLO, settings: this.#settings, keys, redis: this.#redis });
         for (const key of keys?.keys ?? []) key.key.fill(0);
         this.#attached.add(worker);
         return;

@@ -66,6 +66,25 @@ export interface ClusterSettings {
   logLevel: string;
 }
 
+/**
+ * With Redis (`TLS_CACHE_REDIS_URL`): what a worker needs to reach it over
+ * its own connection, sent in the hello, on the pipe between the primary
+ * and its own workers (as ticket keys are). Holds secrets: never logged.
+ */
+export interface WorkerRedisSettings {
+  mode: 'standalone' | 'cluster' | 'sentinel';
+  /** One URL, or a comma-separated list (it may carry a password). */
+  url: string;
+  sentinelName: string;
+  sentinelPassword: string;
+  secret: string;
+  /** `''`: none. */
+  previousSecret: string;
+  namespace: string;
+  /** How long a lookup waits for Redis, in ms. */
+  timeout: number;
+}
+
 /** A worker's message to the primary. */
 export type ToPrimary =
   | { op: typeof W_HELLO }
@@ -76,7 +95,7 @@ export type ToPrimary =
 
 /** The primary's message to a worker. */
 export type ToWorker =
-  | { op: typeof P_HELLO; settings: ClusterSettings; keys: TicketKeyRingState | undefined }
+  | { op: typeof P_HELLO; settings: ClusterSettings; keys: TicketKeyRingState | undefined; redis?: WorkerRedisSettings | undefined }
   | { op: typeof P_GOT; request: number; session: Buffer | undefined }
   | { op: typeof P_KEYS; keys: TicketKeyRingState }
   | { op: typeof P_FLUSH }
@@ -105,7 +124,7 @@ export function encodeToPrimary(message: ToPrimary): { [IPC_TAG]: string } {
 export function encodeToWorker(message: ToWorker): { [IPC_TAG]: string } {
   switch (message.op) {
     case P_HELLO:
-      return frame([P_HELLO, message.settings, message.keys ?? null]);
+      return frame([P_HELLO, message.settings, message.keys ?? null, message.redis ?? null]);
     case P_GOT:
       return frame([P_GOT, message.request, message.session ?? null]);
     case P_KEYS:
@@ -191,12 +210,14 @@ export function decodeToWorker(message: { [IPC_TAG]: unknown }, maxSessionSize: 
     if (session === null) return { op, request: fields[1], session: undefined };
     return isSession(session, maxSessionSize) ? { op, request: fields[1], session: asBuffer(session) } : undefined;
   }
-  if (op === P_HELLO && fields.length === 3) {
+  if (op === P_HELLO && (fields.length === 3 || fields.length === 4)) {
     const settings = checkSettings(fields[1]);
     if (settings === undefined) return undefined;
+    const redis = fields[3] === undefined || fields[3] === null ? undefined : checkRedisSettings(fields[3]);
+    if (redis === null) return undefined;
     const keys = fields[2];
-    if (keys === null) return settings.tickets === 'off' ? { op, settings, keys: undefined } : undefined;
-    return isRingState(keys) && settings.tickets === 'on' ? { op, settings, keys } : undefined;
+    if (keys === null) return settings.tickets === 'off' ? { op, settings, keys: undefined, redis } : undefined;
+    return isRingState(keys) && settings.tickets === 'on' ? { op, settings, keys, redis } : undefined;
   }
   if (op === P_KEYS && fields.length === 2 && isRingState(fields[1])) return { op, keys: fields[1] };
   if (op === P_FLUSH && fields.length === 1) return { op };
@@ -206,6 +227,38 @@ export function decodeToWorker(message: { [IPC_TAG]: unknown }, maxSessionSize: 
 
 function isRingState(value: unknown): value is TicketKeyRingState {
   return value !== null && typeof value === 'object' && !Array.isArray(value) && Array.isArray((value as { keys?: unknown }).keys);
+}
+
+/** The Redis settings of a hello, or `null` when they are malformed (the connection checks the URL itself). */
+function checkRedisSettings(value: unknown): WorkerRedisSettings | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+  const r = value as Record<string, unknown>;
+  const text = (v: unknown, min: number, max: number): v is string => typeof v === 'string' && v.length >= min && v.length <= max;
+  if (
+    (r.mode !== 'standalone' && r.mode !== 'cluster' && r.mode !== 'sentinel') ||
+    !text(r.url, 1, 16_384) ||
+    !text(r.sentinelName, 1, 32) ||
+    !text(r.sentinelPassword, 0, 4096) ||
+    !text(r.secret, 32, 4096) ||
+    !(r.previousSecret === '' || text(r.previousSecret, 32, 4096)) ||
+    !text(r.namespace, 1, 32) ||
+    typeof r.timeout !== 'number' ||
+    !Number.isInteger(r.timeout) ||
+    r.timeout < 1 ||
+    r.timeout > 10_000
+  ) {
+    return null;
+  }
+  return {
+    mode: r.mode,
+    url: r.url,
+    sentinelName: r.sentinelName,
+    sentinelPassword: r.sentinelPassword,
+    secret: r.secret,
+    previousSecret: r.previousSecret as string,
+    namespace: r.namespace,
+    timeout: r.timeout,
+  };
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);

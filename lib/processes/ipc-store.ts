@@ -128,8 +128,16 @@ export class IpcSessionStore implements SessionStore {
   set(id: Uint8Array, session: Uint8Array): boolean {
     const now = this.#clock();
     const latest = now + this.timeout * 1000;
-    const expiresAt = Math.min(sessionExpiresAt(session) ?? latest, latest);
-    if (expiresAt <= now) return false;
+    return this.keep(id, session, Math.min(sessionExpiresAt(session) ?? latest, latest));
+  }
+
+  /**
+   * Keeps a session in the local copy and sends it to the primary (without
+   * waiting), both until `expiresAt` (clock ms): a new session, or one found
+   * elsewhere (in Redis). Returns false when it has expired already.
+   */
+  keep(id: Uint8Array, session: Uint8Array, expiresAt: number): boolean {
+    if (!(expiresAt > this.#clock())) return false;
     this.#options.local.set(id, session, expiresAt);
     this.#options.send({ op: W_SET, id: Buffer.from(id), session: Buffer.from(session), expiresAt });
     return true;

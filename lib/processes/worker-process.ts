@@ -3,7 +3,9 @@
  * made by the first `attachClusterCache()`. It asks the primary for the
  * deployment's settings and ticket keys (the hello), then keeps them:
  * answers the primary's pushes (new ticket keys, flushes), gives its
- * servers the IPC session store, and ships this process's counts to the
+ * servers the IPC session store (and, when the deployment shares sessions
+ * through Redis, a connection of its own to Redis behind it:
+ * `redis-process-store.ts`), and ships this process's counts to the
  * primary.
  *
  * Every message from the channel is checked (`ipc-messages.ts`); one that
@@ -32,8 +34,13 @@ import {
   type ClusterSettings,
   type ToPrimary,
   type ToWorker,
+  type WorkerRedisSettings,
 } from './ipc-messages.ts';
 import { IpcSessionStore } from './ipc-store.ts';
+import { connectProcessRedis, RedisProcessStore } from './redis-process-store.ts';
+import type { RedisClient } from '../redis/topology.ts';
+import { waitUntilReady } from '../redis/connection.ts';
+import type { SessionStore } from '../tls/session-hooks.ts';
 import { LocalSessions } from './local-sessions.ts';
 import { attachRuntime, type RuntimeBinding } from '../runtime/attach-runtime.ts';
 import { SNI_WARNING, unboundWarning } from '../runtime/certificate-binding.ts';
@@ -46,6 +53,8 @@ export const COUNTS_INTERVAL_MS = 1000;
 const ABSENCE_LOG_INTERVAL_MS = 60_000;
 /** How often the hello is sent again while the primary has not answered. */
 const HELLO_RETRY_MS = 250;
+/** How long the first attach waits for this process's Redis connection (with Redis) before it resolves anyway. */
+const REDIS_START_WAIT_MS = 2000;
 /** Largest session accepted from the channel before the hello says the deployment's. */
 const MAX_SESSION_BEFORE_HELLO = 65536;
 
@@ -65,8 +74,10 @@ let hello: (options: ProcessWorkerOptions) => Promise<ProcessWorker>;
 export class ProcessWorker {
   /** What the primary said every worker must use. */
   readonly settings: Readonly<ClusterSettings>;
-  /** The store behind every server of this process. */
-  readonly store: IpcSessionStore;
+  /** The local copy and the primary's table over IPC. */
+  readonly ipc: IpcSessionStore;
+  /** The store behind every server of this process: {@link ipc}, and Redis behind it when the deployment has one. */
+  readonly store: SessionStore;
   /** This process's local copy of sessions. */
   readonly local: LocalSessions;
   /** This process's copy of the primary's ticket key ring; `undefined` when tickets are off. */
@@ -80,14 +91,22 @@ export class ProcessWorker {
   #absenceLoggedAt = -Infinity;
   #absenceLogged = false;
   readonly #timer: NodeJS.Timeout;
+  /** With Redis: this process's own connection. */
+  readonly #redis: RedisClient | undefined;
 
-  private constructor(settings: ClusterSettings, ring: TicketKeyRing | undefined, counters: SharedCounters, logger: Logger) {
+  private constructor(
+    settings: ClusterSettings,
+    ring: TicketKeyRing | undefined,
+    counters: SharedCounters,
+    logger: Logger,
+    redis: WorkerRedisSettings | undefined,
+  ) {
     this.settings = Object.freeze({ ...settings });
     this.ticketKeys = ring;
     this.counters = counters;
     this.logger = logger;
     this.local = new LocalSessions(settings.localSize);
-    this.store = new IpcSessionStore({
+    this.ipc = new IpcSessionStore({
       timeout: settings.timeout,
       ipcTimeout: settings.ipcTimeout,
       local: this.local,
@@ -110,6 +129,12 @@ export class ProcessWorker {
         this.logger.info({ ipcTimeouts: counters.get('ipcTimeouts') }, 'the primary answers session lookups again');
       },
     });
+    this.#redis = redis === undefined ? undefined : connectProcessRedis(redis, logger);
+    if (redis !== undefined && this.#redis === undefined) counters.add('ipcMalformed');
+    this.store =
+      redis === undefined || this.#redis === undefined
+        ? this.ipc
+        : new RedisProcessStore({ ipc: this.ipc, redis: this.#redis, settings: redis, counters, logger });
     this.#timer = setInterval(() => this.#shipCounts(0), COUNTS_INTERVAL_MS);
     this.#timer.unref();
   }
@@ -162,7 +187,7 @@ export class ProcessWorker {
     try {
       switch (message.op) {
         case P_GOT:
-          if (this.store.answer(message.request, message.session) === 'unknown') this.counters.add('ipcMalformed');
+          if (this.ipc.answer(message.request, message.session) === 'unknown') this.counters.add('ipcMalformed');
           return;
         case P_KEYS:
           if (this.ticketKeys === undefined) {
@@ -195,7 +220,9 @@ export class ProcessWorker {
   /** The channel closed: waiting lookups end as misses now, and it is said once (at debug level when the worker is disconnecting on purpose). */
   disconnected(): void {
     clearInterval(this.#timer);
-    this.store.abandon();
+    this.ipc.abandon();
+    // An open connection would keep a disconnecting worker's process alive.
+    this.#redis?.disconnect();
     if (cluster.worker?.exitedAfterDisconnect === true) {
       this.logger.debug('the IPC channel to the primary closed: this worker is disconnecting');
       return;
@@ -219,7 +246,7 @@ export class ProcessWorker {
       const counters = SharedCounters.create();
       let worker: ProcessWorker | undefined;
       let maxSessionSize = MAX_SESSION_BEFORE_HELLO;
-      let accepted: { settings: ClusterSettings; ring: TicketKeyRing | undefined } | undefined;
+      let accepted: { settings: ClusterSettings; ring: TicketKeyRing | undefined; redis: WorkerRedisSettings | undefined } | undefined;
       /** Messages after the accepted hello, while the worker is being made (a channel read may deliver several at once). */
       const early: ToWorker[] = [];
       let answered: () => void = () => {};
@@ -237,7 +264,11 @@ export class ProcessWorker {
           early.push(message);
         } else if (message.op === P_HELLO) {
           try {
-            accepted = { settings: message.settings, ring: message.keys === undefined ? undefined : TicketKeyRing.restore(message.keys) };
+            accepted = {
+              settings: message.settings,
+              ring: message.keys === undefined ? undefined : TicketKeyRing.restore(message.keys),
+              redis: message.redis,
+            };
             maxSessionSize = message.settings.maxSessionSize;
             answered();
           } catch {
@@ -272,15 +303,18 @@ export class ProcessWorker {
             '(before or after forking), and make sure it is running',
         );
       }
-      const { settings, ring } = accepted;
+      const { settings, ring, redis } = accepted;
       // The format is this process's own (its standard output may be a terminal); the primary set the variable.
       const variable = process.env.TLS_CACHE_LOG_FORMAT?.trim().toLowerCase();
       const format = resolveLogFormat({ logFormat: variable === 'json' || variable === 'pretty' ? variable : 'auto' });
       // pino puts the pid in every line already.
       const logger = options.logger ?? createLogger({ level: settings.logLevel, ...format });
-      worker = new ProcessWorker(settings, ring, counters, logger);
+      worker = new ProcessWorker(settings, ring, counters, logger, redis);
       for (const message of early.splice(0)) worker.handle(message);
-      logger.debug({ settings, ticketKeys: ring?.stats() }, 'attached to the cluster primary');
+      // The first handshakes should find Redis (its connection, or a Redis Cluster's masters, still opening); not for long.
+      if (worker.#redis !== undefined) await waitUntilReady(worker.#redis, REDIS_START_WAIT_MS);
+      // The Redis settings hold secrets: only whether there is a Redis, and its mode.
+      logger.debug({ settings, ticketKeys: ring?.stats(), redis: redis?.mode }, 'attached to the cluster primary');
       return worker;
     };
   }

@@ -2,10 +2,10 @@
  * What the hosts of one deployment share through Redis besides sessions:
  * the session ticket keys, and flushes. Run by each host's primary.
  *
- * **Ticket keys.** Redis holds numbered key records, `<ns>:tk:<n>`, each
+ * **Ticket keys.** Redis holds numbered key records, `{<ns>}:tk:<n>`, each
  * sealed (`sealed.ts`, purpose `ticket-key`, associated data `tk:<n>`):
  * the 48 key bytes, when the key started encrypting (the creating host's
- * clock), and the flush generation it was made in. A hash `<ns>:fleet`
+ * clock), and the flush generation it was made in. A hash `{<ns>}:fleet`
  * holds `head` (the number of the key that encrypts), `flush` (the flush
  * generation) and `id` (random, set with the first key: a new one means
  * Redis lost the state and the numbering started again). A new key is made by exactly one host: a Lua script sets
@@ -18,8 +18,19 @@
  *
  * A host rotates when the head key has encrypted for `rotate` ms on its own
  * clock, or when told to (`rotateNow`, SIGUSR1); it learns of other hosts'
- * changes at once through pub/sub (`<ns>:fleet` channel) and, should a
+ * changes at once through pub/sub (`{<ns>}:fleet` channel) and, should a
  * message be lost, by polling `head` every `pollInterval` ms.
+ *
+ * **Hash tags.** `{<ns>}` in every fleet key puts them all in one slot of a
+ * Redis Cluster, so that the compare-and-set script and the reading of
+ * several records at once (MGET) work there too; sessions have keys of
+ * their own, spread over the masters (`session-store.ts`).
+ *
+ * **A previous secret.** A record that opens only under the previous
+ * secret (made by a host not yet on the new one) is sealed again under both
+ * by the first host that has both, if it is still the same record (a
+ * compare-and-set): once every host runs on both secrets, every live record
+ * opens under the new one alone, and the previous secret can go.
  *
  * **Flush.** `flush()` increments `flush`: every host's primary sees the new
  * generation (pub/sub or poll) and clears its table; key records of an older
@@ -46,23 +57,25 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { InvalidOptionError } from '../errors.ts';
 import { errorCode, isReady, watchOutages } from './connection.ts';
 import { deleteRedisSessions, type RedisCounterSink } from './session-store.ts';
 import { createSealer, type Sealer } from './sealed.ts';
+import { duplicateClient, type RedisClient } from './topology.ts';
 import { TICKET_KEY_BYTES } from '../tickets/ticket-key.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import type { TicketKeyRingState, TicketKeyState } from '../tickets/ring-state.ts';
 
 /** Options of {@link RedisFleet}. */
 export interface RedisFleetOptions {
-  /** The primary's Redis connection (`connectRedis`); the fleet does not close it. */
-  redis: Redis;
+  /** The primary's Redis connection (`connectRedis`), of any mode; the fleet does not close it. */
+  redis: RedisClient;
   /** The deployment's secret (at least 32 characters). */
   secret: string;
+  /** The secret before it (`TLS_CACHE_REDIS_SECRET_PREVIOUS`). @defaultValue none */
+  previousSecret?: string;
   /** Prefix of every Redis key and channel of the deployment. */
   namespace: string;
   /**
@@ -136,6 +149,12 @@ redis.call('PUBLISH', ARGV[6], 'keys')
 return {1, head + 1, flush}
 `;
 
+/** Replaces a record only if it is still the value read: KEYS = record; ARGV = value read, value sealed again. */
+const RESEAL = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') return 1 end
+return 0
+`;
+
 /** A new flush generation: KEYS = fleet hash; ARGV = channel. Returns {head, flush}. */
 const FLUSH = `
 local flush = redis.call('HINCRBY', KEYS[1], 'flush', 1)
@@ -144,20 +163,20 @@ redis.call('PUBLISH', ARGV[1], 'flush')
 return {head, flush}
 `;
 
-/** The Redis key of ticket key record `n`. */
+/** The Redis key of ticket key record `n` (hash-tagged: every fleet key is in one Redis Cluster slot). */
 export function ticketKeyRecordKey(namespace: string, n: number): string {
-  return `${namespace}:tk:${n}`;
+  return `{${namespace}}:tk:${n}`;
 }
 
-/** The fleet's hash (`head`, `flush`) and pub/sub channel. */
+/** The fleet's hash (`head`, `flush`) and pub/sub channel (hash-tagged like the records). */
 export function fleetKey(namespace: string): string {
-  return `${namespace}:fleet`;
+  return `{${namespace}}:fleet`;
 }
 
 /** Fleet-wide ticket keys and flushes for one host; see the module's documentation. */
 export class RedisFleet extends EventEmitter<RedisFleetEvents> {
-  readonly #redis: Redis;
-  readonly #subscriber: Redis;
+  readonly #redis: RedisClient;
+  readonly #subscriber: RedisClient;
   readonly #namespace: string;
   readonly #sealer: Sealer;
   readonly #ring: TicketKeyRing | undefined;
@@ -197,12 +216,12 @@ export class RedisFleet extends EventEmitter<RedisFleetEvents> {
   /** @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for a bad secret, namespace, timeout or rotation. */
   constructor(options: RedisFleetOptions) {
     super();
-    const { redis, secret, namespace, ring, timeout, rotate, pollInterval = 1000, counters, logger, clock = Date.now } = options;
+    const { redis, secret, previousSecret, namespace, ring, timeout, rotate, pollInterval = 1000, counters, logger, clock = Date.now } = options;
     if (!Number.isInteger(timeout) || timeout < 1) throw new InvalidOptionError('timeout', 'expected whole seconds of at least 1');
     if (!Number.isInteger(rotate) || rotate < 1) throw new InvalidOptionError('ticketRotate', 'expected whole milliseconds of at least 1');
     if (!Number.isInteger(pollInterval) || pollInterval < 1) throw new InvalidOptionError('pollInterval', 'expected whole milliseconds of at least 1');
     if (ring?.fixed) throw new InvalidOptionError('ring', 'a ring of fixed keys (from files) is not shared through Redis');
-    this.#sealer = createSealer({ secret, namespace, purpose: 'ticket-key' });
+    this.#sealer = createSealer({ secret, previousSecret, namespace, purpose: 'ticket-key' });
     this.#redis = redis;
     this.#namespace = namespace;
     this.#ring = ring;
@@ -212,7 +231,7 @@ export class RedisFleet extends EventEmitter<RedisFleetEvents> {
     this.#counters = counters;
     this.#logger = logger;
     this.#clock = clock;
-    this.#subscriber = redis.duplicate();
+    this.#subscriber = duplicateClient(redis);
     watchOutages(this.#subscriber, undefined, { role: 'fleet messages', outageLevel: 'debug', connectedLevel: 'debug' });
     this.#subscriber.on('ready', () => {
       this.#subscriber.subscribe(fleetKey(namespace)).catch(() => {
@@ -399,7 +418,9 @@ export class RedisFleet extends EventEmitter<RedisFleetEvents> {
   }
 
   #open(n: number, value: Buffer): KeyRecord | undefined {
-    const plain = this.#sealer.open(Buffer.from(`tk:${n}`), value);
+    const id = Buffer.from(`tk:${n}`);
+    const opened = this.#sealer.openChecked(id, value);
+    const plain = opened?.plaintext;
     if (plain === undefined || plain.length !== RECORD_BYTES || plain[0] !== RECORD_VERSION) {
       plain?.fill(0);
       if (!this.#refusedRecords.has(n)) {
@@ -410,8 +431,21 @@ export class RedisFleet extends EventEmitter<RedisFleetEvents> {
       return undefined;
     }
     const record = { n, flush: plain.readUInt32BE(1), createdAt: plain.readDoubleBE(5), key: Buffer.from(plain.subarray(13)) };
+    if (opened?.current === false) this.#reseal(n, value, this.#sealer.seal(id, plain));
     plain.fill(0);
     return record;
+  }
+
+  /** Seals a record made under the previous secret alone again, under both (in the background; another host may do it first). */
+  #reseal(n: number, read: Buffer, sealed: Buffer): void {
+    this.#redis.eval(RESEAL, 1, ticketKeyRecordKey(this.#namespace, n), read, sealed).then(
+      (replaced) => {
+        if (replaced === 1) this.#logger?.debug({ record: n }, 'ticket key record sealed again under the current and previous secrets');
+      },
+      () => {
+        // The next sync tries again.
+      },
+    );
   }
 
   /** Tries to make key `head + 1` (compare-and-set); either way the caller reads again. */

@@ -12,7 +12,10 @@
  * holds `seal(id, expiresAt (float64, ms) | session DER)` and expires in
  * Redis at that same moment (`PX`). The session ID is not hashed: it is not
  * secret (it crosses the network in clear in every ClientHello), and plain
- * hex lets an operator find an entry with `redis-cli`.
+ * hex lets an operator find an entry with `redis-cli`. The key has no hash
+ * tag: in a Redis Cluster sessions spread over every master, as a sharded
+ * Redis is meant to (each lookup and write is one key; only the flush
+ * visits every master).
  *
  * A session found in Redis is copied into the local table with its own
  * absolute expiry, so the next lookup of it on this host is local, and it
@@ -21,13 +24,14 @@
  *
  * @module
  */
-import { Command, type Redis } from 'ioredis';
+import { Command } from 'ioredis';
 import type { Logger } from 'pino';
 import type { CounterName } from '../operations/counters.ts';
 import { InvalidOptionError } from '../errors.ts';
 import type { SessionStore } from '../tls/session-hooks.ts';
 import { isReady } from './connection.ts';
 import { createSealer, type Sealer } from './sealed.ts';
+import { dataNodes, type RedisClient } from './topology.ts';
 
 /** What the two-level store needs of the local level: a {@link SessionTable} is one. */
 export interface LocalSessionStore {
@@ -45,10 +49,16 @@ export interface RedisCounterSink {
 export interface RedisSessionStoreOptions {
   /** The first level, usually the host's shared table. */
   local: LocalSessionStore;
-  /** An ioredis connection (see `connectRedis`); the store does not close it. */
-  redis: Redis;
+  /** An ioredis connection of any mode (see `connectRedis`); the store does not close it. */
+  redis: RedisClient;
   /** The deployment's secret (`TLS_CACHE_REDIS_SECRET`, at least 32 characters). */
   secret: string;
+  /**
+   * The secret before it (`TLS_CACHE_REDIS_SECRET_PREVIOUS`): sessions it
+   * sealed still open, and new ones are sealed under both.
+   * @defaultValue none
+   */
+  previousSecret?: string;
   /** Prefix of every key (`TLS_CACHE_REDIS_NAMESPACE`). */
   namespace: string;
   /** How long a lookup may wait for Redis, in ms (`TLS_CACHE_REDIS_TIMEOUT`). @defaultValue 5 */
@@ -86,7 +96,7 @@ export class RedisSessionStore implements SessionStore {
   /** Session lifetime in seconds: the local store's. */
   readonly timeout: number;
   readonly #local: LocalSessionStore;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #namespace: string;
   readonly #sealer: Sealer;
   readonly #wait: number;
@@ -98,11 +108,11 @@ export class RedisSessionStore implements SessionStore {
 
   /** @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for a bad secret, namespace or timeout. */
   constructor(options: RedisSessionStoreOptions) {
-    const { local, redis, secret, namespace, timeout = 5, counters, logger, clock = Date.now } = options;
+    const { local, redis, secret, previousSecret, namespace, timeout = 5, counters, logger, clock = Date.now } = options;
     if (!Number.isInteger(timeout) || timeout < 1) {
       throw new InvalidOptionError('redisTimeout', `expected whole milliseconds of at least 1, got ${String(timeout)}`);
     }
-    this.#sealer = createSealer({ secret, namespace, purpose: 'session' });
+    this.#sealer = createSealer({ secret, previousSecret, namespace, purpose: 'session' });
     this.timeout = local.timeout;
     this.#local = local;
     this.#redis = redis;
@@ -236,16 +246,24 @@ export class RedisSessionStore implements SessionStore {
 
 /**
  * Deletes every session of `namespace` from Redis (SCAN and UNLINK in
- * batches); resolves to how many were deleted. Used by a fleet-wide flush.
+ * batches, on every master of a Redis Cluster: sessions are spread over
+ * them); resolves to how many were deleted. Used by a fleet-wide flush.
+ * Keys go one per UNLINK, pipelined: in a Redis Cluster a multi-key UNLINK
+ * across slots fails.
  */
-export async function deleteRedisSessions(redis: Redis, namespace: string): Promise<number> {
+export async function deleteRedisSessions(redis: RedisClient, namespace: string): Promise<number> {
   const pattern = prefixPattern(`${namespace}:s:`);
-  let cursor = '0';
   let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  } while (cursor !== '0');
+  for (const node of dataNodes(redis)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length === 0) continue;
+      const pipeline = node.pipeline();
+      for (const key of keys) pipeline.unlink(key);
+      for (const [error, count] of (await pipeline.exec()) ?? []) if (error === null) deleted += Number(count);
+    } while (cursor !== '0');
+  }
   return deleted;
 }

@@ -11,7 +11,6 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { CacheConfig } from '../config/settings.ts';
 import { SharedCounters } from '../operations/counters.ts';
@@ -21,6 +20,7 @@ import { startMetricsServer, type MetricsServer } from '../operations/metrics-se
 import { connectRedis, errorCode } from '../redis/connection.ts';
 import { hugePageSupport } from '../table/huge-pages.ts';
 import { RedisFleet } from '../redis/fleet.ts';
+import { redisTargetOf, type RedisClient } from '../redis/topology.ts';
 import { SessionTable } from '../table/session-table.ts';
 import { TicketKeyRing } from '../tickets/key-ring.ts';
 import { readNginxKeyFiles } from '../tickets/nginx-keys.ts';
@@ -43,6 +43,8 @@ export type WorkerCounts = () => { configured: number; listening: number };
 export interface PrimaryEvents {
   /** The ring changed: a rotation, an erasure, a rotation now, a flush or a replacement. */
   ticketKeys: [];
+  /** Another host flushed the fleet (through Redis): this host's table is cleared; copies elsewhere must go too. */
+  flushedByFleet: [];
 }
 
 /** Node.js timers hold at most 2^31 - 1 ms. */
@@ -75,7 +77,7 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
   readonly #reloads: Record<ReloadOutcome, number> = { succeeded: 0, failed: 0, aborted: 0 };
   #closed = false;
   /** With `redisUrl`: the connection and the fleet-wide ticket keys and flushes (issue 7). */
-  #redis: Redis | undefined;
+  #redis: RedisClient | undefined;
   #fleet: RedisFleet | undefined;
 
   private constructor(config: CacheConfig, logger: Logger, table: SessionTable, ticketKeys: TicketKeyRing | undefined) {
@@ -264,12 +266,13 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
    */
   async #startFleet(): Promise<void> {
     const { config, logger } = this;
-    const redis = connectRedis(config.redisUrl, { logger, role: 'ticket keys and flushes' });
+    const redis = connectRedis(redisTargetOf(config), { logger, role: 'ticket keys and flushes' });
     this.#redis = redis;
     const ring = this.ticketKeys?.fixed === false ? this.ticketKeys : undefined;
     const fleet = new RedisFleet({
       redis,
       secret: config.redisSecret,
+      previousSecret: config.redisSecretPrevious,
       namespace: config.redisNamespace,
       ring,
       timeout: config.timeout,
@@ -282,6 +285,7 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
     fleet.on('flush', () => {
       if (this.#closed) return;
       logger.info({ sessions: this.table.clear() }, 'flushed by another host: every session of this host is gone');
+      this.emit('flushedByFleet');
     });
     await fleet.start();
     if (!fleet.sharesTicketKeys) return;

@@ -40,8 +40,12 @@ export const DEFAULTS: CacheConfig = {
   ipcTimeout: 5,
   localSize: MiB,
   redisUrl: '',
+  redisMode: 'standalone',
+  redisSentinelName: 'mymaster',
+  redisSentinelPassword: '',
   redisTimeout: 5,
   redisSecret: '',
+  redisSecretPrevious: '',
   redisNamespace: 'tls-session-cache',
 };
 

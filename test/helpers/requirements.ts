@@ -13,6 +13,12 @@ export interface Requirement {
 }
 
 export const REDIS_SERVER: Requirement = { command: 'redis-server', install: 'apt-get install redis-server' };
+/** `redis-cli --cluster create` makes the Redis Clusters of the tests (Debian's redis-tools, which redis-server brings). */
+export const REDIS_CLI: Requirement = { command: 'redis-cli', install: 'apt-get install redis-tools' };
+export const REDIS_SENTINEL: Requirement = { command: 'redis-sentinel', install: 'apt-get install redis-sentinel' };
+
+/** Every requirement, for `before.ts`. */
+export const REQUIREMENTS: readonly Requirement[] = [REDIS_SERVER, REDIS_CLI, REDIS_SENTINEL];
 
 /** Whether `command` is an executable file on the PATH. */
 export function onPath(command: string, path = process.env.PATH ?? ''): boolean {
@@ -32,11 +38,12 @@ export function strict(env = process.env): boolean {
 }
 
 /**
- * Skips the whole test file when `requirement` is missing, unless the run is
+ * Skips the whole test file when a requirement is missing, unless the run is
  * strict: the file's tests then run and fail on the missing command.
  * Call it first, before any `t.test()`.
  */
-export function requireCommand(t: { plan(n: number, reason?: string): void }, requirement: Requirement): void {
-  if (onPath(requirement.command) || strict()) return;
-  t.plan(0, `${requirement.command} is not installed (${requirement.install})`);
+export function requireCommand(t: { plan(n: number, reason?: string): void }, ...requirements: Requirement[]): void {
+  const missing = requirements.find((requirement) => !onPath(requirement.command));
+  if (missing === undefined || strict()) return;
+  t.plan(0, `${missing.command} is not installed (${missing.install})`);
 }
