@@ -18,9 +18,12 @@ export type {
   AttachOptions,
   SessionCacheBinding,
   SessionCacheServerOptions,
+  SessionHook,
   SessionHookCounters,
   SessionStore,
 } from './tls/session-hooks.ts';
+export { isFatalAlert } from './tls/fatal-alerts.ts';
+export { sessionIdOf } from './tls/session-der.ts';
 export { isTls13Session, sessionProtocolVersion, TLS_1_2, TLS_1_3 } from './tls/session-version.ts';
 export { TicketKeyRing } from './tickets/key-ring.ts';
 export { fromNginxKey, toNginxKey, readNginxKeyFiles } from './tickets/nginx-keys.ts';
@@ -28,7 +31,7 @@ export { MAX_TICKET_KEYS } from './tickets/ring-layout.ts';
 export { TICKET_KEY_BYTES } from './tickets/ticket-key.ts';
 export type { TicketKey } from './tickets/ticket-key.ts';
 export type { TicketKeyRingOptions, OpenTicketKeyRingOptions, TicketKeyRingStats, TickResult } from './tickets/key-ring.ts';
-export { attachTicketKeys, ticketKeysOf, hasTicketKeyCallback } from './tickets/attach-ticket-keys.ts';
+export { attachTicketKeys, ticketKeysOf, hasTicketKeyCallback, emptyTicketCounters } from './tickets/attach-ticket-keys.ts';
 export type { AttachTicketKeysOptions, TicketCounters, TicketKeyBinding, TicketKeyMode } from './tickets/attach-ticket-keys.ts';
 export { Cluster, startCluster } from './threads/cluster.ts';
 export { runCluster } from './threads/run-cluster.ts';
@@ -64,6 +67,7 @@ export type { TicketKeyRingState, TicketKeyState } from './tickets/ring-state.ts
 export { RedisSessionStore, deleteRedisSessions, sessionKey } from './redis/session-store.ts';
 export type { LocalSessionStore, RedisCounterSink, RedisSessionStoreOptions } from './redis/session-store.ts';
 export { RedisFleet, fleetKey, ticketKeyRecordKey } from './redis/fleet.ts';
+export { endedChannel } from './redis/ended-sessions.ts';
 export type { FleetFlushResult, RedisFleetEvents, RedisFleetOptions } from './redis/fleet.ts';
 export { connectRedis, waitUntilReady } from './redis/connection.ts';
 export type { RedisConnectionOptions } from './redis/connection.ts';

@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import { threadId, Worker } from 'node:worker_threads';
 import t from 'tap';
-import { COUNTER_NAMES, SharedCounters } from '../lib/operations/counters.ts';
+import { COUNTER_NAMES, MAX_COUNTERS, SharedCounters } from '../lib/operations/counters.ts';
 
 t.test('counts, sums and views', async (t) => {
   const counters = SharedCounters.create();
@@ -18,8 +18,17 @@ t.test('counts, sums and views', async (t) => {
   counters.countHandshake(false, null);
   const v = counters.values();
   t.same([v.fullTls12, v.resumedTls13, v.resumedOther, v.fullOther, v.fullTls13, v.resumedTls12], [1, 1, 1, 1, 0, 0]);
-  t.same(counters.sessionHookCounters(), { stored: 5, skippedTls13: 0, refused: 0, resumed: 0, missed: 0 });
-  t.same(counters.ticketCounters(), { issued: 0, decrypted: 0, unknownKey: 0, failures: 0, keyUpdates: 0 });
+  t.same(counters.sessionHookCounters(), { stored: 5, skippedTls13: 0, refused: 0, resumed: 0, missed: 0, endedByAlert: 0 });
+  t.same(counters.ticketCounters(), { issued: 0, decrypted: 0, unknownKey: 0, failures: 0, keyUpdates: 0, renewed: 0, expired: 0, renewalOff: 0 });
+});
+
+t.test('every counter fits a stripe, and the last one counts apart from the others', async (t) => {
+  t.ok(COUNTER_NAMES.length <= MAX_COUNTERS, `${COUNTER_NAMES.length} counters, a stripe holds ${MAX_COUNTERS}`);
+  t.equal(new Set(COUNTER_NAMES).size, COUNTER_NAMES.length, 'no name twice');
+  const counters = SharedCounters.create();
+  const last = COUNTER_NAMES[COUNTER_NAMES.length - 1];
+  counters.add(last, 7);
+  t.same(Object.entries(counters.values()).filter(([, v]) => v !== 0), [[last, 7]]);
 });
 
 t.test('a mirror reads as local counts and adds to the block', async (t) => {

@@ -95,7 +95,9 @@ async function start(): Promise<Started> {
     logger,
     sessionIdContext: data.config.sessionIdContext,
   });
-  if (attached.tickets !== undefined) logger.debug({ mode: attached.tickets.mode }, 'ticket keys attached');
+  // Renewal of TLS 1.3 tickets starts once this thread's self-test passed: listen after it.
+  await attached.tickets?.ready;
+  if (attached.tickets !== undefined) logger.debug({ mode: attached.tickets.mode, renewing: attached.tickets.renewing }, 'ticket keys attached');
   // The first handshakes should find Redis (its connection, or a Redis Cluster's masters, still opening); not for long.
   if (redis !== undefined) await waitUntilReady(redis, REDIS_START_WAIT_MS);
   await new Promise<void>((resolve, reject) => {

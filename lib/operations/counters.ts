@@ -5,9 +5,9 @@
  * restarts, as totals across every thread without asking any of them.
  *
  * Striped like the table's counters: each thread adds with `Atomics.add` to
- * its own stripe of two 128-byte lines (chosen by `threadId`), readers sum
+ * its own stripe of four 128-byte lines (chosen by `threadId`), readers sum
  * the stripes. Each counter is a (low, high) pair of 32-bit words, so counts
- * pass 2^32.
+ * pass 2^32; a stripe holds up to {@link MAX_COUNTERS} counters.
  *
  * @module
  */
@@ -54,6 +54,12 @@ export const COUNTER_NAMES = [
   'redisErrors',
   'redisRejected',
   'redisWrites',
+  // Ticket renewal and lifetimes (issue 17), `TicketCounters`.
+  'renewed',
+  'expired',
+  'renewalOff',
+  // Sessions ended by a fatal alert (issue 17), `SessionHookCounters`.
+  'endedByAlert',
 ] as const;
 
 /** A counter's name. */
@@ -66,8 +72,10 @@ const MAGIC = 0x544c5343; // "TLSC"
 const HEADER_WORDS = 32;
 /** Stripes; threads share one when their `threadId`s are equal modulo this. */
 const STRIPES = 64;
-/** Words per stripe: two 128-byte lines, 32 counters of two words. */
-const STRIPE_WORDS = 64;
+/** Words per stripe: four 128-byte lines, 64 counters of two words. */
+const STRIPE_WORDS = 128;
+/** Counters a stripe holds. */
+export const MAX_COUNTERS = STRIPE_WORDS / 2;
 const INDEX = new Map<string, number>(COUNTER_NAMES.map((name, i) => [name, i]));
 const BYTES = (HEADER_WORDS + STRIPES * STRIPE_WORDS) * 4;
 
@@ -152,13 +160,22 @@ export class SharedCounters {
   /** The session hook counters of every thread, summed. */
   sessionHookCounters(): SessionHookCounters {
     const v = this.values();
-    return { stored: v.stored, skippedTls13: v.skippedTls13, refused: v.refused, resumed: v.resumed, missed: v.missed };
+    return { stored: v.stored, skippedTls13: v.skippedTls13, refused: v.refused, resumed: v.resumed, missed: v.missed, endedByAlert: v.endedByAlert };
   }
 
   /** The ticket counters of every thread, summed. */
   ticketCounters(): TicketCounters {
     const v = this.values();
-    return { issued: v.issued, decrypted: v.decrypted, unknownKey: v.unknownKey, failures: v.failures, keyUpdates: v.keyUpdates };
+    return {
+      issued: v.issued,
+      decrypted: v.decrypted,
+      unknownKey: v.unknownKey,
+      failures: v.failures,
+      keyUpdates: v.keyUpdates,
+      renewed: v.renewed,
+      expired: v.expired,
+      renewalOff: v.renewalOff,
+    };
   }
 
   /**
@@ -185,6 +202,15 @@ export class SharedCounters {
 }
 
 /** Names of the session hook counters, for {@link SharedCounters.mirror}. */
-export const HOOK_COUNTER_NAMES = ['stored', 'skippedTls13', 'refused', 'resumed', 'missed'] as const satisfies readonly CounterName[];
+export const HOOK_COUNTER_NAMES = ['stored', 'skippedTls13', 'refused', 'resumed', 'missed', 'endedByAlert'] as const satisfies readonly CounterName[];
 /** Names of the ticket counters, for {@link SharedCounters.mirror}. */
-export const TICKET_COUNTER_NAMES = ['issued', 'decrypted', 'unknownKey', 'failures', 'keyUpdates'] as const satisfies readonly CounterName[];
+export const TICKET_COUNTER_NAMES = [
+  'issued',
+  'decrypted',
+  'unknownKey',
+  'failures',
+  'keyUpdates',
+  'renewed',
+  'expired',
+  'renewalOff',
+] as const satisfies readonly CounterName[];

@@ -114,6 +114,9 @@ export function createMetrics(sources: MetricsSources): CacheMetrics {
   counter('tls13_sessions_skipped_total', 'TLS 1.3 sessions not stored (they resume only by ticket)', [], (c) =>
     setTotal(c, counters.get('skippedTls13')),
   );
+  counter('sessions_ended_total', 'TLS 1.2 sessions removed from every store because their connection ended in a fatal alert', [], (c) =>
+    setTotal(c, counters.get('endedByAlert')),
+  );
 
   gauge('entries', 'Sessions in the shared table now (expired ones until swept or evicted)', () => table.stats().entries);
   gauge('bytes_in_use', 'Bytes of the shared table holding sessions now', () => table.stats().bytesInUse);
@@ -137,6 +140,15 @@ export function createMetrics(sources: MetricsSources): CacheMetrics {
   counter('tickets_issued_total', 'Session tickets encrypted under the shared ring', [], (c) => setTotal(c, counters.get('issued')));
   counter('ticket_failures_total', 'Times a ticket key could not be read or the ticket callback failed (a full handshake followed)', [], (c) =>
     setTotal(c, counters.get('failures')),
+  );
+  counter('tickets_renewed_total', 'TLS 1.3 resumptions given a fresh ticket carrying their session\'s birth (renewal)', [], (c) =>
+    setTotal(c, counters.get('renewed')),
+  );
+  counter('tickets_expired_total', 'Tickets refused because their session was TLS_CACHE_TIMEOUT old (a full handshake followed)', [], (c) =>
+    setTotal(c, counters.get('expired')),
+  );
+  counter('ticket_renewal_off_total', 'Workers that stopped renewing TLS 1.3 tickets (their self-test or a check of Node\'s callback order failed)', [], (c) =>
+    setTotal(c, counters.get('renewalOff')),
   );
   counter('ticket_key_updates_total', 'Times a worker set the current key again (fallback mode only)', [], (c) =>
     setTotal(c, counters.get('keyUpdates')),

@@ -26,7 +26,7 @@ import { HOOK_COUNTER_NAMES, SharedCounters, TICKET_COUNTER_NAMES } from '../ope
 import { InvalidOptionError, NotInClusterError } from '../errors.ts';
 import { attachSessionCache, sessionCacheOf, type SessionCacheBinding } from '../tls/session-hooks.ts';
 import { ProcessWorker } from './worker-process.ts';
-import { checkSessionIdContext, runtimeServerOptions, type RuntimeServerOptions } from '../runtime/attach-runtime.ts';
+import { checkSessionIdContext, renewalOffLogger, runtimeServerOptions, type RuntimeServerOptions } from '../runtime/attach-runtime.ts';
 import { describe } from '../describe.ts';
 import { SessionTable } from '../table/session-table.ts';
 import { TicketKeyRing } from '../tickets/key-ring.ts';
@@ -121,7 +121,11 @@ export async function attachClusterCache(server: TlsServer, options: AttachClust
     throw new InvalidOptionError('logger', `expected a pino logger, got ${describe(logger)}`);
   }
   const thread = runtimeThreadData();
-  if (thread !== undefined) return attachInThread(server, thread);
+  if (thread !== undefined) {
+    const attached = attachInThread(server, thread);
+    await attached.tickets?.ready;
+    return attached;
+  }
   if (!inWorkerProcess()) {
     throw new NotInClusterError(
       'attachClusterCache() runs in a node:cluster worker process (its primary calling startClusterCache()) or in a server thread of runCluster(); ' +
@@ -130,6 +134,8 @@ export async function attachClusterCache(server: TlsServer, options: AttachClust
   }
   const worker = await ProcessWorker.connect({ helloTimeout, logger });
   const { binding, tickets } = worker.attach(server);
+  // Renewal starts once this process's self-test passed: from the first connection on.
+  await tickets?.ready;
   return { where: 'process', binding, tickets };
 }
 
@@ -155,6 +161,7 @@ function attachInThread(server: TlsServer, data: ServerThreadData): ClusterCache
   const tickets =
     ring === undefined
       ? undefined
-      : (ticketKeysOf(server) ?? attachTicketKeys(server, ring, { mode: data.ticketMode, counters: counters.mirror(TICKET_COUNTER_NAMES) }));
+      : (ticketKeysOf(server) ??
+        attachTicketKeys(server, ring, { mode: data.ticketMode, counters: counters.mirror(TICKET_COUNTER_NAMES), onRenewalOff: renewalOffLogger(logger) }));
   return { where: 'thread', binding, tickets };
 }

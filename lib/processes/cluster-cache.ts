@@ -40,11 +40,13 @@ import {
   isTagged,
   MAX_REQUEST_ID,
   P_COUNTS,
+  P_DELETE,
   P_FLUSH,
   P_GOT,
   P_HELLO,
   P_KEYS,
   W_COUNTS,
+  W_DELETE,
   W_GET,
   W_HELLO,
   W_SET,
@@ -145,6 +147,10 @@ export class ClusterCache {
   readonly #onFleetFlush = (): void => {
     if (!this.#closed) this.#broadcast({ op: P_FLUSH });
   };
+  /** Another host saw a session end in a fatal alert: every worker drops its copy (the table's is gone). */
+  readonly #onSessionEnded = (id: Buffer): void => {
+    if (!this.#closed) this.#broadcast({ op: P_DELETE, id });
+  };
 
   private constructor(primary: CachePrimary, settings: ClusterSettings, countsTimeout: number) {
     this.#primary = primary;
@@ -205,6 +211,7 @@ export class ClusterCache {
       cluster.on('exit', cache.#onExit);
       primary.on('ticketKeys', cache.#onTicketKeys);
       primary.on('flushedByFleet', cache.#onFleetFlush);
+      primary.on('sessionEnded', cache.#onSessionEnded);
       const stats = primary.table.stats();
       logger.info(
         {
@@ -336,6 +343,7 @@ export class ClusterCache {
     cluster.off('exit', this.#onExit);
     this.#primary.off('ticketKeys', this.#onTicketKeys);
     this.#primary.off('flushedByFleet', this.#onFleetFlush);
+    this.#primary.off('sessionEnded', this.#onSessionEnded);
     for (const waiter of this.#countWaiters.values()) waiter.done();
     await this.#primary.close();
     if (started === this) started = undefined;
@@ -387,6 +395,17 @@ export class ClusterCache {
         this.#send(worker, { op: P_HELLO, settings: this.#settings, keys, redis: this.#redis });
         for (const key of keys?.keys ?? []) key.key.fill(0);
         this.#attached.add(worker);
+        return;
+      }
+      case W_DELETE: {
+        // A session whose connection ended in a fatal alert: no worker may resume it (RFC 5246 §7.2.2).
+        try {
+          this.table.delete(message.id);
+        } catch {
+          // An ID the table refuses (checked already): nothing to remove.
+        }
+        const framed = encodeToWorker({ op: P_DELETE, id: message.id });
+        for (const other of this.#attached) if (other !== worker) sendFramed(other, framed);
         return;
       }
       case W_COUNTS: {

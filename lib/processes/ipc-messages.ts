@@ -41,12 +41,16 @@ export const W_HELLO = 1;
 export const W_GET = 2;
 export const W_SET = 3;
 export const W_COUNTS = 4;
+/** A session ended by a fatal alert: remove it (issue 17). */
+export const W_DELETE = 5;
 /** Operations, primary to worker. */
 export const P_HELLO = 11;
 export const P_GOT = 12;
 export const P_KEYS = 13;
 export const P_FLUSH = 14;
 export const P_COUNTS = 15;
+/** A session ended by a fatal alert: drop it from the local copy (issue 17). */
+export const P_DELETE = 16;
 
 /** What every worker must agree on with its primary, sent in the hello. */
 export interface ClusterSettings {
@@ -91,7 +95,8 @@ export type ToPrimary =
   | { op: typeof W_GET; request: number; id: Buffer }
   | { op: typeof W_SET; id: Buffer; session: Buffer; expiresAt: number }
   /** Counts since the previous message, in the order of `COUNTER_NAMES`; `request` answers a {@link P_COUNTS} (0: on its own). */
-  | { op: typeof W_COUNTS; request: number; deltas: number[] };
+  | { op: typeof W_COUNTS; request: number; deltas: number[] }
+  | { op: typeof W_DELETE; id: Buffer };
 
 /** The primary's message to a worker. */
 export type ToWorker =
@@ -99,7 +104,8 @@ export type ToWorker =
   | { op: typeof P_GOT; request: number; session: Buffer | undefined }
   | { op: typeof P_KEYS; keys: TicketKeyRingState }
   | { op: typeof P_FLUSH }
-  | { op: typeof P_COUNTS; request: number };
+  | { op: typeof P_COUNTS; request: number }
+  | { op: typeof P_DELETE; id: Buffer };
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -118,6 +124,8 @@ export function encodeToPrimary(message: ToPrimary): { [IPC_TAG]: string } {
       return frame([W_SET, message.id, message.session, message.expiresAt]);
     case W_COUNTS:
       return frame([W_COUNTS, message.request, message.deltas]);
+    case W_DELETE:
+      return frame([W_DELETE, message.id]);
   }
 }
 
@@ -133,6 +141,8 @@ export function encodeToWorker(message: ToWorker): { [IPC_TAG]: string } {
       return frame([P_FLUSH]);
     case P_COUNTS:
       return frame([P_COUNTS, message.request]);
+    case P_DELETE:
+      return frame([P_DELETE, message.id]);
   }
 }
 
@@ -193,6 +203,7 @@ export function decodeToPrimary(message: { [IPC_TAG]: unknown }, maxSessionSize:
     if (!deltas.every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff)) return undefined;
     return { op, request: fields[1], deltas };
   }
+  if (op === W_DELETE && fields.length === 2 && isId(fields[1])) return { op, id: asBuffer(fields[1]) };
   return undefined;
 }
 
@@ -222,6 +233,7 @@ export function decodeToWorker(message: { [IPC_TAG]: unknown }, maxSessionSize: 
   if (op === P_KEYS && fields.length === 2 && isRingState(fields[1])) return { op, keys: fields[1] };
   if (op === P_FLUSH && fields.length === 1) return { op };
   if (op === P_COUNTS && fields.length === 2 && isRequestId(fields[1])) return { op, request: fields[1] };
+  if (op === P_DELETE && fields.length === 2 && isId(fields[1])) return { op, id: asBuffer(fields[1]) };
   return undefined;
 }
 

@@ -21,7 +21,7 @@
  */
 import type { SharedCounters } from '../operations/counters.ts';
 import type { SessionStore } from '../tls/session-hooks.ts';
-import { MAX_REQUEST_ID, W_GET, W_SET, type ToPrimary } from './ipc-messages.ts';
+import { MAX_REQUEST_ID, W_DELETE, W_GET, W_SET, type ToPrimary } from './ipc-messages.ts';
 import type { LocalSessions } from './local-sessions.ts';
 import { sessionExpiresAt } from '../tls/session-expiry.ts';
 
@@ -141,6 +141,18 @@ export class IpcSessionStore implements SessionStore {
     this.#options.local.set(id, session, expiresAt);
     this.#options.send({ op: W_SET, id: Buffer.from(id), session: Buffer.from(session), expiresAt });
     return true;
+  }
+
+  /**
+   * Removes a session for good (its connection ended in a fatal alert): from
+   * the local copy now, and from the primary's table, which has every other
+   * worker drop its copy (without waiting). Returns whether the local copy
+   * held it.
+   */
+  delete(id: Uint8Array): boolean {
+    const held = this.#options.local.delete(id);
+    this.#options.send({ op: W_DELETE, id: Buffer.from(id) });
+    return held;
   }
 
   /**

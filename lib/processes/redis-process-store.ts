@@ -16,6 +16,7 @@
  * process, stays on the host. A new session goes to the local copy, to the
  * primary and to Redis; its `SET` is written to the socket within the
  * `newSession` hook, before the handshake finishes, as in a worker thread.
+ * A session ended by a fatal alert leaves every level, and every host.
  *
  * Each worker process has its own Redis connection rather than asking the
  * primary to ask Redis: measured, a lookup that misses on the host costs
@@ -94,6 +95,18 @@ export class RedisProcessStore implements SessionStore {
   /** Stores a new session in the local copy, the primary's table and Redis (its `SET` on the wire before this returns). */
   set(id: Uint8Array, session: Uint8Array): boolean {
     return this.#redis.set(id, session);
+  }
+
+  /**
+   * Removes a session ended by a fatal alert everywhere: the local copy, the
+   * primary's table and every worker's copy on this host (over IPC), Redis,
+   * and every other host (announced through Redis). Returns whether the
+   * local copy held it.
+   */
+  delete(id: Uint8Array): boolean {
+    const held = this.#ipc.delete(id);
+    this.#redis.delete(id);
+    return held;
   }
 }
 

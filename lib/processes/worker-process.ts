@@ -2,11 +2,11 @@
  * The cache's side of a `node:cluster` worker process: one per process,
  * made by the first `attachClusterCache()`. It asks the primary for the
  * deployment's settings and ticket keys (the hello), then keeps them:
- * answers the primary's pushes (new ticket keys, flushes), gives its
- * servers the IPC session store (and, when the deployment shares sessions
- * through Redis, a connection of its own to Redis behind it:
- * `redis-process-store.ts`), and ships this process's counts to the
- * primary.
+ * answers the primary's pushes (new ticket keys, flushes, sessions ended
+ * by a fatal alert), gives its servers the IPC session store (and, when
+ * the deployment shares sessions through Redis, a connection of its own to
+ * Redis behind it: `redis-process-store.ts`), and ships this process's
+ * counts to the primary.
  *
  * Every message from the channel is checked (`ipc-messages.ts`); one that
  * fails is counted (`ipcMalformed`) and dropped, and nothing thrown while
@@ -25,6 +25,7 @@ import {
   encodeToPrimary,
   isTagged,
   P_COUNTS,
+  P_DELETE,
   P_FLUSH,
   P_GOT,
   P_HELLO,
@@ -201,6 +202,10 @@ export class ProcessWorker {
           return;
         case P_FLUSH:
           this.logger.debug({ sessions: this.local.clear() }, 'local copy flushed by the primary');
+          return;
+        case P_DELETE:
+          // A session another worker saw end in a fatal alert.
+          this.local.delete(message.id);
           return;
         case P_COUNTS:
           this.#shipCounts(message.request);

@@ -5,8 +5,8 @@
  * refused.
  *
  * The 32-byte key is derived with HKDF-SHA256 from the deployment's secret
- * (`TLS_CACHE_REDIS_SECRET`), with the namespace and the purpose (`session`
- * or `ticket-key`) in HKDF's `info`: a value sealed for one purpose or one
+ * (`TLS_CACHE_REDIS_SECRET`), with the namespace and the purpose (`session`,
+ * `ticket-key` or `session-ended`) in HKDF's `info`: a value sealed for one purpose or one
  * namespace does not open under another, even with the same secret. Each
  * value has a random 12-byte IV; the associated data is the format version,
  * the purpose and the value's `id` (the session ID, or the ticket key's
@@ -33,7 +33,7 @@ import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomFill
 import { InvalidOptionError } from '../errors.ts';
 
 /** What a sealed value is for: each gets its own key. */
-export type SealPurpose = 'session' | 'ticket-key';
+export type SealPurpose = 'session' | 'ticket-key' | 'session-ended';
 
 /** The format version, the first byte of every value sealed under one secret. */
 export const SEALED_VERSION = 1;
@@ -101,8 +101,8 @@ export function createSealer(options: SealerOptions): Sealer {
   if (typeof namespace !== 'string' || namespace === '') {
     throw new InvalidOptionError('redisNamespace', 'expected a non-empty namespace');
   }
-  if (purpose !== 'session' && purpose !== 'ticket-key') {
-    throw new InvalidOptionError('purpose', 'expected "session" or "ticket-key"');
+  if (purpose !== 'session' && purpose !== 'ticket-key' && purpose !== 'session-ended') {
+    throw new InvalidOptionError('purpose', 'expected "session", "ticket-key" or "session-ended"');
   }
   const info = Buffer.from(`${purpose}\0${namespace}`);
   const derive = (text: string): KeyObject => {

@@ -22,6 +22,11 @@
  * never outlives its first full handshake's lifetime, however many hosts it
  * visits.
  *
+ * A session whose connection ended in a fatal alert ({@link
+ * RedisSessionStore.delete}) is deleted from the local table and from
+ * Redis, and announced to the other hosts, which delete their copies
+ * (`ended-sessions.ts`).
+ *
  * @module
  */
 import { Command } from 'ioredis';
@@ -30,6 +35,7 @@ import type { CounterName } from '../operations/counters.ts';
 import { InvalidOptionError } from '../errors.ts';
 import type { SessionStore } from '../tls/session-hooks.ts';
 import { isReady } from './connection.ts';
+import { endedChannel, endedMessage, endedSealer } from './ended-sessions.ts';
 import { createSealer, type Sealer } from './sealed.ts';
 import { dataNodes, type RedisClient } from './topology.ts';
 
@@ -38,6 +44,8 @@ export interface LocalSessionStore {
   readonly timeout: number;
   get(id: Uint8Array): Uint8Array | undefined;
   set(id: Uint8Array, session: Uint8Array, expiresAt?: number): boolean;
+  /** Removes a session; optional. */
+  delete?(id: Uint8Array): boolean;
 }
 
 /** Where the store counts: `SharedCounters` is one. */
@@ -99,6 +107,7 @@ export class RedisSessionStore implements SessionStore {
   readonly #redis: RedisClient;
   readonly #namespace: string;
   readonly #sealer: Sealer;
+  readonly #endedSealer: Sealer;
   readonly #wait: number;
   readonly #counters: RedisCounterSink | undefined;
   readonly #logger: Logger | undefined;
@@ -113,6 +122,7 @@ export class RedisSessionStore implements SessionStore {
       throw new InvalidOptionError('redisTimeout', `expected whole milliseconds of at least 1, got ${String(timeout)}`);
     }
     this.#sealer = createSealer({ secret, previousSecret, namespace, purpose: 'session' });
+    this.#endedSealer = endedSealer(secret, namespace, previousSecret);
     this.timeout = local.timeout;
     this.#local = local;
     this.#redis = redis;
@@ -183,6 +193,33 @@ export class RedisSessionStore implements SessionStore {
     const expiresAt = this.#clock() + this.timeout * 1000;
     this.#write(id, session, expiresAt);
     return this.#local.set(id, session, expiresAt);
+  }
+
+  /**
+   * Removes a session for good (its connection ended in a fatal alert): from
+   * the local table now; from Redis, then from every other host's table
+   * (announced on the `ended` channel), in the background. Returns whether
+   * the local table held it.
+   */
+  delete(id: Uint8Array): boolean {
+    let held = false;
+    try {
+      held = this.#local.delete?.(id) ?? false;
+    } catch {
+      // An ID the table refuses: nothing stored under it.
+    }
+    if (!isReady(this.#redis)) {
+      this.#count('redisErrors');
+      return held;
+    }
+    // Sent now and in this order: a host told of the end finds the session gone from Redis too.
+    const prefix = { keyPrefix: this.#redis.options.keyPrefix };
+    const unlink = new Command('unlink', [sessionKey(this.#namespace, id)], prefix);
+    const publish = new Command('publish', [endedChannel(this.#namespace), endedMessage(this.#endedSealer, id, this.#clock())], prefix);
+    this.#redis.sendCommand(unlink);
+    this.#redis.sendCommand(publish);
+    for (const command of [unlink, publish]) command.promise.catch(() => this.#count('redisErrors'));
+    return held;
   }
 
   /** Opens a value read from Redis; stores a live session locally. */

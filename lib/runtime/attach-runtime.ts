@@ -62,7 +62,7 @@ export interface RuntimeAttachOptions {
 export interface RuntimeBinding {
   /** The session store's binding (the server's own, if it was attached before). */
   binding: SessionCacheBinding;
-  /** The ticket key binding, or `undefined` when tickets are off. */
+  /** The ticket key binding, or `undefined` when tickets are off. Listen after its `ready`. */
   tickets: TicketKeyBinding | undefined;
   /** The server's sessions bound to its certificate (see `certificate-binding.ts`). */
   certificate: CertificateBinding;
@@ -85,7 +85,7 @@ export interface RuntimeBinding {
 export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions): RuntimeBinding {
   const { store, ticketKeys, ticketMode, counters, logger, sessionIdContext } = options;
   checkSessionIdContext(server, sessionIdContext);
-  const tickets = attachTickets(server, ticketKeys, ticketMode, counters);
+  const tickets = attachTickets(server, ticketKeys, ticketMode, counters, logger);
   const binding =
     sessionCacheOf(server) ??
     attachSessionCache(server, store, {
@@ -97,7 +97,7 @@ export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions):
       },
     });
   server.on('secureConnection', (socket: TLSSocket) => counters.countHandshake(socket.isSessionReused(), socket.getProtocol()));
-  const ticketsNow = tickets === undefined ? undefined : followTickets(tickets, server);
+  const ticketsNow = tickets === undefined ? undefined : followTickets(tickets, server, logger);
   const certificate = bindSessionsToCertificate(server, sessionIdContext, {
     onReplaced(bound) {
       // setSecureContext() made a new native context: without the ring's callback, and with the options it was given.
@@ -114,7 +114,7 @@ export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions):
  * the server's context: `reattach()` attaches the same ring, counting into
  * the same counters, to the new context.
  */
-function followTickets(first: TicketKeyBinding, server: TlsServer): { binding: TicketKeyBinding; reattach(): void } {
+function followTickets(first: TicketKeyBinding, server: TlsServer, logger: Logger): { binding: TicketKeyBinding; reattach(): void } {
   let current = first;
   const binding: TicketKeyBinding = {
     get ring() {
@@ -126,6 +126,12 @@ function followTickets(first: TicketKeyBinding, server: TlsServer): { binding: T
     get counters() {
       return current.counters;
     },
+    get renewing() {
+      return current.renewing;
+    },
+    get ready() {
+      return current.ready;
+    },
     refresh: () => current.refresh(),
     detach: () => current.detach(),
   };
@@ -134,7 +140,11 @@ function followTickets(first: TicketKeyBinding, server: TlsServer): { binding: T
     reattach() {
       const { ring, mode, counters } = current;
       current.detach();
-      current = attachTicketKeys(server, ring, { mode: mode === 'callback' ? 'auto' : 'fallback', counters: counters as TicketCounters });
+      current = attachTicketKeys(server, ring, {
+        mode: mode === 'callback' ? 'auto' : 'fallback',
+        counters: counters as TicketCounters,
+        onRenewalOff: renewalOffLogger(logger),
+      });
     },
   };
 }
@@ -172,6 +182,7 @@ function attachTickets(
   ring: TicketKeyRing | undefined,
   mode: 'auto' | 'fallback',
   counters: SharedCounters,
+  logger: Logger,
 ): TicketKeyBinding | undefined {
   if (ring === undefined) {
     const secureOptions = Number((server as { secureOptions?: unknown }).secureOptions ?? 0);
@@ -183,5 +194,14 @@ function attachTickets(
     }
     return undefined;
   }
-  return ticketKeysOf(server) ?? attachTicketKeys(server, ring, { mode, counters: counters.mirror(TICKET_COUNTER_NAMES) });
+  return ticketKeysOf(server) ?? attachTicketKeys(server, ring, { mode, counters: counters.mirror(TICKET_COUNTER_NAMES), onRenewalOff: renewalOffLogger(logger) });
+}
+
+/** Logs, once per server, that its TLS 1.3 tickets are no longer renewed (the reason names no data). */
+export function renewalOffLogger(logger: Logger): (reason: string) => void {
+  return (reason) =>
+    logger.warn(
+      { reason },
+      'TLS 1.3 ticket renewal is off in this worker: tickets are accepted without a fresh one (clients that use each ticket once resume less often); the session lifetime still holds',
+    );
 }

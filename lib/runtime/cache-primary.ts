@@ -21,6 +21,7 @@ import { connectRedis, errorCode } from '../redis/connection.ts';
 import { hugePageSupport } from '../table/huge-pages.ts';
 import { RedisFleet } from '../redis/fleet.ts';
 import { redisTargetOf, type RedisClient } from '../redis/topology.ts';
+import { subscribeEndedSessions } from '../redis/ended-sessions.ts';
 import { SessionTable } from '../table/session-table.ts';
 import { TicketKeyRing } from '../tickets/key-ring.ts';
 import { readNginxKeyFiles } from '../tickets/nginx-keys.ts';
@@ -45,6 +46,8 @@ export interface PrimaryEvents {
   ticketKeys: [];
   /** Another host flushed the fleet (through Redis): this host's table is cleared; copies elsewhere must go too. */
   flushedByFleet: [];
+  /** Another host saw this session end in a fatal alert (through Redis): it is gone from the table; copies elsewhere must go too. */
+  sessionEnded: [id: Buffer];
 }
 
 /** Node.js timers hold at most 2^31 - 1 ms. */
@@ -79,6 +82,8 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
   /** With `redisUrl`: the connection and the fleet-wide ticket keys and flushes (issue 7). */
   #redis: RedisClient | undefined;
   #fleet: RedisFleet | undefined;
+  /** With `redisUrl`: stops listening for sessions other hosts saw end in a fatal alert. */
+  #stopEnded: (() => void) | undefined;
 
   private constructor(config: CacheConfig, logger: Logger, table: SessionTable, ticketKeys: TicketKeyRing | undefined) {
     super();
@@ -217,6 +222,7 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
     clearInterval(this.#statsTimer);
     clearInterval(this.#summaryTimer);
     this.#fleet?.close();
+    this.#stopEnded?.();
     this.#redis?.disconnect();
     await this.#metricsServer?.close();
     this.table.close();
@@ -286,6 +292,20 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
       if (this.#closed) return;
       logger.info({ sessions: this.table.clear() }, 'flushed by another host: every session of this host is gone');
       this.emit('flushedByFleet');
+    });
+    // Sessions another host saw end in a fatal alert: drop this host's copy too.
+    this.#stopEnded = subscribeEndedSessions({
+      redis,
+      secret: config.redisSecret,
+      previousSecret: config.redisSecretPrevious,
+      namespace: config.redisNamespace,
+      counters: this.counters,
+      logger,
+      onEnded: (id) => {
+        if (this.#closed) return;
+        this.table.delete(id);
+        this.emit('sessionEnded', id);
+      },
     });
     await fleet.start();
     if (!fleet.sharesTicketKeys) return;

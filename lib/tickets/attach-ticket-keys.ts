@@ -7,18 +7,26 @@
  * Two ways, chosen when attaching:
  * - `callback`: Node's internal ticket key callback
  *   (`server._sharedCreds.context.enableTicketKeyCallback()` and
- *   `onticketkeycallback`), feature-detected. Every key of the ring decrypts.
+ *   `onticketkeycallback`), feature-detected. Every key of the ring decrypts
+ *   (what it answers: `ticket-callback.ts`).
  * - `fallback`: the public `server.setTicketKeys()`, which holds one key: the
  *   ring's current one, set again whenever the ring changes. A ticket under
- *   an older key then costs a full handshake.
+ *   an older key then costs a full handshake. No renewal.
  *
- * Absolute lifetime: a ticket is accepted with `1` ("accept, do not renew"),
- * never `2`. Measured on Node 24 (OpenSSL 3.5): under TLS 1.3 a resumption
- * answered `1` issues no new ticket, so the client keeps the ticket of its
- * full handshake, which carries that handshake's time, and OpenSSL refuses
- * it `sessionTimeout` after it; answering `2` issues a new ticket stamped
- * with the current time, so a session could live forever. Independently,
- * a key decrypts only `timeout` after it stopped encrypting.
+ * Renewal and the absolute lifetime (callback mode): every ticket's IV seals
+ * its session's birth, the time of the full handshake
+ * (`ticket-birth.ts`). A TLS 1.3 resumption gets one fresh ticket carrying
+ * that same birth (answer `2`, renew), so a client that uses each ticket
+ * once, as browsers and curl do, keeps resuming; and every ticket, renewed
+ * or not, TLS 1.2 or 1.3, is refused from `birth + timeout` on: no session
+ * resumes later than `timeout` after its full handshake, however many
+ * fresh tickets it went through. (Renewing with the current time instead
+ * would let a session live forever: OpenSSL stamps a renewed TLS 1.3
+ * ticket's session with the renewal time.) Node gives the callback no
+ * socket; how a ticket is tied to its connection, and the checks that turn
+ * renewal off should Node's order of callbacks ever differ, are in
+ * `ticket-links.ts` and `renewal-self-test.ts`. Independently, a key
+ * decrypts only `timeout` after it stopped encrypting.
  *
  * A client can send any bytes as a ticket. An unknown name is answered
  * `[0, zeros, zeros]` (full handshake); never `[0]`, which aborts the
@@ -29,11 +37,12 @@
  *
  * @module
  */
-import { randomFillSync } from 'node:crypto';
 import { Server as TlsServer } from 'node:tls';
 import { InvalidOptionError } from '../errors.ts';
 import { TicketKeyRing } from './key-ring.ts';
-import { wipeKey, type TicketKey } from './ticket-key.ts';
+import { renewalSelfTest } from './renewal-self-test.ts';
+import { ticketCallback, type TicketKeyCallback } from './ticket-callback.ts';
+import { linkServer, onRenewalState, renewalState } from './ticket-links.ts';
 import { describe } from '../describe.ts';
 
 /** How a server uses the ring. */
@@ -51,6 +60,12 @@ export interface TicketCounters {
   failures: number;
   /** Times the current key was set again (fallback mode). */
   keyUpdates: number;
+  /** TLS 1.3 resumptions answered "renew": each got one fresh ticket carrying its session's birth. */
+  renewed: number;
+  /** Tickets refused because their session's lifetime had passed (`birth + timeout`): full handshake. */
+  expired: number;
+  /** Times this server stopped renewing: the renewal self-test or a check on live handshakes failed in its thread. */
+  renewalOff: number;
 }
 
 /** Options of {@link attachTicketKeys}. */
@@ -73,6 +88,31 @@ export interface AttachTicketKeysOptions {
    * @defaultValue a new object, every counter at zero
    */
   counters?: TicketCounters;
+  /**
+   * Renew TLS 1.3 tickets on resumption, each fresh ticket carrying its
+   * session's birth (callback mode only, and only with a known lifetime).
+   * `false` accepts tickets without renewal; the lifetime is enforced
+   * either way.
+   * @defaultValue true
+   */
+  renew?: boolean;
+  /**
+   * A session's lifetime in whole seconds, counted from its full handshake:
+   * tickets are refused from then on. Without it (and without a
+   * `sessionTimeout` on the server) neither the birth check nor renewal
+   * runs, and OpenSSL's own lifetime applies.
+   * @defaultValue the server's `sessionTimeout`
+   */
+  timeout?: number;
+  /** Milliseconds since the epoch, for births and their expiry (tests). @defaultValue `Date.now` */
+  clock?: () => number;
+  /**
+   * Called once if this server stops renewing (its thread's self-test or a
+   * check on live handshakes failed), with the reason; never with ticket
+   * data. Tickets are then accepted without renewal.
+   * @defaultValue none: only counted (`renewalOff`)
+   */
+  onRenewalOff?: (reason: string) => void;
 }
 
 /** A ring attached to a server. */
@@ -80,6 +120,18 @@ export interface TicketKeyBinding {
   readonly ring: TicketKeyRing;
   readonly mode: TicketKeyMode;
   readonly counters: Readonly<TicketCounters>;
+  /**
+   * Whether this server renews TLS 1.3 tickets now: callback mode, a known
+   * lifetime, `renew` not false, and renewal on in its thread (the
+   * self-test passed, no check failed).
+   */
+  readonly renewing: boolean;
+  /**
+   * Settles once this thread's renewal self-test has (at once for a binding
+   * that does not renew): listen after it to renew from the first
+   * connection. Never rejects.
+   */
+  readonly ready: Promise<void>;
   /** Fallback mode: sets the ring's current key now if it changed. No-op in callback mode. */
   refresh(): void;
   /** Stops using the ring (the server keeps the last key in fallback mode). */
@@ -88,11 +140,9 @@ export interface TicketKeyBinding {
 
 interface TicketKeyContext {
   enableTicketKeyCallback(): void;
-  onticketkeycallback: ((name: Buffer, iv: Buffer, encrypt: boolean) => unknown[]) | undefined;
+  onticketkeycallback: TicketKeyCallback | undefined;
 }
 
-const NONE = 0;
-const ACCEPT = 1;
 const bindings = new WeakMap<TlsServer, TicketKeyBinding>();
 
 /** The server's internal context when it offers the ticket key callback. */
@@ -126,15 +176,27 @@ export function attachTicketKeys(
     throw new InvalidOptionError('server', `expected a tls.Server (https and http2 secure servers are ones), got ${describe(server)}`);
   }
   if (!(ring instanceof TicketKeyRing)) throw new InvalidOptionError('ring', `expected a TicketKeyRing, got ${describe(ring)}`);
-  const { mode = 'auto', pollInterval = 1000 } = options;
+  const { mode = 'auto', pollInterval = 1000, renew = true, timeout, clock = Date.now, onRenewalOff } = options;
   if (mode !== 'auto' && mode !== 'fallback') throw new InvalidOptionError('mode', `expected "auto" or "fallback", got ${describe(mode)}`);
   if (!Number.isInteger(pollInterval) || pollInterval < 1) {
     throw new InvalidOptionError('pollInterval', `expected whole milliseconds of at least 1, got ${describe(pollInterval)}`);
   }
+  if (typeof renew !== 'boolean') throw new InvalidOptionError('renew', `expected true or false, got ${describe(renew)}`);
+  if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1)) {
+    throw new InvalidOptionError('timeout', `expected whole seconds of at least 1, got ${describe(timeout)}`);
+  }
+  if (typeof clock !== 'function') throw new InvalidOptionError('clock', 'expected a function returning milliseconds');
+  if (onRenewalOff !== undefined && typeof onRenewalOff !== 'function') {
+    throw new InvalidOptionError('onRenewalOff', `expected a function, got ${describe(onRenewalOff)}`);
+  }
   if (bindings.has(server)) throw new InvalidOptionError('server', 'this server already has a ticket key ring attached');
   const context = mode === 'auto' ? ticketKeyContext(server) : undefined;
-  const counters: TicketCounters = options.counters ?? { issued: 0, decrypted: 0, unknownKey: 0, failures: 0, keyUpdates: 0 };
-  const binding = context ? viaCallback(server, context, ring, counters) : viaFallback(server, ring, counters, pollInterval);
+  const counters: TicketCounters = options.counters ?? emptyTicketCounters();
+  const serverTimeout = (server as { sessionTimeout?: unknown }).sessionTimeout;
+  const lifetime = timeout ?? (Number.isInteger(serverTimeout) && (serverTimeout as number) >= 1 ? (serverTimeout as number) : undefined);
+  const binding = context
+    ? viaCallback(server, context, ring, counters, { lifetimeMs: lifetime === undefined ? undefined : lifetime * 1000, renew, clock, onRenewalOff })
+    : viaFallback(server, ring, counters, pollInterval);
   bindings.set(server, binding);
   return binding;
 }
@@ -144,47 +206,64 @@ export function ticketKeysOf(server: TlsServer): TicketKeyBinding | undefined {
   return bindings.get(server);
 }
 
-function viaCallback(server: TlsServer, context: TicketKeyContext, ring: TicketKeyRing, counters: TicketCounters): TicketKeyBinding {
-  // Scratch buffers: Node copies the secrets into OpenSSL before the callback's caller returns.
-  const key: TicketKey = { name: Buffer.alloc(16), hmac: Buffer.alloc(16), aes: Buffer.alloc(16) };
-  const iv = Buffer.alloc(16);
-  const zeros = Buffer.alloc(16);
-  const refuse = (): unknown[] => [NONE, zeros, zeros];
-  const callback = (name: Buffer, _iv: Buffer, encrypt: boolean): unknown[] => {
-    try {
-      if (encrypt) {
-        if (ring.encryptionKey(key) === undefined) {
-          counters.failures++;
-          // 0 when encrypting: no ticket this time (never a failed handshake).
-          return [NONE, zeros, zeros, zeros, zeros];
-        }
-        counters.issued++;
-        return [ACCEPT, key.hmac, key.aes, key.name, randomFillSync(iv)];
-      }
-      if (ring.decryptionKey(name, key) === undefined) {
-        counters.unknownKey++;
-        return refuse();
-      }
-      counters.decrypted++;
-      // ACCEPT (1), never renew (2): renewing restarts a TLS 1.3 session's clock.
-      return [ACCEPT, key.hmac, key.aes];
-    } catch {
-      counters.failures++;
-      return encrypt ? [NONE, zeros, zeros, zeros, zeros] : refuse();
-    }
-  };
+/** Counters all at zero. */
+export function emptyTicketCounters(): TicketCounters {
+  return { issued: 0, decrypted: 0, unknownKey: 0, failures: 0, keyUpdates: 0, renewed: 0, expired: 0, renewalOff: 0 };
+}
+
+interface CallbackOptions {
+  lifetimeMs: number | undefined;
+  renew: boolean;
+  clock: () => number;
+  onRenewalOff: ((reason: string) => void) | undefined;
+}
+
+function viaCallback(server: TlsServer, context: TicketKeyContext, ring: TicketKeyRing, counters: TicketCounters, options: CallbackOptions): TicketKeyBinding {
+  const { lifetimeMs, clock, onRenewalOff } = options;
+  const renew = options.renew && lifetimeMs !== undefined;
+  const { callback, wipe } = ticketCallback({ ring, counters, lifetimeMs, renew, clock });
   context.enableTicketKeyCallback();
   context.onticketkeycallback = callback;
+  let unlink = (): void => {};
+  let unsubscribe = (): void => {};
+  let ready = Promise.resolve();
+  if (renew) {
+    unlink = linkServer(server, clock);
+    let off = false;
+    const stopped = (reason: string | undefined): void => {
+      if (off) return;
+      off = true;
+      counters.renewalOff++;
+      try {
+        onRenewalOff?.(reason ?? 'unknown');
+      } catch {
+        // A failing reporter must not break the ticket machinery.
+      }
+    };
+    unsubscribe = onRenewalState((state, reason) => {
+      if (state === 'off') stopped(reason);
+    });
+    // Off already: said once per server (counters carried over from an earlier attach have said it).
+    if (renewalState().state === 'off' && counters.renewalOff === 0) stopped(renewalState().reason);
+    ready = renewalSelfTest();
+  }
+  const zeros = Buffer.alloc(16);
   const binding: TicketKeyBinding = {
     ring,
     mode: 'callback',
     counters,
+    get renewing() {
+      return renew && bindings.get(server) === binding && renewalState().state === 'on';
+    },
+    ready,
     refresh() {},
     detach() {
       if (bindings.get(server) !== binding) return;
+      unlink();
+      unsubscribe();
       // The callback stays enabled in OpenSSL; answer "no ticket, full handshake" from now on.
-      context.onticketkeycallback = (_name, _iv, encrypt) => (encrypt ? [NONE, zeros, zeros, zeros, zeros] : refuse());
-      wipeKey(key);
+      context.onticketkeycallback = (_name, _iv, encrypt) => (encrypt ? [0, zeros, zeros, zeros, zeros] : [0, zeros, zeros]);
+      wipe();
       bindings.delete(server);
     },
   };
@@ -216,6 +295,8 @@ function viaFallback(server: TlsServer, ring: TicketKeyRing, counters: TicketCou
     ring,
     mode: 'fallback',
     counters,
+    renewing: false,
+    ready: Promise.resolve(),
     refresh,
     detach() {
       if (bindings.get(server) !== binding) return;

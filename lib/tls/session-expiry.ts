@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { element, type Element } from './session-der.ts';
 
 const SEQUENCE = 0x30;
 const TAG_TIME = 0xa1;
@@ -24,29 +25,6 @@ const TAG_TIMEOUT = 0xa2;
 const INTEGER = 0x02;
 /** Elements before `time`: five, plus an optional `[0]`; a few more are tolerated. */
 const MAX_ELEMENTS = 10;
-
-/** A DER element's header: where its content starts and how long it is. */
-interface Element {
-  tag: number;
-  start: number;
-  length: number;
-}
-
-function element(der: Uint8Array, at: number, end: number): Element | undefined {
-  if (at + 2 > end) return undefined;
-  const tag = der[at];
-  const first = der[at + 1];
-  let start = at + 2;
-  let length = first;
-  if (first & 0x80) {
-    const bytes = first & 0x7f;
-    if (bytes === 0 || bytes > 3 || start + bytes > end) return undefined;
-    length = 0;
-    for (let i = 0; i < bytes; i++) length = length * 256 + der[start + i];
-    start += bytes;
-  }
-  return start + length > end ? undefined : { tag, start, length };
-}
 
 /** A non-negative DER INTEGER of at most 6 bytes (plus a leading zero), inside an explicit tag. */
 function explicitInteger(der: Uint8Array, outer: Element): number | undefined {

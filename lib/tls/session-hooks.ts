@@ -7,9 +7,11 @@
  */
 import { Server as TlsServer } from 'node:tls';
 import { InvalidOptionError, SessionHooksInUseError, SessionTimeoutMismatchError } from '../errors.ts';
+import { endSessionsOnFatalAlert } from './fatal-alerts.ts';
 import { isTls13Session } from './session-version.ts';
 import { describe } from '../describe.ts';
 import { SessionTable } from '../table/session-table.ts';
+import { addTicketListeners, checkTicketSession, isLinking, markLinking, removeTicketListeners, resumeScope } from '../tickets/ticket-links.ts';
 
 /**
  * What the hooks need of a store. {@link SessionTable} is one; a `Map`
@@ -27,6 +29,13 @@ export interface SessionStore {
   get(id: Uint8Array): Uint8Array | undefined | Promise<Uint8Array | undefined>;
   /** Stores a session; returns `false` (or throws) when it was refused. */
   set(id: Uint8Array, session: Uint8Array): boolean;
+  /**
+   * Removes a session wherever this store keeps it, for good: its
+   * connection ended in a fatal alert. Must not block; may finish in the
+   * background (another process, another host). Optional: a store without
+   * it keeps such sessions.
+   */
+  delete?(id: Uint8Array): boolean | void;
 }
 
 /**
@@ -47,7 +56,12 @@ export interface SessionHookCounters {
   resumed: number;
   /** Lookups answered with nothing (a full handshake follows). */
   missed: number;
+  /** TLS 1.2 sessions removed from the store because their connection ended in a fatal alert, sent or received. */
+  endedByAlert: number;
 }
+
+/** What a store error happened in: storing, looking up, or removing a session ended by a fatal alert. */
+export type SessionHook = 'newSession' | 'resumeSession' | 'endSession';
 
 /** Options of {@link attachSessionCache}. */
 export interface AttachOptions {
@@ -56,7 +70,7 @@ export interface AttachOptions {
    * Errors of this library never carry session data.
    * @defaultValue none: errors are only counted
    */
-  onError?: (error: unknown, hook: 'newSession' | 'resumeSession') => void;
+  onError?: (error: unknown, hook: SessionHook) => void;
   /**
    * The object to count in, e.g. `SharedCounters.mirror()` to add the counts
    * to shared memory too; it becomes the binding's `counters`.
@@ -107,6 +121,14 @@ export function sessionCacheServerOptions(store: SessionStore): SessionCacheServ
  * enabled); create the server with `secureOptions: SSL_OP_NO_TICKET` to have
  * every TLS 1.2 session go through the store.
  *
+ * A TLS 1.2 session whose connection ends in a fatal alert, sent or
+ * received, is removed with `store.delete()` (RFC 5246 §7.2.2; see
+ * `fatal-alerts.ts`); a clean close or a dropped connection keeps it.
+ *
+ * The lookup's answer runs in `ticket-links.ts`'s resume scope, and TLS 1.3
+ * `newSession` events are checked there: that is how a server sharing a
+ * ticket key ring renews TLS 1.3 tickets (see `attachTicketKeys`).
+ *
  * One lifetime: the TLS layer stamps each session with the server's
  * `sessionTimeout` and refuses to resume it after that, while the store drops
  * it after `store.timeout`. Node exposes the first only as
@@ -140,19 +162,21 @@ export function attachSessionCache(
   if (bindings.has(server)) {
     throw new SessionHooksInUseError('This server already has a session cache attached; detach it first');
   }
-  if (server.listenerCount('resumeSession') > 0) {
+  if (server.listeners('resumeSession').some((listener) => !isLinking(listener))) {
     throw new SessionHooksInUseError(
       'This server already has a resumeSession listener; a second one would answer the same lookup twice, and Node destroys such connections',
     );
   }
   checkTimeout(server, store.timeout);
 
-  const counters: SessionHookCounters = options.counters ?? { stored: 0, skippedTls13: 0, refused: 0, resumed: 0, missed: 0 };
+  const counters: SessionHookCounters = options.counters ?? emptySessionHookCounters();
 
   const onNewSession = (id: Buffer, session: Buffer, done: () => void): void => {
     try {
-      if (isTls13Session(session)) counters.skippedTls13++;
-      else if (store.set(id, session)) counters.stored++;
+      if (isTls13Session(session)) {
+        counters.skippedTls13++;
+        checkTicketSession(server);
+      } else if (store.set(id, session)) counters.stored++;
       else counters.refused++;
     } catch (error) {
       counters.refused++;
@@ -173,10 +197,12 @@ export function attachSessionCache(
   };
 
   const onResumeSession = (id: Buffer, done: (error: Error | null, session: Buffer | null) => void): void => {
+    // A TLS 1.3 ticket offered with this ClientHello is decrypted inside done(): tie it to this connection.
+    const scope = resumeScope();
     const answer = (session: Uint8Array | undefined): void => {
       if (session === undefined) counters.missed++;
       else counters.resumed++;
-      done(null, session === undefined ? null : toBuffer(session));
+      scope(() => done(null, session === undefined ? null : toBuffer(session)));
     };
     let found: ReturnType<SessionStore['get']>;
     try {
@@ -199,6 +225,20 @@ export function attachSessionCache(
     );
   };
 
+  const endSession = (id: Buffer): void => {
+    counters.endedByAlert++;
+    try {
+      store.delete!(id);
+    } catch (error) {
+      report(onError, error, 'endSession');
+    }
+  };
+  const stopWatching = typeof store.delete === 'function' ? endSessionsOnFatalAlert(server, endSession) : () => {};
+
+  // These listeners link tickets as the ticket key ring's own would: they replace them.
+  removeTicketListeners(server);
+  markLinking(onNewSession);
+  markLinking(onResumeSession);
   server.on('newSession', onNewSession);
   server.on('resumeSession', onResumeSession);
   const binding: SessionCacheBinding = {
@@ -208,7 +248,9 @@ export function attachSessionCache(
       if (bindings.get(server) !== binding) return;
       server.off('newSession', onNewSession);
       server.off('resumeSession', onResumeSession);
+      stopWatching();
       bindings.delete(server);
+      addTicketListeners(server);
     },
   };
   bindings.set(server, binding);
@@ -230,12 +272,13 @@ export function addSessionHookCounters(
   total.refused += more.refused;
   total.resumed += more.resumed;
   total.missed += more.missed;
+  total.endedByAlert += more.endedByAlert;
   return total;
 }
 
 /** Counters all at zero. */
 export function emptySessionHookCounters(): SessionHookCounters {
-  return { stored: 0, skippedTls13: 0, refused: 0, resumed: 0, missed: 0 };
+  return { stored: 0, skippedTls13: 0, refused: 0, resumed: 0, missed: 0, endedByAlert: 0 };
 }
 
 function checkStore(store: SessionStore): void {
@@ -271,7 +314,7 @@ function checkTimeout(server: TlsServer, tableTimeout: number): void {
   );
 }
 
-function report(onError: AttachOptions['onError'], error: unknown, hook: 'newSession' | 'resumeSession'): void {
+function report(onError: AttachOptions['onError'], error: unknown, hook: SessionHook): void {
   if (onError === undefined) return;
   try {
     onError(error, hook);

@@ -1,0 +1,138 @@
+/**
+ * The check that turns ticket renewal on in a thread: before any real
+ * ticket is renewed, real TLS 1.3 handshakes between a private server and a
+ * client, in memory (a `duplexPair`, no port), go through the same ticket
+ * callback and linking code as every server's (`ticket-callback.ts`,
+ * `ticket-links.ts`), and must show the order renewal relies on:
+ *
+ * 1. a full handshake gets 2 tickets, both carrying its birth;
+ * 2. a resumption with the second is answered "renew" and gets exactly 1
+ *    new ticket carrying the same birth;
+ * 3. a resumption with that renewed ticket does the same;
+ * 4. once the birth is `lifetime` old (on the test's clock, moved ahead), the
+ *    newest ticket is refused: a full handshake, which again gets 2 tickets
+ *    with a new birth.
+ *
+ * Any other outcome, a check of `ticket-links.ts` failing meanwhile, or no
+ * result within {@link SELF_TEST_TIMEOUT_MS}, turns renewal off in the
+ * thread (tickets are then accepted without renewal, as before renewal
+ * existed), with the reason. Runs once per thread; about 10 ms.
+ *
+ * @module
+ */
+import { duplexPair } from 'node:stream';
+import { connect, createServer, type TLSSocket } from 'node:tls';
+import { TicketKeyRing } from './key-ring.ts';
+import { selfSignedCertificate } from './self-signed.ts';
+import { ticketCallback } from './ticket-callback.ts';
+import { linkServer, renewalState, setRenewalState } from './ticket-links.ts';
+import type { TicketCounters } from './attach-ticket-keys.ts';
+
+/** Longest the self-test may take before renewal is turned off. */
+export const SELF_TEST_TIMEOUT_MS = 5000;
+const LIFETIME_S = 60;
+
+let running: Promise<void> | undefined;
+
+/**
+ * Runs the self-test in this thread unless it ran already; resolves once
+ * the thread's renewal state is `on` or `off` (never rejects).
+ */
+export function renewalSelfTest(): Promise<void> {
+  running ??= selfTest().then(
+    (failure) => setRenewalState(failure === undefined ? 'on' : 'off', failure === undefined ? undefined : `self-test: ${failure}`),
+    (error: unknown) => setRenewalState('off', `self-test failed: ${(error as Error)?.message ?? String(error)}`),
+  );
+  return running;
+}
+
+interface Visit {
+  reused: boolean;
+  tickets: Buffer[];
+}
+
+/**
+ * One connection in memory: the client offers `session`; the server writes
+ * a byte on the turn after its handshake, after its tickets (they are
+ * encrypted right after 'secureConnection'), so every ticket has arrived
+ * when the byte does.
+ */
+function visit(server: ReturnType<typeof createServer>, session: Buffer | undefined): Promise<Visit> {
+  return new Promise((resolve, reject) => {
+    const [serverSide, clientSide] = duplexPair();
+    server.emit('connection', serverSide);
+    const client = connect({ socket: clientSide, rejectUnauthorized: false, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', session });
+    const tickets: Buffer[] = [];
+    client.on('session', (ticket: Buffer) => tickets.push(ticket));
+    client.on('error', reject);
+    client.once('data', () => {
+      resolve({ reused: client.isSessionReused(), tickets });
+      client.destroy();
+      serverSide.destroy();
+    });
+  });
+}
+
+/** The self-test; resolves to why it failed, or `undefined`. */
+async function selfTest(): Promise<string | undefined> {
+  const { cert, key } = selfSignedCertificate();
+  let ahead = 0;
+  const clock = (): number => Date.now() + ahead;
+  const ring = TicketKeyRing.create({ timeout: LIFETIME_S });
+  const counters: TicketCounters = { issued: 0, decrypted: 0, unknownKey: 0, failures: 0, keyUpdates: 0, renewed: 0, expired: 0, renewalOff: 0 };
+  const births: number[] = [];
+  const server = createServer({ cert, key, sessionTimeout: LIFETIME_S, minVersion: 'TLSv1.3' }, (socket: TLSSocket) => {
+    socket.on('error', () => {});
+    setImmediate(() => socket.write('.'));
+  });
+  server.on('tlsClientError', () => {});
+  const context = (server as unknown as { _sharedCreds?: { context?: { enableTicketKeyCallback?: () => void; onticketkeycallback?: unknown } } })._sharedCreds?.context;
+  if (typeof context?.enableTicketKeyCallback !== 'function') return 'no ticket key callback';
+  const { callback, wipe } = ticketCallback({ ring, counters, lifetimeMs: LIFETIME_S * 1000, renew: true, clock, selfTest: true, onEncrypt: (birth) => births.push(birth) });
+  context.enableTicketKeyCallback();
+  context.onticketkeycallback = callback;
+  const unlink = linkServer(server, clock);
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no result within ${SELF_TEST_TIMEOUT_MS} ms`), SELF_TEST_TIMEOUT_MS);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([steps(server, counters, births, (ms) => (ahead += ms)), timedOut]);
+  } finally {
+    clearTimeout(timer);
+    unlink();
+    context.onticketkeycallback = () => [0, Buffer.alloc(16), Buffer.alloc(16)];
+    wipe();
+    ring.close();
+  }
+}
+
+async function steps(
+  server: ReturnType<typeof createServer>,
+  counters: TicketCounters,
+  births: number[],
+  advance: (ms: number) => void,
+): Promise<string | undefined> {
+  const same = (expected: number, count: number): boolean => births.length === count && births.every((birth) => birth === expected);
+  const full = await visit(server, undefined);
+  if (full.reused || full.tickets.length !== 2) return `a full handshake gave ${full.tickets.length} tickets, expected 2`;
+  const birth = births[0];
+  if (!same(birth, 2)) return 'the tickets of a full handshake carried different births';
+  let newest = full.tickets[1];
+  for (const round of [1, 2]) {
+    births.length = 0;
+    const resumed = await visit(server, newest);
+    if (!resumed.reused) return `resumption ${round} was a full handshake`;
+    if (resumed.tickets.length !== 1 || counters.renewed !== round) return `resumption ${round} gave ${resumed.tickets.length} tickets (${counters.renewed} renewed), expected 1`;
+    if (!same(birth, 1)) return `the ticket renewed by resumption ${round} did not carry the session's birth`;
+    newest = resumed.tickets[0];
+  }
+  if (renewalState().state === 'off') return renewalState().reason;
+  births.length = 0;
+  advance(LIFETIME_S * 1000);
+  const late = await visit(server, newest);
+  if (late.reused || counters.expired !== 1) return 'a ticket whose session was a lifetime old resumed';
+  if (late.tickets.length !== 2 || births.length !== 2 || births[0] <= birth) return 'the full handshake after an expired ticket did not get 2 new tickets';
+  return renewalState().state === 'off' ? renewalState().reason : undefined;
+}

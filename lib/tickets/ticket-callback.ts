@@ -1,0 +1,111 @@
+/**
+ * The function Node's internal ticket key callback calls
+ * (`onticketkeycallback(name, iv, encrypt)`) for a server sharing a
+ * {@link TicketKeyRing}: what it answers, for each ticket.
+ *
+ * - **Encrypt** (a new ticket): `[1, hmac, aes, name, iv]` under the ring's
+ *   current key, the IV sealing the session's birth (`ticket-birth.ts`):
+ *   the birth of the connection's window for a renewing binding
+ *   (`ticket-links.ts`), else now. `[0, zeros...]` when no key can be read:
+ *   no ticket this time, never a failed handshake.
+ * - **Decrypt** (an offered ticket): under no key the ring holds, or of a
+ *   session born `lifetime` or more ago: `[0, zeros16, zeros16]`, a full
+ *   handshake. Never `[0]` alone: Node aborts the process on it (a native
+ *   assertion), and a client chooses what it offers. A ticket of known
+ *   birth offered by a connection that can be linked, on a renewing
+ *   binding: `[2, hmac, aes]`, accept and renew (OpenSSL then issues one
+ *   new TLS 1.3 ticket, which carries the same birth); anything else
+ *   `[1, hmac, aes]`, accept without a new ticket. OpenSSL then checks the
+ *   ticket's HMAC (which covers the IV) and its own lifetime.
+ * - Nothing thrown leaves the callback (Node would end the process): a
+ *   failure counts and answers as above.
+ *
+ * @module
+ */
+import type { TicketKeyRing } from './key-ring.ts';
+import { emptyKey, wipeKey } from './ticket-key.ts';
+import { TicketBirths } from './ticket-birth.ts';
+import { birthOfNextTicket, linkOfferedBirth } from './ticket-links.ts';
+import type { TicketCounters } from './attach-ticket-keys.ts';
+
+/** The signature of Node's internal `onticketkeycallback`. */
+export type TicketKeyCallback = (name: Buffer, iv: Buffer, encrypt: boolean) => unknown[];
+
+/** What {@link ticketCallback} needs. */
+export interface TicketCallbackOptions {
+  ring: TicketKeyRing;
+  counters: TicketCounters;
+  /**
+   * A session's lifetime in ms (the server's `sessionTimeout`): a ticket
+   * whose sealed birth is that old is refused. `undefined`: no birth check
+   * and no renewal.
+   */
+  lifetimeMs: number | undefined;
+  /** Whether TLS 1.3 tickets may be renewed (the server is linked, see `ticket-links.ts`). */
+  renew: boolean;
+  /** Milliseconds since the epoch. */
+  clock: () => number;
+  /** The self-test's binding: renews while the thread's renewal state is still pending. */
+  selfTest?: boolean;
+  /** Sees the birth sealed in every ticket encrypted (the self-test checks them). */
+  onEncrypt?: (birth: number) => void;
+}
+
+const NONE = 0;
+const ACCEPT = 1;
+const RENEW = 2;
+
+/** A ticket callback and the function that wipes its scratch key (on detach). */
+export function ticketCallback(options: TicketCallbackOptions): { callback: TicketKeyCallback; wipe: () => void } {
+  const { ring, counters, lifetimeMs, renew, clock, selfTest = false, onEncrypt } = options;
+  // Scratch buffers: Node copies the secrets into OpenSSL before the callback's caller returns.
+  const key = emptyKey();
+  const iv = Buffer.alloc(16);
+  const zeros = Buffer.alloc(16);
+  const births = new TicketBirths();
+  const refuse = (): unknown[] => [NONE, zeros, zeros];
+  const noTicket = (): unknown[] => [NONE, zeros, zeros, zeros, zeros];
+  const callback: TicketKeyCallback = (name, ticketIv, encrypt) => {
+    try {
+      const now = clock();
+      if (encrypt) {
+        if (ring.encryptionKey(key) === undefined) {
+          counters.failures++;
+          return noTicket();
+        }
+        const birth = renew ? birthOfNextTicket(now) : now;
+        counters.issued++;
+        onEncrypt?.(birth);
+        return [ACCEPT, key.hmac, key.aes, key.name, births.seal(key, ring.generation, birth, iv)];
+      }
+      if (ring.decryptionKey(name, key) === undefined) {
+        counters.unknownKey++;
+        return refuse();
+      }
+      counters.decrypted++;
+      if (lifetimeMs === undefined) return [ACCEPT, key.hmac, key.aes];
+      const birth = births.open(key, ring.generation, ticketIv, now);
+      // Unknown birth (issued before this code, by nginx sharing the key, or forged): OpenSSL's own lifetime applies.
+      if (birth === undefined) return [ACCEPT, key.hmac, key.aes];
+      if (now - birth >= lifetimeMs) {
+        counters.expired++;
+        return refuse();
+      }
+      if (renew && linkOfferedBirth(birth, selfTest)) {
+        counters.renewed++;
+        return [RENEW, key.hmac, key.aes];
+      }
+      return [ACCEPT, key.hmac, key.aes];
+    } catch {
+      counters.failures++;
+      return encrypt ? noTicket() : refuse();
+    }
+  };
+  return {
+    callback,
+    wipe() {
+      wipeKey(key);
+      births.clear();
+    },
+  };
+}

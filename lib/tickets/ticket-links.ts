@@ -1,0 +1,243 @@
+/**
+ * Which connection a ticket belongs to. Node calls the ticket key callback
+ * with no socket (`executionAsyncResource()` there is the SecureContext), so
+ * renewing a TLS 1.3 ticket with its session's birth needs the order in
+ * which Node and OpenSSL run the callbacks of one connection, measured on
+ * Node 22 and 24 (OpenSSL 3.0 and 3.5), over TCP and in memory:
+ *
+ * - **Decrypt.** A TLS 1.3 ClientHello reaches the `resumeSession` listener
+ *   (with its random legacy session ID), whose scope is the connection's
+ *   TLSWrap; OpenSSL decrypts the offered ticket synchronously inside the
+ *   listener's `done()` call. {@link resumeScope} notes the TLSWrap around
+ *   that call, and {@link linkOfferedBirth} ties the ticket's birth to it.
+ * - **Encrypt.** A TLS 1.3 handshake emits `'secureConnection'` first, then
+ *   OpenSSL encrypts its tickets (2 after a full handshake, 1 after a
+ *   resumption answered "renew", none otherwise), each followed by a
+ *   `'newSession'` event in the same TLSWrap's scope.
+ *   {@link openWindow} (a prepended `'secureConnection'` listener) opens a
+ *   window: the next tickets take its birth ({@link birthOfNextTicket}).
+ * - **Check.** Every ticket of a renewing server is verified when its
+ *   `'newSession'` comes ({@link checkTicketSession}): it must have been
+ *   encrypted in the window of that very connection. Anything else (a
+ *   ticket outside its window, a window taken by another connection, no
+ *   `'newSession'` between two tickets) means the order is not the one
+ *   measured: renewal turns off in this thread ({@link renewalState}), and
+ *   tickets are accepted without renewal from then on, as before renewal
+ *   existed. At start, `renewal-self-test.ts` runs real handshakes through
+ *   the same code before renewal turns on at all.
+ *
+ * What cannot be linked (a TLS 1.2 ticket, which skips `resumeSession`; a
+ * ClientHello with an empty legacy session ID; the second ClientHello after
+ * a HelloRetryRequest) is accepted without renewal.
+ *
+ * State is per thread (JavaScript runs one callback at a time); every server
+ * of the thread shares it.
+ *
+ * @module
+ */
+import { executionAsyncResource } from 'node:async_hooks';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
+import { isTls13Session } from '../tls/session-version.ts';
+
+/** Whether renewal is on in this thread: `pending` until the self-test settles. */
+export type RenewalState = 'pending' | 'on' | 'off';
+
+type Wrap = object;
+type Done = (error: Error | null, session: Buffer | null) => void;
+type NewSessionDone = () => void;
+
+interface Window {
+  wrap: Wrap;
+  birth: number;
+  left: number;
+}
+
+/** The TLSWrap whose ClientHello OpenSSL reads right now (inside a `resumeSession` answer). */
+let answering: Wrap | undefined;
+/** The birth of the ticket each connection offered and was answered "renew". */
+const offered = new WeakMap<Wrap, number>();
+/** The tickets OpenSSL encrypts next belong to this connection. */
+let window: Window | undefined;
+/** The last ticket encrypted in a window, until its `'newSession'`. */
+let issued: Wrap | undefined;
+let state: RenewalState = 'pending';
+let offReason: string | undefined;
+const stateListeners = new Set<(state: RenewalState, reason: string | undefined) => void>();
+/** Servers whose tickets come from a renewing binding: their TLS 1.3 `'newSession'`s are checked. */
+const renewing = new WeakSet<TlsServer>();
+/** Listeners of this library that answer `resumeSession` through {@link resumeScope} or check `'newSession'`. */
+const linking = new WeakSet<(...args: never[]) => unknown>();
+
+/** Renewal in this thread: `pending` (self-test running), `on`, or `off` (and why). */
+export function renewalState(): { state: RenewalState; reason: string | undefined } {
+  return { state, reason: offReason };
+}
+
+/** Called on every change of {@link renewalState}; returns the unsubscribe function. */
+export function onRenewalState(listener: (state: RenewalState, reason: string | undefined) => void): () => void {
+  stateListeners.add(listener);
+  return () => stateListeners.delete(listener);
+}
+
+/** Sets the thread's renewal state; `off` is final. */
+export function setRenewalState(next: 'on' | 'off', reason?: string): void {
+  if (state === 'off' || state === next) return;
+  state = next;
+  offReason = next === 'off' ? reason : undefined;
+  window = undefined;
+  issued = undefined;
+  for (const listener of stateListeners) listener(state, offReason);
+}
+
+/**
+ * In a `resumeSession` listener, first: returns a function that runs the
+ * listener's later call of `done()` (now or after a lookup) with this
+ * connection noted as the one OpenSSL reads, so a ticket it decrypts
+ * inside that call is linked to the connection.
+ */
+export function resumeScope(): (answer: () => void) => void {
+  const wrap = executionAsyncResource();
+  return (answer) => {
+    // Whatever OpenSSL does inside answer() belongs to this connection alone.
+    const saved = window;
+    window = undefined;
+    answering = wrap;
+    try {
+      answer();
+    } finally {
+      answering = undefined;
+      window = saved;
+    }
+  };
+}
+
+/** Marks a listener as one of this library's (the session cache's), see {@link linkServer}. */
+export function markLinking(listener: (...args: never[]) => unknown): void {
+  linking.add(listener);
+}
+
+/** Whether `listener` is one of this library's resumeSession / newSession listeners. */
+export function isLinking(listener: unknown): boolean {
+  return typeof listener === 'function' && linking.has(listener as (...args: never[]) => unknown);
+}
+
+/**
+ * In the ticket callback, decrypting a ticket of known birth that may be
+ * renewed: ties the birth to the connection being answered. Returns
+ * whether there is one: only then may the ticket be answered "renew" (its
+ * new ticket will carry the birth). `selfTest` lets the self-test renew
+ * while the thread's state is still `pending`.
+ */
+export function linkOfferedBirth(birth: number, selfTest = false): boolean {
+  if (answering === undefined || !(state === 'on' || (selfTest && state === 'pending'))) return false;
+  offered.set(answering, birth);
+  return true;
+}
+
+/** In the ticket callback of a renewing binding, encrypting: the birth for this ticket (its window's, or `now`). */
+export function birthOfNextTicket(now: number): number {
+  if (state === 'off') return now;
+  if (issued !== undefined) {
+    // The previous ticket of a window never reached 'newSession': it could not be checked.
+    anomaly('a ticket was encrypted before the previous one reached newSession');
+    return now;
+  }
+  const open = window;
+  if (open === undefined) return now;
+  if (--open.left <= 0) window = undefined;
+  issued = open.wrap;
+  return open.birth;
+}
+
+/**
+ * A prepended `'secureConnection'` listener's work on a renewing server:
+ * opens the window of this TLS 1.3 connection (birth: the offered ticket's
+ * when it resumed and was answered "renew", else `now`).
+ */
+export function openWindow(socket: TLSSocket, now: number): void {
+  const wrap = (socket as unknown as { _handle?: Wrap | null })._handle;
+  if (wrap === undefined || wrap === null) return;
+  const birth = offered.get(wrap);
+  offered.delete(wrap);
+  if (state === 'off' || socket.getProtocol() !== 'TLSv1.3') return;
+  // Only a resumption OpenSSL confirmed carries the offered birth; a refused ticket made a full handshake.
+  const resumed = socket.isSessionReused();
+  if (resumed && birth === undefined) return;
+  const opened: Window = { wrap, birth: resumed ? birth! : now, left: resumed ? 1 : 2 };
+  window = opened;
+  setImmediate(() => {
+    if (window === opened) window = undefined;
+  });
+}
+
+/**
+ * In a `'newSession'` listener of `server`, for a TLS 1.3 session (one per
+ * ticket): on a renewing server the ticket just encrypted must belong to
+ * this connection; otherwise renewal turns off in this thread.
+ */
+export function checkTicketSession(server: TlsServer): void {
+  const ticketOf = issued;
+  issued = undefined;
+  if (state === 'off' || !renewing.has(server)) return;
+  if (ticketOf !== executionAsyncResource()) anomaly('a ticket was encrypted outside its own connection’s window');
+}
+
+/**
+ * Makes `server` link its tickets: a prepended `'secureConnection'`
+ * listener (windows), and, unless the session cache's linking listeners are
+ * there, `resumeSession` and `newSession` listeners of its own (the first
+ * answers "no session" inside {@link resumeScope}; the second checks and
+ * calls `done()` when no other listener will). With a `resumeSession`
+ * listener of the application's, offered tickets cannot be linked: they
+ * are accepted without renewal. Returns the function that undoes it.
+ */
+export function linkServer(server: TlsServer, clock: () => number): () => void {
+  const onSecure = (socket: TLSSocket): void => openWindow(socket, clock());
+  server.prependListener('secureConnection', onSecure);
+  renewing.add(server);
+  addTicketListeners(server);
+  return () => {
+    server.off('secureConnection', onSecure);
+    renewing.delete(server);
+    removeTicketListeners(server);
+  };
+}
+
+const ticketListeners = new WeakMap<TlsServer, { onResume?: (id: Buffer, done: Done) => void; onNew?: (id: Buffer, session: Buffer, done: NewSessionDone) => void }>();
+
+/** Adds this module's own resume and newSession listeners where no linking listener is (again after a session cache detached). */
+export function addTicketListeners(server: TlsServer): void {
+  if (!renewing.has(server)) return;
+  const own = ticketListeners.get(server) ?? {};
+  if (own.onResume === undefined && server.listenerCount('resumeSession') === 0) {
+    own.onResume = (_id, done) => {
+      // An application's own listener answers instead: two answers would make Node destroy the connection.
+      if (server.listenerCount('resumeSession') > 1) return;
+      resumeScope()(() => done(null, null));
+    };
+    linking.add(own.onResume);
+    server.on('resumeSession', own.onResume);
+  }
+  if (own.onNew === undefined && !server.listeners('newSession').some(isLinking)) {
+    own.onNew = (_id, session, done) => {
+      if (isTls13Session(session)) checkTicketSession(server);
+      if (server.listenerCount('newSession') === 1) done();
+    };
+    linking.add(own.onNew);
+    server.on('newSession', own.onNew);
+  }
+  ticketListeners.set(server, own);
+}
+
+/** Removes this module's own resume and newSession listeners (the session cache's take over, or the binding detaches). */
+export function removeTicketListeners(server: TlsServer): void {
+  const own = ticketListeners.get(server);
+  if (own === undefined) return;
+  if (own.onResume !== undefined) server.off('resumeSession', own.onResume);
+  if (own.onNew !== undefined) server.off('newSession', own.onNew);
+  ticketListeners.delete(server);
+}
+
+function anomaly(reason: string): void {
+  setRenewalState('off', reason);
+}
