@@ -18,6 +18,8 @@ export interface Ended {
   error: string | undefined;
   /** The newest session (for a full handshake, the one to offer next). */
   session: Buffer | undefined;
+  /** The server's first line (the fixtures say who served), if it arrived intact. */
+  greeting: string | undefined;
 }
 
 /**
@@ -35,6 +37,7 @@ export function endConnection(port: number, session: Buffer | undefined, ending:
     let newest = session;
     let reused = false;
     let error: string | undefined;
+    let greeting: string | undefined;
     socket.on('session', (s: Buffer) => (newest = s));
     socket.on('error', (e: NodeJS.ErrnoException) => {
       error ??= e.code ?? e.message;
@@ -46,7 +49,8 @@ export function endConnection(port: number, session: Buffer | undefined, ending:
       reused = socket.isSessionReused();
       socket.write('hello from the client\n');
     });
-    socket.once('data', () => {
+    socket.once('data', (chunk: Buffer) => {
+      greeting = chunk.toString().split('\n')[0];
       if (ending === 'clean' || ending === 'corrupted') socket.end();
       else if (ending === 'fin') socket.destroy();
       else tcp.resetAndDestroy();
@@ -54,7 +58,7 @@ export function endConnection(port: number, session: Buffer | undefined, ending:
     socket.resume();
     socket.on('close', () => {
       tcp.destroy();
-      resolve({ reused, error, session: newest });
+      resolve({ reused, error, session: newest, greeting });
     });
   });
 }

@@ -16,9 +16,11 @@ export const REDIS_SERVER: Requirement = { command: 'redis-server', install: 'ap
 /** `redis-cli --cluster create` makes the Redis Clusters of the tests (Debian's redis-tools, which redis-server brings). */
 export const REDIS_CLI: Requirement = { command: 'redis-cli', install: 'apt-get install redis-tools' };
 export const REDIS_SENTINEL: Requirement = { command: 'redis-sentinel', install: 'apt-get install redis-sentinel' };
+/** Headless Chromium, a real browser's TLS 1.3 tickets (Debian's chromium). */
+export const CHROMIUM: Requirement = { command: 'chromium', install: 'apt-get install chromium' };
 
 /** Every requirement, for `before.ts`. */
-export const REQUIREMENTS: readonly Requirement[] = [REDIS_SERVER, REDIS_CLI, REDIS_SENTINEL];
+export const REQUIREMENTS: readonly Requirement[] = [REDIS_SERVER, REDIS_CLI, REDIS_SENTINEL, CHROMIUM];
 
 /** Whether `command` is an executable file on the PATH. */
 export function onPath(command: string, path = process.env.PATH ?? ''): boolean {
