@@ -2,7 +2,13 @@
  * The load benchmark's client: a piscina task that runs `connections`
  * connection loops in this thread, each a returning client that handshakes,
  * keeps the session it was given, closes, and starts again, offering that
- * session with probability `returning`.
+ * session with probability `returning`. With `tls13-once` a client uses
+ * each TLS 1.3 ticket once, as browsers and curl do (RFC 8446 appendix
+ * C.4): it keeps every ticket it receives (up to {@link MAX_UNUSED_TICKETS}),
+ * offers the newest unused one and drops it; once it has none left, its
+ * next handshake is a full one. Each of its connections ends with
+ * close_notify both ways, so every ticket the server sent has arrived
+ * before the next connection.
  *
  * The main thread steers every task through a shared control block: a
  * handshake is counted (and its latency recorded) when it completes while
@@ -75,10 +81,14 @@ const SESSION_WAIT_MS = 1_000;
 const ERROR_PAUSE_MS = 20;
 const MAX_ERROR_SAMPLES = 5;
 
+/** Unused tickets a `tls13-once` client keeps, newest first out. */
+export const MAX_UNUSED_TICKETS = 4;
+
 const VERSIONS: Record<Protocol, Pick<ConnectionOptions, 'minVersion' | 'maxVersion'>> = {
   'tls12-id': { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' },
   'tls12-ticket': { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' },
   tls13: { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' },
+  'tls13-once': { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' },
 };
 
 export function newHistogram(): hdr.Histogram {
@@ -90,15 +100,19 @@ interface Handshake {
   resumed: boolean;
   /** The session to offer next time, when the server gave a new one. */
   session: Buffer | undefined;
-  socket: TLSSocket;
+  /** With `collect`: every ticket received. */
+  tickets: Buffer[];
+  negotiated: Negotiated;
 }
 
 /**
  * One handshake: resolves at `secureConnect` (after a full TLS 1.3
  * handshake, when its ticket arrives, up to a second later; the latency
  * stops at `secureConnect`) and closes the connection with close_notify.
+ * With `collect` (`tls13-once`), it closes at `secureConnect` and resolves
+ * when the server's close arrives, with every ticket sent before it.
  */
-function handshake(options: ConnectionOptions, offer: Buffer | undefined, inFlight: Set<TLSSocket>): Promise<Handshake> {
+function handshake(options: ConnectionOptions, offer: Buffer | undefined, inFlight: Set<TLSSocket>, collect = false): Promise<Handshake> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const socket = connect(offer === undefined ? options : { ...options, session: offer });
@@ -106,6 +120,8 @@ function handshake(options: ConnectionOptions, offer: Buffer | undefined, inFlig
     let latencyMs = -1;
     let resumed = false;
     let session: Buffer | undefined;
+    const tickets: Buffer[] = [];
+    let negotiated: Negotiated = { protocol: null, cipher: '', group: undefined };
     let settled = false;
     let sessionTimer: NodeJS.Timeout | undefined;
     const timer = setTimeout(() => fail(new Error(`no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`)), HANDSHAKE_TIMEOUT_MS);
@@ -119,7 +135,7 @@ function handshake(options: ConnectionOptions, offer: Buffer | undefined, inFlig
     };
     const finish = (): void => {
       if (!settle()) return;
-      resolve({ latencyMs, resumed, session, socket });
+      resolve({ latencyMs, resumed, session, tickets, negotiated });
       socket.end();
     };
     const fail = (error: Error): void => {
@@ -129,11 +145,19 @@ function handshake(options: ConnectionOptions, offer: Buffer | undefined, inFlig
     };
     socket.on('session', (ticket: Buffer) => {
       session = ticket;
-      if (latencyMs >= 0) finish();
+      if (collect) tickets.push(ticket);
+      else if (latencyMs >= 0) finish();
     });
     socket.once('secureConnect', () => {
       latencyMs = performance.now() - started;
       resumed = socket.isSessionReused();
+      negotiated = { protocol: socket.getProtocol(), cipher: socket.getCipher().name, group: groupOf(socket) };
+      if (collect) {
+        // close_notify now; the server answers with its own after any ticket it sends.
+        socket.end();
+        socket.resume();
+        return;
+      }
       if (session !== undefined) return finish();
       if (socket.getProtocol() === 'TLSv1.3') {
         // A resumed TLS 1.3 handshake keeps its ticket (Node's server sends no
@@ -149,7 +173,10 @@ function handshake(options: ConnectionOptions, offer: Buffer | undefined, inFlig
       finish();
     });
     socket.on('error', fail);
-    socket.on('close', () => fail(new Error('connection closed before the handshake completed')));
+    socket.on('close', () => {
+      if (collect && latencyMs >= 0) finish();
+      else fail(new Error('connection closed before the handshake completed'));
+    });
   });
 }
 
@@ -189,16 +216,24 @@ export default async function runClients(task: ClientTask): Promise<ClientPart> 
   }, 20);
 
   const ports = task.ports !== undefined && task.ports.length > 0 ? task.ports : [task.port];
+  const once = task.protocol === 'tls13-once';
   let loops = 0;
   const connectionLoop = async (): Promise<void> => {
     let last: Buffer | undefined;
+    /** `tls13-once`: tickets not used yet, newest last. */
+    const unused: Buffer[] = [];
     // Connections start on different hosts, then each handshake goes to the next one.
     let turn = loops++;
     while (phase() !== Phase.STOP) {
-      const offer = last !== undefined && Math.random() < task.returning ? last : undefined;
+      const returning = Math.random() < task.returning;
+      // A new client (not returning) holds no ticket of this server.
+      if (once && !returning) unused.length = 0;
+      const offer = once ? unused.pop() : last !== undefined && returning ? last : undefined;
       const port = ports[turn++ % ports.length];
       try {
-        const result = await handshake(ports.length === 1 ? options : { ...options, port }, offer, inFlight);
+        const result = await handshake(ports.length === 1 ? options : { ...options, port }, offer, inFlight, once);
+        if (once) unused.push(...result.tickets.slice(-MAX_UNUSED_TICKETS));
+        if (unused.length > MAX_UNUSED_TICKETS) unused.splice(0, unused.length - MAX_UNUSED_TICKETS);
         if (result.session !== undefined) last = result.session;
         else if (!result.resumed) last = undefined;
         if (phase() !== Phase.MEASURING) continue;
@@ -211,15 +246,12 @@ export default async function runClients(task: ClientTask): Promise<ClientPart> 
           part.resumed++;
           Atomics.add(control, Control.RESUMED, 1);
         }
-        if (offer !== undefined) {
+        // tls13-once: a returning client wants to resume, ticket in hand or not (one that used them all pays a full handshake).
+        if (once ? returning : offer !== undefined) {
           part.offered++;
           Atomics.add(control, Control.OFFERED, 1);
         }
-        part.negotiated ??= {
-          protocol: result.socket.getProtocol(),
-          cipher: result.socket.getCipher().name,
-          group: groupOf(result.socket),
-        };
+        part.negotiated ??= result.negotiated;
       } catch (error) {
         if (phase() === Phase.STOP) break;
         if (phase() === Phase.MEASURING) {

@@ -38,7 +38,7 @@ t.test('arguments: defaults of a full run and of --quick', async (t) => {
   t.equal(full.warmupMs, 500);
   t.equal(full.rounds, 2);
   t.equal(full.returning, 1);
-  t.same(full.protocols, ['tls12-id', 'tls12-ticket', 'tls13']);
+  t.same(full.protocols, ['tls12-id', 'tls12-ticket', 'tls13', 'tls13-once']);
   t.same(full.keys, ['rsa']);
   t.same(full.modes, ['none', 'per-worker', 'shared', 'nginx', 'redis', 'cluster', 'redis-cluster', 'cluster-redis']);
   t.equal(full.quick, false);
@@ -354,6 +354,22 @@ t.test('end to end: a tiny run of each Node mode', async (t) => {
   t.ok(report.targets.length > 0, 'targets');
   t.match(stdout, /Ratios \(same run, same machine\)/);
   t.match(stdout, /^mode\s+protocol/m);
+});
+
+t.test('end to end: tls13-once, clients that use each ticket once', async (t) => {
+  const { code, stdout, stderr, out } = await runBench(t, ['--modes', 'per-worker,shared', '--workers', '2', '--protocol', 'tls13-once',
+    '--key', 'ecdsa', '--connections', '4', '--warmup', '300ms', '--duration', '1s', '--rounds', '1']);
+  t.equal(code, 0, `exit code 0\n${stdout}\n${stderr}`);
+  const report = JSON.parse(readFileSync(join(out, 'load-latest.json'), 'utf8'));
+  const byMode = Object.fromEntries(report.runs.map((r: RunResult) => [r.mode, r])) as Record<string, RunResult>;
+  for (const run of report.runs as RunResult[]) {
+    t.equal(run.errors, 0, `${run.mode}: no errors (${run.errorSamples.join('; ')})`);
+    t.equal(run.negotiated?.protocol, 'TLSv1.3');
+    t.equal(run.offered, run.handshakes, `${run.mode}: every handshake is a returning client's`);
+  }
+  // Each resumption brings a fresh ticket: the client never runs out.
+  t.ok(byMode.shared.resumptionRatio! >= 0.95, `shared: ${byMode.shared.resumptionRatio}\n${stdout}`);
+  t.ok(byMode['per-worker'].resumptionRatio! < 0.9, `per-worker (a ticket key per thread): ${byMode['per-worker'].resumptionRatio}`);
 });
 
 t.test('end to end: nginx, when it is on the PATH', { skip: nginxVersion() === undefined ? 'nginx is not on the PATH' : false }, async (t) => {

@@ -156,6 +156,10 @@ t.test('TLS 1.3 by ticket: resumed by ticket, keys counted, never shown', async 
   t.equal(value(all, 'tls_session_cache_handshakes_total', { result: 'full', protocol: 'TLSv1.3' }), run.visits.length - resumed);
   t.ok(value(all, 'tls_session_cache_resumption_lookups_total', { method: 'ticket', result: 'hit' })! >= resumed, 'ticket hits');
   t.ok(value(all, 'tls_session_cache_tickets_issued_total')! >= run.visits.length - resumed, 'tickets issued');
+  t.equal(value(all, 'tls_session_cache_tickets_renewed_total'), resumed, 'every TLS 1.3 resumption renewed');
+  t.equal(value(all, 'tls_session_cache_tickets_expired_total'), 0);
+  t.equal(value(all, 'tls_session_cache_ticket_renewal_off_total'), 0);
+  t.equal(value(all, 'tls_session_cache_sessions_ended_total'), 0);
   t.equal(value(all, 'tls_session_cache_tls13_sessions_skipped_total'), (await cluster.sessionCounters()).skippedTls13);
   t.equal(value(all, 'tls_session_cache_ticket_keys'), 1);
   const age = value(all, 'tls_session_cache_ticket_key_age_seconds')!;

@@ -9,8 +9,19 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../../lib/config/kinds.ts';
 
-export const PROTOCOLS = ['tls12-id', 'tls12-ticket', 'tls13'] as const;
+/**
+ * Protocols, and how the client uses its sessions: `tls12-id` (TLS 1.2 by
+ * session ID), `tls12-ticket` (TLS 1.2 tickets), `tls13` (TLS 1.3, the
+ * client re-offers its last ticket), `tls13-once` (TLS 1.3, each ticket
+ * used once, as browsers and curl do: RFC 8446 appendix C.4).
+ */
+export const PROTOCOLS = ['tls12-id', 'tls12-ticket', 'tls13', 'tls13-once'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
+
+/** Whether a protocol runs TLS 1.3. */
+export function isTls13(protocol: Protocol): boolean {
+  return protocol === 'tls13' || protocol === 'tls13-once';
+}
 export const KEY_TYPES = ['rsa', 'ecdsa'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
 /** Every mode, in the order runs and tables show them. */
