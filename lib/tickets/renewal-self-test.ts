@@ -93,9 +93,9 @@ async function selfTest(): Promise<string | undefined> {
   context.onticketkeycallback = callback;
   const unlink = linkServer(server, clock);
   let timer: NodeJS.Timeout | undefined;
+  // Not unref'd: should the handshakes stall, this still settles, so `ready` always does.
   const timedOut = new Promise<string>((resolve) => {
     timer = setTimeout(() => resolve(`no result within ${SELF_TEST_TIMEOUT_MS} ms`), SELF_TEST_TIMEOUT_MS);
-    timer.unref();
   });
   try {
     return await Promise.race([steps(server, counters, births, (ms) => (ahead += ms)), timedOut]);
