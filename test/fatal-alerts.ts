@@ -9,7 +9,10 @@
  * close_notify, or a reset), still resumes everywhere, as in nginx.
  */
 import t, { type Test } from 'tap';
+import { isFatalAlert } from '../lib/tls/fatal-alerts.ts';
+import { sessionIdOf } from '../lib/tls/session-der.ts';
 import { visitTls } from './fixtures/clients.ts';
+import { derOf, secretsOf } from './helpers/session-der.ts';
 import { startTestCluster } from './fixtures/start.ts';
 import { endConnection, offer, type Ending } from './helpers/alert-clients.ts';
 import { corruptingProxy, type Corruption } from './helpers/corrupting-proxy.ts';
@@ -19,6 +22,22 @@ const OFFERS = 24;
 const { cluster } = await startTestCluster('tls', 'shared');
 t.teardown(() => cluster.stop());
 const port = cluster.port;
+
+t.test('what counts as a fatal alert, and reading the session ID', async (t) => {
+  const openssl = (code: string, library = 'SSL routines'): Error => Object.assign(new Error(code), { code, library });
+  t.ok(isFatalAlert(openssl('ERR_SSL_SSL/TLS_ALERT_BAD_RECORD_MAC')), 'an alert received');
+  t.ok(isFatalAlert(openssl('ERR_SSL_CIPHER_OPERATION_FAILED', 'Provider routines')), 'a record that did not decrypt (the server sends one)');
+  t.ok(isFatalAlert(Object.assign(new Error('x'), { code: 'ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC' })));
+  t.notOk(isFatalAlert(openssl('ERR_SSL_UNEXPECTED_EOF_WHILE_READING')), 'a peer that closed without close_notify');
+  for (const code of ['ECONNRESET', 'EPIPE', 'ETIMEDOUT']) t.notOk(isFatalAlert(Object.assign(new Error(code), { code })), code);
+  t.notOk(isFatalAlert(undefined));
+  t.notOk(isFatalAlert('ERR_SSL_X'));
+  const { session } = await visitTls({ port: cluster.port, maxVersion: 'TLSv1.2' });
+  t.same(sessionIdOf(derOf(session!)), secretsOf(session!).sessionId, 'the ID of a real session');
+  for (const bad of [Buffer.alloc(0), Buffer.from([0x30, 0x80]), Buffer.from([0x04, 0x01, 0x00]), Buffer.from([0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x03]), 'text' as unknown as Buffer]) {
+    t.equal(sessionIdOf(bad), undefined, `not a session: ${Buffer.isBuffer(bad) ? bad.toString('hex') || 'empty' : typeof bad}`);
+  }
+});
 
 const visit = async (session: Buffer) => {
   const v = await visitTls({ port, session, maxVersion: 'TLSv1.2' });

@@ -64,6 +64,13 @@ function parts(session: Buffer): { prefix: Buffer; fields: Buffer[]; suffix: Buf
   return { prefix: session.subarray(0, offset), fields, suffix: session.subarray(outer.end) };
 }
 
+/** OpenSSL's DER `SSL_SESSION` inside a client session blob (without Node's header). */
+export function derOf(session: Buffer): Buffer {
+  const offset = derOffset(session);
+  const outer = readTlv(session, offset);
+  return session.subarray(offset, outer.end);
+}
+
 /** The ticket inside a session blob, or undefined. */
 export function ticketOf(session: Buffer): Buffer | undefined {
   const field = parts(session).fields.find((f) => f[0] === TICKET_TAG);
