@@ -25,6 +25,7 @@ import { SessionTable } from '../lib/table/session-table.ts';
 import { ServerModuleError } from '../lib/errors.ts';
 import { createLogger } from '../lib/operations/logger.ts';
 import { TicketKeyRing } from '../lib/tickets/key-ring.ts';
+import { setRenewalState } from '../lib/tickets/ticket-links.ts';
 
 /** How long a thread waits for its Redis connection before it listens anyway (the primary waits as long for its own). */
 const REDIS_START_WAIT_MS = 2000;
@@ -52,6 +53,8 @@ const counters = SharedCounters.open(data.counters);
 let redis: RedisClient | undefined;
 
 async function start(): Promise<Started> {
+  // The primary ran the renewal self-test for every thread: no need to run it again here.
+  if (data.renewal !== undefined) setRenewalState(data.renewal.state, data.renewal.reason);
   const table = SessionTable.open(data.buffer);
   const ticketKeys = data.ticketKeys === undefined ? undefined : TicketKeyRing.open(data.ticketKeys);
   const context: ServerContext = Object.freeze({

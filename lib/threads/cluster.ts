@@ -49,6 +49,8 @@ import { describe } from '../describe.ts';
 import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import type { TicketCounters } from '../tickets/attach-ticket-keys.ts';
+import { renewalSelfTest } from '../tickets/renewal-self-test.ts';
+import { renewalState } from '../tickets/ticket-links.ts';
 
 export type { FlushResult } from '../runtime/cache-primary.ts';
 export type { ReloadOptions, ReloadResult, WorkerReplacement } from './reload.ts';
@@ -586,6 +588,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     'starting',
   );
   try {
+    // TLS 1.3 ticket renewal: checked once here, for every server thread (same Node, same OpenSSL).
+    const renewal = ticketKeys !== undefined && ticketMode === 'auto' ? await settledRenewal() : undefined;
+    if (renewal?.state === 'off') logger.warn({ reason: renewal.reason }, 'TLS 1.3 ticket renewal is off: tickets are accepted without a fresh one');
     const threadData = {
       buffer: table.buffer,
       module,
@@ -597,6 +602,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       counters: counters.buffer,
       ticketMode,
       log,
+      renewal,
     };
     return await launch({ port, primary, threadData, execArgv: options.execArgv });
   } catch (error) {
@@ -604,4 +610,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     logger.error({ err: summarize(error) }, 'start failed; every worker was ended');
     throw error;
   }
+}
+
+/** The renewal self-test's result in this thread (run here if it has not). */
+async function settledRenewal(): Promise<{ state: 'on' | 'off'; reason: string | undefined }> {
+  await renewalSelfTest();
+  const { state, reason } = renewalState();
+  return { state: state === 'on' ? 'on' : 'off', reason };
 }

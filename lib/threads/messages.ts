@@ -25,6 +25,8 @@ export interface ServerThreadData {
   ticketMode: 'auto' | 'fallback';
   /** How to write log lines, resolved by the primary (threads cannot tell whether standard output is a terminal). */
   log: { format: LogFormat; colour: boolean };
+  /** TLS 1.3 ticket renewal, as the primary's self-test found it (same Node and OpenSSL); absent when it did not run. */
+  renewal?: { state: 'on' | 'off'; reason: string | undefined };
 }
 
 /** Primary to thread. */

@@ -16,7 +16,10 @@
  * Any other outcome, a check of `ticket-links.ts` failing meanwhile, or no
  * result within {@link SELF_TEST_TIMEOUT_MS}, turns renewal off in the
  * thread (tickets are then accepted without renewal, as before renewal
- * existed), with the reason. Runs once per thread; about 10 ms.
+ * existed), with the reason. Runs once per thread, about 20 ms; not at all
+ * in a thread whose state was set already (the worker-thread runtime runs
+ * it once in its primary and hands the result to every server thread: same
+ * Node, same OpenSSL).
  *
  * @module
  */
@@ -35,10 +38,11 @@ const LIFETIME_S = 60;
 let running: Promise<void> | undefined;
 
 /**
- * Runs the self-test in this thread unless it ran already; resolves once
- * the thread's renewal state is `on` or `off` (never rejects).
+ * Runs the self-test in this thread unless it ran already or the thread's
+ * state is set; resolves once the state is `on` or `off` (never rejects).
  */
 export function renewalSelfTest(): Promise<void> {
+  if (running === undefined && renewalState().state !== 'pending') running = Promise.resolve();
   running ??= selfTest().then(
     (failure) => setRenewalState(failure === undefined ? 'on' : 'off', failure === undefined ? undefined : `self-test: ${failure}`),
     (error: unknown) => setRenewalState('off', `self-test failed: ${(error as Error)?.message ?? String(error)}`),
