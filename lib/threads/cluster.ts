@@ -49,7 +49,6 @@ import { describe } from '../describe.ts';
 import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import type { TicketCounters } from '../tickets/attach-ticket-keys.ts';
-import { renewalSelfTest } from '../tickets/renewal-self-test.ts';
 import { renewalState } from '../tickets/ticket-links.ts';
 
 export type { FlushResult } from '../runtime/cache-primary.ts';
@@ -614,6 +613,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
 /** The renewal self-test's result in this thread (run here if it has not). */
 async function settledRenewal(): Promise<{ state: 'on' | 'off'; reason: string | undefined }> {
+  const { renewalSelfTest } = await import('../tickets/renewal-self-test.ts');
   await renewalSelfTest();
   const { state, reason } = renewalState();
   return { state: state === 'on' ? 'on' : 'off', reason };

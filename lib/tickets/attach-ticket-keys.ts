@@ -40,9 +40,8 @@
 import { Server as TlsServer } from 'node:tls';
 import { InvalidOptionError } from '../errors.ts';
 import { TicketKeyRing } from './key-ring.ts';
-import { renewalSelfTest } from './renewal-self-test.ts';
 import { ticketCallback, type TicketKeyCallback } from './ticket-callback.ts';
-import { linkServer, onRenewalState, renewalState } from './ticket-links.ts';
+import { linkServer, onRenewalState, renewalState, setRenewalState } from './ticket-links.ts';
 import { describe } from '../describe.ts';
 
 /** How a server uses the ring. */
@@ -245,7 +244,14 @@ function viaCallback(server: TlsServer, context: TicketKeyContext, ring: TicketK
     });
     // Off already: said once per server (counters carried over from an earlier attach have said it).
     if (renewalState().state === 'off' && counters.renewalOff === 0) stopped(renewalState().reason);
-    ready = renewalSelfTest();
+    // Loaded only where the self-test runs (the runtime's threads get its result from their primary).
+    ready =
+      renewalState().state === 'pending'
+        ? import('./renewal-self-test.ts').then(
+            (selfTest) => selfTest.renewalSelfTest(),
+            () => setRenewalState('off', 'the self-test could not be loaded'),
+          )
+        : Promise.resolve();
   }
   const zeros = Buffer.alloc(16);
   const binding: TicketKeyBinding = {
