@@ -3,7 +3,8 @@
  * order renewal relies on (ticket-links.ts), renewal turns off in that
  * thread, once, with a reason, and tickets are accepted without a fresh one
  * from then on (as before renewal existed), while the session lifetime
- * still holds. The disturbances are made by calling the linking functions
+ * still holds: even the ticket issued as the check fails carries its
+ * session's birth (the oldest in play), never a later one. The disturbances are made by calling the linking functions
  * out of order from real connections (test/fixtures/renewal-guard.ts), each
  * scenario in a worker thread of its own.
  */
@@ -16,6 +17,7 @@ interface Outcome {
   renewedBefore: number;
   after: { state: string; reason: string | undefined; renewing: boolean; resumed: boolean; tickets: number };
   late: { resumed: boolean };
+  disturbed: { resumed: boolean; tickets: number; birthKept: boolean };
   reasons: string[];
   counters: { renewalOff: number; expired: number; failures: number };
 }
@@ -41,6 +43,9 @@ for (const [scenario, reason] of [
     t.equal(outcome.reasons.length, 1, 'reported once');
     t.match(outcome.reasons[0], reason);
     t.equal(outcome.counters.renewalOff, 1, 'counted once');
+    t.ok(outcome.disturbed.resumed, 'the disturbed connection resumed');
+    t.equal(outcome.disturbed.tickets, 1, 'and got its fresh ticket');
+    t.ok(outcome.disturbed.birthKept, 'which still carries the session\'s birth: the oldest in play, never a later one');
     t.ok(outcome.after.resumed, 'a later resumption is accepted');
     t.equal(outcome.after.tickets, 0, 'without a fresh ticket');
     t.notOk(outcome.late.resumed, 'and refused once the session is a lifetime old');
@@ -55,4 +60,5 @@ t.test('renewal off before the server attached: it never renews, and says so', a
   t.same(outcome.reasons, ['turned off by the test']);
   t.equal(outcome.counters.renewalOff, 1);
   t.notOk(outcome.late.resumed, 'the lifetime holds');
+  t.equal(outcome.disturbed.tickets, 0, 'no fresh ticket');
 });

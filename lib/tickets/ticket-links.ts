@@ -25,6 +25,13 @@
  *   tickets are accepted without renewal from then on, as before renewal
  *   existed. At start, `renewal-self-test.ts` runs real handshakes through
  *   the same code before renewal turns on at all.
+ * - **Never late.** Where windows overlap or a check fails, a ticket takes
+ *   the oldest birth in play: it may end early, never late. The one path
+ *   that cannot: a ticket encrypted with no window open at all (its
+ *   connection's `'secureConnection'` not come yet, an order never
+ *   measured) carries the time it was made; the check catches it at once,
+ *   so at most one such ticket per thread outlives its session's bound, by
+ *   at most one lifetime.
  *
  * What cannot be linked (a TLS 1.2 ticket, which skips `resumeSession`; a
  * ClientHello with an empty legacy session ID; the second ClientHello after
@@ -58,8 +65,9 @@ let answering: Wrap | undefined;
 const offered = new WeakMap<Wrap, number>();
 /** The tickets OpenSSL encrypts next belong to this connection. */
 let window: Window | undefined;
-/** The last ticket encrypted in a window, until its `'newSession'`. */
+/** The last ticket encrypted in a window, until its `'newSession'`, and the birth it took. */
 let issued: Wrap | undefined;
+let issuedBirth = 0;
 let state: RenewalState = 'pending';
 let offReason: string | undefined;
 const stateListeners = new Set<(state: RenewalState, reason: string | undefined) => void>();
@@ -138,14 +146,17 @@ export function linkOfferedBirth(birth: number, selfTest = false): boolean {
 export function birthOfNextTicket(now: number): number {
   if (state === 'off') return now;
   if (issued !== undefined) {
-    // The previous ticket of a window never reached 'newSession': it could not be checked.
+    // The previous ticket of a window never reached 'newSession': it could not be checked. This one may be
+    // that window's connection's own: it takes the oldest birth in play, which never lengthens a session.
+    const oldest = Math.min(now, issuedBirth, window?.birth ?? now);
     anomaly('a ticket was encrypted before the previous one reached newSession');
-    return now;
+    return oldest;
   }
   const open = window;
   if (open === undefined) return now;
   if (--open.left <= 0) window = undefined;
   issued = open.wrap;
+  issuedBirth = open.birth;
   return open.birth;
 }
 
@@ -163,7 +174,10 @@ export function openWindow(socket: TLSSocket, now: number): void {
   // Only a resumption OpenSSL confirmed carries the offered birth; a refused ticket made a full handshake.
   const resumed = socket.isSessionReused();
   if (resumed && birth === undefined) return;
-  const opened: Window = { wrap, birth: resumed ? birth! : now, left: resumed ? 1 : 2 };
+  // A window still open (its tickets never came: a HelloRetryRequest, a client without PSK modes, or an order
+  // not measured) lends its birth if older: overlapping windows make a ticket end early, never late.
+  const stale = window !== undefined && window.left > 0 ? window.birth : Infinity;
+  const opened: Window = { wrap, birth: Math.min(resumed ? birth! : now, stale), left: resumed ? 1 : 2 };
   window = opened;
   setImmediate(() => {
     if (window === opened) window = undefined;
