@@ -4,8 +4,8 @@
  * §7.2.2), but other hosts may hold a copy in their own table (it was
  * looked up there through Redis). The host that saw the alert deletes the
  * session from its table and from Redis, then publishes it on the channel
- * `<namespace>:ended`; every host's primary listens there
- * ({@link subscribeEndedSessions}) and deletes it from its table.
+ * `<namespace>:ended`; every host's primary listens there, on the fleet's
+ * subscriber connection (`fleet.ts`), and deletes it from its table.
  *
  * A message is `<session ID, hex>.<sealed, base64>`, sealed (`sealed.ts`,
  * purpose `session-ended`, the session ID as associated data) over the
@@ -16,11 +16,7 @@
  *
  * @module
  */
-import type { Logger } from 'pino';
-import { watchOutages } from './connection.ts';
 import { createSealer, type Sealer } from './sealed.ts';
-import type { RedisCounterSink } from './session-store.ts';
-import { duplicateClient, type RedisClient } from './topology.ts';
 
 /** The channel of a namespace's ended sessions. */
 export function endedChannel(namespace: string): string {
@@ -48,47 +44,4 @@ export function openEndedMessage(sealer: Sealer, message: string): Buffer | unde
   const id = Buffer.from(hex, 'hex');
   const opened = sealer.open(id, Buffer.from(message.slice(dot + 1), 'base64'));
   return opened === undefined || opened.length !== 8 ? undefined : id;
-}
-
-/** Options of {@link subscribeEndedSessions}. */
-export interface EndedSessionsOptions {
-  /** The primary's connection (any mode); a duplicate subscribes. */
-  redis: RedisClient;
-  secret: string;
-  /** The secret before it (`TLS_CACHE_REDIS_SECRET_PREVIOUS`). @defaultValue none */
-  previousSecret?: string;
-  namespace: string;
-  /** Deletes the session from this host's table. */
-  onEnded: (id: Buffer) => void;
-  /** Counts `redisRejected`. @defaultValue none */
-  counters?: RedisCounterSink;
-  logger?: Logger;
-}
-
-/** Listens for ended sessions of other hosts; returns the function that stops (and closes its connection). */
-export function subscribeEndedSessions(options: EndedSessionsOptions): () => void {
-  const { redis, secret, previousSecret, namespace, onEnded, counters, logger } = options;
-  const sealer = endedSealer(secret, namespace, previousSecret);
-  const channel = endedChannel(namespace);
-  const subscriber = duplicateClient(redis);
-  watchOutages(subscriber, undefined, { logger, role: 'ended sessions', outageLevel: 'debug', connectedLevel: 'debug' });
-  subscriber.on('ready', () => {
-    subscriber.subscribe(channel).catch(() => {
-      // The next 'ready' subscribes again.
-    });
-  });
-  subscriber.on('message', (from: string, message: string) => {
-    if (from !== channel) return;
-    const id = openEndedMessage(sealer, message);
-    if (id === undefined) {
-      counters?.add('redisRejected');
-      return;
-    }
-    try {
-      onEnded(id);
-    } catch {
-      // Nothing to remove.
-    }
-  });
-  return () => subscriber.disconnect();
 }

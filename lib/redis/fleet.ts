@@ -38,6 +38,12 @@
  * new key (the flushing host does at once); and the sessions of the
  * namespace are deleted from Redis.
  *
+ * **Sessions ended by a fatal alert.** The same subscriber listens on
+ * `<ns>:ended` (`ended-sessions.ts`): a message that opens under this
+ * deployment's secret names a session another host saw end in a fatal
+ * alert, and the fleet emits `sessionEnded` (the runtime deletes this
+ * host's copy); one that does not is counted (`redisRejected`).
+ *
  * **Redis unavailable.** Nothing waits for it: the host keeps the keys it
  * has, its current key keeps encrypting (no host-local rotation, so hosts
  * never diverge), keys whose window ends stop decrypting on time, and the
@@ -63,6 +69,7 @@ import { InvalidOptionError } from '../errors.ts';
 import { errorCode, isReady, watchOutages } from './connection.ts';
 import { deleteRedisSessions, type RedisCounterSink } from './session-store.ts';
 import { createSealer, type Sealer } from './sealed.ts';
+import { endedChannel, endedSealer, openEndedMessage } from './ended-sessions.ts';
 import { duplicateClient, type RedisClient } from './topology.ts';
 import { TICKET_KEY_BYTES } from '../tickets/ticket-key.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
@@ -103,6 +110,8 @@ export interface RedisFleetEvents {
   ticketKeys: [];
   /** Another host flushed the fleet: clear this host's table. */
   flush: [];
+  /** Another host saw this session end in a fatal alert: delete this host's copy. */
+  sessionEnded: [id: Buffer];
 }
 
 /** What {@link RedisFleet.flush} did. */
@@ -179,6 +188,8 @@ export class RedisFleet extends EventEmitter<RedisFleetEvents> {
   readonly #subscriber: RedisClient;
   readonly #namespace: string;
   readonly #sealer: Sealer;
+  /** Opens the messages of sessions ended by a fatal alert. */
+  readonly #endedSealer: Sealer;
   readonly #ring: TicketKeyRing | undefined;
   readonly #timeoutMs: number;
   readonly #rotate: number;
@@ -231,19 +242,32 @@ export class RedisFleet extends EventEmitter<RedisFleetEvents> {
     this.#counters = counters;
     this.#logger = logger;
     this.#clock = clock;
+    this.#endedSealer = endedSealer(secret, namespace, previousSecret);
     this.#subscriber = duplicateClient(redis);
     watchOutages(this.#subscriber, undefined, { role: 'fleet messages', outageLevel: 'debug', connectedLevel: 'debug' });
+    const ended = endedChannel(namespace);
     this.#subscriber.on('ready', () => {
-      this.#subscriber.subscribe(fleetKey(namespace)).catch(() => {
+      this.#subscriber.subscribe(fleetKey(namespace), ended).catch(() => {
         // Polling still converges; the next 'ready' subscribes again.
       });
     });
-    this.#subscriber.on('message', () => this.#enqueueSync());
+    this.#subscriber.on('message', (channel: string, message: string) => {
+      if (channel === ended) this.#ended(message);
+      else this.#enqueueSync();
+    });
     // Back from an outage: catch up at once rather than at the next poll.
     redis.on('ready', this.#onReady);
   }
 
   readonly #onReady = (): void => this.#enqueueSync();
+
+  /** A session another host saw end in a fatal alert, if the message opens. */
+  #ended(message: string): void {
+    if (this.#closed) return;
+    const id = openEndedMessage(this.#endedSealer, message);
+    if (id === undefined) this.#counters?.add('redisRejected');
+    else this.emit('sessionEnded', id);
+  }
 
   /** Whether this fleet fills a ring (else it only carries flushes). */
   get sharesTicketKeys(): boolean {

@@ -21,7 +21,6 @@ import { connectRedis, errorCode } from '../redis/connection.ts';
 import { hugePageSupport } from '../table/huge-pages.ts';
 import { RedisFleet } from '../redis/fleet.ts';
 import { redisTargetOf, type RedisClient } from '../redis/topology.ts';
-import { subscribeEndedSessions } from '../redis/ended-sessions.ts';
 import { SessionTable } from '../table/session-table.ts';
 import { TicketKeyRing } from '../tickets/key-ring.ts';
 import { readNginxKeyFiles } from '../tickets/nginx-keys.ts';
@@ -82,8 +81,6 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
   /** With `redisUrl`: the connection and the fleet-wide ticket keys and flushes (issue 7). */
   #redis: RedisClient | undefined;
   #fleet: RedisFleet | undefined;
-  /** With `redisUrl`: stops listening for sessions other hosts saw end in a fatal alert. */
-  #stopEnded: (() => void) | undefined;
 
   private constructor(config: CacheConfig, logger: Logger, table: SessionTable, ticketKeys: TicketKeyRing | undefined) {
     super();
@@ -222,7 +219,6 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
     clearInterval(this.#statsTimer);
     clearInterval(this.#summaryTimer);
     this.#fleet?.close();
-    this.#stopEnded?.();
     this.#redis?.disconnect();
     await this.#metricsServer?.close();
     this.table.close();
@@ -294,18 +290,10 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
       this.emit('flushedByFleet');
     });
     // Sessions another host saw end in a fatal alert: drop this host's copy too.
-    this.#stopEnded = subscribeEndedSessions({
-      redis,
-      secret: config.redisSecret,
-      previousSecret: config.redisSecretPrevious,
-      namespace: config.redisNamespace,
-      counters: this.counters,
-      logger,
-      onEnded: (id) => {
-        if (this.#closed) return;
-        this.table.delete(id);
-        this.emit('sessionEnded', id);
-      },
+    fleet.on('sessionEnded', (id) => {
+      if (this.#closed) return;
+      this.table.delete(id);
+      this.emit('sessionEnded', id);
     });
     await fleet.start();
     if (!fleet.sharesTicketKeys) return;
