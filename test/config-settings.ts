@@ -39,7 +39,7 @@ t.test('settingsTable', async (t) => {
   const defaults: Record<string, string> = {
     TLS_CACHE_SIZE: '32MiB',
     TLS_CACHE_MAX_SESSION_SIZE: '8KiB',
-    TLS_CACHE_TIMEOUT: '5m',
+    TLS_CACHE_TIMEOUT: '1h',
     TLS_CACHE_SWEEP_INTERVAL: '10s',
     TLS_CACHE_WORKERS: 'os.availableParallelism()',
     TLS_CACHE_SHUTDOWN_TIMEOUT: '10s',

@@ -28,9 +28,13 @@ export interface CacheConfig {
    */
   maxSessionSize: number;
   /**
-   * Lifetime of a stored session, in whole seconds (Node's TLS
-   * `sessionTimeout`). `TLS_CACHE_TIMEOUT`; from 1 to 604800 (7 days).
-   * @defaultValue 300 (5 minutes)
+   * Lifetime of a session, in whole seconds (Node's TLS `sessionTimeout`),
+   * counted from its full handshake however often it resumes, by session ID
+   * or by ticket. `TLS_CACHE_TIMEOUT`; from 1 to 604800 (7 days). An hour by
+   * default: the bound is exact (renewed TLS 1.3 tickets do not extend it),
+   * so a client pays one full handshake per timeout, and a client returning
+   * every minute still resumes 59 times in 60.
+   * @defaultValue 3600 (1 hour)
    */
   timeout: number;
   /**
@@ -272,9 +276,9 @@ const DECLARATIONS = {
   timeout: {
     env: 'TLS_CACHE_TIMEOUT',
     kind: 'seconds',
-    default: '5m',
+    default: '1h',
     description:
-      'How long a session can be resumed, counted from when it was stored ' +
+      'How long a session can be resumed, counted from its full handshake however often it resumes ' +
       "(Node's TLS `sessionTimeout`, so whole seconds).",
     min: 1,
     max: 7 * 24 * 3600,
@@ -368,7 +372,7 @@ const DECLARATIONS = {
       'At most 62 rotations per session timeout.',
     min: SECOND,
     max: MAX_TIMER,
-    examples: ['5m', '1h', '30s'],
+    examples: ['15m', '1h', '6h'],
   },
   ticketKeyFile: {
     env: 'TLS_CACHE_TICKET_KEY_FILE',

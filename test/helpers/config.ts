@@ -21,7 +21,7 @@ export const DAY_MS = 86_400_000;
 export const DEFAULTS: CacheConfig = {
   size: 32 * MiB,
   maxSessionSize: 8 * KiB,
-  timeout: 300,
+  timeout: 3600,
   sweepInterval: 10_000,
   workers: Math.min(256, availableParallelism()),
   shutdownTimeout: 10_000,
@@ -31,7 +31,7 @@ export const DEFAULTS: CacheConfig = {
   logFormat: 'auto',
   statsInterval: 60_000,
   tickets: 'on',
-  ticketRotate: 300_000,
+  ticketRotate: 3_600_000,
   ticketKeyFile: '',
   metricsPort: 0,
   metricsHost: '127.0.0.1',
