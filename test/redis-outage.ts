@@ -7,64 +7,16 @@
  * by session ID (TLS 1.2 clients without tickets) and by ticket (TLS 1.3).
  */
 import t from 'tap';
-import { constants } from 'node:crypto';
-import { connect, type SecureVersion } from 'node:tls';
+import type { SecureVersion } from 'node:tls';
 import { freePort } from './fixtures/process.ts';
 import { certificateFiles, startHost, type Host } from './helpers/redis-hosts.ts';
 import { startRedis } from './helpers/redis.ts';
+import { handshake, type Handshake } from './helpers/alternating-clients.ts';
 import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
 
 requireCommand(t, REDIS_SERVER);
 
 const SECRET = 'outage-test-secret-0123456789abcdefghijklmnopq';
-
-interface Handshake {
-  at: number;
-  ok: boolean;
-  offered: boolean;
-  reused: boolean;
-  ms: number;
-  version: SecureVersion;
-  error?: string;
-}
-
-/** One connection to the tls fixture: handshake (timed), read the greeting, close; keeps the newest session. */
-function handshake(port: number, session: Buffer | undefined, version: SecureVersion): Promise<Handshake & { session: Buffer | undefined }> {
-  return new Promise((resolve) => {
-    const started = performance.now();
-    let latest = session;
-    let result: Handshake | undefined;
-    const socket = connect({
-      host: '127.0.0.1',
-      port,
-      session,
-      rejectUnauthorized: false,
-      minVersion: version,
-      maxVersion: version,
-      // TLS 1.2 clients offer no ticket: they resume by session ID, through the hooks and Redis.
-      secureOptions: version === 'TLSv1.2' ? constants.SSL_OP_NO_TICKET : 0,
-    });
-    const finish = (error?: Error): void => {
-      result ??= { at: Date.now(), ok: false, offered: session !== undefined, reused: false, ms: performance.now() - started, version };
-      if (error) {
-        result.ok = false;
-        result.error = error.message;
-      }
-      resolve({ ...result, session: latest });
-    };
-    socket.setTimeout(5000, () => socket.destroy(new Error('timed out')));
-    socket.on('session', (s: Buffer) => (latest = s));
-    socket.once('secureConnect', () => {
-      result = { at: Date.now(), ok: false, offered: session !== undefined, reused: socket.isSessionReused(), ms: performance.now() - started, version };
-    });
-    socket.on('data', () => {
-      if (result) result.ok = true;
-      socket.end();
-    });
-    socket.once('error', (error) => finish(error));
-    socket.once('close', () => finish());
-  });
-}
 
 t.test('Redis hung, then SIGKILLed under load, then restarted: no failed connection, bounded handshakes, one outage line, resumption recovers', async (t) => {
   const redis = await startRedis(t);

@@ -56,6 +56,7 @@ import {
   type WorkerRedisSettings,
 } from './ipc-messages.ts';
 import { CachePrimary, type FlushResult } from '../runtime/cache-primary.ts';
+import { SerialRuns } from '../runtime/serial-runs.ts';
 import { describe } from '../describe.ts';
 import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
@@ -128,8 +129,7 @@ export class ClusterCache {
   readonly #countWaiters = new Map<number, { workers: Set<Worker>; done: () => void }>();
   #countsRequest = 0;
   #closed = false;
-  #restarting: Promise<RestartResult> | undefined;
-  #queuedRestart: Promise<RestartResult> | undefined;
+  readonly #restarts = new SerialRuns<RestartResult>();
   readonly #onMessage = (worker: Worker, message: unknown): void => this.#receive(worker, message);
   readonly #onListening = (worker: Worker): void => {
     this.#listening.add(worker);
@@ -292,26 +292,17 @@ export class ClusterCache {
         return Promise.reject(new InvalidOptionError(name, `expected whole milliseconds from 0 to 2147483647, got ${describe(value)}`));
       }
     }
-    if (this.#closed) {
+    // Checked now, and again when a queued restart starts.
+    const start = (): Promise<RestartResult> => {
+      if (!this.#closed) return this.#restart({ fork, startTimeout, shutdownTimeout });
       this.#primary.countReload('aborted');
       return Promise.reject(new ReloadAbortedError('The cluster cache is closed: no restart'));
-    }
-    if (this.#restarting === undefined) {
-      this.#restarting = this.#restart({ fork, startTimeout, shutdownTimeout }).finally(() => {
-        this.#restarting = undefined;
-      });
-      return this.#restarting;
-    }
-    if (this.#queuedRestart === undefined) {
-      this.logger.info('restart requested during a restart: another one follows it');
-      this.#queuedRestart = this.#restarting
-        .catch(() => undefined)
-        .then(() => {
-          this.#queuedRestart = undefined;
-          return this.restartWorkers(options);
-        });
-    }
-    return this.#queuedRestart;
+    };
+    if (this.#closed) return start();
+    return this.#restarts.run(
+      start,
+      () => this.logger.info('restart requested during a restart: another one follows it'),
+    );
   }
 
   async #restart(options: Required<RestartWorkersOptions>): Promise<RestartResult> {

@@ -33,16 +33,16 @@ import { ThreadHandle } from './thread-handle.ts';
 import { DEFAULT_START_TIMEOUT_MS, rollingReload, type ReloadOptions, type ReloadResult } from './reload.ts';
 import { MIGRATE_REQ_WARNING, tcpMigrateReq } from './migrate-req.ts';
 import { SNI_WARNING, unboundWarning } from '../runtime/certificate-binding.ts';
-import { loadConfig } from '../config/load.ts';
 import { configForLog } from '../config/redact.ts';
-import type { CacheConfig, CacheConfigOptions } from '../config/settings.ts';
-import { checkApplicationVariables, warnOfUnknownSettings } from '../config/unknown-settings.ts';
+import type { CacheConfig } from '../config/settings.ts';
+import { warnOfUnknownSettings } from '../config/unknown-settings.ts';
 import { freePort } from './free-port.ts';
 import { InvalidOptionError, ReloadAbortedError, ReusePortUnsupportedError, WorkerStartError } from '../errors.ts';
-import { moduleUrl } from './server-module.ts';
 import type { SharedCounters } from '../operations/counters.ts';
 import type { SessionHookCounters } from '../tls/session-hooks.ts';
 import { CachePrimary, type FlushResult } from '../runtime/cache-primary.ts';
+import { SerialRuns } from '../runtime/serial-runs.ts';
+import { checkClusterOptions, type ClusterOptions } from './cluster-options.ts';
 import { probeReusePort } from './reuse-port.ts';
 import { createLogger, resolveLogFormat } from '../operations/logger.ts';
 import { describe } from '../describe.ts';
@@ -53,64 +53,7 @@ import { renewalState } from '../tickets/ticket-links.ts';
 
 export type { FlushResult } from '../runtime/cache-primary.ts';
 export type { ReloadOptions, ReloadResult, WorkerReplacement } from './reload.ts';
-
-/** Options of {@link startCluster} and {@link runCluster}. */
-export interface ClusterOptions {
-  /**
-   * The server module, run in every worker thread: a file path (relative to
-   * the working directory) or a URL. Its default export is a
-   * `ServerFactory` (see `runtime/server-context.ts`).
-   */
-  server: string | URL;
-  /** The port every worker listens on; 0 picks a free one (see {@link Cluster.port}). */
-  port: number;
-  /**
-   * The address to listen on.
-   * @defaultValue every address (Node's default for `listen()`)
-   */
-  host?: string;
-  /** Settings that win over the environment, as numbers in their unit or as the text of their variable (`{ timeout: '5m' }`); see `loadConfig()`. @defaultValue `{}` */
-  config?: CacheConfigOptions;
-  /**
-   * The environment to read `TLS_CACHE_*` settings from. A `TLS_CACHE_*`
-   * variable that is no setting (a misspelling such as `TLS_CACHE_WORKER`)
-   * gets one warning at start, naming it and the closest setting, never its
-   * value; see `unknownSettings()`.
-   * @defaultValue `process.env`
-   */
-  env?: NodeJS.ProcessEnv;
-  /**
-   * `TLS_CACHE_*` variables the application reads itself (the examples'
-   * `TLS_CACHE_CERT` and `TLS_CACHE_KEY`): not warned of as unknown.
-   * @defaultValue `[]`
-   */
-  applicationVariables?: readonly string[];
-  /**
-   * Anything structured-cloneable handed to every server module as
-   * `context.data`, e.g. a certificate made once in the primary.
-   * @defaultValue `undefined`
-   */
-  data?: unknown;
-  /**
-   * The primary's logger. Worker threads log to standard output with pino at
-   * `config.logLevel`.
-   * @defaultValue pino to standard output at `config.logLevel`
-   */
-  logger?: Logger;
-  /**
-   * Node options of the worker threads (as `new Worker()`'s `execArgv`).
-   * @defaultValue the primary's `process.execArgv`
-   */
-  execArgv?: string[];
-  /**
-   * How worker threads use the ticket key ring: `auto` uses Node's internal
-   * ticket key callback when present (every key of the ring decrypts), else
-   * the public `setTicketKeys()`; `fallback` forces the latter (one key at a
-   * time: a ticket under an older key costs a full handshake).
-   * @defaultValue `'auto'`
-   */
-  ticketMode?: 'auto' | 'fallback';
-}
+export type { ClusterOptions } from './cluster-options.ts';
 
 /** A worker slot as the primary sees it. */
 export interface WorkerInfo {
@@ -206,8 +149,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   readonly #execArgv: string[] | undefined;
   #started = false;
   #stopping: Promise<void> | undefined;
-  #reloading: Promise<ReloadResult> | undefined;
-  #queuedReload: Promise<ReloadResult> | undefined;
+  readonly #reloads = new SerialRuns<ReloadResult>();
   readonly #warned = new Set<string>();
 
   private constructor({ port, primary, threadData, execArgv }: ClusterParts) {
@@ -323,26 +265,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (!Number.isInteger(startTimeout) || startTimeout < 1 || startTimeout > 2 ** 31 - 1) {
       return Promise.reject(new InvalidOptionError('startTimeout', `expected whole milliseconds from 1 to 2147483647, got ${describe(startTimeout)}`));
     }
-    if (this.#stopping !== undefined) {
+    // Checked now, and again when a queued reload starts.
+    const start = (): Promise<ReloadResult> => {
+      if (this.#stopping === undefined) return this.#reload(startTimeout);
       this.#primary.countReload('aborted');
       return Promise.reject(new ReloadAbortedError('The cluster is stopping: no reload'));
-    }
-    if (this.#reloading === undefined) {
-      this.#reloading = this.#reload(startTimeout).finally(() => {
-        this.#reloading = undefined;
-      });
-      return this.#reloading;
-    }
-    if (this.#queuedReload === undefined) {
-      this.logger.info('reload requested during a reload: another one follows it');
-      this.#queuedReload = this.#reloading
-        .catch(() => undefined)
-        .then(() => {
-          this.#queuedReload = undefined;
-          return this.reload(options);
-        });
-    }
-    return this.#queuedReload;
+    };
+    if (this.#stopping !== undefined) return start();
+    return this.#reloads.run(
+      start,
+      () => this.logger.info('reload requested during a reload: another one follows it'),
+    );
   }
 
   async #reload(startTimeout: number): Promise<ReloadResult> {
@@ -433,7 +366,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
     // Whatever is left, and any thread a reload started meanwhile: none outlives the stop.
     await Promise.all([...this.#threads].map((thread) => thread.terminate()));
-    await this.#reloading?.catch(() => undefined);
+    await this.#reloads.running?.catch(() => undefined);
     await this.#primary.close();
     this.logger.info('stopped');
   }
@@ -538,31 +471,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
  * @throws MetricsListenError (`ERR_TLS_CACHE_METRICS_LISTEN`) when `metricsPort` is set and cannot be listened on (no worker was started).
  */
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidOptionError('options', `expected an object, got ${describe(options)}`);
-  }
-  const env = options.env ?? process.env;
-  const config = loadConfig(options.config ?? {}, env);
-  const applicationVariables = options.applicationVariables ?? [];
-  checkApplicationVariables(applicationVariables);
-  const requestedPort = options.port;
-  if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535) {
-    throw new InvalidOptionError('port', `expected an integer from 0 to 65535, got ${describe(requestedPort)}`);
-  }
-  const host = options.host;
-  if (host !== undefined && (typeof host !== 'string' || host === '')) {
-    throw new InvalidOptionError('host', `expected an address, got ${describe(host)}`);
-  }
-  const ticketMode = options.ticketMode ?? 'auto';
-  if (ticketMode !== 'auto' && ticketMode !== 'fallback') {
-    throw new InvalidOptionError('ticketMode', `expected "auto" or "fallback", got ${describe(ticketMode)}`);
-  }
-  const execArgv = options.execArgv;
-  if (execArgv !== undefined && !(Array.isArray(execArgv) && execArgv.every((a) => typeof a === 'string'))) {
-    throw new InvalidOptionError('execArgv', `expected an array of strings, got ${describe(execArgv)}`);
-  }
-  // After the options: a bad option is named even when the module is missing too.
-  const module = moduleUrl(options.server);
+  const { env, config, applicationVariables, port: requestedPort, host, ticketMode, module } = checkClusterOptions(options);
   const probe = await probeReusePort();
   if (!probe.supported) throw new ReusePortUnsupportedError(probe.message);
   const port = requestedPort === 0 ? await freePort(host) : requestedPort;
