@@ -60,6 +60,9 @@ export const COUNTER_NAMES = [
   'renewalOff',
   // Sessions ended by a fatal alert (issue 17), `SessionHookCounters`.
   'endedByAlert',
+  // Redis writes and ends kept through an outage, sent once it is back (`redis/deferred-writes.ts`).
+  'redisDeferred',
+  'redisDeferredDropped',
 ] as const;
 
 /** A counter's name. */

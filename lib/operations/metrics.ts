@@ -179,6 +179,12 @@ export function createMetrics(sources: MetricsSources): CacheMetrics {
     setTotal(c, counters.get('redisRejected')),
   );
   counter('redis_writes_total', 'Sessions written to Redis', [], (c) => setTotal(c, counters.get('redisWrites')));
+  counter('redis_deferred_total', 'Session writes and ends that found Redis unavailable, kept to be sent once it is back', [], (c) =>
+    setTotal(c, counters.get('redisDeferred')),
+  );
+  counter('redis_deferred_dropped_total', 'Deferred writes and ends dropped: no room left, or the session expired or ended before Redis was back', [], (c) =>
+    setTotal(c, counters.get('redisDeferredDropped')),
+  );
 
   // node:cluster worker processes (startClusterCache); all zero otherwise. Shipped by the workers, up to a second behind.
   counter('ipc_lookups_total', 'Lookups a worker process sent to the primary over IPC (its local copy missed)', [], (c) =>

@@ -70,6 +70,8 @@ export class RedisProcessStore implements SessionStore {
           const at = expiresAt ?? Date.now() + ipc.timeout * 1000;
           return ipc.keep(id, session, Math.min(at, sessionExpiresAt(session) ?? at));
         },
+        // The local copy may be off, or have evicted it: a session ended on this host reaches this store as forget().
+        has: () => true,
       },
       redis,
       secret: settings.secret,
@@ -107,6 +109,14 @@ export class RedisProcessStore implements SessionStore {
     const held = this.#ipc.delete(id);
     this.#redis.delete(id);
     return held;
+  }
+
+  /**
+   * A session another worker process saw end (the primary said so): a write
+   * of it still waiting for Redis (made during an outage) is dropped.
+   */
+  forget(id: Uint8Array): void {
+    this.#redis.forget(id);
   }
 }
 

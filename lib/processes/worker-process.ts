@@ -206,6 +206,7 @@ export class ProcessWorker {
         case P_DELETE:
           // A session another worker saw end in a fatal alert.
           this.local.delete(message.id);
+          if (this.store instanceof RedisProcessStore) this.store.forget(message.id);
           return;
         case P_COUNTS:
           this.#shipCounts(message.request);

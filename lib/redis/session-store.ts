@@ -27,6 +27,12 @@
  * Redis, and announced to the other hosts, which delete their copies
  * (`ended-sessions.ts`).
  *
+ * Nothing is lost to an outage: a write or an end that could not reach
+ * Redis (not connected, or the command failed) is kept
+ * (`deferred-writes.ts`) and sent once Redis is back (its `ready` event,
+ * and every {@link RETRY_DEFERRED_MS} ms while any wait), a write only if
+ * the session is still live and still held locally.
+ *
  * @module
  */
 import { Command } from 'ioredis';
@@ -35,6 +41,7 @@ import type { CounterName } from '../operations/counters.ts';
 import { InvalidOptionError } from '../errors.ts';
 import type { SessionStore } from '../tls/session-hooks.ts';
 import { isReady } from './connection.ts';
+import { DEFAULT_MAX_DEFERRED, DeferredWrites, type DeferredWrite } from './deferred-writes.ts';
 import { endedChannel, endedMessage, endedSealer } from './ended-sessions.ts';
 import { createSealer, type Sealer } from './sealed.ts';
 import { dataNodes, type RedisClient } from './topology.ts';
@@ -46,6 +53,13 @@ export interface LocalSessionStore {
   set(id: Uint8Array, session: Uint8Array, expiresAt?: number): boolean;
   /** Removes a session; optional. */
   delete?(id: Uint8Array): boolean;
+  /**
+   * Whether the session is still held here: a write deferred by a Redis
+   * outage is sent afterwards only if it is (not ended, evicted or expired
+   * meanwhile). @defaultValue `get(id) !== undefined` (a {@link SessionTable}
+   * counts it as a lookup)
+   */
+  has?(id: Uint8Array): boolean;
 }
 
 /** Where the store counts: `SharedCounters` is one. */
@@ -71,7 +85,16 @@ export interface RedisSessionStoreOptions {
   namespace: string;
   /** How long a lookup may wait for Redis, in ms (`TLS_CACHE_REDIS_TIMEOUT`). @defaultValue 5 */
   timeout?: number;
-  /** Counts `redisLookups`, `redisHits`, `redisTimeouts`, `redisErrors`, `redisRejected`, `redisWrites`. @defaultValue none */
+  /**
+   * Most writes and ends kept while Redis is unavailable, to be sent once it
+   * is back (`deferred-writes.ts`). @defaultValue 10000
+   */
+  maxDeferred?: number;
+  /**
+   * Counts `redisLookups`, `redisHits`, `redisTimeouts`, `redisErrors`,
+   * `redisRejected`, `redisWrites`, `redisDeferred`, `redisDeferredDropped`.
+   * @defaultValue none
+   */
   counters?: RedisCounterSink;
   /** Where refused entries are reported (at most one line a minute). @defaultValue none */
   logger?: Logger;
@@ -83,6 +106,10 @@ export interface RedisSessionStoreOptions {
 const EXPIRY_BYTES = 8;
 /** At most one `redis entry refused` line per this many ms. */
 const REFUSAL_LOG_INTERVAL = 60_000;
+/** While writes wait for Redis, how often to try them again, in ms (and at once when the connection is ready). */
+export const RETRY_DEFERRED_MS = 250;
+/** Session IDs ended through this store that are remembered, so that a write of one failing late is not retried. */
+const REMEMBERED_ENDS = 1024;
 
 /** The Redis key of a session. */
 export function sessionKey(namespace: string, id: Uint8Array): string {
@@ -114,13 +141,22 @@ export class RedisSessionStore implements SessionStore {
   readonly #clock: () => number;
   #lastRefusalLog = -Infinity;
   #refusedSinceLog = 0;
+  readonly #deferred: DeferredWrites;
+  /** Session IDs (hex) ended through this store, newest last. */
+  readonly #ends = new Set<string>();
+  #retryTimer: NodeJS.Timeout | undefined;
 
   /** @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for a bad secret, namespace or timeout. */
   constructor(options: RedisSessionStoreOptions) {
-    const { local, redis, secret, previousSecret, namespace, timeout = 5, counters, logger, clock = Date.now } = options;
+    const { local, redis, secret, previousSecret, namespace, timeout = 5, maxDeferred = DEFAULT_MAX_DEFERRED, counters, logger, clock = Date.now } =
+      options;
     if (!Number.isInteger(timeout) || timeout < 1) {
       throw new InvalidOptionError('redisTimeout', `expected whole milliseconds of at least 1, got ${String(timeout)}`);
     }
+    if (!Number.isInteger(maxDeferred) || maxDeferred < 0) {
+      throw new InvalidOptionError('maxDeferred', `expected a whole number of at least 0, got ${String(maxDeferred)}`);
+    }
+    this.#deferred = new DeferredWrites(maxDeferred);
     this.#sealer = createSealer({ secret, previousSecret, namespace, purpose: 'session' });
     this.#endedSealer = endedSealer(secret, namespace, previousSecret);
     this.timeout = local.timeout;
@@ -139,6 +175,12 @@ export class RedisSessionStore implements SessionStore {
     };
     if (isReady(redis)) warmUp();
     else redis.once('ready', warmUp);
+    redis.on('ready', () => this.#sendDeferred());
+  }
+
+  /** Writes and ends waiting for Redis (see {@link RedisSessionStoreOptions.maxDeferred}). */
+  get deferred(): number {
+    return this.#deferred.size;
   }
 
   /**
@@ -208,18 +250,23 @@ export class RedisSessionStore implements SessionStore {
     } catch {
       // An ID the table refuses: nothing stored under it.
     }
-    if (!isReady(this.#redis)) {
-      this.#count('redisErrors');
-      return held;
-    }
-    // Sent now and in this order: a host told of the end finds the session gone from Redis too.
-    const prefix = { keyPrefix: this.#redis.options.keyPrefix };
-    const unlink = new Command('unlink', [sessionKey(this.#namespace, id)], prefix);
-    const publish = new Command('publish', [endedChannel(this.#namespace), endedMessage(this.#endedSealer, id, this.#clock())], prefix);
-    this.#redis.sendCommand(unlink);
-    this.#redis.sendCommand(publish);
-    for (const command of [unlink, publish]) command.promise.catch(() => this.#count('redisErrors'));
+    this.forget(id);
+    this.#end({ kind: 'end', id: Buffer.from(id) }, false);
     return held;
+  }
+
+  /**
+   * Tells the store that session `id` ended on this host by another path
+   * (a `node:cluster` worker process hears it from the primary): a write of
+   * it still waiting for Redis is dropped, and one failing later is not
+   * retried.
+   */
+  forget(id: Uint8Array): void {
+    const key = Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
+    this.#ends.delete(key);
+    this.#ends.add(key);
+    if (this.#ends.size > REMEMBERED_ENDS) this.#ends.delete(this.#ends.values().next().value as string);
+    if (this.#deferred.forget(id)) this.#count('redisDeferredDropped');
   }
 
   /** Opens a value read from Redis; stores a live session locally. */
@@ -242,25 +289,108 @@ export class RedisSessionStore implements SessionStore {
   }
 
   #write(id: Uint8Array, session: Uint8Array, expiresAt: number): void {
-    if (!isReady(this.#redis)) {
-      this.#count('redisErrors');
-      return;
-    }
     const plain = Buffer.allocUnsafe(EXPIRY_BYTES + session.byteLength);
     plain.writeDoubleBE(expiresAt, 0);
     plain.set(session, EXPIRY_BYTES);
     const sealed = this.#sealer.seal(id, plain);
     plain.fill(0);
-    const ttl = Math.max(1, Math.ceil(expiresAt - this.#clock()));
+    this.#set({ kind: 'set', id: Buffer.from(id), sealed, expiresAt }, false);
+  }
+
+  /**
+   * Sends a session write, or defers it while Redis is unavailable or when
+   * it fails. A `retry` (a deferred write sent again) does not count as a
+   * new error, and does not replace a newer operation on the same session.
+   */
+  #set(write: DeferredWrite & { kind: 'set' }, retry: boolean): void {
+    const ttl = Math.ceil(write.expiresAt - this.#clock());
+    if (ttl < 1) {
+      if (retry) this.#count('redisDeferredDropped');
+      return;
+    }
+    if (!isReady(this.#redis)) {
+      this.#defer(write, retry);
+      return;
+    }
     // Written to the socket now, not auto-pipelined: the pipeline would send it in a later turn of the
     // event loop, after the handshake had finished, and a client going straight to another host would
     // miss it there (measured: 109 of 300 sessions were not yet in Redis when their client finished).
-    const command = new Command('set', [sessionKey(this.#namespace, id), sealed, 'PX', ttl], { keyPrefix: this.#redis.options.keyPrefix });
+    const command = new Command('set', [sessionKey(this.#namespace, write.id), write.sealed, 'PX', ttl], { keyPrefix: this.#redis.options.keyPrefix });
     this.#redis.sendCommand(command);
     command.promise.then(
       () => this.#count('redisWrites'),
-      () => this.#count('redisErrors'),
+      () => {
+        // Ended meanwhile (this store deleted it): a late failure must not bring it back.
+        if (!this.#ends.has(write.id.toString('hex'))) this.#defer(write, retry);
+        else if (!retry) this.#count('redisErrors');
+      },
     );
+  }
+
+  /** Deletes an ended session from Redis and announces it, or defers both while Redis is unavailable or when they fail. */
+  #end(end: DeferredWrite & { kind: 'end' }, retry: boolean): void {
+    if (!isReady(this.#redis)) {
+      this.#defer(end, retry);
+      return;
+    }
+    // Sent now and in this order: a host told of the end finds the session gone from Redis too.
+    const prefix = { keyPrefix: this.#redis.options.keyPrefix };
+    const unlink = new Command('unlink', [sessionKey(this.#namespace, end.id)], prefix);
+    const publish = new Command('publish', [endedChannel(this.#namespace), endedMessage(this.#endedSealer, end.id, this.#clock())], prefix);
+    this.#redis.sendCommand(unlink);
+    this.#redis.sendCommand(publish);
+    Promise.all([unlink.promise, publish.promise]).catch(() => this.#defer(end, retry));
+  }
+
+  /**
+   * Keeps a write or an end until Redis is back. Its first failure counts
+   * as an error and as deferred, not its retries.
+   */
+  #defer(write: DeferredWrite, retry: boolean): void {
+    if (!retry) this.#count('redisErrors');
+    // 'superseded': the session ended meanwhile, and its end waits instead.
+    const result = this.#deferred.add(write);
+    if (result === 'kept, dropped one' || result === 'full') this.#count('redisDeferredDropped');
+    if (!retry && (result === 'kept' || result === 'kept, dropped one')) this.#count('redisDeferred');
+    if (this.#deferred.size > 0) this.#retryLater();
+  }
+
+  /** Tries the deferred writes again in {@link RETRY_DEFERRED_MS} ms (once Redis is ready). */
+  #retryLater(): void {
+    if (this.#retryTimer !== undefined) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#sendDeferred();
+    }, RETRY_DEFERRED_MS);
+    this.#retryTimer.unref();
+  }
+
+  /** Sends what waits, once Redis is ready: ends, and writes of sessions still live and held here. */
+  #sendDeferred(): void {
+    if (this.#deferred.size === 0) return;
+    if (!isReady(this.#redis)) {
+      // Not back yet: wait for 'ready', or the next try.
+      this.#retryLater();
+      return;
+    }
+    for (const write of this.#deferred.take()) {
+      if (write.kind === 'end') {
+        this.#end(write, true);
+      } else if (this.#ends.has(write.id.toString('hex')) || !this.#holds(write.id)) {
+        this.#count('redisDeferredDropped');
+      } else {
+        this.#set(write, true);
+      }
+    }
+  }
+
+  /** Whether the local store still holds session `id`. */
+  #holds(id: Buffer): boolean {
+    try {
+      return this.#local.has !== undefined ? this.#local.has(id) : this.#local.get(id) !== undefined;
+    } catch {
+      return false;
+    }
   }
 
   #refused(): void {
