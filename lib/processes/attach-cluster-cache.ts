@@ -27,6 +27,7 @@ import { InvalidOptionError, NotInClusterError } from '../errors.ts';
 import { attachSessionCache, sessionCacheOf, type SessionCacheBinding } from '../tls/session-hooks.ts';
 import { ProcessWorker } from './worker-process.ts';
 import { checkSessionIdContext, renewalOffLogger, runtimeServerOptions, type RuntimeServerOptions } from '../runtime/attach-runtime.ts';
+import { checkTlsServer } from '../tls/check-server.ts';
 import { describe } from '../describe.ts';
 import { SessionTable } from '../table/session-table.ts';
 import { TicketKeyRing } from '../tickets/key-ring.ts';
@@ -109,9 +110,7 @@ export function clusterServerOptions(env: NodeJS.ProcessEnv = process.env): Runt
  * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for a server that is not a `tls.Server`, or a bad option.
  */
 export async function attachClusterCache(server: TlsServer, options: AttachClusterCacheOptions = {}): Promise<ClusterCacheAttachment> {
-  if (!(server instanceof TlsServer)) {
-    throw new InvalidOptionError('server', `expected a tls.Server (https and http2 secure servers are ones), got ${describe(server)}`);
-  }
+  checkTlsServer(server);
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', `expected an object, got ${describe(options)}`);
   const { helloTimeout = DEFAULT_HELLO_TIMEOUT_MS, logger } = options;
   if (!Number.isInteger(helloTimeout) || helloTimeout < 1 || helloTimeout > 600_000) {

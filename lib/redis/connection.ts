@@ -102,12 +102,21 @@ export function watchOutages(redis: RedisClient, url: string | undefined, option
   watchServerOutages(redis, url, options);
 }
 
-function watchServerOutages(redis: Redis, url: string | undefined, options: RedisConnectionOptions): void {
-  const { logger, role } = options;
+/** What both outage watchers log with: the levels of their three lines, and the URL with its password replaced. */
+function outageLogging(url: string | undefined, options: RedisConnectionOptions) {
   const outageLevel = options.outageLevel ?? 'warn';
-  const connectedLevel = options.connectedLevel ?? 'info';
-  const recoveryLevel = outageLevel === 'warn' ? 'info' : 'debug';
-  const where = url === undefined ? undefined : redactUrl(url);
+  return {
+    logger: options.logger,
+    role: options.role,
+    outageLevel,
+    connectedLevel: options.connectedLevel ?? 'info',
+    recoveryLevel: outageLevel === 'warn' ? ('info' as const) : ('debug' as const),
+    where: url === undefined ? undefined : redactUrl(url),
+  };
+}
+
+function watchServerOutages(redis: Redis, url: string | undefined, options: RedisConnectionOptions): void {
+  const { logger, role, outageLevel, connectedLevel, recoveryLevel, where } = outageLogging(url, options);
   let state: 'connecting' | 'up' | 'down' = 'connecting';
   let downSince = 0;
   let lastError: string | undefined;
@@ -166,11 +175,7 @@ const CLUSTER_RECOVERY_CHECK_MS = 250;
  * node events it makes (hundreds).
  */
 function watchClusterOutages(cluster: Cluster, url: string | undefined, options: RedisConnectionOptions): void {
-  const { logger, role } = options;
-  const outageLevel = options.outageLevel ?? 'warn';
-  const connectedLevel = options.connectedLevel ?? 'info';
-  const recoveryLevel = outageLevel === 'warn' ? 'info' : 'debug';
-  const where = url === undefined ? undefined : redactUrl(url);
+  const { logger, role, outageLevel, connectedLevel, recoveryLevel, where } = outageLogging(url, options);
   let state: 'connecting' | 'up' | 'down' = 'connecting';
   let downSince = 0;
   let timer: NodeJS.Timeout | undefined;

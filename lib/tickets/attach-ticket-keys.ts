@@ -42,6 +42,7 @@ import { InvalidOptionError } from '../errors.ts';
 import { TicketKeyRing } from './key-ring.ts';
 import { ticketCallback, type TicketKeyCallback } from './ticket-callback.ts';
 import { linkServer, onRenewalState, renewalState, setRenewalState } from './ticket-links.ts';
+import { checkTlsServer } from '../tls/check-server.ts';
 import { describe } from '../describe.ts';
 
 /** How a server uses the ring. */
@@ -171,9 +172,7 @@ export function attachTicketKeys(
   ring: TicketKeyRing,
   options: AttachTicketKeysOptions = {},
 ): TicketKeyBinding {
-  if (!(server instanceof TlsServer)) {
-    throw new InvalidOptionError('server', `expected a tls.Server (https and http2 secure servers are ones), got ${describe(server)}`);
-  }
+  checkTlsServer(server);
   if (!(ring instanceof TicketKeyRing)) throw new InvalidOptionError('ring', `expected a TicketKeyRing, got ${describe(ring)}`);
   const { mode = 'auto', pollInterval = 1000, renew = true, timeout, clock = Date.now, onRenewalOff } = options;
   if (mode !== 'auto' && mode !== 'fallback') throw new InvalidOptionError('mode', `expected "auto" or "fallback", got ${describe(mode)}`);

@@ -9,6 +9,7 @@ import { Server as TlsServer } from 'node:tls';
 import { InvalidOptionError, SessionHooksInUseError, SessionTimeoutMismatchError } from '../errors.ts';
 import { endSessionsOnFatalAlert } from './fatal-alerts.ts';
 import { isTls13Session } from './session-version.ts';
+import { checkTlsServer } from './check-server.ts';
 import { describe } from '../describe.ts';
 import { SessionTable } from '../table/session-table.ts';
 import { addTicketListeners, checkTicketSession, isLinking, markLinking, removeTicketListeners, resumeScope } from '../tickets/ticket-links.ts';
@@ -151,9 +152,7 @@ export function attachSessionCache(
   store: SessionStore,
   options: AttachOptions = {},
 ): SessionCacheBinding {
-  if (!(server instanceof TlsServer)) {
-    throw new InvalidOptionError('server', `expected a tls.Server (https and http2 secure servers are ones), got ${describe(server)}`);
-  }
+  checkTlsServer(server);
   checkStore(store);
   const onError = options.onError;
   if (onError !== undefined && typeof onError !== 'function') {
