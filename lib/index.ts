@@ -1,5 +1,5 @@
 /**
- * tls-session-cache: TLS session resumption shared across every worker
+ * tls-resumption: TLS session resumption shared across every worker
  * thread, `node:cluster` worker process and host of a clustered Node.js
  * server.
  *
@@ -63,19 +63,9 @@ export type { AttachClusterCacheOptions, ClusterCacheAttachment } from './proces
 export { LocalSessions } from './processes/local-sessions.ts';
 export { sessionExpiresAt } from './tls/session-expiry.ts';
 export type { TicketKeyRingState, TicketKeyState } from './tickets/ring-state.ts';
-// Redis across hosts (issue 7).
-export { RedisSessionStore, deleteRedisSessions, sessionKey } from './redis/session-store.ts';
-export type { LocalSessionStore, RedisCounterSink, RedisSessionStoreOptions } from './redis/session-store.ts';
-export { RedisFleet, fleetKey, ticketKeyRecordKey } from './redis/fleet.ts';
-export { endedChannel } from './redis/ended-sessions.ts';
-export type { FleetFlushResult, RedisFleetEvents, RedisFleetOptions } from './redis/fleet.ts';
-export { connectRedis, waitUntilReady } from './redis/connection.ts';
-export type { RedisConnectionOptions } from './redis/connection.ts';
-// Redis Cluster and Sentinel (issue 16).
-export { clientOptions, redisTargetOf } from './redis/topology.ts';
-export type { ClientOptions, ClientTuning, RedisClient, RedisMode, RedisTarget } from './redis/topology.ts';
 export { GLIBC_HUGE_PAGES, anonHugePageBytes, hugePageSupport, hugetlbTunable } from './table/huge-pages.ts';
 export type { HugePagePolicy, HugePageSupport } from './table/huge-pages.ts';
-export { createSealer } from './redis/sealed.ts';
-export type { Sealer, SealerOptions, SealPurpose } from './redis/sealed.ts';
+// Redis (TLS_CACHE_REDIS_*) is configured, not composed: its modules are
+// internal, so these declarations never load the Redis client's own (which
+// a consumer type-checks under strict, without skipLibCheck: issue 21).
 export * from './errors.ts';

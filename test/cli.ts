@@ -19,7 +19,7 @@ const BIN = fileURLToPath(new URL('../dist/lib/cli/bin.js', import.meta.url));
 const SESSION_SERVER = fileURLToPath(new URL('./fixtures/package/server.mjs', import.meta.url));
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
-const dir = mkdtempSync(join(tmpdir(), 'tls-session-cache-cli-'));
+const dir = mkdtempSync(join(tmpdir(), 'tls-resumption-cli-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const module = (name: string, source: string): string => {
   writeFileSync(join(dir, name), source);
@@ -70,7 +70,7 @@ t.test('--help lists the options and every variable with its default, and exits 
   const { code, stdout, stderr } = await cli(['--help']);
   t.equal(code, 0);
   t.equal(stderr, '');
-  t.match(stdout, /^Usage: tls-session-cache \[options\] <server-module>/);
+  t.match(stdout, /^Usage: tls-resumption \[options\] <server-module>/);
   for (const option of ['--port', '--host', '--help', '--version']) t.match(stdout, option);
   t.match(stdout, /^ {2}PORT \[8443\]$/m);
   for (const setting of SETTINGS) t.match(stdout, `  ${setting.env} [${setting.default}]\n`, setting.env);
@@ -99,9 +99,9 @@ t.test('usage errors: ERR_TLS_CACHE_USAGE, exit code 2', async (t) => {
   for (const [label, args, message] of cases) {
     const { code, stderr, stdout } = await cli(args);
     t.equal(code, 2, `${label}: exit code 2`);
-    t.match(stderr, /^tls-session-cache: /, `${label}: on standard error`);
+    t.match(stderr, /^tls-resumption: /, `${label}: on standard error`);
     t.match(stderr, message, `${label}: ${stderr.split('\n')[0]}`);
-    t.match(stderr, 'Run tls-session-cache --help', `${label}: points to --help`);
+    t.match(stderr, 'Run tls-resumption --help', `${label}: points to --help`);
     t.equal(stdout, '', `${label}: nothing on standard output`);
   }
 });
@@ -110,7 +110,7 @@ t.test('a bad PORT: ERR_TLS_CACHE_INVALID_ENV naming it, exit code 1', async (t)
   for (const value of ['eighty', '65536', '-1']) {
     const { code, stderr } = await cli([SESSION_SERVER], { PORT: value });
     t.equal(code, 1, `PORT=${value}`);
-    t.match(stderr, /^tls-session-cache: could not start: ERR_TLS_CACHE_INVALID_ENV: Invalid environment variable PORT: expected a port number from 0 to 65535/, stderr);
+    t.match(stderr, /^tls-resumption: could not start: ERR_TLS_CACHE_INVALID_ENV: Invalid environment variable PORT: expected a port number from 0 to 65535/, stderr);
     t.notMatch(stderr, '--help', 'not a usage error: no pointer to --help');
   }
 });
@@ -126,7 +126,7 @@ t.test('a bad TLS_CACHE_* variable: ERR_TLS_CACHE_INVALID_ENV naming it, before 
 t.test('no such server module: ERR_TLS_CACHE_SERVER_MODULE, no thread started', async (t) => {
   const { code, stderr, stdout } = await cli([join(dir, 'nowhere.mjs')]);
   t.equal(code, 1);
-  t.match(stderr, `tls-session-cache: could not start: ERR_TLS_CACHE_SERVER_MODULE: No such server module: ${join(dir, 'nowhere.mjs')}`);
+  t.match(stderr, `tls-resumption: could not start: ERR_TLS_CACHE_SERVER_MODULE: No such server module: ${join(dir, 'nowhere.mjs')}`);
   t.notMatch(stdout, 'worker starting', 'no worker was started');
 });
 

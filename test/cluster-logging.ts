@@ -60,7 +60,7 @@ t.test('statistics are logged at debug level, without session data', async (t) =
 t.test('a server module that drops serverOptions is refused before the cluster starts', async (t) => {
   await t.rejects(startTestCluster('https', 'shared', { workers: 2 }, { omitServerOptions: true }), {
     code: 'ERR_TLS_CACHE_WORKER_START',
-    message: /ERR_TLS_CACHE_SESSION_ID_CONTEXT_MISMATCH: The server's TLS sessionIdContext is "[0-9a-f]{32}", not the deployment's "tls-session-cache"/,
+    message: /ERR_TLS_CACHE_SESSION_ID_CONTEXT_MISMATCH: The server's TLS sessionIdContext is "[0-9a-f]{32}", not the deployment's "tls-resumption"/,
   });
   await t.rejects(startTestCluster('https', 'shared', { workers: 2, sessionIdContext: 'shop' }, { omitServerOptions: true, sessionIdContext: 'shop' }), {
     code: 'ERR_TLS_CACHE_WORKER_START',
@@ -71,6 +71,6 @@ t.test('a server module that drops serverOptions is refused before the cluster s
 t.test('a server with another session ID context is refused', async (t) => {
   await t.rejects(startTestCluster('tls', 'shared', { workers: 1 }, { sessionIdContext: 'other' }), {
     code: 'ERR_TLS_CACHE_WORKER_START',
-    message: /ERR_TLS_CACHE_SESSION_ID_CONTEXT_MISMATCH: The server's TLS sessionIdContext is "other", not the deployment's "tls-session-cache" \(TLS_CACHE_SESSION_ID_CONTEXT\)/,
+    message: /ERR_TLS_CACHE_SESSION_ID_CONTEXT_MISMATCH: The server's TLS sessionIdContext is "other", not the deployment's "tls-resumption" \(TLS_CACHE_SESSION_ID_CONTEXT\)/,
   });
 });

@@ -31,7 +31,7 @@ t.teardown(removeCertificateFiles);
 
 /** TLS 1.2 session ID sessions no worker has seen: made by a server of its own with the same certificate and context. */
 async function foreignSessions(count: number, files: { cert: string; key: string }): Promise<Buffer[]> {
-  const server = createTlsServer({ ...files, sessionTimeout: 300, sessionIdContext: 'tls-session-cache', secureOptions: constants.SSL_OP_NO_TICKET });
+  const server = createTlsServer({ ...files, sessionTimeout: 300, sessionIdContext: 'tls-resumption', secureOptions: constants.SSL_OP_NO_TICKET });
   const sessions = new Map<string, Buffer>();
   server.on('newSession', (id: Buffer, session: Buffer, done: () => void) => {
     sessions.set(id.toString('hex'), session);

@@ -92,7 +92,7 @@ t.test('a ticket from before a rotation still resumes after it, on every process
 const hasOpenssl = await hasCommand('openssl');
 
 t.test('openssl s_client -sess_out, then -sess_in: Reused (session ID and TLS 1.3 ticket)', { skip: !hasOpenssl && 'openssl is missing' }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'tls-session-cache-'));
+  const dir = await mkdtemp(join(tmpdir(), 'tls-resumption-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   for (const [name, flags] of [
     ['TLS 1.2 session ID', ['-tls1_2', '-no_ticket']],

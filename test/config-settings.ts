@@ -54,7 +54,7 @@ t.test('settingsTable', async (t) => {
     TLS_CACHE_METRICS_PORT: '0',
     TLS_CACHE_METRICS_HOST: '127.0.0.1',
     TLS_CACHE_SUMMARY_INTERVAL: '1m',
-    TLS_CACHE_SESSION_ID_CONTEXT: 'tls-session-cache',
+    TLS_CACHE_SESSION_ID_CONTEXT: 'tls-resumption',
     TLS_CACHE_IPC_TIMEOUT: '5ms',
     TLS_CACHE_LOCAL_SIZE: '1MiB',
     TLS_CACHE_REDIS_URL: 'none',
@@ -64,7 +64,7 @@ t.test('settingsTable', async (t) => {
     TLS_CACHE_REDIS_TIMEOUT: '5ms',
     TLS_CACHE_REDIS_SECRET: 'none',
     TLS_CACHE_REDIS_SECRET_PREVIOUS: 'none',
-    TLS_CACHE_REDIS_NAMESPACE: 'tls-session-cache',
+    TLS_CACHE_REDIS_NAMESPACE: 'tls-resumption',
   };
   SETTINGS.forEach((s, i) => {
     const row = lines[2 + i];

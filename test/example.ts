@@ -49,7 +49,7 @@ t.test('the example serves HTTPS across worker threads with a made-up certificat
 
   const hasOpenssl = await hasCommand('openssl');
   await t.test('openssl s_client resumes its session across workers', { skip: !hasOpenssl && 'openssl is missing' }, async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'tls-session-cache-'));
+    const dir = await mkdtemp(join(tmpdir(), 'tls-resumption-'));
     t.teardown(() => rm(dir, { recursive: true, force: true }));
     const file = join(dir, 'session.pem');
     const request = 'GET / HTTP/1.0\r\nHost: localhost\r\n\r\n';
@@ -71,7 +71,7 @@ t.test('the example serves HTTPS across worker threads with a made-up certificat
 });
 
 t.test('with certificate files, SIGHUP serves the files as they are then (a renewed certificate)', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'tls-session-cache-'));
+  const dir = await mkdtemp(join(tmpdir(), 'tls-resumption-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const [first, renewed] = await Promise.all([loadCertificate({}), loadCertificate({})]);
   const install = async (certificate: Certificate): Promise<void> => {

@@ -23,7 +23,7 @@ const FLOOR = `${/^>=(\d+\.\d+)$/.exec(manifest.engines.node)![1]}.0`;
 const project = await userProject(t);
 const floorNode = await installNode(t, FLOOR);
 const { dir } = project;
-const BIN = join(dir, 'node_modules', '.bin', 'tls-session-cache');
+const BIN = join(dir, 'node_modules', '.bin', 'tls-resumption');
 
 /** Runs `node args` in the project; resolves with what it printed and its exit code. */
 function node(binary: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -70,7 +70,7 @@ t.test('the tarball holds the built JavaScript, its declarations and the docs, n
   const missing = sources.flatMap((source) => [source.replace(/\.ts$/, '.js'), source.replace(/\.ts$/, '.d.ts')]).filter((built) => !files.includes(`dist/${built}`));
   t.same(missing, [], 'every module of lib/ and workers/ as .js and .d.ts under dist/');
   t.notOk(files.some((file) => /^(test|examples|\.ci)\/|^bench\/.*\.ts$/.test(file)), 'no test/, bench code, examples/ or .ci/');
-  const installed = JSON.parse(readFileSync(join(dir, 'node_modules', 'tls-session-cache', 'package.json'), 'utf8')) as Record<string, unknown>;
+  const installed = JSON.parse(readFileSync(join(dir, 'node_modules', 'tls-resumption', 'package.json'), 'utf8')) as Record<string, unknown>;
   t.notOk('devDependencies' in installed && Object.keys(installed.dependencies as object).some((name) => ['tap', 'piscina', 'echarts', 'typescript'].includes(name)), 'no test or benchmark tool among the dependencies');
 });
 
@@ -84,8 +84,8 @@ function walk(directory: string): string[] {
 t.test('import (ESM) and require (CommonJS) give the whole API, on Node 24 and on the floor', async (t) => {
   const expected = Object.keys(await import('../lib/index.ts')).sort();
   t.ok(expected.includes('runCluster') && expected.includes('startClusterCache') && expected.includes('SessionTable'));
-  const esm = "import * as api from 'tls-session-cache'; process.stdout.write(JSON.stringify(Object.keys(api).sort()));";
-  const cjs = "process.stdout.write(JSON.stringify(Object.keys(require('tls-session-cache')).filter((k) => k !== '__esModule' && k !== 'default').sort()));";
+  const esm = "import * as api from 'tls-resumption'; process.stdout.write(JSON.stringify(Object.keys(api).sort()));";
+  const cjs = "process.stdout.write(JSON.stringify(Object.keys(require('tls-resumption')).filter((k) => k !== '__esModule' && k !== 'default').sort()));";
   for (const [label, binary] of [['Node 24', process.execPath], [`Node ${FLOOR}`, floorNode]] as const) {
     const version = await node(binary, ['--version']);
     t.match(version.stdout, label === 'Node 24' ? /^v24\./ : `v${FLOOR}`, `${label} is ${version.stdout.trim()}`);
@@ -103,6 +103,9 @@ t.test('a TypeScript consumer type-checks against the shipped declarations; a wr
   const options = { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2024', strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [NODE_TYPES] };
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: options, files: ['consumer.ts'] }));
   writeFileSync(join(dir, 'tsconfig.wrong.json'), JSON.stringify({ compilerOptions: options, files: ['consumer-wrong.ts'] }));
+  // Whatever the registry serves today (issue 21: ioredis 6.1.0's declarations broke strict consumers).
+  const resolved = ['ioredis', 'pino', 'prom-client'].map((name) => `${name}@${(JSON.parse(readFileSync(join(dir, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version}`);
+  t.comment(`the scratch project resolved ${resolved.join(', ')}`);
   const good = await node(process.execPath, [TSC, '-p', 'tsconfig.json']);
   t.equal(good.code, 0, `consumer.ts type-checks: ${good.stdout}`);
   const wrong = await node(process.execPath, [TSC, '-p', 'tsconfig.wrong.json']);
@@ -113,7 +116,7 @@ t.test('a TypeScript consumer type-checks against the shipped declarations; a wr
 t.test('the command line: a plain-JavaScript server module on 4 worker threads resumes, and stops with 0', async (t) => {
   accessSync(BIN, constants.X_OK);
   const versionRun = await node(BIN, ['--version'], { PATH: `${join(process.execPath, '..')}:${process.env.PATH ?? ''}` });
-  t.equal(versionRun.stdout.trim(), manifest.version, 'node_modules/.bin/tls-session-cache --version, run as a program');
+  t.equal(versionRun.stdout.trim(), manifest.version, 'node_modules/.bin/tls-resumption --version, run as a program');
   const port = await freePort();
   const metricsPort = await freePort();
   const server = await start(t, BIN, ['./server.mjs', '--port', String(port)], { TLS_CACHE_WORKERS: '4', TLS_CACHE_METRICS_PORT: String(metricsPort) }, 'listening');
@@ -198,7 +201,7 @@ t.test("the README's examples run as written on the installed package", async (t
   const options = { cwd: examples };
   for (const [label, script, args] of [
     ['node main.mjs', join(examples, 'main.mjs'), []],
-    ['npx tls-session-cache ./server.mjs', BIN, ['./server.mjs', '--port', String(port)]],
+    ['npx tls-resumption ./server.mjs', BIN, ['./server.mjs', '--port', String(port)]],
     ['node app.mjs', join(examples, 'app.mjs'), []],
   ] as const) {
     const running = run(script, { TLS_CACHE_WORKERS: '2' }, [...args], options);

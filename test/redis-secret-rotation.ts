@@ -53,13 +53,13 @@ t.test('hosts move to a new secret one at a time: resumption goes on both ways a
 
   // The deployment on the old secret: host B makes the fleet's first ticket key, sealed under it alone.
   let b = await host({ redisSecret: OLD });
-  t.same([...(await firstBytes('{tls-session-cache}:tk:*'))], [1], 'the first key record is sealed under one secret');
+  t.same([...(await firstBytes('{tls-resumption}:tk:*'))], [1], 'the first key record is sealed under one secret');
 
   // Step 1: host A moves (new secret, the old one as previous); host B is still on the old one.
   const a = await host({ redisSecret: NEW, redisSecretPrevious: OLD });
   const firstTickets = await bothWays(t, [a, b], 'A on new + previous, B on old');
-  t.same([...(await firstBytes('{tls-session-cache}:tk:*'))], [2], "A sealed B's key record again, under both secrets");
-  t.same([...(await firstBytes('tls-session-cache:s:*'))].sort(), [1, 2], 'sessions from B under the old secret alone, from A under both');
+  t.same([...(await firstBytes('{tls-resumption}:tk:*'))], [2], "A sealed B's key record again, under both secrets");
+  t.same([...(await firstBytes('tls-resumption:s:*'))].sort(), [1, 2], 'sessions from B under the old secret alone, from A under both');
   t.equal(a.cluster.counters.get('redisRejected') + b.cluster.counters.get('redisRejected'), 0, 'nothing was refused');
 
   // Step 2: host B moves too.

@@ -108,7 +108,7 @@ t.test('nginx key files: the first encrypts, the others decrypt; a Node server w
 
   // A plain Node server holding one of the keys through the public API, with the cluster's session ID context:
   // the one the runtime derives from the deployment's and the certificate.
-  const sessionIdContext = certificateSessionIdContext('tls-session-cache-test', new X509Certificate(cert).raw);
+  const sessionIdContext = certificateSessionIdContext('tls-resumption-test', new X509Certificate(cert).raw);
   const plain = async (ticketKeys: Buffer) => {
     const server = createTlsServer({ cert, key, ticketKeys, sessionTimeout: 300, sessionIdContext }, (socket) => {
       socket.end(`${JSON.stringify({ workerId: 0, threadId: 0, reused: socket.isSessionReused(), protocol: socket.getProtocol() })}\n`);
@@ -120,7 +120,7 @@ t.test('nginx key files: the first encrypts, the others decrypt; a Node server w
   const withPrevious = await plain(previous);
   const withCurrent = await plain(current);
   // The same certificate as the plain servers: sessions resume only under the certificate they were made with.
-  const { cluster } = await startTestCluster('tls', 'shared', { ticketKeyFile: files, sessionIdContext: 'tls-session-cache-test' }, { tickets: true, cert, key });
+  const { cluster } = await startTestCluster('tls', 'shared', { ticketKeyFile: files, sessionIdContext: 'tls-resumption-test' }, { tickets: true, cert, key });
   t.teardown(() => cluster.stop());
   t.ok(cluster.ticketKeys!.fixed, 'fixed keys');
   for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {

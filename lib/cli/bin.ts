@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `tls-session-cache` command (package `bin`): see `main.ts`.
+ * The `tls-resumption` command (package `bin`): see `main.ts`.
  *
  * @module
  */

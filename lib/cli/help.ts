@@ -1,5 +1,5 @@
 /**
- * What `tls-session-cache --help` and `--version` print.
+ * What `tls-resumption --help` and `--version` print.
  *
  * @module
  */
@@ -14,7 +14,7 @@ const WIDTH = 80;
 /** The help text: usage, options, every variable with its default, signals. */
 export function helpText(): string {
   const lines = [
-    'Usage: tls-session-cache [options] <server-module>',
+    'Usage: tls-resumption [options] <server-module>',
     '',
     ...wrap(
       'Runs <server-module> in every worker thread of this process, all serving one port (reusePort) and ' +
@@ -73,14 +73,14 @@ function wrap(text: string, indent: number): string[] {
 
 /**
  * This package's version, from the nearest `package.json` named
- * `tls-session-cache` above this module (two levels up in the sources,
+ * `tls-resumption` above this module (two levels up in the sources,
  * three in the built `dist/`).
  */
 export function packageVersion(): string {
   for (const up of ['../../package.json', '../../../package.json']) {
     try {
       const manifest = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
-      if (manifest.name === 'tls-session-cache' && typeof manifest.version === 'string') return manifest.version;
+      if (manifest.name === 'tls-resumption' && typeof manifest.version === 'string') return manifest.version;
     } catch {
       // Not there: try the next level.
     }

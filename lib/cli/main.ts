@@ -1,5 +1,5 @@
 /**
- * The command line: `tls-session-cache [--port N] [--host ADDR] ./server.js`
+ * The command line: `tls-resumption [--port N] [--host ADDR] ./server.js`
  * runs a server module on the worker-thread runtime, as `runCluster` does,
  * for an app that does not want a main module of its own.
  *
@@ -98,7 +98,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
   if (values.version) return { kind: 'version' };
-  if (positionals.length === 0) throw new UsageError('Missing the server module: tls-session-cache [options] ./server.js');
+  if (positionals.length === 0) throw new UsageError('Missing the server module: tls-resumption [options] ./server.js');
   if (positionals.length > 1) {
     throw new UsageError(`Expected one server module, got ${positionals.length}: ${positionals.map((p) => JSON.stringify(p)).join(', ')}`);
   }
@@ -146,6 +146,6 @@ function fail(io: MainIo, error: unknown): number {
   const { code, message } = summarize(error);
   const usage = error instanceof UsageError;
   const text = `${code ? `${code}: ` : ''}${message}`;
-  io.stderr.write(usage ? `tls-session-cache: ${text}\nRun tls-session-cache --help for the options and variables.\n` : `tls-session-cache: could not start: ${text}\n`);
+  io.stderr.write(usage ? `tls-resumption: ${text}\nRun tls-resumption --help for the options and variables.\n` : `tls-resumption: could not start: ${text}\n`);
   return usage ? USAGE_EXIT : 1;
 }

@@ -135,7 +135,7 @@ export interface CacheConfig {
    * `process.argv`, which differs between processes and hosts started with
    * other command lines: every process and host of one deployment must use
    * the same. `TLS_CACHE_SESSION_ID_CONTEXT`.
-   * @defaultValue `'tls-session-cache'`
+   * @defaultValue `'tls-resumption'`
    */
   sessionIdContext: string;
   /**
@@ -207,7 +207,7 @@ export interface CacheConfig {
    * Prefix of every Redis key of this deployment, so unrelated deployments
    * can share one Redis; no `{` or `}` (the keys' Redis Cluster hash tags
    * are made of it). `TLS_CACHE_REDIS_NAMESPACE`.
-   * @defaultValue `'tls-session-cache'`
+   * @defaultValue `'tls-resumption'`
    */
   redisNamespace: string;
 }
@@ -411,11 +411,11 @@ const DECLARATIONS = {
   sessionIdContext: {
     env: 'TLS_CACHE_SESSION_ID_CONTEXT',
     kind: 'name',
-    default: 'tls-session-cache',
+    default: 'tls-resumption',
     description:
       "TLS session ID context of every server: sessions resume only under the context they were made in, and Node's default " +
       '(a hash of the command line) differs between processes and hosts. Use one value per deployment.',
-    examples: ['tls-session-cache', 'shop-frontend'],
+    examples: ['tls-resumption', 'shop-frontend'],
   },
   ipcTimeout: {
     env: 'TLS_CACHE_IPC_TIMEOUT',
@@ -505,11 +505,11 @@ const DECLARATIONS = {
   redisNamespace: {
     env: 'TLS_CACHE_REDIS_NAMESPACE',
     kind: 'name',
-    default: 'tls-session-cache',
+    default: 'tls-resumption',
     description:
       'Prefix of every Redis key of this deployment, so unrelated deployments can share one Redis; ' +
       'no { or } (Redis Cluster hash tags are made of it).',
-    examples: ['tls-session-cache', 'shop-frontend'],
+    examples: ['tls-resumption', 'shop-frontend'],
   },
 } satisfies Record<keyof CacheConfig, Omit<Setting, 'option'>>;
 

@@ -34,9 +34,9 @@ export function resolveLogFormat(config: Pick<CacheConfig, 'logFormat'>, stdout:
   return { format, colour: format === 'pretty' && terminal };
 }
 
-/** A logger named `tls-session-cache`, writing to standard output (file descriptor 1). */
+/** A logger named `tls-resumption`, writing to standard output (file descriptor 1). */
 export function createLogger({ level, format, colour = false }: LoggerOptions): Logger {
-  const options = { level, name: 'tls-session-cache' };
+  const options = { level, name: 'tls-resumption' };
   if (format === 'json') return pino(options);
   // Synchronous, on descriptor 1 like pino's own destination: usable from worker threads, nothing lost at exit.
   return pino(options, pretty({ colorize: colour, sync: true, destination: 1, translateTime: 'SYS:HH:MM:ss.l', ignore: 'hostname' }));

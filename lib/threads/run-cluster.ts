@@ -39,7 +39,7 @@ export async function runCluster(options: ClusterOptions): Promise<Cluster | und
     // A thread's failure carries the application's own stack (a server module that threw): show where.
     const origin = error instanceof WorkerStartError ? originOf(error.cause as ErrorSummary | undefined) : undefined;
     const where = origin === undefined ? '' : `${origin.replace(/^/gm, '    ')}\n`;
-    process.stderr.write(`tls-session-cache: could not start: ${code ? `${code}: ` : ''}${message}\n${where}`);
+    process.stderr.write(`tls-resumption: could not start: ${code ? `${code}: ` : ''}${message}\n${where}`);
     process.exitCode = 1;
     return undefined;
   } finally {

@@ -37,7 +37,7 @@ const pem = (label: string, der: Buffer): string =>
   `-----BEGIN ${label}-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END ${label}-----\n`;
 
 /** A new key pair and a v1 certificate for it, signed by itself, as PEM. */
-export function selfSignedCertificate(commonName = 'tls-session-cache self-test'): { cert: string; key: string } {
+export function selfSignedCertificate(commonName = 'tls-resumption self-test'): { cert: string; key: string } {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const ecdsaWithSha256 = sequence(oid('1.2.840.10045.4.3.2'));
   const name = sequence(tlv(0x31, sequence(oid('2.5.4.3'), tlv(0x0c, Buffer.from(commonName, 'utf8')))));

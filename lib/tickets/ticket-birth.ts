@@ -36,6 +36,7 @@ export const BIRTH_MAGIC = 0x5431;
 export const BIRTH_FUTURE_SLACK_MS = 60_000;
 /** Largest birth the 6 bytes hold (year 10889). */
 const MAX_BIRTH = 2 ** 48 - 1;
+/** Keeps the project's first name: changing it would refuse every ticket issued by an earlier version. */
 const LABEL = 'tls-session-cache ticket birth v1';
 
 interface Seal {

@@ -36,7 +36,7 @@ export const DEFAULTS: CacheConfig = {
   metricsPort: 0,
   metricsHost: '127.0.0.1',
   summaryInterval: 60_000,
-  sessionIdContext: 'tls-session-cache',
+  sessionIdContext: 'tls-resumption',
   ipcTimeout: 5,
   localSize: MiB,
   redisUrl: '',
@@ -46,7 +46,7 @@ export const DEFAULTS: CacheConfig = {
   redisTimeout: 5,
   redisSecret: '',
   redisSecretPrevious: '',
-  redisNamespace: 'tls-session-cache',
+  redisNamespace: 'tls-resumption',
 };
 
 /** A Redis secret long enough (32 characters). */

@@ -1,6 +1,6 @@
 /**
  * The package as a user gets it: `npm pack` (which builds it), then
- * `npm install ./tls-session-cache-X.tgz` in an empty project outside the
+ * `npm install ./tls-resumption-X.tgz` in an empty project outside the
  * repository, with the fixtures of test/fixtures/package beside it and a
  * certificate made by `openssl`. Removed at the test's teardown.
  */
@@ -18,7 +18,7 @@ interface Teardown {
 }
 
 export interface UserProject {
-  /** The project's directory: node_modules/tls-session-cache, the fixtures, cert.pem and key.pem. */
+  /** The project's directory: node_modules/tls-resumption, the fixtures, cert.pem and key.pem. */
   dir: string;
   /** Paths inside the tarball, without the leading `package/`. */
   files: string[];
@@ -40,7 +40,7 @@ export function command(file: string, args: string[], cwd: string, timeout = 240
 
 /** Packs the repository and installs the tarball into a new project in the temporary directory. */
 export async function userProject(t: Teardown): Promise<UserProject> {
-  const scratch = mkdtempSync(join(tmpdir(), 'tls-session-cache-user-'));
+  const scratch = mkdtempSync(join(tmpdir(), 'tls-resumption-user-'));
   t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
   const packed = JSON.parse(await command('npm', ['pack', '--json', '--pack-destination', scratch], REPOSITORY)) as Array<{
     filename: string;
@@ -49,7 +49,9 @@ export async function userProject(t: Teardown): Promise<UserProject> {
   const dir = join(scratch, 'app');
   mkdirSync(dir);
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module' }, null, 2));
-  await command('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(scratch, packed[0].filename)], dir);
+  // --prefer-online: the dependencies' versions the registry serves today, as a user gets them (a warm cache
+  // may still hold an older release; issue 21 was a new ioredis that only a fresh machine was served).
+  await command('npm', ['install', '--no-audit', '--no-fund', '--prefer-online', join(scratch, packed[0].filename)], dir);
   for (const name of readdirSync(FIXTURES)) copyFileSync(join(FIXTURES, name), join(dir, name));
   copyFileSync(fileURLToPath(new URL('../fixtures/resume-client.py', import.meta.url)), join(dir, 'resume-client.py'));
   await command(
@@ -67,7 +69,7 @@ export async function userProject(t: Teardown): Promise<UserProject> {
 
 /** Installs the registry's `node` package at `version` in a directory of its own; resolves to the binary. */
 export async function installNode(t: Teardown, version: string): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), `tls-session-cache-node-${version}-`));
+  const dir = mkdtempSync(join(tmpdir(), `tls-resumption-node-${version}-`));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'node-floor', version: '1.0.0', private: true }));
   await command('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', `node@${version}`], dir);
