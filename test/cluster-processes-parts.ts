@@ -11,7 +11,7 @@ import t from 'tap';
 import { Packr } from 'msgpackr';
 import { attachClusterCache, clusterServerOptions } from '../lib/processes/attach-cluster-cache.ts';
 import { COUNTER_NAMES } from '../lib/operations/counters.ts';
-import { decodeToPrimary, decodeToWorker, encodeToPrimary, encodeToWorker, IPC_TAG, isTagged, P_GOT, P_HELLO, P_KEYS, W_COUNTS, W_GET, W_SET } from '../lib/processes/ipc-messages.ts';
+import { decodeToPrimary, decodeToWorker, encodeToPrimary, encodeToWorker, IPC_TAG, isTagged, P_GOT, P_HELLO, P_KEYS, W_CERTIFICATE, W_COUNTS, W_GET, W_SET } from '../lib/processes/ipc-messages.ts';
 import { LocalSessions, LOCAL_ENTRY_OVERHEAD } from '../lib/processes/local-sessions.ts';
 import { startClusterCache } from '../lib/processes/cluster-cache.ts';
 import { sessionExpiresAt } from '../lib/tls/session-expiry.ts';
@@ -98,6 +98,9 @@ t.test('IPC messages: what is encoded decodes; anything malformed is refused', a
   const asBytes = { [IPC_TAG]: Buffer.from(get[IPC_TAG], 'base64') };
   t.same(decodeToPrimary(asBytes, max), { op: W_GET, request: 7, id: id(1) }, 'a Uint8Array payload (advanced channel) decodes too');
   t.same(decodeToWorker(encodeToWorker({ op: P_GOT, request: 3, session: undefined }), max), { op: P_GOT, request: 3, session: undefined });
+  const fingerprint = Array.from({ length: 32 }, (_, i) => (i * 7).toString(16).toUpperCase().padStart(2, '0')).join(':');
+  t.same(decodeToPrimary(encodeToPrimary({ op: W_CERTIFICATE, fingerprint }), max), { op: W_CERTIFICATE, fingerprint }, "a worker's certificate fingerprint");
+  t.same(decodeToPrimary(encodeToPrimary({ op: W_CERTIFICATE, fingerprint: '' }), max), { op: W_CERTIFICATE, fingerprint: '' }, 'or none');
 
   const packr = new Packr({ useRecords: false, moreTypes: false });
   const tag = (fields: unknown) => ({ [IPC_TAG]: packr.pack(fields).toString('base64') });
@@ -120,6 +123,9 @@ t.test('IPC messages: what is encoded decodes; anything malformed is refused', a
     ['counts too short', tag([W_COUNTS, 0, [1]])],
     ['counts negative', tag([W_COUNTS, 0, COUNTER_NAMES.map(() => -1)])],
     ['extra field', tag([W_GET, 1, id(1), 'extra'])],
+    ['fingerprint not hex pairs', tag([W_CERTIFICATE, 'x'.repeat(95)])],
+    ['fingerprint too short', tag([W_CERTIFICATE, 'AB:CD'])],
+    ['fingerprint not a string', tag([W_CERTIFICATE, Buffer.alloc(32)])],
   ];
   for (const [name, message] of bad) t.equal(decodeToPrimary(message as { [IPC_TAG]: unknown }, max), undefined, `primary refuses: ${name}`);
   const badForWorker: Array<[string, unknown]> = [

@@ -16,6 +16,7 @@ import { alternate, handshake } from './helpers/alternating-clients.ts';
 import { removeCertificateFiles, startClusterApp, type ClusterApp } from './helpers/cluster-app.ts';
 import { startRedis } from './helpers/redis.ts';
 import { until } from './helpers/until.ts';
+import { hostsKey, otherCertificateWarning } from '../lib/redis/fleet-certificates.ts';
 import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
 
 requireCommand(t, REDIS_SERVER);
@@ -63,6 +64,13 @@ t.test('two hosts of node:cluster worker processes sharing one Redis', async (t)
     // One connection per worker process, and the primaries' two each (commands, fleet messages), plus this test's.
     const clients = (await redis.client().client('LIST')) as string;
     t.equal(clients.trim().split('\n').length, 2 * (2 + 2) + 1, 'each worker process has its own Redis connection');
+  });
+
+  await t.test("each primary announces its worker processes' certificate to the other host (issue 21); one certificate: no warning", async (t) => {
+    await until(async () => Object.keys(await redis.client().hgetall(hostsKey('apps'))).length === 2, 10_000, 100);
+    t.pass('both hosts announced a certificate (the worker processes told their primary)');
+    await new Promise((resolve) => setTimeout(resolve, 4_500));
+    t.notOk(apps.some((app) => app.output().includes(otherCertificateWarning())), 'the same certificate on both: neither warns');
   });
 
   await t.test('TLS 1.3 by ticket: alternating hosts resumes >= 99%', async (t) => {

@@ -97,6 +97,7 @@ async function start(): Promise<Started> {
     counters,
     logger,
     sessionIdContext: data.config.sessionIdContext,
+    onCertificateReplaced: ({ fingerprint }) => post({ type: 'certificate', certificate: fingerprint }),
   });
   // Renewal of TLS 1.3 tickets starts once this thread's self-test passed: listen after it.
   await attached.tickets?.ready;
@@ -211,6 +212,7 @@ try {
     // Checked now rather than at attach: contexts added before listening count too.
     sni: sniInUse(server),
     unbound: certificate.unbound,
+    certificate: certificate.fingerprint,
   });
 } catch (error) {
   // The summary names the failure for the primary; rethrowing ends the thread

@@ -26,6 +26,8 @@ export interface MetricsSources {
   workers?: () => { configured: number; listening: number };
   /** Reloads of the workers by outcome (`reloads_total`). @defaultValue not reported */
   reloads?: () => Record<'succeeded' | 'failed' | 'aborted', number>;
+  /** With Redis: hosts of the deployment seen serving another certificate (`fleet_hosts_other_certificate`). @defaultValue not reported */
+  hostsWithOtherCertificate?: () => number;
   /** The clock the ring's times are on. @defaultValue `Date.now` */
   clock?: () => number;
 }
@@ -60,7 +62,7 @@ function setTotal<T extends string>(counter: Counter<T>, value: number, labels?:
 
 /** Makes the metrics of a cluster's table, counters and ring. */
 export function createMetrics(sources: MetricsSources): CacheMetrics {
-  const { table, counters, ticketKeys, workers, reloads, clock = Date.now } = sources;
+  const { table, counters, ticketKeys, workers, reloads, hostsWithOtherCertificate, clock = Date.now } = sources;
   const registry = new Registry();
   const registers = [registry];
 
@@ -210,6 +212,13 @@ export function createMetrics(sources: MetricsSources): CacheMetrics {
   if (workers !== undefined) {
     gauge('workers', 'Workers configured (threads, or node:cluster processes)', () => workers().configured);
     gauge('workers_listening', 'Workers (threads, or node:cluster processes) listening now', () => workers().listening);
+  }
+  if (hostsWithOtherCertificate !== undefined) {
+    gauge(
+      'fleet_hosts_other_certificate',
+      'Other hosts of the deployment (through Redis) serving another certificate than this host: their sessions and ours do not resume across',
+      hostsWithOtherCertificate,
+    );
   }
 
   return {

@@ -7,7 +7,7 @@
  *
  * ```ts
  * import cluster from 'node:cluster';
- * import { startClusterCache, attachClusterCache, clusterServerOptions } from 'tls-session-cache';
+ * import { startClusterCache, attachClusterCache, clusterServerOptions } from 'tls-resumption';
  * if (cluster.isPrimary) {
  *   await startClusterCache();                               // the one call
  *   for (let i = 0; i < 4; i++) cluster.fork();
@@ -47,6 +47,7 @@ import {
   P_KEYS,
   W_COUNTS,
   W_DELETE,
+  W_CERTIFICATE,
   W_GET,
   W_HELLO,
   W_SET,
@@ -126,6 +127,8 @@ export class ClusterCache {
   /** Workers that said hello (they hold a ring and a local copy to keep current). */
   readonly #attached = new Set<Worker>();
   readonly #listening = new Set<Worker>();
+  /** The certificate each worker's server serves (its W_CERTIFICATE), announced to the other hosts with Redis. */
+  readonly #certificates = new Map<Worker, string>();
   readonly #countWaiters = new Map<number, { workers: Set<Worker>; done: () => void }>();
   #countsRequest = 0;
   #closed = false;
@@ -137,6 +140,7 @@ export class ClusterCache {
   readonly #onExit = (worker: Worker): void => {
     this.#attached.delete(worker);
     this.#listening.delete(worker);
+    this.#certificates.delete(worker);
     for (const waiter of this.#countWaiters.values()) {
       waiter.workers.delete(worker);
       if (waiter.workers.size === 0) waiter.done();
@@ -201,7 +205,7 @@ export class ClusterCache {
       };
       const cache = new ClusterCache(primary, settings, options.countsTimeout ?? COUNTS_TIMEOUT_MS);
       try {
-        await primary.start({ workers: () => cache.#workerCounts() });
+        await primary.start({ workers: () => cache.#workerCounts(), certificates: () => [...cache.#certificates.values()] });
       } catch (error) {
         await primary.close();
         throw error;
@@ -397,6 +401,11 @@ export class ClusterCache {
         }
         const framed = encodeToWorker({ op: P_DELETE, id: message.id });
         for (const other of this.#attached) if (other !== worker) sendFramed(other, framed);
+        return;
+      }
+      case W_CERTIFICATE: {
+        if (message.fingerprint === '') this.#certificates.delete(worker);
+        else this.#certificates.set(worker, message.fingerprint);
         return;
       }
       case W_COUNTS: {

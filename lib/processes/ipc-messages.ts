@@ -43,6 +43,8 @@ export const W_SET = 3;
 export const W_COUNTS = 4;
 /** A session ended by a fatal alert: remove it (issue 17). */
 export const W_DELETE = 5;
+/** The SHA-256 fingerprint of the certificate the worker's server serves, `''` for none (announced to other hosts; issue 21). */
+export const W_CERTIFICATE = 6;
 /** Operations, primary to worker. */
 export const P_HELLO = 11;
 export const P_GOT = 12;
@@ -96,7 +98,8 @@ export type ToPrimary =
   | { op: typeof W_SET; id: Buffer; session: Buffer; expiresAt: number }
   /** Counts since the previous message, in the order of `COUNTER_NAMES`; `request` answers a {@link P_COUNTS} (0: on its own). */
   | { op: typeof W_COUNTS; request: number; deltas: number[] }
-  | { op: typeof W_DELETE; id: Buffer };
+  | { op: typeof W_DELETE; id: Buffer }
+  | { op: typeof W_CERTIFICATE; fingerprint: string };
 
 /** The primary's message to a worker. */
 export type ToWorker =
@@ -126,6 +129,8 @@ export function encodeToPrimary(message: ToPrimary): { [IPC_TAG]: string } {
       return frame([W_COUNTS, message.request, message.deltas]);
     case W_DELETE:
       return frame([W_DELETE, message.id]);
+    case W_CERTIFICATE:
+      return frame([W_CERTIFICATE, message.fingerprint]);
   }
 }
 
@@ -204,6 +209,9 @@ export function decodeToPrimary(message: { [IPC_TAG]: unknown }, maxSessionSize:
     return { op, request: fields[1], deltas };
   }
   if (op === W_DELETE && fields.length === 2 && isId(fields[1])) return { op, id: asBuffer(fields[1]) };
+  if (op === W_CERTIFICATE && fields.length === 2 && typeof fields[1] === 'string' && /^(?:(?:[0-9A-F]{2}:){31}[0-9A-F]{2})?$/.test(fields[1])) {
+    return { op, fingerprint: fields[1] };
+  }
   return undefined;
 }
 

@@ -31,6 +31,7 @@ import {
   P_HELLO,
   P_KEYS,
   W_COUNTS,
+  W_CERTIFICATE,
   W_HELLO,
   type ClusterSettings,
   type ToPrimary,
@@ -177,7 +178,9 @@ export class ProcessWorker {
       counters: this.counters,
       logger: this.logger,
       sessionIdContext: this.settings.sessionIdContext,
+      onCertificateReplaced: ({ fingerprint }) => send({ op: W_CERTIFICATE, fingerprint: fingerprint ?? '' }),
     });
+    send({ op: W_CERTIFICATE, fingerprint: attached.certificate.fingerprint ?? '' });
     if (attached.tickets !== undefined) this.#tickets.push(attached.tickets);
     warnOnce(this.logger, attached);
     return attached;

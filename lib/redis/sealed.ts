@@ -6,7 +6,7 @@
  *
  * The 32-byte key is derived with HKDF-SHA256 from the deployment's secret
  * (`TLS_CACHE_REDIS_SECRET`), with the namespace and the purpose (`session`,
- * `ticket-key` or `session-ended`) in HKDF's `info`: a value sealed for one purpose or one
+ * `ticket-key`, `session-ended` or `fleet-host`) in HKDF's `info`: a value sealed for one purpose or one
  * namespace does not open under another, even with the same secret. Each
  * value has a random 12-byte IV; the associated data is the format version,
  * the purpose and the value's `id` (the session ID, or the ticket key's
@@ -33,7 +33,8 @@ import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomFill
 import { InvalidOptionError } from '../errors.ts';
 
 /** What a sealed value is for: each gets its own key. */
-export type SealPurpose = 'session' | 'ticket-key' | 'session-ended';
+export type SealPurpose = 'session' | 'ticket-key' | 'session-ended' | 'fleet-host';
+const PURPOSES: readonly SealPurpose[] = ['session', 'ticket-key', 'session-ended', 'fleet-host'];
 
 /** The format version, the first byte of every value sealed under one secret. */
 export const SEALED_VERSION = 1;
@@ -43,7 +44,11 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 /** Bytes a sealed value adds to its plaintext. */
 export const SEAL_OVERHEAD = 1 + IV_BYTES + TAG_BYTES;
-/** HKDF salt: fixed, names the scheme (the secret carries the entropy). */
+/**
+ * HKDF salt: fixed, names the scheme (the secret carries the entropy). It
+ * keeps the project's first name: changing it would make every value sealed
+ * by an earlier version unreadable.
+ */
 const SALT = Buffer.from('tls-session-cache/redis/v1');
 /** Shortest secret accepted (the configuration asks the same). */
 export const MIN_SECRET_LENGTH = 32;
@@ -101,8 +106,8 @@ export function createSealer(options: SealerOptions): Sealer {
   if (typeof namespace !== 'string' || namespace === '') {
     throw new InvalidOptionError('redisNamespace', 'expected a non-empty namespace');
   }
-  if (purpose !== 'session' && purpose !== 'ticket-key' && purpose !== 'session-ended') {
-    throw new InvalidOptionError('purpose', 'expected "session", "ticket-key" or "session-ended"');
+  if (!PURPOSES.includes(purpose)) {
+    throw new InvalidOptionError('purpose', `expected one of ${PURPOSES.map((p) => JSON.stringify(p)).join(', ')}`);
   }
   const info = Buffer.from(`${purpose}\0${namespace}`);
   const derive = (text: string): KeyObject => {

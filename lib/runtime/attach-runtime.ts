@@ -56,6 +56,8 @@ export interface RuntimeAttachOptions {
    * derived from it and the server's certificate.
    */
   sessionIdContext: string;
+  /** Called once `setSecureContext()` replaced the server's context and it was bound again (e.g. to report the new certificate). @defaultValue none */
+  onCertificateReplaced?: (certificate: CertificateBinding) => void;
 }
 
 /** What {@link attachRuntime} attached. */
@@ -83,7 +85,7 @@ export interface RuntimeBinding {
  * @throws SessionTimeoutMismatchError (`ERR_TLS_CACHE_SESSION_TIMEOUT_MISMATCH`) when its `sessionTimeout` is not the store's.
  */
 export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions): RuntimeBinding {
-  const { store, ticketKeys, ticketMode, counters, logger, sessionIdContext } = options;
+  const { store, ticketKeys, ticketMode, counters, logger, sessionIdContext, onCertificateReplaced } = options;
   checkSessionIdContext(server, sessionIdContext);
   const tickets = attachTickets(server, ticketKeys, ticketMode, counters, logger);
   const binding =
@@ -104,6 +106,7 @@ export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions):
       if (ticketsNow !== undefined) ticketsNow.reattach();
       else disableTickets(server);
       logger.info({ certificate: bound.unbound === undefined ? 'bound' : bound.unbound }, "the server's secure context was replaced: sessions bound to its certificate again");
+      onCertificateReplaced?.(bound);
     },
   });
   return { binding, tickets: ticketsNow?.binding, certificate, sni: sniInUse(server) };

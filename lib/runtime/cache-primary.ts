@@ -20,6 +20,7 @@ import { startMetricsServer, type MetricsServer } from '../operations/metrics-se
 import { connectRedis, errorCode } from '../redis/connection.ts';
 import { hugePageSupport } from '../table/huge-pages.ts';
 import { RedisFleet } from '../redis/fleet.ts';
+import { FleetCertificates } from '../redis/fleet-certificates.ts';
 import { redisTargetOf, type RedisClient } from '../redis/topology.ts';
 import { SessionTable } from '../table/session-table.ts';
 import { TicketKeyRing } from '../tickets/key-ring.ts';
@@ -38,6 +39,9 @@ export type ReloadOutcome = 'succeeded' | 'failed' | 'aborted';
 
 /** How many servers are configured and how many listen, for `/health` and the metrics. */
 export type WorkerCounts = () => { configured: number; listening: number };
+
+/** The SHA-256 fingerprints of the certificates this host's servers serve now (see `runtime/certificate-binding.ts`). */
+export type ServedCertificates = () => readonly string[];
 
 /** Events of a {@link CachePrimary}. */
 export interface PrimaryEvents {
@@ -81,6 +85,9 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
   /** With `redisUrl`: the connection and the fleet-wide ticket keys and flushes (issue 7). */
   #redis: RedisClient | undefined;
   #fleet: RedisFleet | undefined;
+  /** With `redisUrl`: this host's certificates announced to the fleet, and the other hosts' compared (issue 21). */
+  #fleetCertificates: FleetCertificates | undefined;
+  #certificates: ServedCertificates = () => [];
 
   private constructor(config: CacheConfig, logger: Logger, table: SessionTable, ticketKeys: TicketKeyRing | undefined) {
     super();
@@ -95,6 +102,7 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
       ticketKeys,
       workers: () => this.#workers(),
       reloads: () => ({ ...this.#reloads }),
+      hostsWithOtherCertificate: config.redisUrl === '' ? undefined : () => this.#fleetCertificates?.hostsWithOtherCertificate ?? 0,
     });
   }
 
@@ -129,10 +137,12 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
    * Starts the metrics endpoint (when `metricsPort` is set), the ticket key
    * schedule and the log timers.
    * @param workers - counts the servers, for `/health` and the metrics.
+   * @param certificates - the fingerprints of the certificates the servers serve now, announced to the other hosts with `redisUrl`. @defaultValue none announced
    * @throws MetricsListenError (`ERR_TLS_CACHE_METRICS_LISTEN`) when the metrics port cannot be listened on.
    */
-  async start({ workers }: { workers: WorkerCounts }): Promise<void> {
+  async start({ workers, certificates }: { workers: WorkerCounts; certificates?: ServedCertificates }): Promise<void> {
     this.#workers = workers;
+    if (certificates !== undefined) this.#certificates = certificates;
     if (this.config.metricsPort > 0) {
       this.#metricsServer = await startMetricsServer({
         port: this.config.metricsPort,
@@ -219,6 +229,7 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
     clearInterval(this.#statsTimer);
     clearInterval(this.#summaryTimer);
     this.#fleet?.close();
+    await this.#fleetCertificates?.close();
     this.#redis?.disconnect();
     await this.#metricsServer?.close();
     this.table.close();
@@ -296,6 +307,16 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
       this.emit('sessionEnded', id);
     });
     await fleet.start();
+    this.#fleetCertificates = new FleetCertificates({
+      redis,
+      secret: config.redisSecret,
+      previousSecret: config.redisSecretPrevious,
+      namespace: config.redisNamespace,
+      certificates: () => this.#certificates(),
+      counters: this.counters,
+      logger,
+    });
+    this.#fleetCertificates.start();
     if (!fleet.sharesTicketKeys) return;
     logger.info({ ticketKeys: this.ticketKeys?.stats(), namespace: config.redisNamespace }, 'ticket keys shared through redis');
   }

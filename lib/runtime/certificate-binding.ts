@@ -83,6 +83,18 @@ export interface CertificateBinding {
   readonly unbound: 'internals' | 'no-certificate' | undefined;
   /** Times the server's secure context was replaced (`setSecureContext()`) and bound again. */
   readonly replacements: number;
+  /**
+   * The SHA-256 fingerprint of the default leaf certificate, as
+   * `openssl x509 -noout -fingerprint -sha256` prints it (`AB:CD:…`, 95
+   * characters), or `undefined` when unbound. The hosts of a deployment
+   * compare theirs through Redis (`redis/fleet-certificates.ts`).
+   */
+  readonly fingerprint: string | undefined;
+}
+
+/** A certificate's SHA-256 fingerprint, in OpenSSL's form (`AB:CD:…`). */
+export function certificateFingerprint(certificate: Uint8Array): string {
+  return createHash('sha256').update(certificate).digest('hex').toUpperCase().replace(/..(?!$)/g, '$&:');
 }
 
 /** Options of {@link bindSessionsToCertificate}. */
@@ -107,10 +119,11 @@ export interface BindOptions {
  * server keeps its context and the binding says why.
  */
 export function bindSessionsToCertificate(server: TlsServer, base: string, options: BindOptions = {}): CertificateBinding {
-  const state: { context: string; unbound: CertificateBinding['unbound']; replacements: number } = {
+  const state: { context: string; unbound: CertificateBinding['unbound']; replacements: number; fingerprint: string | undefined } = {
     context: base,
     unbound: undefined,
     replacements: 0,
+    fingerprint: undefined,
   };
   const binding: CertificateBinding = {
     get context() {
@@ -122,10 +135,14 @@ export function bindSessionsToCertificate(server: TlsServer, base: string, optio
     get replacements() {
       return state.replacements;
     },
+    get fingerprint() {
+      return state.fingerprint;
+    },
   };
   let bound = sharedCreds(server);
   const bind = (): void => {
     const native = nativeContext(bound);
+    state.fingerprint = undefined;
     if (native === undefined) {
       state.unbound = 'internals';
       state.context = base;
@@ -139,6 +156,7 @@ export function bindSessionsToCertificate(server: TlsServer, base: string, optio
       return;
     }
     state.context = certificateSessionIdContext(base, der);
+    state.fingerprint = certificateFingerprint(der);
     state.unbound = undefined;
     native.setSessionIdContext(state.context);
   };

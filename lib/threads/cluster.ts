@@ -5,7 +5,7 @@
  *
  * ```ts
  * // main.ts
- * import { runCluster } from 'tls-session-cache';
+ * import { runCluster } from 'tls-resumption';
  * await runCluster({ server: new URL('./server.ts', import.meta.url), port: 8443 });
  *
  * // server.ts: runs in every worker thread
@@ -195,6 +195,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return { configured: this.#slots.length, listening: this.#slots.filter((slot) => slot.current?.listening === true).length };
   }
 
+  /** The certificates of the threads listening now (during a reload, the old and the new ones). */
+  #certificates(): string[] {
+    return [...this.#threads].flatMap((thread) => (thread.listening && thread.notes?.certificate !== undefined ? [thread.notes.certificate] : []));
+  }
+
   /** Every worker slot, in order of `workerId`. */
   workers(): WorkerInfo[] {
     return this.#slots.map((slot) => slot.info());
@@ -372,7 +377,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   async #startAll(): Promise<void> {
-    await this.#primary.start({ workers: () => this.#workerCounts() });
+    await this.#primary.start({ workers: () => this.#workerCounts(), certificates: () => this.#certificates() });
     const ready = this.#slots.map((slot) => this.#run(slot));
     const failures = (await Promise.allSettled(ready)).filter((r) => r.status === 'rejected');
     if (failures.length > 0) {

@@ -55,7 +55,11 @@ export type FromServerThread =
       sni: 'SNICallback' | 'addContext' | undefined;
       /** Why its sessions are not bound to its certificate, if they are not: the primary warns once. */
       unbound: 'internals' | 'no-certificate' | undefined;
+      /** Its certificate's SHA-256 fingerprint (`CertificateBinding.fingerprint`), announced to the other hosts with Redis. */
+      certificate: string | undefined;
     }
+  /** `setSecureContext()` gave the listening server another certificate. */
+  | { type: 'certificate'; certificate: string | undefined }
   | { type: 'start-failed'; error: ErrorSummary }
   /** Told to stop, the thread closed its listening socket and drains its connections. */
   | { type: 'draining' };

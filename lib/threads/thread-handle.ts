@@ -17,7 +17,7 @@ import { summarize, type ErrorSummary, type FromServerThread, type ServerThreadD
 const SERVER_THREAD = new URL(`../../workers/server-thread${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
 /** What a thread said when it started listening. */
-export type ListeningNotes = Pick<Extract<FromServerThread, { type: 'listening' }>, 'port' | 'sni' | 'unbound'>;
+export type ListeningNotes = Pick<Extract<FromServerThread, { type: 'listening' }>, 'port' | 'sni' | 'unbound' | 'certificate'>;
 
 /** How a thread that was told to stop ended. */
 export interface Retirement {
@@ -52,7 +52,7 @@ export class ThreadHandle {
 
   constructor(data: ServerThreadData, execArgv: string[] | undefined) {
     this.workerId = data.workerId;
-    const worker = new Worker(SERVER_THREAD, { workerData: data, name: `tls-session-cache worker ${data.workerId}`, execArgv });
+    const worker = new Worker(SERVER_THREAD, { workerData: data, name: `tls-resumption worker ${data.workerId}`, execArgv });
     this.#worker = worker;
     this.threadId = worker.threadId;
     let listening: () => void = () => {};
@@ -90,8 +90,10 @@ export class ThreadHandle {
     worker.on('message', (message: FromServerThread) => {
       if (message.type === 'listening') {
         this.listening = true;
-        this.notes = { port: message.port, sni: message.sni, unbound: message.unbound };
+        this.notes = { port: message.port, sni: message.sni, unbound: message.unbound, certificate: message.certificate };
         listening();
+      } else if (message.type === 'certificate') {
+        if (this.notes !== undefined) this.notes.certificate = message.certificate;
       } else if (message.type === 'start-failed') {
         this.failure ??= message.error;
       } else if (message.type === 'draining') {
