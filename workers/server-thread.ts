@@ -21,6 +21,7 @@ import { redisTargetOf, type RedisClient } from '../lib/redis/topology.ts';
 import { attachRuntime, runtimeServerOptions, type RuntimeBinding } from '../lib/runtime/attach-runtime.ts';
 import type { ServerContext } from '../lib/runtime/server-context.ts';
 import { sniInUse } from '../lib/runtime/certificate-binding.ts';
+import { attachOnce, setThreadRuntime } from '../lib/runtime/thread-runtime.ts';
 import { SessionTable } from '../lib/table/session-table.ts';
 import { ServerModuleError } from '../lib/errors.ts';
 import { createLogger } from '../lib/operations/logger.ts';
@@ -73,7 +74,6 @@ async function start(): Promise<Started> {
     }),
     data: data.data,
   });
-  const server = await makeServer(context);
   // With Redis, a miss in this host's table asks Redis (bounded by redisTimeout); new sessions go to both.
   const { redisUrl, redisSecret, redisSecretPrevious, redisNamespace, redisTimeout } = data.config;
   if (redisUrl !== '') redis = connectRedis(redisTargetOf(data.config), { logger, role: 'sessions', outageLevel: 'debug', connectedLevel: 'debug' });
@@ -90,15 +90,21 @@ async function start(): Promise<Started> {
           counters,
           logger,
         });
-  const attached = attachRuntime(server, {
-    store,
-    ticketKeys,
-    ticketMode: data.ticketMode,
-    counters,
-    logger,
-    sessionIdContext: data.config.sessionIdContext,
-    onCertificateReplaced: ({ fingerprint }) => post({ type: 'certificate', certificate: fingerprint }),
-  });
+  // Every attach in this thread, the runtime's below and a module's attachClusterCache(), attaches this store (issue 22).
+  const attach = attachOnce((server) =>
+    attachRuntime(server, {
+      store,
+      ticketKeys,
+      ticketMode: data.ticketMode,
+      counters,
+      logger,
+      sessionIdContext: data.config.sessionIdContext,
+      onCertificateReplaced: ({ fingerprint }) => post({ type: 'certificate', certificate: fingerprint }),
+    }),
+  );
+  setThreadRuntime({ serverOptions: context.serverOptions, attach });
+  const server = await makeServer(context);
+  const attached = attach(server);
   // Renewal of TLS 1.3 tickets starts once this thread's self-test passed: listen after it.
   await attached.tickets?.ready;
   if (attached.tickets !== undefined) logger.debug({ mode: attached.tickets.mode, renewing: attached.tickets.renewing }, 'ticket keys attached');

@@ -5,9 +5,10 @@
  *   copy, then the primary's table within `TLS_CACHE_IPC_TIMEOUT`) and a
  *   copy of the primary's ticket key ring, kept current by the primary. The
  *   primary must run `startClusterCache()`.
- * - In a server thread of the cluster runtime (`runCluster`): the shared
- *   table and ring, as the runtime would attach them (it then does not
- *   attach them again).
+ * - In a server thread of the cluster runtime (`runCluster`): exactly what
+ *   the runtime attaches (the shared table with Redis behind it when set,
+ *   and the ring), through the thread's one attach
+ *   (`runtime/thread-runtime.ts`); the runtime then does not attach again.
  * - Anywhere else: `ERR_TLS_CACHE_NOT_IN_CLUSTER`.
  *
  * Servers must be created with the deployment's TLS settings
@@ -16,22 +17,18 @@
  * @module
  */
 import cluster from 'node:cluster';
+import { isMainThread } from 'node:worker_threads';
 import { Server as TlsServer } from 'node:tls';
-import { isMainThread, workerData } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { createLogger } from '../operations/logger.ts';
-import type { ServerThreadData } from '../threads/messages.ts';
 import { loadConfig } from '../config/load.ts';
-import { HOOK_COUNTER_NAMES, SharedCounters, TICKET_COUNTER_NAMES } from '../operations/counters.ts';
 import { InvalidOptionError, NotInClusterError } from '../errors.ts';
-import { attachSessionCache, sessionCacheOf, type SessionCacheBinding } from '../tls/session-hooks.ts';
+import type { SessionCacheBinding } from '../tls/session-hooks.ts';
 import { ProcessWorker } from './worker-process.ts';
-import { checkSessionIdContext, renewalOffLogger, runtimeServerOptions, type RuntimeServerOptions } from '../runtime/attach-runtime.ts';
+import { runtimeServerOptions, type RuntimeServerOptions } from '../runtime/attach-runtime.ts';
+import { threadRuntime } from '../runtime/thread-runtime.ts';
 import { checkTlsServer } from '../tls/check-server.ts';
 import { describe } from '../describe.ts';
-import { SessionTable } from '../table/session-table.ts';
-import { TicketKeyRing } from '../tickets/key-ring.ts';
-import { attachTicketKeys, ticketKeysOf, type TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
+import type { TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 
 /** Options of {@link attachClusterCache}. */
 export interface AttachClusterCacheOptions {
@@ -61,23 +58,6 @@ export interface ClusterCacheAttachment {
 
 const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
 
-/** The runtime's `workerData`, when this is one of its server threads. */
-function runtimeThreadData(): ServerThreadData | undefined {
-  if (isMainThread) return undefined;
-  const data = workerData as Partial<ServerThreadData> | null | undefined;
-  if (
-    data === null ||
-    typeof data !== 'object' ||
-    !(data.buffer instanceof SharedArrayBuffer) ||
-    !(data.counters instanceof SharedArrayBuffer) ||
-    typeof data.module !== 'string' ||
-    data.config === undefined
-  ) {
-    return undefined;
-  }
-  return data as ServerThreadData;
-}
-
 /** Whether this is a `node:cluster` worker process with its channel to the primary. */
 function inWorkerProcess(): boolean {
   return isMainThread && cluster.isWorker && typeof process.send === 'function';
@@ -93,8 +73,8 @@ function inWorkerProcess(): boolean {
  * @throws InvalidEnvironmentError (`ERR_TLS_CACHE_INVALID_ENV`) for a malformed variable.
  */
 export function clusterServerOptions(env: NodeJS.ProcessEnv = process.env): RuntimeServerOptions {
-  const thread = runtimeThreadData();
-  if (thread !== undefined) return runtimeServerOptions({ timeout: thread.config.timeout }, thread.config);
+  const thread = threadRuntime();
+  if (thread !== undefined) return thread.serverOptions;
   const config = loadConfig({}, env);
   return runtimeServerOptions(config, config);
 }
@@ -119,11 +99,12 @@ export async function attachClusterCache(server: TlsServer, options: AttachClust
   if (logger !== undefined && (logger === null || typeof logger !== 'object' || typeof logger.child !== 'function')) {
     throw new InvalidOptionError('logger', `expected a pino logger, got ${describe(logger)}`);
   }
-  const thread = runtimeThreadData();
+  const thread = threadRuntime();
   if (thread !== undefined) {
-    const attached = attachInThread(server, thread);
-    await attached.tickets?.ready;
-    return attached;
+    // The thread's own attach (its store, Redis included, and ring), which the runtime then finds done.
+    const { binding, tickets } = thread.attach(server);
+    await tickets?.ready;
+    return { where: 'thread', binding, tickets };
   }
   if (!inWorkerProcess()) {
     throw new NotInClusterError(
@@ -136,31 +117,4 @@ export async function attachClusterCache(server: TlsServer, options: AttachClust
   // Renewal starts once this process's self-test passed: from the first connection on.
   await tickets?.ready;
   return { where: 'process', binding, tickets };
-}
-
-/**
- * In a runtime server thread: the shared table and ring, counted in the
- * shared counters as the runtime counts them. The runtime then finds them
- * attached and only adds its handshake count and checks.
- */
-function attachInThread(server: TlsServer, data: ServerThreadData): ClusterCacheAttachment {
-  checkSessionIdContext(server, data.config.sessionIdContext);
-  const counters = SharedCounters.open(data.counters);
-  const table = SessionTable.open(data.buffer);
-  const logger = createLogger({ level: data.config.logLevel, ...data.log }).child({ workerId: data.workerId });
-  const ring = data.ticketKeys === undefined ? undefined : TicketKeyRing.open(data.ticketKeys);
-  const binding =
-    sessionCacheOf(server) ??
-    attachSessionCache(server, table, {
-      counters: counters.mirror(HOOK_COUNTER_NAMES),
-      onError(error, hook) {
-        logger.debug({ err: { name: (error as Error)?.name, code: (error as { code?: unknown })?.code }, hook }, 'session store refused');
-      },
-    });
-  const tickets =
-    ring === undefined
-      ? undefined
-      : (ticketKeysOf(server) ??
-        attachTicketKeys(server, ring, { mode: data.ticketMode, counters: counters.mirror(TICKET_COUNTER_NAMES), onRenewalOff: renewalOffLogger(logger) }));
-  return { where: 'thread', binding, tickets };
 }
