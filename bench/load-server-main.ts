@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { runCluster } from '../lib/threads/run-cluster.ts';
+import { runThreadCluster } from '../lib/threads/run-cluster.ts';
 import type { LoadServerData } from './load-server.ts';
 import { startThreads } from './load-threads.ts';
 
@@ -40,7 +40,7 @@ async function start(spec: LoadServerSpec): Promise<Running | undefined> {
   if (data.mode !== 'shared') {
     return startThreads({ ...data, host, sessionTimeout: SESSION_TIMEOUT_S }, workers);
   }
-  const cluster = await runCluster({
+  const cluster = await runThreadCluster({
     server: new URL('./load-server.ts', import.meta.url),
     port: 0,
     host,

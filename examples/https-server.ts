@@ -23,7 +23,7 @@ import { constants } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { isMainThread, threadId } from 'node:worker_threads';
-import { runCluster } from '../lib/threads/run-cluster.ts';
+import { runThreadCluster } from '../lib/threads/run-cluster.ts';
 import { InvalidEnvironmentError } from '../lib/errors.ts';
 import type { ServerContext } from '../lib/runtime/server-context.ts';
 import { CERTIFICATE_VARIABLES, loadCertificate, readCertificateFiles, type Certificate } from './certificate.ts';
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const cluster = await runCluster({ server: new URL(import.meta.url), port, data: certificate, applicationVariables: CERTIFICATE_VARIABLES });
+  const cluster = await runThreadCluster({ server: new URL(import.meta.url), port, data: certificate, applicationVariables: CERTIFICATE_VARIABLES });
   if (cluster === undefined) return;
   if (certificate.source === 'self-signed') {
     cluster.logger.info(

@@ -3,69 +3,68 @@
  * thread, `node:cluster` worker process and host of a clustered Node.js
  * server.
  *
+ * The main entry is what the README and `docs/` teach, and every value it
+ * exports is in `docs/api.md`: the runtimes, the attaches, the table and
+ * the ticket key ring for those who compose their own, the settings
+ * loader, the metrics, and the error classes under `errors`. Everything
+ * else is internal. Redis is configured (`TLS_CACHE_REDIS_*`), not
+ * composed: no Redis client type is exported, so these declarations never
+ * load the client's own (which a consumer type-checks under `strict`
+ * without `skipLibCheck`).
+ *
  * @module
  */
-export { SessionTable } from './table/session-table.ts';
-export type { SessionTableOptions, OpenTableOptions, TableStats } from './table/session-table.ts';
-export {
-  attachSessionCache,
-  sessionCacheOf,
-  sessionCacheServerOptions,
-  addSessionHookCounters,
-  emptySessionHookCounters,
-} from './tls/session-hooks.ts';
+
+// Worker threads: the runtime.
+export { startThreadCluster } from './threads/cluster.ts';
 export type {
-  AttachOptions,
-  SessionCacheBinding,
-  SessionCacheServerOptions,
-  SessionHook,
-  SessionHookCounters,
-  SessionStore,
-} from './tls/session-hooks.ts';
-export { isFatalAlert } from './tls/fatal-alerts.ts';
-export { sessionIdOf } from './tls/session-der.ts';
-export { isTls13Session, sessionProtocolVersion, TLS_1_2, TLS_1_3 } from './tls/session-version.ts';
-export { TicketKeyRing } from './tickets/key-ring.ts';
-export { fromNginxKey, toNginxKey, readNginxKeyFiles } from './tickets/nginx-keys.ts';
-export { MAX_TICKET_KEYS } from './tickets/ring-layout.ts';
-export { TICKET_KEY_BYTES } from './tickets/ticket-key.ts';
-export type { TicketKey } from './tickets/ticket-key.ts';
-export type { TicketKeyRingOptions, OpenTicketKeyRingOptions, TicketKeyRingStats, TickResult } from './tickets/key-ring.ts';
-export { attachTicketKeys, ticketKeysOf, hasTicketKeyCallback, emptyTicketCounters } from './tickets/attach-ticket-keys.ts';
-export type { AttachTicketKeysOptions, TicketCounters, TicketKeyBinding, TicketKeyMode } from './tickets/attach-ticket-keys.ts';
-export { Cluster, startCluster } from './threads/cluster.ts';
-export { runCluster } from './threads/run-cluster.ts';
-export type { ClusterEvents, ClusterOptions, FlushResult, ReloadOptions, ReloadResult, WorkerExit, WorkerInfo, WorkerReplacement } from './threads/cluster.ts';
+  ThreadCluster,
+  ThreadClusterEvents,
+  ThreadClusterOptions,
+  FlushResult,
+  ReloadOptions,
+  ReloadResult,
+  WorkerExit,
+  WorkerInfo,
+  WorkerReplacement,
+} from './threads/cluster.ts';
+export { runThreadCluster } from './threads/run-cluster.ts';
 export type { ServerContext, ServerFactory } from './runtime/server-context.ts';
-export { CachePrimary } from './runtime/cache-primary.ts';
-export type { PrimaryEvents, WorkerCounts } from './runtime/cache-primary.ts';
-export { attachRuntime, checkSessionIdContext, runtimeServerOptions } from './runtime/attach-runtime.ts';
-export type { RuntimeAttachOptions, RuntimeBinding, RuntimeServerOptions } from './runtime/attach-runtime.ts';
-export { bindSessionsToCertificate, certificateSessionIdContext, sniInUse } from './runtime/certificate-binding.ts';
-export type { BindOptions, CertificateBinding } from './runtime/certificate-binding.ts';
-export { loadConfig } from './config/load.ts';
-export { configForLog, redactConfig, redactUrl } from './config/redact.ts';
-export { settingsTable } from './config/settings-table.ts';
-export { SETTINGS } from './config/settings.ts';
-export type { CacheConfig, CacheConfigOptions, Setting } from './config/settings.ts';
-export { unknownSettings } from './config/unknown-settings.ts';
-export type { UnknownSetting } from './config/unknown-settings.ts';
-export { SharedCounters, COUNTER_NAMES } from './operations/counters.ts';
-export type { CounterName, CounterValues } from './operations/counters.ts';
-export { createMetrics } from './operations/metrics.ts';
-export type { CacheMetrics, MetricsSources } from './operations/metrics.ts';
-// node:cluster worker processes (issue 6).
-export { startClusterCache, ClusterCache } from './processes/cluster-cache.ts';
-export type { ClusterCacheOptions } from './processes/cluster-cache.ts';
+export type { RuntimeServerOptions } from './runtime/attach-runtime.ts';
+
+// node:cluster worker processes.
+export { startClusterCache } from './processes/cluster-cache.ts';
+export type { ClusterCache, ClusterCacheOptions } from './processes/cluster-cache.ts';
 export type { ProcessReplacement, RestartResult, RestartWorkersOptions } from './processes/rolling-restart.ts';
 export { attachClusterCache, clusterServerOptions } from './processes/attach-cluster-cache.ts';
 export type { AttachClusterCacheOptions, ClusterCacheAttachment } from './processes/attach-cluster-cache.ts';
-export { LocalSessions } from './processes/local-sessions.ts';
-export { sessionExpiresAt } from './tls/session-expiry.ts';
+
+// Composing your own: the table behind Node's session hooks, the ticket key ring, sessions bound to a certificate.
+export { SessionTable } from './table/session-table.ts';
+export type { SessionTableOptions, OpenTableOptions, TableStats } from './table/session-table.ts';
+export { attachSessionCache, sessionCacheServerOptions } from './tls/session-hooks.ts';
+export type { AttachOptions, SessionCacheBinding, SessionCacheServerOptions, SessionHook, SessionHookCounters, SessionStore } from './tls/session-hooks.ts';
+export { TicketKeyRing } from './tickets/key-ring.ts';
+export type { TicketKeyRingOptions, OpenTicketKeyRingOptions, TicketKeyRingStats, TickResult } from './tickets/key-ring.ts';
 export type { TicketKeyRingState, TicketKeyState } from './tickets/ring-state.ts';
-export { GLIBC_HUGE_PAGES, anonHugePageBytes, hugePageSupport, hugetlbTunable } from './table/huge-pages.ts';
-export type { HugePagePolicy, HugePageSupport } from './table/huge-pages.ts';
-// Redis (TLS_CACHE_REDIS_*) is configured, not composed: its modules are
-// internal, so these declarations never load the Redis client's own (which
-// a consumer type-checks under strict, without skipLibCheck: issue 21).
-export * from './errors.ts';
+export { attachTicketKeys } from './tickets/attach-ticket-keys.ts';
+export type { AttachTicketKeysOptions, TicketCounters, TicketKeyBinding, TicketKeyMode } from './tickets/attach-ticket-keys.ts';
+export { fromNginxKey, toNginxKey, readNginxKeyFiles } from './tickets/nginx-keys.ts';
+export { bindSessionsToCertificate, certificateSessionIdContext } from './runtime/certificate-binding.ts';
+export type { BindOptions, CertificateBinding } from './runtime/certificate-binding.ts';
+
+// Settings and metrics.
+export { loadConfig } from './config/load.ts';
+export type { CacheConfig, CacheConfigOptions } from './config/settings.ts';
+export { SharedCounters } from './operations/counters.ts';
+export type { CounterName, CounterValues } from './operations/counters.ts';
+export { createMetrics } from './operations/metrics.ts';
+export type { CacheMetrics, MetricsSources } from './operations/metrics.ts';
+
+// Errors: every one a `TlsCacheError` with a stable `code` (`errors.InvalidOptionError`, ...).
+export * as errors from './errors.ts';
+export type { TlsCacheError } from './errors.ts';
+
+// Deprecated names of the worker-thread runtime (until 0.3).
+export { runCluster, startCluster } from './threads/deprecated.ts';
+export type { Cluster, ClusterEvents, ClusterOptions } from './threads/deprecated.ts';

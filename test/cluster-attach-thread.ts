@@ -5,12 +5,12 @@
  * handshake is counted once.
  */
 import t from 'tap';
-import { startCluster } from '../lib/threads/cluster.ts';
+import { startThreadCluster } from '../lib/threads/cluster.ts';
 import { loadCertificate } from '../examples/certificate.ts';
 import { reconnect } from './helpers/cluster-client.ts';
 
 const { cert, key } = await loadCertificate({});
-const cluster = await startCluster({
+const cluster = await startThreadCluster({
   server: new URL('./fixtures/attach-thread-server.ts', import.meta.url),
   port: 0,
   host: '127.0.0.1',

@@ -6,7 +6,7 @@
  * cluster-reload-certificate.ts.)
  */
 import t from 'tap';
-import type { Cluster, ReloadResult } from '../lib/threads/cluster.ts';
+import type { ThreadCluster, ReloadResult } from '../lib/threads/cluster.ts';
 import { visitTls, type Visit } from './fixtures/clients.ts';
 import { accepts } from './fixtures/process.ts';
 import { startTestCluster, type TestCluster } from './fixtures/start.ts';
@@ -24,7 +24,7 @@ async function start(t: { teardown(fn: () => unknown): void }, config = {}): Pro
   return started;
 }
 
-const threadIds = (cluster: Cluster): number[] => cluster.workers().map((w) => w.threadId);
+const threadIds = (cluster: ThreadCluster): number[] => cluster.workers().map((w) => w.threadId);
 
 /** Connects `n` times; the threads that served. */
 async function servedBy(port: number, n = 40, session?: Buffer): Promise<{ threads: Set<number>; visits: Visit[] }> {
@@ -33,7 +33,7 @@ async function servedBy(port: number, n = 40, session?: Buffer): Promise<{ threa
   return { threads: new Set(visits.map((v) => v.served.threadId)), visits };
 }
 
-async function reloadsTotal(cluster: Cluster): Promise<Record<string, number>> {
+async function reloadsTotal(cluster: ThreadCluster): Promise<Record<string, number>> {
   const text = await cluster.metrics();
   const totals: Record<string, number> = {};
   for (const [, result, value] of text.matchAll(/^tls_session_cache_reloads_total\{result="(\w+)"\} (\d+)$/gm)) totals[result] = Number(value);

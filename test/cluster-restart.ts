@@ -5,12 +5,12 @@
  */
 import { once } from 'node:events';
 import t from 'tap';
-import type { Cluster, WorkerExit, WorkerInfo } from '../lib/threads/cluster.ts';
+import type { ThreadCluster, WorkerExit, WorkerInfo } from '../lib/threads/cluster.ts';
 import { visitTls, type Visit } from './fixtures/clients.ts';
 import { startTestCluster } from './fixtures/start.ts';
 
 /** Connects until a connection lands on `workerId`, then makes that thread throw. */
-async function crash(cluster: Cluster, workerId: number): Promise<{ exit: WorkerExit; back: WorkerInfo }> {
+async function crash(cluster: ThreadCluster, workerId: number): Promise<{ exit: WorkerExit; back: WorkerInfo }> {
   const exited = new Promise<WorkerExit>((resolve) => {
     const onExit = (exit: WorkerExit): void => {
       if (exit.workerId !== workerId) return;

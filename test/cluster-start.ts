@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { loadCertificate } from '../examples/certificate.ts';
-import { startCluster } from '../lib/threads/cluster.ts';
+import { startThreadCluster } from '../lib/threads/cluster.ts';
 import { SETTINGS } from '../lib/config/settings.ts';
 import { probeReusePort, hasReusePortOption } from '../lib/threads/reuse-port.ts';
 import { accepts, freePort, run } from './fixtures/process.ts';
@@ -101,7 +101,7 @@ t.test('this runtime has reusePort', async (t) => {
 t.test('a worker that cannot start fails the start and leaves nothing running', async (t) => {
   const { cert, key } = await loadCertificate({});
   const port = await freePort();
-  const started = startCluster({
+  const started = startThreadCluster({
     server: new URL('./fixtures/failing-server.ts', import.meta.url),
     port,
     host: '127.0.0.1',
@@ -122,11 +122,11 @@ t.test('a worker that cannot start fails the start and leaves nothing running', 
   t.notOk(await accepts(port), 'nothing listens after the failed start');
 
   await t.rejects(
-    startCluster({ server: '/nonexistent/server.ts', port: 0, config: { workers: 2, logLevel: 'silent' }, env: {}, execArgv: [], logger: (await import('pino')).pino({ level: 'silent' }) }),
+    startThreadCluster({ server: '/nonexistent/server.ts', port: 0, config: { workers: 2, logLevel: 'silent' }, env: {}, execArgv: [], logger: (await import('pino')).pino({ level: 'silent' }) }),
     { code: 'ERR_TLS_CACHE_SERVER_MODULE', message: 'No such server module: /nonexistent/server.ts' },
   );
-  await t.rejects(startCluster({ server: 'x.ts', port: -1 }), { code: 'ERR_TLS_CACHE_INVALID_OPTION', option: 'port' });
-  await t.rejects(startCluster({ server: 'x.ts', port: 0, env: { TLS_CACHE_SIZE: 'huge' } }), {
+  await t.rejects(startThreadCluster({ server: 'x.ts', port: -1 }), { code: 'ERR_TLS_CACHE_INVALID_OPTION', option: 'port' });
+  await t.rejects(startThreadCluster({ server: 'x.ts', port: 0, env: { TLS_CACHE_SIZE: 'huge' } }), {
     code: 'ERR_TLS_CACHE_INVALID_ENV',
     variable: 'TLS_CACHE_SIZE',
   });

@@ -8,7 +8,7 @@
 import { Writable } from 'node:stream';
 import t from 'tap';
 import { pino, type Logger } from 'pino';
-import { startCluster } from '../lib/threads/cluster.ts';
+import { startThreadCluster } from '../lib/threads/cluster.ts';
 import { startClusterCache } from '../lib/processes/cluster-cache.ts';
 import { loadCertificate } from '../examples/certificate.ts';
 import { certificateFiles, startHost } from './helpers/redis-hosts.ts';
@@ -61,7 +61,7 @@ t.test('the thread runtime, run as a program, warns once per unknown variable of
 t.test('the thread runtime reads options.env, not process.env', async (t) => {
   const { cert, key } = await loadCertificate({});
   const lines: Line[] = [];
-  const cluster = await startCluster({
+  const cluster = await startThreadCluster({
     server: new URL('./fixtures/session-server.ts', import.meta.url),
     port: 0,
     host: '127.0.0.1',
@@ -75,7 +75,7 @@ t.test('the thread runtime reads options.env, not process.env', async (t) => {
   t.teardown(() => cluster.stop());
   t.same(unknownLines(lines).map((l) => [l.variable, l.suggestion]), [['TLS_CACHE_WORKER', 'TLS_CACHE_WORKERS']],
     'the one unknown variable, not the application\'s');
-  await t.rejects(startCluster({ server: 'x.ts', port: 0, env: {}, applicationVariables: 'TLS_CACHE_CERT' as never }), {
+  await t.rejects(startThreadCluster({ server: 'x.ts', port: 0, env: {}, applicationVariables: 'TLS_CACHE_CERT' as never }), {
     code: 'ERR_TLS_CACHE_INVALID_OPTION',
     option: 'applicationVariables',
   });

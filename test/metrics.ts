@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
-import type { Cluster, WorkerExit, WorkerInfo } from '../lib/threads/cluster.ts';
+import type { ThreadCluster, WorkerExit, WorkerInfo } from '../lib/threads/cluster.ts';
 import { freePort } from '../lib/threads/free-port.ts';
 import { reconnect, visitTls, type Visit } from './fixtures/clients.ts';
 import { startTestCluster } from './fixtures/start.ts';
@@ -95,7 +95,7 @@ function checkNamesAndLabels(t: Test, all: Sample[]): void {
   t.same(bad, [], 'every name is prefixed and every label value is from a fixed set');
 }
 
-async function metricsCluster(tickets: boolean): Promise<Cluster> {
+async function metricsCluster(tickets: boolean): Promise<ThreadCluster> {
   const metricsPort = await freePort('127.0.0.1');
   const { cluster } = await startTestCluster(
     'tls',

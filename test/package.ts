@@ -83,7 +83,7 @@ function walk(directory: string): string[] {
 
 t.test('import (ESM) and require (CommonJS) give the whole API, on Node 24 and on the floor', async (t) => {
   const expected = Object.keys(await import('../lib/index.ts')).sort();
-  t.ok(expected.includes('runCluster') && expected.includes('startClusterCache') && expected.includes('SessionTable'));
+  t.ok(expected.includes('runThreadCluster') && expected.includes('startClusterCache') && expected.includes('SessionTable'));
   const esm = "import * as api from 'tls-resumption'; process.stdout.write(JSON.stringify(Object.keys(api).sort()));";
   const cjs = "process.stdout.write(JSON.stringify(Object.keys(require('tls-resumption')).filter((k) => k !== '__esModule' && k !== 'default').sort()));";
   for (const [label, binary] of [['Node 24', process.execPath], [`Node ${FLOOR}`, floorNode]] as const) {

@@ -1,6 +1,6 @@
 /**
  * The command line: `tls-resumption [--port N] [--host ADDR] ./server.js`
- * runs a server module on the worker-thread runtime, as `runCluster` does,
+ * runs a server module on the worker-thread runtime, as `runThreadCluster` does,
  * for an app that does not want a main module of its own.
  *
  * Every bad input ends the process with a coded error on standard error
@@ -20,8 +20,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { closest, distance } from 'fastest-levenshtein';
 import { InvalidEnvironmentError, ServerModuleError, UsageError } from '../errors.ts';
-import type { Cluster } from '../threads/cluster.ts';
-import { runCluster } from '../threads/run-cluster.ts';
+import type { ThreadCluster } from '../threads/cluster.ts';
+import { runThreadCluster } from '../threads/run-cluster.ts';
 import { summarize } from '../threads/messages.ts';
 import { DEFAULT_PORT, helpText, packageVersion } from './help.ts';
 
@@ -57,13 +57,13 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number 
     io.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
-  let cluster: Cluster | undefined;
+  let cluster: ThreadCluster | undefined;
   try {
-    cluster = await runCluster({ server: command.module, port: command.port, host: command.host, env: io.env });
+    cluster = await runThreadCluster({ server: command.module, port: command.port, host: command.host, env: io.env });
   } catch (error) {
     return fail(io, error);
   }
-  // runCluster wrote why it could not start and set process.exitCode.
+  // runThreadCluster wrote why it could not start and set process.exitCode.
   return cluster === undefined ? 1 : undefined;
 }
 

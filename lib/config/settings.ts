@@ -213,8 +213,8 @@ export interface CacheConfig {
 }
 
 /**
- * The settings as code passes them (the `config` option of `startCluster`,
- * `runCluster`, `startClusterCache`, and `loadConfig`): each one either in
+ * The settings as code passes them (the `config` option of `startThreadCluster`,
+ * `runThreadCluster`, `startClusterCache`, and `loadConfig`): each one either in
  * the unit of {@link CacheConfig} (bytes; milliseconds; whole seconds for
  * `timeout`, as Node's `sessionTimeout`), or as the text its environment
  * variable takes, units included (`'64MiB'`, `'5m'`, `'500ms'`), which

@@ -5,7 +5,7 @@
  *   copy, then the primary's table within `TLS_CACHE_IPC_TIMEOUT`) and a
  *   copy of the primary's ticket key ring, kept current by the primary. The
  *   primary must run `startClusterCache()`.
- * - In a server thread of the cluster runtime (`runCluster`): exactly what
+ * - In a server thread of the cluster runtime (`runThreadCluster`): exactly what
  *   the runtime attaches (the shared table with Redis behind it when set,
  *   and the ring), through the thread's one attach
  *   (`runtime/thread-runtime.ts`); the runtime then does not attach again.
@@ -108,7 +108,7 @@ export async function attachClusterCache(server: TlsServer, options: AttachClust
   }
   if (!inWorkerProcess()) {
     throw new NotInClusterError(
-      'attachClusterCache() runs in a node:cluster worker process (its primary calling startClusterCache()) or in a server thread of runCluster(); ' +
+      'attachClusterCache() runs in a node:cluster worker process (its primary calling startClusterCache()) or in a server thread of runThreadCluster(); ' +
         'this is neither' + (cluster.isPrimary && isMainThread ? ' (this is the primary: call startClusterCache() here)' : ''),
     );
   }

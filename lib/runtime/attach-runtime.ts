@@ -18,6 +18,7 @@ import { attachSessionCache, sessionCacheOf, type SessionCacheBinding, type Sess
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import { attachTicketKeys, ticketKeysOf, type TicketCounters, type TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 import { bindSessionsToCertificate, sniInUse, type CertificateBinding } from './certificate-binding.ts';
+import { nativeSecureContext } from '../tls/secure-context.ts';
 
 /** The options every server of a deployment must be created with. */
 export interface RuntimeServerOptions {
@@ -154,7 +155,7 @@ function followTickets(first: TicketKeyBinding, server: TlsServer, logger: Logge
 
 /** Tickets off: a context made by `setSecureContext()` without `SSL_OP_NO_TICKET` gets it back. */
 function disableTickets(server: TlsServer): void {
-  const native = (server as { _sharedCreds?: { context?: { setOptions?: (options: number) => void } } })._sharedCreds?.context;
+  const native = nativeSecureContext(server);
   if (typeof native?.setOptions === 'function') native.setOptions(constants.SSL_OP_NO_TICKET);
 }
 

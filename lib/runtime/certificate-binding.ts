@@ -31,30 +31,17 @@
  */
 import { createHash } from 'node:crypto';
 import type { Server as TlsServer } from 'node:tls';
+import { nativeSecureContext, type NativeSecureContext } from '../tls/secure-context.ts';
 
 /** The most bytes OpenSSL takes as a session ID context. */
 const MAX_CONTEXT_BYTES = 32;
 
 /** The internal methods of a server's native context this module uses. */
-interface NativeContext {
-  getCertificate(): Uint8Array | null | undefined;
-  setSessionIdContext(context: string): void;
-}
+type BindingContext = Required<Pick<NativeSecureContext, 'getCertificate' | 'setSessionIdContext'>>;
 
-/** A server's internal `_sharedCreds`: its current secure context. */
-type SharedCreds = { context?: unknown } | undefined;
-
-function sharedCreds(server: TlsServer): SharedCreds {
-  return (server as { _sharedCreds?: SharedCreds })._sharedCreds;
-}
-
-function nativeContext(creds: SharedCreds): NativeContext | undefined {
-  const context = creds?.context as Partial<NativeContext> | null | undefined;
-  return context !== null &&
-    typeof context === 'object' &&
-    typeof context.getCertificate === 'function' &&
-    typeof context.setSessionIdContext === 'function'
-    ? (context as NativeContext)
+function bindingContext(context: NativeSecureContext | undefined): BindingContext | undefined {
+  return typeof context?.getCertificate === 'function' && typeof context.setSessionIdContext === 'function'
+    ? (context as BindingContext)
     : undefined;
 }
 
@@ -139,9 +126,9 @@ export function bindSessionsToCertificate(server: TlsServer, base: string, optio
       return state.fingerprint;
     },
   };
-  let bound = sharedCreds(server);
+  let bound = nativeSecureContext(server);
   const bind = (): void => {
-    const native = nativeContext(bound);
+    const native = bindingContext(bound);
     state.fingerprint = undefined;
     if (native === undefined) {
       state.unbound = 'internals';
@@ -164,7 +151,7 @@ export function bindSessionsToCertificate(server: TlsServer, base: string, optio
   if (state.unbound === 'internals') return binding;
   // Node's own 'connection' listener creates the TLS state (SSL_new copies the context): run first.
   server.prependListener('connection', () => {
-    const now = sharedCreds(server);
+    const now = nativeSecureContext(server);
     if (now === bound) return;
     bound = now;
     state.replacements++;

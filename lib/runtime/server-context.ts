@@ -41,7 +41,7 @@ export interface ServerContext {
   readonly logger: Logger;
   /** The cluster's resolved configuration, with `redisSecret` and a password in `redisUrl` redacted. */
   readonly config: Readonly<CacheConfig>;
-  /** The `data` given to `startCluster()` (a structured clone), e.g. a certificate. */
+  /** The `data` given to `startThreadCluster()` (a structured clone), e.g. a certificate. */
   readonly data: unknown;
 }
 

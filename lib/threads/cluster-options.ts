@@ -1,5 +1,5 @@
 /**
- * The options of `startCluster` and `runCluster`, and their checks: every
+ * The options of `startThreadCluster` and `runThreadCluster`, and their checks: every
  * bad option is named before anything starts.
  *
  * @module
@@ -12,15 +12,15 @@ import { describe } from '../describe.ts';
 import { InvalidOptionError } from '../errors.ts';
 import { moduleUrl } from './server-module.ts';
 
-/** Options of {@link startCluster} and {@link runCluster}. */
-export interface ClusterOptions {
+/** Options of {@link startThreadCluster} and {@link runThreadCluster}. */
+export interface ThreadClusterOptions {
   /**
    * The server module, run in every worker thread: a file path (relative to
    * the working directory) or a URL. Its default export is a
    * `ServerFactory` (see `runtime/server-context.ts`).
    */
   server: string | URL;
-  /** The port every worker listens on; 0 picks a free one (see {@link Cluster.port}). */
+  /** The port every worker listens on; 0 picks a free one (see {@link ThreadCluster.port}). */
   port: number;
   /**
    * The address to listen on.
@@ -70,7 +70,7 @@ export interface ClusterOptions {
   ticketMode?: 'auto' | 'fallback';
 }
 
-/** {@link ClusterOptions} checked, with the configuration they resolve to. */
+/** {@link ThreadClusterOptions} checked, with the configuration they resolve to. */
 export interface CheckedClusterOptions {
   env: NodeJS.ProcessEnv;
   config: CacheConfig;
@@ -87,7 +87,7 @@ export interface CheckedClusterOptions {
  * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) or InvalidEnvironmentError (`ERR_TLS_CACHE_INVALID_ENV`) for bad settings.
  * @throws ServerModuleError (`ERR_TLS_CACHE_SERVER_MODULE`) when the server module is a file that does not exist.
  */
-export function checkClusterOptions(options: ClusterOptions): CheckedClusterOptions {
+export function checkClusterOptions(options: ThreadClusterOptions): CheckedClusterOptions {
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionError('options', `expected an object, got ${describe(options)}`);
   }

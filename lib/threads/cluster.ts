@@ -5,8 +5,8 @@
  *
  * ```ts
  * // main.ts
- * import { runCluster } from 'tls-resumption';
- * await runCluster({ server: new URL('./server.ts', import.meta.url), port: 8443 });
+ * import { runThreadCluster } from 'tls-resumption';
+ * await runThreadCluster({ server: new URL('./server.ts', import.meta.url), port: 8443 });
  *
  * // server.ts: runs in every worker thread
  * export default ({ serverOptions }: ServerContext) =>
@@ -16,13 +16,13 @@
  * Ticket keys: with tickets on (`TLS_CACHE_TICKETS`, the default) the
  * primary also owns the ticket key ring (`tickets/key-ring.ts`), rotates it every
  * `ticketRotate` ms and erases keys once no ticket under them can be valid;
- * {@link Cluster.rotateTicketKeys} rotates now and {@link Cluster.flush}
- * drops every session and every key; `runCluster` (`run-cluster.ts`) maps
+ * {@link ThreadCluster.rotateTicketKeys} rotates now and {@link ThreadCluster.flush}
+ * drops every session and every key; `runThreadCluster` (`run-cluster.ts`) maps
  * them to SIGUSR1 and SIGUSR2.
  *
- * Reloads: {@link Cluster.reload} replaces every worker thread, one at a
+ * Reloads: {@link ThreadCluster.reload} replaces every worker thread, one at a
  * time, by one that imports the server module afresh (`reload.ts`);
- * `runCluster` maps it to SIGHUP. The table and the ring stay.
+ * `runThreadCluster` maps it to SIGHUP. The table and the ring stay.
  *
  * @module
  */
@@ -42,7 +42,7 @@ import type { SharedCounters } from '../operations/counters.ts';
 import type { SessionHookCounters } from '../tls/session-hooks.ts';
 import { CachePrimary, type FlushResult } from '../runtime/cache-primary.ts';
 import { SerialRuns } from '../runtime/serial-runs.ts';
-import { checkClusterOptions, type ClusterOptions } from './cluster-options.ts';
+import { checkClusterOptions, type ThreadClusterOptions } from './cluster-options.ts';
 import { probeReusePort } from './reuse-port.ts';
 import { createLogger, resolveLogFormat } from '../operations/logger.ts';
 import { describe } from '../describe.ts';
@@ -53,7 +53,7 @@ import { renewalState } from '../tickets/ticket-links.ts';
 
 export type { FlushResult } from '../runtime/cache-primary.ts';
 export type { ReloadOptions, ReloadResult, WorkerReplacement } from './reload.ts';
-export type { ClusterOptions } from './cluster-options.ts';
+export type { ThreadClusterOptions } from './cluster-options.ts';
 
 /** A worker slot as the primary sees it. */
 export interface WorkerInfo {
@@ -78,8 +78,8 @@ export interface WorkerExit {
   restartInMs: number;
 }
 
-/** Events of a {@link Cluster}. */
-export interface ClusterEvents {
+/** Events of a {@link ThreadCluster}. */
+export interface ThreadClusterEvents {
   /** A worker thread (first, restarted, or a reload's new one as it takes over its slot) is listening. */
   workerListening: [WorkerInfo];
   /** A worker thread ended unexpectedly; it will be restarted. */
@@ -110,7 +110,7 @@ class WorkerSlot {
   }
 }
 
-/** What {@link startCluster} prepares for a {@link Cluster} before its threads start. */
+/** What {@link startThreadCluster} prepares for a {@link ThreadCluster} before its threads start. */
 interface ClusterParts {
   port: number;
   primary: CachePrimary;
@@ -118,13 +118,13 @@ interface ClusterParts {
   execArgv: string[] | undefined;
 }
 
-/** Makes a cluster and starts its threads; set by {@link Cluster}'s static block, so its constructor stays private. */
-let launch: (parts: ClusterParts) => Promise<Cluster>;
+/** Makes a cluster and starts its threads; set by {@link ThreadCluster}'s static block, so its constructor stays private. */
+let launch: (parts: ClusterParts) => Promise<ThreadCluster>;
 
 /**
- * A running cluster. Made by {@link startCluster}; ended by {@link Cluster.stop}.
+ * A running cluster. Made by {@link startThreadCluster}; ended by {@link ThreadCluster.stop}.
  */
-export class Cluster extends EventEmitter<ClusterEvents> {
+export class ThreadCluster extends EventEmitter<ThreadClusterEvents> {
   /** The port every worker listens on. */
   readonly port: number;
   /** The resolved configuration. */
@@ -172,7 +172,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   static {
     launch = async (parts) => {
-      const cluster = new Cluster(parts);
+      const cluster = new ThreadCluster(parts);
       await cluster.#startAll();
       return cluster;
     };
@@ -475,7 +475,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
  * @throws WorkerStartError (`ERR_TLS_CACHE_WORKER_START`) when a thread failed before listening (its module threw, the port is taken, ...).
  * @throws MetricsListenError (`ERR_TLS_CACHE_METRICS_LISTEN`) when `metricsPort` is set and cannot be listened on (no worker was started).
  */
-export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+export async function startThreadCluster(options: ThreadClusterOptions): Promise<ThreadCluster> {
   const { env, config, applicationVariables, port: requestedPort, host, ticketMode, module } = checkClusterOptions(options);
   const probe = await probeReusePort();
   if (!probe.supported) throw new ReusePortUnsupportedError(probe.message);

@@ -1,5 +1,5 @@
 /**
- * The rolling reload of a cluster's worker threads (`Cluster.reload()`,
+ * The rolling reload of a cluster's worker threads (`ThreadCluster.reload()`,
  * SIGHUP): every worker is replaced by a new thread that imports the server
  * module afresh (new code, new certificate files), without a moment with
  * fewer listeners than workers and without a half-reloaded set.
@@ -27,7 +27,7 @@ import { ReloadAbortedError, ReloadFailedError, WorkerStartError } from '../erro
 import { summarize } from './messages.ts';
 import type { Retirement, ThreadHandle } from './thread-handle.ts';
 
-/** Options of `Cluster.reload()`. */
+/** Options of `ThreadCluster.reload()`. */
 export interface ReloadOptions {
   /**
    * How long each new thread may take to load the server module and

@@ -1,39 +1,39 @@
 /**
- * {@link runCluster}: the worker-thread runtime as a program's main, with
+ * {@link runThreadCluster}: the worker-thread runtime as a program's main, with
  * its signals.
  *
  * @module
  */
-import { startCluster, type Cluster, type ClusterOptions } from './cluster.ts';
+import { startThreadCluster, type ThreadCluster, type ThreadClusterOptions } from './cluster.ts';
 import { originOf, summarize, type ErrorSummary } from './messages.ts';
 import { WorkerStartError } from '../errors.ts';
 
 /**
- * Runs a cluster as a program's main: {@link startCluster}, then signals:
+ * Runs a cluster as a program's main: {@link startThreadCluster}, then signals:
  *
- * - SIGTERM or SIGINT stop it gracefully ({@link Cluster.stop}) and exit
+ * - SIGTERM or SIGINT stop it gracefully ({@link ThreadCluster.stop}) and exit
  *   with code 0; a second one kills the process at once (Node's default).
- * - SIGHUP reloads every worker, one at a time ({@link Cluster.reload}):
+ * - SIGHUP reloads every worker, one at a time ({@link ThreadCluster.reload}):
  *   new code and certificate files, sessions and ticket keys kept. The
  *   outcome is logged; a failed reload leaves the workers serving. One
  *   received while starting reloads once the cluster listens.
- * - SIGUSR1 rotates the ticket keys now ({@link Cluster.rotateTicketKeys});
- *   SIGUSR2 flushes every session and ticket key ({@link Cluster.flush}).
+ * - SIGUSR1 rotates the ticket keys now ({@link ThreadCluster.rotateTicketKeys});
+ *   SIGUSR2 flushes every session and ticket key ({@link ThreadCluster.flush}).
  *
  * If starting fails, the error (its code and message) goes to standard
  * error and the exit code is 1; the returned promise then resolves to
  * `undefined`.
  */
-export async function runCluster(options: ClusterOptions): Promise<Cluster | undefined> {
+export async function runThreadCluster(options: ThreadClusterOptions): Promise<ThreadCluster | undefined> {
   // Taken from the start: SIGHUP's default action would end the process.
   let hangupWhileStarting = false;
   const onEarlyHangup = (): void => {
     hangupWhileStarting = true;
   };
   process.on('SIGHUP', onEarlyHangup);
-  let cluster: Cluster;
+  let cluster: ThreadCluster;
   try {
-    cluster = await startCluster(options);
+    cluster = await startThreadCluster(options);
   } catch (error) {
     const { code, message } = summarize(error);
     // A thread's failure carries the application's own stack (a server module that threw): show where.

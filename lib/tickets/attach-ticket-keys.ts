@@ -40,7 +40,8 @@
 import { Server as TlsServer } from 'node:tls';
 import { InvalidOptionError } from '../errors.ts';
 import { TicketKeyRing } from './key-ring.ts';
-import { ticketCallback, type TicketKeyCallback } from './ticket-callback.ts';
+import { ticketCallback } from './ticket-callback.ts';
+import { nativeSecureContext, type NativeSecureContext } from '../tls/secure-context.ts';
 import { linkServer, onRenewalState, renewalState, setRenewalState } from './ticket-links.ts';
 import { checkTlsServer } from '../tls/check-server.ts';
 import { describe } from '../describe.ts';
@@ -138,21 +139,14 @@ export interface TicketKeyBinding {
   detach(): void;
 }
 
-interface TicketKeyContext {
-  enableTicketKeyCallback(): void;
-  onticketkeycallback: TicketKeyCallback | undefined;
-}
+type TicketKeyContext = NativeSecureContext & Required<Pick<NativeSecureContext, 'enableTicketKeyCallback'>>;
 
 const bindings = new WeakMap<TlsServer, TicketKeyBinding>();
 
 /** The server's internal context when it offers the ticket key callback. */
 function ticketKeyContext(server: TlsServer): TicketKeyContext | undefined {
-  const context = (server as { _sharedCreds?: { context?: unknown } })._sharedCreds?.context as
-    | Partial<TicketKeyContext>
-    | undefined;
-  return context !== null && typeof context === 'object' && typeof context.enableTicketKeyCallback === 'function'
-    ? (context as TicketKeyContext)
-    : undefined;
+  const context = nativeSecureContext(server);
+  return typeof context?.enableTicketKeyCallback === 'function' ? (context as TicketKeyContext) : undefined;
 }
 
 /** Whether this Node offers the internal ticket key callback on `server`. */

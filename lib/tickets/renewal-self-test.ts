@@ -28,6 +28,7 @@ import { connect, createServer, type TLSSocket } from 'node:tls';
 import { TicketKeyRing } from './key-ring.ts';
 import { selfSignedCertificate } from './self-signed.ts';
 import { ticketCallback } from './ticket-callback.ts';
+import { nativeSecureContext } from '../tls/secure-context.ts';
 import { linkServer, renewalState, setRenewalState } from './ticket-links.ts';
 import type { TicketCounters } from './attach-ticket-keys.ts';
 
@@ -90,8 +91,8 @@ async function selfTest(): Promise<string | undefined> {
     setImmediate(() => socket.write('.'));
   });
   server.on('tlsClientError', () => {});
-  const context = (server as unknown as { _sharedCreds?: { context?: { enableTicketKeyCallback?: () => void; onticketkeycallback?: unknown } } })._sharedCreds?.context;
-  if (typeof context?.enableTicketKeyCallback !== 'function') return 'no ticket key callback';
+  const context = nativeSecureContext(server);
+  if (context === undefined || typeof context.enableTicketKeyCallback !== 'function') return 'no ticket key callback';
   const { callback, wipe } = ticketCallback({ ring, counters, lifetimeMs: LIFETIME_S * 1000, renew: true, clock, selfTest: true, onEncrypt: (birth) => births.push(birth) });
   context.enableTicketKeyCallback();
   context.onticketkeycallback = callback;
