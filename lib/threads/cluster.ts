@@ -474,6 +474,7 @@ export class ThreadCluster extends EventEmitter<ThreadClusterEvents> {
  * @throws ReusePortUnsupportedError (`ERR_TLS_CACHE_REUSE_PORT_UNSUPPORTED`) when this runtime or platform lacks `reusePort`.
  * @throws WorkerStartError (`ERR_TLS_CACHE_WORKER_START`) when a thread failed before listening (its module threw, the port is taken, ...).
  * @throws MetricsListenError (`ERR_TLS_CACHE_METRICS_LISTEN`) when `metricsPort` is set and cannot be listened on (no worker was started).
+ * @throws TicketKeyFileError (`ERR_TLS_CACHE_TICKET_KEY_FILE`) when `ticketKeyFile` is set and a file cannot be read.
  */
 export async function startThreadCluster(options: ThreadClusterOptions): Promise<ThreadCluster> {
   const { env, config, applicationVariables, port: requestedPort, host, ticketMode, module } = checkClusterOptions(options);

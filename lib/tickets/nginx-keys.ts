@@ -12,6 +12,7 @@ import { TICKET_KEY_BYTES } from './ticket-key.ts';
 /**
  * Converts a 48-byte nginx `ssl_session_ticket_key` (name, AES key, HMAC
  * secret) to Node's order (name, HMAC secret, AES key). A new buffer.
+ * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`, option `key`) unless it is a Uint8Array of 48 bytes.
  */
 export function fromNginxKey(nginx: Uint8Array): Buffer {
   if (!(nginx instanceof Uint8Array) || nginx.byteLength !== TICKET_KEY_BYTES) {
@@ -24,7 +25,10 @@ export function fromNginxKey(nginx: Uint8Array): Buffer {
   return node;
 }
 
-/** Converts a key in Node's order to nginx's 48-byte file order. A new buffer. */
+/**
+ * Converts a key in Node's order to nginx's 48-byte file order. A new buffer.
+ * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`, option `key`) unless it is a Uint8Array of 48 bytes.
+ */
 export function toNginxKey(node: Uint8Array): Buffer {
   // The swap is its own inverse.
   return fromNginxKey(node);
