@@ -18,6 +18,7 @@ import { attachSessionCache, sessionCacheOf, type SessionCacheBinding, type Sess
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import { attachTicketKeys, ticketKeysOf, type TicketCounters, type TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 import { bindSessionsToCertificate, sniInUse, type CertificateBinding } from './certificate-binding.ts';
+import { followClientHellos, missLogger, settleMiss } from '../tls/resumption-misses.ts';
 
 /** The options every server of a deployment must be created with. */
 export interface RuntimeServerOptions {
@@ -96,7 +97,18 @@ export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions):
         logger[level]({ err: summarize(error), hook }, 'session store refused');
       },
     });
-  server.on('secureConnection', (socket: TLSSocket) => counters.countHandshake(socket.isSessionReused(), socket.getProtocol()));
+  // Ticket verdicts are tied to their connection through Node's ClientHello reading (resumption-misses.ts).
+  followClientHellos();
+  const logMiss = missLogger(logger);
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const reused = socket.isSessionReused();
+    const protocol = socket.getProtocol();
+    counters.countHandshake(reused, protocol);
+    const miss = settleMiss(socket, reused, protocol);
+    if (miss === undefined) return;
+    counters.add(miss.counter);
+    logMiss(miss, protocol);
+  });
   const ticketsNow = tickets === undefined ? undefined : followTickets(tickets, server, logger);
   const certificate = bindSessionsToCertificate(server, sessionIdContext, {
     onReplaced(bound) {
