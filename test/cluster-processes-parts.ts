@@ -98,6 +98,7 @@ t.test('IPC messages: what is encoded decodes; anything malformed is refused', a
   const asBytes = { [IPC_TAG]: Buffer.from(get[IPC_TAG], 'base64') };
   t.same(decodeToPrimary(asBytes, max), { op: W_GET, request: 7, id: id(1) }, 'a Uint8Array payload (advanced channel) decodes too');
   t.same(decodeToWorker(encodeToWorker({ op: P_GOT, request: 3, session: undefined }), max), { op: P_GOT, request: 3, session: undefined });
+  t.same(decodeToWorker(encodeToWorker({ op: P_GOT, request: 3, session: undefined, expired: true }), max), { op: P_GOT, request: 3, session: undefined, expired: true }, 'an expired miss');
 
   const packr = new Packr({ useRecords: false, moreTypes: false });
   const tag = (fields: unknown) => ({ [IPC_TAG]: packr.pack(fields).toString('base64') });
