@@ -47,9 +47,9 @@ export interface RuntimeAttachOptions {
   ticketKeys: TicketKeyRing | undefined;
   /** How tickets use the ring (see `attachTicketKeys`). */
   ticketMode: 'auto' | 'fallback';
-  /** Where hook, ticket and handshake counts are added. */
+  /** Where hook, ticket, handshake and missed-resumption counts are added. */
   counters: SharedCounters;
-  /** Where refusals and errors are logged. */
+  /** Where refusals and errors are logged, and each missed resumption at debug level (rate-limited). */
   logger: Logger;
   /**
    * The deployment's session ID context; the server must have been created
@@ -73,7 +73,8 @@ export interface RuntimeBinding {
 
 /**
  * Attaches `options.store` and `options.ticketKeys` to `server` (unless the
- * server module attached them itself), counts every handshake, and binds
+ * server module attached them itself), counts every handshake and every
+ * missed resumption by its reason (`tls/resumption-misses.ts`), and binds
  * the server's sessions to its certificate: its session ID context becomes
  * one derived from `sessionIdContext` and its certificate, again after a
  * `server.setSecureContext()` (which also gets the ticket keys and
