@@ -28,8 +28,9 @@
  *   {@link followClientHellos} wraps that internal method to know which
  *   connection is being read. It is feature-detected; without it (or for
  *   a ClientHello read outside it: the second one after a
- *   HelloRetryRequest, a server without session listeners) a verdict is
- *   not tied to a connection and not counted.
+ *   HelloRetryRequest, whose ticket the first one's verdict covers; a
+ *   server without session listeners) a verdict is not tied to a
+ *   connection and not counted.
  *
  * A connection that offered both (a TLS 1.2 ClientHello never does: Node
  * skips the lookup when a ticket comes) counts under its ticket. A
