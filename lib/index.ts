@@ -5,7 +5,7 @@
  *
  * @module
  */
-export { SessionTable } from './table/session-table.ts';
+export { SessionTable, EXPIRED_LENGTH } from './table/session-table.ts';
 export type { SessionTableOptions, OpenTableOptions, TableStats } from './table/session-table.ts';
 export {
   attachSessionCache,
@@ -21,7 +21,12 @@ export type {
   SessionHook,
   SessionHookCounters,
   SessionStore,
+  Lookup,
+  LookupMiss,
 } from './tls/session-hooks.ts';
+// Why a resumption was missed (issue 25).
+export { MISSES, followClientHellos, settleMiss, missLogger } from './tls/resumption-misses.ts';
+export type { Miss, MissMethod } from './tls/resumption-misses.ts';
 export { isFatalAlert } from './tls/fatal-alerts.ts';
 export { sessionIdOf } from './tls/session-der.ts';
 export { isTls13Session, sessionProtocolVersion, TLS_1_2, TLS_1_3 } from './tls/session-version.ts';

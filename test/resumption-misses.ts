@@ -14,10 +14,10 @@ import { pino } from 'pino';
 import t, { type Test } from 'tap';
 import { visitTls, type Visit } from './fixtures/clients.ts';
 import { startTestCluster } from './fixtures/start.ts';
-import { secretsOf, ticketOf, withTicket } from './helpers/session-der.ts';
+import { secretsOf, ticketOf, withLifetimeHint, withTicket } from './helpers/session-der.ts';
 import { attachRuntime, runtimeServerOptions } from '../lib/runtime/attach-runtime.ts';
 import { selfSignedCertificate } from '../lib/tickets/self-signed.ts';
-import { MISSES, type Miss } from '../lib/tls/resumption-misses.ts';
+import { MISS_LOG_LINES, MISS_LOG_WINDOW_MS, MISSES, missLogger, type Miss } from '../lib/tls/resumption-misses.ts';
 import type { SharedCounters } from '../lib/operations/counters.ts';
 
 t.setTimeout(120_000);
@@ -184,8 +184,10 @@ t.test(`past the ${TIMEOUT_S} s timeout: tickets are ticket_expired, session IDs
   const tickets = await Promise.all(VERSIONS.map((version) => sessionOf(version)));
   await new Promise((resolve) => setTimeout(resolve, TIMEOUT_S * 1000 + 1100));
   const before = missCounts(cluster.counters);
+  // Node's client (OpenSSL) stops offering a TLS 1.3 ticket once its session is older than the ticket's lifetime
+  // hint, in whole seconds (the timeout): a longer hint makes it offer, as a client that ignores the hint would.
   await expectMisses(t, { 'ticket/ticket_expired': 2 }, async () => {
-    for (const [i, version] of VERSIONS.entries()) t.equal((await offer(tickets[i], version)).reused, false);
+    for (const [i, version] of VERSIONS.entries()) t.equal((await offer(withLifetimeHint(tickets[i], 3600), version)).reused, false);
   });
   // The table's sweep (every 10 s, in this thread) may remove the expired entry at any time: look before and after.
   const id = secretsOf(byId).sessionId;
@@ -230,3 +232,25 @@ async function otherCertificateServer(): Promise<Server> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
 }
+
+t.test('the debug line: method, reason, protocol and worker; at most 10 a window of 10 s, the next saying how many were skipped; nothing below debug', async (t) => {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) };
+  const clock = { now: 1_000_000 };
+  const log = missLogger(pino({ level: 'debug' }, sink), () => clock.now);
+  const miss = MISSES.find((m) => m.reason === 'unknown_key')!;
+  for (let i = 0; i < 25; i++) log(miss, 'TLSv1.3');
+  t.equal(lines.length, MISS_LOG_LINES, `${MISS_LOG_LINES} lines in the window`);
+  t.match(lines[0], { level: 20, method: 'ticket', reason: 'unknown_key', protocol: 'TLSv1.3', pid: process.pid, thread: threadId });
+  t.notOk('skipped' in lines[0]);
+  clock.now += MISS_LOG_WINDOW_MS;
+  log(MISSES[0], 'TLSv1.2');
+  t.match(lines.at(-1), { method: 'session_id', reason: 'not_found', protocol: 'TLSv1.2', skipped: 15 }, 'the next window says how many were left out');
+  log(MISSES[0], 'TLSv1.2');
+  t.notOk('skipped' in lines.at(-1)!, 'once');
+
+  const quiet: unknown[] = [];
+  const info = missLogger(pino({ level: 'info' }, { write: (line: string) => quiet.push(line) }));
+  info(miss, 'TLSv1.3');
+  t.same(quiet, [], 'no line at info');
+});
