@@ -215,31 +215,31 @@ export class RedisSessionStore implements SessionStore {
     }
     return new Promise((resolve) => {
       let settled = false;
-      const settle = (found: Uint8Array | LookupMiss): void => {
-        settled = true;
-        resolve(expired && typeof found === 'string' ? 'expired' : found);
-      };
       // When the timer fires, a reply may already wait in the socket while this thread was busy (with
       // other handshakes): it is read in this event-loop turn's I/O phase, before setImmediate's. So the
       // bound is Redis's answer time, plus at most one turn of this thread's loop, not the loop's lag.
       const timer = setTimeout(() => {
         setImmediate(() => {
           if (settled) return;
+          settled = true;
           this.#count('redisTimeouts');
-          settle('timeout');
+          resolve(expired ? 'expired' : 'timeout');
         });
       }, this.#wait);
       this.#redis.getBuffer(sessionKey(this.#namespace, id)).then(
         (value) => {
           if (settled) return;
+          settled = true;
           clearTimeout(timer);
-          settle(value === null ? 'not_found' : this.#accept(id, value));
+          const found = value === null ? 'not_found' : this.#accept(id, value);
+          resolve(expired && typeof found === 'string' ? 'expired' : found);
         },
         () => {
           if (settled) return;
+          settled = true;
           clearTimeout(timer);
           this.#count('redisErrors');
-          settle('error');
+          resolve(expired ? 'expired' : 'error');
         },
       );
     });
