@@ -122,11 +122,12 @@ export function followClientHellos(): boolean {
   }
   const original = proto?.endParser;
   if (proto === undefined || typeof original !== 'function') return false;
-  const endParser = function (this: Marked, ...args: unknown[]): unknown {
+  // Node calls it with no arguments (`owner._handle.endParser()`): none are passed on, and none allocated.
+  const endParser = function (this: Marked): unknown {
     const outer = reading;
     reading = this;
     try {
-      return Reflect.apply(original, this, args);
+      return (original as (this: Marked) => unknown).call(this);
     } finally {
       reading = outer;
     }
