@@ -43,7 +43,7 @@ export type { AttachClusterCacheOptions, ClusterCacheAttachment } from './proces
 export { SessionTable } from './table/session-table.ts';
 export type { SessionTableOptions, OpenTableOptions, TableStats } from './table/session-table.ts';
 export { attachSessionCache, sessionCacheServerOptions } from './tls/session-hooks.ts';
-export type { AttachOptions, SessionCacheBinding, SessionCacheServerOptions, SessionHook, SessionHookCounters, SessionStore } from './tls/session-hooks.ts';
+export type { AttachOptions, Lookup, LookupMiss, SessionCacheBinding, SessionCacheServerOptions, SessionHook, SessionHookCounters, SessionStore } from './tls/session-hooks.ts';
 export { TicketKeyRing } from './tickets/key-ring.ts';
 export type { TicketKeyRingOptions, OpenTicketKeyRingOptions, TicketKeyRingStats, TickResult } from './tickets/key-ring.ts';
 export type { TicketKeyRingState, TicketKeyState } from './tickets/ring-state.ts';

@@ -101,6 +101,7 @@ t.test('IPC messages: what is encoded decodes; anything malformed is refused', a
   const fingerprint = Array.from({ length: 32 }, (_, i) => (i * 7).toString(16).toUpperCase().padStart(2, '0')).join(':');
   t.same(decodeToPrimary(encodeToPrimary({ op: W_CERTIFICATE, fingerprint }), max), { op: W_CERTIFICATE, fingerprint }, "a worker's certificate fingerprint");
   t.same(decodeToPrimary(encodeToPrimary({ op: W_CERTIFICATE, fingerprint: '' }), max), { op: W_CERTIFICATE, fingerprint: '' }, 'or none');
+  t.same(decodeToWorker(encodeToWorker({ op: P_GOT, request: 3, session: undefined, expired: true }), max), { op: P_GOT, request: 3, session: undefined, expired: true }, 'an expired miss');
 
   const packr = new Packr({ useRecords: false, moreTypes: false });
   const tag = (fields: unknown) => ({ [IPC_TAG]: packr.pack(fields).toString('base64') });

@@ -63,7 +63,11 @@ const LABEL_VALUES: Record<string, readonly string[]> = {
   result: ['full', 'resumed', 'hit', 'miss', 'succeeded', 'failed', 'aborted'],
   protocol: ['TLSv1.2', 'TLSv1.3', 'other'],
   method: ['session_id', 'ticket'],
-  reason: ['expired', 'capacity', 'overflow', 'repair', 'cleared', 'session_id', 'session', 'too_large', 'busy'],
+  reason: [
+    'expired', 'capacity', 'overflow', 'repair', 'cleared', 'session_id', 'session', 'too_large', 'busy',
+    // resumption_misses_total (MISSES)
+    'not_found', 'timeout', 'unavailable', 'unreadable', 'error', 'refused', 'unknown_key', 'ticket_expired',
+  ],
 };
 
 /** How many times a secret appears in the text, in hex (either case) or base64 (standard or URL). */

@@ -1,7 +1,7 @@
 // getInto(): a lookup that copies the session into the caller's buffer.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { SessionTable } from '../lib/table/session-table.ts';
+import { EXPIRED_LENGTH, SessionTable } from '../lib/table/session-table.ts';
 
 const MiB = 1024 * 1024;
 
@@ -48,7 +48,7 @@ t.test('a target anywhere: unaligned, a SharedArrayBuffer of its own, larger tha
   t.ok(Buffer.from(plain.subarray(0, 161)).equals(session));
 });
 
-t.test('a miss or an expired entry answers -1, counted as a miss; a hit counts as a hit', async (t) => {
+t.test('a miss answers -1 and an expired entry EXPIRED_LENGTH (-2), each counted as a miss; a hit counts as a hit', async (t) => {
   const { table, clock } = clocked({ timeout: 10 });
   const target = Buffer.alloc(table.maxSessionSize);
   const id = randomBytes(32);
@@ -59,7 +59,8 @@ t.test('a miss or an expired entry answers -1, counted as a miss; a hit counts a
   clock.now += 10_000 - 1;
   t.equal(table.getInto(id, target), 7, 'alive 1 ms before its timeout, and not extended by the lookups');
   clock.now += 1;
-  t.equal(table.getInto(id, target), -1, 'expired at its timeout');
+  t.equal(table.getInto(id, target), EXPIRED_LENGTH, 'expired at its timeout');
+  t.equal(EXPIRED_LENGTH, -2);
   const after = table.stats();
   t.equal(after.hits - before.hits, 2);
   t.equal(after.misses - before.misses, 1);
@@ -126,4 +127,16 @@ t.test('bad IDs are refused with ERR_TLS_CACHE_INVALID_SESSION_ID, as by get()',
   for (const id of [Buffer.alloc(0), Buffer.alloc(33), 'abc', null, undefined, [1, 2, 3]]) {
     t.throws(() => table.getInto(id as Uint8Array, target), { code: 'ERR_TLS_CACHE_INVALID_SESSION_ID' });
   }
+});
+
+t.test('lookUp() says why there is no session: not_found or expired', async (t) => {
+  const { table, clock } = clocked({ timeout: 10 });
+  const id = randomBytes(32);
+  t.equal(table.lookUp(id), 'not_found');
+  table.set(id, Buffer.from('session'));
+  t.same(table.lookUp(id), Buffer.from('session'));
+  clock.now += 10_000;
+  t.equal(table.lookUp(id), 'expired');
+  table.delete(id);
+  t.equal(table.lookUp(id), 'not_found');
 });

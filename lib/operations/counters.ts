@@ -63,6 +63,18 @@ export const COUNTER_NAMES = [
   // Redis writes and ends kept through an outage, sent once it is back (`redis/deferred-writes.ts`).
   'redisDeferred',
   'redisDeferredDropped',
+  // Missed resumptions by method and reason (issue 25), `tls/resumption-misses.ts` (`MISSES`).
+  'missIdNotFound',
+  'missIdExpired',
+  'missIdTimeout',
+  'missIdUnavailable',
+  'missIdUnreadable',
+  'missIdError',
+  'missIdRefused',
+  'missTicketUnknownKey',
+  'missTicketExpired',
+  'missTicketError',
+  'missTicketRefused',
 ] as const;
 
 /** A counter's name. */

@@ -15,6 +15,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { SharedCounters } from './counters.ts';
 import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
+import { MISSES } from '../tls/resumption-misses.ts';
 
 /** Where {@link createMetrics} reads its values. */
 export interface MetricsSources {
@@ -107,6 +108,15 @@ export function createMetrics(sources: MetricsSources): CacheMetrics {
       setTotal(c, v.missed, { method: 'session_id', result: 'miss' });
       setTotal(c, v.decrypted, { method: 'ticket', result: 'hit' });
       setTotal(c, v.unknownKey, { method: 'ticket', result: 'miss' });
+    },
+  );
+  counter(
+    'resumption_misses_total',
+    'Completed handshakes that offered a session (a TLS 1.2 session ID looked up, or a ticket) and did not resume, each under one reason (see docs/operations.md)',
+    ['method', 'reason'],
+    (c) => {
+      const v = counters.values();
+      for (const { method, reason, counter: name } of MISSES) setTotal(c, v[name], { method, reason });
     },
   );
   counter('sessions_stored_total', 'Sessions the session hooks stored in the shared table', [], (c) => setTotal(c, counters.get('stored')));

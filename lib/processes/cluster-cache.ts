@@ -367,13 +367,14 @@ export class ClusterCache {
   #act(worker: Worker, message: ToPrimary): void {
     switch (message.op) {
       case W_GET: {
-        let session: Buffer | undefined;
+        let found: Buffer | 'not_found' | 'expired';
         try {
-          session = this.table.get(message.id);
+          found = this.table.lookUp(message.id);
         } catch {
-          session = undefined;
+          found = 'not_found';
         }
-        this.#send(worker, { op: P_GOT, request: message.request, session });
+        const session = typeof found === 'string' ? undefined : found;
+        this.#send(worker, { op: P_GOT, request: message.request, session, expired: found === 'expired' });
         return;
       }
       case W_SET: {

@@ -104,7 +104,8 @@ export type ToPrimary =
 /** The primary's message to a worker. */
 export type ToWorker =
   | { op: typeof P_HELLO; settings: ClusterSettings; keys: TicketKeyRingState | undefined; redis?: WorkerRedisSettings | undefined }
-  | { op: typeof P_GOT; request: number; session: Buffer | undefined }
+  /** No session: `expired` says whether the table held it past its lifetime (sent as `false` instead of `null`). */
+  | { op: typeof P_GOT; request: number; session: Buffer | undefined; expired?: boolean }
   | { op: typeof P_KEYS; keys: TicketKeyRingState }
   | { op: typeof P_FLUSH }
   | { op: typeof P_COUNTS; request: number }
@@ -139,7 +140,7 @@ export function encodeToWorker(message: ToWorker): { [IPC_TAG]: string } {
     case P_HELLO:
       return frame([P_HELLO, message.settings, message.keys ?? null, message.redis ?? null]);
     case P_GOT:
-      return frame([P_GOT, message.request, message.session ?? null]);
+      return frame([P_GOT, message.request, message.session ?? (message.expired === true ? false : null)]);
     case P_KEYS:
       return frame([P_KEYS, message.keys]);
     case P_FLUSH:
@@ -227,6 +228,7 @@ export function decodeToWorker(message: { [IPC_TAG]: unknown }, maxSessionSize: 
   if (op === P_GOT && fields.length === 3 && isRequestId(fields[1])) {
     const session = fields[2];
     if (session === null) return { op, request: fields[1], session: undefined };
+    if (session === false) return { op, request: fields[1], session: undefined, expired: true };
     return isSession(session, maxSessionSize) ? { op, request: fields[1], session: asBuffer(session) } : undefined;
   }
   if (op === P_HELLO && (fields.length === 3 || fields.length === 4)) {

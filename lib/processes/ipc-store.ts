@@ -20,7 +20,7 @@
  * @module
  */
 import type { SharedCounters } from '../operations/counters.ts';
-import type { SessionStore } from '../tls/session-hooks.ts';
+import type { Lookup, SessionStore } from '../tls/session-hooks.ts';
 import { MAX_REQUEST_ID, W_DELETE, W_GET, W_SET, type ToPrimary } from './ipc-messages.ts';
 import type { LocalSessions } from './local-sessions.ts';
 import { sessionExpiresAt } from '../tls/session-expiry.ts';
@@ -52,7 +52,7 @@ export interface IpcStoreOptions {
 }
 
 interface Pending {
-  resolve: (session: Buffer | undefined) => void;
+  resolve: (found: Buffer | 'not_found' | 'expired' | 'timeout' | 'unavailable') => void;
   timer: NodeJS.Timeout;
   id: Buffer;
 }
@@ -89,6 +89,18 @@ export class IpcSessionStore implements SessionStore {
    * (`undefined` on a timeout, or at once when the channel is closed).
    */
   get(id: Uint8Array): Buffer | undefined | Promise<Buffer | undefined> {
+    const found = this.lookUp(id);
+    if (found instanceof Promise) return found.then((answer) => (typeof answer === 'string' ? undefined : answer));
+    return typeof found === 'string' ? undefined : found;
+  }
+
+  /**
+   * {@link get} saying why there is no session: `not_found` or `expired`
+   * (the primary's table said so), `timeout` (no answer within
+   * `ipcTimeout`), `unavailable` (not asked: the channel is closed, or the
+   * primary counts as absent and another lookup is its probe).
+   */
+  lookUp(id: Uint8Array): Buffer | 'unavailable' | Promise<Buffer | 'not_found' | 'expired' | 'timeout' | 'unavailable'> {
     const { local, counters } = this.#options;
     const copy = local.get(id);
     if (copy !== undefined) {
@@ -98,12 +110,12 @@ export class IpcSessionStore implements SessionStore {
     if (this.#absent) {
       // The primary is not answering: one probe at a time, now and then; the other lookups miss now.
       const now = this.#clock();
-      if (this.#pending.size > 0 || now - this.#probedAt < PROBE_INTERVAL_MS) return undefined;
+      if (this.#pending.size > 0 || now - this.#probedAt < PROBE_INTERVAL_MS) return 'unavailable';
       this.#probedAt = now;
     }
     const request = this.#nextRequest();
     const key = Buffer.from(id);
-    if (!this.#options.send({ op: W_GET, request, id: key })) return undefined;
+    if (!this.#options.send({ op: W_GET, request, id: key })) return 'unavailable';
     counters.add('ipcLookups');
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -114,7 +126,7 @@ export class IpcSessionStore implements SessionStore {
           this.#probedAt = this.#clock();
           this.#options.onAbsent?.();
         }
-        resolve(undefined);
+        resolve('timeout');
       }, this.#options.ipcTimeout);
       this.#pending.set(request, { resolve, timer, id: key });
     });
@@ -156,11 +168,13 @@ export class IpcSessionStore implements SessionStore {
   }
 
   /**
-   * The primary's answer to `request`. Returns `'answered'`, `'late'` (a
-   * request that already timed out: dropped) or `'unknown'` (never asked:
-   * the caller counts it as malformed).
+   * The primary's answer to `request`: the session, or `undefined` (with
+   * `expired` true when its table held the session past its lifetime).
+   * Returns `'answered'`, `'late'` (a request that already timed out:
+   * dropped) or `'unknown'` (never asked: the caller counts it as
+   * malformed).
    */
-  answer(request: number, session: Buffer | undefined): 'answered' | 'late' | 'unknown' {
+  answer(request: number, session: Buffer | undefined, expired = false): 'answered' | 'late' | 'unknown' {
     const pending = this.#pending.get(request);
     if (pending === undefined) {
       const age = (this.#lastRequest - request + MAX_REQUEST_ID) % MAX_REQUEST_ID;
@@ -176,7 +190,7 @@ export class IpcSessionStore implements SessionStore {
       const expiresAt = sessionExpiresAt(session);
       if (expiresAt !== undefined) this.#options.local.set(pending.id, session, Math.min(expiresAt, this.#clock() + this.timeout * 1000));
     }
-    pending.resolve(session);
+    pending.resolve(session ?? (expired ? 'expired' : 'not_found'));
     return 'answered';
   }
 
@@ -185,7 +199,7 @@ export class IpcSessionStore implements SessionStore {
     for (const [request, pending] of this.#pending) {
       clearTimeout(pending.timer);
       this.#pending.delete(request);
-      pending.resolve(undefined);
+      pending.resolve('unavailable');
     }
   }
 

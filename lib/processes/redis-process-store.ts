@@ -33,7 +33,7 @@ import type { SharedCounters } from '../operations/counters.ts';
 import { connectRedis } from '../redis/connection.ts';
 import { RedisSessionStore } from '../redis/session-store.ts';
 import { redisTargetOf, type RedisClient } from '../redis/topology.ts';
-import type { SessionStore } from '../tls/session-hooks.ts';
+import type { Lookup, SessionStore } from '../tls/session-hooks.ts';
 import { sessionExpiresAt } from '../tls/session-expiry.ts';
 import type { WorkerRedisSettings } from './ipc-messages.ts';
 import type { IpcSessionStore } from './ipc-store.ts';
@@ -85,13 +85,25 @@ export class RedisProcessStore implements SessionStore {
 
   /** The local copy's session, or a promise of the primary's answer, then Redis's, each within its bound. Never rejects. */
   get(id: Uint8Array): Uint8Array | undefined | Promise<Uint8Array | undefined> {
-    const first = this.#ipc.get(id);
-    if (first === undefined) return this.#redis.get(id);
-    if (!(first instanceof Promise)) return first;
-    return first.then(
-      (session) => session ?? this.#redis.get(id),
-      () => this.#redis.get(id),
-    );
+    const found = this.lookUp(id);
+    if (found instanceof Promise) return found.then((answer) => (typeof answer === 'string' ? undefined : answer));
+    return typeof found === 'string' ? undefined : found;
+  }
+
+  /**
+   * {@link get} saying why there is no session: Redis's reason, except that
+   * a session the primary's table holds expired stays `expired` (Redis
+   * keeps it until the same moment).
+   */
+  lookUp(id: Uint8Array): Lookup | Promise<Lookup> {
+    const first = this.#ipc.lookUp(id);
+    const then = (found: Lookup): Lookup | Promise<Lookup> => {
+      if (typeof found !== 'string') return found;
+      const second = this.#redis.lookUp(id);
+      if (found !== 'expired') return second;
+      return second instanceof Promise ? second.then((answer) => (typeof answer === 'string' ? 'expired' : answer)) : typeof second === 'string' ? 'expired' : second;
+    };
+    return first instanceof Promise ? first.then(then, () => then('error')) : then(first);
   }
 
   /** Stores a new session in the local copy, the primary's table and Redis (its `SET` on the wire before this returns). */

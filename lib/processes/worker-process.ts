@@ -191,7 +191,7 @@ export class ProcessWorker {
     try {
       switch (message.op) {
         case P_GOT:
-          if (this.ipc.answer(message.request, message.session) === 'unknown') this.counters.add('ipcMalformed');
+          if (this.ipc.answer(message.request, message.session, message.expired) === 'unknown') this.counters.add('ipcMalformed');
           return;
         case P_KEYS:
           if (this.ticketKeys === undefined) {

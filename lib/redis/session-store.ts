@@ -39,7 +39,7 @@ import { Command } from 'ioredis';
 import type { Logger } from 'pino';
 import type { CounterName } from '../operations/counters.ts';
 import { InvalidOptionError } from '../errors.ts';
-import type { SessionStore } from '../tls/session-hooks.ts';
+import type { LookupMiss, SessionStore } from '../tls/session-hooks.ts';
 import { isReady } from './connection.ts';
 import { DEFAULT_MAX_DEFERRED, DeferredWrites, type DeferredWrite } from './deferred-writes.ts';
 import { endedChannel, endedMessage, endedSealer } from './ended-sessions.ts';
@@ -50,6 +50,8 @@ import { dataNodes, type RedisClient } from './topology.ts';
 export interface LocalSessionStore {
   readonly timeout: number;
   get(id: Uint8Array): Uint8Array | undefined;
+  /** Optional: {@link LocalSessionStore.get} saying why there is none (a {@link SessionTable} tells an expired entry from an absent one). */
+  lookUp?(id: Uint8Array): Uint8Array | 'not_found' | 'expired';
   set(id: Uint8Array, session: Uint8Array, expiresAt?: number): boolean;
   /** Removes a session; optional. */
   delete?(id: Uint8Array): boolean;
@@ -189,12 +191,27 @@ export class RedisSessionStore implements SessionStore {
    * arrived while the thread was busy is not counted as late).
    */
   get(id: Uint8Array): Uint8Array | undefined | Promise<Uint8Array | undefined> {
-    const local = this.#local.get(id);
-    if (local !== undefined) return local;
+    const found = this.lookUp(id);
+    if (found instanceof Promise) return found.then((answer) => (typeof answer === 'string' ? undefined : answer));
+    return typeof found === 'string' ? undefined : found;
+  }
+
+  /**
+   * {@link get} saying why there is no session: `not_found`, `expired` (in
+   * the local table, or in Redis), `timeout` (Redis did not answer in
+   * time), `unavailable` (Redis not connected: not asked), `unreadable` (the
+   * entry did not authenticate), `error` (the command failed). An entry the
+   * local table holds expired stays `expired` whatever Redis answers
+   * (Redis keeps it until the same moment).
+   */
+  lookUp(id: Uint8Array): Uint8Array | LookupMiss | Promise<Uint8Array | LookupMiss> {
+    const local = this.#local.lookUp !== undefined ? this.#local.lookUp(id) : (this.#local.get(id) ?? 'not_found');
+    if (typeof local !== 'string') return local;
+    const expired = local === 'expired';
     this.#count('redisLookups');
     if (!isReady(this.#redis)) {
       this.#count('redisErrors');
-      return undefined;
+      return expired ? 'expired' : 'unavailable';
     }
     return new Promise((resolve) => {
       let settled = false;
@@ -206,7 +223,7 @@ export class RedisSessionStore implements SessionStore {
           if (settled) return;
           settled = true;
           this.#count('redisTimeouts');
-          resolve(undefined);
+          resolve(expired ? 'expired' : 'timeout');
         });
       }, this.#wait);
       this.#redis.getBuffer(sessionKey(this.#namespace, id)).then(
@@ -214,14 +231,15 @@ export class RedisSessionStore implements SessionStore {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          resolve(value === null ? undefined : this.#accept(id, value));
+          const found = value === null ? 'not_found' : this.#accept(id, value);
+          resolve(expired && typeof found === 'string' ? 'expired' : found);
         },
         () => {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
           this.#count('redisErrors');
-          resolve(undefined);
+          resolve(expired ? 'expired' : 'error');
         },
       );
     });
@@ -270,15 +288,15 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /** Opens a value read from Redis; stores a live session locally. */
-  #accept(id: Uint8Array, value: Buffer): Uint8Array | undefined {
+  #accept(id: Uint8Array, value: Buffer): Uint8Array | 'unreadable' | 'expired' {
     const plain = this.#sealer.open(id, value);
     if (plain === undefined || plain.length <= EXPIRY_BYTES) {
       this.#refused();
-      return undefined;
+      return 'unreadable';
     }
     const expiresAt = plain.readDoubleBE(0);
     const session = plain.subarray(EXPIRY_BYTES);
-    if (!(expiresAt > this.#clock())) return undefined;
+    if (!(expiresAt > this.#clock())) return 'expired';
     this.#count('redisHits');
     try {
       this.#local.set(id, session, expiresAt);

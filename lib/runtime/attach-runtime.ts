@@ -19,6 +19,7 @@ import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import { attachTicketKeys, ticketKeysOf, type TicketCounters, type TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 import { bindSessionsToCertificate, sniInUse, type CertificateBinding } from './certificate-binding.ts';
 import { nativeSecureContext } from '../tls/secure-context.ts';
+import { followClientHellos, missLogger, settleMiss } from '../tls/resumption-misses.ts';
 
 /** The options every server of a deployment must be created with. */
 export interface RuntimeServerOptions {
@@ -47,9 +48,9 @@ export interface RuntimeAttachOptions {
   ticketKeys: TicketKeyRing | undefined;
   /** How tickets use the ring (see `attachTicketKeys`). */
   ticketMode: 'auto' | 'fallback';
-  /** Where hook, ticket and handshake counts are added. */
+  /** Where hook, ticket, handshake and missed-resumption counts are added. */
   counters: SharedCounters;
-  /** Where refusals and errors are logged. */
+  /** Where refusals and errors are logged, and each missed resumption at debug level (rate-limited). */
   logger: Logger;
   /**
    * The deployment's session ID context; the server must have been created
@@ -75,7 +76,8 @@ export interface RuntimeBinding {
 
 /**
  * Attaches `options.store` and `options.ticketKeys` to `server` (unless the
- * server module attached them itself), counts every handshake, and binds
+ * server module attached them itself), counts every handshake and every
+ * missed resumption by its reason (`tls/resumption-misses.ts`), and binds
  * the server's sessions to its certificate: its session ID context becomes
  * one derived from `sessionIdContext` and its certificate, again after a
  * `server.setSecureContext()` (which also gets the ticket keys and
@@ -99,7 +101,18 @@ export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions):
         logger[level]({ err: summarize(error), hook }, 'session store refused');
       },
     });
-  server.on('secureConnection', (socket: TLSSocket) => counters.countHandshake(socket.isSessionReused(), socket.getProtocol()));
+  // Ticket verdicts are tied to their connection through Node's ClientHello reading (resumption-misses.ts).
+  followClientHellos();
+  const logMiss = missLogger(logger);
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const reused = socket.isSessionReused();
+    const protocol = socket.getProtocol();
+    counters.countHandshake(reused, protocol);
+    const miss = settleMiss(socket, reused, protocol);
+    if (miss === undefined) return;
+    counters.add(miss.counter);
+    logMiss(miss, protocol);
+  });
   const ticketsNow = tickets === undefined ? undefined : followTickets(tickets, server, logger);
   const certificate = bindSessionsToCertificate(server, sessionIdContext, {
     onReplaced(bound) {

@@ -35,14 +35,18 @@ const EXPIRED = 2;
 /**
  * Looks up `id`: the session copied into `m.target`, or into a new Buffer
  * when there is none (its length in `m.copied`), or undefined when it is
- * absent or expired (counted as a miss).
+ * absent or expired (counted as a miss; `m.expired` tells which).
  */
 export function lookup(m: TableMemory, id: Uint8Array): Uint8Array | undefined {
   m.locate(id);
+  m.expired = false;
   for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
     const r = probe(m, id);
     if (typeof r !== 'number') return r;
-    if (r === EXPIRED) return undefined;
+    if (r === EXPIRED) {
+      m.expired = true;
+      return undefined;
+    }
     if (r === MISS) break;
     m.count(C.readRetries);
   }

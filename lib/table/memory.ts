@@ -93,6 +93,8 @@ export class TableMemory {
   target: Uint8Array | undefined = undefined;
   /** Length of the session the last hit copied out. */
   copied = 0;
+  /** Whether the last lookup that found nothing found its entry expired (rather than absent). */
+  expired = false;
   /** The ArrayBuffer of the last session copied out (Node's Buffer pool, or a getInto() target), and a word view of it. */
   outBuffer: ArrayBufferLike | undefined = undefined;
   outWords: Int32Array<ArrayBufferLike> = new Int32Array(0);

@@ -150,6 +150,8 @@ const DEFAULTS = {
   sweepInterval: 10_000,
 };
 const MIN_SIZE = 64 * 1024;
+/** What {@link SessionTable.getInto} answers for a session that is there but expired. */
+export const EXPIRED_LENGTH = -2;
 const MAX_SIZE = 2 * 1024 * 1024 * 1024;
 const MAX_SESSION_SIZE = 65536;
 const MAX_TIMEOUT = 604_800;
@@ -231,12 +233,25 @@ export class SessionTable {
   }
 
   /**
+   * Looks up a session by ID like {@link get}, saying why there is none:
+   * a copy of the session, `'not_found'` or `'expired'` (an entry past its
+   * lifetime, not yet swept or evicted).
+   * @throws InvalidSessionIdError (`ERR_TLS_CACHE_INVALID_SESSION_ID`) unless `id` is 1 to 32 bytes.
+   */
+  lookUp(id: Uint8Array): Buffer | 'not_found' | 'expired' {
+    this.#checkId(id);
+    const m = this.#m;
+    return (lookup(m, id) as Buffer | undefined) ?? (m.expired ? 'expired' : 'not_found');
+  }
+
+  /**
    * Looks up a session by ID like {@link get}, but copies it into `target`
    * instead of allocating a Buffer for it: nothing is allocated, so a thread
    * doing many lookups makes no garbage. The TLS hooks look up this way.
    * Returns the session's length in bytes (the session is
-   * `target.subarray(0, length)`), or -1 when it is absent or expired, in
-   * which case `target`'s contents are unspecified.
+   * `target.subarray(0, length)`), or a negative number when there is none:
+   * -1 when it is absent, {@link EXPIRED_LENGTH} (-2) when it is there but
+   * expired; `target`'s contents are then unspecified.
    * @throws InvalidSessionIdError (`ERR_TLS_CACHE_INVALID_SESSION_ID`) unless `id` is 1 to 32 bytes.
    * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`, option `target`) unless `target` is a Uint8Array of at least {@link maxSessionSize} bytes outside the table's buffer.
    */
@@ -255,7 +270,7 @@ export class SessionTable {
     const m = this.#m;
     m.target = target;
     try {
-      return lookup(m, id) === undefined ? -1 : m.copied;
+      return lookup(m, id) !== undefined ? m.copied : m.expired ? EXPIRED_LENGTH : -1;
     } finally {
       m.target = undefined;
     }

@@ -27,6 +27,7 @@ import { emptyKey, wipeKey } from './ticket-key.ts';
 import { TicketBirths } from './ticket-birth.ts';
 import { birthOfNextTicket, linkOfferedBirth } from './ticket-links.ts';
 import type { TicketCounters } from './attach-ticket-keys.ts';
+import { noteTicket, TICKET_ACCEPTED, TICKET_EXPIRED, TICKET_FAILED, TICKET_UNKNOWN_KEY } from '../tls/resumption-misses.ts';
 
 /** The signature of Node's internal `onticketkeycallback`. */
 export type TicketKeyCallback = (name: Buffer, iv: Buffer, encrypt: boolean) => unknown[];
@@ -80,15 +81,19 @@ export function ticketCallback(options: TicketCallbackOptions): { callback: Tick
       }
       if (ring.decryptionKey(name, key) === undefined) {
         counters.unknownKey++;
+        noteTicket(TICKET_UNKNOWN_KEY);
         return refuse();
       }
       counters.decrypted++;
+      // Accepted unless refused below: whether it resumes is OpenSSL's to say (the HMAC, the session), at 'secureConnection'.
+      noteTicket(TICKET_ACCEPTED);
       if (lifetimeMs === undefined) return [ACCEPT, key.hmac, key.aes];
       const birth = births.open(key, ring.generation, ticketIv, now);
       // Unknown birth (issued before this code, by nginx sharing the key, or forged): OpenSSL's own lifetime applies.
       if (birth === undefined) return [ACCEPT, key.hmac, key.aes];
       if (now - birth >= lifetimeMs) {
         counters.expired++;
+        noteTicket(TICKET_EXPIRED);
         return refuse();
       }
       if (renew && linkOfferedBirth(birth, selfTest)) {
@@ -98,6 +103,7 @@ export function ticketCallback(options: TicketCallbackOptions): { callback: Tick
       return [ACCEPT, key.hmac, key.aes];
     } catch {
       counters.failures++;
+      if (!encrypt) noteTicket(TICKET_FAILED);
       return encrypt ? noTicket() : refuse();
     }
   };

@@ -5,14 +5,21 @@
  *
  * @module
  */
+import { executionAsyncResource } from 'node:async_hooks';
 import { Server as TlsServer } from 'node:tls';
 import { InvalidOptionError, SessionHooksInUseError, SessionTimeoutMismatchError } from '../errors.ts';
 import { endSessionsOnFatalAlert } from './fatal-alerts.ts';
 import { isTls13Session } from './session-version.ts';
 import { checkTlsServer } from './check-server.ts';
 import { describe } from '../describe.ts';
-import { SessionTable } from '../table/session-table.ts';
+import { EXPIRED_LENGTH, SessionTable } from '../table/session-table.ts';
 import { addTicketListeners, checkTicketSession, isLinking, markLinking, removeTicketListeners, resumeScope } from '../tickets/ticket-links.ts';
+import { noteLookup, type LookupMiss } from './resumption-misses.ts';
+
+export type { LookupMiss } from './resumption-misses.ts';
+
+/** What {@link SessionStore.lookUp} answers: the session, or why there is none. */
+export type Lookup = Uint8Array | LookupMiss;
 
 /**
  * What the hooks need of a store. {@link SessionTable} is one; a `Map`
@@ -28,6 +35,15 @@ export interface SessionStore {
    * within its own time bound; a rejection counts as a miss.
    */
   get(id: Uint8Array): Uint8Array | undefined | Promise<Uint8Array | undefined>;
+  /**
+   * Optional: {@link SessionStore.get} that says why it found nothing (a
+   * {@link LookupMiss} string instead of `undefined`), under the same rules
+   * (must not block; a promise settles within the store's bound and never
+   * rejects). The hooks use it when present, to count why resumptions were
+   * missed (`resumption_misses_total`); a store without it counts every
+   * miss as `not_found`.
+   */
+  lookUp?(id: Uint8Array): Lookup | Promise<Lookup>;
   /** Stores a session; returns `false` (or throws) when it was refused. */
   set(id: Uint8Array, session: Uint8Array): boolean;
   /**
@@ -189,39 +205,40 @@ export function attachSessionCache(
   // reference to it, so nothing is allocated per lookup.
   const table = store instanceof SessionTable ? store : undefined;
   const target = table === undefined ? undefined : Buffer.allocUnsafeSlow(table.maxSessionSize);
-  const lookUp = (id: Buffer): ReturnType<SessionStore['get']> => {
-    if (table === undefined || target === undefined) return store.get(id);
+  const lookUp = (id: Buffer): Lookup | undefined | Promise<Lookup | undefined> => {
+    if (table === undefined || target === undefined) return typeof store.lookUp === 'function' ? store.lookUp(id) : store.get(id);
     const length = table.getInto(id, target);
-    return length < 0 ? undefined : target.subarray(0, length);
+    return length >= 0 ? target.subarray(0, length) : length === EXPIRED_LENGTH ? 'expired' : 'not_found';
   };
 
   const onResumeSession = (id: Buffer, done: (error: Error | null, session: Buffer | null) => void): void => {
     // A TLS 1.3 ticket offered with this ClientHello is decrypted inside done(): tie it to this connection.
     const scope = resumeScope();
-    const answer = (session: Uint8Array | undefined): void => {
+    // The connection's TLSWrap: what the lookup found is noted on it (resumption-misses.ts).
+    const wrap = executionAsyncResource();
+    const answer = (found: Lookup | undefined): void => {
+      const session = found instanceof Uint8Array ? found : undefined;
       if (session === undefined) counters.missed++;
       else counters.resumed++;
+      noteLookup(wrap, session !== undefined ? undefined : typeof found === 'string' ? found : 'not_found');
       scope(() => done(null, session === undefined ? null : toBuffer(session)));
     };
-    let found: ReturnType<SessionStore['get']>;
+    let found: ReturnType<typeof lookUp>;
     try {
       found = lookUp(id);
     } catch (error) {
       report(onError, error, 'resumeSession');
-      found = undefined;
+      found = 'error';
     }
     if (!(found instanceof Promise)) {
       answer(found);
       return;
     }
     // Node waits for the callback; the store bounds how long. Called back exactly once.
-    found.then(
-      (session) => answer(session instanceof Uint8Array ? session : undefined),
-      (error: unknown) => {
-        report(onError, error, 'resumeSession');
-        answer(undefined);
-      },
-    );
+    found.then(answer, (error: unknown) => {
+      report(onError, error, 'resumeSession');
+      answer('error');
+    });
   };
 
   const endSession = (id: Buffer): void => {

@@ -9,6 +9,7 @@
  */
 const NODE_MAGIC = Buffer.from('\0nodejs:tls:session:1\0', 'latin1');
 const TICKET_TAG = 0xaa;
+const LIFETIME_HINT_TAG = 0xa9;
 const OCTET_STRING = 0x04;
 
 interface Tlv {
@@ -95,4 +96,22 @@ export function secretsOf(session: Buffer): { sessionId: Buffer; masterKey: Buff
     return Buffer.from(field.subarray(tlv.content, tlv.end));
   };
   return { sessionId: octets(fields[3]), masterKey: octets(fields[4]) };
+}
+
+/**
+ * A copy of `session` whose ticket lifetime hint (OpenSSL's
+ * `[9] EXPLICIT INTEGER`, seconds) is `seconds`. An OpenSSL client offers
+ * a TLS 1.3 ticket only while the session is no older than its hint
+ * (whole seconds); a longer hint makes it offer a ticket the server must
+ * refuse as expired, as a client that ignores the hint would.
+ */
+export function withLifetimeHint(session: Buffer, seconds: number): Buffer {
+  const bytes: number[] = [];
+  for (let n = seconds; n > 0; n = Math.floor(n / 256)) bytes.unshift(n % 256);
+  if (bytes.length === 0 || bytes[0] & 0x80) bytes.unshift(0);
+  const hint = tlv(LIFETIME_HINT_TAG, tlv(0x02, Buffer.from(bytes)));
+  const { prefix, fields, suffix } = parts(session);
+  if (!fields.some((f) => f[0] === LIFETIME_HINT_TAG)) throw new Error('the session has no ticket lifetime hint');
+  const replaced = fields.map((f) => (f[0] === LIFETIME_HINT_TAG ? hint : f));
+  return Buffer.concat([prefix, tlv(0x30, Buffer.concat(replaced)), suffix]);
 }

@@ -1,0 +1,205 @@
+/**
+ * Why a returning client got a full handshake: every completed handshake
+ * that offered a session (a TLS 1.2 session ID the store was asked about,
+ * or a ticket the ticket key callback was asked to decrypt) and did not
+ * resume gets exactly one reason ({@link MISSES}).
+ *
+ * What decides is recorded on the connection as it happens, and settled
+ * once, when the handshake completes ({@link settleMiss}, on
+ * `'secureConnection'`, where the protocol version and
+ * `isSessionReused()` are known):
+ *
+ * - **Session IDs.** The session hooks note what their lookup found on
+ *   the connection's TLSWrap (the `resumeSession` listener runs in its
+ *   scope): a session, or why none ({@link LookupMiss}, from the store).
+ *   It counts only under TLS 1.2 and older: a TLS 1.3 ClientHello's legacy
+ *   session ID is random bytes, not an offer (NOTES §1). A session handed
+ *   back that did not resume is `refused` (another certificate or session
+ *   ID context, another protocol version or cipher).
+ * - **Tickets.** The ticket key callback notes its verdict
+ *   ({@link noteTicket}): key not in the ring, session past its lifetime,
+ *   the callback failed, or accepted. Accepted and not resumed is
+ *   `refused`: OpenSSL checks the ticket's HMAC and the session after the
+ *   callback (a flipped bit, another session ID context...). Node calls
+ *   the ticket key callback with no socket; OpenSSL reads a ClientHello
+ *   synchronously inside Node's `endParser()` on the connection's TLSWrap
+ *   (after `resumeSession` is answered, or at once when the ClientHello
+ *   carries a TLS 1.2 ticket, which Node does not look up), so
+ *   {@link followClientHellos} wraps that internal method to know which
+ *   connection is being read. It is feature-detected; without it (or for
+ *   a ClientHello read outside it: the second one after a
+ *   HelloRetryRequest, whose ticket the first one's verdict covers; a
+ *   server without session listeners) a verdict is not tied to a
+ *   connection and not counted.
+ *
+ * A connection that offered both (a TLS 1.2 ClientHello never does: Node
+ * skips the lookup when a ticket comes) counts under its ticket. A
+ * handshake that never completes is not counted.
+ *
+ * Nothing is allocated per handshake besides one small integer property on
+ * a connection that offered something; the log line
+ * ({@link missLogger}) is built only when debug is on, and rate-limited.
+ *
+ * @module
+ */
+import { threadId } from 'node:worker_threads';
+import { TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+
+/** How a session was offered: label `method` of `resumption_misses_total`. */
+export type MissMethod = 'session_id' | 'ticket';
+
+/**
+ * Why a session-ID lookup found no session, as a store says it
+ * (`SessionStore.lookUp`):
+ * - `not_found`: no level holds the ID (never stored here, evicted, flushed, ended by a fatal alert);
+ * - `expired`: found, past its lifetime;
+ * - `timeout`: a level (IPC, Redis) did not answer within its bound;
+ * - `unavailable`: a level was known to be down (Redis not connected, the primary not answering): not asked;
+ * - `unreadable`: Redis held an entry that did not authenticate (another secret or namespace, or altered);
+ * - `error`: the store threw, or a command failed.
+ */
+export type LookupMiss = 'not_found' | 'expired' | 'timeout' | 'unavailable' | 'unreadable' | 'error';
+
+/** Every (method, reason) pair counted, in a fixed order; the counter names are the shared counters'. */
+export const MISSES = [
+  { method: 'session_id', reason: 'not_found', counter: 'missIdNotFound' },
+  { method: 'session_id', reason: 'expired', counter: 'missIdExpired' },
+  { method: 'session_id', reason: 'timeout', counter: 'missIdTimeout' },
+  { method: 'session_id', reason: 'unavailable', counter: 'missIdUnavailable' },
+  { method: 'session_id', reason: 'unreadable', counter: 'missIdUnreadable' },
+  { method: 'session_id', reason: 'error', counter: 'missIdError' },
+  { method: 'session_id', reason: 'refused', counter: 'missIdRefused' },
+  { method: 'ticket', reason: 'unknown_key', counter: 'missTicketUnknownKey' },
+  { method: 'ticket', reason: 'ticket_expired', counter: 'missTicketExpired' },
+  { method: 'ticket', reason: 'error', counter: 'missTicketError' },
+  { method: 'ticket', reason: 'refused', counter: 'missTicketRefused' },
+] as const;
+
+/** One entry of {@link MISSES}. */
+export type Miss = (typeof MISSES)[number];
+
+/** The index in {@link MISSES} of a lookup miss (the first six entries, in {@link LookupMiss} order). */
+const LOOKUP_MISS_INDEX: Record<LookupMiss, number> = { not_found: 0, expired: 1, timeout: 2, unavailable: 3, unreadable: 4, error: 5 };
+const ID_REFUSED = 6;
+
+/** A ticket key callback's verdict on an offered ticket (`noteTicket`). */
+export const TICKET_ACCEPTED = 1;
+export const TICKET_UNKNOWN_KEY = 2;
+export const TICKET_EXPIRED = 3;
+export const TICKET_FAILED = 4;
+export type TicketVerdict = typeof TICKET_ACCEPTED | typeof TICKET_UNKNOWN_KEY | typeof TICKET_EXPIRED | typeof TICKET_FAILED;
+/** The index in {@link MISSES} of a ticket verdict that did not resume. */
+const TICKET_MISS_INDEX = [-1, 10, 7, 8, 9];
+
+// The mark on a TLSWrap: bits 0-3 the lookup (0 none, 1 a session handed back, 2 + index of the miss), bits 4-7 the ticket verdict.
+const MARK = Symbol('tls-session-cache resumption offer');
+const LOOKUP_HIT = 1;
+type Marked = { [MARK]?: number };
+
+/** The TLSWrap whose ClientHello OpenSSL reads now (inside Node's `endParser()`), in this thread. */
+let reading: Marked | undefined;
+let following: 'pending' | 'on' | 'unavailable' = 'pending';
+
+/**
+ * Wraps Node's internal `TLSWrap.prototype.endParser` (once per thread) so
+ * that a ticket verdict can be tied to its connection; see the module's
+ * documentation. The wrapper only notes `this` around the original call.
+ * Returns whether it is in place (false when this Node has no such method:
+ * ticket misses are then not counted).
+ */
+export function followClientHellos(): boolean {
+  if (following !== 'pending') return following === 'on';
+  following = 'unavailable';
+  let proto: { endParser?: unknown } | undefined;
+  try {
+    // A client socket that never connects: its handle is a TLSWrap like a server connection's.
+    const probe = new TLSSocket(undefined as never);
+    proto = Object.getPrototypeOf((probe as unknown as { _handle: object })._handle) as { endParser?: unknown };
+    probe.destroy();
+  } catch {
+    return false;
+  }
+  const original = proto?.endParser;
+  if (proto === undefined || typeof original !== 'function') return false;
+  // Node calls it with no arguments (`owner._handle.endParser()`): none are passed on, and none allocated.
+  const endParser = function (this: Marked): unknown {
+    const outer = reading;
+    reading = this;
+    try {
+      return (original as (this: Marked) => unknown).call(this);
+    } finally {
+      reading = outer;
+    }
+  };
+  proto.endParser = endParser;
+  following = 'on';
+  return true;
+}
+
+/** In a `resumeSession` listener: what the lookup for the connection `wrap` (`executionAsyncResource()` there) found. */
+export function noteLookup(wrap: object, found: LookupMiss | undefined): void {
+  const marked = wrap as Marked;
+  const code = found === undefined ? LOOKUP_HIT : 2 + LOOKUP_MISS_INDEX[found];
+  marked[MARK] = ((marked[MARK] ?? 0) & 0xf0) | code;
+}
+
+/** In the ticket key callback, decrypting: its verdict, for the connection whose ClientHello is read now (if known). */
+export function noteTicket(verdict: TicketVerdict): void {
+  const marked = reading;
+  if (marked === undefined) return;
+  marked[MARK] = ((marked[MARK] ?? 0) & 0x0f) | (verdict << 4);
+}
+
+/**
+ * On `'secureConnection'`: the miss of this handshake (an entry of
+ * {@link MISSES}), or `undefined` when it resumed or offered nothing that
+ * counts. `reused` and `protocol` are the socket's `isSessionReused()` and
+ * `getProtocol()`.
+ */
+export function settleMiss(socket: TLSSocket, reused: boolean, protocol: string | null): Miss | undefined {
+  if (reused) return undefined;
+  const wrap = (socket as unknown as { _handle?: Marked | null })._handle;
+  const mark = wrap?.[MARK];
+  if (mark === undefined) return undefined;
+  const ticket = mark >> 4;
+  if (ticket !== 0) return MISSES[TICKET_MISS_INDEX[ticket]];
+  // A TLS 1.3 ClientHello's legacy session ID is random bytes: not an offer.
+  if (protocol === 'TLSv1.3') return undefined;
+  const lookup = mark & 0x0f;
+  if (lookup === 0) return undefined;
+  return MISSES[lookup === LOOKUP_HIT ? ID_REFUSED : lookup - 2];
+}
+
+/** At most this many miss lines per {@link MISS_LOG_WINDOW_MS}, per worker; the next line says how many were left out. */
+export const MISS_LOG_LINES = 10;
+export const MISS_LOG_WINDOW_MS = 10_000;
+
+/**
+ * A function that logs a miss at debug level, rate-limited: at most
+ * {@link MISS_LOG_LINES} lines per {@link MISS_LOG_WINDOW_MS} ms, the first
+ * line after a quiet spell saying how many were left out. A line carries
+ * the method, the reason, the protocol and the worker (process ID and
+ * thread ID); never a session ID, session data or a key.
+ */
+export function missLogger(logger: Logger, clock: () => number = Date.now): (miss: Miss, protocol: string | null) => void {
+  let windowStart = -Infinity;
+  let lines = 0;
+  let skipped = 0;
+  return (miss, protocol) => {
+    if (!logger.isLevelEnabled('debug')) return;
+    const now = clock();
+    if (now - windowStart >= MISS_LOG_WINDOW_MS) {
+      windowStart = now;
+      lines = 0;
+    }
+    if (lines >= MISS_LOG_LINES) {
+      skipped++;
+      return;
+    }
+    lines++;
+    const fields = { method: miss.method, reason: miss.reason, protocol, pid: process.pid, thread: threadId, ...(skipped > 0 ? { skipped } : {}) };
+    skipped = 0;
+    logger.debug(fields, 'resumption missed: a full handshake for a client that offered a session');
+  };
+}
