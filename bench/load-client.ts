@@ -8,7 +8,9 @@
  * offers the newest unused one and drops it; once it has none left, its
  * next handshake is a full one. Each of its connections ends with
  * close_notify both ways, so every ticket the server sent has arrived
- * before the next connection.
+ * before the next connection. With `requests` (`--requests N`), each
+ * connection sends N small HTTP/1.1 GET requests one after another after its
+ * handshake, each timed from writing it to reading its whole response.
  *
  * The main thread steers every task through a shared control block: a
  * handshake is counted (and its latency recorded) when it completes while
@@ -45,6 +47,8 @@ export interface ClientTask {
   groups: string | undefined;
   connections: number;
   returning: number;
+  /** HTTP/1.1 requests per connection after the handshake; 0 for handshakes only. */
+  requests: number;
   control: SharedArrayBuffer;
 }
 
@@ -65,11 +69,13 @@ export interface ClientPart {
   resumed: number;
   /** Handshakes that offered a session. */
   offered: number;
+  /** HTTP requests answered (on connections whose handshake was measured). */
+  requests: number;
   errors: number;
   /** A few error messages, for the report. */
   errorSamples: string[];
-  /** Handshake latencies in microseconds, HdrHistogram compressed base64. */
-  histograms: { all: string; full: string; resumed: string };
+  /** Handshake (and, in `requests`, request) latencies in microseconds, HdrHistogram compressed base64. */
+  histograms: { all: string; full: string; resumed: string; requests: string };
   negotiated: Negotiated | undefined;
 }
 
@@ -102,7 +108,62 @@ interface Handshake {
   session: Buffer | undefined;
   /** With `collect`: every ticket received. */
   tickets: Buffer[];
+  /** Latency of each HTTP request made on the connection, ms. */
+  requestsMs: number[];
   negotiated: Negotiated;
+}
+
+const REQUEST = Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+const HEADER_END = Buffer.from('\r\n\r\n');
+
+/**
+ * Sends `count` GET requests one after another on `socket`, each after the
+ * previous response was read whole (its Content-Length, or the end of a
+ * chunked body); resolves with their latencies in ms. Rejects on a status
+ * other than 200, or when the connection ends first.
+ */
+function exchange(socket: TLSSocket, count: number): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const latencies: number[] = [];
+    let received: Buffer = Buffer.alloc(0);
+    let sentAt = 0;
+    const send = (): void => {
+      sentAt = performance.now();
+      socket.write(REQUEST);
+    };
+    const done = (error?: Error): void => {
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      if (error) reject(error);
+      else resolve(latencies);
+    };
+    const onClose = (): void => done(new Error(`connection closed after ${latencies.length} of ${count} responses`));
+    const onData = (chunk: Buffer): void => {
+      received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
+      for (;;) {
+        const end = received.indexOf(HEADER_END);
+        if (end < 0) return;
+        const head = received.subarray(0, end).toString('latin1');
+        if (!head.startsWith('HTTP/1.1 200')) return done(new Error(`unexpected response: ${head.split('\r\n')[0]}`));
+        const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+        let total: number;
+        if (length !== null) total = end + 4 + Number(length[1]);
+        else {
+          const last = received.indexOf('0\r\n\r\n', end + 4);
+          if (last < 0) return;
+          total = last + 5;
+        }
+        if (received.length < total) return;
+        received = received.subarray(total);
+        latencies.push(performance.now() - sentAt);
+        if (latencies.length === count) return done();
+        send();
+      }
+    };
+    socket.on('data', onData);
+    socket.on('close', onClose);
+    send();
+  });
 }
 
 /**
@@ -112,7 +173,7 @@ interface Handshake {
  * With `collect` (`tls13-once`), it closes at `secureConnect` and resolves
  * when the server's close arrives, with every ticket sent before it.
  */
-function handshake(options: ConnectionOptions, offer: Buffer | undefined, inFlight: Set<TLSSocket>, collect = false): Promise<Handshake> {
+function handshake(options: ConnectionOptions, offer: Buffer | undefined, inFlight: Set<TLSSocket>, collect = false, requests = 0): Promise<Handshake> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const socket = connect(offer === undefined ? options : { ...options, session: offer });
@@ -121,6 +182,7 @@ function handshake(options: ConnectionOptions, offer: Buffer | undefined, inFlig
     let resumed = false;
     let session: Buffer | undefined;
     const tickets: Buffer[] = [];
+    let requestsMs: number[] = [];
     let negotiated: Negotiated = { protocol: null, cipher: '', group: undefined };
     let settled = false;
     let sessionTimer: NodeJS.Timeout | undefined;
@@ -135,7 +197,7 @@ function handshake(options: ConnectionOptions, offer: Buffer | undefined, inFlig
     };
     const finish = (): void => {
       if (!settle()) return;
-      resolve({ latencyMs, resumed, session, tickets, negotiated });
+      resolve({ latencyMs, resumed, session, tickets, requestsMs, negotiated });
       socket.end();
     };
     const fail = (error: Error): void => {
@@ -143,15 +205,26 @@ function handshake(options: ConnectionOptions, offer: Buffer | undefined, inFlig
       socket.destroy();
       reject(error);
     };
+    let exchanging = false;
     socket.on('session', (ticket: Buffer) => {
       session = ticket;
       if (collect) tickets.push(ticket);
-      else if (latencyMs >= 0) finish();
+      else if (latencyMs >= 0 && !exchanging) finish();
     });
     socket.once('secureConnect', () => {
       latencyMs = performance.now() - started;
       resumed = socket.isSessionReused();
       negotiated = { protocol: socket.getProtocol(), cipher: socket.getCipher().name, group: groupOf(socket) };
+      if (requests === 0) return afterHandshake();
+      // The requests first (a TLS 1.3 ticket arrives meanwhile), then the connection ends as without them.
+      exchanging = true;
+      exchange(socket, requests).then((latencies) => {
+        exchanging = false;
+        requestsMs = latencies;
+        afterHandshake();
+      }, fail);
+    });
+    const afterHandshake = (): void => {
       if (collect) {
         // close_notify now; the server answers with its own after any ticket it sends.
         socket.end();
@@ -171,10 +244,10 @@ function handshake(options: ConnectionOptions, offer: Buffer | undefined, inFlig
       // TLS 1.2: a resumed session stays valid; a new one is available now.
       if (!resumed) session = socket.getSession();
       finish();
-    });
+    };
     socket.on('error', fail);
     socket.on('close', () => {
-      if (collect && latencyMs >= 0) finish();
+      if (collect && latencyMs >= 0 && !exchanging) finish();
       else fail(new Error('connection closed before the handshake completed'));
     });
   });
@@ -196,13 +269,14 @@ export default async function runClients(task: ClientTask): Promise<ClientPart> 
     ...VERSIONS[task.protocol],
     ...(task.groups === undefined ? {} : { ecdhCurve: task.groups }),
   };
-  const histograms = { all: newHistogram(), full: newHistogram(), resumed: newHistogram() };
+  const histograms = { all: newHistogram(), full: newHistogram(), resumed: newHistogram(), requests: newHistogram() };
   const part: Omit<ClientPart, 'histograms'> = {
     threadId,
     connections: task.connections,
     handshakes: 0,
     resumed: 0,
     offered: 0,
+    requests: 0,
     errors: 0,
     errorSamples: [],
     negotiated: undefined,
@@ -231,7 +305,7 @@ export default async function runClients(task: ClientTask): Promise<ClientPart> 
       const offer = once ? unused.pop() : last !== undefined && returning ? last : undefined;
       const port = ports[turn++ % ports.length];
       try {
-        const result = await handshake(ports.length === 1 ? options : { ...options, port }, offer, inFlight, once);
+        const result = await handshake(ports.length === 1 ? options : { ...options, port }, offer, inFlight, once, task.requests);
         if (once) unused.push(...result.tickets.slice(-MAX_UNUSED_TICKETS));
         if (unused.length > MAX_UNUSED_TICKETS) unused.splice(0, unused.length - MAX_UNUSED_TICKETS);
         if (result.session !== undefined) last = result.session;
@@ -241,6 +315,8 @@ export default async function runClients(task: ClientTask): Promise<ClientPart> 
         part.handshakes++;
         histograms.all.recordValue(micros);
         (result.resumed ? histograms.resumed : histograms.full).recordValue(micros);
+        for (const ms of result.requestsMs) histograms.requests.recordValue(Math.max(1, Math.round(ms * 1000)));
+        part.requests += result.requestsMs.length;
         Atomics.add(control, Control.DONE, 1);
         if (result.resumed) {
           part.resumed++;
@@ -276,6 +352,7 @@ export default async function runClients(task: ClientTask): Promise<ClientPart> 
       all: hdr.encodeIntoCompressedBase64(histograms.all),
       full: hdr.encodeIntoCompressedBase64(histograms.full),
       resumed: hdr.encodeIntoCompressedBase64(histograms.resumed),
+      requests: hdr.encodeIntoCompressedBase64(histograms.requests),
     },
   };
 }

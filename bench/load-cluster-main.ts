@@ -15,12 +15,11 @@
  * @module
  */
 import cluster from 'node:cluster';
-import { constants } from 'node:crypto';
-import { createServer, type TLSSocket } from 'node:tls';
 import { attachClusterCache, clusterServerOptions } from '../lib/processes/attach-cluster-cache.ts';
 import { freePort } from '../lib/threads/free-port.ts';
 import { startClusterCache } from '../lib/processes/cluster-cache.ts';
 import type { FromLoadServer, LoadServerSpec, ToLoadServer } from './load-server-main.ts';
+import { createBenchServer } from './load-server.ts';
 
 /** Session lifetime of every mode's servers (the runtime's default, nginx's `ssl_session_timeout 5m`). */
 const SESSION_TIMEOUT = '300';
@@ -65,20 +64,8 @@ if (cluster.isPrimary) {
   process.on('disconnect', stop);
 } else {
   const spec = JSON.parse(process.env.BENCH_CLUSTER_SPEC ?? '{}') as LoadServerSpec & { port: number };
-  const server = createServer(
-    {
-      cert: spec.cert,
-      key: spec.key,
-      ...clusterServerOptions(),
-      ...(spec.protocol === 'tls12-id' ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
-    },
-    (socket: TLSSocket) => {
-      // The client closes after its handshake (and, in TLS 1.3, its ticket).
-      socket.on('error', () => {});
-      socket.resume();
-    },
-  );
-  server.on('tlsClientError', () => {});
+  // The bench's own server (handshakes, or HTTPS with --requests); attachClusterCache() adds the cache.
+  const { server } = createBenchServer({ ...spec, mode: 'none' }, clusterServerOptions());
   await attachClusterCache(server);
   server.listen(spec.port, spec.host);
 }

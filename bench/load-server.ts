@@ -14,6 +14,11 @@
  * For `tls12-id`, every server sets `SSL_OP_NO_TICKET`, so TLS 1.2 sessions
  * go by session ID; the other protocols keep tickets on.
  *
+ * With `http` (the benchmark's `--requests`), the server is an
+ * `https.Server` (a `tls.Server` with the same options and hooks) whose
+ * every request gets {@link answerRequest}; the `nginx-proxy` mode serves
+ * the same answer as plain HTTP behind nginx ({@link createPlainServer}).
+ *
  * `none` and `per-worker` run on `bench/load-threads.ts`, a bare
  * worker-thread runner with `reusePort`, not on the cluster runtime: the
  * runtime gives every server it hosts the shared ticket keys, which would
@@ -22,18 +27,37 @@
  * @module
  */
 import { constants } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { attachSessionCache, type SessionCacheBinding, type SessionStore } from '../lib/tls/session-hooks.ts';
 import type { ServerContext } from '../lib/runtime/server-context.ts';
 import type { Protocol } from './lib/load-args.ts';
 
-export type NodeMode = 'none' | 'per-worker' | 'shared';
+/** `upstream`: plain HTTP, no TLS (the Node side of `nginx-proxy`). */
+export type NodeMode = 'none' | 'per-worker' | 'shared' | 'upstream';
 
 export interface LoadServerData {
   mode: NodeMode;
   protocol: Protocol;
   cert: string;
   key: string;
+  /** Answer HTTP/1.1 requests after the handshake (an `https.Server`); handshakes only when absent. */
+  http?: boolean;
+}
+
+/** The one answer of every server under test (nginx's `return 200 "ok\n"` says the same). */
+export function answerRequest(_request: IncomingMessage, response: ServerResponse): void {
+  // x-bench-server tells a test that nginx-proxy's answer came from Node, not from nginx.
+  response.writeHead(200, { 'content-type': 'text/plain', 'x-bench-server': 'node' });
+  response.end('ok\n');
+}
+
+/** The `nginx-proxy` mode's upstream: {@link answerRequest} over plain HTTP/1.1 (keep-alive), not listening yet. */
+export function createPlainServer(): HttpServer {
+  const server = createHttpServer({ keepAliveTimeout: 60_000 }, answerRequest);
+  server.on('clientError', (_error, socket) => socket.destroy());
+  return server;
 }
 
 /** A per-thread cache as applications write it: a Map keyed by the hex ID, expiring on read. */
@@ -65,19 +89,19 @@ export function createBenchServer(
   serverOptions: { sessionTimeout: number; sessionIdContext?: string },
 ): { server: Server; binding: SessionCacheBinding | undefined } {
   const sessionTimeout = serverOptions.sessionTimeout;
-  const server = createServer(
-    {
-      cert: data.cert,
-      key: data.key,
-      ...serverOptions,
-      ...(data.protocol === 'tls12-id' ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
-    },
-    (socket: TLSSocket) => {
+  const options = {
+    cert: data.cert,
+    key: data.key,
+    ...serverOptions,
+    ...(data.protocol === 'tls12-id' ? { secureOptions: constants.SSL_OP_NO_TICKET } : {}),
+  };
+  const server: Server = data.http === true
+    ? createHttpsServer(options, answerRequest)
+    : createServer(options, (socket: TLSSocket) => {
       // The client closes after its handshake (and, in TLS 1.3, its ticket).
       socket.on('error', () => {});
       socket.resume();
-    },
-  );
+    });
   // Clients cut at the end of a window: not worth a log line.
   server.on('tlsClientError', () => {});
   const binding = data.mode === 'per-worker' ? attachSessionCache(server, perWorkerMapStore(sessionTimeout)) : undefined;

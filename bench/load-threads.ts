@@ -2,7 +2,9 @@
  * A bare worker-thread server runner for the `none` and `per-worker` modes
  * of the load benchmark: `workers` threads, each with its own
  * `createBenchServer()` listening on one port with `reusePort` (as the
- * cluster runtime does, without anything shared).
+ * cluster runtime does, without anything shared). In `upstream` mode (the
+ * Node side of `nginx-proxy`) each thread serves `createPlainServer()`:
+ * the same answer over plain HTTP.
  *
  * In the main thread: {@link startThreads}. As a worker thread: makes and
  * runs one server, posts `listening`, answers `counters` with its hooks'
@@ -13,7 +15,7 @@
 import { freePort } from '../lib/threads/free-port.ts';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { addSessionHookCounters, emptySessionHookCounters, type SessionHookCounters } from '../lib/tls/session-hooks.ts';
-import { createBenchServer, type LoadServerData } from './load-server.ts';
+import { createBenchServer, createPlainServer, type LoadServerData } from './load-server.ts';
 
 export interface ThreadServerData extends LoadServerData {
   host: string;
@@ -93,7 +95,9 @@ export async function startThreads(data: Omit<ThreadServerData, 'port'>, workers
 if (!isMainThread && parentPort !== null) {
   const data = workerData as ThreadServerData;
   const port = parentPort;
-  const { server, binding } = createBenchServer(data, { sessionTimeout: data.sessionTimeout });
+  const { server, binding } = data.mode === 'upstream'
+    ? { server: createPlainServer(), binding: undefined }
+    : createBenchServer(data, { sessionTimeout: data.sessionTimeout });
   server.listen({ port: data.port, host: data.host, reusePort: true }, () => port.postMessage({ type: 'listening' } satisfies FromThread));
   port.on('message', () => port.postMessage({ type: 'counters', counters: binding ? { ...binding.counters } : undefined } satisfies FromThread));
 }

@@ -156,6 +156,7 @@ async function measure(
         groups: config.groups,
         connections,
         returning: config.returning,
+        requests: config.requests,
         control: control.buffer as SharedArrayBuffer,
       } satisfies ClientTask) as Promise<ClientPart>
     ).catch((error: unknown) => {
@@ -178,7 +179,9 @@ async function measure(
     bar.updateRun((performance.now() - warmupStart) / totalMs, counts('warm-up'));
   }
 
-  const cpuBefore = treeCpuSeconds(server.pid);
+  // Every process tree that serves (nginx-proxy: nginx and its Node upstream), together.
+  const serving = [server.pid, ...(server.otherPids ?? [])];
+  const cpuBefore = servingCpuSeconds(serving);
   const clientBefore = process.cpuUsage();
   const start = performance.now();
   Atomics.store(control, Control.PHASE, Phase.MEASURING);
@@ -195,9 +198,9 @@ async function measure(
   }
   Atomics.store(control, Control.PHASE, Phase.STOP);
   const windowSeconds = (performance.now() - start) / 1000;
-  const cpuAfter = treeCpuSeconds(server.pid);
+  const cpuAfter = servingCpuSeconds(serving);
   const clientCpu = process.cpuUsage(clientBefore);
-  const serverMemory = treeMemory(server.pid);
+  const serverMemory = servingMemory(serving);
   const parts = await Promise.all(tasks);
   if (failure !== undefined) throw failure;
   return {
@@ -215,6 +218,30 @@ async function measure(
   };
 }
 
+/** CPU seconds of every serving process tree, or `undefined` when one cannot be read. */
+function servingCpuSeconds(pids: readonly number[]): number | undefined {
+  let total = 0;
+  for (const pid of pids) {
+    const seconds = treeCpuSeconds(pid);
+    if (seconds === undefined) return undefined;
+    total += seconds;
+  }
+  return total;
+}
+
+/** Resident memory of every serving process tree, added up. */
+function servingMemory(pids: readonly number[]): Measurement['serverMemory'] {
+  const total = { rssBytes: 0, peakRssBytes: 0, processes: 0 };
+  for (const pid of pids) {
+    const memory = treeMemory(pid);
+    if (memory === undefined) return undefined;
+    total.rssBytes += memory.rssBytes;
+    total.peakRssBytes += memory.peakRssBytes;
+    total.processes += memory.processes;
+  }
+  return total;
+}
+
 function runLine(r: RunResult): string {
   const share = r.resumptionRatio === null ? 'n/a' : `${(r.resumptionRatio * 100).toFixed(1)}%`;
   const cpu = r.serverCpuSecondsPer1000 === null ? 'n/a' : r.serverCpuSecondsPer1000.toFixed(3);
@@ -222,6 +249,10 @@ function runLine(r: RunResult): string {
     `${r.mode} ${r.protocol} ${r.key} ${r.workers}w: ${formatCount(r.handshakes)} handshakes in ${r.windows} windows, ${r.windowSeconds.toFixed(1)} s, ` +
     `${formatCount(r.handshakesPerSecond)}/s (${formatCount(r.resumedPerSecond)} resumed/s), resumption ${share}, ` +
     `p99 ${r.latency.all.p99Ms.toFixed(2)} ms, server CPU ${cpu} s/1k` +
+    (r.requests > 0
+      ? `; ${formatCount(r.requests)} requests, ${formatCount(r.requestsPerSecond)}/s, p99 ${r.latency.requests.p99Ms.toFixed(2)} ms, ` +
+        `server CPU ${r.serverCpuSecondsPer1000Requests === null ? 'n/a' : r.serverCpuSecondsPer1000Requests.toFixed(3)} s/1k requests`
+      : '') +
     (r.errors > 0 ? `, ${r.errors} errors (${r.errorSamples.join('; ')})` : '')
   );
 }
@@ -252,6 +283,7 @@ async function bench(config: LoadConfig): Promise<number> {
   ].filter(Boolean).join(' or ');
   console.log(
     `Config: ${config.connections} connections on ${config.clientThreads} client threads, ${(config.returning * 100).toFixed(0)}% returning, ` +
+      `${config.requests > 0 ? `${config.requests} HTTP/1.1 request${config.requests === 1 ? '' : 's'} per connection` : 'handshakes only'}, ` +
       `${config.rounds} x (${config.warmupMs / 1000} s warm-up + ${windowText}) per mode and scenario; protocols ${config.protocols.join(', ')}; keys ${config.keys.join(', ')}; ` +
       `groups offered ${config.groups ?? "Node's default"}; ` +
       `workers ${config.workers.join(', ')}; modes ${modes.join(', ')}${config.quick ? ' (quick)' : ''}`,
@@ -306,7 +338,7 @@ async function bench(config: LoadConfig): Promise<number> {
     // Every mode's server of the scenario stays up; the idle ones cost next to nothing.
     for (const mode of modes) {
       try {
-        running.set(mode, await MODE_SERVERS[mode].start({ mode, ...scenario, certificate: certificates.get(scenario.key)!, host: HOST }));
+        running.set(mode, await MODE_SERVERS[mode].start({ mode, ...scenario, certificate: certificates.get(scenario.key)!, host: HOST, requests: config.requests }));
       } catch (error) {
         failed(`${mode} ${name}`, error);
       }
@@ -352,7 +384,11 @@ async function bench(config: LoadConfig): Promise<number> {
   console.log(
     '\nhandshakes/s = completed handshakes / measured window; resumed = resumed / handshakes that offered a session; ' +
       'p50/p99/p99.9: handshake latency (connect to secureConnect, all handshakes); CPU s/1k: server process CPU seconds per 1,000 handshakes; ' +
-      'RSS: server process(es) resident memory at the end of the window.',
+      'RSS: server process(es) resident memory at the end of the window.' +
+      (config.requests > 0
+        ? ' req/s: HTTP requests answered / window; req p99: request latency (request written to response read, on the open connection); ' +
+          'CPU s/1k req: CPU seconds of every serving process (nginx and Node together for nginx-proxy) per 1,000 requests.'
+        : ''),
   );
   if (comparisons.length > 0) {
     console.log('\nRatios (same run, same machine):');

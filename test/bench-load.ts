@@ -7,7 +7,8 @@ import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { get as httpsGet } from 'node:https';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as hdr from 'hdr-histogram-js';
 import { OPTIONS, USAGE, parseLoadArgs, splitConnections } from '../bench/lib/load-args.ts';
@@ -25,7 +26,8 @@ import {
   type Measurement,
   type RunResult,
 } from '../bench/lib/load-stats.ts';
-import { nginxConfig, nginxVersion, redisServerVersion } from '../bench/lib/servers.ts';
+import { makeCertificate } from '../bench/lib/certificates.ts';
+import { MODE_SERVERS, nginxConfig, nginxVersion, redisServerVersion } from '../bench/lib/servers.ts';
 import { newHistogram, type ClientPart } from '../bench/load-client.ts';
 
 t.test('arguments: defaults of a full run and of --quick', async (t) => {
@@ -40,7 +42,8 @@ t.test('arguments: defaults of a full run and of --quick', async (t) => {
   t.equal(full.returning, 1);
   t.same(full.protocols, ['tls12-id', 'tls12-ticket', 'tls13', 'tls13-once']);
   t.same(full.keys, ['rsa']);
-  t.same(full.modes, ['none', 'per-worker', 'shared', 'nginx', 'redis', 'cluster', 'redis-cluster', 'cluster-redis']);
+  t.same(full.modes, ['none', 'per-worker', 'shared', 'nginx', 'nginx-proxy', 'redis', 'cluster', 'redis-cluster', 'cluster-redis']);
+  t.equal(full.requests, 0, 'handshakes only by default');
   t.equal(full.quick, false);
   t.equal(full.chart, undefined, 'the committed chart is written only when asked');
   t.equal(full.groups, undefined, "Node's default groups");
@@ -95,6 +98,10 @@ t.test('arguments: flags, environment variables, and which wins', async (t) => {
   t.equal(fromEnv.out, 'o');
   t.equal(fromEnv.chart, 'c');
   t.equal(parseLoadArgs(['--connections', '12'], env, 2).connections, 12, 'a flag wins over its variable');
+  t.equal(parseLoadArgs(['--requests', '3'], {}, 2).requests, 3);
+  t.equal(parseLoadArgs(['--requests', '0'], {}, 2).requests, 0, '0: handshakes only');
+  t.equal(parseLoadArgs([], { BENCH_REQUESTS: '2' }, 2).requests, 2);
+  t.equal(parseLoadArgs(['--requests', '1'], { BENCH_REQUESTS: '2' }, 2).requests, 1, 'the flag wins');
   t.equal(parseLoadArgs([], { BENCH_CONNECTIONS: '' }, 2).connections, 16, 'an empty variable is unset');
 
   const byCount = parseLoadArgs(['--handshakes', '5000'], {}, 2);
@@ -115,6 +122,9 @@ t.test('arguments: bad input is refused, naming the flag or variable', async (t)
   t.throws(() => parseLoadArgs([], { BENCH_RETURNING: 'all' }, 2), /--returning \(from BENCH_RETURNING\)/);
   t.throws(() => parseLoadArgs(['--groups', 'X25519, P-256'], {}, 2), /--groups expects group names/);
   t.throws(() => parseLoadArgs(['--bogus'], {}, 2), TypeError);
+  t.throws(() => parseLoadArgs(['--requests=-1'], {}, 2), /--requests expects an integer from 0 to 10000/);
+  t.throws(() => parseLoadArgs(['--requests', 'some'], {}, 2), /--requests expects an integer/);
+  t.throws(() => parseLoadArgs([], { BENCH_REQUESTS: '1.5' }, 2), /--requests \(from BENCH_REQUESTS\)/);
 });
 
 t.test('the usage text documents every flag and variable', async (t) => {
@@ -132,11 +142,13 @@ t.test('connections are spread evenly over the client threads', async (t) => {
   t.same(splitConnections(1, 1), [1]);
 });
 
-/** A client part with the given latencies (ms) of full and resumed handshakes. */
-function part(full: number[], resumed: number[], offered: number, errors = 0): ClientPart {
+/** A client part with the given latencies (ms) of full and resumed handshakes (and of HTTP requests). */
+function part(full: number[], resumed: number[], offered: number, errors = 0, requestsMs: number[] = []): ClientPart {
   const all = newHistogram();
   const fullH = newHistogram();
   const resumedH = newHistogram();
+  const requestsH = newHistogram();
+  for (const ms of requestsMs) requestsH.recordValue(ms * 1000);
   for (const ms of full) {
     all.recordValue(ms * 1000);
     fullH.recordValue(ms * 1000);
@@ -151,12 +163,14 @@ function part(full: number[], resumed: number[], offered: number, errors = 0): C
     handshakes: full.length + resumed.length,
     resumed: resumed.length,
     offered,
+    requests: requestsMs.length,
     errors,
     errorSamples: errors > 0 ? ['boom'] : [],
     histograms: {
       all: hdr.encodeIntoCompressedBase64(all),
       full: hdr.encodeIntoCompressedBase64(fullH),
       resumed: hdr.encodeIntoCompressedBase64(resumedH),
+      requests: hdr.encodeIntoCompressedBase64(requestsH),
     },
     negotiated: { protocol: 'TLSv1.2', cipher: 'ECDHE-RSA-AES128-GCM-SHA256', group: 'X25519' },
   };
@@ -198,6 +212,10 @@ t.test('aggregation: client threads add up into one run', async (t) => {
   t.ok(Math.abs(run.latency.full.p50Ms - 4) < 0.01);
   t.equal(mergeHistograms([run.histogram]).totalCount, 10, 'the run keeps its histogram, re-readable');
   t.same(run.negotiated, parts[0].negotiated);
+
+  t.equal(run.requests, 0, 'handshakes only: no requests');
+  t.equal(run.serverCpuSecondsPer1000Requests, null);
+  t.equal(run.latency.requests.count, 0);
 
   const empty = runFigures({ mode: 'none', protocol: 'tls13', key: 'ecdsa', workers: 1 }, [part([], [], 0)], measurement({ serverCpuSeconds: undefined, serverMemory: undefined }));
   t.equal(empty.resumptionRatio, null, 'no offers: no ratio');
@@ -284,6 +302,31 @@ t.test('the table lists every run with its figures', async (t) => {
   t.match(table.find((l) => l.startsWith('shared') && / 2 /.test(l)) ?? '', /99\.9%/);
 });
 
+t.test('--requests: requests add up, CPU per 1,000 requests, request latency, their columns and ratio', async (t) => {
+  // Two threads: 3 + 2 connections measured, 2 requests each (latencies in ms).
+  const parts = [part([4], [1, 1], 3, 0, [2, 2, 2, 2, 8, 8]), part([], [1, 1], 2, 0, [2, 2, 2, 2])];
+  const run = runFigures({ mode: 'shared', protocol: 'tls12-ticket', key: 'rsa', workers: 1 }, parts, measurement());
+  t.equal(run.requests, 10);
+  t.equal(run.requestsPerSecond, 5, '10 requests in 2 s');
+  t.equal(run.serverCpuSecondsPer1000Requests, 50, '0.5 s over 10 requests, per 1,000');
+  t.equal(run.serverCpuSecondsPer1000, 100, 'per handshake as before: 0.5 s over 5 handshakes');
+  t.equal(run.latency.requests.count, 10);
+  t.ok(Math.abs(run.latency.requests.p50Ms - 2) < 0.01, 'request p50');
+  t.ok(Math.abs(run.latency.requests.p99Ms - 8) < 0.01, 'request p99');
+
+  const proxied = runFigures({ mode: 'nginx-proxy', protocol: 'tls12-ticket', key: 'rsa', workers: 1 }, parts, measurement({ serverCpuSeconds: 0.25 }));
+  const comparisons = compareModes([run, proxied]);
+  const perRequest = comparisons.find((c) => c.numerator === 'shared' && c.denominator === 'nginx-proxy' && c.metric === 'serverCpuSecondsPer1000Requests');
+  t.equal(perRequest?.ratio, 2, 'shared against nginx-proxy, per request');
+  t.match(formatComparisons(comparisons).join('\n'), /shared \/ nginx-proxy: .*server CPU per 1,000 requests 2\.00x/);
+  t.notOk(compareModes(RUNS).some((c) => c.metric === 'serverCpuSecondsPer1000Requests'), 'no per-request ratio without requests');
+
+  const table = formatRunsTable([run, proxied]).split('\n');
+  t.match(table[0], /errors\s+req\/s\s+req p99 ms\s+CPU s\/1k req$/);
+  t.match(table[3], /^nginx-proxy\s+tls12-ticket\s.*\s5\s+8\.\d\d\s+25\.000$/);
+  t.notMatch(formatRunsTable(RUNS), /req\/s/, 'handshake-only tables keep their columns');
+});
+
 t.test('chart data: one category per scenario, one series per mode', async (t) => {
   const data = chartData(RUNS);
   t.same(data.categories, ['tls12-id rsa\n1 worker', 'tls12-id rsa\n2 workers']);
@@ -310,13 +353,24 @@ t.test('nginx configuration per protocol', async (t) => {
   t.match(ids, /daemon off;/);
   t.match(nginxConfig({ ...options, protocol: 'tls12-ticket' }), /ssl_session_tickets on;/);
   t.match(nginxConfig({ ...options, protocol: 'tls13' }), /ssl_protocols TLSv1\.3;/);
+  t.notMatch(ids, /proxy_pass|upstream/, 'nginx answers itself');
+
+  // nginx-proxy: the same TLS settings, requests proxied to the Node upstream with HTTP/1.1 keep-alive.
+  const proxy = nginxConfig({ ...options, protocol: 'tls13', upstreamPort: 9001 });
+  t.match(proxy, /ssl_session_cache shared:SSL:10m;/);
+  t.match(proxy, /ssl_protocols TLSv1\.3;/);
+  t.match(proxy, /upstream node_upstream \{\s+server 127\.0\.0\.1:9001;\s+keepalive \d+;\s+\}/);
+  t.match(proxy, /proxy_pass http:\/\/node_upstream;/);
+  t.match(proxy, /proxy_http_version 1\.1;/);
+  t.match(proxy, /proxy_set_header Connection "";/, 'no Connection: close to the upstream: keep-alive');
+  t.notMatch(proxy, /return 200/);
 });
 
 /** Runs `bench/load.ts` with `args` into a scratch directory, without the caller's BENCH_* and TLS_CACHE_* variables. */
-async function runBench(t: Test, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; out: string }> {
+async function runBench(t: Test, args: string[], envOver: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string; out: string }> {
   const out = mkdtempSync(join(tmpdir(), 'bench-load-test-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('BENCH_') && !name.startsWith('TLS_CACHE_')));
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('BENCH_') && !name.startsWith('TLS_CACHE_'))), ...envOver };
   const script = fileURLToPath(new URL('../bench/load.ts', import.meta.url));
   return new Promise((resolve) => {
     const child = execFile(process.execPath, [script, ...args, '--out', out], { env, timeout: 90_000 }, (error, stdout, stderr) =>
@@ -420,4 +474,91 @@ t.test('end to end: cluster (node:cluster worker processes)', async (t) => {
   t.ok(run.serverProcesses >= 3, `the primary and its 2 worker processes measured together (${run.serverProcesses})`);
   const counters = (run.serverCounters as { counters: Record<string, number> }).counters;
   t.ok(counters.resumed > 0 && counters.localHits + counters.ipcHits > 0, 'resumed through the local copies and the primary');
+});
+
+t.test('end to end: --requests on the Node modes (HTTPS, requests counted and timed)', async (t) => {
+  const { code, stdout, stderr, out } = await runBench(t, ['--modes', 'none,shared', '--workers', '1', '--protocol', 'tls13', '--key', 'ecdsa',
+    '--connections', '4', '--warmup', '300ms', '--duration', '1s', '--rounds', '1', '--requests', '2']);
+  t.equal(code, 0, `exit code 0\n${stdout}\n${stderr}`);
+  const report = JSON.parse(readFileSync(join(out, 'load-latest.json'), 'utf8'));
+  t.equal(report.config.requests, 2);
+  t.same(report.runs.map((r: RunResult) => r.mode), ['none', 'shared']);
+  for (const run of report.runs as RunResult[]) {
+    t.ok(run.handshakes > 0, `${run.mode}: handshakes measured\n${stdout}\n${stderr}`);
+    t.equal(run.errors, 0, `${run.mode}: no errors (${run.errorSamples.join('; ')})`);
+    t.equal(run.requests, 2 * run.handshakes, `${run.mode}: two answered requests per measured connection`);
+    t.ok(run.serverCpuSecondsPer1000Requests === null || run.serverCpuSecondsPer1000Requests > 0, `${run.mode}: CPU per 1,000 requests`);
+    t.ok(run.latency.requests.p99Ms > 0, `${run.mode}: request p99`);
+  }
+  t.ok(report.runs[1].resumptionRatio >= 0.95, 'shared still resumes with requests on the connection');
+  t.match(stdout, /req\/s\s+req p99 ms\s+CPU s\/1k req/);
+  t.match(stdout, /2 HTTP\/1\.1 requests per connection/);
+});
+
+const noNginx = nginxVersion() === undefined ? 'nginx is not on the PATH' : false;
+
+t.test('nginx-proxy: nginx terminates TLS and answers with what the Node upstream said; stop() ends both', { skip: noNginx }, async (t) => {
+  const directory = mkdtempSync(join(tmpdir(), 'bench-proxy-test-'));
+  t.teardown(() => rmSync(directory, { recursive: true, force: true }));
+  const certificate = await makeCertificate('ecdsa', directory);
+  const server = await MODE_SERVERS['nginx-proxy'].start({ mode: 'nginx-proxy', protocol: 'tls12-ticket', workers: 1, certificate, host: '127.0.0.1', requests: 1 });
+  let stopped = false;
+  t.teardown(async () => {
+    if (!stopped) await server.stop();
+  });
+  t.equal(server.otherPids?.length, 1, 'the Node upstream is measured with nginx');
+  const answer = await new Promise<{ status: number | undefined; from: unknown; body: string }>((resolve, reject) => {
+    const request = httpsGet({ host: '127.0.0.1', port: server.port, path: '/', rejectUnauthorized: false, agent: false }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode, from: response.headers['x-bench-server'], body }));
+    });
+    request.on('error', reject);
+  });
+  t.same(answer, { status: 200, from: 'node', body: 'ok\n' }, 'proxied to Node over plain HTTP');
+  const pids = [server.pid, ...(server.otherPids ?? [])];
+  await server.stop();
+  stopped = true;
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  t.same(pids.filter(alive), [], 'nginx and the Node upstream are gone');
+});
+
+t.test('end to end: nginx-proxy against nginx and shared, with --requests', { skip: noNginx }, async (t) => {
+  const { code, stdout, stderr, out } = await runBench(t, ['--modes', 'shared,nginx,nginx-proxy', '--workers', '1', '--protocol', 'tls12-ticket', '--key', 'ecdsa',
+    '--connections', '4', '--warmup', '300ms', '--duration', '1s', '--rounds', '1', '--requests', '1']);
+  t.equal(code, 0, `exit code 0\n${stdout}\n${stderr}`);
+  const report = JSON.parse(readFileSync(join(out, 'load-latest.json'), 'utf8'));
+  t.same(report.runs.map((r: RunResult) => r.mode), ['shared', 'nginx', 'nginx-proxy']);
+  for (const run of report.runs as RunResult[]) {
+    t.ok(run.handshakes > 0, `${run.mode}: handshakes measured\n${stdout}\n${stderr}`);
+    t.equal(run.errors, 0, `${run.mode}: no errors (${run.errorSamples.join('; ')})`);
+    t.equal(run.requests, run.handshakes, `${run.mode}: one answered request per measured connection`);
+    t.ok(run.resumptionRatio! >= 0.95, `${run.mode}: resumes: ${run.resumptionRatio}`);
+    t.ok(run.serverCpuSecondsPer1000Requests === null || run.serverCpuSecondsPer1000Requests > 0, `${run.mode}: CPU per 1,000 requests`);
+    t.ok(run.latency.requests.p99Ms > 0, `${run.mode}: request p99`);
+  }
+  const proxy = (report.runs as RunResult[])[2];
+  t.ok(proxy.serverProcesses! >= 3, `nginx's master and worker and the Node upstream measured together (${proxy.serverProcesses})`);
+  t.ok(proxy.serverRssMiB! > (report.runs as RunResult[])[1].serverRssMiB!, 'its memory includes the Node upstream');
+  t.match(stdout, /shared \/ nginx-proxy: .*server CPU per 1,000 requests \d/);
+  t.match(report.modes['nginx-proxy'], /proxying HTTP\/1\.1 with upstream keep-alive/);
+});
+
+t.test('nginx-proxy is skipped with a note where nginx is missing', async (t) => {
+  // An empty PATH but node's own directory: no nginx to find.
+  const { code, stdout, stderr, out } = await runBench(t, ['--modes', 'none,nginx-proxy', '--workers', '1', '--protocol', 'tls12-ticket', '--key', 'ecdsa',
+    '--connections', '2', '--warmup', '0', '--duration', '500ms', '--rounds', '1'], { PATH: dirname(process.execPath) });
+  t.equal(code, 0, `exit code 0\n${stdout}\n${stderr}`);
+  t.match(stdout, /note: mode nginx-proxy skipped: nginx is not on the PATH/);
+  const report = JSON.parse(readFileSync(join(out, 'load-latest.json'), 'utf8'));
+  t.same(report.skipped, [{ mode: 'nginx-proxy', reason: 'nginx is not on the PATH' }]);
+  t.same(report.runs.map((r: RunResult) => r.mode), ['none']);
 });

@@ -25,7 +25,7 @@ export function isTls13(protocol: Protocol): boolean {
 export const KEY_TYPES = ['rsa', 'ecdsa'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
 /** Every mode, in the order runs and tables show them. */
-export const MODES = ['none', 'per-worker', 'shared', 'nginx', 'redis', 'cluster', 'redis-cluster', 'cluster-redis'] as const;
+export const MODES = ['none', 'per-worker', 'shared', 'nginx', 'nginx-proxy', 'redis', 'cluster', 'redis-cluster', 'cluster-redis'] as const;
 export type ModeName = (typeof MODES)[number];
 
 export interface LoadConfig {
@@ -49,6 +49,14 @@ export interface LoadConfig {
   rounds: number;
   /** Share (0 to 1) of handshakes that offer the connection's last session. */
   returning: number;
+  /**
+   * HTTP/1.1 requests each connection sends after its handshake, one after
+   * another on the same connection (a small GET answered `ok`); 0 for
+   * handshakes only. With requests, the Node modes serve HTTPS
+   * (`https.createServer`) and the report adds CPU per 1,000 requests and
+   * request latency.
+   */
+  requests: number;
   protocols: Protocol[];
   keys: KeyType[];
   /**
@@ -76,10 +84,11 @@ export const OPTIONS = [
   { flag: 'warmup', env: 'BENCH_WARMUP', arg: 'TIME', text: 'unmeasured warm-up before each window', full: '500ms', quick: '500ms' },
   { flag: 'rounds', env: 'BENCH_ROUNDS', arg: 'N', text: 'windows per mode; modes take turns in rotating order on servers kept running', full: '2', quick: '2' },
   { flag: 'returning', env: 'BENCH_RETURNING', arg: 'SHARE', text: 'share of handshakes offering the last session, 0 to 1 (or 0% to 100%)', full: '1', quick: '1' },
+  { flag: 'requests', env: 'BENCH_REQUESTS', arg: 'N', text: 'HTTP/1.1 requests per connection after its handshake (0: handshakes only)', full: '0', quick: '0' },
   { flag: 'protocol', env: 'BENCH_PROTOCOL', arg: 'P[,P...]', text: `protocols: ${PROTOCOLS.join(', ')}`, full: PROTOCOLS.join(','), quick: 'tls12-id' },
   { flag: 'key', env: 'BENCH_KEY', arg: 'K[,K...]', text: `certificate keys: rsa (RSA-2048), ecdsa (P-256)`, full: 'rsa', quick: 'rsa' },
   { flag: 'groups', env: 'BENCH_GROUPS', arg: 'G[:G...]', text: "key exchange groups the clients offer, e.g. X25519:P-256 (servers pick from them)", full: "Node's", quick: "Node's" },
-  { flag: 'modes', env: 'BENCH_MODES', arg: 'M[,M...]', text: `modes: ${MODES.join(', ')} (nginx and the redis modes are skipped when nginx, redis-server or redis-cli is not on the PATH)`, full: MODES.join(','), quick: MODES.join(',') },
+  { flag: 'modes', env: 'BENCH_MODES', arg: 'M[,M...]', text: `modes: ${MODES.join(', ')} (nginx, nginx-proxy and the redis modes are skipped when nginx, redis-server or redis-cli is not on the PATH)`, full: MODES.join(','), quick: MODES.join(',') },
   { flag: 'out', env: 'BENCH_OUT', arg: 'DIR', text: 'results directory', full: 'bench/results', quick: 'bench/results' },
   { flag: 'chart', env: 'BENCH_CHART', arg: 'FILE', text: 'also write the SVG chart to FILE (e.g. bench/load-chart.svg)', full: 'none', quick: 'none' },
 ] as const;
@@ -114,11 +123,11 @@ function oneOf<T extends string>(name: string, text: string, allowed: readonly T
   return [...new Set(items)] as T[];
 }
 
-function positiveInteger(name: string, text: string, max = Number.MAX_SAFE_INTEGER): number {
+function positiveInteger(name: string, text: string, max = Number.MAX_SAFE_INTEGER, min = 1): number {
   const trimmed = text.trim().replaceAll('_', '');
   const n = Number(trimmed);
-  if (!/^\d+$/.test(trimmed) || !Number.isSafeInteger(n) || n <= 0 || n > max) {
-    throw new RangeError(`--${name} expects an integer from 1 to ${max}, got ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(trimmed) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new RangeError(`--${name} expects an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
   }
   return n;
 }
@@ -191,6 +200,7 @@ export function parseLoadArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
   const warmupMs = read('warmup', (l, t) => duration(l, t, true), 500);
   const rounds = read('rounds', (l, t) => positiveInteger(l, t, 100), 2);
   const returning = read('returning', share, 1);
+  const requests = read('requests', (l, t) => positiveInteger(l, t, 10_000, 0), 0);
   const protocols = read('protocol', (l, t) => oneOf(l, t, PROTOCOLS), quick ? ['tls12-id'] : [...PROTOCOLS]);
   const keys = read('key', (l, t) => oneOf(l, t, KEY_TYPES), ['rsa']);
   const modes = read('modes', (l, t) => oneOf(l, t, MODES), [...MODES]);
@@ -203,6 +213,7 @@ export function parseLoadArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
     warmupMs,
     rounds,
     returning,
+    requests,
     // Always in the canonical order, whatever order they were given in.
     protocols: PROTOCOLS.filter((p) => protocols.includes(p)),
     keys: KEY_TYPES.filter((k) => keys.includes(k)),

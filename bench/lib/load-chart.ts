@@ -56,6 +56,7 @@ export const MODE_COLORS: Readonly<Record<ModeName, string>> = {
   'per-worker': '#e8a33d',
   shared: '#2f6db5',
   nginx: '#3a9d5d',
+  'nginx-proxy': '#8fcf9f',
   redis: '#b5452f',
   cluster: '#7b4fa8',
   'redis-cluster': '#d4785f',

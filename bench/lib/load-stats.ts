@@ -78,19 +78,25 @@ export interface RunResult extends RunKey {
   resumed: number;
   /** Handshakes that offered a session. */
   offered: number;
+  /** HTTP requests answered (`--requests`); 0 for handshakes only. */
+  requests: number;
   errors: number;
   errorSamples: string[];
   handshakesPerSecond: number;
   fullPerSecond: number;
   resumedPerSecond: number;
+  requestsPerSecond: number;
   /** Resumed / offered: of the handshakes that offered a session, the share that resumed; `null` when none offered. */
   resumptionRatio: number | null;
-  latency: { all: LatencySummary; full: LatencySummary; resumed: LatencySummary };
+  /** Handshake latencies (all, full, resumed) and, with `--requests`, request latency. */
+  latency: { all: LatencySummary; full: LatencySummary; resumed: LatencySummary; requests: LatencySummary };
   /** Every handshake's latency (µs), HdrHistogram compressed base64, to re-read later. */
   histogram: string;
   serverCpuSeconds: number | null;
   /** Server CPU seconds per 1,000 handshakes (full and resumed together). */
   serverCpuSecondsPer1000: number | null;
+  /** CPU seconds of every serving process per 1,000 HTTP requests; `null` without requests. */
+  serverCpuSecondsPer1000Requests: number | null;
   serverRssMiB: number | null;
   serverPeakRssMiB: number | null;
   serverProcesses: number | null;
@@ -129,6 +135,8 @@ export function runFigures(key: RunKey, parts: readonly ClientPart[], measuremen
   const all = mergeHistograms(parts.map((p) => p.histograms.all));
   const full = mergeHistograms(parts.map((p) => p.histograms.full));
   const resumedHistogram = mergeHistograms(parts.map((p) => p.histograms.resumed));
+  const requestHistogram = mergeHistograms(parts.flatMap((p) => (p.histograms.requests === undefined ? [] : [p.histograms.requests])));
+  const requests = sum((p) => p.requests ?? 0);
   const seconds = measurement.windowSeconds;
   const perSecond = (count: number): number => (seconds > 0 ? count / seconds : 0);
   const cpu = measurement.serverCpuSeconds;
@@ -144,16 +152,19 @@ export function runFigures(key: RunKey, parts: readonly ClientPart[], measuremen
     full: handshakes - resumed,
     resumed,
     offered,
+    requests,
     errors: sum((p) => p.errors),
     errorSamples: [...new Set(parts.flatMap((p) => p.errorSamples))].slice(0, 5),
     handshakesPerSecond: perSecond(handshakes),
     fullPerSecond: perSecond(handshakes - resumed),
     resumedPerSecond: perSecond(resumed),
+    requestsPerSecond: perSecond(requests),
     resumptionRatio: offered > 0 ? resumed / offered : null,
-    latency: { all: summarizeLatency(all), full: summarizeLatency(full), resumed: summarizeLatency(resumedHistogram) },
+    latency: { all: summarizeLatency(all), full: summarizeLatency(full), resumed: summarizeLatency(resumedHistogram), requests: summarizeLatency(requestHistogram) },
     histogram: hdr.encodeIntoCompressedBase64(all),
     serverCpuSeconds: cpu ?? null,
     serverCpuSecondsPer1000: cpu !== undefined && handshakes > 0 ? (cpu / handshakes) * 1000 : null,
+    serverCpuSecondsPer1000Requests: cpu !== undefined && requests > 0 ? (cpu / requests) * 1000 : null,
     serverRssMiB: memory ? memory.rssBytes / MiB : null,
     serverPeakRssMiB: memory ? memory.peakRssBytes / MiB : null,
     serverProcesses: memory ? memory.processes : null,
@@ -171,7 +182,7 @@ export function roundOrder<T>(modes: readonly T[], round: number): T[] {
 
 // ---- comparisons -----------------------------------------------------------
 
-export type ComparedMetric = 'resumedPerSecond' | 'handshakesPerSecond' | 'serverCpuSecondsPer1000';
+export type ComparedMetric = 'resumedPerSecond' | 'handshakesPerSecond' | 'serverCpuSecondsPer1000' | 'serverCpuSecondsPer1000Requests';
 
 /** A ratio of two modes' figures, measured in the same benchmark run. */
 export interface Comparison {
@@ -190,6 +201,8 @@ const PAIRS: ReadonlyArray<[ModeName, ModeName]> = [
   ['shared', 'per-worker'],
   ['shared', 'none'],
   ['shared', 'nginx'],
+  // nginx terminating TLS in front of Node (issue 24): what operators would otherwise deploy.
+  ['shared', 'nginx-proxy'],
   // Two hosts through Redis against one host's shared memory: what the second level costs.
   ['redis', 'shared'],
   // node:cluster worker processes through the primary over IPC against worker threads on shared memory.
@@ -198,7 +211,7 @@ const PAIRS: ReadonlyArray<[ModeName, ModeName]> = [
   ['redis-cluster', 'redis'],
   ['cluster-redis', 'redis'],
 ];
-const METRICS: readonly ComparedMetric[] = ['resumedPerSecond', 'handshakesPerSecond', 'serverCpuSecondsPer1000'];
+const METRICS: readonly ComparedMetric[] = ['resumedPerSecond', 'handshakesPerSecond', 'serverCpuSecondsPer1000', 'serverCpuSecondsPer1000Requests'];
 
 export function ratio(numerator: number | null, denominator: number | null): number | null {
   if (numerator === null || denominator === null || !(denominator > 0)) return null;
@@ -235,6 +248,8 @@ export function compareModes(runs: readonly RunResult[]): Comparison[] {
       const b = group.runs.get(denominator);
       if (a === undefined || b === undefined) continue;
       for (const metric of METRICS) {
+        // Per request only where requests were made (--requests).
+        if (metric === 'serverCpuSecondsPer1000Requests' && (a[metric] === null || b[metric] === null)) continue;
         comparisons.push({ protocol: group.protocol, key: group.key, workers: group.workers, numerator, denominator, metric, ratio: ratio(a[metric], b[metric]) });
       }
     }
@@ -246,6 +261,7 @@ const METRIC_LABELS: Record<ComparedMetric, string> = {
   resumedPerSecond: 'resumed/s',
   handshakesPerSecond: 'handshakes/s',
   serverCpuSecondsPer1000: 'server CPU per 1,000 handshakes',
+  serverCpuSecondsPer1000Requests: 'server CPU per 1,000 requests',
 };
 
 export const formatRatio = (value: number | null): string => (value === null ? 'n/a' : `${value.toFixed(2)}x`);
@@ -350,7 +366,10 @@ const threeDecimals = new Intl.NumberFormat('en-US', { minimumFractionDigits: 3,
 
 /** A fixed-width table of every run, in canonical order. */
 export function formatRunsTable(runs: readonly RunResult[]): string {
-  const header = ['mode', 'protocol', 'key', 'workers', 'handshakes/s', 'full/s', 'resumed/s', 'resumed', 'p50 ms', 'p99 ms', 'p99.9 ms', 'CPU s/1k', 'RSS MiB', 'errors'];
+  // With --requests: request rate, request p99 and CPU per 1,000 requests too.
+  const requests = runs.some((r) => (r.requests ?? 0) > 0);
+  const header = ['mode', 'protocol', 'key', 'workers', 'handshakes/s', 'full/s', 'resumed/s', 'resumed', 'p50 ms', 'p99 ms', 'p99.9 ms', 'CPU s/1k', 'RSS MiB', 'errors',
+    ...(requests ? ['req/s', 'req p99 ms', 'CPU s/1k req'] : [])];
   const rows = scenarios(runs).flatMap((group) =>
     [...group.runs.values()].map((r) => [
       r.mode,
@@ -367,6 +386,13 @@ export function formatRunsTable(runs: readonly RunResult[]): string {
       r.serverCpuSecondsPer1000 === null ? 'n/a' : threeDecimals.format(r.serverCpuSecondsPer1000),
       r.serverRssMiB === null ? 'n/a' : oneDecimal.format(r.serverRssMiB),
       formatCount(r.errors),
+      ...(requests
+        ? [
+          formatCount(r.requestsPerSecond),
+          twoDecimals.format(r.latency.requests.p99Ms),
+          r.serverCpuSecondsPer1000Requests === null ? 'n/a' : threeDecimals.format(r.serverCpuSecondsPer1000Requests),
+        ]
+        : []),
     ]),
   );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));

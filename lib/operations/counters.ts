@@ -94,10 +94,17 @@ export const MAX_COUNTERS = STRIPE_WORDS / 2;
 const INDEX = new Map<string, number>(COUNTER_NAMES.map((name, i) => [name, i]));
 const BYTES = (HEADER_WORDS + STRIPES * STRIPE_WORDS) * 4;
 
-/** The hook counters of a handshake version, for {@link SharedCounters.countHandshake}. */
-function versionSuffix(protocol: string | null): 'Tls12' | 'Tls13' | 'Other' {
-  return protocol === 'TLSv1.3' ? 'Tls13' : protocol === 'TLSv1.2' ? 'Tls12' : 'Other';
+/** The counter of a handshake, for {@link SharedCounters.countHandshake}: looked up once, not per handshake. */
+function handshakeIndex(resumed: boolean, protocol: string | null): number {
+  if (resumed) return protocol === 'TLSv1.3' ? RESUMED_TLS13 : protocol === 'TLSv1.2' ? RESUMED_TLS12 : RESUMED_OTHER;
+  return protocol === 'TLSv1.3' ? FULL_TLS13 : protocol === 'TLSv1.2' ? FULL_TLS12 : FULL_OTHER;
 }
+const FULL_TLS12 = INDEX.get('fullTls12')!;
+const FULL_TLS13 = INDEX.get('fullTls13')!;
+const FULL_OTHER = INDEX.get('fullOther')!;
+const RESUMED_TLS12 = INDEX.get('resumedTls12')!;
+const RESUMED_TLS13 = INDEX.get('resumedTls13')!;
+const RESUMED_OTHER = INDEX.get('resumedOther')!;
 
 /** Named counters shared by every thread. */
 export class SharedCounters {
@@ -140,14 +147,18 @@ export class SharedCounters {
   add(name: CounterName, n = 1): void {
     const index = INDEX.get(name);
     if (index === undefined || n === 0) return;
-    const at = this.#stripe + 2 * index;
-    const before = Atomics.add(this.#i32, at, n | 0);
-    if ((before >>> 0) + (n >>> 0) > 0xffffffff) Atomics.add(this.#i32, at + 1, 1);
+    this.#addAt(this.#stripe + 2 * index, n);
   }
 
   /** Counts a completed handshake by whether it resumed and its protocol version (`socket.getProtocol()`). */
   countHandshake(resumed: boolean, protocol: string | null): void {
-    this.add(`${resumed ? 'resumed' : 'full'}${versionSuffix(protocol)}`);
+    this.#addAt(this.#stripe + 2 * handshakeIndex(resumed, protocol), 1);
+  }
+
+  /** Adds `n` to the two-word counter at word `at` of this thread's stripe. */
+  #addAt(at: number, n: number): void {
+    const before = Atomics.add(this.#i32, at, n | 0);
+    if ((before >>> 0) + (n >>> 0) > 0xffffffff) Atomics.add(this.#i32, at + 1, 1);
   }
 
   /** A counter's total across every thread. */
@@ -199,16 +210,18 @@ export class SharedCounters {
    * increment is also added to the shared block.
    */
   mirror<K extends CounterName>(names: readonly K[]): Record<K, number> {
-    const local = new Map<K, number>(names.map((name) => [name, 0]));
     const view = {} as Record<K, number>;
     for (const name of names) {
+      // Set on every handshake: the counter's place and its local value are found once, here.
+      const at = this.#stripe + 2 * INDEX.get(name)!;
+      let local = 0;
       Object.defineProperty(view, name, {
         enumerable: true,
-        get: () => local.get(name)!,
+        get: () => local,
         set: (value: number) => {
-          const delta = value - local.get(name)!;
-          local.set(name, value);
-          if (delta > 0) this.add(name, delta);
+          const delta = value - local;
+          local = value;
+          if (delta > 0) this.#addAt(at, delta);
         },
       });
     }

@@ -56,9 +56,14 @@ export function endSessionsOnFatalAlert(server: TlsServer, end: (sessionId: Buff
     const id = sessionIdOf(session);
     if (id !== undefined) end(id);
   };
+  // One listener function for every socket (not a closure and a once() wrapper per connection): it removes itself.
+  function onSocketError(this: TLSSocket, error: unknown): void {
+    this.removeListener('error', onSocketError);
+    check(this, error);
+  }
   const onSecure = (socket: TLSSocket): void => {
     if (socket.getProtocol() === 'TLSv1.3') return;
-    socket.once('error', (error: unknown) => check(socket, error));
+    socket.on('error', onSocketError);
   };
   const onClientError = (error: unknown, socket: TLSSocket): void => check(socket, error);
   server.prependListener('secureConnection', onSecure);
