@@ -68,7 +68,7 @@ if (cluster.isPrimary) {
       const from = batch * options.batchSize;
       const start = process.hrtime.bigint();
       for (let i = 0; i < options.batchSize; i += inFlight) {
-        const answers = await Promise.all(ids.slice(from + i, from + Math.min(i + inFlight, options.batchSize)).map((id) => store.lookUp!(id)));
+        const answers = await Promise.all(ids.slice(from + i, from + Math.min(i + inFlight, options.batchSize)).map((id) => store.lookUp(id)));
         // lookUp(), as the TLS hooks look up: a miss says why (a string).
         for (const session of answers) if ((typeof session !== 'string' && session.length === SESSION_BYTES) !== expectHit) unexpected++;
       }

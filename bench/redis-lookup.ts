@@ -5,13 +5,13 @@
  *
  * - `own connection` (what the library does): the local copy, then the
  *   primary's table over IPC (a miss), then the process's own Redis
- *   connection (`RedisProcessStore`).
+ *   connection: the store of levels a worker process builds.
  * - `through the primary`: the worker asks the primary over IPC
- *   (`IpcSessionStore`), and the primary asks Redis (`RedisSessionStore`)
+ *   (`OwnerLevel`), and the primary asks Redis (`RedisSessionLevel`)
  *   before it answers: one Redis connection per host, every worker's
  *   lookups in line behind the primary's one event loop.
  * - `own connection, Redis only`: the process's own connection without the
- *   primary's table first (`RedisSessionStore`), the floor.
+ *   primary's table first (`RedisSessionLevel` alone), the floor.
  *
  * `workers` worker processes look up at once, each one lookup at a time,
  * every lookup a different session (so none is found on the host), against
@@ -32,10 +32,11 @@ import { pino } from 'pino';
 import { freePort } from '../lib/threads/free-port.ts';
 import { SharedCounters } from '../lib/operations/counters.ts';
 import { connectRedis, waitUntilReady } from '../lib/redis/connection.ts';
-import { RedisSessionStore } from '../lib/redis/session-store.ts';
-import { IpcSessionStore } from '../lib/processes/ipc-store.ts';
+import { RedisSessionLevel } from '../lib/redis/session-store.ts';
+import { OwnerLevel } from '../lib/processes/ipc-store.ts';
 import { LocalSessions } from '../lib/processes/local-sessions.ts';
-import { RedisProcessStore } from '../lib/processes/redis-process-store.ts';
+import { LevelledStore } from '../lib/store/levelled-store.ts';
+import { localCopyLevel } from '../lib/store/memory-levels.ts';
 import {
   decodeToPrimary,
   decodeToWorker,
@@ -44,9 +45,7 @@ import {
   isTagged,
   P_GOT,
   W_GET,
-  type WorkerRedisSettings,
 } from '../lib/processes/ipc-messages.ts';
-import type { SessionStore } from '../lib/tls/session-hooks.ts';
 import { spawnRedisServer } from './lib/redis-server.ts';
 
 const DESIGNS = ['own connection', 'through the primary', 'own connection, Redis only'] as const;
@@ -60,7 +59,9 @@ const WARMUP = 300;
 const BOUND_MS = 2000;
 
 const idOf = (design: number, worker: number, i: number): Buffer => createHash('sha256').update(`${design}/${worker}/${i}`).digest();
-const noLocal = { timeout: TIMEOUT_S, get: () => undefined, set: () => true };
+/** Redis alone, as a store: what another host writes, and the "Redis only" design. */
+const redisOnly = (redis: ReturnType<typeof connectRedis>): LevelledStore =>
+  new LevelledStore({ timeout: TIMEOUT_S, levels: [new RedisSessionLevel({ redis, secret: SECRET, namespace: NAMESPACE, timeout: BOUND_MS })] });
 
 if (cluster.isPrimary) {
   const workers = Number(process.argv[2] ?? 2);
@@ -72,7 +73,7 @@ if (cluster.isPrimary) {
   const redis = connectRedis(url, { role: 'bench' });
   await waitUntilReady(redis, 5000);
   // The sessions, sealed as another host would have written them (a TLS 1.2 session is about 160 to 250 bytes).
-  const writer = new RedisSessionStore({ local: noLocal, redis, secret: SECRET, namespace: NAMESPACE, timeout: BOUND_MS });
+  const writer = redisOnly(redis);
   const session = randomBytes(200);
   for (let d = 0; d < DESIGNS.length; d++) {
     for (let w = 0; w < workers; w++) for (let i = 0; i < WARMUP + lookups; i++) writer.set(idOf(d, w, i), session);
@@ -81,7 +82,7 @@ if (cluster.isPrimary) {
   const results: string[] = [];
   for (const [d, design] of DESIGNS.entries()) {
     // The primary: its table is empty; through the primary, it asks Redis for its workers.
-    const reader = new RedisSessionStore({ local: noLocal, redis, secret: SECRET, namespace: NAMESPACE, timeout: BOUND_MS });
+    const reader = redisOnly(redis);
     const onMessage = (worker: Worker, raw: unknown): void => {
       if (!isTagged(raw)) return;
       const message = decodeToPrimary(raw, 65536);
@@ -126,10 +127,8 @@ if (cluster.isPrimary) {
   const design: Design = DESIGNS[d];
   const counters = SharedCounters.create();
   const logger = pino({ level: 'silent' });
-  const ipc = new IpcSessionStore({
-    timeout: TIMEOUT_S,
+  const ipc = new OwnerLevel({
     ipcTimeout: BOUND_MS,
-    local: new LocalSessions(0),
     counters,
     send: (message) => process.send!(encodeToPrimary(message)),
   });
@@ -140,18 +139,22 @@ if (cluster.isPrimary) {
   });
   const redis = design === 'through the primary' ? undefined : connectRedis(url, { role: 'bench' });
   if (redis !== undefined) await waitUntilReady(redis, 5000);
-  const settings: WorkerRedisSettings = { mode: 'standalone', url, sentinelName: 'mymaster', sentinelPassword: '', secret: SECRET, previousSecret: '', namespace: NAMESPACE, timeout: BOUND_MS };
-  const store: SessionStore =
+  // A worker process's store as worker-process.ts builds it (the local copy off: every lookup goes further).
+  const local = localCopyLevel(new LocalSessions(0));
+  const store =
     design === 'through the primary'
-      ? ipc
+      ? new LevelledStore({ timeout: TIMEOUT_S, levels: [local, ipc] })
       : design === 'own connection'
-        ? new RedisProcessStore({ ipc, redis: redis!, settings, counters, logger })
-        : new RedisSessionStore({ local: noLocal, redis: redis!, secret: SECRET, namespace: NAMESPACE, timeout: BOUND_MS });
+        ? new LevelledStore({
+            timeout: TIMEOUT_S,
+            levels: [local, ipc, new RedisSessionLevel({ redis: redis!, secret: SECRET, namespace: NAMESPACE, timeout: BOUND_MS, counters, logger })],
+          })
+        : redisOnly(redis!);
   let misses = 0;
   const lookup = async (i: number): Promise<number> => {
     const started = process.hrtime.bigint();
     // lookUp(), as the TLS hooks look up: a miss says why (a string).
-    if (typeof (await store.lookUp!(idOf(d, w, i))) === 'string') misses++;
+    if (typeof (await store.lookUp(idOf(d, w, i))) === 'string') misses++;
     return Number(process.hrtime.bigint() - started) / 1000;
   };
   for (let i = 0; i < WARMUP; i++) await lookup(lookups + i);

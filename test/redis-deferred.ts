@@ -8,10 +8,11 @@
  * bounded, its oldest writes going first.
  */
 import t from 'tap';
+import { hostStore } from './helpers/host-store.ts';
 import { randomBytes } from 'node:crypto';
 import { SharedCounters } from '../lib/operations/counters.ts';
 import { connectRedis } from '../lib/redis/connection.ts';
-import { RedisSessionStore, sessionKey } from '../lib/redis/session-store.ts';
+import { sessionKey } from '../lib/redis/session-store.ts';
 import { SessionTable } from '../lib/table/session-table.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
 import { until } from './helpers/until.ts';
@@ -34,8 +35,7 @@ function host(t: Test, redis: TestRedis, options: { clock?: () => number; maxDef
     connection.disconnect();
     table.close();
   });
-  const store = new RedisSessionStore({
-    local: table,
+  const store = hostStore(table, {
     redis: connection,
     secret: SECRET,
     namespace: NS,
@@ -149,7 +149,7 @@ t.test('a bad maxDeferred is refused with the coded error', async (t) => {
   const table = SessionTable.create({ size: 1 << 16, timeout: 60 });
   t.teardown(() => table.close());
   for (const maxDeferred of [-1, 1.5, Number.NaN]) {
-    t.throws(() => new RedisSessionStore({ local: table, redis: connection, secret: SECRET, namespace: NS, maxDeferred }), {
+    t.throws(() => hostStore(table, { redis: connection, secret: SECRET, namespace: NS, maxDeferred }), {
       code: 'ERR_TLS_CACHE_INVALID_OPTION',
       message: /maxDeferred/,
     });

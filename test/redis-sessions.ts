@@ -6,12 +6,13 @@
  * or dead Redis costs at most the timeout, and the outage is logged once.
  */
 import t from 'tap';
+import { hostStore } from './helpers/host-store.ts';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { SharedCounters } from '../lib/operations/counters.ts';
 import { connectRedis } from '../lib/redis/connection.ts';
-import { RedisSessionStore, deleteRedisSessions, sessionKey } from '../lib/redis/session-store.ts';
+import { deleteRedisSessions, sessionKey } from '../lib/redis/session-store.ts';
 import { SessionTable } from '../lib/table/session-table.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
 import { until } from './helpers/until.ts';
@@ -45,8 +46,7 @@ function host(t: Test, redis: TestRedis, options: { secret?: string; namespace?:
     connection.disconnect();
     table.close();
   });
-  const store = new RedisSessionStore({
-    local: table,
+  const store = hostStore(table, {
     redis: connection,
     secret: options.secret ?? SECRET,
     namespace: options.namespace ?? NS,
@@ -125,8 +125,8 @@ t.test('Redis holds no plaintext session; a copy keeps its absolute expiry', asy
     connB.disconnect();
   });
   await until(() => connA.status === 'ready' && connB.status === 'ready');
-  const a = new RedisSessionStore({ local: tableA, redis: connA, secret: SECRET, namespace: NS, timeout: 50, clock });
-  const b = new RedisSessionStore({ local: tableB, redis: connB, secret: SECRET, namespace: NS, timeout: 50, clock });
+  const a = hostStore(tableA, { redis: connA, secret: SECRET, namespace: NS, timeout: 50, clock });
+  const b = hostStore(tableB, { redis: connB, secret: SECRET, namespace: NS, timeout: 50, clock });
   const id = randomBytes(32);
   const blob = session();
   a.set(id, blob);

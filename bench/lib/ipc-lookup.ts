@@ -1,6 +1,6 @@
 /**
  * What a session lookup costs a `node:cluster` worker process over the real
- * IPC path: the worker's store (`IpcSessionStore`, the one its servers'
+ * IPC path: the worker's store (`LevelledStore` of `worker-process.ts`, the one its servers'
  * `resumeSession` hook calls), with the local copy off, asks the primary,
  * which looks the ID up in its table of `entries` sessions and answers over
  * the cluster channel (msgpackr, base64, Node's JSON serialization).

@@ -1,10 +1,10 @@
 /**
- * The session store of a `node:cluster` worker process: its own bounded
- * local copy first ({@link LocalSessions}), then the primary's table over
- * the IPC channel, within a time bound. A lookup the primary does not answer
- * in `ipcTimeout` ms is a miss (a full handshake), never a stalled
- * connection. New sessions go to the local copy and to the primary, without
- * waiting.
+ * The owner of the table reached over a channel, as a level of a session
+ * store (`store/levelled-store.ts`): a `node:cluster` worker process asks
+ * its primary's table over the IPC channel, within a time bound, after its
+ * own local copy missed. A lookup the primary does not answer in
+ * `ipcTimeout` ms is a miss (a full handshake), never a stalled connection.
+ * New sessions and ends are sent to the primary without waiting.
  *
  * Once a lookup timed out, the primary counts as absent until it answers
  * again (in time, or late: a late answer shows it runs, only slowly):
@@ -15,15 +15,13 @@
  *
  * The channel itself is the caller's (`worker-process.ts`): it gives this
  * store a `send` function and hands it the primary's answers
- * ({@link IpcSessionStore.answer}).
+ * ({@link OwnerLevel.answer}).
  *
  * @module
  */
 import type { SharedCounters } from '../operations/counters.ts';
-import type { Lookup, SessionStore } from '../tls/session-hooks.ts';
+import type { SessionLevel } from '../store/levelled-store.ts';
 import { MAX_REQUEST_ID, W_DELETE, W_GET, W_SET, type ToPrimary } from './ipc-messages.ts';
-import type { LocalSessions } from './local-sessions.ts';
-import { sessionExpiresAt } from '../tls/session-expiry.ts';
 
 /** While the primary counts as absent, how often a lookup still asks it (the probe), in ms. */
 export const PROBE_INTERVAL_MS = 250;
@@ -31,17 +29,13 @@ export const PROBE_INTERVAL_MS = 250;
 /** Answers older than this many requests are no longer told apart from forged ones. */
 const LATE_WINDOW = 1 << 16;
 
-/** What an {@link IpcSessionStore} needs. */
-export interface IpcStoreOptions {
-  /** Session lifetime in seconds (the servers' `sessionTimeout`). */
-  timeout: number;
+/** What an {@link OwnerLevel} needs. */
+export interface OwnerLevelOptions {
   /** How long a lookup waits for the primary, in ms. */
   ipcTimeout: number;
-  /** The local copy (budget 0: off). */
-  local: LocalSessions;
   /** Sends a message to the primary; returns false when the channel is closed. */
   send: (message: ToPrimary) => boolean;
-  /** Where `ipcLookups`, `ipcHits`, `ipcTimeouts` and `localHits` are counted. */
+  /** Where `ipcLookups`, `ipcHits` and `ipcTimeouts` are counted. */
   counters: SharedCounters;
   /** Called when a lookup timed out while the primary counted as present (it is slow, stopped or gone). */
   onAbsent?: () => void;
@@ -54,21 +48,19 @@ export interface IpcStoreOptions {
 interface Pending {
   resolve: (found: Buffer | 'not_found' | 'expired' | 'timeout' | 'unavailable') => void;
   timer: NodeJS.Timeout;
-  id: Buffer;
 }
 
 /** See the module's documentation. */
-export class IpcSessionStore implements SessionStore {
-  readonly timeout: number;
-  readonly #options: IpcStoreOptions;
+export class OwnerLevel implements SessionLevel {
+  readonly name = 'owner';
+  readonly #options: OwnerLevelOptions;
   readonly #clock: () => number;
   readonly #pending = new Map<number, Pending>();
   #lastRequest = 0;
   #absent = false;
   #probedAt = 0;
 
-  constructor(options: IpcStoreOptions) {
-    this.timeout = options.timeout;
+  constructor(options: OwnerLevelOptions) {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
   }
@@ -84,29 +76,14 @@ export class IpcSessionStore implements SessionStore {
   }
 
   /**
-   * The local copy's session when it holds one (synchronous); otherwise a
-   * promise of the primary's answer, settled within `ipcTimeout` ms
-   * (`undefined` on a timeout, or at once when the channel is closed).
+   * A promise of the primary's answer, settled within `ipcTimeout` ms: the
+   * session, or why not: `not_found` or `expired` (the primary's table said
+   * so), `timeout` (no answer in time); `unavailable` at once when not
+   * asked (the channel is closed, or the primary counts as absent and
+   * another lookup is its probe).
    */
-  get(id: Uint8Array): Buffer | undefined | Promise<Buffer | undefined> {
-    const found = this.lookUp(id);
-    if (found instanceof Promise) return found.then((answer) => (typeof answer === 'string' ? undefined : answer));
-    return typeof found === 'string' ? undefined : found;
-  }
-
-  /**
-   * {@link get} saying why there is no session: `not_found` or `expired`
-   * (the primary's table said so), `timeout` (no answer within
-   * `ipcTimeout`), `unavailable` (not asked: the channel is closed, or the
-   * primary counts as absent and another lookup is its probe).
-   */
-  lookUp(id: Uint8Array): Buffer | 'unavailable' | Promise<Buffer | 'not_found' | 'expired' | 'timeout' | 'unavailable'> {
-    const { local, counters } = this.#options;
-    const copy = local.get(id);
-    if (copy !== undefined) {
-      counters.add('localHits');
-      return copy;
-    }
+  lookUp(id: Uint8Array): 'unavailable' | Promise<Buffer | 'not_found' | 'expired' | 'timeout' | 'unavailable'> {
+    const { counters } = this.#options;
     if (this.#absent) {
       // The primary is not answering: one probe at a time, now and then; the other lookups miss now.
       const now = this.#clock();
@@ -128,43 +105,23 @@ export class IpcSessionStore implements SessionStore {
         }
         resolve('timeout');
       }, this.#options.ipcTimeout);
-      this.#pending.set(request, { resolve, timer, id: key });
+      this.#pending.set(request, { resolve, timer });
     });
   }
 
-  /**
-   * Keeps the session in the local copy and sends it to the primary
-   * (without waiting), both until its absolute expiry: when OpenSSL stops
-   * resuming it, read from the session itself.
-   */
-  set(id: Uint8Array, session: Uint8Array): boolean {
-    const now = this.#clock();
-    const latest = now + this.timeout * 1000;
-    return this.keep(id, session, Math.min(sessionExpiresAt(session) ?? latest, latest));
-  }
-
-  /**
-   * Keeps a session in the local copy and sends it to the primary (without
-   * waiting), both until `expiresAt` (clock ms): a new session, or one found
-   * elsewhere (in Redis). Returns false when it has expired already.
-   */
-  keep(id: Uint8Array, session: Uint8Array, expiresAt: number): boolean {
+  /** Sends a session to the primary's table until `expiresAt` (ms since the epoch), without waiting. False once it expired. */
+  put(id: Uint8Array, session: Uint8Array, expiresAt: number): boolean {
     if (!(expiresAt > this.#clock())) return false;
-    this.#options.local.set(id, session, expiresAt);
-    this.#options.send({ op: W_SET, id: Buffer.from(id), session: Buffer.from(session), expiresAt });
-    return true;
+    return this.#options.send({ op: W_SET, id: Buffer.from(id), session: Buffer.from(session), expiresAt });
   }
 
   /**
-   * Removes a session for good (its connection ended in a fatal alert): from
-   * the local copy now, and from the primary's table, which has every other
-   * worker drop its copy (without waiting). Returns whether the local copy
-   * held it.
+   * Removes a session for good (its connection ended in a fatal alert) from
+   * the primary's table, which has every other worker drop its copy
+   * (without waiting).
    */
-  delete(id: Uint8Array): boolean {
-    const held = this.#options.local.delete(id);
+  delete(id: Uint8Array): void {
     this.#options.send({ op: W_DELETE, id: Buffer.from(id) });
-    return held;
   }
 
   /**
@@ -185,11 +142,8 @@ export class IpcSessionStore implements SessionStore {
     this.#pending.delete(request);
     clearTimeout(pending.timer);
     this.#back();
-    if (session !== undefined) {
-      this.#options.counters.add('ipcHits');
-      const expiresAt = sessionExpiresAt(session);
-      if (expiresAt !== undefined) this.#options.local.set(pending.id, session, Math.min(expiresAt, this.#clock() + this.timeout * 1000));
-    }
+    // The store copies a hit into the local copy, with its expiry.
+    if (session !== undefined) this.#options.counters.add('ipcHits');
     pending.resolve(session ?? (expired ? 'expired' : 'not_found'));
     return 'answered';
   }

@@ -3,10 +3,10 @@
  * made by the first `attachClusterCache()`. It asks the primary for the
  * deployment's settings and ticket keys (the hello), then keeps them:
  * answers the primary's pushes (new ticket keys, flushes, sessions ended
- * by a fatal alert), gives its servers the IPC session store (and, when
- * the deployment shares sessions through Redis, a connection of its own to
- * Redis behind it: `redis-process-store.ts`), and ships this process's
- * counts to the primary.
+ * by a fatal alert), gives its servers one store of levels (its local
+ * copy, the primary's table over IPC and, when the deployment shares
+ * sessions through Redis, Redis over a connection of its own:
+ * `process-redis.ts`), and ships this process's counts to the primary.
  *
  * Every message from the channel is checked (`ipc-messages.ts`); one that
  * fails is counted (`ipcMalformed`) and dropped, and nothing thrown while
@@ -38,8 +38,11 @@ import {
   type ToWorker,
   type WorkerRedisSettings,
 } from './ipc-messages.ts';
-import { IpcSessionStore } from './ipc-store.ts';
-import { connectProcessRedis, RedisProcessStore } from './redis-process-store.ts';
+import { OwnerLevel } from './ipc-store.ts';
+import { connectProcessRedis } from './process-redis.ts';
+import { LevelledStore, type SessionLevel } from '../store/levelled-store.ts';
+import { localCopyLevel } from '../store/memory-levels.ts';
+import { RedisSessionLevel } from '../redis/session-store.ts';
 import type { RedisClient } from '../redis/topology.ts';
 import { waitUntilReady } from '../redis/connection.ts';
 import type { SessionStore } from '../tls/session-hooks.ts';
@@ -76,10 +79,19 @@ let hello: (options: ProcessWorkerOptions) => Promise<ProcessWorker>;
 export class ProcessWorker {
   /** What the primary said every worker must use. */
   readonly settings: Readonly<ClusterSettings>;
-  /** The local copy and the primary's table over IPC. */
-  readonly ipc: IpcSessionStore;
-  /** The store behind every server of this process: {@link ipc}, and Redis behind it when the deployment has one. */
-  readonly store: SessionStore;
+  /** The primary's table over IPC: the store's second level. */
+  readonly ipc: OwnerLevel;
+  /**
+   * The store behind every server of this process, three levels each
+   * bounded in time: the local copy (synchronous), the primary's table
+   * over IPC (within `TLS_CACHE_IPC_TIMEOUT`, skipped at once while the
+   * primary counts as absent), and Redis over this process's own
+   * connection when the deployment has one (within
+   * `TLS_CACHE_REDIS_TIMEOUT`). A session found below the local copy is
+   * copied into the faster levels; a new one goes to all; one ended by a
+   * fatal alert leaves all, and every host.
+   */
+  readonly store: LevelledStore;
   /** This process's local copy of sessions. */
   readonly local: LocalSessions;
   /** This process's copy of the primary's ticket key ring; `undefined` when tickets are off. */
@@ -108,10 +120,8 @@ export class ProcessWorker {
     this.counters = counters;
     this.logger = logger;
     this.local = new LocalSessions(settings.localSize);
-    this.ipc = new IpcSessionStore({
-      timeout: settings.timeout,
+    this.ipc = new OwnerLevel({
       ipcTimeout: settings.ipcTimeout,
-      local: this.local,
       counters,
       send: (message) => send(message),
       onAbsent: () => {
@@ -133,10 +143,12 @@ export class ProcessWorker {
     });
     this.#redis = redis === undefined ? undefined : connectProcessRedis(redis, logger);
     if (redis !== undefined && this.#redis === undefined) counters.add('ipcMalformed');
-    this.store =
-      redis === undefined || this.#redis === undefined
-        ? this.ipc
-        : new RedisProcessStore({ ipc: this.ipc, redis: this.#redis, settings: redis, counters, logger });
+    const levels: SessionLevel[] = [localCopyLevel(this.local, () => counters.add('localHits')), this.ipc];
+    if (redis !== undefined && this.#redis !== undefined) {
+      const { secret, previousSecret, namespace, timeout } = redis;
+      levels.push(new RedisSessionLevel({ redis: this.#redis, secret, previousSecret, namespace, timeout, counters, logger }));
+    }
+    this.store = new LevelledStore({ levels, timeout: settings.timeout });
     this.#timer = setInterval(() => this.#shipCounts(0), COUNTS_INTERVAL_MS);
     this.#timer.unref();
   }
@@ -207,9 +219,8 @@ export class ProcessWorker {
           this.logger.debug({ sessions: this.local.clear() }, 'local copy flushed by the primary');
           return;
         case P_DELETE:
-          // A session another worker saw end in a fatal alert.
-          this.local.delete(message.id);
-          if (this.store instanceof RedisProcessStore) this.store.forget(message.id);
+          // A session another worker saw end in a fatal alert: this process's copy and waiting write go.
+          this.store.forget(message.id);
           return;
         case P_COUNTS:
           this.#shipCounts(message.request);

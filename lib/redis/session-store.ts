@@ -1,10 +1,10 @@
 /**
- * A two-level session store for deployments on several hosts: the host's
- * shared table answers first; a miss there asks Redis, bounded by a few
- * milliseconds, after which the handshake goes on as a miss. New sessions go
- * to both, the Redis write in the background (never awaited by a
- * handshake), but sent before the handshake finishes: a client that goes
- * straight to another host finds its session there.
+ * Redis as the last level of a session store (`store/levelled-store.ts`),
+ * for deployments on several hosts: a lookup that the host's own levels
+ * missed asks Redis, bounded by a few milliseconds, after which the
+ * handshake goes on as a miss. A new session's write is never awaited by a
+ * handshake, but it is sent before the handshake finishes: a client that
+ * goes straight to another host finds its session there.
  *
  * In Redis a session is sealed (`sealed.ts`: AES-256-GCM under a key
  * derived from the deployment's secret, the session ID as associated data),
@@ -17,21 +17,20 @@
  * Redis is meant to (each lookup and write is one key; only the flush
  * visits every master).
  *
- * A session found in Redis is copied into the local table with its own
- * absolute expiry, so the next lookup of it on this host is local, and it
- * never outlives its first full handshake's lifetime, however many hosts it
- * visits.
+ * A session found in Redis is copied by the store into the faster levels
+ * with its sealed absolute expiry ({@link RedisSessionLevel.expiryOf}), so
+ * the next lookup of it on this host is local, and it never outlives its
+ * first full handshake's lifetime, however many hosts it visits.
  *
  * A session whose connection ended in a fatal alert ({@link
- * RedisSessionStore.delete}) is deleted from the local table and from
- * Redis, and announced to the other hosts, which delete their copies
- * (`ended-sessions.ts`).
+ * RedisSessionLevel.delete}) is deleted from Redis and announced to the
+ * other hosts, which delete their copies (`ended-sessions.ts`).
  *
  * Nothing is lost to an outage: a write or an end that could not reach
  * Redis (not connected, or the command failed) is kept
  * (`deferred-writes.ts`) and sent once Redis is back (its `ready` event,
  * and every {@link RETRY_DEFERRED_MS} ms while any wait), a write only if
- * the session is still live and still held locally.
+ * the session is still live and was not ended or forgotten meanwhile.
  *
  * @module
  */
@@ -39,40 +38,21 @@ import { Command } from 'ioredis';
 import type { Logger } from 'pino';
 import type { CounterName } from '../operations/counters.ts';
 import { InvalidOptionError } from '../errors.ts';
-import type { LookupMiss, SessionStore } from '../tls/session-hooks.ts';
+import type { LookupMiss } from '../tls/session-hooks.ts';
+import type { SessionLevel } from '../store/levelled-store.ts';
 import { isReady } from './connection.ts';
 import { DEFAULT_MAX_DEFERRED, DeferredWrites, type DeferredWrite } from './deferred-writes.ts';
 import { endedChannel, endedMessage, endedSealer } from './ended-sessions.ts';
 import { createSealer, type Sealer } from './sealed.ts';
 import { dataNodes, type RedisClient } from './topology.ts';
 
-/** What the two-level store needs of the local level: a {@link SessionTable} is one. */
-export interface LocalSessionStore {
-  readonly timeout: number;
-  get(id: Uint8Array): Uint8Array | undefined;
-  /** Optional: {@link LocalSessionStore.get} saying why there is none (a {@link SessionTable} tells an expired entry from an absent one). */
-  lookUp?(id: Uint8Array): Uint8Array | 'not_found' | 'expired';
-  set(id: Uint8Array, session: Uint8Array, expiresAt?: number): boolean;
-  /** Removes a session; optional. */
-  delete?(id: Uint8Array): boolean;
-  /**
-   * Whether the session is still held here: a write deferred by a Redis
-   * outage is sent afterwards only if it is (not ended, evicted or expired
-   * meanwhile). @defaultValue `get(id) !== undefined` (a {@link SessionTable}
-   * counts it as a lookup)
-   */
-  has?(id: Uint8Array): boolean;
-}
-
 /** Where the store counts: `SharedCounters` is one. */
 export interface RedisCounterSink {
   add(name: CounterName, n?: number): void;
 }
 
-/** Options of {@link RedisSessionStore}. */
-export interface RedisSessionStoreOptions {
-  /** The first level, usually the host's shared table. */
-  local: LocalSessionStore;
+/** Options of {@link RedisSessionLevel}. */
+export interface RedisSessionLevelOptions {
   /** An ioredis connection of any mode (see `connectRedis`); the store does not close it. */
   redis: RedisClient;
   /** The deployment's secret (`TLS_CACHE_REDIS_SECRET`, at least 32 characters). */
@@ -102,6 +82,14 @@ export interface RedisSessionStoreOptions {
   logger?: Logger;
   /** Milliseconds since the epoch. @defaultValue `Date.now` */
   clock?: () => number;
+  /**
+   * Whether a session is still held on this host: a write deferred by an
+   * outage is sent afterwards only if it is (so that a session another
+   * thread saw end in a fatal alert meanwhile is not brought back to
+   * Redis). A worker thread passes its table's lookup.
+   * @defaultValue always held
+   */
+  stillHeld?: (id: Buffer) => boolean;
 }
 
 /** Bytes of the expiry in front of the session inside a sealed value. */
@@ -124,15 +112,11 @@ export function prefixPattern(prefix: string): string {
 }
 
 /**
- * The two-level store; see the module's documentation. `get` answers from
- * the table synchronously, or returns a promise that settles within
- * `timeout` ms (to `undefined` on a miss, a timeout, an error, a refused
- * entry, or while Redis is unavailable); it never rejects.
+ * The Redis level; see the module's documentation. A lookup settles within
+ * `timeout` ms, or at once while Redis is unavailable; it never rejects.
  */
-export class RedisSessionStore implements SessionStore {
-  /** Session lifetime in seconds: the local store's. */
-  readonly timeout: number;
-  readonly #local: LocalSessionStore;
+export class RedisSessionLevel implements SessionLevel {
+  readonly name = 'redis';
   readonly #redis: RedisClient;
   readonly #namespace: string;
   readonly #sealer: Sealer;
@@ -147,11 +131,15 @@ export class RedisSessionStore implements SessionStore {
   /** Session IDs (hex) ended through this store, newest last. */
   readonly #ends = new Set<string>();
   #retryTimer: NodeJS.Timeout | undefined;
+  readonly #stillHeld: ((id: Buffer) => boolean) | undefined;
+  /** The sealed expiry of each session a lookup returned (see {@link expiryOf}). */
+  readonly #expiries = new WeakMap<Uint8Array, number>();
 
   /** @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for a bad secret, namespace or timeout. */
-  constructor(options: RedisSessionStoreOptions) {
-    const { local, redis, secret, previousSecret, namespace, timeout = 5, maxDeferred = DEFAULT_MAX_DEFERRED, counters, logger, clock = Date.now } =
+  constructor(options: RedisSessionLevelOptions) {
+    const { redis, secret, previousSecret, namespace, timeout = 5, maxDeferred = DEFAULT_MAX_DEFERRED, counters, logger, clock = Date.now, stillHeld } =
       options;
+    this.#stillHeld = stillHeld;
     if (!Number.isInteger(timeout) || timeout < 1) {
       throw new InvalidOptionError('redisTimeout', `expected whole milliseconds of at least 1, got ${String(timeout)}`);
     }
@@ -161,8 +149,6 @@ export class RedisSessionStore implements SessionStore {
     this.#deferred = new DeferredWrites(maxDeferred);
     this.#sealer = createSealer({ secret, previousSecret, namespace, purpose: 'session' });
     this.#endedSealer = endedSealer(secret, namespace, previousSecret);
-    this.timeout = local.timeout;
-    this.#local = local;
     this.#redis = redis;
     this.#namespace = namespace;
     this.#wait = timeout;
@@ -180,38 +166,24 @@ export class RedisSessionStore implements SessionStore {
     redis.on('ready', () => this.#sendDeferred());
   }
 
-  /** Writes and ends waiting for Redis (see {@link RedisSessionStoreOptions.maxDeferred}). */
+  /** Writes and ends waiting for Redis (see {@link RedisSessionLevelOptions.maxDeferred}). */
   get deferred(): number {
     return this.#deferred.size;
   }
 
   /**
-   * The local session, or a promise of Redis's answer within `timeout` ms
-   * (plus at most one turn of this thread's event loop, so that a reply that
-   * arrived while the thread was busy is not counted as late).
-   */
-  get(id: Uint8Array): Uint8Array | undefined | Promise<Uint8Array | undefined> {
-    const found = this.lookUp(id);
-    if (found instanceof Promise) return found.then((answer) => (typeof answer === 'string' ? undefined : answer));
-    return typeof found === 'string' ? undefined : found;
-  }
-
-  /**
-   * {@link get} saying why there is no session: `not_found`, `expired` (in
-   * the local table, or in Redis), `timeout` (Redis did not answer in
-   * time), `unavailable` (Redis not connected: not asked), `unreadable` (the
-   * entry did not authenticate), `error` (the command failed). An entry the
-   * local table holds expired stays `expired` whatever Redis answers
-   * (Redis keeps it until the same moment).
+   * The session in Redis, or why not: `not_found`, `expired` (its sealed
+   * expiry passed), `timeout` (no answer within `timeout` ms, plus at most
+   * one turn of this thread's event loop, so that a reply that arrived
+   * while the thread was busy is not counted as late), `unavailable` (Redis
+   * not connected: not asked), `unreadable` (the entry did not
+   * authenticate), `error` (the command failed).
    */
   lookUp(id: Uint8Array): Uint8Array | LookupMiss | Promise<Uint8Array | LookupMiss> {
-    const local = this.#local.lookUp !== undefined ? this.#local.lookUp(id) : (this.#local.get(id) ?? 'not_found');
-    if (typeof local !== 'string') return local;
-    const expired = local === 'expired';
     this.#count('redisLookups');
     if (!isReady(this.#redis)) {
       this.#count('redisErrors');
-      return expired ? 'expired' : 'unavailable';
+      return 'unavailable';
     }
     return new Promise((resolve) => {
       let settled = false;
@@ -223,7 +195,7 @@ export class RedisSessionStore implements SessionStore {
           if (settled) return;
           settled = true;
           this.#count('redisTimeouts');
-          resolve(expired ? 'expired' : 'timeout');
+          resolve('timeout');
         });
       }, this.#wait);
       this.#redis.getBuffer(sessionKey(this.#namespace, id)).then(
@@ -231,53 +203,52 @@ export class RedisSessionStore implements SessionStore {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          const found = value === null ? 'not_found' : this.#accept(id, value);
-          resolve(expired && typeof found === 'string' ? 'expired' : found);
+          resolve(value === null ? 'not_found' : this.#accept(id, value));
         },
         () => {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
           this.#count('redisErrors');
-          resolve(expired ? 'expired' : 'error');
+          resolve('error');
         },
       );
     });
   }
 
   /**
-   * Stores a session in the local store and, in the background, in Redis
-   * until the same absolute expiry. Returns the local store's answer.
+   * The expiry sealed beside a session this level's lookup returned (ms
+   * since the epoch): the host that made the session wrote it, so a copy
+   * kept on this host never outlives it, even when its DER cannot be read.
    */
-  set(id: Uint8Array, session: Uint8Array): boolean {
-    const expiresAt = this.#clock() + this.timeout * 1000;
-    this.#write(id, session, expiresAt);
-    return this.#local.set(id, session, expiresAt);
+  expiryOf(session: Uint8Array): number | undefined {
+    return this.#expiries.get(session);
   }
 
   /**
-   * Removes a session for good (its connection ended in a fatal alert): from
-   * the local table now; from Redis, then from every other host's table
-   * (announced on the `ended` channel), in the background. Returns whether
-   * the local table held it.
+   * Writes a session to Redis until `expiresAt` (ms since the epoch), in the
+   * background but on the wire before this returns; deferred while Redis
+   * is unavailable. Returns true.
    */
-  delete(id: Uint8Array): boolean {
-    let held = false;
-    try {
-      held = this.#local.delete?.(id) ?? false;
-    } catch {
-      // An ID the table refuses: nothing stored under it.
-    }
+  put(id: Uint8Array, session: Uint8Array, expiresAt: number): boolean {
+    this.#write(id, session, expiresAt);
+    return true;
+  }
+
+  /**
+   * Removes a session for good (its connection ended in a fatal alert):
+   * from Redis, then from every other host's table (announced on the
+   * `ended` channel), in the background.
+   */
+  delete(id: Uint8Array): void {
     this.forget(id);
     this.#end({ kind: 'end', id: Buffer.from(id) }, false);
-    return held;
   }
 
   /**
-   * Tells the store that session `id` ended on this host by another path
-   * (a `node:cluster` worker process hears it from the primary): a write of
-   * it still waiting for Redis is dropped, and one failing later is not
-   * retried.
+   * Session `id` ended on this host by another path (a `node:cluster`
+   * worker process hears it from the primary): a write of it still waiting
+   * for Redis is dropped, and one failing later is not retried.
    */
   forget(id: Uint8Array): void {
     const key = Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
@@ -287,7 +258,7 @@ export class RedisSessionStore implements SessionStore {
     if (this.#deferred.forget(id)) this.#count('redisDeferredDropped');
   }
 
-  /** Opens a value read from Redis; stores a live session locally. */
+  /** Opens a value read from Redis: the session while it lives. */
   #accept(id: Uint8Array, value: Buffer): Uint8Array | 'unreadable' | 'expired' {
     const plain = this.#sealer.open(id, value);
     if (plain === undefined || plain.length <= EXPIRY_BYTES) {
@@ -298,11 +269,7 @@ export class RedisSessionStore implements SessionStore {
     const session = plain.subarray(EXPIRY_BYTES);
     if (!(expiresAt > this.#clock())) return 'expired';
     this.#count('redisHits');
-    try {
-      this.#local.set(id, session, expiresAt);
-    } catch {
-      // The local table refused it (oversize): this lookup is still answered.
-    }
+    this.#expiries.set(session, expiresAt);
     return session;
   }
 
@@ -383,7 +350,7 @@ export class RedisSessionStore implements SessionStore {
     this.#retryTimer.unref();
   }
 
-  /** Sends what waits, once Redis is ready: ends, and writes of sessions still live and held here. */
+  /** Sends what waits, once Redis is ready: ends, and writes of sessions still live and not ended. */
   #sendDeferred(): void {
     if (this.#deferred.size === 0) return;
     if (!isReady(this.#redis)) {
@@ -402,10 +369,10 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
-  /** Whether the local store still holds session `id`. */
+  /** Whether this host still holds session `id` (see {@link RedisSessionLevelOptions.stillHeld}). */
   #holds(id: Buffer): boolean {
     try {
-      return this.#local.has !== undefined ? this.#local.has(id) : this.#local.get(id) !== undefined;
+      return this.#stillHeld?.(id) ?? true;
     } catch {
       return false;
     }
