@@ -20,42 +20,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect as connectNet } from 'node:net';
-import { connect as connectTls, createServer as createTlsServer } from 'node:tls';
+import { connect as connectTls } from 'node:tls';
 import { constants } from 'node:crypto';
 import t from 'tap';
+import { foreignSessions } from './helpers/foreign-sessions.ts';
 import type { CounterValues } from '../lib/operations/counters.ts';
 import { visit } from './helpers/cluster-client.ts';
 import { removeCertificateFiles, startClusterApp, type ClusterApp } from './helpers/cluster-app.ts';
 
 t.teardown(removeCertificateFiles);
-
-/** TLS 1.2 session ID sessions no worker has seen: made by a server of its own with the same certificate and context. */
-async function foreignSessions(count: number, files: { cert: string; key: string }): Promise<Buffer[]> {
-  const server = createTlsServer({ ...files, sessionTimeout: 300, sessionIdContext: 'tls-resumption', secureOptions: constants.SSL_OP_NO_TICKET });
-  const sessions = new Map<string, Buffer>();
-  server.on('newSession', (id: Buffer, session: Buffer, done: () => void) => {
-    sessions.set(id.toString('hex'), session);
-    done();
-  });
-  server.on('secureConnection', (socket) => socket.end('{}\n'));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  const out: Buffer[] = [];
-  for (let i = 0; i < count; i++) {
-    out.push(
-      await new Promise<Buffer>((resolve, reject) => {
-        const socket = connectTls({ host: '127.0.0.1', port, rejectUnauthorized: false, maxVersion: 'TLSv1.2', secureOptions: constants.SSL_OP_NO_TICKET });
-        let session: Buffer | undefined;
-        socket.on('session', (s: Buffer) => (session = s));
-        socket.on('error', reject);
-        socket.resume();
-        socket.on('close', () => (session ? resolve(session) : reject(new Error('no session'))));
-      }),
-    );
-  }
-  await new Promise((resolve) => server.close(resolve));
-  return out;
-}
 
 const logLines = (app: ClusterApp, text: string): Array<{ pid: number; level: number }> =>
   app

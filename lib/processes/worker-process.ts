@@ -45,7 +45,6 @@ import { localCopyLevel } from '../store/memory-levels.ts';
 import { RedisSessionLevel } from '../redis/session-store.ts';
 import type { RedisClient } from '../redis/topology.ts';
 import { waitUntilReady } from '../redis/connection.ts';
-import type { SessionStore } from '../tls/session-hooks.ts';
 import { LocalSessions } from './local-sessions.ts';
 import { attachRuntime, type RuntimeBinding } from '../runtime/attach-runtime.ts';
 import { SNI_WARNING, unboundWarning } from '../runtime/certificate-binding.ts';

@@ -4,10 +4,11 @@ import { connect as connectTls, createServer as createTlsServer } from 'node:tls
 
 /**
  * `count` TLS 1.2 session-ID sessions made by a plain server of their own
- * with the given certificate and session ID context: offered to a
+ * with the given certificate and session ID context (by default the
+ * deployment's default): offered to a
  * deployment, each is looked up and found nowhere.
  */
-export async function foreignSessions(count: number, files: { cert: string; key: string }, sessionIdContext = 'tls-session-cache'): Promise<Buffer[]> {
+export async function foreignSessions(count: number, files: { cert: string; key: string }, sessionIdContext = 'tls-resumption'): Promise<Buffer[]> {
   const server = createTlsServer({ ...files, sessionTimeout: 300, sessionIdContext, secureOptions: constants.SSL_OP_NO_TICKET });
   server.on('newSession', (_id: Buffer, _session: Buffer, done: () => void) => done());
   server.on('secureConnection', (socket) => socket.end('{}\n'));
