@@ -313,17 +313,24 @@ export class RedisFleet extends EventEmitter<RedisFleetEvents> {
   }
 
   /**
-   * Flushes the fleet: a new flush generation (every other host clears its
-   * table and drops its keys), a new key, and every session of the
-   * namespace deleted from Redis. The caller clears this host's table.
+   * Flushes the fleet: every session of the namespace deleted from Redis, a
+   * new flush generation (every other host clears its table and drops its
+   * keys), a new key, and the sessions deleted again. The caller clears
+   * this host's table.
+   *
+   * The sessions go before the other hosts hear of the flush: a host that
+   * cleared its table and then looked a session up in Redis would copy it
+   * back (seen under load in `test/redis-processes.ts`). The second pass
+   * takes what hosts wrote in between, before they heard.
    */
   flush(): Promise<FleetFlushResult> {
     return this.#enqueue(async () => {
       if (!isReady(this.#redis)) return { generation: undefined, redisSessions: 0 };
+      let redisSessions = await deleteRedisSessions(this.#redis, this.#namespace);
       const [, flush] = (await this.#redis.eval(FLUSH, 1, fleetKey(this.#namespace), fleetKey(this.#namespace))) as [number, number];
       this.#ownFlushes.add(flush);
       await this.#sync();
-      const redisSessions = await deleteRedisSessions(this.#redis, this.#namespace);
+      redisSessions += await deleteRedisSessions(this.#redis, this.#namespace);
       return { generation: flush, redisSessions };
     });
   }
