@@ -132,3 +132,14 @@ t.test('levels: miss, hit, back-fill, expiry, ends and an unavailable level', as
   t.equal(store.set(f.id, f.session), true, 'a new session is stored on this host');
   t.equal(redisLevel.deferred, 1, 'its Redis write waits for Redis');
 });
+
+t.test('a new session counts as stored when any level keeps it (a local copy that is off keeps none)', async (t) => {
+  const [a] = await realSessions(1);
+  const table = SessionTable.create({ size: 1 << 20, timeout: TIMEOUT });
+  t.teardown(() => table.close());
+  const store = new LevelledStore({ timeout: TIMEOUT, levels: [localCopyLevel(new LocalSessions(0)), tableLevel(table)] });
+  t.equal(store.set(a.id, a.session), true, 'stored: the table kept it');
+  t.same(Buffer.from(store.lookUp(a.id) as Uint8Array), a.session, 'and it is found there');
+  const none = new LevelledStore({ timeout: TIMEOUT, levels: [localCopyLevel(new LocalSessions(0))] });
+  t.equal(none.set(a.id, a.session), false, 'refused when no level keeps it');
+});

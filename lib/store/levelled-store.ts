@@ -97,15 +97,16 @@ export class LevelledStore implements SessionStore {
     return this.#from(0, toBuffer(id), false);
   }
 
-  /** Stores a new session in every level; true when the first level kept it. */
+  /**
+   * Stores a new session in every level; true when any level kept it (a
+   * worker process's local copy may be off, or a session too large for the
+   * table: the other levels still hold it).
+   */
   set(id: Uint8Array, session: Uint8Array): boolean {
     const key = toBuffer(id);
     const expiresAt = this.expiryOf(session);
     let kept = false;
-    for (const [i, level] of this.levels.entries()) {
-      const stored = attempt(() => level.put(key, session, expiresAt), false);
-      if (i === 0) kept = stored;
-    }
+    for (const level of this.levels) if (attempt(() => level.put(key, session, expiresAt), false)) kept = true;
     return kept;
   }
 
