@@ -124,6 +124,8 @@ t.test('levels: miss, hit, back-fill, expiry, ends and an unavailable level', as
 
   // Redis gone: the levels above still answer, the miss says why, a new session is still stored here.
   store.set(d.id, d.session);
+  // Written before Redis goes (else its write, in flight, would wait too).
+  await until(() => inRedis(d.id));
   await redis.kill();
   await until(() => connection.status !== 'ready');
   const held = store.lookUp(d.id);
