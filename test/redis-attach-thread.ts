@@ -9,6 +9,7 @@
  * and Redis held no session.)
  */
 import t from 'tap';
+import { metric } from './helpers/metric.ts';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'node:tls';
 import { constants } from 'node:crypto';
@@ -39,12 +40,6 @@ function visit(port: number, session?: Buffer): Promise<{ reused: boolean; sessi
     socket.on('error', reject);
     socket.setTimeout(5000, () => socket.destroy(new Error('timed out')));
   });
-}
-
-async function metric(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? NaN : Number(line.split(' ')[1]);
 }
 
 t.test('a module attaching with attachClusterCache(), on threads of the command line, on two hosts with Redis', async (t) => {

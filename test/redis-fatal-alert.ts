@@ -7,6 +7,7 @@
  * deleted its own copy. A session closed cleanly still resumes on both.
  */
 import t from 'tap';
+import { metric } from './helpers/metric.ts';
 import { visitTls } from './fixtures/clients.ts';
 import { sessionKey } from '../lib/redis/session-store.ts';
 import { secretsOf } from './helpers/session-der.ts';
@@ -21,12 +22,6 @@ import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
 requireCommand(t, REDIS_SERVER);
 
 const OFFERS = 12;
-
-async function metric(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? NaN : Number(line.split(' ')[1]);
-}
 
 t.test('a fatal alert on one host ends the session on both, and in Redis; a clean close does not', async (t) => {
   const redis = await startRedis(t);

@@ -12,6 +12,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { metric } from './helpers/metric.ts';
 import { loadCertificate, type Certificate } from '../examples/certificate.ts';
 import { visitTls } from './fixtures/clients.ts';
 import { freePort } from './fixtures/process.ts';
@@ -68,12 +69,7 @@ async function host(t: Parameters<typeof startHost>[0], name: string, redisUrl: 
 const warnings = (h: Host) => h.logs.filter((line) => line.msg === WARNING);
 const agreements = (h: Host) => h.logs.filter((line) => line.msg === AGAIN);
 
-async function otherCertificateGauge(metricsPort: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const match = /^tls_session_cache_fleet_hosts_other_certificate (\d+)$/m.exec(text);
-  if (match === null) throw new Error('no tls_session_cache_fleet_hosts_other_certificate in the metrics');
-  return Number(match[1]);
-}
+const otherCertificateGauge = (metricsPort: number): Promise<number> => metric(metricsPort, 'tls_session_cache_fleet_hosts_other_certificate');
 
 /** TLS 1.2 session IDs made on `from`, offered to `to`: how many of `count` resumed. */
 async function crossHost(from: Host, to: Host, count: number): Promise<number> {
@@ -151,10 +147,7 @@ t.test('a host that stops takes its announcement with it; a forged one is refuse
   await until(async () => Object.keys(await redis.client().hgetall(hostsKey('stop'))).length === 1, 10_000, 100);
   // Someone with write access to Redis but not the secret announces a host with another certificate.
   await redis.client().hset(hostsKey('stop'), 'forged', Buffer.from(JSON.stringify({ certificates: ['AA'], at: Date.now() })).toString('base64'));
-  const rejected = async (): Promise<number> => {
-    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    return Number(/^tls_session_cache_redis_rejected_total (\d+)$/m.exec(text)?.[1] ?? 0);
-  };
+  const rejected = (): Promise<number> => metric(metricsPort, 'tls_session_cache_redis_rejected_total');
   await until(async () => (await rejected()) > 0, 10_000, 200);
   t.equal(warnings(A).length, 0, 'the forged announcement made no warning');
   t.equal(await otherCertificateGauge(metricsPort), 0, 'and is not counted as a host');

@@ -6,6 +6,7 @@
  * rotation, and a flush on one host reaches the other.
  */
 import t from 'tap';
+import { metric } from './helpers/metric.ts';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,12 +23,6 @@ import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
 requireCommand(t, REDIS_SERVER);
 
 const SECRET = 'resumption-test-secret-0123456789abcdefghijkl';
-
-async function metric(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? NaN : Number(line.split(' ')[1]);
-}
 
 interface Fleet {
   hosts: [Host, Host];

@@ -7,6 +7,7 @@
  * holds the secret or the password.
  */
 import t from 'tap';
+import { metric } from './helpers/metric.ts';
 import { visitTls } from './fixtures/clients.ts';
 import { freePort } from './fixtures/process.ts';
 import { createSealer } from '../lib/redis/sealed.ts';
@@ -22,12 +23,6 @@ const SECRET = 'security-test-secret-0123456789abcdefghijklmno';
 const OTHER_SECRET = 'a-different-deployments-secret-0123456789abcdef';
 const PASSWORD = 'redis-password-7f3a9c';
 const NS = 'shop';
-
-async function metric(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? NaN : Number(line.split(' ')[1]);
-}
 
 t.test('tampered and foreign entries are refused; namespaces are apart; Redis holds no plaintext; logs hold no secret', async (t) => {
   const redis = await startRedis(t, { password: PASSWORD });
