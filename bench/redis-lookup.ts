@@ -4,7 +4,7 @@
  * this project's own stores and messages, three ways:
  *
  * - `own connection` (what the library does): the local copy, then the
- *   primary's table over IPC (a miss), then the process's own Redis
+ *   primary's table (a miss; here over IPC, which this benchmark's own primary answers), then the process's own Redis
  *   connection: the store of levels a worker process builds.
  * - `through the primary`: the worker asks the primary over IPC
  *   (`OwnerLevel`), and the primary asks Redis (`RedisSessionLevel`)
@@ -33,19 +33,11 @@ import { freePort } from '../lib/threads/free-port.ts';
 import { SharedCounters } from '../lib/operations/counters.ts';
 import { connectRedis, waitUntilReady } from '../lib/redis/connection.ts';
 import { RedisSessionLevel } from '../lib/redis/session-store.ts';
-import { OwnerLevel } from '../lib/processes/ipc-store.ts';
+import { OwnerLevel } from '../lib/owner/owner-level.ts';
 import { LocalSessions } from '../lib/processes/local-sessions.ts';
 import { LevelledStore } from '../lib/store/levelled-store.ts';
 import { localCopyLevel } from '../lib/store/memory-levels.ts';
-import {
-  decodeToPrimary,
-  decodeToWorker,
-  encodeToPrimary,
-  encodeToWorker,
-  isTagged,
-  P_GOT,
-  W_GET,
-} from '../lib/processes/ipc-messages.ts';
+import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, fromIpc, isTagged, P_GOT, toIpc, W_GET } from '../lib/owner/messages.ts';
 import { spawnRedisServer } from './lib/redis-server.ts';
 
 const DESIGNS = ['own connection', 'through the primary', 'own connection, Redis only'] as const;
@@ -85,10 +77,11 @@ if (cluster.isPrimary) {
     const reader = redisOnly(redis);
     const onMessage = (worker: Worker, raw: unknown): void => {
       if (!isTagged(raw)) return;
-      const message = decodeToPrimary(raw, 65536);
+      const bytes = fromIpc(raw);
+      const message = bytes === undefined ? undefined : decodeToOwner(bytes, 65536);
       if (message?.op !== W_GET) return;
       const answer = (found: Uint8Array | undefined): void => {
-        worker.send(encodeToWorker({ op: P_GOT, request: message.request, session: found === undefined ? undefined : Buffer.from(found) }));
+        worker.send(toIpc(encodeToWorker({ op: P_GOT, request: message.request, session: found === undefined ? undefined : Buffer.from(found) })));
       };
       if (design !== 'through the primary') return answer(undefined);
       void Promise.resolve(reader.get(message.id)).then(answer);
@@ -130,11 +123,12 @@ if (cluster.isPrimary) {
   const ipc = new OwnerLevel({
     ipcTimeout: BOUND_MS,
     counters,
-    send: (message) => process.send!(encodeToPrimary(message)),
+    send: (message) => process.send!(toIpc(encodeToOwner(message))),
   });
   process.on('message', (raw: unknown) => {
     if (!isTagged(raw)) return;
-    const message = decodeToWorker(raw, 65536);
+    const bytes = fromIpc(raw);
+    const message = bytes === undefined ? undefined : decodeToWorker(bytes, 65536);
     if (message?.op === P_GOT) ipc.answer(message.request, message.session);
   });
   const redis = design === 'through the primary' ? undefined : connectRedis(url, { role: 'bench' });

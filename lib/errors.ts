@@ -250,3 +250,18 @@ export class UsageError extends TlsCacheError {
     super('ERR_TLS_CACHE_USAGE', message);
   }
 }
+
+/**
+ * The owner's Unix socket cannot be used safely or at all: its directory
+ * is not private to this user (another user could connect, or plant a
+ * socket of their own), its path is too long, or it cannot be listened on.
+ */
+export class SocketError extends TlsCacheError {
+  /** The socket's path. */
+  readonly path: string;
+
+  constructor(path: string, message: string) {
+    super('ERR_TLS_CACHE_SOCKET', message);
+    this.path = path;
+  }
+}

@@ -7,11 +7,14 @@
  */
 import { constants } from 'node:crypto';
 import { connect, createServer } from 'node:tls';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import t from 'tap';
 import { Packr } from 'msgpackr';
 import { attachClusterCache, clusterServerOptions } from '../lib/processes/attach-cluster-cache.ts';
 import { COUNTER_NAMES } from '../lib/operations/counters.ts';
-import { decodeToPrimary, decodeToWorker, encodeToPrimary, encodeToWorker, IPC_TAG, isTagged, P_GOT, P_HELLO, P_KEYS, W_CERTIFICATE, W_COUNTS, W_GET, W_SET } from '../lib/processes/ipc-messages.ts';
+import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, fromIpc, IPC_TAG, isTagged, P_GOT, P_HELLO, P_KEYS, P_OWNER, toIpc, W_CERTIFICATE, W_COUNTS, W_GET, W_HELLO, W_SET } from '../lib/owner/messages.ts';
+import { loadConfig } from '../lib/config/load.ts';
 import { LocalSessions, LOCAL_ENTRY_OVERHEAD } from '../lib/processes/local-sessions.ts';
 import { startClusterCache } from '../lib/processes/cluster-cache.ts';
 import { sessionExpiresAt } from '../lib/tls/session-expiry.ts';
@@ -85,32 +88,36 @@ t.test('sessionExpiresAt reads time + timeout from a real session', async (t) =>
   t.equal(sessionExpiresAt(Buffer.alloc(0)), undefined);
 });
 
-t.test('IPC messages: what is encoded decodes; anything malformed is refused', async (t) => {
+t.test('owner messages: what is encoded decodes; anything malformed is refused', async (t) => {
   const max = 8192;
-  const get = encodeToPrimary({ op: W_GET, request: 7, id: id(1) });
-  t.ok(isTagged(get));
-  t.type(get[IPC_TAG], 'string', 'sent as a base64 string (works under json and advanced serialization)');
-  t.same(decodeToPrimary(get, max), { op: W_GET, request: 7, id: id(1) });
-  const set = decodeToPrimary(encodeToPrimary({ op: W_SET, id: id(2), session: Buffer.alloc(max, 1), expiresAt: 123 }), max);
+  const get = encodeToOwner({ op: W_GET, request: 7, id: id(1) });
+  t.same(decodeToOwner(get, max), { op: W_GET, request: 7, id: id(1) });
+  const set = decodeToOwner(encodeToOwner({ op: W_SET, id: id(2), session: Buffer.alloc(max, 1), expiresAt: 123 }), max);
   t.equal(set?.op, W_SET);
   const deltas = COUNTER_NAMES.map((_, i) => i);
-  t.same(decodeToPrimary(encodeToPrimary({ op: W_COUNTS, request: 0, deltas }), max), { op: W_COUNTS, request: 0, deltas });
-  const asBytes = { [IPC_TAG]: Buffer.from(get[IPC_TAG], 'base64') };
-  t.same(decodeToPrimary(asBytes, max), { op: W_GET, request: 7, id: id(1) }, 'a Uint8Array payload (advanced channel) decodes too');
+  t.same(decodeToOwner(encodeToOwner({ op: W_COUNTS, request: 0, deltas }), max), { op: W_COUNTS, request: 0, deltas });
   t.same(decodeToWorker(encodeToWorker({ op: P_GOT, request: 3, session: undefined }), max), { op: P_GOT, request: 3, session: undefined });
   const fingerprint = Array.from({ length: 32 }, (_, i) => (i * 7).toString(16).toUpperCase().padStart(2, '0')).join(':');
-  t.same(decodeToPrimary(encodeToPrimary({ op: W_CERTIFICATE, fingerprint }), max), { op: W_CERTIFICATE, fingerprint }, "a worker's certificate fingerprint");
-  t.same(decodeToPrimary(encodeToPrimary({ op: W_CERTIFICATE, fingerprint: '' }), max), { op: W_CERTIFICATE, fingerprint: '' }, 'or none');
+  t.same(decodeToOwner(encodeToOwner({ op: W_CERTIFICATE, fingerprint }), max), { op: W_CERTIFICATE, fingerprint }, "a worker's certificate fingerprint");
+  t.same(decodeToOwner(encodeToOwner({ op: W_CERTIFICATE, fingerprint: '' }), max), { op: W_CERTIFICATE, fingerprint: '' }, 'or none');
   t.same(decodeToWorker(encodeToWorker({ op: P_GOT, request: 3, session: undefined, expired: true }), max), { op: P_GOT, request: 3, session: undefined, expired: true }, 'an expired miss');
+  t.same(decodeToWorker(encodeToWorker({ op: P_OWNER, socket: '/run/user/1/tls-resumption/primary-7.sock' }), max), { op: P_OWNER, socket: '/run/user/1/tls-resumption/primary-7.sock' }, "the primary's socket");
+
+  // Over a cluster's IPC channel (the hello only): a tagged base64 string, or bytes on an advanced channel.
+  const ipc = toIpc(encodeToOwner({ op: W_HELLO }));
+  t.ok(isTagged(ipc));
+  t.type(ipc[IPC_TAG], 'string', 'sent as a base64 string (works under json and advanced serialization)');
+  t.same(decodeToOwner(fromIpc(ipc)!, max), { op: W_HELLO });
+  t.same(decodeToOwner(fromIpc({ [IPC_TAG]: Buffer.from(ipc[IPC_TAG], 'base64') })!, max), { op: W_HELLO }, 'a Uint8Array payload (advanced channel) decodes too');
+  for (const [name, payload] of [['a number', 1], ['not base64', '%%%'], ['empty', ''], ['too long', 'A'.repeat(200_000)], ['empty bytes', Buffer.alloc(0)]] as const) {
+    t.equal(fromIpc({ [IPC_TAG]: payload }), undefined, `IPC payload refused: ${name}`);
+  }
 
   const packr = new Packr({ useRecords: false, moreTypes: false });
-  const tag = (fields: unknown) => ({ [IPC_TAG]: packr.pack(fields).toString('base64') });
-  const bad: Array<[string, unknown]> = [
-    ['a number', { [IPC_TAG]: 1 }],
-    ['not base64', { [IPC_TAG]: '%%%' }],
-    ['empty', { [IPC_TAG]: '' }],
-    ['too long', { [IPC_TAG]: 'A'.repeat(200_000) }],
-    ['not msgpack', { [IPC_TAG]: Buffer.from([0xc1]).toString('base64') }],
+  const tag = (fields: unknown): Buffer => packr.pack(fields);
+  const bad: Array<[string, Buffer]> = [
+    ['empty', Buffer.alloc(0)],
+    ['not msgpack', Buffer.from([0xc1])],
     ['not an array', tag({ op: 2 })],
     ['unknown op', tag([42])],
     ['id of 33 bytes', tag([W_GET, 1, Buffer.alloc(33)])],
@@ -128,27 +135,32 @@ t.test('IPC messages: what is encoded decodes; anything malformed is refused', a
     ['fingerprint too short', tag([W_CERTIFICATE, 'AB:CD'])],
     ['fingerprint not a string', tag([W_CERTIFICATE, Buffer.alloc(32)])],
   ];
-  for (const [name, message] of bad) t.equal(decodeToPrimary(message as { [IPC_TAG]: unknown }, max), undefined, `primary refuses: ${name}`);
-  const badForWorker: Array<[string, unknown]> = [
+  for (const [name, message] of bad) t.equal(decodeToOwner(message, max), undefined, `owner refuses: ${name}`);
+
+  // The hello carries the one settings message: the owner's whole configuration, checked as loadConfig checks options.
+  const config = loadConfig({ timeout: 300, sessionIdContext: 'x', tickets: 'off', localSize: 0 }, {});
+  const settings = { config, ticketMode: 'auto' } as const;
+  const hello = decodeToWorker(encodeToWorker({ op: P_HELLO, settings, keys: undefined }), max);
+  t.same(hello, { op: P_HELLO, settings: { config, ticketMode: 'auto' }, keys: undefined }, 'a hello: the settings come back whole');
+  const withRedis = loadConfig({ timeout: 300, redisUrl: 'redis://:pw@a:1/2', redisSecret: 's'.repeat(32), tickets: 'off' }, {});
+  t.same(decodeToWorker(encodeToWorker({ op: P_HELLO, settings: { config: withRedis, ticketMode: 'fallback' }, keys: undefined }), max), { op: P_HELLO, settings: { config: withRedis, ticketMode: 'fallback' }, keys: undefined },
+    "a hello with the deployment's Redis, for the worker's own connection");
+  const badForWorker: Array<[string, Buffer]> = [
     ['oversize answer', tag([P_GOT, 1, Buffer.alloc(max + 1)])],
     ['answer as a string', tag([P_GOT, 1, 'session'])],
     ['keys not a state', tag([P_KEYS, [1, 2]])],
-    ['hello without settings', tag([11, null, null])],
-    ['hello with tickets on and no keys', tag([11, { timeout: 300, sessionIdContext: 'x', tickets: 'on', ticketMode: 'auto', ipcTimeout: 5, localSize: 0, maxSessionSize: 8192, logLevel: 'info' }, null])],
+    ['hello without settings', tag([P_HELLO, null, null])],
+    ['hello with tickets on and no keys', tag([P_HELLO, { config: { ...config, tickets: 'on' }, ticketMode: 'auto' }, null])],
+    ['hello with an unknown ticket mode', tag([P_HELLO, { config, ticketMode: 'always' }, null])],
+    ['hello with a timeout of 0', tag([P_HELLO, { config: { ...config, timeout: 0 }, ticketMode: 'auto' }, null])],
+    ['hello with an unknown setting', tag([P_HELLO, { config: { ...config, extra: 1 }, ticketMode: 'auto' }, null])],
+    ['hello with a short Redis secret', tag([P_HELLO, { config: { ...withRedis, redisSecret: 'short' }, ticketMode: 'auto' }, null])],
+    ['hello with a Redis URL and no secret', tag([P_HELLO, { config: { ...withRedis, redisSecret: '' }, ticketMode: 'auto' }, null])],
+    ['hello with a fourth field', tag([P_HELLO, settings, null, 'extra'])],
+    ['owner socket not absolute', tag([P_OWNER, 'primary.sock'])],
+    ['owner socket too long', tag([P_OWNER, `/${'x'.repeat(200)}`])],
   ];
-  const settings = { timeout: 300, sessionIdContext: 'x', tickets: 'off', ticketMode: 'auto', ipcTimeout: 5, localSize: 0, maxSessionSize: 8192, logLevel: 'info' } as const;
-  const redis = { mode: 'cluster', url: 'redis://a:1,redis://b:2', sentinelName: 'mymaster', sentinelPassword: '', secret: 's'.repeat(32), previousSecret: '', namespace: 'ns', timeout: 5 } as const;
-  t.same(decodeToWorker(encodeToWorker({ op: P_HELLO, settings, keys: undefined, redis }), max), { op: P_HELLO, settings, keys: undefined, redis },
-    "a hello with the deployment's Redis, for the worker's own connection");
-  t.same(decodeToWorker(encodeToWorker({ op: P_HELLO, settings, keys: undefined }), max), { op: P_HELLO, settings, keys: undefined, redis: undefined }, 'and without');
-  badForWorker.push(
-    ['hello with a short secret', tag([P_HELLO, settings, null, { ...redis, secret: 'short' }])],
-    ['hello with an unknown mode', tag([P_HELLO, settings, null, { ...redis, mode: 'replicated' }])],
-    ['hello with a Redis timeout of 0', tag([P_HELLO, settings, null, { ...redis, timeout: 0 }])],
-    ['hello with Redis settings that are a string', tag([P_HELLO, settings, null, 'redis://a'])],
-    ['hello with a fifth field', tag([P_HELLO, settings, null, redis, 'extra'])],
-  );
-  for (const [name, message] of badForWorker) t.equal(decodeToWorker(message as { [IPC_TAG]: unknown }, max), undefined, `worker refuses: ${name}`);
+  for (const [name, message] of badForWorker) t.equal(decodeToWorker(message, max), undefined, `worker refuses: ${name}`);
   t.notOk(isTagged({ cmd: 'the app' }), "the application's messages are not ours");
   t.notOk(isTagged(null));
   t.notOk(isTagged('tlsSessionCache'));
@@ -192,7 +204,14 @@ t.test('TicketKeyRing: snapshot, restore and load copy every key with its window
 t.test('coded errors: the public API and the settings it reads', async (t) => {
   const { cert, key } = await loadCertificate({});
   const server = createServer({ cert, key, ...clusterServerOptions({}) });
-  await t.rejects(attachClusterCache(server), { code: 'ERR_TLS_CACHE_NOT_IN_CLUSTER' }, 'attach in a process that is neither a cluster worker nor a runtime thread');
+  // A worker thread of the application's own (not a runtime server thread) has no cache to attach.
+  const thread = new Worker(
+    `import('${new URL('../lib/processes/attach-cluster-cache.ts', import.meta.url).href}').then(({ attachClusterCache }) =>` +
+      ` attachClusterCache(require('node:tls').createServer({}))).then(() => 'attached', (error) => error.code).then((code) => require('node:worker_threads').parentPort.postMessage(code));`,
+    { eval: true },
+  );
+  const [code] = (await once(thread, 'message')) as [string];
+  t.equal(code, 'ERR_TLS_CACHE_NOT_IN_CLUSTER', "attach in a worker thread of the application's own");
   await t.rejects(attachClusterCache({} as never), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'attach: server');
   await t.rejects(attachClusterCache(server, { helloTimeout: 'soon' as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'attach: helloTimeout');
   await t.rejects(attachClusterCache(server, { logger: 'console' as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'attach: logger');

@@ -81,7 +81,7 @@ t.test('SCHED_NONE, primary stopped: every connection completes in bounded time,
   }
   t.equal(resumed, 16, `a ticket from before the stop resumed 16 times of 16, on ${ticketPids.size} processes: ticket keys never wait for the primary`);
 
-  const absent = logLines(app, 'the primary did not answer a session lookup in time');
+  const absent = logLines(app, 'the cache owner did not answer a session lookup in time');
   t.ok(absent.length >= 1, `the absence was logged (${absent.length} lines)`);
   t.equal(new Set(absent.map((l) => l.pid)).size, absent.length, 'at most once per worker process');
   t.ok(absent.every((l) => l.level === 40), 'at warn level');
@@ -91,12 +91,12 @@ t.test('SCHED_NONE, primary stopped: every connection completes in bounded time,
   const until = Date.now() + 5000;
   for (let i = 0; Date.now() < until; i++) {
     await visit({ port: app.port, version: 'TLSv1.2', noTicket: true, session: foreign[i % foreign.length] });
-    if (logLines(app, 'the primary answers session lookups again').length >= absent.length) break;
+    if (logLines(app, 'the cache owner answers session lookups again').length >= absent.length) break;
   }
   const { counters } = await app.ask<{ counters: CounterValues }>('counters');
   t.ok(counters.ipcTimeouts >= 1, `lookups timed out while stopped: ${counters.ipcTimeouts}`);
   t.equal(counters.ipcMalformed, 0);
-  const back = logLines(app, 'the primary answers session lookups again');
+  const back = logLines(app, 'the cache owner answers session lookups again');
   t.equal(back.length, absent.length, `the return was logged by each worker that logged the absence (${back.length} lines)`);
   t.equal(new Set(back.map((l) => l.pid)).size, back.length, 'at most once per worker process');
 });

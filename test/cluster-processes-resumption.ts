@@ -133,7 +133,7 @@ t.test('no ticket key reaches a log line, at debug level, in any process', async
   const { keys } = await app.ask<{ keys: string[] }>('secrets');
   t.ok(keys.length >= 3, `${keys.length} keys (two rotations in this file)`);
   const output = app.output();
-  t.ok(output.includes('ticket keys updated by the primary'), 'the workers logged their key updates (at debug)');
+  t.ok(output.includes('ticket keys updated by the owner'), 'the workers logged their key updates (at debug)');
   for (const hex of keys) {
     const bytes = Buffer.from(hex, 'hex');
     for (const part of [bytes, bytes.subarray(16, 32), bytes.subarray(32, 48)]) {

@@ -37,7 +37,8 @@ const IDLE_SWEEP_MS = 100;
 
 const port = parentPort!;
 const data = workerData as ServerThreadData;
-const logger = createLogger({ level: data.config.logLevel, ...data.log }).child({
+const { config, ticketMode } = data.settings;
+const logger = createLogger({ level: config.logLevel, ...data.log }).child({
   workerId: data.workerId,
   threadId,
 });
@@ -64,21 +65,21 @@ async function start(): Promise<Started> {
     workerId: data.workerId,
     table,
     ticketKeys,
-    serverOptions: runtimeServerOptions(table, data.config),
+    serverOptions: runtimeServerOptions(table, config),
     logger,
     // The server module has no use for the Redis secrets; keep them out of anything it might log.
     config: Object.freeze({
-      ...data.config,
-      redisUrl: data.config.redisUrl === '' ? '' : redactUrl(data.config.redisUrl),
-      redisSecret: data.config.redisSecret === '' ? '' : '[redacted]',
-      redisSecretPrevious: data.config.redisSecretPrevious === '' ? '' : '[redacted]',
-      redisSentinelPassword: data.config.redisSentinelPassword === '' ? '' : '[redacted]',
+      ...config,
+      redisUrl: config.redisUrl === '' ? '' : redactUrl(config.redisUrl),
+      redisSecret: config.redisSecret === '' ? '' : '[redacted]',
+      redisSecretPrevious: config.redisSecretPrevious === '' ? '' : '[redacted]',
+      redisSentinelPassword: config.redisSentinelPassword === '' ? '' : '[redacted]',
     }),
     data: data.data,
   });
   // With Redis, a miss in this host's table asks Redis (bounded by redisTimeout); new sessions go to both.
-  const { redisUrl, redisSecret, redisSecretPrevious, redisNamespace, redisTimeout } = data.config;
-  if (redisUrl !== '') redis = connectRedis(redisTargetOf(data.config), { logger, role: 'sessions', outageLevel: 'debug', connectedLevel: 'debug' });
+  const { redisUrl, redisSecret, redisSecretPrevious, redisNamespace, redisTimeout } = config;
+  if (redisUrl !== '') redis = connectRedis(redisTargetOf(config), { logger, role: 'sessions', outageLevel: 'debug', connectedLevel: 'debug' });
   // The table alone is the hooks' fastest path (nothing allocated per lookup); with Redis, two levels.
   const store =
     redis === undefined
@@ -105,10 +106,10 @@ async function start(): Promise<Started> {
     attachRuntime(server, {
       store,
       ticketKeys,
-      ticketMode: data.ticketMode,
+      ticketMode: ticketMode,
       counters,
       logger,
-      sessionIdContext: data.config.sessionIdContext,
+      sessionIdContext: config.sessionIdContext,
       onCertificateReplaced: ({ fingerprint }) => post({ type: 'certificate', certificate: fingerprint }),
     }),
   );

@@ -15,6 +15,7 @@ const WIDTH = 80;
 export function helpText(): string {
   const lines = [
     'Usage: tls-resumption [options] <server-module>',
+    '       tls-resumption daemon [--detach]',
     '',
     ...wrap(
       'Runs <server-module> in every worker thread of this process, all serving one port (reusePort) and ' +
@@ -27,9 +28,18 @@ export function helpText(): string {
     '  export default ({ serverOptions }) =>',
     '    https.createServer({ key, cert, ...serverOptions }, app);',
     '',
+    ...wrap(
+      'tls-resumption daemon runs the cache daemon: the owner of the session table and ticket keys for processes ' +
+        'with no primary of their own (PM2 cluster mode, systemd units), on the Unix socket TLS_CACHE_SOCKET. ' +
+        'Such processes start it themselves when none answers; run it yourself to manage it (systemd, its own PM2 app). ' +
+        '--detach starts it in the background and returns; its log goes to <socket>.log.',
+      0,
+    ),
+    '',
     'Options:',
     ...option('-p, --port <n>', `port to listen on; 0 picks a free one (default: $PORT, else ${DEFAULT_PORT})`),
     ...option('--host <address>', 'address to listen on (default: every address)'),
+    ...option('--detach', 'daemon: start in the background and return'),
     ...option('-h, --help', 'print this help'),
     ...option('-v, --version', 'print the version'),
     '',

@@ -24,6 +24,7 @@ import type { ThreadCluster } from '../threads/cluster.ts';
 import { runThreadCluster } from '../threads/run-cluster.ts';
 import { summarize } from '../threads/messages.ts';
 import { DEFAULT_PORT, helpText, packageVersion } from './help.ts';
+import { detachDaemon, handleDaemonSignals, runDaemon } from '../owner/daemon.ts';
 
 /** Where {@link main} reads and writes. */
 export interface MainIo {
@@ -35,7 +36,7 @@ export interface MainIo {
 /** Exit code of a usage error, as most command-line tools use. */
 const USAGE_EXIT = 2;
 /** The long options, for suggestions. */
-const OPTIONS = ['--port', '--host', '--help', '--version'] as const;
+const OPTIONS = ['--port', '--host', '--help', '--version', '--detach'] as const;
 
 /**
  * Runs the command line. Resolves to an exit code when the process should
@@ -57,6 +58,7 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number 
     io.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
+  if (command.kind === 'daemon') return daemon(command.detach, io);
   let cluster: ThreadCluster | undefined;
   try {
     cluster = await runThreadCluster({ server: command.module, port: command.port, host: command.host, env: io.env });
@@ -67,9 +69,32 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number 
   return cluster === undefined ? 1 : undefined;
 }
 
+/**
+ * `tls-resumption daemon`: runs the cache daemon in the foreground until a
+ * signal stops it (resolves to `undefined` while it runs, 0 when another
+ * daemon answers already); with `--detach`, starts it in the background
+ * and resolves to 0.
+ */
+async function daemon(detach: boolean, io: MainIo): Promise<number | undefined> {
+  try {
+    if (detach) {
+      const socket = detachDaemon(io.env);
+      io.stdout.write(`tls-resumption: cache daemon starting at ${socket} (log: ${socket}.log)\n`);
+      return 0;
+    }
+    const running = await runDaemon({ env: io.env });
+    if (running === undefined) return 0;
+    handleDaemonSignals(running, running.primary.logger);
+    return undefined;
+  } catch (error) {
+    return fail(io, error);
+  }
+}
+
 type Command =
   | { kind: 'help' }
   | { kind: 'version' }
+  | { kind: 'daemon'; detach: boolean }
   | { kind: 'run'; module: string; port: number; host: string | undefined };
 
 /**
@@ -90,6 +115,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         host: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
+        detach: { type: 'boolean' },
       },
     });
   } catch (error) {
@@ -98,6 +124,13 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
   if (values.version) return { kind: 'version' };
+  if (positionals[0] === 'daemon') {
+    if (positionals.length > 1 || values.port !== undefined || values.host !== undefined) {
+      throw new UsageError('tls-resumption daemon takes no module, --port or --host; only --detach');
+    }
+    return { kind: 'daemon', detach: values.detach === true };
+  }
+  if (values.detach === true) throw new UsageError('--detach goes with the daemon command: tls-resumption daemon --detach');
   if (positionals.length === 0) throw new UsageError('Missing the server module: tls-resumption [options] ./server.js');
   if (positionals.length > 1) {
     throw new UsageError(`Expected one server module, got ${positionals.length}: ${positionals.map((p) => JSON.stringify(p)).join(', ')}`);

@@ -35,10 +35,11 @@ import type { Setting } from './settings.ts';
  *   them with one scheme, one set of credentials and one database (empty: none);
  * - `redisMode`: `standalone`, `cluster` or `sentinel`;
  * - `secret`: at least 32 characters (empty: none);
- * - `password`: any text (empty: none).
+ * - `password`: any text (empty: none);
+ * - `socketPath`: an absolute path of at most 107 bytes (a Unix socket's limit on Linux).
  */
 export type SettingKind =
-  | 'size' | 'duration' | 'seconds' | 'integer' | 'level' | 'logFormat' | 'switch' | 'paths' | 'host' | 'name' | 'url' | 'redisMode' | 'secret' | 'password';
+  | 'size' | 'duration' | 'seconds' | 'integer' | 'level' | 'logFormat' | 'switch' | 'paths' | 'host' | 'name' | 'url' | 'redisMode' | 'secret' | 'password' | 'socketPath';
 
 /** Units of sizes (in bytes) and of durations (in milliseconds). */
 export const KiB = 1024;
@@ -164,6 +165,15 @@ function readPaths(text: string): Parsed<string> {
     }
   }
   return { value: paths.join(',') };
+}
+
+/** A Unix socket's path: absolute (a relative one would depend on each process's directory), within Linux's `sun_path` (108 bytes with the NUL). */
+function readSocketPath(text: string): Parsed<string> {
+  const value = text.trim();
+  if (!value.startsWith('/')) return { problem: 'is not an absolute path' };
+  if (value.includes('\0')) return { problem: 'holds a NUL character' };
+  if (Buffer.byteLength(value) > 107) return { problem: `is ${Buffer.byteLength(value)} bytes long; a Unix socket path holds at most 107` };
+  return { value };
 }
 
 /** Names and contexts: printable ASCII, no spaces, 1 to 32 characters (OpenSSL's limit on a session ID context). */
@@ -358,6 +368,13 @@ export const KINDS: Readonly<Record<SettingKind, Kind>> = {
     form: `at least ${MIN_SECRET_LENGTH} characters (e.g. the output of openssl rand -base64 32)`,
     note: '',
     parse: readSecret,
+    format: String,
+  },
+  socketPath: {
+    noun: 'a socket path',
+    form: 'an absolute path of at most 107 bytes',
+    note: '',
+    parse: readSocketPath,
     format: String,
   },
   paths: {

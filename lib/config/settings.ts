@@ -152,6 +152,16 @@ export interface CacheConfig {
    */
   localSize: number;
   /**
+   * The host-local Unix socket where the owner of the table and the ticket
+   * key ring (the cache daemon) answers processes with no primary of their
+   * own: PM2 cluster mode, systemd units, plain processes. The directory
+   * is made private to the user (mode 0700) and the socket 0600.
+   * `TLS_CACHE_SOCKET`.
+   * @defaultValue `''`: `$XDG_RUNTIME_DIR/tls-resumption/<session ID context>.sock`, or
+   * `<os.tmpdir()>/tls-resumption-<uid>/<session ID context>.sock` without `XDG_RUNTIME_DIR`
+   */
+  socket: string;
+  /**
    * Redis shared by the hosts of a deployment, as a `redis://` or
    * `rediss://` URL (it may carry a password: it is never logged); with
    * `redisMode` `cluster`, a comma-separated list of seed nodes; with
@@ -436,6 +446,16 @@ const DECLARATIONS = {
     max: 256 * MiB,
     examples: ['1MiB', '256KiB', '0'],
   },
+  socket: {
+    env: 'TLS_CACHE_SOCKET',
+    kind: 'socketPath',
+    default: 'per session ID context',
+    description:
+      'Unix socket of the cache daemon that processes with no primary of their own share (PM2 cluster mode, systemd units); ' +
+      'its directory is private to the user (0700). By default $XDG_RUNTIME_DIR/tls-resumption/<session ID context>.sock, ' +
+      'else <tmpdir>/tls-resumption-<uid>/<session ID context>.sock.',
+    examples: ['/run/user/1000/shop.sock'],
+  },
   redisUrl: {
     env: 'TLS_CACHE_REDIS_URL',
     kind: 'url',
@@ -531,6 +551,7 @@ export const COMPUTED_DEFAULTS: Readonly<Partial<Record<keyof CacheConfig, () =>
   // Set from the timeout once it is known (loadConfig).
   ticketRotate: () => 0,
   ticketKeyFile: () => '',
+  socket: () => '',
   redisUrl: () => '',
   redisSentinelPassword: () => '',
   redisSecret: () => '',

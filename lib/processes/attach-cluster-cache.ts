@@ -1,15 +1,16 @@
 /**
  * One attach line for a server, wherever it runs: {@link attachClusterCache}.
  *
- * - In a `node:cluster` worker process: the session store over IPC (a local
- *   copy, then the primary's table within `TLS_CACHE_IPC_TIMEOUT`) and a
- *   copy of the primary's ticket key ring, kept current by the primary. The
- *   primary must run `startClusterCache()`.
  * - In a server thread of the cluster runtime (`runThreadCluster`): exactly what
  *   the runtime attaches (the shared table with Redis behind it when set,
  *   and the ring), through the thread's one attach
  *   (`runtime/thread-runtime.ts`); the runtime then does not attach again.
- * - Anywhere else: `ERR_TLS_CACHE_NOT_IN_CLUSTER`.
+ * - In a process: the owner's table over its Unix socket (after a local
+ *   copy) and a copy of its ticket key ring, kept current by the owner
+ *   (`worker-process.ts`). The owner is the `node:cluster` primary when it
+ *   runs `startClusterCache()`, else the host's cache daemon, started
+ *   when none runs: PM2 cluster mode, systemd units, plain processes.
+ * - In a worker thread of the application's own: `ERR_TLS_CACHE_NOT_IN_CLUSTER`.
  *
  * Servers must be created with the deployment's TLS settings
  * ({@link clusterServerOptions}), or the attach refuses them.
@@ -33,9 +34,11 @@ import type { TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 /** Options of {@link attachClusterCache}. */
 export interface AttachClusterCacheOptions {
   /**
-   * Worker processes: how long to wait for the primary's first answer (its
-   * settings and ticket keys), in ms.
-   * @defaultValue 10000
+   * Processes: how long to wait for the `node:cluster` primary's answer
+   * (where its socket is), and then for the owner's first answer (its
+   * settings and ticket keys), in ms. Past it the process serves anyway,
+   * with a ticket key of its own, and keeps looking for the owner.
+   * @defaultValue 2000
    */
   helloTimeout?: number;
   /**
@@ -56,12 +59,7 @@ export interface ClusterCacheAttachment {
   readonly tickets: TicketKeyBinding | undefined;
 }
 
-const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
-
-/** Whether this is a `node:cluster` worker process with its channel to the primary. */
-function inWorkerProcess(): boolean {
-  return isMainThread && cluster.isWorker && typeof process.send === 'function';
-}
+const DEFAULT_HELLO_TIMEOUT_MS = 2000;
 
 /**
  * The options every server must be created with to take the cache, to
@@ -84,8 +82,9 @@ export function clusterServerOptions(env: NodeJS.ProcessEnv = process.env): Runt
  * listening yet): see the module's documentation. Resolves once the server
  * is ready to resume any process's or thread's sessions; listen after.
  *
- * @throws NotInClusterError (`ERR_TLS_CACHE_NOT_IN_CLUSTER`) outside a `node:cluster` worker process and a runtime server thread.
- * @throws PrimaryUnavailableError (`ERR_TLS_CACHE_PRIMARY_UNAVAILABLE`) when the primary does not answer within `helloTimeout`.
+ * @throws NotInClusterError (`ERR_TLS_CACHE_NOT_IN_CLUSTER`) in a worker thread that is not a runtime server thread.
+ * @throws SocketError (`ERR_TLS_CACHE_SOCKET`) when the default socket path is too long (set `TLS_CACHE_SOCKET`).
+ * @throws InvalidEnvironmentError (`ERR_TLS_CACHE_INVALID_ENV`) for a bad `TLS_CACHE_*` variable.
  * @throws SessionTimeoutMismatchError (`ERR_TLS_CACHE_SESSION_TIMEOUT_MISMATCH`), SessionIdContextMismatchError (`ERR_TLS_CACHE_SESSION_ID_CONTEXT_MISMATCH`), TicketsNotDisabledError (`ERR_TLS_CACHE_TICKETS_NOT_DISABLED`) for a server not created with the deployment's settings.
  * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for a server that is not a `tls.Server`, or a bad option.
  */
@@ -106,10 +105,9 @@ export async function attachClusterCache(server: TlsServer, options: AttachClust
     await tickets?.ready;
     return { where: 'thread', binding, tickets };
   }
-  if (!inWorkerProcess()) {
+  if (!isMainThread) {
     throw new NotInClusterError(
-      'attachClusterCache() runs in a node:cluster worker process (its primary calling startClusterCache()) or in a server thread of runThreadCluster(); ' +
-        'this is neither' + (cluster.isPrimary && isMainThread ? ' (this is the primary: call startClusterCache() here)' : ''),
+      "attachClusterCache() runs in a process's main thread or in a server thread of runThreadCluster(); this is a worker thread of the application's own",
     );
   }
   const worker = await ProcessWorker.connect({ helloTimeout, logger });

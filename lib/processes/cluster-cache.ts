@@ -31,31 +31,13 @@ import { loadConfig } from '../config/load.ts';
 import { configForLog } from '../config/redact.ts';
 import type { CacheConfig, CacheConfigOptions } from '../config/settings.ts';
 import { checkApplicationVariables, warnOfUnknownSettings } from '../config/unknown-settings.ts';
-import { COUNTER_NAMES } from '../operations/counters.ts';
 import { ClusterCacheStartedError, InvalidOptionError, NotInClusterError, ReloadAbortedError } from '../errors.ts';
 import { rollingRestart, type RestartResult, type RestartWorkersOptions } from './rolling-restart.ts';
-import {
-  decodeToPrimary,
-  encodeToWorker,
-  isTagged,
-  MAX_REQUEST_ID,
-  P_COUNTS,
-  P_DELETE,
-  P_FLUSH,
-  P_GOT,
-  P_HELLO,
-  P_KEYS,
-  W_COUNTS,
-  W_DELETE,
-  W_CERTIFICATE,
-  W_GET,
-  W_HELLO,
-  W_SET,
-  type ClusterSettings,
-  type ToPrimary,
-  type ToWorker,
-  type WorkerRedisSettings,
-} from './ipc-messages.ts';
+import { decodeToOwner, encodeToWorker, fromIpc, isTagged, P_FLUSH, P_OWNER, toIpc, W_HELLO } from '../owner/messages.ts';
+import { OwnerService } from '../owner/owner-service.ts';
+import { preparePrivateDirectory, socketPathOf } from '../owner/socket-path.ts';
+import { workerSettings } from '../runtime/worker-settings.ts';
+import { join, dirname } from 'node:path';
 import { CachePrimary, type FlushResult } from '../runtime/cache-primary.ts';
 import { SerialRuns } from '../runtime/serial-runs.ts';
 import { describe } from '../describe.ts';
@@ -120,17 +102,10 @@ export class ClusterCache {
   readonly logger: Logger;
 
   readonly #primary: CachePrimary;
-  readonly #settings: ClusterSettings;
-  /** With Redis: what each worker needs to reach it itself (secrets: never logged). */
-  readonly #redis: WorkerRedisSettings | undefined;
+  /** The socket the worker processes reach the table and ring over (they ask where it is over IPC). */
+  readonly #service: OwnerService;
   readonly #countsTimeout: number;
-  /** Workers that said hello (they hold a ring and a local copy to keep current). */
-  readonly #attached = new Set<Worker>();
   readonly #listening = new Set<Worker>();
-  /** The certificate each worker's server serves (its W_CERTIFICATE), announced to the other hosts with Redis. */
-  readonly #certificates = new Map<Worker, string>();
-  readonly #countWaiters = new Map<number, { workers: Set<Worker>; done: () => void }>();
-  #countsRequest = 0;
   #closed = false;
   readonly #restarts = new SerialRuns<RestartResult>();
   readonly #onMessage = (worker: Worker, message: unknown): void => this.#receive(worker, message);
@@ -138,47 +113,18 @@ export class ClusterCache {
     this.#listening.add(worker);
   };
   readonly #onExit = (worker: Worker): void => {
-    this.#attached.delete(worker);
     this.#listening.delete(worker);
-    this.#certificates.delete(worker);
-    for (const waiter of this.#countWaiters.values()) {
-      waiter.workers.delete(worker);
-      if (waiter.workers.size === 0) waiter.done();
-    }
-  };
-  readonly #onTicketKeys = (): void => this.#pushKeys();
-  /** Another host flushed the fleet: every worker's local copy goes too. */
-  readonly #onFleetFlush = (): void => {
-    if (!this.#closed) this.#broadcast({ op: P_FLUSH });
-  };
-  /** Another host saw a session end in a fatal alert: every worker drops its copy (the table's is gone). */
-  readonly #onSessionEnded = (id: Buffer): void => {
-    if (!this.#closed) this.#broadcast({ op: P_DELETE, id });
   };
 
-  private constructor(primary: CachePrimary, settings: ClusterSettings, countsTimeout: number) {
+  private constructor(primary: CachePrimary, service: OwnerService, countsTimeout: number) {
     this.#primary = primary;
+    this.#service = service;
     this.config = primary.config;
     this.table = primary.table;
     this.ticketKeys = primary.ticketKeys;
     this.counters = primary.counters;
     this.logger = primary.logger;
-    this.#settings = settings;
     this.#countsTimeout = countsTimeout;
-    const { config } = primary;
-    this.#redis =
-      config.redisUrl === ''
-        ? undefined
-        : {
-            mode: config.redisMode,
-            url: config.redisUrl,
-            sentinelName: config.redisSentinelName,
-            sentinelPassword: config.redisSentinelPassword,
-            secret: config.redisSecret,
-            previousSecret: config.redisSecretPrevious,
-            namespace: config.redisNamespace,
-            timeout: config.redisTimeout,
-          };
   }
 
   static {
@@ -193,29 +139,27 @@ export class ClusterCache {
       const logger = options.logger ?? createLogger({ level: config.logLevel, ...resolveLogFormat(config) });
       warnOfUnknownSettings(logger, env, options.applicationVariables ?? []);
       const primary = CachePrimary.create(config, logger);
-      const settings: ClusterSettings = {
-        timeout: config.timeout,
-        sessionIdContext: config.sessionIdContext,
-        tickets: config.tickets,
-        ticketMode: options.ticketMode ?? 'auto',
-        ipcTimeout: config.ipcTimeout,
-        localSize: config.localSize,
-        maxSessionSize: config.maxSessionSize,
-        logLevel: config.logLevel,
-      };
-      const cache = new ClusterCache(primary, settings, options.countsTimeout ?? COUNTS_TIMEOUT_MS);
+      let service: OwnerService;
       try {
-        await primary.start({ workers: () => cache.#workerCounts(), certificates: () => [...cache.#certificates.values()] });
+        // The primary's own socket, beside the deployment's: its workers learn where over IPC (no other process could guess it).
+        const socketPath = join(dirname(socketPathOf(config, env)), `primary-${process.pid}.sock`);
+        preparePrivateDirectory(socketPath);
+        service = await OwnerService.listen({ primary, settings: workerSettings(primary.config, options.ticketMode ?? 'auto'), socketPath });
       } catch (error) {
         await primary.close();
         throw error;
       }
+      const cache = new ClusterCache(primary, service, options.countsTimeout ?? COUNTS_TIMEOUT_MS);
+      // Workers may ask already: the table and ring are there (a Redis fleet's keys, once read, are pushed).
       cluster.on('message', cache.#onMessage);
       cluster.on('listening', cache.#onListening);
       cluster.on('exit', cache.#onExit);
-      primary.on('ticketKeys', cache.#onTicketKeys);
-      primary.on('flushedByFleet', cache.#onFleetFlush);
-      primary.on('sessionEnded', cache.#onSessionEnded);
+      try {
+        await primary.start({ workers: () => cache.#workerCounts(), certificates: () => service.certificates() });
+      } catch (error) {
+        await cache.close();
+        throw error;
+      }
       const stats = primary.table.stats();
       logger.info(
         {
@@ -238,8 +182,13 @@ export class ClusterCache {
    * old).
    */
   async metrics(): Promise<string> {
-    await this.#freshCounts();
+    await this.#service.freshCounts(this.#countsTimeout);
     return this.#primary.metrics();
+  }
+
+  /** The Unix socket the worker processes reach the table and ring over (private to this user). */
+  get socketPath(): string {
+    return this.#service.socketPath;
   }
 
   /** The port of the metrics endpoint (`metricsPort`), or `undefined` when it is off. */
@@ -264,7 +213,7 @@ export class ClusterCache {
    */
   flush(): FlushResult {
     const result = this.#primary.flush();
-    if (!this.#closed) this.#broadcast({ op: P_FLUSH });
+    if (!this.#closed) this.#service.broadcast({ op: P_FLUSH });
     return result;
   }
 
@@ -336,10 +285,7 @@ export class ClusterCache {
     cluster.off('message', this.#onMessage);
     cluster.off('listening', this.#onListening);
     cluster.off('exit', this.#onExit);
-    this.#primary.off('ticketKeys', this.#onTicketKeys);
-    this.#primary.off('flushedByFleet', this.#onFleetFlush);
-    this.#primary.off('sessionEnded', this.#onSessionEnded);
-    for (const waiter of this.#countWaiters.values()) waiter.done();
+    await this.#service.close();
     await this.#primary.close();
     if (started === this) started = undefined;
   }
@@ -348,123 +294,24 @@ export class ClusterCache {
     return { configured: Object.keys(cluster.workers ?? {}).length, listening: this.#listening.size };
   }
 
-  /** Handles one message from a worker (the application's are ignored). Never throws. */
+  /**
+   * Answers a worker's hello over IPC (the application's messages are
+   * ignored) with where the socket is; everything else goes over the
+   * socket. Never throws.
+   */
   #receive(worker: Worker, raw: unknown): void {
     if (this.#closed || !isTagged(raw)) return;
-    try {
-      const message = decodeToPrimary(raw, this.config.maxSessionSize);
-      if (message === undefined) {
-        this.counters.add('ipcMalformed');
-        return;
-      }
-      this.#act(worker, message);
-    } catch (error) {
+    const bytes = fromIpc(raw);
+    const message = bytes === undefined ? undefined : decodeToOwner(bytes, this.config.maxSessionSize);
+    if (message?.op !== W_HELLO) {
       this.counters.add('ipcMalformed');
-      this.logger.debug({ err: { name: (error as Error)?.name, code: (error as { code?: unknown })?.code } }, 'a worker message failed');
+      return;
     }
-  }
-
-  #act(worker: Worker, message: ToPrimary): void {
-    switch (message.op) {
-      case W_GET: {
-        let found: Buffer | 'not_found' | 'expired';
-        try {
-          found = this.table.lookUp(message.id);
-        } catch {
-          found = 'not_found';
-        }
-        const session = typeof found === 'string' ? undefined : found;
-        this.#send(worker, { op: P_GOT, request: message.request, session, expired: found === 'expired' });
-        return;
-      }
-      case W_SET: {
-        const latest = Date.now() + this.config.timeout * 1000;
-        try {
-          this.table.set(message.id, message.session, Math.min(message.expiresAt, latest));
-        } catch {
-          // Refused (oversize, ...) and counted by the table; the worker keeps its copy.
-        }
-        return;
-      }
-      case W_HELLO: {
-        const keys = this.ticketKeys?.snapshot();
-        this.#send(worker, { op: P_HELLO, settings: this.#settings, keys, redis: this.#redis });
-        for (const key of keys?.keys ?? []) key.key.fill(0);
-        this.#attached.add(worker);
-        return;
-      }
-      case W_DELETE: {
-        // A session whose connection ended in a fatal alert: no worker may resume it (RFC 5246 §7.2.2).
-        try {
-          this.table.delete(message.id);
-        } catch {
-          // An ID the table refuses (checked already): nothing to remove.
-        }
-        const framed = encodeToWorker({ op: P_DELETE, id: message.id });
-        for (const other of this.#attached) if (other !== worker) sendFramed(other, framed);
-        return;
-      }
-      case W_CERTIFICATE: {
-        if (message.fingerprint === '') this.#certificates.delete(worker);
-        else this.#certificates.set(worker, message.fingerprint);
-        return;
-      }
-      case W_COUNTS: {
-        message.deltas.forEach((delta, i) => {
-          if (delta > 0) this.counters.add(COUNTER_NAMES[i], delta);
-        });
-        const waiter = this.#countWaiters.get(message.request);
-        if (waiter !== undefined) {
-          waiter.workers.delete(worker);
-          if (waiter.workers.size === 0) waiter.done();
-        }
-        return;
-      }
+    try {
+      if (worker.isConnected()) worker.send(toIpc(encodeToWorker({ op: P_OWNER, socket: this.#service.socketPath })), undefined, undefined, ignore);
+    } catch {
+      // The worker is going away; its exit is handled on 'exit'.
     }
-  }
-
-  /** Sends the ring to every worker that holds one. */
-  #pushKeys(): void {
-    const keys = this.ticketKeys?.snapshot();
-    if (keys === undefined || this.#closed) return;
-    this.#broadcast({ op: P_KEYS, keys });
-    for (const key of keys.keys) key.key.fill(0);
-  }
-
-  #broadcast(message: ToWorker): void {
-    const framed = encodeToWorker(message);
-    for (const worker of this.#attached) sendFramed(worker, framed);
-  }
-
-  #send(worker: Worker, message: ToWorker): void {
-    sendFramed(worker, encodeToWorker(message));
-  }
-
-  /** Asks every attached worker for its counts and waits for the answers, up to the counts timeout. */
-  async #freshCounts(): Promise<void> {
-    const workers = new Set([...this.#attached].filter((worker) => worker.isConnected()));
-    if (workers.size === 0 || this.#closed) return;
-    this.#countsRequest = this.#countsRequest >= MAX_REQUEST_ID ? 1 : this.#countsRequest + 1;
-    const request = this.#countsRequest;
-    let timer: NodeJS.Timeout | undefined;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#countWaiters.delete(request);
-        resolve();
-      };
-      this.#countWaiters.set(request, { workers, done });
-      timer = setTimeout(done, this.#countsTimeout);
-      for (const worker of workers) this.#send(worker, { op: P_COUNTS, request });
-    });
-  }
-}
-
-function sendFramed(worker: Worker, framed: object): void {
-  try {
-    if (worker.isConnected()) worker.send(framed, undefined, undefined, ignore);
-  } catch {
-    // The worker is going away; its exit is handled on 'exit'.
   }
 }
 

@@ -1,16 +1,31 @@
 /**
- * The cache's side of a `node:cluster` worker process: one per process,
- * made by the first `attachClusterCache()`. It asks the primary for the
- * deployment's settings and ticket keys (the hello), then keeps them:
- * answers the primary's pushes (new ticket keys, flushes, sessions ended
- * by a fatal alert), gives its servers one store of levels (its local
- * copy, the primary's table over IPC and, when the deployment shares
- * sessions through Redis, Redis over a connection of its own:
- * `process-redis.ts`), and ships this process's counts to the primary.
+ * The cache's side of a worker process: one per process, made by the
+ * first `attachClusterCache()`. It finds the owner of the table and the
+ * ticket key ring and connects to it over the owner's Unix socket
+ * (`owner/socket-channel.ts`):
  *
- * Every message from the channel is checked (`ipc-messages.ts`); one that
- * fails is counted (`ipcMalformed`) and dropped, and nothing thrown while
- * handling one leaves the handler.
+ * - a `node:cluster` worker asks its primary where the primary's socket is,
+ *   over the cluster's IPC channel, when the primary runs
+ *   `startClusterCache()` (it answers within `helloTimeout`);
+ * - any other process (a PM2 instance, whose primary is PM2's; a systemd
+ *   unit; a plain process; a cluster worker whose primary did not answer)
+ *   connects to the deployment's socket (`TLS_CACHE_SOCKET`), where the
+ *   cache daemon answers, and starts the daemon when none does.
+ *
+ * The owner's hello gives the settings every process must use
+ * (`runtime/worker-settings.ts`) and the ring. If no hello comes within
+ * `helloTimeout`, the process serves anyway, never stalled: with its own
+ * settings (its environment), a ticket key of its own and its local copy;
+ * it keeps looking for the owner and takes its ring when it answers. The
+ * same happens when the owner goes away and comes back (a restarted
+ * daemon has new keys: the process takes them).
+ *
+ * It then keeps what the owner pushes (new ticket keys, flushes, sessions
+ * ended by a fatal alert), gives its servers one store of levels (its
+ * local copy, the owner's table, and Redis over a connection of its own
+ * when the deployment shares sessions through it) and ships this process's
+ * counts to the owner. Every message is checked (`owner/messages.ts`); one
+ * that fails is counted (`ipcMalformed`) and dropped.
  *
  * @module
  */
@@ -19,10 +34,12 @@ import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { createLogger, resolveLogFormat } from '../operations/logger.ts';
 import { COUNTER_NAMES, SharedCounters } from '../operations/counters.ts';
-import { PrimaryUnavailableError, SessionTimeoutMismatchError } from '../errors.ts';
+import { SessionTimeoutMismatchError } from '../errors.ts';
+import { loadConfig } from '../config/load.ts';
 import {
   decodeToWorker,
-  encodeToPrimary,
+  encodeToOwner,
+  fromIpc,
   isTagged,
   P_COUNTS,
   P_DELETE,
@@ -30,135 +47,156 @@ import {
   P_GOT,
   P_HELLO,
   P_KEYS,
+  P_OWNER,
+  toIpc,
   W_COUNTS,
   W_CERTIFICATE,
   W_HELLO,
-  type ClusterSettings,
-  type ToPrimary,
   type ToWorker,
-  type WorkerRedisSettings,
-} from './ipc-messages.ts';
-import { OwnerLevel } from './ipc-store.ts';
-import { connectProcessRedis } from './process-redis.ts';
+} from '../owner/messages.ts';
+import { OwnerLevel } from '../owner/owner-level.ts';
+import { SocketChannel } from '../owner/socket-channel.ts';
+import { socketPathOf } from '../owner/socket-path.ts';
 import { LevelledStore, type SessionLevel } from '../store/levelled-store.ts';
 import { localCopyLevel } from '../store/memory-levels.ts';
 import { RedisSessionLevel } from '../redis/session-store.ts';
-import type { RedisClient } from '../redis/topology.ts';
-import { waitUntilReady } from '../redis/connection.ts';
+import { redisTargetOf, type RedisClient } from '../redis/topology.ts';
+import { connectRedis, waitUntilReady } from '../redis/connection.ts';
 import { LocalSessions } from './local-sessions.ts';
 import { attachRuntime, type RuntimeBinding } from '../runtime/attach-runtime.ts';
+import type { WorkerSettings } from '../runtime/worker-settings.ts';
 import { SNI_WARNING, unboundWarning } from '../runtime/certificate-binding.ts';
 import { TicketKeyRing } from '../tickets/key-ring.ts';
+import type { TicketKeyRingState } from '../tickets/ring-state.ts';
 import type { TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 
-/** How often this process's counts go to the primary, in ms (and whenever the primary asks). */
+/** How often this process's counts go to the owner, in ms (and whenever the owner asks). */
 export const COUNTS_INTERVAL_MS = 1000;
-/** The primary's absence is logged at most this often (a busy primary may miss the bound now and then). */
+/** The owner's absence is logged at most this often (a busy owner may miss the bound now and then). */
 const ABSENCE_LOG_INTERVAL_MS = 60_000;
-/** How often the hello is sent again while the primary has not answered. */
+/** How often the hello is sent again over IPC while the primary has not answered. */
 const HELLO_RETRY_MS = 250;
 /** How long the first attach waits for this process's Redis connection (with Redis) before it resolves anyway. */
 const REDIS_START_WAIT_MS = 2000;
-/** Largest session accepted from the channel before the hello says the deployment's. */
-const MAX_SESSION_BEFORE_HELLO = 65536;
+/** How often this process's own ring is ticked while no owner gave it keys (its key rotates as the owner's would). */
+const OWN_RING_TICK_MS = 1000;
 
 /** Options of {@link ProcessWorker.connect}. */
 export interface ProcessWorkerOptions {
-  /** How long to wait for the primary's hello, in ms. */
+  /** How long to wait for the primary's answer over IPC, and then for the owner's hello, in ms. */
   helloTimeout: number;
-  /** The logger; @defaultValue pino to standard output at the primary's `logLevel`. */
+  /** The logger; @defaultValue pino to standard output at the `logLevel` in force. */
   logger: Logger | undefined;
+  /** This process's settings, used until an owner answers. @defaultValue `process.env` */
+  env?: NodeJS.ProcessEnv;
 }
 
 let connecting: Promise<ProcessWorker> | undefined;
-/** Sends the hello and makes the process's worker; set by {@link ProcessWorker}'s static block, so its constructor stays private. */
-let hello: (options: ProcessWorkerOptions) => Promise<ProcessWorker>;
+/** Finds the owner and makes the process's worker; set by {@link ProcessWorker}'s static block, so its constructor stays private. */
+let start: (options: ProcessWorkerOptions) => Promise<ProcessWorker>;
+
+/** Whether this process runs under PM2 (it sets `pm_id` for every process it starts): its primary is PM2's own. */
+export function underPm2(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.pm_id !== undefined && env.pm_id !== '';
+}
 
 /** See the module's documentation. */
 export class ProcessWorker {
-  /** What the primary said every worker must use. */
-  readonly settings: Readonly<ClusterSettings>;
-  /** The primary's table over IPC: the store's second level. */
+  /** The settings in force: the owner's, or this process's own when no owner answered in time. */
+  readonly settings: WorkerSettings;
+  /** The owner's table over its socket: the store's second level. */
   readonly ipc: OwnerLevel;
   /**
    * The store behind every server of this process, three levels each
-   * bounded in time: the local copy (synchronous), the primary's table
-   * over IPC (within `TLS_CACHE_IPC_TIMEOUT`, skipped at once while the
-   * primary counts as absent), and Redis over this process's own
-   * connection when the deployment has one (within
-   * `TLS_CACHE_REDIS_TIMEOUT`). A session found below the local copy is
-   * copied into the faster levels; a new one goes to all; one ended by a
-   * fatal alert leaves all, and every host.
+   * bounded in time: the local copy (synchronous), the owner's table
+   * (within `TLS_CACHE_IPC_TIMEOUT`, skipped at once while the owner is
+   * absent), and Redis over this process's own connection when the
+   * deployment has one (within `TLS_CACHE_REDIS_TIMEOUT`). A session found
+   * below the local copy is copied into the faster levels; a new one goes
+   * to all; one ended by a fatal alert leaves all, and every host.
    */
   readonly store: LevelledStore;
   /** This process's local copy of sessions. */
   readonly local: LocalSessions;
-  /** This process's copy of the primary's ticket key ring; `undefined` when tickets are off. */
+  /** This process's copy of the owner's ticket key ring; `undefined` when tickets are off. */
   readonly ticketKeys: TicketKeyRing | undefined;
-  /** This process's counts (shipped to the primary as deltas). */
+  /** This process's counts (shipped to the owner as deltas). */
   readonly counters: SharedCounters;
   readonly logger: Logger;
+  /** The owner's socket. */
+  readonly socketPath: string;
 
   #shipped: number[] = COUNTER_NAMES.map(() => 0);
   readonly #tickets: TicketKeyBinding[] = [];
   #absenceLoggedAt = -Infinity;
   #absenceLogged = false;
   readonly #timer: NodeJS.Timeout;
+  /** While no owner gave keys: ticks this process's own ring. */
+  #ownRingTimer: NodeJS.Timeout | undefined;
+  /** An owner whose settings differ was refused: this process stays on its own. */
+  #refused = false;
   /** With Redis: this process's own connection. */
   readonly #redis: RedisClient | undefined;
+  readonly #channel: SocketChannel;
 
   private constructor(
-    settings: ClusterSettings,
+    settings: WorkerSettings,
     ring: TicketKeyRing | undefined,
     counters: SharedCounters,
     logger: Logger,
-    redis: WorkerRedisSettings | undefined,
+    channel: SocketChannel,
+    socketPath: string,
   ) {
-    this.settings = Object.freeze({ ...settings });
+    const { config } = settings;
+    this.settings = settings;
     this.ticketKeys = ring;
     this.counters = counters;
     this.logger = logger;
-    this.local = new LocalSessions(settings.localSize);
+    this.socketPath = socketPath;
+    this.#channel = channel;
+    this.local = new LocalSessions(config.localSize);
     this.ipc = new OwnerLevel({
-      ipcTimeout: settings.ipcTimeout,
+      ipcTimeout: config.ipcTimeout,
       counters,
-      send: (message) => send(message),
+      send: (message) => channel.send(message),
       onAbsent: () => {
-        // Once per absence, and at most once a minute when a busy primary keeps coming and going.
+        // Once per absence, and at most once a minute when a busy owner keeps coming and going.
         const now = Date.now();
         if (now - this.#absenceLoggedAt < ABSENCE_LOG_INTERVAL_MS) return;
         this.#absenceLoggedAt = now;
         this.#absenceLogged = true;
         this.logger.warn(
-          { ipcTimeoutMs: settings.ipcTimeout, ipcTimeouts: counters.get('ipcTimeouts') },
-          'the primary did not answer a session lookup in time: lookups are misses (full handshakes) until it answers again',
+          { ipcTimeoutMs: config.ipcTimeout, ipcTimeouts: counters.get('ipcTimeouts') },
+          'the cache owner did not answer a session lookup in time: lookups are misses (full handshakes) until it answers again',
         );
       },
       onBack: () => {
         if (!this.#absenceLogged) return;
         this.#absenceLogged = false;
-        this.logger.info({ ipcTimeouts: counters.get('ipcTimeouts') }, 'the primary answers session lookups again');
+        this.logger.info({ ipcTimeouts: counters.get('ipcTimeouts') }, 'the cache owner answers session lookups again');
       },
     });
-    this.#redis = redis === undefined ? undefined : connectProcessRedis(redis, logger);
-    if (redis !== undefined && this.#redis === undefined) counters.add('ipcMalformed');
+    this.#redis =
+      config.redisUrl === '' ? undefined : connectRedis(redisTargetOf(config), { logger, role: 'sessions', outageLevel: 'debug', connectedLevel: 'debug' });
     const levels: SessionLevel[] = [localCopyLevel(this.local, () => counters.add('localHits')), this.ipc];
-    if (redis !== undefined && this.#redis !== undefined) {
-      const { secret, previousSecret, namespace, timeout } = redis;
+    if (this.#redis !== undefined) {
+      const { redisSecret: secret, redisSecretPrevious: previousSecret, redisNamespace: namespace, redisTimeout: timeout } = config;
       levels.push(new RedisSessionLevel({ redis: this.#redis, secret, previousSecret, namespace, timeout, counters, logger }));
     }
-    this.store = new LevelledStore({ levels, timeout: settings.timeout });
+    this.store = new LevelledStore({ levels, timeout: config.timeout });
     this.#timer = setInterval(() => this.#shipCounts(0), COUNTS_INTERVAL_MS);
     this.#timer.unref();
   }
 
   /**
-   * The process's worker, made on the first call: sends the hello and waits
-   * for the primary's settings and keys.
-   * @throws PrimaryUnavailableError (`ERR_TLS_CACHE_PRIMARY_UNAVAILABLE`) when the primary does not answer within `helloTimeout` ms.
+   * The process's worker, made on the first call: finds the owner and
+   * waits for its hello, at most `helloTimeout` ms for each step (see the
+   * module's documentation); never fails for want of an owner.
+   * @throws InvalidEnvironmentError (`ERR_TLS_CACHE_INVALID_ENV`) for a bad `TLS_CACHE_*` variable.
+   * @throws SocketError (`ERR_TLS_CACHE_SOCKET`) when the default socket path is too long.
    */
   static connect(options: ProcessWorkerOptions): Promise<ProcessWorker> {
-    connecting ??= hello(options).catch((error: unknown) => {
+    connecting ??= start(options).catch((error: unknown) => {
       connecting = undefined;
       throw error;
     });
@@ -166,38 +204,42 @@ export class ProcessWorker {
   }
 
   /**
-   * Attaches the IPC store and this process's ticket key ring to `server`,
+   * Attaches the store and this process's ticket key ring to `server`,
    * counting its handshakes (see `runtime/attach-runtime.ts`).
-   * @throws SessionTimeoutMismatchError (`ERR_TLS_CACHE_SESSION_TIMEOUT_MISMATCH`) when the server's `sessionTimeout` is not the primary's timeout.
-   * @throws SessionIdContextMismatchError (`ERR_TLS_CACHE_SESSION_ID_CONTEXT_MISMATCH`) when its `sessionIdContext` is not the primary's.
+   * @throws SessionTimeoutMismatchError (`ERR_TLS_CACHE_SESSION_TIMEOUT_MISMATCH`) when the server's `sessionTimeout` is not the deployment's timeout.
+   * @throws SessionIdContextMismatchError (`ERR_TLS_CACHE_SESSION_ID_CONTEXT_MISMATCH`) when its `sessionIdContext` is not the deployment's.
    * @throws TicketsNotDisabledError (`ERR_TLS_CACHE_TICKETS_NOT_DISABLED`) when tickets are off and the server would issue its own.
    */
   attach(server: TlsServer): RuntimeBinding {
+    const { config, ticketMode } = this.settings;
     const timeout = (server as { sessionTimeout?: unknown }).sessionTimeout;
-    if (timeout !== this.settings.timeout) {
+    if (timeout !== config.timeout) {
       throw new SessionTimeoutMismatchError(
         typeof timeout === 'number' ? timeout : undefined,
-        this.settings.timeout,
-        `The server's sessionTimeout (${typeof timeout === 'number' ? `${timeout} s` : 'unset'}) is not the primary's timeout ` +
-          `(${this.settings.timeout} s); create it with clusterServerOptions() spread into its options, and give the workers the primary's TLS_CACHE_TIMEOUT`,
+        config.timeout,
+        `The server's sessionTimeout (${typeof timeout === 'number' ? `${timeout} s` : 'unset'}) is not the deployment's timeout ` +
+          `(${config.timeout} s); create it with clusterServerOptions() spread into its options, and give every process the same TLS_CACHE_TIMEOUT`,
       );
     }
     const attached = attachRuntime(server, {
       store: this.store,
       ticketKeys: this.ticketKeys,
-      ticketMode: this.settings.ticketMode,
+      ticketMode,
       counters: this.counters,
       logger: this.logger,
-      sessionIdContext: this.settings.sessionIdContext,
-      onCertificateReplaced: ({ fingerprint }) => send({ op: W_CERTIFICATE, fingerprint: fingerprint ?? '' }),
+      sessionIdContext: config.sessionIdContext,
+      onCertificateReplaced: ({ fingerprint }) => this.#channel.send({ op: W_CERTIFICATE, fingerprint: fingerprint ?? '' }),
     });
-    send({ op: W_CERTIFICATE, fingerprint: attached.certificate.fingerprint ?? '' });
+    this.#certificates.push(attached.certificate);
+    this.#channel.send({ op: W_CERTIFICATE, fingerprint: attached.certificate.fingerprint ?? '' });
     if (attached.tickets !== undefined) this.#tickets.push(attached.tickets);
     warnOnce(this.logger, attached);
     return attached;
   }
 
-  /** Acts on one checked message from the primary. Never throws: a ring that does not fit counts as malformed. */
+  readonly #certificates: RuntimeBinding['certificate'][] = [];
+
+  /** Acts on one checked message from the owner. Never throws: a ring that does not fit counts as malformed. */
   handle(message: ToWorker): void {
     try {
       switch (message.op) {
@@ -205,27 +247,25 @@ export class ProcessWorker {
           if (this.ipc.answer(message.request, message.session, message.expired) === 'unknown') this.counters.add('ipcMalformed');
           return;
         case P_KEYS:
-          if (this.ticketKeys === undefined) {
-            this.counters.add('ipcMalformed');
-            return;
-          }
-          this.ticketKeys.load(message.keys);
-          // Fallback servers (one key at a time) take the new key now rather than at their next poll.
-          for (const tickets of this.#tickets) tickets.refresh();
-          this.logger.debug({ ticketKeys: this.ticketKeys.stats() }, 'ticket keys updated by the primary');
+          this.#loadKeys(message.keys);
+          this.logger.debug({ ticketKeys: this.ticketKeys?.stats() }, 'ticket keys updated by the owner');
           return;
         case P_FLUSH:
-          this.logger.debug({ sessions: this.local.clear() }, 'local copy flushed by the primary');
+          this.logger.debug({ sessions: this.local.clear() }, 'local copy flushed by the owner');
           return;
         case P_DELETE:
-          // A session another worker saw end in a fatal alert: this process's copy and waiting write go.
+          // A session another process saw end in a fatal alert: this process's copy and waiting write go.
           this.store.forget(message.id);
           return;
         case P_COUNTS:
           this.#shipCounts(message.request);
           return;
         case P_HELLO:
-          // Only the first hello counts; settings never change under a running server.
+          this.#hello(message.settings, message.keys);
+          return;
+        case P_OWNER:
+          // Only ever sent over IPC.
+          this.counters.add('ipcMalformed');
           return;
       }
     } catch {
@@ -236,19 +276,69 @@ export class ProcessWorker {
     }
   }
 
-  /** The channel closed: waiting lookups end as misses now, and it is said once (at debug level when the worker is disconnecting on purpose). */
-  disconnected(): void {
+  /** A connection to the owner opened: say hello (its answer gives the ring). */
+  connected(): void {
+    if (!this.#refused) this.#channel.send({ op: W_HELLO });
+  }
+
+  /**
+   * This process is going away (its `node:cluster` channel closed: a
+   * restart, PM2's reload or stop): the connection to the owner and to
+   * Redis close, so that nothing of the cache keeps the process alive.
+   */
+  leave(): void {
     clearInterval(this.#timer);
+    clearInterval(this.#ownRingTimer);
+    this.#shipCounts(0);
+    this.#channel.close();
     this.ipc.abandon();
-    // An open connection would keep a disconnecting worker's process alive.
     this.#redis?.disconnect();
-    if (cluster.worker?.exitedAfterDisconnect === true) {
-      this.logger.debug('the IPC channel to the primary closed: this worker is disconnecting');
+    if (cluster.worker?.exitedAfterDisconnect === true || underPm2()) {
+      this.logger.debug('the IPC channel to the primary closed: this worker is disconnecting; its connections to the cache closed');
       return;
     }
     this.logger.warn(
       "the IPC channel to the primary closed: lookups are misses and the local copy serves; Node's cluster module ends a worker process whose primary went away unless it is disconnecting on purpose",
     );
+  }
+
+  /** The connection to the owner closed: waiting lookups end as misses now. */
+  disconnected(): void {
+    this.ipc.abandon();
+    if (cluster.worker?.exitedAfterDisconnect === true) return;
+    this.logger.warn({ socket: this.socketPath }, 'the connection to the cache owner closed: lookups are misses and the local copy serves until it is back');
+  }
+
+  /** The owner's hello after a (re)connection: its settings must be this process's; its ring replaces this one's. */
+  #hello(settings: WorkerSettings, keys: TicketKeyRingState | undefined): void {
+    const ours = this.settings.config;
+    const theirs = settings.config;
+    if (theirs.timeout !== ours.timeout || theirs.sessionIdContext !== ours.sessionIdContext || theirs.tickets !== ours.tickets) {
+      this.#refused = true;
+      this.#channel.close();
+      this.logger.error(
+        { socket: this.socketPath, ours: { timeout: ours.timeout, sessionIdContext: ours.sessionIdContext, tickets: ours.tickets }, owner: { timeout: theirs.timeout, sessionIdContext: theirs.sessionIdContext, tickets: theirs.tickets } },
+        "the cache owner's settings are not this process's: not using it (give every process of the deployment, and the daemon, the same TLS_CACHE_TIMEOUT, TLS_CACHE_SESSION_ID_CONTEXT and TLS_CACHE_TICKETS)",
+      );
+      return;
+    }
+    if (keys !== undefined) this.#loadKeys(keys);
+    // Certificates announced before this connection are announced again, to this owner.
+    for (const certificate of this.#certificates) this.#channel.send({ op: W_CERTIFICATE, fingerprint: certificate.fingerprint ?? '' });
+    this.logger.debug({ socket: this.socketPath, ticketKeys: this.ticketKeys?.stats() }, 'connected to the cache owner');
+  }
+
+  #loadKeys(keys: TicketKeyRingState): void {
+    if (this.ticketKeys === undefined) {
+      this.counters.add('ipcMalformed');
+      return;
+    }
+    this.ticketKeys.load(keys);
+    // The owner's ring rotates: this process's own stops ticking.
+    clearInterval(this.#ownRingTimer);
+    this.#ownRingTimer = undefined;
+    // Fallback servers (one key at a time) take the new key now rather than at their next poll.
+    for (const tickets of this.#tickets) tickets.refresh();
   }
 
   /** Sends the counts since the last shipment (when any, or when asked). */
@@ -257,86 +347,142 @@ export class ProcessWorker {
     const now = COUNTER_NAMES.map((name) => values[name]);
     const deltas = now.map((value, i) => value - this.#shipped[i]);
     if (request === 0 && deltas.every((d) => d === 0)) return;
-    if (send({ op: W_COUNTS, request, deltas })) this.#shipped = now;
+    if (this.#channel.send({ op: W_COUNTS, request, deltas })) this.#shipped = now;
   }
 
   static {
-    hello = async (options) => {
+    start = async (options) => {
+      const env = options.env ?? process.env;
+      const own = loadConfig({}, env);
       const counters = SharedCounters.create();
-      let worker: ProcessWorker | undefined;
-      let maxSessionSize = MAX_SESSION_BEFORE_HELLO;
-      let accepted: { settings: ClusterSettings; ring: TicketKeyRing | undefined; redis: WorkerRedisSettings | undefined } | undefined;
-      /** Messages after the accepted hello, while the worker is being made (a channel read may deliver several at once). */
-      const early: ToWorker[] = [];
-      let answered: () => void = () => {};
-      const gotHello = new Promise<true>((resolve) => {
-        answered = () => resolve(true);
-      });
-      const onMessage = (raw: unknown): void => {
-        if (!isTagged(raw)) return;
-        const message = decodeToWorker(raw, maxSessionSize);
-        if (message === undefined) {
-          counters.add('ipcMalformed');
-        } else if (worker !== undefined) {
-          worker.handle(message);
-        } else if (accepted !== undefined) {
-          early.push(message);
-        } else if (message.op === P_HELLO) {
-          try {
-            accepted = {
-              settings: message.settings,
-              ring: message.keys === undefined ? undefined : TicketKeyRing.restore(message.keys),
-              redis: message.redis,
-            };
-            maxSessionSize = message.settings.maxSessionSize;
-            answered();
-          } catch {
-            // A ring that does not fit: wait for the next hello.
-            counters.add('ipcMalformed');
-          } finally {
-            for (const key of message.keys?.keys ?? []) key.key.fill(0);
-          }
-        } else {
-          // The primary sends nothing else before its hello.
-          counters.add('ipcMalformed');
+      // The format is this process's own (its standard output may be a terminal).
+      const logger = options.logger ?? createLogger({ level: own.logLevel, ...resolveLogFormat(own) });
+      let socketPath: string;
+      let startDaemon: boolean;
+      const primary = cluster.isWorker && typeof process.send === 'function' && !underPm2(env) ? await askPrimary(options.helloTimeout, counters) : undefined;
+      if (primary !== undefined) {
+        socketPath = primary;
+        startDaemon = false;
+      } else {
+        socketPath = socketPathOf(own, env);
+        startDaemon = true;
+        if (cluster.isWorker && !underPm2(env)) {
+          logger.warn(
+            { helloTimeoutMs: options.helloTimeout, socket: socketPath },
+            "the node:cluster primary did not answer: using the host's cache daemon (call startClusterCache() in the primary, before forking, to use the primary's cache)",
+          );
         }
-      };
-      const onDisconnect = (): void => worker?.disconnected();
-      process.on('message', onMessage);
-      process.prependListener('disconnect', onDisconnect);
-
-      const retry = setInterval(() => send({ op: W_HELLO }), HELLO_RETRY_MS);
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), options.helloTimeout);
+      }
+      let worker: ProcessWorker | undefined;
+      let first: { settings: WorkerSettings; keys: TicketKeyRingState | undefined } | undefined;
+      let answered: () => void = () => {};
+      const gotHello = new Promise<void>((resolve) => {
+        answered = resolve;
       });
-      send({ op: W_HELLO });
-      await Promise.race([gotHello, timedOut]);
-      clearInterval(retry);
+      const channel = new SocketChannel({
+        socketPath,
+        startDaemon,
+        env,
+        maxSessionSize: () => worker?.settings.config.maxSessionSize ?? own.maxSessionSize,
+        counters,
+        logger,
+        onConnected: () => {
+          if (worker !== undefined) worker.connected();
+          else channel.send({ op: W_HELLO });
+        },
+        onDisconnected: () => worker?.disconnected(),
+        onMessage: (message) => {
+          if (worker !== undefined) {
+            worker.handle(message);
+          } else if (message.op === P_HELLO && first === undefined) {
+            first = { settings: message.settings, keys: message.keys };
+            answered();
+          } else {
+            // Before the worker is made only the hello is expected; the owner pushes what changes again later.
+            for (const key of message.op === P_KEYS || message.op === P_HELLO ? (message.keys?.keys ?? []) : []) key.key.fill(0);
+          }
+        },
+      });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([gotHello, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.helloTimeout)))]);
       clearTimeout(timer);
-      if (accepted === undefined) {
-        process.off('message', onMessage);
-        process.off('disconnect', onDisconnect);
-        throw new PrimaryUnavailableError(
-          `The cluster primary did not answer within ${options.helloTimeout} ms: call startClusterCache() in the primary ` +
-            '(before or after forking), and make sure it is running',
+      const hello = first;
+      let ring: TicketKeyRing | undefined;
+      let settings: WorkerSettings;
+      if (hello !== undefined) {
+        settings = hello.settings;
+        try {
+          ring = hello.keys === undefined ? undefined : TicketKeyRing.restore(hello.keys);
+        } finally {
+          for (const key of hello.keys?.keys ?? []) key.key.fill(0);
+        }
+      } else {
+        settings = { config: Object.freeze(own), ticketMode: 'auto' };
+        ring = own.tickets === 'on' ? TicketKeyRing.create({ timeout: own.timeout, rotate: own.ticketRotate }) : undefined;
+        logger.warn(
+          { helloTimeoutMs: options.helloTimeout, socket: socketPath },
+          'no cache owner answered in time: serving with this process\'s own ticket key and local copy (full handshakes across processes) until it does; still looking for it',
         );
       }
-      const { settings, ring, redis } = accepted;
-      // The format is this process's own (its standard output may be a terminal); the primary set the variable.
-      const variable = process.env.TLS_CACHE_LOG_FORMAT?.trim().toLowerCase();
-      const format = resolveLogFormat({ logFormat: variable === 'json' || variable === 'pretty' ? variable : 'auto' });
-      // pino puts the pid in every line already.
-      const logger = options.logger ?? createLogger({ level: settings.logLevel, ...format });
-      worker = new ProcessWorker(settings, ring, counters, logger, redis);
-      for (const message of early.splice(0)) worker.handle(message);
+      const made = new ProcessWorker(settings, ring, counters, logger, channel, socketPath);
+      if (hello === undefined && ring !== undefined) {
+        made.#ownRingTimer = setInterval(() => ring.tick(), OWN_RING_TICK_MS);
+        made.#ownRingTimer.unref();
+      }
+      worker = made;
+      // A node:cluster worker (PM2's instances too) whose channel closes is leaving: let it. Before Node's own
+      // handler, which ends a worker whose primary went away.
+      if (cluster.isWorker) process.prependOnceListener('disconnect', () => made.leave());
+      // The hello may have come while the worker was made (it is made from the first one).
+      if (hello === undefined && first !== undefined) made.#hello(first.settings, first.keys);
       // The first handshakes should find Redis (its connection, or a Redis Cluster's masters, still opening); not for long.
-      if (worker.#redis !== undefined) await waitUntilReady(worker.#redis, REDIS_START_WAIT_MS);
-      // The Redis settings hold secrets: only whether there is a Redis, and its mode.
-      logger.debug({ settings, ticketKeys: ring?.stats(), redis: redis?.mode }, 'attached to the cluster primary');
-      return worker;
+      if (made.#redis !== undefined) await waitUntilReady(made.#redis, REDIS_START_WAIT_MS);
+      // The settings hold secrets: only whether there is a Redis, and its mode.
+      logger.debug({ socket: socketPath, owner: hello !== undefined, ticketKeys: ring?.stats(), redis: settings.config.redisUrl === '' ? undefined : settings.config.redisMode }, 'attached to the cache');
+      return made;
     };
   }
+}
+
+/**
+ * Asks the `node:cluster` primary for its socket over the cluster's IPC
+ * channel (again every {@link HELLO_RETRY_MS} ms): its path, or
+ * `undefined` when it did not answer within `timeout` ms (it runs no
+ * cache, or not yet).
+ */
+async function askPrimary(timeout: number, counters: SharedCounters): Promise<string | undefined> {
+  let socket: string | undefined;
+  let answered: () => void = () => {};
+  const got = new Promise<void>((resolve) => {
+    answered = resolve;
+  });
+  // Stays on: any later message of this library on the channel is malformed (the rest goes over the socket).
+  process.on('message', (raw: unknown): void => {
+    if (!isTagged(raw)) return;
+    const bytes = fromIpc(raw);
+    const message = bytes === undefined ? undefined : decodeToWorker(bytes, 1);
+    if (message?.op === P_OWNER && socket === undefined) {
+      socket = message.socket;
+      answered();
+    } else if (message?.op !== P_OWNER) {
+      counters.add('ipcMalformed');
+    }
+  });
+  const hello = toIpc(encodeToOwner({ op: W_HELLO }));
+  const send = (): void => {
+    try {
+      if (process.connected) process.send!(hello, undefined, undefined, ignore);
+    } catch {
+      // The channel is closing: the wait ends on its own.
+    }
+  };
+  const retry = setInterval(send, HELLO_RETRY_MS);
+  let timer: NodeJS.Timeout | undefined;
+  send();
+  await Promise.race([got, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout)))]);
+  clearInterval(retry);
+  clearTimeout(timer);
+  return socket;
 }
 
 const warned = new Set<string>();
@@ -351,17 +497,6 @@ function warnOnce(logger: Logger, { sni, certificate }: RuntimeBinding): void {
   if (unbound !== undefined && !warned.has(unbound)) {
     warned.add(unbound);
     logger.warn({ certificate: unbound }, unboundWarning(unbound));
-  }
-}
-
-/** Sends to the primary; false (never a throw, never an 'error' event) when the channel is closed. */
-function send(message: ToPrimary): boolean {
-  if (process.send === undefined || !process.connected) return false;
-  try {
-    process.send(encodeToPrimary(message), undefined, undefined, ignore);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -29,6 +29,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { summarize, type ErrorSummary, type ServerThreadData } from './messages.ts';
+import { workerSettings } from '../runtime/worker-settings.ts';
 import { ThreadHandle } from './thread-handle.ts';
 import { DEFAULT_START_TIMEOUT_MS, rollingReload, type ReloadOptions, type ReloadResult } from './reload.ts';
 import { MIGRATE_REQ_WARNING, tcpMigrateReq } from './migrate-req.ts';
@@ -510,11 +511,10 @@ export async function startThreadCluster(options: ThreadClusterOptions): Promise
       module,
       port,
       host,
-      config,
+      settings: workerSettings(primary.config, ticketMode),
       data: options.data,
       ticketKeys: ticketKeys?.buffer,
       counters: counters.buffer,
-      ticketMode,
       log,
       renewal,
     };

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { CacheConfig } from '../config/settings.ts';
+import type { WorkerSettings } from '../runtime/worker-settings.ts';
 import type { LogFormat } from '../operations/logger.ts';
 
 /** `workerData` of a server thread. */
@@ -15,14 +15,13 @@ export interface ServerThreadData {
   module: string;
   port: number;
   host: string | undefined;
-  config: CacheConfig;
+  /** The one settings message (`runtime/worker-settings.ts`): the configuration and how ticket keys are attached. */
+  settings: WorkerSettings;
   data: unknown;
   /** The ticket key ring's buffer (`TicketKeyRing.buffer`); absent when tickets are off. */
   ticketKeys: SharedArrayBuffer | undefined;
   /** The shared counter block's buffer (`SharedCounters.buffer`). */
   counters: SharedArrayBuffer;
-  /** `auto`: Node's internal ticket key callback when present; `fallback`: the public single-key API. */
-  ticketMode: 'auto' | 'fallback';
   /** How to write log lines, resolved by the primary (threads cannot tell whether standard output is a terminal). */
   log: { format: LogFormat; colour: boolean };
   /** TLS 1.3 ticket renewal, as the primary's self-test found it (same Node and OpenSSL); absent when it did not run. */

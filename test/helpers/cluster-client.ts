@@ -30,6 +30,8 @@ export interface VisitOptions {
   session?: Buffer;
   /** Give up after this many ms. @defaultValue 5000 */
   timeout?: number;
+  /** Speak HTTP/1.1 (one GET, `Connection: close`) and read the JSON line of the response's body (examples/pm2/app.mjs). */
+  http?: boolean;
 }
 
 export function visit(options: VisitOptions): Promise<Visit> {
@@ -48,21 +50,26 @@ export function visit(options: VisitOptions): Promise<Visit> {
     socket.on('session', (s: Buffer) => {
       session = s;
     });
-    socket.setTimeout(options.timeout ?? 5000, () => socket.destroy(new Error('timed out')));
+    let secured = false;
+    socket.setTimeout(options.timeout ?? 5000, () => socket.destroy(new Error(secured ? 'timed out after the handshake' : 'timed out in the handshake')));
     let text = '';
     let greeting: Greeting | undefined;
     let ms = 0;
     let reused = false;
     socket.once('secureConnect', () => {
       reused = socket.isSessionReused();
+      secured = true;
+      if (options.http) socket.write('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
     });
     socket.setEncoding('utf8');
     socket.on('error', reject);
     socket.on('data', (chunk: string) => {
       text += chunk;
-      const line = text.indexOf('\n');
-      if (line < 0 || greeting) return;
-      greeting = JSON.parse(text.slice(0, line)) as Greeting;
+      // Over HTTP the JSON line is the body's, after the headers.
+      const from = options.http ? text.indexOf('\r\n\r\n{') + 4 : 0;
+      const line = text.indexOf('\n', from);
+      if ((options.http && from < 4) || line < 0 || greeting) return;
+      greeting = JSON.parse(text.slice(from, line)) as Greeting;
       ms = performance.now() - started;
     });
     socket.on('close', () => {

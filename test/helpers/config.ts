@@ -38,6 +38,7 @@ export const DEFAULTS: CacheConfig = {
   summaryInterval: 60_000,
   sessionIdContext: 'tls-resumption',
   ipcTimeout: 5,
+  socket: '',
   localSize: MiB,
   redisUrl: '',
   redisMode: 'standalone',

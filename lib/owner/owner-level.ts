@@ -1,29 +1,29 @@
 /**
- * The owner of the table reached over a channel, as a level of a session
- * store (`store/levelled-store.ts`): a `node:cluster` worker process asks
- * its primary's table over the IPC channel, within a time bound, after its
- * own local copy missed. A lookup the primary does not answer in
+ * The owner of the table reached over its socket, as a level of a session
+ * store (`store/levelled-store.ts`): a worker process asks the owner's
+ * table (its `node:cluster` primary's, or the cache daemon's), within a
+ * time bound, after its own local copy missed. A lookup the owner does not answer in
  * `ipcTimeout` ms is a miss (a full handshake), never a stalled connection.
- * New sessions and ends are sent to the primary without waiting.
+ * New sessions and ends are sent to the owner without waiting.
  *
- * Once a lookup timed out, the primary counts as absent until it answers
+ * Once a lookup timed out, the owner counts as absent until it answers
  * again (in time, or late: a late answer shows it runs, only slowly):
  * meanwhile one lookup at a time, at most one per {@link PROBE_INTERVAL_MS},
  * goes to it (the probe), and the others miss at once instead of each
- * waiting out the bound. A stopped primary then costs one bound per probe,
+ * waiting out the bound. A stopped owner then costs one bound per probe,
  * not one per handshake.
  *
- * The channel itself is the caller's (`worker-process.ts`): it gives this
- * store a `send` function and hands it the primary's answers
+ * The channel itself is the caller's (`processes/worker-process.ts`): it gives this
+ * store a `send` function and hands it the owner's answers
  * ({@link OwnerLevel.answer}).
  *
  * @module
  */
 import type { SharedCounters } from '../operations/counters.ts';
 import type { SessionLevel } from '../store/levelled-store.ts';
-import { MAX_REQUEST_ID, W_DELETE, W_GET, W_SET, type ToPrimary } from './ipc-messages.ts';
+import { MAX_REQUEST_ID, W_DELETE, W_GET, W_SET, type ToOwner } from './messages.ts';
 
-/** While the primary counts as absent, how often a lookup still asks it (the probe), in ms. */
+/** While the owner counts as absent, how often a lookup still asks it (the probe), in ms. */
 export const PROBE_INTERVAL_MS = 250;
 
 /** Answers older than this many requests are no longer told apart from forged ones. */
@@ -31,15 +31,15 @@ const LATE_WINDOW = 1 << 16;
 
 /** What an {@link OwnerLevel} needs. */
 export interface OwnerLevelOptions {
-  /** How long a lookup waits for the primary, in ms. */
+  /** How long a lookup waits for the owner, in ms. */
   ipcTimeout: number;
-  /** Sends a message to the primary; returns false when the channel is closed. */
-  send: (message: ToPrimary) => boolean;
+  /** Sends a message to the owner; returns false when the channel is closed. */
+  send: (message: ToOwner) => boolean;
   /** Where `ipcLookups`, `ipcHits` and `ipcTimeouts` are counted. */
   counters: SharedCounters;
-  /** Called when a lookup timed out while the primary counted as present (it is slow, stopped or gone). */
+  /** Called when a lookup timed out while the owner counted as present (it is slow, stopped or gone). */
   onAbsent?: () => void;
-  /** Called when the primary, absent, answered a lookup again (in time or late). */
+  /** Called when the owner, absent, answered a lookup again (in time or late). */
   onBack?: () => void;
   /** Milliseconds since the epoch. @defaultValue `Date.now` */
   clock?: () => number;
@@ -65,27 +65,27 @@ export class OwnerLevel implements SessionLevel {
     this.#clock = options.clock ?? Date.now;
   }
 
-  /** Whether the primary counts as absent: a lookup timed out, and none was answered since. */
+  /** Whether the owner counts as absent: a lookup timed out, and none was answered since. */
   get absent(): boolean {
     return this.#absent;
   }
 
-  /** Lookups waiting for the primary. */
+  /** Lookups waiting for the owner. */
   get pending(): number {
     return this.#pending.size;
   }
 
   /**
-   * A promise of the primary's answer, settled within `ipcTimeout` ms: the
-   * session, or why not: `not_found` or `expired` (the primary's table said
+   * A promise of the owner's answer, settled within `ipcTimeout` ms: the
+   * session, or why not: `not_found` or `expired` (the owner's table said
    * so), `timeout` (no answer in time); `unavailable` at once when not
-   * asked (the channel is closed, or the primary counts as absent and
+   * asked (the channel is closed, or the owner counts as absent and
    * another lookup is its probe).
    */
   lookUp(id: Uint8Array): 'unavailable' | Promise<Buffer | 'not_found' | 'expired' | 'timeout' | 'unavailable'> {
     const { counters } = this.#options;
     if (this.#absent) {
-      // The primary is not answering: one probe at a time, now and then; the other lookups miss now.
+      // The owner is not answering: one probe at a time, now and then; the other lookups miss now.
       const now = this.#clock();
       if (this.#pending.size > 0 || now - this.#probedAt < PROBE_INTERVAL_MS) return 'unavailable';
       this.#probedAt = now;
@@ -109,7 +109,7 @@ export class OwnerLevel implements SessionLevel {
     });
   }
 
-  /** Sends a session to the primary's table until `expiresAt` (ms since the epoch), without waiting. False once it expired. */
+  /** Sends a session to the owner's table until `expiresAt` (ms since the epoch), without waiting. False once it expired. */
   put(id: Uint8Array, session: Uint8Array, expiresAt: number): boolean {
     if (!(expiresAt > this.#clock())) return false;
     return this.#options.send({ op: W_SET, id: Buffer.from(id), session: Buffer.from(session), expiresAt });
@@ -117,7 +117,7 @@ export class OwnerLevel implements SessionLevel {
 
   /**
    * Removes a session for good (its connection ended in a fatal alert) from
-   * the primary's table, which has every other worker drop its copy
+   * the owner's table, which has every other worker drop its copy
    * (without waiting).
    */
   delete(id: Uint8Array): void {
@@ -125,7 +125,7 @@ export class OwnerLevel implements SessionLevel {
   }
 
   /**
-   * The primary's answer to `request`: the session, or `undefined` (with
+   * The owner's answer to `request`: the session, or `undefined` (with
    * `expired` true when its table held the session past its lifetime).
    * Returns `'answered'`, `'late'` (a request that already timed out:
    * dropped) or `'unknown'` (never asked: the caller counts it as
@@ -157,7 +157,7 @@ export class OwnerLevel implements SessionLevel {
     }
   }
 
-  /** The primary answered: it is not absent (any more). */
+  /** The owner answered: it is not absent (any more). */
   #back(): void {
     if (!this.#absent) return;
     this.#absent = false;

@@ -1,0 +1,159 @@
+/**
+ * The cache daemon: the owner of the table and the ticket key ring for
+ * processes with no primary of their own (PM2 cluster mode, systemd
+ * units, several containers or apps on one host), serving them over the
+ * deployment's Unix socket (`owner-service.ts`). Started by the first
+ * process that finds no owner at the socket (`daemon-start.ts`), or by an
+ * operator: `tls-resumption daemon` runs it in the foreground (systemd,
+ * its own PM2 app), `tls-resumption daemon --detach` in the background.
+ *
+ * It reads its settings from the environment as every runtime does
+ * (`TLS_CACHE_*`, the Redis fleet included), rotates the ticket keys,
+ * serves `/metrics` when `TLS_CACHE_METRICS_PORT` is set (totals of every
+ * process it serves), and logs as pino. Signals: SIGTERM and SIGINT stop
+ * it (processes then miss until another owner answers), SIGUSR1 rotates
+ * the ticket keys, SIGUSR2 flushes every session and key.
+ *
+ * Of several daemons started at once for one socket, one listens (the
+ * lock beside the socket) and the others exit with status 0, as one that
+ * finds a daemon answering already does.
+ *
+ * @module
+ */
+import type { Logger } from 'pino';
+import { loadConfig } from '../config/load.ts';
+import type { CacheConfig } from '../config/settings.ts';
+import { configForLog } from '../config/redact.ts';
+import { warnOfUnknownSettings } from '../config/unknown-settings.ts';
+import { createLogger, resolveLogFormat } from '../operations/logger.ts';
+import { CachePrimary } from '../runtime/cache-primary.ts';
+import { workerSettings } from '../runtime/worker-settings.ts';
+import { removeStartingMarker, startDaemon } from './daemon-start.ts';
+import { answers, OwnerService, releaseSocketLock, takeSocketLock } from './owner-service.ts';
+import { preparePrivateDirectory, socketPathOf } from './socket-path.ts';
+import { P_FLUSH } from './messages.ts';
+
+/** A running daemon. */
+export interface CacheDaemon {
+  readonly socketPath: string;
+  readonly primary: CachePrimary;
+  readonly service: OwnerService;
+  /** Stops serving, frees the table and ring, removes the socket and its lock. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link runDaemon}. */
+export interface RunDaemonOptions {
+  /** Settings. @defaultValue `process.env` */
+  env?: NodeJS.ProcessEnv;
+  /** @defaultValue pino to standard output at `TLS_CACHE_LOG_LEVEL` */
+  logger?: Logger;
+}
+
+/**
+ * Runs the daemon in this process until a signal stops it; resolves to
+ * the daemon, or to `undefined` when another daemon answers at the socket
+ * already (nothing to do).
+ * @throws InvalidEnvironmentError (`ERR_TLS_CACHE_INVALID_ENV`) for a bad `TLS_CACHE_*` variable, before anything listens.
+ * @throws SocketError (`ERR_TLS_CACHE_SOCKET`) when the socket's directory is not private or the socket cannot be listened on.
+ * @throws TicketKeyFileError, MetricsListenError as the other runtimes do.
+ */
+export async function runDaemon(options: RunDaemonOptions = {}): Promise<CacheDaemon | undefined> {
+  const env = options.env ?? process.env;
+  const config = loadConfig({}, env);
+  const socketPath = socketPathOf(config, env);
+  const logger = options.logger ?? createLogger({ level: config.logLevel, ...resolveLogFormat(config) });
+  preparePrivateDirectory(socketPath);
+  if ((await answers(socketPath)) || !takeSocketLock(socketPath)) {
+    logger.info({ socket: socketPath }, 'a cache daemon answers at this socket already (or is starting): nothing to do');
+    return undefined;
+  }
+  try {
+    return await serve(config, env, socketPath, logger);
+  } finally {
+    // Listening, or given up: processes that find no daemon may start one again.
+    removeStartingMarker(socketPath);
+  }
+}
+
+async function serve(config: CacheConfig, env: NodeJS.ProcessEnv, socketPath: string, logger: Logger): Promise<CacheDaemon> {
+  warnOfUnknownSettings(logger, env, ['TLS_CACHE_CERT', 'TLS_CACHE_KEY']);
+  let primary: CachePrimary | undefined;
+  let service: OwnerService | undefined;
+  try {
+    primary = CachePrimary.create(config, logger);
+    service = await OwnerService.listen({ primary, settings: workerSettings(primary.config, 'auto'), socketPath });
+    const served = service;
+    await primary.start({ workers: () => ({ configured: served.attached, listening: served.attached }), certificates: () => served.certificates() });
+  } catch (error) {
+    await service?.close();
+    await primary?.close();
+    releaseSocketLock(socketPath);
+    throw error;
+  }
+  const running = primary;
+  const listening = service;
+  let closing: Promise<void> | undefined;
+  const daemon: CacheDaemon = {
+    socketPath,
+    primary: running,
+    service: listening,
+    close: () =>
+      (closing ??= (async () => {
+        await listening.close();
+        await running.close();
+        releaseSocketLock(socketPath);
+      })()),
+  };
+  const stats = running.table.stats();
+  logger.info(
+    { socket: socketPath, config: configForLog(config), node: process.version, table: { bufferBytes: stats.bufferBytes, capacityEntries: stats.capacityEntries } },
+    'cache daemon listening',
+  );
+  return daemon;
+}
+
+/**
+ * Installs the daemon's signal handlers: SIGTERM and SIGINT close it and
+ * end the process, SIGUSR1 rotates the ticket keys, SIGUSR2 flushes.
+ */
+export function handleDaemonSignals(daemon: CacheDaemon, logger: Logger): void {
+  const stop = (signal: string): void => {
+    logger.info({ signal }, 'cache daemon stopping');
+    void daemon.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGUSR1', () => {
+    try {
+      daemon.primary.rotateTicketKeys();
+    } catch (error) {
+      logger.error({ err: { code: (error as { code?: string }).code, message: (error as Error).message } }, 'ticket key rotation failed: the keys in use stay');
+    }
+  });
+  process.on('SIGUSR2', () => {
+    try {
+      daemon.primary.flush();
+      daemon.service.broadcast({ op: P_FLUSH });
+    } catch (error) {
+      logger.error({ err: { code: (error as { code?: string }).code, message: (error as Error).message } }, 'flush failed: nothing was flushed');
+    }
+  });
+  // Nothing to reload: the settings are the deployment's, read at start.
+  process.on('SIGHUP', () => logger.info('SIGHUP ignored: restart the daemon to change its settings (its sessions and keys go with it)'));
+}
+
+/**
+ * `tls-resumption daemon --detach`: starts the daemon in a session of its
+ * own, its output appended to `<socket>.log` (mode 0600), and returns at
+ * once. Settings are checked here first, so that a bad variable is
+ * reported to whoever ran the command.
+ * @throws as {@link runDaemon} does for bad settings and a directory that is not private.
+ */
+export function detachDaemon(env: NodeJS.ProcessEnv): string {
+  const config = loadConfig({}, env);
+  const socketPath = socketPathOf(config, env);
+  preparePrivateDirectory(socketPath);
+  startDaemon(socketPath, env);
+  return socketPath;
+}

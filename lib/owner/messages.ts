@@ -1,0 +1,232 @@
+/**
+ * The messages between the owner of the table and the ticket key ring (a
+ * `node:cluster` primary running the cache, or the cache daemon) and the
+ * processes it serves, over its Unix socket (`socket-channel.ts`). A
+ * message is a msgpackr-encoded array `[op, ...fields]`.
+ *
+ * One message also travels over the cluster's own IPC channel: a worker's
+ * {@link W_HELLO} asking its primary where its socket is, answered by
+ * {@link P_OWNER}. There, a message is `{ tlsSessionCache: payload }`
+ * (anything else is the application's and left alone), the payload sent
+ * as a base64 string: Node's default `'json'` serialization would spell a
+ * Buffer out as a JSON array of numbers, and a worker cannot tell which
+ * serialization its channel uses (Node deletes
+ * `NODE_CHANNEL_SERIALIZATION_MODE` from its environment at start). A
+ * `Uint8Array` payload (an `'advanced'` channel) is accepted too.
+ *
+ * Everything decoded is checked ({@link decodeToOwner},
+ * {@link decodeToWorker}) before anything acts on it: types, lengths (a
+ * session ID of 1 to 32 bytes, a session of at most `maxSessionSize`),
+ * known operations, the settings as `loadConfig()` checks them. A message
+ * that fails is `undefined`: the caller counts it (`ipcMalformed`) and
+ * drops it.
+ *
+ * @module
+ */
+import { Packr } from 'msgpackr';
+import { COUNTER_NAMES } from '../operations/counters.ts';
+import type { TicketKeyRingState } from '../tickets/ring-state.ts';
+import { readWorkerSettings, type WorkerSettings } from '../runtime/worker-settings.ts';
+
+/** The property that marks this library's messages on the shared channel. */
+export const IPC_TAG = 'tlsSessionCache';
+
+/** Longest payload accepted, in bytes (a 64 KiB session and its framing fit, or a ring of 64 keys). */
+export const MAX_PAYLOAD_BYTES = 72 * 1024;
+const MAX_BASE64_LENGTH = Math.ceil(MAX_PAYLOAD_BYTES / 3) * 4;
+const MAX_ID_BYTES = 32;
+/** Request ids run from 1 to this, then wrap. */
+export const MAX_REQUEST_ID = 2 ** 31 - 1;
+
+/** Operations, worker to owner. */
+export const W_HELLO = 1;
+export const W_GET = 2;
+export const W_SET = 3;
+export const W_COUNTS = 4;
+/** A session ended by a fatal alert: remove it (issue 17). */
+export const W_DELETE = 5;
+/** The SHA-256 fingerprint of the certificate the worker's server serves, `''` for none (announced to other hosts; issue 21). */
+export const W_CERTIFICATE = 6;
+/** Operations, owner to worker. */
+export const P_HELLO = 11;
+export const P_GOT = 12;
+export const P_KEYS = 13;
+export const P_FLUSH = 14;
+export const P_COUNTS = 15;
+/** A session ended by a fatal alert: drop it from the local copy (issue 17). */
+export const P_DELETE = 16;
+/** Over a cluster's IPC channel only: the path of the primary's socket, in answer to a {@link W_HELLO}. */
+export const P_OWNER = 17;
+
+/** A worker's message to the owner. */
+export type ToOwner =
+  | { op: typeof W_HELLO }
+  | { op: typeof W_GET; request: number; id: Buffer }
+  | { op: typeof W_SET; id: Buffer; session: Buffer; expiresAt: number }
+  /** Counts since the previous message, in the order of `COUNTER_NAMES`; `request` answers a {@link P_COUNTS} (0: on its own). */
+  | { op: typeof W_COUNTS; request: number; deltas: number[] }
+  | { op: typeof W_DELETE; id: Buffer }
+  | { op: typeof W_CERTIFICATE; fingerprint: string };
+
+/** The owner's message to a worker. */
+export type ToWorker =
+  | { op: typeof P_HELLO; settings: WorkerSettings; keys: TicketKeyRingState | undefined }
+  | { op: typeof P_OWNER; socket: string }
+  /** No session: `expired` says whether the table held it past its lifetime (sent as `false` instead of `null`). */
+  | { op: typeof P_GOT; request: number; session: Buffer | undefined; expired?: boolean }
+  | { op: typeof P_KEYS; keys: TicketKeyRingState }
+  | { op: typeof P_FLUSH }
+  | { op: typeof P_COUNTS; request: number }
+  | { op: typeof P_DELETE; id: Buffer };
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/** The bytes of `fields` (a copy of its own: msgpackr reuses its buffer). */
+export function pack(fields: readonly unknown[]): Buffer {
+  return Buffer.from(packr.pack(fields));
+}
+
+export function encodeToOwner(message: ToOwner): Buffer {
+  switch (message.op) {
+    case W_HELLO:
+      return pack([W_HELLO]);
+    case W_GET:
+      return pack([W_GET, message.request, message.id]);
+    case W_SET:
+      return pack([W_SET, message.id, message.session, message.expiresAt]);
+    case W_COUNTS:
+      return pack([W_COUNTS, message.request, message.deltas]);
+    case W_DELETE:
+      return pack([W_DELETE, message.id]);
+    case W_CERTIFICATE:
+      return pack([W_CERTIFICATE, message.fingerprint]);
+  }
+}
+
+export function encodeToWorker(message: ToWorker): Buffer {
+  switch (message.op) {
+    case P_HELLO:
+      return pack([P_HELLO, message.settings, message.keys ?? null]);
+    case P_OWNER:
+      return pack([P_OWNER, message.socket]);
+    case P_GOT:
+      return pack([P_GOT, message.request, message.session ?? (message.expired === true ? false : null)]);
+    case P_KEYS:
+      return pack([P_KEYS, message.keys]);
+    case P_FLUSH:
+      return pack([P_FLUSH]);
+    case P_COUNTS:
+      return pack([P_COUNTS, message.request]);
+    case P_DELETE:
+      return pack([P_DELETE, message.id]);
+  }
+}
+
+/** A message as it goes on a cluster's IPC channel. */
+export function toIpc(bytes: Uint8Array): { [IPC_TAG]: string } {
+  return { [IPC_TAG]: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
+}
+
+/** Whether a channel message is one of this library's (tagged), whatever its content. */
+export function isTagged(message: unknown): message is { [IPC_TAG]: unknown } {
+  return message !== null && typeof message === 'object' && Object.hasOwn(message, IPC_TAG);
+}
+
+/** The payload of a tagged IPC message, or `undefined` when it is not a well-formed one. */
+export function fromIpc(message: { [IPC_TAG]: unknown }): Buffer | undefined {
+  const payload = message[IPC_TAG];
+  if (typeof payload === 'string') {
+    if (payload.length === 0 || payload.length > MAX_BASE64_LENGTH || !/^[A-Za-z0-9+/]*={0,2}$/.test(payload)) return undefined;
+    return Buffer.from(payload, 'base64');
+  }
+  if (payload instanceof Uint8Array) {
+    if (payload.byteLength === 0 || payload.byteLength > MAX_PAYLOAD_BYTES) return undefined;
+    return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  }
+  return undefined;
+}
+
+/** The decoded array of a payload, or `undefined` when it is not well-formed msgpack of a non-empty array. */
+function unpackPayload(bytes: Uint8Array): unknown[] | undefined {
+  if (bytes.byteLength === 0 || bytes.byteLength > MAX_PAYLOAD_BYTES) return undefined;
+  try {
+    const fields: unknown = packr.unpack(bytes);
+    return Array.isArray(fields) && fields.length > 0 ? fields : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const isRequestId = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_REQUEST_ID;
+const isId = (value: unknown): value is Buffer =>
+  value instanceof Uint8Array && value.byteLength >= 1 && value.byteLength <= MAX_ID_BYTES;
+const isSession = (value: unknown, max: number): value is Buffer =>
+  value instanceof Uint8Array && value.byteLength >= 1 && value.byteLength <= max;
+const asBuffer = (value: Uint8Array): Buffer => (Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+
+/**
+ * A worker's message as the owner may act on it, or `undefined` when it
+ * is malformed (to be counted and dropped).
+ */
+export function decodeToOwner(bytes: Uint8Array, maxSessionSize: number): ToOwner | undefined {
+  const fields = unpackPayload(bytes);
+  if (fields === undefined) return undefined;
+  const op = fields[0];
+  if (op === W_HELLO && fields.length === 1) return { op };
+  if (op === W_GET && fields.length === 3 && isRequestId(fields[1]) && isId(fields[2])) {
+    return { op, request: fields[1], id: asBuffer(fields[2]) };
+  }
+  if (op === W_SET && fields.length === 4 && isId(fields[1]) && isSession(fields[2], maxSessionSize)) {
+    const expiresAt = fields[3];
+    if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt) || expiresAt <= 0) return undefined;
+    return { op, id: asBuffer(fields[1]), session: asBuffer(fields[2]), expiresAt };
+  }
+  if (op === W_COUNTS && fields.length === 3 && (fields[1] === 0 || isRequestId(fields[1]))) {
+    const deltas = fields[2];
+    if (!Array.isArray(deltas) || deltas.length !== COUNTER_NAMES.length) return undefined;
+    if (!deltas.every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff)) return undefined;
+    return { op, request: fields[1], deltas };
+  }
+  if (op === W_DELETE && fields.length === 2 && isId(fields[1])) return { op, id: asBuffer(fields[1]) };
+  if (op === W_CERTIFICATE && fields.length === 2 && typeof fields[1] === 'string' && /^(?:(?:[0-9A-F]{2}:){31}[0-9A-F]{2})?$/.test(fields[1])) {
+    return { op, fingerprint: fields[1] };
+  }
+  return undefined;
+}
+
+/**
+ * The owner's message as a worker may act on it, or `undefined` when it
+ * is malformed. A ring state is checked for shape here and whole by
+ * `TicketKeyRing.load`.
+ */
+export function decodeToWorker(bytes: Uint8Array, maxSessionSize: number): ToWorker | undefined {
+  const fields = unpackPayload(bytes);
+  if (fields === undefined) return undefined;
+  const op = fields[0];
+  if (op === P_GOT && fields.length === 3 && isRequestId(fields[1])) {
+    const session = fields[2];
+    if (session === null) return { op, request: fields[1], session: undefined };
+    if (session === false) return { op, request: fields[1], session: undefined, expired: true };
+    return isSession(session, maxSessionSize) ? { op, request: fields[1], session: asBuffer(session) } : undefined;
+  }
+  if (op === P_HELLO && fields.length === 3) {
+    const settings = readWorkerSettings(fields[1]);
+    if (settings === undefined) return undefined;
+    const keys = fields[2];
+    if (keys === null) return settings.config.tickets === 'off' ? { op, settings, keys: undefined } : undefined;
+    return isRingState(keys) && settings.config.tickets === 'on' ? { op, settings, keys } : undefined;
+  }
+  if (op === P_OWNER && fields.length === 2 && typeof fields[1] === 'string' && fields[1].startsWith('/') && Buffer.byteLength(fields[1]) <= 107) {
+    return { op, socket: fields[1] };
+  }
+  if (op === P_KEYS && fields.length === 2 && isRingState(fields[1])) return { op, keys: fields[1] };
+  if (op === P_FLUSH && fields.length === 1) return { op };
+  if (op === P_COUNTS && fields.length === 2 && isRequestId(fields[1])) return { op, request: fields[1] };
+  if (op === P_DELETE && fields.length === 2 && isId(fields[1])) return { op, id: asBuffer(fields[1]) };
+  return undefined;
+}
+
+function isRingState(value: unknown): value is TicketKeyRingState {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && Array.isArray((value as { keys?: unknown }).keys);
+}

@@ -1,0 +1,399 @@
+/**
+ * The owner's side of the socket: answers the processes that reach the
+ * table and the ticket key ring of a {@link CachePrimary} over a Unix
+ * socket (`socket-path.ts`), whether that primary is a `node:cluster`
+ * primary running the cache (`processes/cluster-cache.ts`) or the cache
+ * daemon (`daemon.ts`).
+ *
+ * Each connection is one worker process. It says hello and gets the
+ * settings every worker must use and the ring; then it looks sessions up,
+ * stores new ones, reports sessions ended by a fatal alert (every other
+ * worker is told to drop its copy), its certificate and its counts. The
+ * owner pushes every change of the ring, flushes and ends heard from other
+ * hosts.
+ *
+ * Nothing a connection sends can stop the owner: every frame is checked
+ * (`frames.ts`, `messages.ts`); a malformed message is counted
+ * (`ipcMalformed`) and dropped, a frame too large or empty is counted and
+ * its connection closed, and a connection that stops reading is closed
+ * once its unread answers pass {@link MAX_UNREAD_BYTES}.
+ *
+ * @module
+ */
+import { chmodSync, closeSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { COUNTER_NAMES } from '../operations/counters.ts';
+import { SocketError } from '../errors.ts';
+import type { CachePrimary } from '../runtime/cache-primary.ts';
+import type { WorkerSettings } from '../runtime/worker-settings.ts';
+import { FrameReader, frame } from './frames.ts';
+import {
+  decodeToOwner,
+  encodeToWorker,
+  MAX_REQUEST_ID,
+  P_COUNTS,
+  P_DELETE,
+  P_FLUSH,
+  P_GOT,
+  P_HELLO,
+  P_KEYS,
+  W_CERTIFICATE,
+  W_COUNTS,
+  W_DELETE,
+  W_GET,
+  W_HELLO,
+  W_SET,
+  type ToOwner,
+  type ToWorker,
+} from './messages.ts';
+import { preparePrivateDirectory } from './socket-path.ts';
+
+/** A connection whose answers go unread past this many bytes is closed (it would hold the owner's memory). */
+export const MAX_UNREAD_BYTES = 8 * 1024 * 1024;
+
+/** Options of {@link OwnerService.listen}. */
+export interface OwnerServiceOptions {
+  /** The table, the ring, the counters and the logger served. */
+  primary: CachePrimary;
+  /** What every worker is told (the hello). */
+  settings: WorkerSettings;
+  /** Where to listen. */
+  socketPath: string;
+  /** Milliseconds since the epoch. @defaultValue `Date.now` */
+  clock?: () => number;
+}
+
+/** One connected process. */
+interface Peer {
+  readonly socket: Socket;
+  /** It said hello: it holds a ring and a local copy to keep current. */
+  attached: boolean;
+  /** The certificate its servers serve (announced to other hosts with Redis). */
+  certificate: string | undefined;
+}
+
+/** See the module's documentation. */
+export class OwnerService {
+  readonly socketPath: string;
+  readonly #primary: CachePrimary;
+  readonly #settings: WorkerSettings;
+  readonly #clock: () => number;
+  readonly #server: Server;
+  readonly #peers = new Set<Peer>();
+  readonly #countWaiters = new Map<number, { peers: Set<Peer>; done: () => void }>();
+  #countsRequest = 0;
+  #closed = false;
+  readonly #onTicketKeys = (): void => this.#pushKeys();
+  readonly #onFleetFlush = (): void => this.broadcast({ op: P_FLUSH });
+  readonly #onSessionEnded = (id: Buffer): void => this.broadcast({ op: P_DELETE, id });
+
+  private constructor(options: OwnerServiceOptions, server: Server) {
+    this.#primary = options.primary;
+    this.#settings = options.settings;
+    this.socketPath = options.socketPath;
+    this.#clock = options.clock ?? Date.now;
+    this.#server = server;
+    server.on('connection', (socket) => this.#accept(socket));
+    // A failing accept (EMFILE, ...) must not end the owner; the next connection may succeed.
+    server.on('error', () => {});
+    options.primary.on('ticketKeys', this.#onTicketKeys);
+    options.primary.on('flushedByFleet', this.#onFleetFlush);
+    options.primary.on('sessionEnded', this.#onSessionEnded);
+  }
+
+  /**
+   * Listens on `socketPath`: its directory made private first
+   * (`socket-path.ts`), the socket created with mode 0600. A socket file
+   * left by an owner that is gone is replaced; one that answers is not.
+   * @throws SocketError (`ERR_TLS_CACHE_SOCKET`) when the directory is not private, another owner answers there, or it cannot be listened on.
+   */
+  static async listen(options: OwnerServiceOptions): Promise<OwnerService> {
+    const path = options.socketPath;
+    preparePrivateDirectory(path);
+    if (await answers(path)) throw new SocketError(path, `Another owner of the cache answers at ${path} already`);
+    removeSocketFile(path);
+    const server = createServer({ noDelay: true });
+    // The socket file is created by listen(): with this umask it is never readable by others, not even for a moment.
+    const umask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      throw new SocketError(path, `Cannot listen on ${path} (${(error as { code?: string }).code ?? 'error'})`);
+    } finally {
+      process.umask(umask);
+    }
+    chmodSync(path, 0o600);
+    return new OwnerService(options, server);
+  }
+
+  /** Processes that said hello and are still connected. */
+  get attached(): number {
+    let count = 0;
+    for (const peer of this.#peers) if (peer.attached) count++;
+    return count;
+  }
+
+  /** The certificates the connected processes' servers serve. */
+  certificates(): string[] {
+    const fingerprints: string[] = [];
+    for (const peer of this.#peers) if (peer.certificate !== undefined) fingerprints.push(peer.certificate);
+    return fingerprints;
+  }
+
+  /** Sends `message` to every process that said hello. */
+  broadcast(message: ToWorker, except?: Peer): void {
+    if (this.#closed) return;
+    const framed = frame(encodeToWorker(message));
+    for (const peer of this.#peers) if (peer.attached && peer !== except) this.#write(peer, framed);
+  }
+
+  /** Asks every attached process for its counts and waits for the answers, at most `timeout` ms. */
+  async freshCounts(timeout: number): Promise<void> {
+    const peers = new Set([...this.#peers].filter((peer) => peer.attached));
+    if (peers.size === 0 || this.#closed) return;
+    this.#countsRequest = this.#countsRequest >= MAX_REQUEST_ID ? 1 : this.#countsRequest + 1;
+    const request = this.#countsRequest;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#countWaiters.delete(request);
+        resolve();
+      };
+      this.#countWaiters.set(request, { peers, done });
+      timer = setTimeout(done, timeout);
+      const framed = frame(encodeToWorker({ op: P_COUNTS, request }));
+      for (const peer of peers) this.#write(peer, framed);
+    });
+  }
+
+  /** Stops listening, closes every connection (their lookups then miss) and removes the socket file. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#primary.off('ticketKeys', this.#onTicketKeys);
+    this.#primary.off('flushedByFleet', this.#onFleetFlush);
+    this.#primary.off('sessionEnded', this.#onSessionEnded);
+    for (const waiter of this.#countWaiters.values()) waiter.done();
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const peer of this.#peers) peer.socket.destroy();
+    await closed;
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#closed) {
+      socket.destroy();
+      return;
+    }
+    const peer: Peer = { socket, attached: false, certificate: undefined };
+    this.#peers.add(peer);
+    const reader = new FrameReader();
+    const counters = this.#primary.counters;
+    socket.on('data', (chunk: Buffer) => {
+      const verdict = reader.push(chunk, (payload) => this.#receive(peer, payload));
+      if (verdict === 'oversized') {
+        counters.add('ipcMalformed');
+        socket.destroy();
+      }
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => this.#gone(peer));
+  }
+
+  #gone(peer: Peer): void {
+    this.#peers.delete(peer);
+    for (const waiter of this.#countWaiters.values()) {
+      waiter.peers.delete(peer);
+      if (waiter.peers.size === 0) waiter.done();
+    }
+  }
+
+  /** Handles one payload. Never throws. */
+  #receive(peer: Peer, payload: Buffer): void {
+    if (this.#closed) return;
+    try {
+      const message = decodeToOwner(payload, this.#settings.config.maxSessionSize);
+      if (message === undefined) {
+        this.#primary.counters.add('ipcMalformed');
+        return;
+      }
+      this.#act(peer, message);
+    } catch (error) {
+      this.#primary.counters.add('ipcMalformed');
+      this.#primary.logger.debug({ err: { name: (error as Error)?.name, code: (error as { code?: unknown })?.code } }, 'a worker message failed');
+    }
+  }
+
+  #act(peer: Peer, message: ToOwner): void {
+    const { table, ticketKeys, counters } = this.#primary;
+    switch (message.op) {
+      case W_GET: {
+        let found: Buffer | 'not_found' | 'expired';
+        try {
+          found = table.lookUp(message.id);
+        } catch {
+          found = 'not_found';
+        }
+        const session = typeof found === 'string' ? undefined : found;
+        this.#send(peer, { op: P_GOT, request: message.request, session, expired: found === 'expired' });
+        return;
+      }
+      case W_SET: {
+        // The worker worked the expiry out already; never later than a whole timeout from now on this clock.
+        const latest = this.#clock() + this.#settings.config.timeout * 1000;
+        try {
+          table.set(message.id, message.session, Math.min(message.expiresAt, latest));
+        } catch {
+          // Refused (oversize, ...) and counted by the table; the worker keeps its copy.
+        }
+        return;
+      }
+      case W_HELLO: {
+        const keys = ticketKeys?.snapshot();
+        this.#send(peer, { op: P_HELLO, settings: this.#settings, keys });
+        for (const key of keys?.keys ?? []) key.key.fill(0);
+        peer.attached = true;
+        return;
+      }
+      case W_DELETE: {
+        // A session whose connection ended in a fatal alert: no worker may resume it (RFC 5246 §7.2.2).
+        try {
+          table.delete(message.id);
+        } catch {
+          // An ID the table refuses (checked already): nothing to remove.
+        }
+        this.broadcast({ op: P_DELETE, id: message.id }, peer);
+        return;
+      }
+      case W_CERTIFICATE:
+        peer.certificate = message.fingerprint === '' ? undefined : message.fingerprint;
+        return;
+      case W_COUNTS: {
+        message.deltas.forEach((delta, i) => {
+          if (delta > 0) counters.add(COUNTER_NAMES[i], delta);
+        });
+        const waiter = this.#countWaiters.get(message.request);
+        if (waiter !== undefined) {
+          waiter.peers.delete(peer);
+          if (waiter.peers.size === 0) waiter.done();
+        }
+        return;
+      }
+    }
+  }
+
+  /** Sends the ring to every process that holds one. */
+  #pushKeys(): void {
+    const keys = this.#primary.ticketKeys?.snapshot();
+    if (keys === undefined || this.#closed) return;
+    this.broadcast({ op: P_KEYS, keys });
+    for (const key of keys.keys) key.key.fill(0);
+  }
+
+  #send(peer: Peer, message: ToWorker): void {
+    this.#write(peer, frame(encodeToWorker(message)));
+  }
+
+  #write(peer: Peer, framed: Buffer): void {
+    const { socket } = peer;
+    if (socket.destroyed) return;
+    if (socket.writableLength > MAX_UNREAD_BYTES) {
+      socket.destroy();
+      return;
+    }
+    socket.write(framed);
+  }
+}
+
+/** Whether something accepts connections at `path` now (an owner that runs). */
+export function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Removes a socket file left behind (ENOENT: none). */
+function removeSocketFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ENOENT') throw new SocketError(path, `Cannot remove the old socket file ${path} (${(error as { code?: string }).code ?? 'error'})`);
+  }
+}
+
+/**
+ * Takes the lock beside a socket (`<socket>.lock`, holding this process's
+ * pid), so that of several owners started at once for one socket only one
+ * listens: false when a running process holds it. A lock whose process is
+ * gone (killed) is taken over.
+ */
+export function takeSocketLock(socketPath: string): boolean {
+  const lock = `${socketPath}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    // Written aside, then linked into place: the lock never exists without its pid.
+    const aside = `${lock}.${process.pid}`;
+    try {
+      const fd = openSync(aside, 'w', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      linkSync(aside, lock);
+      return true;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EEXIST') throw new SocketError(socketPath, `Cannot make the lock ${lock} (${(error as { code?: string }).code ?? 'error'})`);
+    } finally {
+      try {
+        unlinkSync(aside);
+      } catch {
+        // Never made.
+      }
+    }
+    const holder = lockHolder(lock);
+    if (holder !== undefined && holder !== process.pid && isAlive(holder)) return false;
+    try {
+      unlinkSync(lock);
+    } catch {
+      // Another owner took it over first: the next attempt tells.
+    }
+  }
+  return false;
+}
+
+/** Releases the lock if this process holds it. */
+export function releaseSocketLock(socketPath: string): void {
+  const lock = `${socketPath}.lock`;
+  if (lockHolder(lock) !== process.pid) return;
+  try {
+    unlinkSync(lock);
+  } catch {
+    // Gone already.
+  }
+}
+
+function lockHolder(lock: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(lock, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}

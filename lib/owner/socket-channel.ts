@@ -1,0 +1,165 @@
+/**
+ * A worker process's connection to the owner of the table and ring over
+ * its Unix socket: connects, says hello on every connection, and
+ * reconnects by itself when the owner goes away (100 ms after, then
+ * doubling up to a second), so that a restarted owner is found again
+ * without anyone's help. When nothing answers at the socket and the
+ * process may start the cache daemon (it has no primary of its own), it
+ * starts one (`daemon-start.ts`), at most once per {@link DAEMON_START_INTERVAL_MS}.
+ *
+ * Before connecting it checks that the socket's directory is private to
+ * this user (`socket-path.ts`): a socket another user could have put there
+ * gets no sessions.
+ *
+ * @module
+ */
+import { existsSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import type { SharedCounters } from '../operations/counters.ts';
+import { FrameReader, frame } from './frames.ts';
+import { decodeToWorker, encodeToOwner, type ToOwner, type ToWorker } from './messages.ts';
+import { checkPrivateDirectory } from './socket-path.ts';
+import { startDaemon } from './daemon-start.ts';
+
+/** First delay before connecting again, in ms; it doubles up to {@link MAX_RETRY_MS}. */
+const FIRST_RETRY_MS = 100;
+const MAX_RETRY_MS = 1000;
+/** The daemon is started at most this often (it takes a few hundred ms to listen). */
+export const DAEMON_START_INTERVAL_MS = 2000;
+
+/** Options of {@link SocketChannel}. */
+export interface SocketChannelOptions {
+  socketPath: string;
+  /** Start the cache daemon when nothing answers (a process with no primary of its own). */
+  startDaemon: boolean;
+  /** The environment the daemon starts with (its settings). @defaultValue `process.env` */
+  env?: NodeJS.ProcessEnv;
+  /** Largest session accepted from the owner, in bytes (may change once the hello says). */
+  maxSessionSize: () => number;
+  /** Called on each connection (send the hello here). */
+  onConnected: () => void;
+  /** Called with each checked message. */
+  onMessage: (message: ToWorker) => void;
+  /** Called when a connection ends. */
+  onDisconnected: () => void;
+  /** Where malformed messages are counted (`ipcMalformed`). */
+  counters: SharedCounters;
+  logger: Logger;
+}
+
+/** See the module's documentation. */
+export class SocketChannel {
+  readonly #options: SocketChannelOptions;
+  #socket: Socket | undefined;
+  #connected = false;
+  #closed = false;
+  #retryMs = FIRST_RETRY_MS;
+  #retry: NodeJS.Timeout | undefined;
+  #daemonStartedAt = -Infinity;
+  #refusedLogged = false;
+
+  constructor(options: SocketChannelOptions) {
+    this.#options = options;
+    this.#connect();
+  }
+
+  /** Whether a connection is open now. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** Sends `message`; false (never a throw) when no connection is open. */
+  send(message: ToOwner): boolean {
+    const socket = this.#socket;
+    if (!this.#connected || socket === undefined || socket.destroyed) return false;
+    socket.write(frame(encodeToOwner(message)));
+    return true;
+  }
+
+  /** Closes the connection and stops reconnecting. */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    this.#socket?.destroy();
+  }
+
+  #connect(): void {
+    if (this.#closed) return;
+    const { socketPath, logger } = this.#options;
+    if (!existsSync(dirname(socketPath))) {
+      this.#nothingAnswers();
+      return;
+    }
+    try {
+      checkPrivateDirectory(socketPath);
+    } catch (error) {
+      // Not private: never connect there. Said once; checked again at each retry (it may be fixed).
+      if (!this.#refusedLogged) logger.error({ err: { code: (error as { code?: string }).code, message: (error as Error).message } }, 'not connecting to the cache');
+      this.#refusedLogged = true;
+      this.#scheduleRetry();
+      return;
+    }
+    const socket = connect({ path: socketPath, noDelay: true });
+    // The cache never keeps a process alive: one that is done (its servers closed, its IPC channel gone) exits.
+    socket.unref();
+    this.#socket = socket;
+    const reader = new FrameReader();
+    socket.on('connect', () => {
+      this.#connected = true;
+      this.#retryMs = FIRST_RETRY_MS;
+      this.#refusedLogged = false;
+      this.#options.onConnected();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      const verdict = reader.push(chunk, (payload) => {
+        const message = decodeToWorker(payload, this.#options.maxSessionSize());
+        if (message === undefined) this.#options.counters.add('ipcMalformed');
+        else this.#options.onMessage(message);
+      });
+      if (verdict === 'oversized') {
+        this.#options.counters.add('ipcMalformed');
+        socket.destroy();
+      }
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (!this.#connected && (error.code === 'ENOENT' || error.code === 'ECONNREFUSED')) this.#nothingAnswers();
+    });
+    socket.on('close', () => {
+      if (this.#socket === socket) this.#socket = undefined;
+      const was = this.#connected;
+      this.#connected = false;
+      if (was && !this.#closed) this.#options.onDisconnected();
+      this.#scheduleRetry();
+    });
+  }
+
+  /** No owner at the socket: start the daemon when this process may, then try again. */
+  #nothingAnswers(): void {
+    const now = Date.now();
+    if (this.#options.startDaemon && now - this.#daemonStartedAt >= DAEMON_START_INTERVAL_MS) {
+      this.#daemonStartedAt = now;
+      try {
+        const started = startDaemon(this.#options.socketPath, this.#options.env ?? process.env);
+        this.#options.logger.debug({ directory: dirname(this.#options.socketPath) }, started ? 'no cache daemon answered: starting one' : 'no cache daemon answered: another process is starting one');
+      } catch (error) {
+        this.#options.logger.warn({ err: { code: (error as { code?: string }).code, message: (error as Error).message } }, 'could not start the cache daemon');
+      }
+      // Its socket appears within a few hundred ms: look often meanwhile.
+      this.#retryMs = 50;
+    }
+    if (this.#socket === undefined || this.#socket.destroyed) this.#scheduleRetry();
+  }
+
+  #scheduleRetry(): void {
+    if (this.#closed || this.#retry !== undefined) return;
+    const delay = this.#retryMs;
+    this.#retryMs = Math.min(MAX_RETRY_MS, Math.max(FIRST_RETRY_MS, this.#retryMs * 2));
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      this.#connect();
+    }, delay);
+    this.#retry.unref();
+  }
+}

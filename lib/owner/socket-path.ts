@@ -1,0 +1,91 @@
+/**
+ * Where the owner's Unix socket lives, and the rule that keeps it private:
+ * its directory belongs to this user and no one else may enter it (mode
+ * 0700), and the socket itself is 0600. The socket carries sessions,
+ * ticket keys and the Redis secret; a process of another user must not
+ * connect to it, nor put a socket of its own in its place for this user's
+ * processes to send their sessions to.
+ *
+ * By default a deployment's socket is named after its session ID context
+ * (`TLS_CACHE_SESSION_ID_CONTEXT`), so that the processes of one
+ * deployment meet at one socket and another deployment's stay apart:
+ * `$XDG_RUNTIME_DIR/tls-resumption/<context>.sock` (systemd's per-user
+ * runtime directory, already private), else
+ * `<os.tmpdir()>/tls-resumption-<uid>/<context>.sock`.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join } from 'node:path';
+import { SocketError } from '../errors.ts';
+
+/** Linux's `sun_path` holds 108 bytes, the final NUL included. */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/** The uid of this process (-1 where there is none, on Windows). */
+function uid(): number {
+  return process.getuid?.() ?? -1;
+}
+
+/**
+ * The socket's path: `socket` when set, else the deployment's default (see
+ * the module's documentation).
+ * @throws SocketError (`ERR_TLS_CACHE_SOCKET`) when the default path would be longer than a socket path may be.
+ */
+export function socketPathOf({ socket, sessionIdContext }: { socket: string; sessionIdContext: string }, env: NodeJS.ProcessEnv = process.env): string {
+  if (socket !== '') return socket;
+  const runtime = env.XDG_RUNTIME_DIR;
+  const directory = runtime !== undefined && isAbsolute(runtime) ? join(runtime, 'tls-resumption') : join(tmpdir(), `tls-resumption-${uid()}`);
+  const safe = sessionIdContext.replace(/[^A-Za-z0-9._-]/g, '_');
+  // Two contexts that read the same once made safe ("a/b", "a_b") still get two sockets.
+  const name = safe === sessionIdContext ? safe : `${safe}-${createHash('sha256').update(sessionIdContext).digest('hex').slice(0, 8)}`;
+  const path = join(directory, `${name}.sock`);
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
+    throw new SocketError(path, `The default socket path ${JSON.stringify(path)} is longer than the ${MAX_SOCKET_PATH_BYTES} bytes a Unix socket path may be; set TLS_CACHE_SOCKET to a shorter absolute path`);
+  }
+  return path;
+}
+
+/**
+ * Makes the socket's directory if it is missing (mode 0700), then checks
+ * it as {@link checkPrivateDirectory} does.
+ * @throws SocketError (`ERR_TLS_CACHE_SOCKET`) when it cannot be made, or is not private.
+ */
+export function preparePrivateDirectory(socketPath: string): void {
+  const directory = dirname(socketPath);
+  try {
+    mkdirSync(directory, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new SocketError(socketPath, `Cannot make the socket's directory ${JSON.stringify(directory)} (${(error as { code?: string }).code ?? 'error'})`);
+  }
+  checkPrivateDirectory(socketPath);
+}
+
+/**
+ * Checks that the socket's directory is a directory (not a link) owned by
+ * this user that no other user may enter or write to (no group or other
+ * permission bits).
+ * @throws SocketError (`ERR_TLS_CACHE_SOCKET`) when it is missing or not private.
+ */
+export function checkPrivateDirectory(socketPath: string): void {
+  const directory = dirname(socketPath);
+  let stats;
+  try {
+    stats = lstatSync(directory);
+  } catch (error) {
+    throw new SocketError(socketPath, `The socket's directory ${JSON.stringify(directory)} cannot be read (${(error as { code?: string }).code ?? 'error'})`);
+  }
+  if (!stats.isDirectory()) throw new SocketError(socketPath, `The socket's directory ${JSON.stringify(directory)} is not a directory (a link is not accepted)`);
+  if (uid() !== -1 && stats.uid !== uid()) {
+    throw new SocketError(socketPath, `The socket's directory ${JSON.stringify(directory)} belongs to uid ${stats.uid}, not to this user (uid ${uid()}); use a directory of your own (TLS_CACHE_SOCKET)`);
+  }
+  if ((stats.mode & 0o077) !== 0) {
+    throw new SocketError(
+      socketPath,
+      `The socket's directory ${JSON.stringify(directory)} has mode ${(stats.mode & 0o777).toString(8)}: other users may enter it; ` +
+        `make it private (chmod 700 ${JSON.stringify(directory)}) or choose another (TLS_CACHE_SOCKET)`,
+    );
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Processes with no primary of their own (issue 23), without PM2: two
+ * plain processes on one host share sessions through the cache daemon the
+ * first of them starts; the daemon killed with SIGKILL, they go on serving
+ * full handshakes without stalling, start another and resume again; the
+ * socket is private (another uid cannot connect) and the daemon survives
+ * random, truncated and oversized frames, counting them.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import t from 'tap';
+import { loadCertificate } from '../examples/certificate.ts';
+import { freePort, run, waitForLog, type Running } from './fixtures/process.ts';
+import { visit, type Visit } from './helpers/cluster-client.ts';
+import { metric } from './helpers/metric.ts';
+import { until } from './helpers/until.ts';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/plain-server.ts', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'daemon-test-'));
+const socket = join(dir, 'cache', 'app.sock');
+const lock = `${socket}.lock`;
+const { cert, key } = await loadCertificate({});
+writeFileSync(join(dir, 'cert.pem'), cert, { mode: 0o600 });
+writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+const metricsPort = await freePort();
+const env = {
+  TLS_CACHE_CERT: join(dir, 'cert.pem'),
+  TLS_CACHE_KEY: join(dir, 'key.pem'),
+  TLS_CACHE_SOCKET: socket,
+  TLS_CACHE_LOG_LEVEL: 'debug',
+  TLS_CACHE_LOG_FORMAT: 'json',
+  TLS_CACHE_SUMMARY_INTERVAL: '0',
+  // The daemon inherits the environment of the process that starts it: its metrics endpoint.
+  TLS_CACHE_METRICS_PORT: String(metricsPort),
+};
+const daemonPid = (): number | undefined => {
+  try {
+    return Number(readFileSync(lock, 'utf8'));
+  } catch {
+    return undefined;
+  }
+};
+t.teardown(() => {
+  const pid = daemonPid();
+  if (pid !== undefined) process.kill(pid, 'SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function startServer(): Promise<Running & { port: number; kill(): void }> {
+  const port = await freePort();
+  const running = run(FIXTURE, { ...env, PORT: String(port) });
+  t.teardown(() => running.kill());
+  await waitForLog(running, 'fixture listening', 20_000);
+  return Object.assign(running, { port });
+}
+
+/** Visits alternately, each offering the session of the one before; counts resumptions. */
+async function alternate(ports: number[], count: number, version: 'TLSv1.2' | 'TLSv1.3'): Promise<{ reused: number; pids: Set<number>; visits: Visit[] }> {
+  let session: Buffer | undefined;
+  let reused = 0;
+  const pids = new Set<number>();
+  const visits: Visit[] = [];
+  for (let i = 0; i <= count; i++) {
+    const v = await visit({ port: ports[i % ports.length], version, noTicket: version === 'TLSv1.2', session });
+    visits.push(v);
+    if (i > 0 && v.reused) reused++;
+    pids.add(v.greeting.pid);
+    session = v.session;
+  }
+  return { reused, pids, visits };
+}
+
+const a = await startServer();
+const b = await startServer();
+
+t.test('the first process started the daemon; it is private to this user', async (t) => {
+  t.ok(daemonPid(), 'a daemon holds the lock beside the socket');
+  const attached = a.logs.find((l) => l.msg === 'attached to the cache');
+  t.equal(attached?.owner, true, 'A found an owner within its hello timeout');
+  t.ok(Number(a.logs.find((l) => l.msg === 'fixture listening')?.attachMs) < 2000, `A's attach took ${Number(a.logs.find((l) => l.msg === 'fixture listening')?.attachMs).toFixed(0)} ms (bound 2 s)`);
+  t.equal(statSync(dirname(socket)).mode & 0o777, 0o700, "the socket's directory is 0700");
+  t.equal(statSync(socket).mode & 0o777, 0o600, 'the socket is 0600');
+  t.equal(statSync(`${socket}.log`).mode & 0o777, 0o600, "the daemon's log is 0600");
+});
+
+t.test('two independent processes share sessions through the daemon', async (t) => {
+  const ids = await alternate([a.port, b.port], 20, 'TLSv1.2');
+  t.equal(ids.reused, 20, `TLS 1.2 session IDs: ${ids.reused} of 20 alternating offers resumed`);
+  t.equal(ids.pids.size, 2, 'on both processes');
+  const tickets = await alternate([a.port, b.port], 20, 'TLSv1.3');
+  t.equal(tickets.reused, 20, `TLS 1.3 tickets, each used once: ${tickets.reused} of 20 resumed`);
+});
+
+t.test('the daemon killed: full handshakes, no stall; another daemon, and sessions shared again', async (t) => {
+  const first = daemonPid()!;
+  process.kill(first, 'SIGKILL');
+  // Served at once, without waiting for the daemon: at most the lookup bound per handshake, plus the handshake.
+  const during: Visit[] = [];
+  for (let i = 0; i < 10; i++) during.push(await visit({ port: i % 2 === 0 ? a.port : b.port, version: 'TLSv1.2', noTicket: true, timeout: 2000 }));
+  t.equal(during.length, 10, 'every connection was served while the daemon was gone');
+  t.ok(during.every((v) => v.ms < 1000), `none waited (slowest ${Math.max(...during.map((v) => v.ms)).toFixed(0)} ms)`);
+  // The processes start another daemon by themselves.
+  await until(() => daemonPid() !== undefined && daemonPid() !== first, 15_000);
+  await until(async () => (await alternate([a.port, b.port], 1, 'TLSv1.2')).reused === 1, 15_000);
+  const ids = await alternate([a.port, b.port], 20, 'TLSv1.2');
+  t.equal(ids.reused, 20, `after: TLS 1.2 session IDs ${ids.reused} of 20 resumed`);
+  const tickets = await alternate([a.port, b.port], 20, 'TLSv1.3');
+  t.equal(tickets.reused, 20, `after: TLS 1.3 tickets ${tickets.reused} of 20 resumed (the new daemon's keys)`);
+});
+
+t.test('a process of another uid cannot connect to the socket', { skip: process.getuid?.() !== 0 ? 'needs root to run a process as another user' : false }, async (t) => {
+  const code = await new Promise<string>((resolve) => {
+    const child = spawn(process.execPath, ['-e', `require('node:net').connect(${JSON.stringify(socket)}).on('connect', () => { console.log('connected'); process.exit(0) }).on('error', (e) => { console.log(e.code); process.exit(0) })`], {
+      uid: 65534,
+      gid: 65534,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    child.on('exit', () => resolve(out.trim()));
+  });
+  t.equal(code, 'EACCES', 'uid 65534 is refused by the file system');
+});
+
+t.test('random, truncated and oversized frames: refused, counted, the daemon alive', async (t) => {
+  const malformed = async (): Promise<number> => metric(metricsPort, 'tls_session_cache_ipc_malformed_total');
+  await until(async () => !Number.isNaN(await malformed().catch(() => NaN)), 10_000);
+  const before = await malformed();
+  const send = (bytes: Buffer, waitForClose: boolean): Promise<boolean> =>
+    new Promise((resolve) => {
+      const s = connect(socket);
+      s.on('error', () => {});
+      s.on('connect', () => {
+        s.write(bytes);
+        if (!waitForClose) setTimeout(() => (s.destroy(), resolve(false)), 200);
+      });
+      s.on('close', () => resolve(true));
+    });
+  const frame = (payload: Buffer): Buffer => Buffer.concat([Buffer.from([0, 0, 0, payload.length]), payload]);
+  // Well-framed garbage: each counted, the connection kept.
+  for (let i = 0; i < 5; i++) await send(frame(randomBytes(40)), false);
+  t.ok(await send(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]), true), 'an oversized frame: the daemon closed the connection');
+  t.ok(await send(Buffer.from([0, 0, 0, 0]), true), 'an empty frame: closed too');
+  await send(Buffer.from([0, 0, 0, 50, 1, 2]), false);
+  await send(randomBytes(4096), true);
+  await until(async () => (await malformed()) - before >= 7, 5000);
+  t.ok((await malformed()) - before >= 7, `${(await malformed()) - before} malformed messages counted (5 garbage, oversized, empty, random)`);
+  const ids = await alternate([a.port, b.port], 10, 'TLSv1.2');
+  t.equal(ids.reused, 10, 'the daemon still serves: 10 of 10 resumed across the processes');
+});
