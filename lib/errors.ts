@@ -217,8 +217,10 @@ export class ClusterCacheStartedError extends TlsCacheError {
 
 /**
  * A node:cluster worker process got no answer from its primary while
- * attaching (the primary did not call `startClusterCache()`, or is stopped
- * or gone): the server was not attached.
+ * attaching.
+ * @deprecated No longer thrown: a process whose primary does not answer
+ * within `helloTimeout` uses the host's cache daemon (`docs/pm2.md`). Kept
+ * for code that names it; to be removed in the next major version.
  */
 export class PrimaryUnavailableError extends TlsCacheError {
   constructor(message: string) {

@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,6 +95,9 @@ t.test('usage errors: ERR_TLS_CACHE_USAGE, exit code 2', async (t) => {
     ['a port that is not a number', ['--port', 'https', SESSION_SERVER], /ERR_TLS_CACHE_USAGE: --port expects a port number from 0 to 65535 .*got "https"/],
     ['a port out of range', ['--port', '70000', SESSION_SERVER], /ERR_TLS_CACHE_USAGE: --port expects .*got "70000"/],
     ['a port without a value', [SESSION_SERVER, '--port'], /ERR_TLS_CACHE_USAGE: .*--port/],
+    ['--detach without the daemon command', ['--detach', SESSION_SERVER], /ERR_TLS_CACHE_USAGE: --detach goes with the daemon command/],
+    ['the daemon command with a module', ['daemon', SESSION_SERVER], /ERR_TLS_CACHE_USAGE: tls-resumption daemon takes no module, --port or --host/],
+    ['the daemon command with a port', ['daemon', '--port', '8443'], /ERR_TLS_CACHE_USAGE: tls-resumption daemon takes no module/],
   ];
   for (const [label, args, message] of cases) {
     const { code, stderr, stdout } = await cli(args);
@@ -121,6 +124,33 @@ t.test('a bad TLS_CACHE_* variable: ERR_TLS_CACHE_INVALID_ENV naming it, before 
   t.equal(code, 1);
   t.match(stderr, /could not start: ERR_TLS_CACHE_INVALID_ENV: Invalid environment variable TLS_CACHE_SIZE: "huge" is not a size/);
   t.notOk(listened, 'nothing listened');
+});
+
+t.test('tls-resumption daemon: bad settings and a directory that is not private stop it before it listens; SIGTERM stops it with 0', async (t) => {
+  const bad = await cli(['daemon'], { TLS_CACHE_SOCKET: 'relative.sock' });
+  t.equal(bad.code, 1, 'a relative socket path: exit code 1');
+  t.match(bad.stderr, /ERR_TLS_CACHE_INVALID_ENV: Invalid environment variable TLS_CACHE_SOCKET: "relative.sock" is not an absolute path/, bad.stderr.split('\n')[0]);
+  const detached = await cli(['daemon', '--detach'], { TLS_CACHE_TIMEOUT: 'soon' });
+  t.equal(detached.code, 1, '--detach checks the settings before it returns');
+  t.match(detached.stderr, /ERR_TLS_CACHE_INVALID_ENV: Invalid environment variable TLS_CACHE_TIMEOUT/);
+  const open = mkdtempSync(join(dir, 'open-'));
+  chmodSync(open, 0o755);
+  const shared = await cli(['daemon'], { TLS_CACHE_SOCKET: join(open, 'cache.sock') });
+  t.equal(shared.code, 1, 'a directory others may enter: exit code 1');
+  t.match(shared.stderr, /ERR_TLS_CACHE_SOCKET: The socket's directory .* has mode 755: other users may enter it/, shared.stderr.split('\n')[0]);
+  t.notOk(existsSync(join(open, 'cache.sock')), 'no socket was made there');
+  const socket = join(mkdtempSync(join(dir, 'private-')), 'cache', 'cache.sock');
+  const daemon = run(BIN, { TLS_CACHE_SOCKET: socket, TLS_CACHE_LOG_FORMAT: 'json' }, ['daemon']);
+  t.teardown(() => daemon.kill());
+  await waitForLog(daemon, 'cache daemon listening');
+  t.equal(statSync(socket).mode & 0o777, 0o600, 'listening on a socket of mode 0600');
+  const again = await cli(['daemon'], { TLS_CACHE_SOCKET: socket, TLS_CACHE_LOG_FORMAT: 'json' });
+  t.equal(again.code, 0, 'a second daemon for the socket exits 0...');
+  t.match(again.stdout, /a cache daemon answers at this socket already/, '...saying why');
+  daemon.child.kill('SIGTERM');
+  t.equal(await daemon.exited, 0, 'SIGTERM stops it with 0');
+  t.notOk(existsSync(socket), 'its socket removed');
+  t.notOk(existsSync(`${socket}.lock`), 'and its lock');
 });
 
 t.test('no such server module: ERR_TLS_CACHE_SERVER_MODULE, no thread started', async (t) => {

@@ -6,7 +6,7 @@ import { loadConfig } from '../lib/config/load.ts';
 import { DEFAULTS, SECRET } from './helpers/config.ts';
 
 t.test('SETTINGS', async (t) => {
-  t.equal(SETTINGS.length, 28);
+  t.equal(SETTINGS.length, 29);
   t.same(SETTINGS.map((s) => s.option).sort(), Object.keys(DEFAULTS).sort(), 'one setting per option');
   t.ok(Object.isFrozen(SETTINGS), 'frozen');
   for (const s of SETTINGS) {
@@ -18,7 +18,7 @@ t.test('SETTINGS', async (t) => {
     const context: Record<string, string> = s.env.startsWith('TLS_CACHE_REDIS_') && s.env !== 'TLS_CACHE_REDIS_URL'
       ? { TLS_CACHE_REDIS_URL: 'redis://127.0.0.1:26379', TLS_CACHE_REDIS_MODE: 'sentinel', TLS_CACHE_REDIS_SECRET: SECRET }
       : {};
-    if (!['workers', 'ticketRotate', 'ticketKeyFile', 'redisUrl', 'redisSecret', 'redisSecretPrevious', 'redisSentinelPassword'].includes(s.option)) {
+    if (!['workers', 'ticketRotate', 'ticketKeyFile', 'socket', 'redisUrl', 'redisSecret', 'redisSecretPrevious', 'redisSentinelPassword'].includes(s.option)) {
       t.equal(loadConfig({}, { ...context, [s.env]: s.default })[s.option], DEFAULTS[s.option],
         `${s.env}=${s.default} gives the default`);
     }
@@ -57,6 +57,7 @@ t.test('settingsTable', async (t) => {
     TLS_CACHE_SESSION_ID_CONTEXT: 'tls-resumption',
     TLS_CACHE_IPC_TIMEOUT: '5ms',
     TLS_CACHE_LOCAL_SIZE: '1MiB',
+    TLS_CACHE_SOCKET: 'per session ID context',
     TLS_CACHE_REDIS_URL: 'none',
     TLS_CACHE_REDIS_MODE: 'standalone',
     TLS_CACHE_REDIS_SENTINEL_NAME: 'mymaster',

@@ -139,15 +139,16 @@ export interface CacheConfig {
    */
   sessionIdContext: string;
   /**
-   * node:cluster worker processes: how long a lookup over IPC may wait for
-   * the primary before the handshake goes on as a miss, in milliseconds.
+   * Worker processes (`node:cluster`, PM2, systemd units): how long a
+   * lookup may wait for the owner of the table (the primary, or the cache
+   * daemon) before the handshake goes on as a miss, in milliseconds.
    * `TLS_CACHE_IPC_TIMEOUT`.
    * @defaultValue 5
    */
   ipcTimeout: number;
   /**
-   * node:cluster worker processes: bytes of each process's own bounded copy
-   * of the sessions it has seen; 0 turns it off. `TLS_CACHE_LOCAL_SIZE`.
+   * Worker processes (`node:cluster`, PM2, systemd units): bytes of each
+   * process's own bounded copy of the sessions it has seen; 0 turns it off. `TLS_CACHE_LOCAL_SIZE`.
    * @defaultValue 1048576 (1 MiB)
    */
   localSize: number;
@@ -432,7 +433,7 @@ const DECLARATIONS = {
     kind: 'duration',
     default: '5ms',
     description:
-      'node:cluster worker processes: how long a lookup waits for the primary over IPC before the handshake goes on as a miss.',
+      'Worker processes (node:cluster, PM2, systemd units): how long a lookup waits for the owner of the table (the primary or the cache daemon) before the handshake goes on as a miss.',
     min: 1,
     max: 10 * SECOND,
     examples: ['5ms', '20ms', '1s'],
@@ -441,7 +442,7 @@ const DECLARATIONS = {
     env: 'TLS_CACHE_LOCAL_SIZE',
     kind: 'size',
     default: '1MiB',
-    description: "node:cluster worker processes: memory for each process's own copy of the sessions it has seen; 0 turns it off.",
+    description: "Worker processes (node:cluster, PM2, systemd units): memory for each process's own copy of the sessions it has seen; 0 turns it off.",
     min: 0,
     max: 256 * MiB,
     examples: ['1MiB', '256KiB', '0'],
