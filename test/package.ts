@@ -8,7 +8,8 @@
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { accessSync, constants, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { accepts, freePort, run, waitForLog } from './fixtures/process.ts';
@@ -164,6 +165,34 @@ for (const [label, binary] of [['Node 24', process.execPath], [`Node ${FLOOR}`, 
     t.equal(await app.exited, 0);
   });
 }
+
+t.test('the PM2 example app from node_modules, as two plain processes: the first starts the cache daemon, both share it', async (t) => {
+  copyFileSync(fileURLToPath(new URL('../examples/pm2/app.mjs', import.meta.url)), join(dir, 'pm2-app.mjs'));
+  const socketDirectory = mkdtempSync(join(tmpdir(), 'package-daemon-'));
+  const socket = join(socketDirectory, 'cache', 'app.sock');
+  t.teardown(() => {
+    try {
+      process.kill(Number(readFileSync(`${socket}.lock`, 'utf8')), 'SIGKILL');
+    } catch {
+      // No daemon.
+    }
+    rmSync(socketDirectory, { recursive: true, force: true });
+  });
+  const env = { TLS_CACHE_CERT: project.certificate.APP_CERT, TLS_CACHE_KEY: project.certificate.APP_KEY, TLS_CACHE_SOCKET: socket };
+  const ports = [await freePort(), await freePort()];
+  for (const port of ports) {
+    const app = run(join(dir, 'pm2-app.mjs'), { ...env, PORT: String(port) }, [], { cwd: dir });
+    t.teardown(() => app.kill());
+    const deadline = Date.now() + 30_000;
+    while (!(await accepts(port)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const ids = await python(ports, 100, 'tls1.2', 'id');
+  t.ok(ids.resumed >= 99, `TLS 1.2 session IDs, alternating between the processes: ${ids.resumed} of ${ids.offered} resumed`);
+  const tls13 = await python(ports, 100, 'tls1.3', 'ticket');
+  t.ok(tls13.resumed >= 99, `TLS 1.3 tickets: ${tls13.resumed} of ${tls13.offered} resumed`);
+  t.ok(statSync(socket).isSocket(), 'the daemon listens at TLS_CACHE_SOCKET');
+  t.match(readFileSync(`${socket}.lock`, 'utf8'), /^\d+$/, 'its pid in the lock beside it');
+});
 
 t.test('Redis from node_modules: two hosts of the command line resume each other\'s sessions', { skip: !onPath(REDIS_SERVER.command) && `${REDIS_SERVER.command} is not installed (${REDIS_SERVER.install})` }, async (t) => {
   const redis = await startRedis(t);

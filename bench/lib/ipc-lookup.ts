@@ -1,14 +1,15 @@
 /**
  * What a session lookup costs a `node:cluster` worker process over the real
- * IPC path: the worker's store (`LevelledStore` of `worker-process.ts`, the one its servers'
- * `resumeSession` hook calls), with the local copy off, asks the primary,
- * which looks the ID up in its table of `entries` sessions and answers over
- * the cluster channel (msgpackr, base64, Node's JSON serialization).
+ * path: the worker's store (`LevelledStore` of `worker-process.ts`, the one
+ * its servers' `resumeSession` hook calls), with the local copy off, asks
+ * the primary, which looks the ID up in its table of `entries` sessions and
+ * answers over its Unix socket (msgpackr frames, `owner/`).
  *
  * Two ways: one lookup at a time (the latency a handshake waits: a round
  * trip), and 32 in flight at once (what the primary sustains when many
- * handshakes look up together); and, as the floor, a bare message of a
- * lookup's size there and back over the same channel. Figures in the table benchmark's form
+ * handshakes look up together); and, for comparison, a bare message of a
+ * lookup's size there and back over the cluster's IPC channel (what every
+ * lookup crossed before the socket). Figures in the table benchmark's form
  * ({@link Summary}: ns per lookup, median over batches), to sit next to the
  * shared-memory lookup. The processes run `bench/ipc-lookup-main.ts`.
  *
@@ -92,8 +93,8 @@ if (import.meta.main) {
   const entries = Number(process.argv[2] ?? 1_000_000);
   const figures = await measureIpcLookups({ entries, tableBytes: tableBytesFor(entries) });
   console.log(
-    formatTable(`node:cluster worker process -> primary over IPC, ${formatCount(entries)} entries, local copy off`, [
-      { operation: 'bare round trip (the floor)', summary: figures.echo },
+    formatTable(`node:cluster worker process -> primary over its socket, ${formatCount(entries)} entries, local copy off`, [
+      { operation: 'bare IPC round trip (for comparison)', summary: figures.echo },
       { operation: 'get (hit), one at a time', summary: figures.hit },
       { operation: 'get (miss), one at a time', summary: figures.miss },
       { operation: `get (hit), ${figures.inFlight} in flight`, summary: figures.hitInFlight },

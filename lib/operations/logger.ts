@@ -6,7 +6,11 @@
  * @module
  */
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type PinoPretty from 'pino-pretty';
+
+/** pino-pretty is loaded only for pretty lines: a process logging JSON (a service, a daemon) does not pay its start-up. */
+const require = createRequire(import.meta.url);
 import type { CacheConfig } from '../config/settings.ts';
 
 /** A resolved format: what the log lines look like. */
@@ -39,5 +43,6 @@ export function createLogger({ level, format, colour = false }: LoggerOptions): 
   const options = { level, name: 'tls-resumption' };
   if (format === 'json') return pino(options);
   // Synchronous, on descriptor 1 like pino's own destination: usable from worker threads, nothing lost at exit.
+  const pretty = require('pino-pretty') as typeof PinoPretty;
   return pino(options, pretty({ colorize: colour, sync: true, destination: 1, translateTime: 'SYS:HH:MM:ss.l', ignore: 'hostname' }));
 }

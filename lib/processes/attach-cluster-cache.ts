@@ -17,7 +17,6 @@
  *
  * @module
  */
-import cluster from 'node:cluster';
 import { isMainThread } from 'node:worker_threads';
 import { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';

@@ -1,9 +1,10 @@
 /**
  * The session cache for `node:cluster` applications (worker processes): the
  * primary process holds the session table and the ticket key ring (a
- * {@link CachePrimary}); worker processes reach the table over the cluster's
- * IPC channel and hold a copy of the ring, pushed at start and on every
- * change.
+ * {@link CachePrimary}) and serves them on a Unix socket of its own, private
+ * to the user (`owner/owner-service.ts`); worker processes ask where it is
+ * over the cluster's IPC channel, reach the table over it and hold a copy of
+ * the ring, pushed at start and on every change.
  *
  * ```ts
  * import cluster from 'node:cluster';
@@ -19,8 +20,8 @@
  * ```
  *
  * The application's own `cluster.on('message')` and `process.on('message')`
- * handlers also see this library's messages (objects with a
- * `tlsSessionCache` property): ignore them.
+ * handlers also see this library's one message each way per worker (objects
+ * with a `tlsSessionCache` property): ignore them.
  *
  * @module
  */

@@ -128,6 +128,8 @@ export class ProcessWorker {
 
   #shipped: number[] = COUNTER_NAMES.map(() => 0);
   readonly #tickets: TicketKeyBinding[] = [];
+  /** Every attached server's certificate binding: announced to each owner this process connects to. */
+  readonly #certificates: RuntimeBinding['certificate'][] = [];
   #absenceLoggedAt = -Infinity;
   #absenceLogged = false;
   readonly #timer: NodeJS.Timeout;
@@ -236,8 +238,6 @@ export class ProcessWorker {
     warnOnce(this.logger, attached);
     return attached;
   }
-
-  readonly #certificates: RuntimeBinding['certificate'][] = [];
 
   /** Acts on one checked message from the owner. Never throws: a ring that does not fit counts as malformed. */
   handle(message: ToWorker): void {

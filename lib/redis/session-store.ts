@@ -34,7 +34,7 @@
  *
  * @module
  */
-import { Command } from 'ioredis';
+import { ioredis } from './ioredis.ts';
 import type { Logger } from 'pino';
 import type { CounterName } from '../operations/counters.ts';
 import { InvalidOptionError } from '../errors.ts';
@@ -300,7 +300,7 @@ export class RedisSessionLevel implements SessionLevel {
     // Written to the socket now, not auto-pipelined: the pipeline would send it in a later turn of the
     // event loop, after the handshake had finished, and a client going straight to another host would
     // miss it there (measured: 109 of 300 sessions were not yet in Redis when their client finished).
-    const command = new Command('set', [sessionKey(this.#namespace, write.id), write.sealed, 'PX', ttl], { keyPrefix: this.#redis.options.keyPrefix });
+    const command = new (ioredis().Command)('set', [sessionKey(this.#namespace, write.id), write.sealed, 'PX', ttl], { keyPrefix: this.#redis.options.keyPrefix });
     this.#redis.sendCommand(command);
     command.promise.then(
       () => this.#count('redisWrites'),
@@ -320,6 +320,7 @@ export class RedisSessionLevel implements SessionLevel {
     }
     // Sent now and in this order: a host told of the end finds the session gone from Redis too.
     const prefix = { keyPrefix: this.#redis.options.keyPrefix };
+    const { Command } = ioredis();
     const unlink = new Command('unlink', [sessionKey(this.#namespace, end.id)], prefix);
     const publish = new Command('publish', [endedChannel(this.#namespace), endedMessage(this.#endedSealer, end.id, this.#clock())], prefix);
     this.#redis.sendCommand(unlink);

@@ -36,7 +36,8 @@
  *
  * @module
  */
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+import { ioredis } from './ioredis.ts';
 import { REDIS_MODES, databaseOf } from '../config/kinds.ts';
 import type { CacheConfig } from '../config/settings.ts';
 
@@ -168,6 +169,7 @@ export function clientOptions(target: RedisTarget, tuning: ClientTuning = {}): C
 /** A client for `target` (a URL alone is a standalone target); it connects in the background. */
 export function createClient(target: RedisTarget | string, tuning: ClientTuning = {}): RedisClient {
   const made = clientOptions(typeof target === 'string' ? { mode: 'standalone', url: target } : target, tuning);
+  const { Redis, Cluster } = ioredis();
   if (made.mode === 'standalone') return new Redis(made.url, made.options);
   if (made.mode === 'sentinel') return keepReconnecting(new Redis(made.options));
   const cluster = new Cluster(made.nodes, made.options);
@@ -202,7 +204,7 @@ function keepReconnecting(client: Redis): Redis {
 
 /** Whether `client` is a Redis Cluster client. */
 export function isCluster(client: RedisClient): client is Cluster {
-  return client instanceof Cluster;
+  return client instanceof ioredis().Cluster;
 }
 
 /** Another connection to the same Redis, with the same options (a subscriber, say). */

@@ -1,0 +1,19 @@
+/**
+ * ioredis, loaded on first use. Most processes never talk to Redis (a
+ * deployment on one host): they should not pay for loading it, which is
+ * the largest module this package imports (about 75 ms of a process's
+ * start measured under load, more than prom-client or pino), and the cache
+ * daemon and every worker process start when an app starts.
+ *
+ * @module
+ */
+import { createRequire } from 'node:module';
+import type * as IORedis from 'ioredis';
+
+const require = createRequire(import.meta.url);
+let loaded: typeof IORedis | undefined;
+
+/** The ioredis module (CommonJS), loaded now if it was not. */
+export function ioredis(): typeof IORedis {
+  return (loaded ??= require('ioredis') as typeof IORedis);
+}
