@@ -26,8 +26,10 @@ await attachClusterCache(server); // <- added: finds (or starts) the cache daemo
 
 server.listen(port); // in cluster mode, pm2 reload moves on once this instance listens
 
-// pm2 stop and pm2 reload send SIGINT: finish the connections in flight, then exit.
+// pm2 stop and pm2 reload send SIGINT: finish the connections in flight, then exit. Not at once: under PM2 the
+// node:cluster primary hands each connection over to an instance, and one it handed over just before this server
+// closed is only passed on to another instance if this one is still there to answer (Node's round-robin handoff).
 process.on('SIGINT', () => {
-  server.close(() => process.exit(0));
+  server.close(() => setTimeout(() => process.exit(0), 500));
   server.closeIdleConnections();
 });

@@ -46,7 +46,7 @@ import {
   type ToOwner,
   type ToWorker,
 } from './messages.ts';
-import { preparePrivateDirectory } from './socket-path.ts';
+import { isRunning, preparePrivateDirectory } from './socket-path.ts';
 
 /** A connection whose answers go unread past this many bytes is closed (it would hold the owner's memory). */
 export const MAX_UNREAD_BYTES = 8 * 1024 * 1024;
@@ -359,7 +359,7 @@ export function takeSocketLock(socketPath: string): boolean {
       }
     }
     const holder = lockHolder(lock);
-    if (holder !== undefined && holder !== process.pid && isAlive(holder)) return false;
+    if (holder !== undefined && holder !== process.pid && isRunning(holder)) return false;
     try {
       unlinkSync(lock);
     } catch {
@@ -386,14 +386,5 @@ function lockHolder(lock: string): number | undefined {
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: string }).code === 'EPERM';
   }
 }

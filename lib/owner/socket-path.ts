@@ -16,7 +16,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { SocketError } from '../errors.ts';
@@ -87,5 +87,39 @@ export function checkPrivateDirectory(socketPath: string): void {
       `The socket's directory ${JSON.stringify(directory)} has mode ${(stats.mode & 0o777).toString(8)}: other users may enter it; ` +
         `make it private (chmod 700 ${JSON.stringify(directory)}) or choose another (TLS_CACHE_SOCKET)`,
     );
+  }
+}
+
+/**
+ * Removes the sockets of `node:cluster` primaries that are gone
+ * (`primary-<pid>.sock` whose process no longer runs, killed before it
+ * could remove its own) from a socket directory, so that they do not pile
+ * up. Never throws.
+ */
+export function removeDeadPrimarySockets(directory: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(directory);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = /^primary-(\d+)\.sock$/.exec(name)?.[1];
+    if (pid === undefined || Number(pid) === process.pid || isRunning(Number(pid))) continue;
+    try {
+      unlinkSync(join(directory, name));
+    } catch {
+      // Removed meanwhile, or not ours to remove.
+    }
+  }
+}
+
+/** Whether a process with this pid runs (EPERM: it runs, as another user). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
   }
 }

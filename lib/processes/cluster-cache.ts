@@ -36,7 +36,7 @@ import { ClusterCacheStartedError, InvalidOptionError, NotInClusterError, Reload
 import { rollingRestart, type RestartResult, type RestartWorkersOptions } from './rolling-restart.ts';
 import { decodeToOwner, encodeToWorker, fromIpc, isTagged, P_FLUSH, P_OWNER, toIpc, W_HELLO } from '../owner/messages.ts';
 import { OwnerService } from '../owner/owner-service.ts';
-import { preparePrivateDirectory, socketPathOf } from '../owner/socket-path.ts';
+import { preparePrivateDirectory, removeDeadPrimarySockets, socketPathOf } from '../owner/socket-path.ts';
 import { workerSettings } from '../runtime/worker-settings.ts';
 import { join, dirname } from 'node:path';
 import { CachePrimary, type FlushResult } from '../runtime/cache-primary.ts';
@@ -145,6 +145,7 @@ export class ClusterCache {
         // The primary's own socket, beside the deployment's: its workers learn where over IPC (no other process could guess it).
         const socketPath = join(dirname(socketPathOf(config, env)), `primary-${process.pid}.sock`);
         preparePrivateDirectory(socketPath);
+        removeDeadPrimarySockets(dirname(socketPath));
         service = await OwnerService.listen({ primary, settings: workerSettings(primary.config, options.ticketMode ?? 'auto'), socketPath });
       } catch (error) {
         await primary.close();

@@ -36,6 +36,7 @@ import { createLogger, resolveLogFormat } from '../operations/logger.ts';
 import { COUNTER_NAMES, SharedCounters } from '../operations/counters.ts';
 import { SessionTimeoutMismatchError } from '../errors.ts';
 import { loadConfig } from '../config/load.ts';
+import type { CacheConfig } from '../config/settings.ts';
 import {
   decodeToWorker,
   encodeToOwner,
@@ -52,6 +53,7 @@ import {
   W_COUNTS,
   W_CERTIFICATE,
   W_HELLO,
+  type ToOwner,
   type ToWorker,
 } from '../owner/messages.ts';
 import { OwnerLevel } from '../owner/owner-level.ts';
@@ -78,6 +80,8 @@ const ABSENCE_LOG_INTERVAL_MS = 60_000;
 const HELLO_RETRY_MS = 250;
 /** How long the first attach waits for this process's Redis connection (with Redis) before it resolves anyway. */
 const REDIS_START_WAIT_MS = 2000;
+/** How long the first attach waits for an owner's hello while none is connected (one being started), in ms. */
+const NO_OWNER_WAIT_MS = 1000;
 /** How often this process's own ring is ticked while no owner gave it keys (its key rotates as the owner's would). */
 const OWN_RING_TICK_MS = 1000;
 
@@ -135,8 +139,16 @@ export class ProcessWorker {
   readonly #timer: NodeJS.Timeout;
   /** While no owner gave keys: ticks this process's own ring. */
   #ownRingTimer: NodeJS.Timeout | undefined;
-  /** An owner whose settings differ was refused: this process stays on its own. */
-  #refused = false;
+  /**
+   * The owner connected now said hello with this process's settings: only
+   * then do lookups, sessions, counts and certificates go to it. False
+   * until its hello, after it disconnects, and for an owner whose settings
+   * are not this process's (refused: this process serves on its own, and
+   * asks again when it reconnects, to a restarted daemon say).
+   */
+  #accepted = false;
+  /** The last hello was refused (said once per refusal, not at every reconnection). */
+  #refusedLogged = false;
   /** With Redis: this process's own connection. */
   readonly #redis: RedisClient | undefined;
   readonly #channel: SocketChannel;
@@ -160,7 +172,7 @@ export class ProcessWorker {
     this.ipc = new OwnerLevel({
       ipcTimeout: config.ipcTimeout,
       counters,
-      send: (message) => channel.send(message),
+      send: (message) => this.#send(message),
       onAbsent: () => {
         // Once per absence, and at most once a minute when a busy owner keeps coming and going.
         const now = Date.now();
@@ -230,10 +242,10 @@ export class ProcessWorker {
       counters: this.counters,
       logger: this.logger,
       sessionIdContext: config.sessionIdContext,
-      onCertificateReplaced: ({ fingerprint }) => this.#channel.send({ op: W_CERTIFICATE, fingerprint: fingerprint ?? '' }),
+      onCertificateReplaced: ({ fingerprint }) => this.#send({ op: W_CERTIFICATE, fingerprint: fingerprint ?? '' }),
     });
     this.#certificates.push(attached.certificate);
-    this.#channel.send({ op: W_CERTIFICATE, fingerprint: attached.certificate.fingerprint ?? '' });
+    this.#send({ op: W_CERTIFICATE, fingerprint: attached.certificate.fingerprint ?? '' });
     if (attached.tickets !== undefined) this.#tickets.push(attached.tickets);
     warnOnce(this.logger, attached);
     return attached;
@@ -276,9 +288,10 @@ export class ProcessWorker {
     }
   }
 
-  /** A connection to the owner opened: say hello (its answer gives the ring). */
+  /** A connection to the owner opened: say hello (its answer gives the settings, to check, and the ring). */
   connected(): void {
-    if (!this.#refused) this.#channel.send({ op: W_HELLO });
+    this.#accepted = false;
+    this.#channel.send({ op: W_HELLO });
   }
 
   /**
@@ -304,6 +317,7 @@ export class ProcessWorker {
 
   /** The connection to the owner closed: waiting lookups end as misses now. */
   disconnected(): void {
+    this.#accepted = false;
     this.ipc.abandon();
     if (cluster.worker?.exitedAfterDisconnect === true) return;
     this.logger.warn({ socket: this.socketPath }, 'the connection to the cache owner closed: lookups are misses and the local copy serves until it is back');
@@ -313,18 +327,21 @@ export class ProcessWorker {
   #hello(settings: WorkerSettings, keys: TicketKeyRingState | undefined): void {
     const ours = this.settings.config;
     const theirs = settings.config;
-    if (theirs.timeout !== ours.timeout || theirs.sessionIdContext !== ours.sessionIdContext || theirs.tickets !== ours.tickets) {
-      this.#refused = true;
-      this.#channel.close();
+    if (!agree(ours, theirs)) {
+      this.#accepted = false;
+      if (this.#refusedLogged) return;
+      this.#refusedLogged = true;
       this.logger.error(
         { socket: this.socketPath, ours: { timeout: ours.timeout, sessionIdContext: ours.sessionIdContext, tickets: ours.tickets }, owner: { timeout: theirs.timeout, sessionIdContext: theirs.sessionIdContext, tickets: theirs.tickets } },
-        "the cache owner's settings are not this process's: not using it (give every process of the deployment, and the daemon, the same TLS_CACHE_TIMEOUT, TLS_CACHE_SESSION_ID_CONTEXT and TLS_CACHE_TICKETS)",
+        "the cache owner's settings are not this process's: not using it, serving on this process's own (give every process of the deployment the same TLS_CACHE_TIMEOUT, TLS_CACHE_SESSION_ID_CONTEXT and TLS_CACHE_TICKETS; after changing them, stop the daemon: the processes start another with the new ones)",
       );
       return;
     }
+    this.#accepted = true;
+    this.#refusedLogged = false;
     if (keys !== undefined) this.#loadKeys(keys);
     // Certificates announced before this connection are announced again, to this owner.
-    for (const certificate of this.#certificates) this.#channel.send({ op: W_CERTIFICATE, fingerprint: certificate.fingerprint ?? '' });
+    for (const certificate of this.#certificates) this.#send({ op: W_CERTIFICATE, fingerprint: certificate.fingerprint ?? '' });
     this.logger.debug({ socket: this.socketPath, ticketKeys: this.ticketKeys?.stats() }, 'connected to the cache owner');
   }
 
@@ -347,7 +364,12 @@ export class ProcessWorker {
     const now = COUNTER_NAMES.map((name) => values[name]);
     const deltas = now.map((value, i) => value - this.#shipped[i]);
     if (request === 0 && deltas.every((d) => d === 0)) return;
-    if (this.#channel.send({ op: W_COUNTS, request, deltas })) this.#shipped = now;
+    if (this.#send({ op: W_COUNTS, request, deltas })) this.#shipped = now;
+  }
+
+  /** Sends to the owner once it accepted it; false otherwise (a lookup then misses at once). */
+  #send(message: ToOwner): boolean {
+    return this.#accepted && this.#channel.send(message);
   }
 
   static {
@@ -403,10 +425,21 @@ export class ProcessWorker {
           }
         },
       });
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([gotHello, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.helloTimeout)))]);
-      clearTimeout(timer);
-      const hello = first;
+      // An owner that accepted the connection answers within milliseconds: wait for it up to helloTimeout. With none
+      // connected (a daemon being started), wait no more than NO_OWNER_WAIT_MS: the process listens with keys of
+      // its own meanwhile, and takes the owner's as soon as it answers.
+      const deadline = Date.now() + options.helloTimeout;
+      const waitFor = (ms: number): Promise<unknown> => {
+        let timer: NodeJS.Timeout | undefined;
+        return Promise.race([gotHello, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+      };
+      await waitFor(Math.min(options.helloTimeout, NO_OWNER_WAIT_MS));
+      while (first === undefined && channel.connected && Date.now() < deadline) await waitFor(Math.min(50, deadline - Date.now()));
+      let hello = first;
+      // The daemon serves processes that each bring their settings (a deploy may change them): an owner whose settings
+      // are not this process's is not used. A node:cluster primary's settings win (its workers inherit its environment).
+      const refused = hello !== undefined && startDaemon && !agree(own, hello.settings.config);
+      if (refused) hello = undefined;
       let ring: TicketKeyRing | undefined;
       let settings: WorkerSettings;
       if (hello !== undefined) {
@@ -419,7 +452,7 @@ export class ProcessWorker {
       } else {
         settings = { config: Object.freeze(own), ticketMode: 'auto' };
         ring = own.tickets === 'on' ? TicketKeyRing.create({ timeout: own.timeout, rotate: own.ticketRotate }) : undefined;
-        logger.warn(
+        if (!refused) logger.warn(
           { helloTimeoutMs: options.helloTimeout, socket: socketPath },
           'no cache owner answered in time: serving with this process\'s own ticket key and local copy (full handshakes across processes) until it does; still looking for it',
         );
@@ -430,10 +463,11 @@ export class ProcessWorker {
         made.#ownRingTimer.unref();
       }
       worker = made;
+      made.#accepted = hello !== undefined && made.#channel.connected;
       // A node:cluster worker (PM2's instances too) whose channel closes is leaving: let it. Before Node's own
       // handler, which ends a worker whose primary went away.
       if (cluster.isWorker) process.prependOnceListener('disconnect', () => made.leave());
-      // The hello may have come while the worker was made (it is made from the first one).
+      // The hello may have come while the worker was made (it is made from the first one), or was refused: said now.
       if (hello === undefined && first !== undefined) made.#hello(first.settings, first.keys);
       // The first handshakes should find Redis (its connection, or a Redis Cluster's masters, still opening); not for long.
       if (made.#redis !== undefined) await waitUntilReady(made.#redis, REDIS_START_WAIT_MS);
@@ -501,3 +535,8 @@ function warnOnce(logger: Logger, { sni, certificate }: RuntimeBinding): void {
 }
 
 function ignore(): void {}
+
+/** Whether an owner's settings are this process's where they must be: what its servers were created with, and tickets. */
+function agree(ours: Readonly<CacheConfig>, theirs: Readonly<CacheConfig>): boolean {
+  return theirs.timeout === ours.timeout && theirs.sessionIdContext === ours.sessionIdContext && theirs.tickets === ours.tickets;
+}
