@@ -69,6 +69,7 @@ import { attachRuntime, type RuntimeBinding } from '../runtime/attach-runtime.ts
 import type { WorkerSettings } from '../runtime/worker-settings.ts';
 import { SNI_WARNING, unboundWarning } from '../runtime/certificate-binding.ts';
 import { TicketKeyRing } from '../tickets/key-ring.ts';
+import { readNginxKeyFiles } from '../tickets/nginx-keys.ts';
 import type { TicketKeyRingState } from '../tickets/ring-state.ts';
 import type { TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 
@@ -451,7 +452,9 @@ export class ProcessWorker {
         }
       } else {
         settings = { config: Object.freeze(own), ticketMode: 'auto' };
-        ring = own.tickets === 'on' ? TicketKeyRing.create({ timeout: own.timeout, rotate: own.ticketRotate }) : undefined;
+        // With nginx key files, this process's keys are the deployment's already (the files were checked by loadConfig).
+        const keys = own.ticketKeyFile === '' ? undefined : readNginxKeyFiles(own.ticketKeyFile.split(','));
+        ring = own.tickets === 'on' ? TicketKeyRing.create({ timeout: own.timeout, rotate: own.ticketRotate, keys }) : undefined;
         if (!refused) logger.warn(
           { helloTimeoutMs: options.helloTimeout, socket: socketPath },
           'no cache owner answered in time: serving with this process\'s own ticket key and local copy (full handshakes across processes) until it does; still looking for it',
@@ -468,7 +471,10 @@ export class ProcessWorker {
       // handler, which ends a worker whose primary went away.
       if (cluster.isWorker) process.prependOnceListener('disconnect', () => made.leave());
       // The hello may have come while the worker was made (it is made from the first one), or was refused: said now.
-      if (hello === undefined && first !== undefined) made.#hello(first.settings, first.keys);
+      if (hello === undefined && first !== undefined) {
+        made.#hello(first.settings, first.keys);
+        for (const key of first.keys?.keys ?? []) key.key.fill(0);
+      }
       // The first handshakes should find Redis (its connection, or a Redis Cluster's masters, still opening); not for long.
       if (made.#redis !== undefined) await waitUntilReady(made.#redis, REDIS_START_WAIT_MS);
       // The settings hold secrets: only whether there is a Redis, and its mode.

@@ -1,9 +1,10 @@
 /**
  * The one settings message: what every server thread and worker process
  * must agree on with the owner of the table and ring, made once by the
- * owner ({@link workerSettings}) and read the same way wherever it
- * arrives ({@link readWorkerSettings}): in a server thread's `workerData`,
- * or in the hello a worker process gets over the owner's socket.
+ * owner ({@link workerSettings}) and sent as it is: in a server thread's
+ * `workerData`, and in the hello a worker process gets over the owner's
+ * socket, where it is checked first ({@link readWorkerSettings}: it came
+ * from another process).
  *
  * It is the owner's whole resolved configuration (`CacheConfig`: the
  * session timeout and ID context every server must use, the lookup bound,
