@@ -25,6 +25,17 @@
  * (one call per ticket showed in the CPU profile of a loaded server), each
  * byte used once.
  *
+ * Opening a birth costs an AES block through a `Decipheriv`, whose
+ * `update()` makes a new ArrayBuffer each time: the largest part of the
+ * ticket key callback's own work. A birth is a function of the key and the
+ * IV alone, so the births this object sealed or opened lately are kept by
+ * IV ({@link BIRTH_CACHE_SLOTS} slots, the slot chosen by the IV's first
+ * word: the IV is an AES block, evenly spread): a TLS 1.2 ticket offered
+ * again, or a ticket offered back to the thread that sealed it, is read
+ * without AES. An entry answers only for its own key (the seal it was read
+ * with) and all 16 bytes of its IV, and every entry is dropped with the
+ * derived keys; a ticket not found there is opened as before.
+ *
  * @module
  */
 import { createCipheriv, createDecipheriv, createHmac, randomFillSync, type Cipheriv, type Decipheriv } from 'node:crypto';
@@ -43,6 +54,8 @@ const MAX_BIRTH = 2 ** 48 - 1;
 const LABEL = 'tls-session-cache ticket birth v1';
 /** Random bytes drawn from the CSPRNG at once: 8 per ticket. */
 export const RANDOM_POOL_BYTES = 1024;
+/** Births kept by IV (a power of 2): 32 KiB per ring attached to a server. */
+export const BIRTH_CACHE_SLOTS = 1024;
 
 interface Seal {
   /** The key name (a copy), to find the last seal again without a lookup. */
@@ -63,6 +76,10 @@ export class TicketBirths {
   /** The seal used last: tickets come under the current key, one key at a time. */
   #last: Seal | undefined;
   #generation = -1;
+  /** Per slot: the IV's four words, the seal it was read with (none: empty slot), the birth it holds. */
+  readonly #cachedIv = new Int32Array(BIRTH_CACHE_SLOTS * 4);
+  readonly #cachedSeal: Array<Seal | undefined> = new Array<Seal | undefined>(BIRTH_CACHE_SLOTS).fill(undefined);
+  readonly #cachedBirth = new Float64Array(BIRTH_CACHE_SLOTS);
 
   /**
    * Writes into `iv` the sealed birth (clock ms) for a ticket encrypted
@@ -70,7 +87,8 @@ export class TicketBirths {
    */
   seal(key: TicketKey, generation: number, birth: number, iv: Buffer): Buffer {
     const block = this.#block;
-    block.writeUIntBE(Math.min(Math.max(0, Math.floor(birth)), MAX_BIRTH), 0, 6);
+    const sealed = Math.min(Math.max(0, Math.floor(birth)), MAX_BIRTH);
+    block.writeUIntBE(sealed, 0, 6);
     block.writeUInt16BE(BIRTH_MAGIC, 6);
     if (this.#randomUsed + 8 > RANDOM_POOL_BYTES) {
       randomFillSync(this.#random);
@@ -79,8 +97,10 @@ export class TicketBirths {
     this.#random.copy(block, 8, this.#randomUsed, this.#randomUsed + 8);
     this.#random.fill(0, this.#randomUsed, this.#randomUsed + 8);
     this.#randomUsed += 8;
-    this.#sealFor(key, generation).encrypt.update(block).copy(iv);
+    const seal = this.#sealFor(key, generation);
+    seal.encrypt.update(block).copy(iv);
     block.fill(0);
+    this.#remember(seal, iv, sealed);
     return iv;
   }
 
@@ -91,10 +111,15 @@ export class TicketBirths {
    */
   open(key: TicketKey, generation: number, iv: Uint8Array, now: number): number | undefined {
     if (iv.byteLength !== 16) return undefined;
-    const plain = this.#sealFor(key, generation).decrypt.update(iv);
-    if (plain.length !== 16 || plain.readUInt16BE(6) !== BIRTH_MAGIC) return undefined;
-    const birth = plain.readUIntBE(0, 6);
-    plain.fill(0);
+    const seal = this.#sealFor(key, generation);
+    let birth = this.#cached(seal, iv);
+    if (birth < 0) {
+      const plain = seal.decrypt.update(iv);
+      if (plain.length !== 16 || plain.readUInt16BE(6) !== BIRTH_MAGIC) return undefined;
+      birth = plain.readUIntBE(0, 6);
+      plain.fill(0);
+      this.#remember(seal, iv, birth);
+    }
     return birth > now + BIRTH_FUTURE_SLACK_MS ? undefined : birth;
   }
 
@@ -106,6 +131,34 @@ export class TicketBirths {
     }
     this.#seals.clear();
     this.#last = undefined;
+    this.#cachedSeal.fill(undefined);
+    this.#cachedIv.fill(0);
+    this.#cachedBirth.fill(0);
+  }
+
+  /** The birth kept for `iv` read with `seal`, or -1. */
+  #cached(seal: Seal, iv: Uint8Array): number {
+    const first = wordAt(iv, 0);
+    const slot = first & (BIRTH_CACHE_SLOTS - 1);
+    if (this.#cachedSeal[slot] !== seal) return -1;
+    const words = this.#cachedIv;
+    const at = slot * 4;
+    if (words[at] !== first || words[at + 1] !== wordAt(iv, 4) || words[at + 2] !== wordAt(iv, 8) || words[at + 3] !== wordAt(iv, 12)) return -1;
+    return this.#cachedBirth[slot];
+  }
+
+  /** Keeps the birth of `iv` read (or sealed) with `seal`, in place of whatever its slot held. */
+  #remember(seal: Seal, iv: Uint8Array, birth: number): void {
+    const first = wordAt(iv, 0);
+    const slot = first & (BIRTH_CACHE_SLOTS - 1);
+    const words = this.#cachedIv;
+    const at = slot * 4;
+    words[at] = first;
+    words[at + 1] = wordAt(iv, 4);
+    words[at + 2] = wordAt(iv, 8);
+    words[at + 3] = wordAt(iv, 12);
+    this.#cachedSeal[slot] = seal;
+    this.#cachedBirth[slot] = birth;
   }
 
   #sealFor(key: TicketKey, generation: number): Seal {
@@ -141,4 +194,9 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** The 32-bit word at byte `at` of a 16-byte IV (little-endian; plain reads, no view per ticket). */
+function wordAt(bytes: Uint8Array, at: number): number {
+  return bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24);
 }
