@@ -107,7 +107,7 @@ t.test('startClusterCache reads options.env and checks applicationVariables', as
   t.teardown(() => cache.close());
   t.same(unknownLines(lines).map((l) => [l.variable, l.suggestion]), [
     ['TLS_CACHE_TICKET_ROTATION', 'TLS_CACHE_TICKET_ROTATE'],
-    ['TLS_CACHE_SECRET', undefined],
+    ['TLS_CACHE_SECRET', 'TLS_CACHE_REDIS_SECRET'],
   ]);
   t.notOk(JSON.stringify(lines).includes('hunter2'), 'no value in the log');
 });

@@ -22,6 +22,9 @@ t.test('misspellings are reported with the closest setting', async (t) => {
     ['TLS_CACHE_SHUTDOWN_TIMEOUT_MS', 'TLS_CACHE_SHUTDOWN_TIMEOUT'],
     ['TLS_CACHE_SIZ', 'TLS_CACHE_SIZE'],
     ['TLS_CACHE_workers', 'TLS_CACHE_WORKERS'],
+    // A name without its group: the one setting it ends, not a near spelling of another (SECRET is two edits from SOCKET).
+    ['TLS_CACHE_SECRET', 'TLS_CACHE_REDIS_SECRET'],
+    ['TLS_CACHE_NAMESPACE', 'TLS_CACHE_REDIS_NAMESPACE'],
   ];
   for (const [variable, suggestion] of cases) {
     t.same(unknownSettings({ [variable]: '4' }), [{ variable, suggestion }], `${variable}: did you mean ${suggestion}?`);

@@ -81,6 +81,9 @@ export function checkApplicationVariables(applicationVariables: unknown): assert
 function closestSetting(variable: string): string | undefined {
   const suffix = variable.slice(SETTING_PREFIX.length).toUpperCase();
   if (suffix === '') return undefined;
+  // A name missing its group (TLS_CACHE_SECRET for TLS_CACHE_REDIS_SECRET) is that setting, not a near spelling of another.
+  const ending = KNOWN_SUFFIXES.filter((known) => known.endsWith(`_${suffix}`));
+  if (ending.length === 1) return `${SETTING_PREFIX}${ending[0]}`;
   const nearest = closest(suffix, KNOWN_SUFFIXES);
   return distance(suffix, nearest) <= suffix.length / 3 ? `${SETTING_PREFIX}${nearest}` : undefined;
 }
