@@ -18,13 +18,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { exec, hasCommand } from './helpers/exec.ts';
-import { freePort } from './fixtures/process.ts';
+import { COMPILE_CACHE, freePort } from './fixtures/process.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../examples/cluster-app.ts', import.meta.url));
 
 const port = await freePort();
 const child = spawn(process.execPath, [EXAMPLE], {
-  env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/', PORT: String(port), WORKERS: '2', TLS_CACHE_IPC_TIMEOUT: '100ms' },
+  env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/', NODE_COMPILE_CACHE: COMPILE_CACHE, PORT: String(port), WORKERS: '2', TLS_CACHE_IPC_TIMEOUT: '100ms' },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 let output = '';

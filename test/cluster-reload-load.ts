@@ -14,6 +14,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { LoadReport } from './fixtures/reload-under-load.ts';
+import { COMPILE_CACHE } from './fixtures/process.ts';
 import { strict } from './helpers/requirements.ts';
 
 const DRIVER = fileURLToPath(new URL('./fixtures/reload-under-load.ts', import.meta.url));
@@ -35,7 +36,7 @@ if (!canUnshare() && !strict()) {
 function drive(migrate: 0 | 1, env: Record<string, string> = {}): Promise<LoadReport> {
   const script = `ip link set lo up && sysctl -qw net.ipv4.tcp_migrate_req=${migrate} && exec "$NODE" "$DRIVER"`;
   const child = spawn('unshare', ['--net', '--', 'sh', '-c', script], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/', NODE: process.execPath, DRIVER, ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/', NODE_COMPILE_CACHE: COMPILE_CACHE, NODE: process.execPath, DRIVER, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

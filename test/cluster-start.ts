@@ -107,13 +107,16 @@ t.test('a worker that cannot start fails the start and leaves nothing running', 
     host: '127.0.0.1',
     config: { workers: 3, logLevel: 'silent' },
     env: {},
-    data: { kind: 'tls', store: 'shared', cert, key },
+    // The port: worker 2 fails once another worker accepts on it.
+    data: { kind: 'tls', store: 'shared', cert, key, port },
     execArgv: [],
     logger: (await import('pino')).pino({ level: 'silent' }),
   });
-  // The others listen before worker 2 fails.
+  let settled = false;
+  void started.catch(() => undefined).finally(() => (settled = true));
+  // The others listen before worker 2 fails (however long they take to start).
   let acceptedMeanwhile = false;
-  for (let i = 0; i < 100 && !acceptedMeanwhile; i++) {
+  while (!acceptedMeanwhile && !settled) {
     acceptedMeanwhile = await accepts(port);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

@@ -28,6 +28,9 @@ t.test(`writers terminated at random moments, ${KILLS} times: every shard usable
   const killOne = async () => {
     const worker = new Worker(new URL('./fixtures/table-writer.ts', import.meta.url), {
       workerData: { buffer: table.buffer, keySpace: KEY_SPACE },
+      // Without tap's --import hooks (coverage, mocks, its TypeScript loader): Node strips the types itself, and each
+      // of the 200 writers starts about 3 times faster.
+      execArgv: [],
     });
     const owner = worker.threadId + 1;
     await once(worker, 'message');

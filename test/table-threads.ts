@@ -16,6 +16,7 @@ t.test('4 threads, 10 million mixed operations: no bad read, counters agree', as
     () =>
       new Worker(new URL('./fixtures/table-stress-worker.ts', import.meta.url), {
         workerData: { buffer: table.buffer, operations: OPERATIONS, keySpace: KEY_SPACE },
+        execArgv: [],
       }),
   );
   const results = await Promise.all(workers.map(async (w) => (await once(w, 'message'))[0]));

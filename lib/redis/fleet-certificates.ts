@@ -39,6 +39,15 @@ export const STALE_MS = 15_000;
 /** An announcement older than this is deleted by the host that reads it. */
 export const FORGET_MS = 5 * 60_000;
 
+/**
+ * Internal, for tests only; not exported from `lib/index.ts`, and nothing in
+ * the library changes it. The interval of a {@link FleetCertificates} made
+ * without `interval` (the runtime's), read when it is made: 2000 ms. The
+ * hosts of test/redis-fleet-certificates.ts (separate processes) shorten it
+ * through their fixture, so that "a few rounds" take a second, not six.
+ */
+export const fleetCertificatesDefaults = { interval: 2000 };
+
 /** Options of {@link FleetCertificates}. */
 export interface FleetCertificatesOptions {
   /** The primary's Redis connection, of any mode; not closed here. */
@@ -50,7 +59,7 @@ export interface FleetCertificatesOptions {
   namespace: string;
   /** The fingerprints of the certificates this host's servers serve now (read at each announcement). */
   certificates: () => readonly string[];
-  /** How often to announce and compare, in ms. @defaultValue 2000 */
+  /** How often to announce and compare, in ms. @defaultValue 2000 ({@link fleetCertificatesDefaults}) */
   interval?: number;
   /** Counts `redisRejected` (announcements that do not open) and `redisErrors`. @defaultValue none */
   counters?: RedisCounterSink;
@@ -95,7 +104,7 @@ export class FleetCertificates {
   #failed = false;
 
   constructor(options: FleetCertificatesOptions) {
-    const { redis, secret, previousSecret, namespace, certificates, interval = 2000, counters, logger, clock = Date.now } = options;
+    const { redis, secret, previousSecret, namespace, certificates, interval = fleetCertificatesDefaults.interval, counters, logger, clock = Date.now } = options;
     this.#redis = redis;
     this.#key = hostsKey(namespace);
     this.#sealer = createSealer({ secret, previousSecret, namespace, purpose: 'fleet-host' });

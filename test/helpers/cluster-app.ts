@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCertificate } from '../../examples/certificate.ts';
-import { freePort } from '../fixtures/process.ts';
+import { COMPILE_CACHE, freePort } from '../fixtures/process.ts';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/cluster-app.ts', import.meta.url));
 
@@ -50,6 +50,7 @@ export async function startClusterApp(env: Record<string, string> = {}): Promise
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/',
+      NODE_COMPILE_CACHE: COMPILE_CACHE,
       PORT: String(port),
       WORKERS: '4',
       TLS_CACHE_CERT,
