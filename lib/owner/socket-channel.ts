@@ -51,7 +51,7 @@ export interface SocketChannelOptions {
 
 /** See the module's documentation. */
 export class SocketChannel {
-  readonly #options: SocketChannelOptions;
+  #options: SocketChannelOptions;
   #socket: Socket | undefined;
   #connected = false;
   #closed = false;
@@ -76,6 +76,25 @@ export class SocketChannel {
     if (!this.#connected || socket === undefined || socket.destroyed) return false;
     socket.write(frame(encodeToOwner(message)));
     return true;
+  }
+
+  /** The socket it connects to. */
+  get socketPath(): string {
+    return this.#options.socketPath;
+  }
+
+  /**
+   * Connects to another owner from now on (a `node:cluster` primary that
+   * answered late), starting no daemon: the connection open now, if any,
+   * is closed (its lookups end as misses) and the next one goes there.
+   */
+  moveTo(socketPath: string): void {
+    this.#options = { ...this.#options, socketPath, startDaemon: false };
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+    this.#retryMs = FIRST_RETRY_MS;
+    if (this.#socket !== undefined && !this.#socket.destroyed) this.#socket.destroy();
+    else this.#connect();
   }
 
   /** Closes the connection and stops reconnecting. */

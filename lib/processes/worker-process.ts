@@ -6,11 +6,13 @@
  *
  * - a `node:cluster` worker asks its primary where the primary's socket is,
  *   over the cluster's IPC channel, when the primary runs
- *   `startClusterCache()` (it answers within `helloTimeout`);
+ *   `startClusterCache()`. Unanswered within `helloTimeout`, it uses a
+ *   daemon that runs at the deployment's socket (starting none), keeps
+ *   asking now and then, and moves to the primary's socket once it answers;
  * - any other process (a PM2 instance, whose primary is PM2's; a systemd
- *   unit; a plain process; a cluster worker whose primary did not answer)
- *   connects to the deployment's socket (`TLS_CACHE_SOCKET`), where the
- *   cache daemon answers, and starts the daemon when none does.
+ *   unit; a plain process) connects to the deployment's socket
+ *   (`TLS_CACHE_SOCKET`), where the cache daemon answers, and starts the
+ *   daemon when none does.
  *
  * The owner's hello gives the settings every process must use
  * (`runtime/worker-settings.ts`) and the ring. If no hello comes within
@@ -79,6 +81,8 @@ export const COUNTS_INTERVAL_MS = 1000;
 const ABSENCE_LOG_INTERVAL_MS = 60_000;
 /** How often the hello is sent again over IPC while the primary has not answered. */
 const HELLO_RETRY_MS = 250;
+/** After helloTimeout, how often a primary that has not answered is asked again (it may start its cache later). */
+const LATE_HELLO_RETRY_MS = 1000;
 /** How long the first attach waits for this process's Redis connection (with Redis) before it resolves anyway. */
 const REDIS_START_WAIT_MS = 2000;
 /** How long the first attach waits for an owner's hello while none is connected (one being started), in ms. */
@@ -382,17 +386,23 @@ export class ProcessWorker {
       const logger = options.logger ?? createLogger({ level: own.logLevel, ...resolveLogFormat(own) });
       let socketPath: string;
       let startDaemon: boolean;
-      const primary = cluster.isWorker && typeof process.send === 'function' && !underPm2(env) ? await askPrimary(options.helloTimeout, counters) : undefined;
+      // A primary that answers after helloTimeout (it started its cache after forking, slowly): its socket from then on.
+      let late: ((socket: string) => void) | undefined;
+      let lateSocket: string | undefined;
+      const clusterWorker = cluster.isWorker && typeof process.send === 'function' && !underPm2(env);
+      const onLate = (socket: string): void => (late === undefined ? void (lateSocket = socket) : late(socket));
+      const primary = clusterWorker ? await askPrimary(options.helloTimeout, counters, onLate) : undefined;
       if (primary !== undefined) {
         socketPath = primary;
         startDaemon = false;
       } else {
         socketPath = socketPathOf(own, env);
-        startDaemon = true;
-        if (cluster.isWorker && !underPm2(env)) {
+        // A cluster worker uses a daemon that runs (an operator's), but starts none: its primary may still answer.
+        startDaemon = !clusterWorker;
+        if (clusterWorker) {
           logger.warn(
             { helloTimeoutMs: options.helloTimeout, socket: socketPath },
-            "the node:cluster primary did not answer: using the host's cache daemon (call startClusterCache() in the primary, before forking, to use the primary's cache)",
+            "the node:cluster primary did not answer: serving with the host's cache daemon if one runs, else on this process's own, until it does (call startClusterCache() in the primary, before forking)",
           );
         }
       }
@@ -467,6 +477,12 @@ export class ProcessWorker {
       }
       worker = made;
       made.#accepted = hello !== undefined && made.#channel.connected;
+      late = (socket) => {
+        if (socket === channel.socketPath) return;
+        logger.info({ socket }, 'the node:cluster primary answered: using its cache from now on');
+        channel.moveTo(socket);
+      };
+      if (lateSocket !== undefined) late(lateSocket);
       // A node:cluster worker (PM2's instances too) whose channel closes is leaving: let it. Before Node's own
       // handler, which ends a worker whose primary went away.
       if (cluster.isWorker) process.prependOnceListener('disconnect', () => made.leave());
@@ -490,8 +506,10 @@ export class ProcessWorker {
  * `undefined` when it did not answer within `timeout` ms (it runs no
  * cache, or not yet).
  */
-async function askPrimary(timeout: number, counters: SharedCounters): Promise<string | undefined> {
+async function askPrimary(timeout: number, counters: SharedCounters, late: (socket: string) => void): Promise<string | undefined> {
   let socket: string | undefined;
+  let timedOut = false;
+  let lateSeen = false;
   let answered: () => void = () => {};
   const got = new Promise<void>((resolve) => {
     answered = resolve;
@@ -501,10 +519,14 @@ async function askPrimary(timeout: number, counters: SharedCounters): Promise<st
     if (!isTagged(raw)) return;
     const bytes = fromIpc(raw);
     const message = bytes === undefined ? undefined : decodeToWorker(bytes, 1);
-    if (message?.op === P_OWNER && socket === undefined) {
-      socket = message.socket;
+    if (message?.op === P_OWNER && !timedOut) {
+      socket ??= message.socket;
       answered();
-    } else if (message?.op !== P_OWNER) {
+    } else if (message?.op === P_OWNER) {
+      // After the wait: the primary runs its cache after all (later answers to the hellos sent meanwhile say the same).
+      if (!lateSeen) late(message.socket);
+      lateSeen = true;
+    } else {
       counters.add('ipcMalformed');
     }
   });
@@ -520,8 +542,14 @@ async function askPrimary(timeout: number, counters: SharedCounters): Promise<st
   let timer: NodeJS.Timeout | undefined;
   send();
   await Promise.race([got, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout)))]);
-  clearInterval(retry);
   clearTimeout(timer);
+  clearInterval(retry);
+  timedOut = socket === undefined;
+  if (timedOut) {
+    // Unanswered: asked again now and then, so that a primary that starts its cache later is found.
+    const again = setInterval(() => (lateSeen ? clearInterval(again) : send()), LATE_HELLO_RETRY_MS);
+    again.unref();
+  }
   return socket;
 }
 
