@@ -31,7 +31,6 @@ import { workerSettings } from '../runtime/worker-settings.ts';
 import { removeStartingMarker, startDaemon } from './daemon-start.ts';
 import { answers, OwnerService, releaseSocketLock, takeSocketLock } from './owner-service.ts';
 import { preparePrivateDirectory, socketPathOf } from './socket-path.ts';
-import { P_FLUSH } from './messages.ts';
 
 /** A running daemon. */
 export interface CacheDaemon {
@@ -133,8 +132,7 @@ export function handleDaemonSignals(daemon: CacheDaemon, logger: Logger): void {
   });
   process.on('SIGUSR2', () => {
     try {
-      daemon.primary.flush();
-      daemon.service.broadcast({ op: P_FLUSH });
+      daemon.service.flush();
     } catch (error) {
       logger.error({ err: { code: (error as { code?: string }).code, message: (error as Error).message } }, 'flush failed: nothing was flushed');
     }

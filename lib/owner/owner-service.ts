@@ -24,7 +24,7 @@ import { chmodSync, closeSync, linkSync, openSync, readFileSync, unlinkSync, wri
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { COUNTER_NAMES } from '../operations/counters.ts';
 import { SocketError } from '../errors.ts';
-import type { CachePrimary } from '../runtime/cache-primary.ts';
+import type { CachePrimary, FlushResult } from '../runtime/cache-primary.ts';
 import type { WorkerSettings } from '../runtime/worker-settings.ts';
 import { FrameReader, frame } from './frames.ts';
 import {
@@ -151,6 +151,17 @@ export class OwnerService {
     if (this.#closed) return;
     const framed = frame(encodeToWorker(message));
     for (const peer of this.#peers) if (peer.attached && peer !== except) this.#write(peer, framed);
+  }
+
+  /**
+   * Forgets every session and ticket key of the owner (`CachePrimary.flush`)
+   * and tells every process to drop its local copy.
+   * @throws TicketKeyFileError when a key file cannot be read; nothing was flushed then.
+   */
+  flush(): FlushResult {
+    const result = this.#primary.flush();
+    this.broadcast({ op: P_FLUSH });
+    return result;
   }
 
   /** Asks every attached process for its counts and waits for the answers, at most `timeout` ms. */

@@ -34,7 +34,7 @@ import type { CacheConfig, CacheConfigOptions } from '../config/settings.ts';
 import { checkApplicationVariables, warnOfUnknownSettings } from '../config/unknown-settings.ts';
 import { ClusterCacheStartedError, InvalidOptionError, NotInClusterError, ReloadAbortedError } from '../errors.ts';
 import { rollingRestart, type RestartResult, type RestartWorkersOptions } from './rolling-restart.ts';
-import { decodeToOwner, encodeToWorker, fromIpc, isTagged, P_FLUSH, P_OWNER, toIpc, W_HELLO } from '../owner/messages.ts';
+import { decodeToOwner, encodeToWorker, fromIpc, isTagged, P_OWNER, toIpc, W_HELLO } from '../owner/messages.ts';
 import { OwnerService } from '../owner/owner-service.ts';
 import { preparePrivateDirectory, removeDeadPrimarySockets, socketPathOf } from '../owner/socket-path.ts';
 import { workerSettings } from '../runtime/worker-settings.ts';
@@ -214,9 +214,7 @@ export class ClusterCache {
    * @throws TicketKeyFileError when a key file cannot be read; nothing was flushed then.
    */
   flush(): FlushResult {
-    const result = this.#primary.flush();
-    if (!this.#closed) this.#service.broadcast({ op: P_FLUSH });
-    return result;
+    return this.#service.flush();
   }
 
   /**
