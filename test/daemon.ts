@@ -13,13 +13,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import t from 'tap';
 import { loadCertificate } from '../examples/certificate.ts';
 import { freePort, run, waitForLog, type Running } from './fixtures/process.ts';
 import { visit, type Visit } from './helpers/cluster-client.ts';
 import { metric } from './helpers/metric.ts';
 import { until } from './helpers/until.ts';
-import { removeDeadPrimarySockets } from '../lib/owner/socket-path.ts';
+import { isRunning, removeDeadPrimarySockets } from '../lib/owner/socket-path.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/plain-server.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'daemon-test-'));
@@ -137,6 +138,21 @@ t.test('the sockets of node:cluster primaries that are gone are removed, and onl
   t.same(readdirSync(directory).sort(), ['app.sock', `primary-${process.pid}.sock`, `primary-${process.ppid}.sock`].sort(), "the dead primary's socket went; running ones and others stayed");
 });
 
+t.test('a zombie (a killed daemon that no one reaped, as in a container) counts as gone', async (t) => {
+  // sh backgrounds a child that exits at once, then becomes a sleep that never reaps it: a zombie for 3 s.
+  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 3'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.teardown(() => parent.kill());
+  const [chunk] = (await once(parent.stdout!, 'data')) as [Buffer];
+  const zombie = Number(chunk.toString().trim());
+  await until(() => readFileSync(`/proc/${zombie}/stat`, 'utf8').includes(') Z '), 2000);
+  t.notOk(isRunning(zombie), `pid ${zombie}, a zombie: not running (signal 0 still reaches it)`);
+  t.ok(isRunning(process.pid), 'this process runs');
+  const directory = mkdtempSync(join(dir, 'zombie-'));
+  writeFileSync(join(directory, `primary-${zombie}.sock`), '');
+  removeDeadPrimarySockets(directory);
+  t.same(readdirSync(directory), [], "a zombie primary's socket is removed");
+});
+
 t.test('a process of another uid cannot connect to the socket', { skip: process.getuid?.() !== 0 ? 'needs root to run a process as another user' : false }, async (t) => {
   const code = await new Promise<string>((resolve) => {
     const child = spawn(process.execPath, ['-e', `require('node:net').connect(${JSON.stringify(socket)}).on('connect', () => { console.log('connected'); process.exit(0) }).on('error', (e) => { console.log(e.code); process.exit(0) })`], {
@@ -149,6 +165,16 @@ t.test('a process of another uid cannot connect to the socket', { skip: process.
     child.on('exit', () => resolve(out.trim()));
   });
   t.equal(code, 'EACCES', 'uid 65534 is refused by the file system');
+});
+
+t.test("SIGUSR2 to the daemon flushes every session: its table and every process's local copy", async (t) => {
+  const made = await visit({ port: a.port, version: 'TLSv1.2', noTicket: true });
+  for (const port of [a.port, b.port]) t.ok((await visit({ port, version: 'TLSv1.2', noTicket: true, session: made.session })).reused, 'resumed before the flush');
+  process.kill(daemonPid()!, 'SIGUSR2');
+  const offered = async (port: number): Promise<boolean> => (await visit({ port, version: 'TLSv1.2', noTicket: true, session: made.session })).reused;
+  await until(async () => !(await offered(a.port)) && !(await offered(b.port)), 5000);
+  t.notOk(await offered(a.port), 'a full handshake on the process that made it (its local copy dropped)');
+  t.notOk(await offered(b.port), 'and on the other one');
 });
 
 t.test('random, truncated and oversized frames: refused, counted, the daemon alive', async (t) => {

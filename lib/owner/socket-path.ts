@@ -16,7 +16,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { SocketError } from '../errors.ts';
@@ -114,12 +114,23 @@ export function removeDeadPrimarySockets(directory: string): void {
   }
 }
 
-/** Whether a process with this pid runs (EPERM: it runs, as another user). */
+/**
+ * Whether a process with this pid runs (EPERM: it runs, as another user).
+ * A zombie does not: a killed daemon's parent is init, and in a container
+ * whose first process reaps no children it stays a zombie, which signal 0
+ * still reaches (Linux's `/proc/<pid>/stat` tells; elsewhere signal 0 alone).
+ */
 export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as { code?: string }).code === 'EPERM';
+  }
+  try {
+    // "pid (name) state ...": the name may hold spaces or parentheses, the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
