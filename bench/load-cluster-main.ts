@@ -1,11 +1,12 @@
 /**
  * The load benchmark's `cluster` mode: a `node:cluster` app written the
  * ordinary way (the primary forks N worker processes, each listening on the
- * same port with Node's default scheduling), with this project's one call
+ * same port; scheduling as `NODE_CLUSTER_SCHED_POLICY` says, set from
+ * `--cluster-scheduling`), with this project's one call
  * in the primary (`startClusterCache()`) and one attach in each worker
  * (`attachClusterCache(server)`): sessions by ID through the primary's table
- * over IPC (and each worker's local copy), ticket keys pushed to every
- * process.
+ * over its Unix socket (and each worker's local copy), ticket keys pushed to
+ * every process.
  *
  * Started by `bench/load.ts` like `bench/load-server-main.ts` (an IPC
  * channel, the spec as JSON in `argv[2]`): it sends `{ type: 'ready', port }`
@@ -53,7 +54,11 @@ if (cluster.isPrimary) {
   process.on('message', (message: ToLoadServer) => {
     if (message.type === 'counters') {
       cache.metrics().then(
-        () => process.send?.({ type: 'counters', counters: { counters: cache.counters.values(), table: cache.table.stats() } } satisfies FromLoadServer),
+        () =>
+          process.send?.({
+            type: 'counters',
+            counters: { counters: cache.counters.values(), table: cache.table.stats(), scheduling: cluster.schedulingPolicy === cluster.SCHED_NONE ? 'none' : 'rr' },
+          } satisfies FromLoadServer),
         () => process.send?.({ type: 'counters', counters: undefined } satisfies FromLoadServer),
       );
     } else if (message.type === 'stop') {

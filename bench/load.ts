@@ -286,7 +286,8 @@ async function bench(config: LoadConfig): Promise<number> {
       `${config.requests > 0 ? `${config.requests} HTTP/1.1 request${config.requests === 1 ? '' : 's'} per connection` : 'handshakes only'}, ` +
       `${config.rounds} x (${config.warmupMs / 1000} s warm-up + ${windowText}) per mode and scenario; protocols ${config.protocols.join(', ')}; keys ${config.keys.join(', ')}; ` +
       `groups offered ${config.groups ?? "Node's default"}; ` +
-      `workers ${config.workers.join(', ')}; modes ${modes.join(', ')}${config.quick ? ' (quick)' : ''}`,
+      `workers ${config.workers.join(', ')}; modes ${modes.join(', ')}${config.quick ? ' (quick)' : ''}` +
+      (modes.some((m) => m === 'cluster' || m === 'cluster-redis') ? `; node:cluster scheduling ${config.clusterScheduling}` : ''),
   );
   for (const mode of modes) console.log(`  ${mode}: ${descriptions[mode]}`);
 
@@ -338,7 +339,7 @@ async function bench(config: LoadConfig): Promise<number> {
     // Every mode's server of the scenario stays up; the idle ones cost next to nothing.
     for (const mode of modes) {
       try {
-        running.set(mode, await MODE_SERVERS[mode].start({ mode, ...scenario, certificate: certificates.get(scenario.key)!, host: HOST, requests: config.requests }));
+        running.set(mode, await MODE_SERVERS[mode].start({ mode, ...scenario, certificate: certificates.get(scenario.key)!, host: HOST, requests: config.requests, clusterScheduling: config.clusterScheduling }));
       } catch (error) {
         failed(`${mode} ${name}`, error);
       }

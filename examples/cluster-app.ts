@@ -48,6 +48,9 @@ if (cluster.isPrimary) {
     env.TLS_CACHE_KEY = join(directory, 'key.pem');
   }
 
+  // The workers accept connections themselves: under Node's default (SCHED_RR) the primary accepts and hands over
+  // each one, which costs more CPU than the cache (docs/node-cluster.md). NODE_CLUSTER_SCHED_POLICY still decides.
+  if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
   const workers = Number(process.env.WORKERS || availableParallelism());
   for (let i = 0; i < workers; i++) cluster.fork(env);
   let stopping = false;

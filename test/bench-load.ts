@@ -47,6 +47,7 @@ t.test('arguments: defaults of a full run and of --quick', async (t) => {
   t.equal(full.quick, false);
   t.equal(full.chart, undefined, 'the committed chart is written only when asked');
   t.equal(full.groups, undefined, "Node's default groups");
+  t.equal(full.clusterScheduling, 'rr', "node:cluster modes: Node's default scheduling");
   const quick = parseLoadArgs(['--quick'], {}, 2);
   t.equal(quick.quick, true);
   t.equal(quick.durationMs, 1500);
@@ -103,6 +104,9 @@ t.test('arguments: flags, environment variables, and which wins', async (t) => {
   t.equal(parseLoadArgs([], { BENCH_REQUESTS: '2' }, 2).requests, 2);
   t.equal(parseLoadArgs(['--requests', '1'], { BENCH_REQUESTS: '2' }, 2).requests, 1, 'the flag wins');
   t.equal(parseLoadArgs([], { BENCH_CONNECTIONS: '' }, 2).connections, 16, 'an empty variable is unset');
+  t.equal(parseLoadArgs(['--cluster-scheduling', 'none'], {}, 2).clusterScheduling, 'none');
+  t.equal(parseLoadArgs([], { BENCH_CLUSTER_SCHEDULING: 'none' }, 2).clusterScheduling, 'none');
+  t.equal(parseLoadArgs(['--cluster-scheduling', 'rr'], { BENCH_CLUSTER_SCHEDULING: 'none' }, 2).clusterScheduling, 'rr', 'the flag wins');
 
   const byCount = parseLoadArgs(['--handshakes', '5000'], {}, 2);
   t.equal(byCount.durationMs, undefined, '--handshakes alone bounds the window');
@@ -125,6 +129,8 @@ t.test('arguments: bad input is refused, naming the flag or variable', async (t)
   t.throws(() => parseLoadArgs(['--requests=-1'], {}, 2), /--requests expects an integer from 0 to 10000/);
   t.throws(() => parseLoadArgs(['--requests', 'some'], {}, 2), /--requests expects an integer/);
   t.throws(() => parseLoadArgs([], { BENCH_REQUESTS: '1.5' }, 2), /--requests \(from BENCH_REQUESTS\)/);
+  t.throws(() => parseLoadArgs(['--cluster-scheduling', 'random'], {}, 2), /--cluster-scheduling: unknown "random"; expected rr, none/);
+  t.throws(() => parseLoadArgs(['--cluster-scheduling', 'rr,none'], {}, 2), /--cluster-scheduling expects one of rr, none/);
 });
 
 t.test('the usage text documents every flag and variable', async (t) => {
@@ -460,9 +466,9 @@ t.test('end to end: the Redis modes (two hosts: on redis-server, on a Redis Clus
   }
 });
 
-t.test('end to end: cluster (node:cluster worker processes)', async (t) => {
+t.test('end to end: cluster (node:cluster worker processes, workers accepting themselves)', async (t) => {
   const { code, stdout, stderr, out } = await runBench(t, ['--modes', 'cluster', '--workers', '2', '--protocol', 'tls12-id', '--key', 'ecdsa',
-    '--connections', '4', '--warmup', '300ms', '--duration', '1s', '--rounds', '1']);
+    '--connections', '4', '--warmup', '300ms', '--duration', '1s', '--rounds', '1', '--cluster-scheduling', 'none']);
   t.equal(code, 0, `exit code 0\n${stdout}\n${stderr}`);
   const report = JSON.parse(readFileSync(join(out, 'load-latest.json'), 'utf8'));
   t.equal(report.runs.length, 1);
@@ -472,8 +478,10 @@ t.test('end to end: cluster (node:cluster worker processes)', async (t) => {
   t.equal(run.errors, 0, `no errors (${run.errorSamples.join('; ')})`);
   t.ok(run.resumptionRatio >= 0.95, `worker processes resume each other's sessions: ${run.resumptionRatio}`);
   t.ok(run.serverProcesses >= 3, `the primary and its 2 worker processes measured together (${run.serverProcesses})`);
-  const counters = (run.serverCounters as { counters: Record<string, number> }).counters;
+  const { counters, scheduling } = run.serverCounters as { counters: Record<string, number>; scheduling: string };
   t.ok(counters.resumed > 0 && counters.localHits + counters.ipcHits > 0, 'resumed through the local copies and the primary');
+  t.equal(scheduling, 'none', "the primary ran with the scheduling asked for (Node's cluster.schedulingPolicy)");
+  t.match(stdout, /node:cluster scheduling none/, 'and the report says so');
 });
 
 t.test('end to end: --requests on the Node modes (HTTPS, requests counted and timed)', async (t) => {
@@ -501,7 +509,7 @@ t.test('nginx-proxy: nginx terminates TLS and answers with what the Node upstrea
   const directory = mkdtempSync(join(tmpdir(), 'bench-proxy-test-'));
   t.teardown(() => rmSync(directory, { recursive: true, force: true }));
   const certificate = await makeCertificate('ecdsa', directory);
-  const server = await MODE_SERVERS['nginx-proxy'].start({ mode: 'nginx-proxy', protocol: 'tls12-ticket', workers: 1, certificate, host: '127.0.0.1', requests: 1 });
+  const server = await MODE_SERVERS['nginx-proxy'].start({ mode: 'nginx-proxy', protocol: 'tls12-ticket', workers: 1, certificate, host: '127.0.0.1', requests: 1, clusterScheduling: 'rr' });
   let stopped = false;
   t.teardown(async () => {
     if (!stopped) await server.stop();

@@ -13,7 +13,7 @@ import t from 'tap';
 import { Packr } from 'msgpackr';
 import { attachClusterCache, clusterServerOptions } from '../lib/processes/attach-cluster-cache.ts';
 import { COUNTER_NAMES } from '../lib/operations/counters.ts';
-import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, fromIpc, IPC_TAG, isTagged, P_GOT, P_HELLO, P_KEYS, P_OWNER, toIpc, W_CERTIFICATE, W_COUNTS, W_GET, W_HELLO, W_SET } from '../lib/owner/messages.ts';
+import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, FILTER_CHUNK_BYTES, fromIpc, IPC_TAG, isTagged, MAX_PAYLOAD_BYTES, P_FILTER, P_GOT, P_HELLO, P_KEYS, P_OWNER, P_STORED, toIpc, W_CERTIFICATE, W_COUNTS, W_GET, W_HELLO, W_SET } from '../lib/owner/messages.ts';
 import { loadConfig } from '../lib/config/load.ts';
 import { LocalSessions, LOCAL_ENTRY_OVERHEAD } from '../lib/processes/local-sessions.ts';
 import { startClusterCache } from '../lib/processes/cluster-cache.ts';
@@ -102,6 +102,11 @@ t.test('owner messages: what is encoded decodes; anything malformed is refused',
   t.same(decodeToOwner(encodeToOwner({ op: W_CERTIFICATE, fingerprint: '' }), max), { op: W_CERTIFICATE, fingerprint: '' }, 'or none');
   t.same(decodeToWorker(encodeToWorker({ op: P_GOT, request: 3, session: undefined, expired: true }), max), { op: P_GOT, request: 3, session: undefined, expired: true }, 'an expired miss');
   t.same(decodeToWorker(encodeToWorker({ op: P_OWNER, socket: '/run/user/1/tls-resumption/primary-7.sock' }), max), { op: P_OWNER, socket: '/run/user/1/tls-resumption/primary-7.sock' }, "the primary's socket");
+  t.same(decodeToWorker(encodeToWorker({ op: P_STORED, id: id(4) }), max), { op: P_STORED, id: id(4) }, 'a session ID the owner stored');
+  const chunk = Buffer.alloc(FILTER_CHUNK_BYTES, 0x5a);
+  const filterPart = encodeToWorker({ op: P_FILTER, offset: FILTER_CHUNK_BYTES, total: 4 * FILTER_CHUNK_BYTES, bits: chunk });
+  t.ok(filterPart.byteLength <= MAX_PAYLOAD_BYTES, `a whole chunk of the filter fits a frame (${filterPart.byteLength} bytes)`);
+  t.same(decodeToWorker(filterPart, max), { op: P_FILTER, offset: FILTER_CHUNK_BYTES, total: 4 * FILTER_CHUNK_BYTES, bits: chunk }, "a chunk of the owner's filter");
 
   // Over a cluster's IPC channel (the hello only): a tagged base64 string, or bytes on an advanced channel.
   const ipc = toIpc(encodeToOwner({ op: W_HELLO }));
@@ -159,6 +164,14 @@ t.test('owner messages: what is encoded decodes; anything malformed is refused',
     ['hello with a fourth field', tag([P_HELLO, settings, null, 'extra'])],
     ['owner socket not absolute', tag([P_OWNER, 'primary.sock'])],
     ['owner socket too long', tag([P_OWNER, `/${'x'.repeat(200)}`])],
+    ['stored id of 33 bytes', tag([P_STORED, Buffer.alloc(33)])],
+    ['filter of a size not a power of two', tag([P_FILTER, 0, 100_000, Buffer.alloc(10)])],
+    ['filter too small', tag([P_FILTER, 0, 1024, Buffer.alloc(10)])],
+    ['filter chunk past its end', tag([P_FILTER, FILTER_CHUNK_BYTES, 2 * FILTER_CHUNK_BYTES, Buffer.alloc(FILTER_CHUNK_BYTES + 1)])],
+    ['filter offset not a chunk boundary', tag([P_FILTER, 5, 2 * FILTER_CHUNK_BYTES, Buffer.alloc(10)])],
+    ['filter offset negative', tag([P_FILTER, -FILTER_CHUNK_BYTES, 2 * FILTER_CHUNK_BYTES, Buffer.alloc(10)])],
+    ['filter chunk empty', tag([P_FILTER, 0, 2 * FILTER_CHUNK_BYTES, Buffer.alloc(0)])],
+    ['filter chunk not bytes', tag([P_FILTER, 0, 2 * FILTER_CHUNK_BYTES, 'bits'])],
   ];
   for (const [name, message] of badForWorker) t.equal(decodeToWorker(message, max), undefined, `worker refuses: ${name}`);
   t.notOk(isTagged({ cmd: 'the app' }), "the application's messages are not ours");

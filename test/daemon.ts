@@ -115,6 +115,49 @@ t.test('the daemon killed: full handshakes, no stall; another daemon, and sessio
   t.equal(tickets.reused, 20, `after: TLS 1.3 tickets ${tickets.reused} of 20 resumed (the new daemon's keys)`);
 });
 
+t.test("TLS 1.3's made-up legacy session IDs are not sent to the daemon; sessions stored before a process started still resume there", async (t) => {
+  // Counts reach the daemon within a second (COUNTS_INTERVAL_MS); its metrics add up both processes.
+  const skipped = (): Promise<number> => metric(metricsPort, 'tls_session_cache_ipc_skipped_total');
+  const lookups = (): Promise<number> => metric(metricsPort, 'tls_session_cache_ipc_lookups_total');
+  // The counts of the tests before: all in once they stop changing for longer than a shipment interval.
+  const settled = async (): Promise<[number, number]> => {
+    let last = [NaN, NaN];
+    await until(async () => {
+      const now = [await skipped().catch(() => NaN), await lookups().catch(() => NaN)];
+      const same = now.every((n, i) => !Number.isNaN(n) && n === last[i]);
+      last = now;
+      if (!same) await new Promise((resolve) => setTimeout(resolve, 1200));
+      return same;
+    }, 15_000);
+    return last as [number, number];
+  };
+  const [skippedBefore, lookupsBefore] = await settled();
+  const tickets = await alternate([a.port, b.port], 20, 'TLSv1.3');
+  t.equal(tickets.reused, 20, `TLS 1.3 tickets: ${tickets.reused} of 20 resumed`);
+  // 21 ClientHellos, each with a random 32-byte legacy session ID that Node looks up: answered without the daemon.
+  const [skippedAfter, lookupsAfter] = await settled();
+  t.equal(skippedAfter - skippedBefore, 21, `${skippedAfter - skippedBefore} lookups of 21 not sent (the daemon's filter)`);
+  t.equal(lookupsAfter - lookupsBefore, 0, `${lookupsAfter - lookupsBefore} sent to the daemon`);
+
+  // Sessions made on A and B before C starts: C gets the daemon's filter with its hello, and asks about them.
+  const made: Buffer[] = [];
+  for (const port of [a.port, b.port, a.port, b.port]) made.push((await visit({ port, version: 'TLSv1.2', noTicket: true })).session!);
+  const c = await startServer();
+  const [skippedBeforeC, lookupsBeforeC] = await settled();
+  let reused = 0;
+  for (const session of made) if ((await visit({ port: c.port, version: 'TLSv1.2', noTicket: true, session })).reused) reused++;
+  t.equal(reused, made.length, `a process started afterwards resumed ${reused} of ${made.length} sessions stored before it`);
+  for (let i = 0; i < 3; i++) await visit({ port: c.port, version: 'TLSv1.3' });
+  // C holds the daemon's filter (the TLS 1.3 IDs were not sent), and the filter held the sessions from before (they were).
+  const [skippedAfterC, lookupsAfterC] = await settled();
+  t.equal(skippedAfterC - skippedBeforeC, 3, "C answered its 3 TLS 1.3 ClientHellos' lookups itself: it has the filter");
+  t.equal(lookupsAfterC - lookupsBeforeC, made.length, `C asked the daemon about the ${made.length} sessions from before: its filter held them`);
+  // And sessions stored after it started, by the others (announced by the daemon), both ways.
+  const ids = await alternate([a.port, c.port, b.port], 12, 'TLSv1.2');
+  t.equal(ids.reused, 12, `then ${ids.reused} of 12 resumed alternating over the three processes`);
+  c.kill();
+});
+
 t.test("a process whose settings are not the daemon's does not use it, and serves on its own", async (t) => {
   const other = await startServer({ TLS_CACHE_TIMEOUT: '2m' });
   await until(() => other.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith("the cache owner's settings are not this process's")), 10_000);

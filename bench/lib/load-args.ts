@@ -27,6 +27,14 @@ export type KeyType = (typeof KEY_TYPES)[number];
 /** Every mode, in the order runs and tables show them. */
 export const MODES = ['none', 'per-worker', 'shared', 'nginx', 'nginx-proxy', 'redis', 'cluster', 'redis-cluster', 'cluster-redis'] as const;
 export type ModeName = (typeof MODES)[number];
+/**
+ * How a `node:cluster` primary hands connections to its workers
+ * (`NODE_CLUSTER_SCHED_POLICY`): `rr`, Node's default on Linux (the primary
+ * accepts every connection and passes it to a worker over IPC), or `none`
+ * (the workers accept from one shared socket themselves).
+ */
+export const CLUSTER_SCHEDULINGS = ['rr', 'none'] as const;
+export type ClusterScheduling = (typeof CLUSTER_SCHEDULINGS)[number];
 
 export interface LoadConfig {
   /** Server worker counts; the whole matrix runs once per count. */
@@ -66,6 +74,8 @@ export interface LoadConfig {
    */
   groups: string | undefined;
   modes: ModeName[];
+  /** Scheduling of the `node:cluster` modes (`cluster`, `cluster-redis`). */
+  clusterScheduling: ClusterScheduling;
   quick: boolean;
   /** Results directory. */
   out: string | undefined;
@@ -89,6 +99,7 @@ export const OPTIONS = [
   { flag: 'key', env: 'BENCH_KEY', arg: 'K[,K...]', text: `certificate keys: rsa (RSA-2048), ecdsa (P-256)`, full: 'rsa', quick: 'rsa' },
   { flag: 'groups', env: 'BENCH_GROUPS', arg: 'G[:G...]', text: "key exchange groups the clients offer, e.g. X25519:P-256 (servers pick from them)", full: "Node's", quick: "Node's" },
   { flag: 'modes', env: 'BENCH_MODES', arg: 'M[,M...]', text: `modes: ${MODES.join(', ')} (nginx, nginx-proxy and the redis modes are skipped when nginx, redis-server or redis-cli is not on the PATH)`, full: MODES.join(','), quick: MODES.join(',') },
+  { flag: 'cluster-scheduling', env: 'BENCH_CLUSTER_SCHEDULING', arg: 'S', text: "how the node:cluster modes' primaries hand connections over: rr (Node's default: the primary accepts each and passes it on) or none (the workers accept themselves)", full: 'rr', quick: 'rr' },
   { flag: 'out', env: 'BENCH_OUT', arg: 'DIR', text: 'results directory', full: 'bench/results', quick: 'bench/results' },
   { flag: 'chart', env: 'BENCH_CHART', arg: 'FILE', text: 'also write the SVG chart to FILE (e.g. bench/load-chart.svg)', full: 'none', quick: 'none' },
 ] as const;
@@ -222,6 +233,11 @@ export function parseLoadArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
       return text.trim();
     }, undefined as string | undefined),
     modes: MODES.filter((m) => modes.includes(m)),
+    clusterScheduling: read('cluster-scheduling', (label, text) => {
+      const [one, ...more] = oneOf(label, text, CLUSTER_SCHEDULINGS);
+      if (more.length > 0) throw new RangeError(`--${label} expects one of ${CLUSTER_SCHEDULINGS.join(', ')}, got ${JSON.stringify(text)}`);
+      return one!;
+    }, 'rr' as ClusterScheduling),
     quick,
     out: read('out', (_l, t) => t, undefined as string | undefined),
     chart: read('chart', (_l, t) => t, undefined as string | undefined),

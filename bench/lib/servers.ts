@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import type { FromLoadServer, LoadServerSpec, ToLoadServer } from '../load-server-main.ts';
 import type { NodeMode } from '../load-server.ts';
 import type { BenchCertificate } from './certificates.ts';
-import { isTls13, type ModeName, type Protocol } from './load-args.ts';
+import { isTls13, type ClusterScheduling, type ModeName, type Protocol } from './load-args.ts';
 
 export interface ServerSpec {
   mode: ModeName;
@@ -29,6 +29,8 @@ export interface ServerSpec {
   host: string;
   /** HTTP/1.1 requests per connection (`--requests`): above 0, the Node modes serve HTTPS. */
   requests: number;
+  /** How the `node:cluster` modes' primaries hand connections to their workers (`--cluster-scheduling`, `NODE_CLUSTER_SCHED_POLICY`). */
+  clusterScheduling: ClusterScheduling;
 }
 
 export interface RunningServer {
@@ -108,7 +110,9 @@ function nodeModeServer(
         host: spec.host,
         ...(spec.requests > 0 ? { http: true } : {}),
       };
-      const child = fork(script, [JSON.stringify(serverSpec), ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+      // Read by the cluster module of a node:cluster primary (the cluster modes); the thread modes fork no processes.
+      const env = { ...process.env, NODE_CLUSTER_SCHED_POLICY: spec.clusterScheduling };
+      const child = fork(script, [JSON.stringify(serverSpec), ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env });
       const output = tail(child);
       return new Promise<RunningServer>((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -332,7 +336,7 @@ export const MODE_SERVERS: Readonly<Record<ModeName, ModeServer>> = {
   ),
   cluster: nodeModeServer(
     'shared',
-    'this project for node:cluster apps: worker processes (Node\'s default scheduling), the table in the primary reached over IPC with a local copy per process, ticket keys pushed to every process',
+    'this project for node:cluster apps: worker processes (scheduling as --cluster-scheduling says), the table in the primary reached over its Unix socket with a local copy per process, ticket keys pushed to every process',
     LOAD_CLUSTER_MAIN,
   ),
   'redis-cluster': nodeModeServer(

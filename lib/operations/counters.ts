@@ -75,6 +75,8 @@ export const COUNTER_NAMES = [
   'missTicketExpired',
   'missTicketError',
   'missTicketRefused',
+  // Lookups a worker process did not send: its copy of the owner's filter says the table cannot hold the ID (`owner/id-filter.ts`).
+  'ipcSkipped',
 ] as const;
 
 /** A counter's name. */

@@ -211,6 +211,9 @@ export function createMetrics(sources: MetricsSources): CacheMetrics {
   counter('ipc_malformed_total', 'IPC messages of this library that failed validation, in the primary or a worker (dropped)', [], (c) =>
     setTotal(c, counters.get('ipcMalformed')),
   );
+  counter('ipc_skipped_total', "Lookups a worker process answered as misses without asking: the owner's table never stored that session ID (every TLS 1.3 ClientHello's made-up legacy ID)", [], (c) =>
+    setTotal(c, counters.get('ipcSkipped')),
+  );
   counter('local_hits_total', "Lookups a worker process answered from its own local copy, without IPC", [], (c) =>
     setTotal(c, counters.get('localHits')),
   );

@@ -27,6 +27,7 @@ import { Packr } from 'msgpackr';
 import { COUNTER_NAMES } from '../operations/counters.ts';
 import type { TicketKeyRingState } from '../tickets/ring-state.ts';
 import { readWorkerSettings, type WorkerSettings } from '../runtime/worker-settings.ts';
+import { isFilterSize } from './id-filter.ts';
 
 /** The property that marks this library's messages on the shared channel. */
 export const IPC_TAG = 'tlsSessionCache';
@@ -57,6 +58,13 @@ export const P_COUNTS = 15;
 export const P_DELETE = 16;
 /** Over a cluster's IPC channel only: the path of the primary's socket, in answer to a {@link W_HELLO}. */
 export const P_OWNER = 17;
+/** Part of the owner's filter of stored session IDs (`id-filter.ts`), sent after its hello in chunks, in order. */
+export const P_FILTER = 18;
+/** A session ID the owner's table stored: every process adds it to its filter (`id-filter.ts`). */
+export const P_STORED = 19;
+
+/** Largest chunk of a filter in one {@link P_FILTER} message, in bytes. */
+export const FILTER_CHUNK_BYTES = 64 * 1024;
 
 /** A worker's message to the owner. */
 export type ToOwner =
@@ -77,7 +85,10 @@ export type ToWorker =
   | { op: typeof P_KEYS; keys: TicketKeyRingState }
   | { op: typeof P_FLUSH }
   | { op: typeof P_COUNTS; request: number }
-  | { op: typeof P_DELETE; id: Buffer };
+  | { op: typeof P_DELETE; id: Buffer }
+  /** `bits` go at `offset` of a filter generation of `total` bytes; the last chunk ends at `total`. */
+  | { op: typeof P_FILTER; offset: number; total: number; bits: Buffer }
+  | { op: typeof P_STORED; id: Buffer };
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -119,6 +130,10 @@ export function encodeToWorker(message: ToWorker): Buffer {
       return pack([P_COUNTS, message.request]);
     case P_DELETE:
       return pack([P_DELETE, message.id]);
+    case P_FILTER:
+      return pack([P_FILTER, message.offset, message.total, message.bits]);
+    case P_STORED:
+      return pack([P_STORED, message.id]);
   }
 }
 
@@ -224,6 +239,13 @@ export function decodeToWorker(bytes: Uint8Array, maxSessionSize: number): ToWor
   if (op === P_FLUSH && fields.length === 1) return { op };
   if (op === P_COUNTS && fields.length === 2 && isRequestId(fields[1])) return { op, request: fields[1] };
   if (op === P_DELETE && fields.length === 2 && isId(fields[1])) return { op, id: asBuffer(fields[1]) };
+  if (op === P_STORED && fields.length === 2 && isId(fields[1])) return { op, id: asBuffer(fields[1]) };
+  if (op === P_FILTER && fields.length === 4 && isFilterSize(fields[2]) && fields[3] instanceof Uint8Array) {
+    const [, offset, total, bits] = fields as [number, unknown, number, Uint8Array];
+    const fits = typeof offset === 'number' && Number.isInteger(offset) && offset >= 0 && offset % FILTER_CHUNK_BYTES === 0;
+    if (!fits || bits.byteLength === 0 || bits.byteLength > FILTER_CHUNK_BYTES || offset + bits.byteLength > total) return undefined;
+    return { op, offset, total, bits: asBuffer(bits) };
+  }
   return undefined;
 }
 

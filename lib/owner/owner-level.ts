@@ -13,6 +13,10 @@
  * waiting out the bound. A stopped owner then costs one bound per probe,
  * not one per handshake.
  *
+ * An ID the owner's table cannot hold (its filter, `id-filter.ts`, once a
+ * complete copy of it arrived) is a miss at once, counted in `ipcSkipped`:
+ * that is every TLS 1.3 ClientHello's made-up legacy session ID.
+ *
  * The channel itself is the caller's (`processes/worker-process.ts`): it gives this
  * store a `send` function and hands it the owner's answers
  * ({@link OwnerLevel.answer}).
@@ -21,6 +25,7 @@
  */
 import type { SharedCounters } from '../operations/counters.ts';
 import type { SessionLevel } from '../store/levelled-store.ts';
+import type { SessionIdFilter } from './id-filter.ts';
 import { MAX_REQUEST_ID, W_DELETE, W_GET, W_SET, type ToOwner } from './messages.ts';
 
 /** While the owner counts as absent, how often a lookup still asks it (the probe), in ms. */
@@ -35,7 +40,7 @@ export interface OwnerLevelOptions {
   ipcTimeout: number;
   /** Sends a message to the owner; returns false when the channel is closed. */
   send: (message: ToOwner) => boolean;
-  /** Where `ipcLookups`, `ipcHits` and `ipcTimeouts` are counted. */
+  /** Where `ipcLookups`, `ipcHits`, `ipcTimeouts` and `ipcSkipped` are counted. */
   counters: SharedCounters;
   /** Called when a lookup timed out while the owner counted as present (it is slow, stopped or gone). */
   onAbsent?: () => void;
@@ -59,6 +64,7 @@ export class OwnerLevel implements SessionLevel {
   #lastRequest = 0;
   #absent = false;
   #probedAt = 0;
+  #ids: SessionIdFilter | undefined;
 
   constructor(options: OwnerLevelOptions) {
     this.#options = options;
@@ -70,6 +76,19 @@ export class OwnerLevel implements SessionLevel {
     return this.#absent;
   }
 
+  /**
+   * The filter of the session IDs the owner's table holds, once this
+   * process has a complete copy (`undefined`: ask the owner about every ID,
+   * while it is on its way or when the owner sends none).
+   */
+  get filter(): SessionIdFilter | undefined {
+    return this.#ids;
+  }
+
+  set filter(ids: SessionIdFilter | undefined) {
+    this.#ids = ids;
+  }
+
   /** Lookups waiting for the owner. */
   get pending(): number {
     return this.#pending.size;
@@ -78,12 +97,17 @@ export class OwnerLevel implements SessionLevel {
   /**
    * A promise of the owner's answer, settled within `ipcTimeout` ms: the
    * session, or why not: `not_found` or `expired` (the owner's table said
-   * so), `timeout` (no answer in time); `unavailable` at once when not
-   * asked (the channel is closed, or the owner counts as absent and
+   * so), `timeout` (no answer in time); at once when not asked:
+   * `not_found` (the owner's table cannot hold it: {@link filter}), or
+   * `unavailable` (the channel is closed, or the owner counts as absent and
    * another lookup is its probe).
    */
-  lookUp(id: Uint8Array): 'unavailable' | Promise<Buffer | 'not_found' | 'expired' | 'timeout' | 'unavailable'> {
+  lookUp(id: Uint8Array): 'not_found' | 'unavailable' | Promise<Buffer | 'not_found' | 'expired' | 'timeout' | 'unavailable'> {
     const { counters } = this.#options;
+    if (this.#ids !== undefined && !this.#ids.mayHold(id)) {
+      counters.add('ipcSkipped');
+      return 'not_found';
+    }
     if (this.#absent) {
       // The owner is not answering: one probe at a time, now and then; the other lookups miss now.
       const now = this.#clock();
@@ -112,7 +136,10 @@ export class OwnerLevel implements SessionLevel {
   /** Sends a session to the owner's table until `expiresAt` (ms since the epoch), without waiting. False once it expired. */
   put(id: Uint8Array, session: Uint8Array, expiresAt: number): boolean {
     if (!(expiresAt > this.#clock())) return false;
-    return this.#options.send({ op: W_SET, id: Buffer.from(id), session: Buffer.from(session), expiresAt });
+    const sent = this.#options.send({ op: W_SET, id: Buffer.from(id), session: Buffer.from(session), expiresAt });
+    // Known at once here; the owner announces it to the other processes.
+    if (sent) this.#ids?.add(id);
+    return sent;
   }
 
   /**

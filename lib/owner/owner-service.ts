@@ -6,11 +6,12 @@
  * daemon (`daemon.ts`).
  *
  * Each connection is one worker process. It says hello and gets the
- * settings every worker must use and the ring; then it looks sessions up,
- * stores new ones, reports sessions ended by a fatal alert (every other
- * worker is told to drop its copy), its certificate and its counts. The
- * owner pushes every change of the ring, flushes and ends heard from other
- * hosts.
+ * settings every worker must use, the ring and the filter of the session
+ * IDs the table holds (`id-filter.ts`); then it looks sessions up, stores
+ * new ones, reports sessions ended by a fatal alert (every other worker is
+ * told to drop its copy), its certificate and its counts. The owner pushes
+ * every change of the ring, every session ID it stored, flushes and ends
+ * heard from other hosts.
  *
  * Nothing a connection sends can stop the owner: every frame is checked
  * (`frames.ts`, `messages.ts`); a malformed message is counted
@@ -27,16 +28,20 @@ import { SocketError } from '../errors.ts';
 import type { CachePrimary, FlushResult } from '../runtime/cache-primary.ts';
 import type { WorkerSettings } from '../runtime/worker-settings.ts';
 import { FrameReader, frame } from './frames.ts';
+import { filterBytesFor, SessionIdFilter } from './id-filter.ts';
 import {
   decodeToOwner,
   encodeToWorker,
+  FILTER_CHUNK_BYTES,
   MAX_REQUEST_ID,
   P_COUNTS,
   P_DELETE,
+  P_FILTER,
   P_FLUSH,
   P_GOT,
   P_HELLO,
   P_KEYS,
+  P_STORED,
   W_CERTIFICATE,
   W_COUNTS,
   W_DELETE,
@@ -80,6 +85,8 @@ export class OwnerService {
   readonly #clock: () => number;
   readonly #server: Server;
   readonly #peers = new Set<Peer>();
+  /** The session IDs the table was given: each process keeps a copy, and asks only about IDs in it. */
+  readonly #ids: SessionIdFilter;
   readonly #countWaiters = new Map<number, { peers: Set<Peer>; done: () => void }>();
   #countsRequest = 0;
   #closed = false;
@@ -93,6 +100,11 @@ export class OwnerService {
     this.socketPath = options.socketPath;
     this.#clock = options.clock ?? Date.now;
     this.#server = server;
+    this.#ids = new SessionIdFilter({
+      byteLength: filterBytesFor(options.primary.table.stats().capacityEntries),
+      periodMs: options.settings.config.timeout * 1000,
+      clock: this.#clock,
+    });
     server.on('connection', (socket) => this.#accept(socket));
     // A failing accept (EMFILE, ...) must not end the owner; the next connection may succeed.
     server.on('error', () => {});
@@ -258,10 +270,16 @@ export class OwnerService {
       case W_SET: {
         // The worker worked the expiry out already; never later than a whole timeout from now on this clock.
         const latest = this.#clock() + this.#settings.config.timeout * 1000;
+        let stored = false;
         try {
-          table.set(message.id, message.session, Math.min(message.expiresAt, latest));
+          stored = table.set(message.id, message.session, Math.min(message.expiresAt, latest));
         } catch {
           // Refused (oversize, ...) and counted by the table; the worker keeps its copy.
+        }
+        if (stored) {
+          // Every process, the storing one too: its own copy of the filter may have been replaced by a snapshot since.
+          this.#ids.add(message.id);
+          this.broadcast({ op: P_STORED, id: message.id });
         }
         return;
       }
@@ -269,6 +287,11 @@ export class OwnerService {
         const keys = ticketKeys?.snapshot();
         this.#send(peer, { op: P_HELLO, settings: this.#settings, keys });
         for (const key of keys?.keys ?? []) key.key.fill(0);
+        // In this same turn: every ID stored from now on is announced to this peer after its filter.
+        const bits = Buffer.from(this.#ids.snapshot().buffer);
+        for (let offset = 0; offset < bits.byteLength; offset += FILTER_CHUNK_BYTES) {
+          this.#send(peer, { op: P_FILTER, offset, total: bits.byteLength, bits: bits.subarray(offset, offset + FILTER_CHUNK_BYTES) });
+        }
         peer.attached = true;
         return;
       }

@@ -23,7 +23,7 @@
  * daemon has new keys: the process takes them).
  *
  * It then keeps what the owner pushes (new ticket keys, flushes, sessions
- * ended by a fatal alert), gives its servers one store of levels (its
+ * ended by a fatal alert, the IDs its table holds: `owner/id-filter.ts`), gives its servers one store of levels (its
  * local copy, the owner's table, and Redis over a connection of its own
  * when the deployment shares sessions through it) and ships this process's
  * counts to the owner. Every message is checked (`owner/messages.ts`); one
@@ -40,18 +40,15 @@ import { SessionTimeoutMismatchError } from '../errors.ts';
 import { loadConfig } from '../config/load.ts';
 import type { CacheConfig } from '../config/settings.ts';
 import {
-  decodeToWorker,
-  encodeToOwner,
-  fromIpc,
-  isTagged,
   P_COUNTS,
   P_DELETE,
+  P_FILTER,
   P_FLUSH,
   P_GOT,
   P_HELLO,
   P_KEYS,
   P_OWNER,
-  toIpc,
+  P_STORED,
   W_COUNTS,
   W_CERTIFICATE,
   W_HELLO,
@@ -59,6 +56,7 @@ import {
   type ToWorker,
 } from '../owner/messages.ts';
 import { OwnerLevel } from '../owner/owner-level.ts';
+import { FilterCopy } from '../owner/id-filter.ts';
 import { SocketChannel } from '../owner/socket-channel.ts';
 import { socketPathOf } from '../owner/socket-path.ts';
 import { LevelledStore, type SessionLevel } from '../store/levelled-store.ts';
@@ -67,6 +65,7 @@ import { RedisSessionLevel } from '../redis/session-store.ts';
 import { redisTargetOf, type RedisClient } from '../redis/topology.ts';
 import { connectRedis, waitUntilReady } from '../redis/connection.ts';
 import { LocalSessions } from './local-sessions.ts';
+import { askPrimary } from './ask-primary.ts';
 import { attachRuntime, type RuntimeBinding } from '../runtime/attach-runtime.ts';
 import type { WorkerSettings } from '../runtime/worker-settings.ts';
 import { SNI_WARNING, unboundWarning } from '../runtime/certificate-binding.ts';
@@ -79,10 +78,6 @@ import type { TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 export const COUNTS_INTERVAL_MS = 1000;
 /** The owner's absence is logged at most this often (a busy owner may miss the bound now and then). */
 const ABSENCE_LOG_INTERVAL_MS = 60_000;
-/** How often the hello is sent again over IPC while the primary has not answered. */
-const HELLO_RETRY_MS = 250;
-/** After helloTimeout, how often a primary that has not answered is asked again (it may start its cache later). */
-const LATE_HELLO_RETRY_MS = 1000;
 /** How long the first attach waits for this process's Redis connection (with Redis) before it resolves anyway. */
 const REDIS_START_WAIT_MS = 2000;
 /** How long the first attach waits for an owner's hello while none is connected (one being started), in ms. */
@@ -157,6 +152,8 @@ export class ProcessWorker {
   /** With Redis: this process's own connection. */
   readonly #redis: RedisClient | undefined;
   readonly #channel: SocketChannel;
+  /** The owner's filter of stored IDs, arriving after its hello; the complete one goes to {@link ipc}. */
+  readonly #filterCopy = new FilterCopy();
 
   private constructor(
     settings: WorkerSettings,
@@ -284,6 +281,15 @@ export class ProcessWorker {
           // Only ever sent over IPC.
           this.counters.add('ipcMalformed');
           return;
+        case P_FILTER: {
+          const filter = this.#filterCopy.push(message.offset, message.total, message.bits, this.settings.config.timeout * 1000);
+          if (filter === 'malformed') this.counters.add('ipcMalformed');
+          else if (filter !== undefined && this.#accepted) this.ipc.filter = filter;
+          return;
+        }
+        case P_STORED:
+          this.ipc.filter?.add(message.id);
+          return;
       }
     } catch {
       // A state that does not fit (TicketKeyRing.load refuses it whole): the keys in use stay.
@@ -296,6 +302,7 @@ export class ProcessWorker {
   /** A connection to the owner opened: say hello (its answer gives the settings, to check, and the ring). */
   connected(): void {
     this.#accepted = false;
+    this.#forgetFilter();
     this.#channel.send({ op: W_HELLO });
   }
 
@@ -323,6 +330,7 @@ export class ProcessWorker {
   /** The connection to the owner closed: waiting lookups end as misses now. */
   disconnected(): void {
     this.#accepted = false;
+    this.#forgetFilter();
     this.ipc.abandon();
     if (cluster.worker?.exitedAfterDisconnect === true) return;
     this.logger.warn({ socket: this.socketPath }, 'the connection to the cache owner closed: lookups are misses and the local copy serves until it is back');
@@ -348,6 +356,12 @@ export class ProcessWorker {
     // Certificates announced before this connection are announced again, to this owner.
     for (const certificate of this.#certificates) this.#send({ op: W_CERTIFICATE, fingerprint: certificate.fingerprint ?? '' });
     this.logger.debug({ socket: this.socketPath, ticketKeys: this.ticketKeys?.stats() }, 'connected to the cache owner');
+  }
+
+  /** Until the (next) owner's filter is complete, every lookup goes to it. */
+  #forgetFilter(): void {
+    this.ipc.filter = undefined;
+    this.#filterCopy.reset();
   }
 
   #loadKeys(keys: TicketKeyRingState): void {
@@ -408,6 +422,8 @@ export class ProcessWorker {
       }
       let worker: ProcessWorker | undefined;
       let first: { settings: WorkerSettings; keys: TicketKeyRingState | undefined } | undefined;
+      // The owner's filter and the IDs it stored, sent after its first hello while the worker is being made.
+      const early: ToWorker[] = [];
       let answered: () => void = () => {};
       const gotHello = new Promise<void>((resolve) => {
         answered = resolve;
@@ -430,6 +446,8 @@ export class ProcessWorker {
           } else if (message.op === P_HELLO && first === undefined) {
             first = { settings: message.settings, keys: message.keys };
             answered();
+          } else if ((message.op === P_FILTER || message.op === P_STORED) && first !== undefined) {
+            early.push(message);
           } else {
             // Before the worker is made only the hello is expected; the owner pushes what changes again later.
             for (const key of message.op === P_KEYS || message.op === P_HELLO ? (message.keys?.keys ?? []) : []) key.key.fill(0);
@@ -477,6 +495,7 @@ export class ProcessWorker {
       }
       worker = made;
       made.#accepted = hello !== undefined && made.#channel.connected;
+      for (const message of early.splice(0)) made.handle(message);
       late = (socket) => {
         if (socket === channel.socketPath) return;
         logger.info({ socket }, 'the node:cluster primary answered: using its cache from now on');
@@ -500,59 +519,6 @@ export class ProcessWorker {
   }
 }
 
-/**
- * Asks the `node:cluster` primary for its socket over the cluster's IPC
- * channel (again every {@link HELLO_RETRY_MS} ms): its path, or
- * `undefined` when it did not answer within `timeout` ms (it runs no
- * cache, or not yet).
- */
-async function askPrimary(timeout: number, counters: SharedCounters, late: (socket: string) => void): Promise<string | undefined> {
-  let socket: string | undefined;
-  let timedOut = false;
-  let lateSeen = false;
-  let answered: () => void = () => {};
-  const got = new Promise<void>((resolve) => {
-    answered = resolve;
-  });
-  // Stays on: any later message of this library on the channel is malformed (the rest goes over the socket).
-  process.on('message', (raw: unknown): void => {
-    if (!isTagged(raw)) return;
-    const bytes = fromIpc(raw);
-    const message = bytes === undefined ? undefined : decodeToWorker(bytes, 1);
-    if (message?.op === P_OWNER && !timedOut) {
-      socket ??= message.socket;
-      answered();
-    } else if (message?.op === P_OWNER) {
-      // After the wait: the primary runs its cache after all (later answers to the hellos sent meanwhile say the same).
-      if (!lateSeen) late(message.socket);
-      lateSeen = true;
-    } else {
-      counters.add('ipcMalformed');
-    }
-  });
-  const hello = toIpc(encodeToOwner({ op: W_HELLO }));
-  const send = (): void => {
-    try {
-      if (process.connected) process.send!(hello, undefined, undefined, ignore);
-    } catch {
-      // The channel is closing: the wait ends on its own.
-    }
-  };
-  const retry = setInterval(send, HELLO_RETRY_MS);
-  let timer: NodeJS.Timeout | undefined;
-  send();
-  await Promise.race([got, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout)))]);
-  clearTimeout(timer);
-  clearInterval(retry);
-  timedOut = socket === undefined;
-  if (timedOut) {
-    // Unanswered: asked again now and then, so that a primary that starts its cache later is found.
-    const again = setInterval(() => (lateSeen ? clearInterval(again) : send()), LATE_HELLO_RETRY_MS);
-    again.unref();
-  }
-  return socket;
-}
-
 const warned = new Set<string>();
 
 /** The SNI and unbound-certificate warnings, each once per process (see `runtime/certificate-binding.ts`). */
@@ -568,7 +534,6 @@ function warnOnce(logger: Logger, { sni, certificate }: RuntimeBinding): void {
   }
 }
 
-function ignore(): void {}
 
 /** Whether an owner's settings are this process's where they must be: what its servers were created with, and tickets. */
 function agree(ours: Readonly<CacheConfig>, theirs: Readonly<CacheConfig>): boolean {
