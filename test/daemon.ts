@@ -142,8 +142,9 @@ t.test("TLS 1.3's made-up legacy session IDs are not sent to the daemon; session
   // Sessions made on A and B before C starts: C gets the daemon's filter with its hello, and asks about them.
   const made: Buffer[] = [];
   for (const port of [a.port, b.port, a.port, b.port]) made.push((await visit({ port, version: 'TLSv1.2', noTicket: true })).session!);
+  // Those 4 full handshakes offered no session ID, so nothing was looked up since: the counts stand where they were.
   const c = await startServer();
-  const [skippedBeforeC, lookupsBeforeC] = await settled();
+  const [skippedBeforeC, lookupsBeforeC] = [skippedAfter, lookupsAfter];
   let reused = 0;
   for (const session of made) if ((await visit({ port: c.port, version: 'TLSv1.2', noTicket: true, session })).reused) reused++;
   t.equal(reused, made.length, `a process started afterwards resumed ${reused} of ${made.length} sessions stored before it`);
