@@ -8,11 +8,16 @@
  * @module
  */
 import { handleDaemonSignals, runDaemon } from './daemon.ts';
+import { watchDaemonLog } from './daemon-log.ts';
 
 try {
   const daemon = await runDaemon();
   if (daemon === undefined) process.exitCode = 0;
-  else handleDaemonSignals(daemon, daemon.primary.logger);
+  else {
+    handleDaemonSignals(daemon, daemon.primary.logger);
+    // Started detached, its output is <socket>.log: kept from growing without bound.
+    watchDaemonLog(daemon.socketPath);
+  }
 } catch (error) {
   const { code, message } = error as { code?: string; message?: string };
   process.stderr.write(`tls-resumption daemon: could not start: ${code ? `${code}: ` : ''}${message ?? String(error)}\n`);
