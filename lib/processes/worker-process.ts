@@ -23,10 +23,11 @@
  * daemon has new keys: the process takes them).
  *
  * It then keeps what the owner pushes (new ticket keys, flushes, sessions
- * ended by a fatal alert, the IDs its table holds: `owner/id-filter.ts`), gives its servers one store of levels (its
- * local copy, the owner's table, and Redis over a connection of its own
- * when the deployment shares sessions through it) and ships this process's
- * counts to the owner. Every message is checked (`owner/messages.ts`); one
+ * ended by a fatal alert, the session IDs its table holds:
+ * `owner/id-filter.ts`), gives its servers one store of levels (its local
+ * copy, the owner's table, and Redis over a connection of its own when the
+ * deployment shares sessions through it) and ships this process's counts
+ * to the owner. Every message is checked (`owner/messages.ts`); one
  * that fails is counted (`ipcMalformed`) and dropped.
  *
  * @module
