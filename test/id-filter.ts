@@ -97,3 +97,42 @@ t.test('a snapshot sent in chunks rebuilds the filter; a chunk out of order drop
   t.equal(copy.push(0, 1000, bits.subarray(0, 10), PERIOD), 'malformed', 'a total that is no filter size');
   t.throws(() => rebuilt.load(new Uint8Array(MIN_FILTER_BYTES)), RangeError, 'a snapshot of another size does not load');
 });
+
+t.test("a process's owner level: IDs not in the filter stay in the process; IDs stored while the filter was on its way are added to it", async (t) => {
+  const { OwnerLevel, MAX_UNFILTERED } = await import('../lib/owner/owner-level.ts');
+  const { SharedCounters } = await import('../lib/operations/counters.ts');
+  const { W_GET, W_SET } = await import('../lib/owner/messages.ts');
+  const counters = SharedCounters.create();
+  const sent: Array<{ op: number }> = [];
+  const level = new OwnerLevel({ ipcTimeout: 50, counters, send: (message) => (sent.push(message), true) });
+  const expiresAt = Date.now() + 60_000;
+  const mine = randomBytes(32);
+  t.ok(level.put(mine, Buffer.alloc(100, 1), expiresAt), 'a session sent while no filter is set');
+  const stranger = randomBytes(32);
+  const asked = level.lookUp(stranger);
+  t.type(asked, Promise, 'without a filter, every ID is asked about');
+  t.equal(sent.at(-1)!.op, W_GET);
+  level.abandon();
+
+  level.filter = new SessionIdFilter({ byteLength: MIN_FILTER_BYTES, periodMs: PERIOD });
+  t.ok(level.filter!.mayHold(mine), 'the ID sent before the filter came is in it');
+  const before = sent.length;
+  t.equal(level.lookUp(randomBytes(32)), 'not_found', 'an ID the owner never stored: a miss at once');
+  t.equal(sent.length, before, 'nothing sent for it');
+  t.equal(counters.get('ipcSkipped'), 1, 'counted in ipcSkipped');
+  t.type(level.lookUp(mine), Promise, 'an ID in the filter is asked about');
+  level.abandon();
+  const later = randomBytes(32);
+  level.put(later, Buffer.alloc(100, 2), expiresAt);
+  t.equal(sent.at(-1)!.op, W_SET);
+  t.ok(level.filter!.mayHold(later), 'a session sent with the filter set goes in at once');
+
+  level.filter = undefined;
+  t.type(level.lookUp(randomBytes(32)), Promise, 'the filter forgotten (a new connection): every ID is asked about again');
+  level.abandon();
+  for (let i = 0; i <= MAX_UNFILTERED; i++) level.put(randomBytes(8), Buffer.alloc(10, 3), expiresAt);
+  level.filter = new SessionIdFilter({ byteLength: MIN_FILTER_BYTES, periodMs: PERIOD });
+  t.equal(level.filter, undefined, `more than ${MAX_UNFILTERED} sessions sent meanwhile: the filter is not used`);
+  t.type(level.lookUp(randomBytes(32)), Promise, 'and every ID is asked about');
+  level.abandon();
+});

@@ -15,13 +15,15 @@
  * How it stays right:
  * - **No false "absent" for a session the owner holds.** The owner adds
  *   every session ID it stores to its own filter and announces it to every
- *   process (`P_STORED`, the storing one included); a process adds the IDs
- *   it stores itself at once. A process that connects gets the owner's whole
- *   filter after the hello (`P_FILTER`, in chunks) and asks the owner about
- *   everything until that copy is complete. The one window left: a session
- *   stored by one process is looked up on another before the owner's
- *   announcement reached it (a client reconnecting within a round trip of
- *   the owner): that lookup is a miss, a full handshake.
+ *   other process (`P_STORED`, the IDs of one event-loop turn in one
+ *   message); a process adds the IDs it stores itself at once. A process
+ *   that connects gets the owner's whole filter after the hello
+ *   (`P_FILTER`, in chunks), asks the owner about everything until that
+ *   copy is complete, and adds to it the IDs it stored meanwhile. The one
+ *   window left: a session stored by one process is looked up on another
+ *   before the owner's announcement reached it (a client reconnecting
+ *   within a round trip of the owner): that lookup is a miss, a full
+ *   handshake.
  * - **Nothing is ever removed**, so a filter only errs towards asking: an
  *   ID whose session expired, ended or was flushed, or one whose two bit
  *   positions other IDs set (about 5% of unknown IDs with a full table),

@@ -60,8 +60,11 @@ export const P_DELETE = 16;
 export const P_OWNER = 17;
 /** Part of the owner's filter of stored session IDs (`id-filter.ts`), sent after its hello in chunks, in order. */
 export const P_FILTER = 18;
-/** A session ID the owner's table stored: every process adds it to its filter (`id-filter.ts`). */
+/** Session IDs the owner's table stored (those of one event-loop turn): every process adds them to its filter (`id-filter.ts`). */
 export const P_STORED = 19;
+
+/** Most session IDs in one {@link P_STORED} message (34 KiB at 32 bytes each, framing included). */
+export const MAX_STORED_IDS = 1000;
 
 /** Largest chunk of a filter in one {@link P_FILTER} message, in bytes. */
 export const FILTER_CHUNK_BYTES = 64 * 1024;
@@ -88,7 +91,7 @@ export type ToWorker =
   | { op: typeof P_DELETE; id: Buffer }
   /** `bits` go at `offset` of a filter generation of `total` bytes; the last chunk ends at `total`. */
   | { op: typeof P_FILTER; offset: number; total: number; bits: Buffer }
-  | { op: typeof P_STORED; id: Buffer };
+  | { op: typeof P_STORED; ids: Buffer[] };
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -133,7 +136,7 @@ export function encodeToWorker(message: ToWorker): Buffer {
     case P_FILTER:
       return pack([P_FILTER, message.offset, message.total, message.bits]);
     case P_STORED:
-      return pack([P_STORED, message.id]);
+      return pack([P_STORED, message.ids]);
   }
 }
 
@@ -239,7 +242,11 @@ export function decodeToWorker(bytes: Uint8Array, maxSessionSize: number): ToWor
   if (op === P_FLUSH && fields.length === 1) return { op };
   if (op === P_COUNTS && fields.length === 2 && isRequestId(fields[1])) return { op, request: fields[1] };
   if (op === P_DELETE && fields.length === 2 && isId(fields[1])) return { op, id: asBuffer(fields[1]) };
-  if (op === P_STORED && fields.length === 2 && isId(fields[1])) return { op, id: asBuffer(fields[1]) };
+  if (op === P_STORED && fields.length === 2 && Array.isArray(fields[1])) {
+    const ids: unknown[] = fields[1];
+    if (ids.length === 0 || ids.length > MAX_STORED_IDS || !ids.every(isId)) return undefined;
+    return { op, ids: ids.map(asBuffer) };
+  }
   if (op === P_FILTER && fields.length === 4 && isFilterSize(fields[2]) && fields[3] instanceof Uint8Array) {
     const [, offset, total, bits] = fields as [number, unknown, number, Uint8Array];
     const fits = typeof offset === 'number' && Number.isInteger(offset) && offset >= 0 && offset % FILTER_CHUNK_BYTES === 0;

@@ -31,6 +31,9 @@ import { MAX_REQUEST_ID, W_DELETE, W_GET, W_SET, type ToOwner } from './messages
 /** While the owner counts as absent, how often a lookup still asks it (the probe), in ms. */
 export const PROBE_INTERVAL_MS = 250;
 
+/** Most IDs remembered while the owner's filter is on its way (it arrives within milliseconds of the hello). */
+export const MAX_UNFILTERED = 10_000;
+
 /** Answers older than this many requests are no longer told apart from forged ones. */
 const LATE_WINDOW = 1 << 16;
 
@@ -65,6 +68,8 @@ export class OwnerLevel implements SessionLevel {
   #absent = false;
   #probedAt = 0;
   #ids: SessionIdFilter | undefined;
+  /** IDs sent since the filter was last set or forgotten, while there was none; `undefined` once too many. */
+  #unfiltered: Buffer[] | undefined = [];
 
   constructor(options: OwnerLevelOptions) {
     this.#options = options;
@@ -85,7 +90,21 @@ export class OwnerLevel implements SessionLevel {
     return this.#ids;
   }
 
+  /**
+   * Sets (or, with `undefined`, forgets) the filter. The session IDs this
+   * process sent while none was set are added to it: the owner announces
+   * each ID to the other processes only, and its snapshot may predate them.
+   * Should more than {@link MAX_UNFILTERED} be sent meanwhile, the filter is
+   * not used (every lookup goes to the owner until the next connection).
+   */
   set filter(ids: SessionIdFilter | undefined) {
+    const sent = this.#unfiltered;
+    this.#unfiltered = [];
+    if (ids === undefined || sent === undefined) {
+      this.#ids = undefined;
+      return;
+    }
+    for (const id of sent) ids.add(id);
     this.#ids = ids;
   }
 
@@ -136,9 +155,14 @@ export class OwnerLevel implements SessionLevel {
   /** Sends a session to the owner's table until `expiresAt` (ms since the epoch), without waiting. False once it expired. */
   put(id: Uint8Array, session: Uint8Array, expiresAt: number): boolean {
     if (!(expiresAt > this.#clock())) return false;
-    const sent = this.#options.send({ op: W_SET, id: Buffer.from(id), session: Buffer.from(session), expiresAt });
-    // Known at once here; the owner announces it to the other processes.
-    if (sent) this.#ids?.add(id);
+    const key = Buffer.from(id);
+    const sent = this.#options.send({ op: W_SET, id: key, session: Buffer.from(session), expiresAt });
+    // Known here at once; the owner announces it to the other processes only.
+    if (sent && this.#ids !== undefined) this.#ids.add(key);
+    else if (sent && this.#unfiltered !== undefined) {
+      if (this.#unfiltered.length < MAX_UNFILTERED) this.#unfiltered.push(key);
+      else this.#unfiltered = undefined;
+    }
     return sent;
   }
 

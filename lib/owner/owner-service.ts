@@ -34,6 +34,7 @@ import {
   encodeToWorker,
   FILTER_CHUNK_BYTES,
   MAX_REQUEST_ID,
+  MAX_STORED_IDS,
   P_COUNTS,
   P_DELETE,
   P_FILTER,
@@ -87,6 +88,8 @@ export class OwnerService {
   readonly #peers = new Set<Peer>();
   /** The session IDs the table was given: each process keeps a copy, and asks only about IDs in it. */
   readonly #ids: SessionIdFilter;
+  /** IDs stored this event-loop turn, and who sent each: announced together at its end, to every other process. */
+  #stored: Array<{ id: Buffer; from: Peer }> = [];
   readonly #countWaiters = new Map<number, { peers: Set<Peer>; done: () => void }>();
   #countsRequest = 0;
   #closed = false;
@@ -277,9 +280,10 @@ export class OwnerService {
           // Refused (oversize, ...) and counted by the table; the worker keeps its copy.
         }
         if (stored) {
-          // Every process, the storing one too: its own copy of the filter may have been replaced by a snapshot since.
           this.#ids.add(message.id);
-          this.broadcast({ op: P_STORED, id: message.id });
+          // One message per process per turn however many were stored: each costs the process a wake-up.
+          if (this.#stored.length === 0) setImmediate(() => this.#announceStored());
+          this.#stored.push({ id: message.id, from: peer });
         }
         return;
       }
@@ -319,6 +323,18 @@ export class OwnerService {
         }
         return;
       }
+    }
+  }
+
+  /** Tells every process the IDs the others stored this turn (the storing process knows its own). */
+  #announceStored(): void {
+    const stored = this.#stored;
+    this.#stored = [];
+    if (this.#closed) return;
+    for (const peer of this.#peers) {
+      if (!peer.attached) continue;
+      const ids = stored.filter((entry) => entry.from !== peer).map((entry) => entry.id);
+      for (let i = 0; i < ids.length; i += MAX_STORED_IDS) this.#send(peer, { op: P_STORED, ids: ids.slice(i, i + MAX_STORED_IDS) });
     }
   }
 

@@ -289,7 +289,7 @@ export class ProcessWorker {
           return;
         }
         case P_STORED:
-          this.ipc.filter?.add(message.id);
+          for (const id of message.ids) this.ipc.filter?.add(id);
           return;
       }
     } catch {
