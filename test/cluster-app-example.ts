@@ -3,7 +3,8 @@
  * app written the ordinary way with one call and one attach added, started
  * as a real process with 2 worker processes and its development
  * certificate, driven by Node's HTTPS client (its agent reuses TLS
- * sessions) and `openssl s_client`; SIGHUP restarts the worker processes
+ * sessions) and `openssl s_client`; its workers accept connections
+ * themselves (SCHED_NONE, read from /proc); SIGHUP restarts the worker processes
  * (sessions from before resume on the new ones, no extra worker is forked),
  * SIGUSR1 rotates the ticket keys (old tickets still resume), SIGUSR2
  * flushes (they no longer do), SIGTERM stops.
@@ -11,6 +12,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:crypto';
 import { connect } from 'node:tls';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, get } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -82,6 +84,29 @@ t.test('openssl s_client -sess_out, then -sess_in: Reused', { skip: !hasOpenssl 
     for (let i = 0; i < 4; i++) if (/^Reused, /m.test((await exec('openssl', [...common, '-sess_in', file], REQUEST)).stdout)) reused++;
     t.equal(reused, 4, `${name}: Reused 4 times out of 4`);
   }
+});
+
+t.test('the worker processes accept connections themselves (SCHED_NONE): each holds the listening socket', async (t) => {
+  const pids = new Set<string>();
+  for (let i = 0; i < 20 && pids.size < 2; i++) pids.add((await visitHttps()).pid!);
+  t.equal(pids.size, 2, 'both worker processes answered');
+  // The socket listening on the port, from the kernel's table (state 0A: LISTEN), and who holds it.
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = ['/proc/net/tcp', '/proc/net/tcp6']
+    .flatMap((file) => readFileSync(file, 'utf8').split('\n').slice(1))
+    .map((line) => line.trim().split(/\s+/))
+    .filter((fields) => fields[1]?.endsWith(`:${hexPort}`) && fields[3] === '0A')
+    .map((fields) => fields[9]);
+  t.equal(inodes.length, 1, 'one listening socket on the port');
+  const holds = (pid: string): boolean =>
+    readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inodes[0]}]`;
+      } catch {
+        return false;
+      }
+    });
+  for (const pid of pids) t.ok(holds(pid), `worker process ${pid} holds it (under SCHED_RR only the primary would)`);
 });
 
 t.test('SIGHUP restarts every worker process; sessions from before resume on the new ones', async (t) => {
