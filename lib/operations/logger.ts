@@ -8,10 +8,10 @@
 import { pino, type Logger } from 'pino';
 import { createRequire } from 'node:module';
 import type PinoPretty from 'pino-pretty';
+import type { CacheConfig } from '../config/settings.ts';
 
 /** pino-pretty is loaded only for pretty lines: a process logging JSON (a service, a daemon) does not pay its start-up. */
 const require = createRequire(import.meta.url);
-import type { CacheConfig } from '../config/settings.ts';
 
 /** A resolved format: what the log lines look like. */
 export type LogFormat = 'json' | 'pretty';
