@@ -13,7 +13,7 @@ import t from 'tap';
 import { Packr } from 'msgpackr';
 import { attachClusterCache, clusterServerOptions } from '../lib/processes/attach-cluster-cache.ts';
 import { COUNTER_NAMES } from '../lib/operations/counters.ts';
-import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, FILTER_CHUNK_BYTES, fromIpc, IPC_TAG, isTagged, MAX_PAYLOAD_BYTES, MAX_STORED_IDS, P_FILTER, P_GOT, P_HELLO, P_KEYS, P_OWNER, P_STORED, toIpc, W_CERTIFICATE, W_COUNTS, W_GET, W_HELLO, W_SET } from '../lib/owner/messages.ts';
+import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, FILTER_CHUNK_BYTES, fromIpc, IPC_TAG, isTagged, MAX_PAYLOAD_BYTES, MAX_STORED_IDS, P_FILTER, P_GOT, P_HELLO, P_KEYS, P_OWNER, P_SET_DONE, P_STORED, toIpc, W_CERTIFICATE, W_COUNTS, W_GET, W_HELLO, W_SET } from '../lib/owner/messages.ts';
 import { loadConfig } from '../lib/config/load.ts';
 import { LocalSessions, LOCAL_ENTRY_OVERHEAD } from '../lib/processes/local-sessions.ts';
 import { startClusterCache } from '../lib/processes/cluster-cache.ts';
@@ -103,6 +103,7 @@ t.test('owner messages: what is encoded decodes; anything malformed is refused',
   t.same(decodeToWorker(encodeToWorker({ op: P_GOT, request: 3, session: undefined, expired: true }), max), { op: P_GOT, request: 3, session: undefined, expired: true }, 'an expired miss');
   t.same(decodeToWorker(encodeToWorker({ op: P_OWNER, socket: '/run/user/1/tls-resumption/primary-7.sock' }), max), { op: P_OWNER, socket: '/run/user/1/tls-resumption/primary-7.sock' }, "the primary's socket");
   t.same(decodeToWorker(encodeToWorker({ op: P_STORED, ids: [id(4), Buffer.alloc(1, 5)] }), max), { op: P_STORED, ids: [id(4), Buffer.alloc(1, 5)] }, 'session IDs the owner stored');
+  t.same(decodeToWorker(encodeToWorker({ op: P_SET_DONE, ids: [id(6)] }), max), { op: P_SET_DONE, ids: [id(6)] }, "a process's session IDs the owner handled");
   const most = encodeToWorker({ op: P_STORED, ids: Array.from({ length: MAX_STORED_IDS }, (_, i) => id(i % 256)) });
   t.ok(most.byteLength <= MAX_PAYLOAD_BYTES, `${MAX_STORED_IDS} IDs of 32 bytes fit a frame (${most.byteLength} bytes)`);
   const chunk = Buffer.alloc(FILTER_CHUNK_BYTES, 0x5a);
@@ -170,6 +171,9 @@ t.test('owner messages: what is encoded decodes; anything malformed is refused',
     ['stored ids not a list', tag([P_STORED, id(1)])],
     ['stored ids empty', tag([P_STORED, []])],
     ['too many stored ids', tag([P_STORED, Array.from({ length: MAX_STORED_IDS + 1 }, () => id(1))])],
+    ['handled ids empty', tag([P_SET_DONE, []])],
+    ['handled id of 33 bytes', tag([P_SET_DONE, [Buffer.alloc(33)]])],
+    ['too many handled ids', tag([P_SET_DONE, Array.from({ length: MAX_STORED_IDS + 1 }, () => id(1))])],
     ['filter of a size not a power of two', tag([P_FILTER, 0, 100_000, Buffer.alloc(10)])],
     ['filter too small', tag([P_FILTER, 0, 1024, Buffer.alloc(10)])],
     ['filter chunk past its end', tag([P_FILTER, FILTER_CHUNK_BYTES, 2 * FILTER_CHUNK_BYTES, Buffer.alloc(FILTER_CHUNK_BYTES + 1)])],

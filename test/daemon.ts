@@ -4,7 +4,10 @@
  * first of them starts; the daemon killed with SIGKILL, they go on serving
  * full handshakes without stalling, start another and resume again; the
  * socket is private (another uid cannot connect) and the daemon survives
- * random, truncated and oversized frames, counting them.
+ * random, truncated and oversized frames, counting them. A new session's
+ * handshake ends only once the daemon told the other processes its ID (the
+ * daemon stopped mid-handshake, the client offers the session elsewhere the
+ * moment its handshake ends, and it resumes).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -246,4 +249,39 @@ t.test('random, truncated and oversized frames: refused, counted, the daemon ali
   t.ok((await malformed()) - before >= 7, `${(await malformed()) - before} malformed messages counted (5 garbage, oversized, empty, random)`);
   const ids = await alternate([a.port, b.port], 10, 'TLSv1.2');
   t.equal(ids.reused, 10, 'the daemon still serves: 10 of 10 resumed across the processes');
+});
+
+t.test("a new session's handshake ends only once the daemon told every other process its ID: offered elsewhere at once, it resumes", async (t) => {
+  // A deployment of its own, whose daemon (started by D, with D's environment) gives lookups a bound of 5 s.
+  const heldSocket = join(dir, 'held', 'app.sock');
+  const more = { TLS_CACHE_SOCKET: heldSocket, TLS_CACHE_IPC_TIMEOUT: '5s', TLS_CACHE_METRICS_PORT: '0' };
+  const heldDaemon = (): number => Number(readFileSync(`${heldSocket}.lock`, 'utf8'));
+  const d = await startServer(more);
+  t.teardown(() => {
+    try {
+      process.kill(heldDaemon(), 'SIGKILL');
+    } catch {
+      // gone
+    }
+  });
+  const e = await startServer(more);
+  // Both hold the daemon's filter once a session made on one resumes on the other.
+  await until(async () => (await alternate([d.port, e.port], 1, 'TLSv1.2')).reused === 1, 10_000);
+  for (let round = 0; round < 2; round++) {
+    const [maker, other] = round === 0 ? [d, e] : [e, d];
+    // The client offers its new session to the other process the moment its handshake ends.
+    process.kill(heldDaemon(), 'SIGSTOP');
+    let continued = false;
+    const making = visit({ port: maker.port, version: 'TLSv1.2', noTicket: true, timeout: 10_000 }).then(async (made) => ({
+      made,
+      endedWhileStopped: !continued,
+      offered: await visit({ port: other.port, version: 'TLSv1.2', noTicket: true, session: made.session, timeout: 10_000 }),
+    }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    continued = true;
+    process.kill(heldDaemon(), 'SIGCONT');
+    const { made, endedWhileStopped, offered } = await making;
+    t.notOk(endedWhileStopped, `the daemon stopped for 300 ms: the handshake of a new session ended only after it ran again (${made.ms.toFixed(0)} ms)`);
+    t.ok(offered.reused, "offered at once to the other process, it resumed there: that process's filter held the ID");
+  }
 });

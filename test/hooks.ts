@@ -12,6 +12,7 @@ import { attachSessionCache, sessionCacheOf, sessionCacheServerOptions, type Ses
 import { isTls13Session, sessionProtocolVersion, TLS_1_2, TLS_1_3 } from '../lib/tls/session-version.ts';
 import { SessionTable } from '../lib/table/session-table.ts';
 import { secretsOf } from './helpers/session-der.ts';
+import { until } from './helpers/until.ts';
 
 const { cert, key } = await loadCertificate({});
 
@@ -314,4 +315,49 @@ t.test('a store may answer lookups asynchronously: Node waits, and a rejection i
   t.same(errors, ['second level down'], 'the rejection reaches onError');
   t.equal(lookups.length, 3, 'one lookup per resumption attempt');
   t.match(binding.counters, { resumed: 1, missed: 2, stored: 3 });
+});
+
+t.test("a store may hold a new session's handshake until it is stored: Node sends nothing more until then", async (t) => {
+  const sessions = new Map<string, Uint8Array>();
+  let release: ((kept: boolean) => void) | undefined;
+  let fail = false;
+  const holding: SessionStore = {
+    timeout: 300,
+    get: (id) => sessions.get(Buffer.from(id).toString('hex')),
+    set: (id, session) =>
+      new Promise((resolve, reject) => {
+        if (fail) {
+          reject(new Error('owner gone'));
+          return;
+        }
+        release = (kept) => {
+          if (kept) sessions.set(Buffer.from(id).toString('hex'), Uint8Array.from(session));
+          resolve(kept);
+        };
+      }),
+  };
+  const server = tlsServer(sessionCacheServerOptions(holding));
+  const errors: string[] = [];
+  const binding = attachSessionCache(server, holding, { onError: (error) => errors.push((error as Error).message) });
+  const port = await listen(t, server);
+
+  let ended = false;
+  const first = handshake(port, 'TLSv1.2').then((h) => ((ended = true), h));
+  await until(() => release !== undefined);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.notOk(ended, "the client's handshake did not end while the store held it (200 ms)");
+  release!(true);
+  const made = await first;
+  t.ok(made.session, 'it ends once the store settles');
+  t.ok((await handshake(port, 'TLSv1.2', made.session)).reused, 'and the session resumes');
+
+  release = undefined;
+  const refused = handshake(port, 'TLSv1.2');
+  await until(() => release !== undefined);
+  release!(false);
+  await refused;
+  fail = true;
+  await handshake(port, 'TLSv1.2');
+  t.same(errors, ['owner gone'], 'a rejected store reaches onError, and the handshake goes on');
+  t.match(binding.counters, { stored: 1, refused: 2, resumed: 1 });
 });

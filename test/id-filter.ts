@@ -136,3 +136,54 @@ t.test("a process's owner level: IDs not in the filter stay in the process; IDs 
   t.type(level.lookUp(randomBytes(32)), Promise, 'and every ID is asked about');
   level.abandon();
 });
+
+t.test("with the filter in use, a new session's handshake waits for the owner's word that every process was told, within the bound", async (t) => {
+  const { OwnerLevel } = await import('../lib/owner/owner-level.ts');
+  const { SharedCounters } = await import('../lib/operations/counters.ts');
+  const counters = SharedCounters.create();
+  const sent: Array<{ op: number }> = [];
+  const level = new OwnerLevel({ ipcTimeout: 60_000, counters, send: (message) => (sent.push(message), true) });
+  const expiresAt = Date.now() + 60_000;
+  const session = Buffer.alloc(100, 1);
+  t.equal(level.put(randomBytes(32), session, expiresAt), true, 'no filter yet: nothing to wait for (no lookup is skipped)');
+
+  level.filter = new SessionIdFilter({ byteLength: MIN_FILTER_BYTES, periodMs: PERIOD });
+  const id = randomBytes(32);
+  const put = level.put(id, session, expiresAt);
+  t.type(put, Promise, 'with the filter: a promise');
+  const again = level.put(Buffer.from(id), session, expiresAt);
+  let settled = 0;
+  for (const p of [put, again]) void (p as Promise<boolean>).then(() => settled++);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(settled, 0, 'not settled before the owner says so');
+  level.handled([randomBytes(32)]);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(settled, 0, 'nor by the word about another ID');
+  level.handled([Buffer.from(id)]);
+  t.equal(await put, true, 'settled (true: sent) by the word about its ID');
+  await again;
+  t.equal(settled, 2, 'and so is every store of that ID');
+  t.equal(level.storing, 0, 'nothing left waiting');
+
+  const abandoned = level.put(randomBytes(32), session, expiresAt);
+  level.abandon();
+  t.equal(await abandoned, true, 'the channel closed: the handshake goes on');
+  t.equal(level.storing, 0);
+
+  const bounded = new OwnerLevel({ ipcTimeout: 30, counters, send: () => true });
+  bounded.filter = new SessionIdFilter({ byteLength: MIN_FILTER_BYTES, periodMs: PERIOD });
+  const unanswered = bounded.put(randomBytes(32), session, expiresAt);
+  t.type(unanswered, Promise);
+  t.equal(await unanswered, true, 'no word within ipcTimeout: the handshake goes on');
+  t.equal(bounded.storing, 0, 'and nothing is kept for it');
+  const known = randomBytes(32);
+  bounded.put(known, session, expiresAt);
+  t.equal(await bounded.lookUp(known), 'timeout', 'a lookup the owner does not answer...');
+  t.ok(bounded.absent, '...makes it absent');
+  t.equal(bounded.put(randomBytes(32), session, expiresAt), true, 'and while absent, no handshake waits for it');
+
+  const closed = new OwnerLevel({ ipcTimeout: 60_000, counters, send: () => false });
+  closed.filter = new SessionIdFilter({ byteLength: MIN_FILTER_BYTES, periodMs: PERIOD });
+  t.equal(closed.put(randomBytes(32), session, expiresAt), false, 'not sent (the channel is closed): false, at once');
+  t.equal(level.put(randomBytes(32), session, Date.now() - 1), false, 'expired: false, at once');
+});

@@ -145,3 +145,23 @@ t.test('a new session counts as stored when any level keeps it (a local copy tha
   const none = new LevelledStore({ timeout: TIMEOUT, levels: [localCopyLevel(new LocalSessions(0))] });
   t.equal(none.set(a.id, a.session), false, 'refused when no level keeps it');
 });
+
+t.test('a level may hold the new session (a promise): the store waits for it', async (t) => {
+  const [a, b] = await realSessions(2);
+  const table = SessionTable.create({ size: 1 << 20, timeout: TIMEOUT });
+  t.teardown(() => table.close());
+  let release: ((kept: boolean) => void) | undefined;
+  const holding = { name: 'holding', lookUp: () => 'not_found' as const, put: () => new Promise<boolean>((resolve) => (release = resolve)), delete: () => {} };
+  const store = new LevelledStore({ timeout: TIMEOUT, levels: [tableLevel(table), holding] });
+  const set = store.set(a.id, a.session);
+  t.type(set, Promise, 'a promise');
+  t.ok(table.get(a.id), 'the faster levels have it already');
+  release!(false);
+  t.equal(await set, true, 'kept: a level kept it even though the holding one refused');
+  const only = new LevelledStore({ timeout: TIMEOUT, levels: [localCopyLevel(new LocalSessions(0)), holding] });
+  const refused = only.set(b.id, b.session);
+  release!(false);
+  t.equal(await refused, false, 'refused when no level keeps it');
+  const failing = new LevelledStore({ timeout: TIMEOUT, levels: [{ ...holding, put: () => Promise.reject(new Error('gone')) }] });
+  t.equal(await failing.set(b.id, b.session), false, 'a rejected put is a refusal, never a rejection');
+});

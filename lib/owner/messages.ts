@@ -62,8 +62,15 @@ export const P_OWNER = 17;
 export const P_FILTER = 18;
 /** Session IDs the owner's table stored (those of one event-loop turn): every process adds them to its filter (`id-filter.ts`). */
 export const P_STORED = 19;
+/**
+ * The session IDs of this process's {@link W_SET}s the owner handled (those
+ * of one event-loop turn): stored and announced to every other process
+ * ({@link P_STORED}, written first), or refused. The process finishes those
+ * handshakes only then (`owner-level.ts`).
+ */
+export const P_SET_DONE = 20;
 
-/** Most session IDs in one {@link P_STORED} message (34 KiB at 32 bytes each, framing included). */
+/** Most session IDs in one {@link P_STORED} or {@link P_SET_DONE} message (34 KiB at 32 bytes each, framing included). */
 export const MAX_STORED_IDS = 1000;
 
 /** Largest chunk of a filter in one {@link P_FILTER} message, in bytes. */
@@ -91,7 +98,8 @@ export type ToWorker =
   | { op: typeof P_DELETE; id: Buffer }
   /** `bits` go at `offset` of a filter generation of `total` bytes; the last chunk ends at `total`. */
   | { op: typeof P_FILTER; offset: number; total: number; bits: Buffer }
-  | { op: typeof P_STORED; ids: Buffer[] };
+  | { op: typeof P_STORED; ids: Buffer[] }
+  | { op: typeof P_SET_DONE; ids: Buffer[] };
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -136,7 +144,8 @@ export function encodeToWorker(message: ToWorker): Buffer {
     case P_FILTER:
       return pack([P_FILTER, message.offset, message.total, message.bits]);
     case P_STORED:
-      return pack([P_STORED, message.ids]);
+    case P_SET_DONE:
+      return pack([message.op, message.ids]);
   }
 }
 
@@ -242,7 +251,7 @@ export function decodeToWorker(bytes: Uint8Array, maxSessionSize: number): ToWor
   if (op === P_FLUSH && fields.length === 1) return { op };
   if (op === P_COUNTS && fields.length === 2 && isRequestId(fields[1])) return { op, request: fields[1] };
   if (op === P_DELETE && fields.length === 2 && isId(fields[1])) return { op, id: asBuffer(fields[1]) };
-  if (op === P_STORED && fields.length === 2 && Array.isArray(fields[1])) {
+  if ((op === P_STORED || op === P_SET_DONE) && fields.length === 2 && Array.isArray(fields[1])) {
     const ids: unknown[] = fields[1];
     if (ids.length === 0 || ids.length > MAX_STORED_IDS || !ids.every(isId)) return undefined;
     return { op, ids: ids.map(asBuffer) };

@@ -4,7 +4,8 @@
  * table (its `node:cluster` primary's, or the cache daemon's), within a
  * time bound, after its own local copy missed. A lookup the owner does not answer in
  * `ipcTimeout` ms is a miss (a full handshake), never a stalled connection.
- * New sessions and ends are sent to the owner without waiting.
+ * Ends are sent to the owner without waiting; so are new sessions while
+ * this process has no copy of the owner's filter (below).
  *
  * Once a lookup timed out, the owner counts as absent until it answers
  * again (in time, or late: a late answer shows it runs, only slowly):
@@ -15,7 +16,14 @@
  *
  * An ID the owner's table cannot hold (its filter, `id-filter.ts`, once a
  * complete copy of it arrived) is a miss at once, counted in `ipcSkipped`:
- * that is every TLS 1.3 ClientHello's made-up legacy session ID.
+ * that is every TLS 1.3 ClientHello's made-up legacy session ID. Then a new
+ * session's handshake waits (up to `ipcTimeout` ms; not while the owner
+ * counts as absent) until the owner says it announced the ID to every
+ * other process ({@link OwnerLevel.handled}): Node sends no more of a
+ * handshake until its `newSession` callback is called, so the client
+ * cannot offer the session to another process before that process's
+ * filter can hold it. Without the wait, such a client (a browser opening
+ * its next connections at once) would miss there by the filter alone.
  *
  * The channel itself is the caller's (`processes/worker-process.ts`): it gives this
  * store a `send` function and hands it the owner's answers
@@ -70,6 +78,8 @@ export class OwnerLevel implements SessionLevel {
   #ids: SessionIdFilter | undefined;
   /** IDs sent since the filter was last set or forgotten, while there was none; `undefined` once too many. */
   #unfiltered: Buffer[] | undefined = [];
+  /** The stores waiting for the owner to say it handled their ID, by the ID's bytes as a latin1 string. */
+  readonly #storing = new Map<string, Array<() => void>>();
 
   constructor(options: OwnerLevelOptions) {
     this.#options = options;
@@ -152,18 +162,62 @@ export class OwnerLevel implements SessionLevel {
     });
   }
 
-  /** Sends a session to the owner's table until `expiresAt` (ms since the epoch), without waiting. False once it expired. */
-  put(id: Uint8Array, session: Uint8Array, expiresAt: number): boolean {
+  /**
+   * Sends a session to the owner's table until `expiresAt` (ms since the
+   * epoch). False when not sent (it expired, or the channel is closed);
+   * true, or with the owner's filter in use a promise of true settled once
+   * the owner handled the ID ({@link handled}) or after `ipcTimeout` ms,
+   * whichever comes first (see the module's documentation). Never rejects.
+   */
+  put(id: Uint8Array, session: Uint8Array, expiresAt: number): boolean | Promise<boolean> {
     if (!(expiresAt > this.#clock())) return false;
     const key = Buffer.from(id);
-    const sent = this.#options.send({ op: W_SET, id: key, session: Buffer.from(session), expiresAt });
-    // Known here at once; the owner announces it to the other processes only.
-    if (sent && this.#ids !== undefined) this.#ids.add(key);
-    else if (sent && this.#unfiltered !== undefined) {
-      if (this.#unfiltered.length < MAX_UNFILTERED) this.#unfiltered.push(key);
+    if (!this.#options.send({ op: W_SET, id: key, session: Buffer.from(session), expiresAt })) return false;
+    if (this.#ids === undefined) {
+      // Added to the filter when it comes: the owner announces each ID to the other processes only.
+      if (this.#unfiltered !== undefined && this.#unfiltered.length < MAX_UNFILTERED) this.#unfiltered.push(key);
       else this.#unfiltered = undefined;
+      return true;
     }
-    return sent;
+    this.#ids.add(key);
+    if (this.#absent) return true;
+    return new Promise((resolve) => {
+      const name = key.toString('latin1');
+      const settle = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        const waiting = this.#storing.get(name);
+        const rest = waiting?.filter((other) => other !== settle) ?? [];
+        if (rest.length === 0) this.#storing.delete(name);
+        else this.#storing.set(name, rest);
+        resolve(true);
+      }, this.#options.ipcTimeout);
+      const waiting = this.#storing.get(name);
+      if (waiting === undefined) this.#storing.set(name, [settle]);
+      else waiting.push(settle);
+    });
+  }
+
+  /** Stores waiting for the owner's word ({@link put}). */
+  get storing(): number {
+    return this.#storing.size;
+  }
+
+  /**
+   * The owner handled these IDs of this process's (stored and announced to
+   * every other process, or refused): their handshakes go on. IDs nobody
+   * waits for (already timed out) are ignored.
+   */
+  handled(ids: readonly Buffer[]): void {
+    for (const id of ids) {
+      const name = id.toString('latin1');
+      const waiting = this.#storing.get(name);
+      if (waiting === undefined) continue;
+      this.#storing.delete(name);
+      for (const settle of waiting) settle();
+    }
   }
 
   /**
@@ -199,13 +253,16 @@ export class OwnerLevel implements SessionLevel {
     return 'answered';
   }
 
-  /** Settles every waiting lookup as a miss now (the channel closed). */
+  /** Settles every waiting lookup as a miss, and lets every waiting store go on, now (the channel closed). */
   abandon(): void {
     for (const [request, pending] of this.#pending) {
       clearTimeout(pending.timer);
       this.#pending.delete(request);
       pending.resolve('unavailable');
     }
+    const storing = [...this.#storing.values()];
+    this.#storing.clear();
+    for (const waiting of storing) for (const settle of waiting) settle();
   }
 
   /** The owner answered: it is not absent (any more). */

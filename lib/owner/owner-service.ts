@@ -42,6 +42,7 @@ import {
   P_GOT,
   P_HELLO,
   P_KEYS,
+  P_SET_DONE,
   P_STORED,
   W_CERTIFICATE,
   W_COUNTS,
@@ -88,8 +89,12 @@ export class OwnerService {
   readonly #peers = new Set<Peer>();
   /** The session IDs the table was given: each process keeps a copy, and asks only about IDs in it. */
   readonly #ids: SessionIdFilter;
-  /** IDs stored this event-loop turn, and who sent each: announced together at its end, to every other process. */
-  #stored: Array<{ id: Buffer; from: Peer }> = [];
+  /**
+   * The IDs sent this event-loop turn, who sent each and whether the table
+   * kept it: at its end, those kept are announced to every other process,
+   * then each sender is told its own were handled.
+   */
+  #stored: Array<{ id: Buffer; from: Peer; kept: boolean }> = [];
   readonly #countWaiters = new Map<number, { peers: Set<Peer>; done: () => void }>();
   #countsRequest = 0;
   #closed = false;
@@ -279,12 +284,10 @@ export class OwnerService {
         } catch {
           // Refused (oversize, ...) and counted by the table; the worker keeps its copy.
         }
-        if (stored) {
-          this.#ids.add(message.id);
-          // One message per process per turn however many were stored: each costs the process a wake-up.
-          if (this.#stored.length === 0) setImmediate(() => this.#announceStored());
-          this.#stored.push({ id: message.id, from: peer });
-        }
+        if (stored) this.#ids.add(message.id);
+        // One message per process per turn however many were stored: each costs the process a wake-up.
+        if (this.#stored.length === 0) setImmediate(() => this.#announceStored());
+        this.#stored.push({ id: message.id, from: peer, kept: stored });
         return;
       }
       case W_HELLO: {
@@ -326,16 +329,24 @@ export class OwnerService {
     }
   }
 
-  /** Tells every process the IDs the others stored this turn (the storing process knows its own). */
+  /**
+   * Tells every process the IDs the others stored this turn (the storing
+   * process knows its own), and only then each sender that its IDs were
+   * handled: a sender holds its handshakes' last flight until told
+   * (`owner-level.ts`), so no client can reconnect with a session before
+   * every process's socket holds its ID.
+   */
   #announceStored(): void {
     const stored = this.#stored;
     this.#stored = [];
     if (this.#closed) return;
+    const inBatches = (peer: Peer, op: typeof P_STORED | typeof P_SET_DONE, ids: Buffer[]): void => {
+      for (let i = 0; i < ids.length; i += MAX_STORED_IDS) this.#send(peer, { op, ids: ids.slice(i, i + MAX_STORED_IDS) });
+    };
     for (const peer of this.#peers) {
-      if (!peer.attached) continue;
-      const ids = stored.filter((entry) => entry.from !== peer).map((entry) => entry.id);
-      for (let i = 0; i < ids.length; i += MAX_STORED_IDS) this.#send(peer, { op: P_STORED, ids: ids.slice(i, i + MAX_STORED_IDS) });
+      if (peer.attached) inBatches(peer, P_STORED, stored.filter((entry) => entry.kept && entry.from !== peer).map((entry) => entry.id));
     }
+    for (const peer of this.#peers) inBatches(peer, P_SET_DONE, stored.filter((entry) => entry.from === peer).map((entry) => entry.id));
   }
 
   /** Sends the ring to every process that holds one. */

@@ -49,6 +49,7 @@ import {
   P_HELLO,
   P_KEYS,
   P_OWNER,
+  P_SET_DONE,
   P_STORED,
   W_COUNTS,
   W_CERTIFICATE,
@@ -290,6 +291,9 @@ export class ProcessWorker {
         }
         case P_STORED:
           for (const id of message.ids) this.ipc.filter?.add(id);
+          return;
+        case P_SET_DONE:
+          this.ipc.handled(message.ids);
           return;
       }
     } catch {

@@ -13,7 +13,9 @@
  *   others keep it no longer), else the deepest level's reason.
  * - **Store:** a new session goes to every level, each told when it
  *   expires: worked out once, here, from the session's own time and the
- *   timeout ({@link expiryOf}), on the injected clock.
+ *   timeout ({@link expiryOf}), on the injected clock. A level may ask the
+ *   handshake to wait, within its bound, until every process it reaches
+ *   can find the session (a promise); a copy of a hit never waits.
  * - **Delete:** a session ended by a fatal alert (RFC 5246 §7.2.2) leaves
  *   every level, and what each level reaches (the owner tells the other
  *   processes, Redis the other hosts). **Forget:** a session another
@@ -38,8 +40,13 @@ export interface SessionLevel {
    * or uses them at once).
    */
   lookUp(id: Buffer): Lookup | Promise<Lookup>;
-  /** Keeps a session until `expiresAt` (ms since the epoch); false when refused. Never waits. */
-  put(id: Buffer, session: Uint8Array, expiresAt: number): boolean;
+  /**
+   * Keeps a session until `expiresAt` (ms since the epoch); false when
+   * refused. May return a promise, settled within the level's own bound and
+   * never rejecting, when the handshake should wait until the session is
+   * known wherever the level reaches (the owner's, `owner/owner-level.ts`).
+   */
+  put(id: Buffer, session: Uint8Array, expiresAt: number): boolean | Promise<boolean>;
   /** Removes a session ended by a fatal alert, here and wherever this level reaches. */
   delete(id: Buffer): void;
   /** Drops this process's own state of a session ended elsewhere (a copy, a write still waiting). @defaultValue nothing */
@@ -100,14 +107,21 @@ export class LevelledStore implements SessionStore {
   /**
    * Stores a new session in every level; true when any level kept it (a
    * worker process's local copy may be off, or a session too large for the
-   * table: the other levels still hold it).
+   * table: the other levels still hold it). A promise when a level asked to
+   * be waited for; it never rejects.
    */
-  set(id: Uint8Array, session: Uint8Array): boolean {
+  set(id: Uint8Array, session: Uint8Array): boolean | Promise<boolean> {
     const key = toBuffer(id);
     const expiresAt = this.expiryOf(session);
     let kept = false;
-    for (const level of this.levels) if (attempt(() => level.put(key, session, expiresAt), false)) kept = true;
-    return kept;
+    let waits: Array<Promise<boolean>> | undefined;
+    for (const level of this.levels) {
+      const put = attempt(() => level.put(key, session, expiresAt), false);
+      if (put instanceof Promise) (waits ??= []).push(put.catch(() => false));
+      else if (put) kept = true;
+    }
+    if (waits === undefined) return kept;
+    return Promise.all(waits).then((puts) => kept || puts.includes(true));
   }
 
   /** Removes a session ended by a fatal alert from every level (and what they reach). True: nothing can resume it now. */

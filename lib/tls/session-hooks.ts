@@ -44,8 +44,15 @@ export interface SessionStore {
    * miss as `not_found`.
    */
   lookUp?(id: Uint8Array): Lookup | Promise<Lookup>;
-  /** Stores a session; returns `false` (or throws) when it was refused. */
-  set(id: Uint8Array, session: Uint8Array): boolean;
+  /**
+   * Stores a session; returns `false` (or throws) when it was refused. May
+   * return a promise (of the same, never rejecting, settled within the
+   * store's own bound) to hold the handshake until the session can be found
+   * wherever the store reaches: Node sends nothing more of the handshake,
+   * the server's Finished included, until the `newSession` callback is
+   * called, so the client cannot offer the session anywhere before.
+   */
+  set(id: Uint8Array, session: Uint8Array): boolean | Promise<boolean>;
   /**
    * Removes a session wherever this store keeps it, for good: its
    * connection ended in a fatal alert. Must not block; may finish in the
@@ -186,13 +193,26 @@ export function attachSessionCache(
 
   const counters: SessionHookCounters = options.counters ?? emptySessionHookCounters();
 
+  const stored = (kept: boolean): void => {
+    if (kept) counters.stored++;
+    else counters.refused++;
+  };
   const onNewSession = (id: Buffer, session: Buffer, done: () => void): void => {
     try {
       if (isTls13Session(session)) {
         counters.skippedTls13++;
         checkTicketSession(server);
-      } else if (store.set(id, session)) counters.stored++;
-      else counters.refused++;
+      } else {
+        const kept = store.set(id, session);
+        if (kept instanceof Promise) {
+          kept.then(stored, (error: unknown) => {
+            counters.refused++;
+            report(onError, error, 'newSession');
+          }).finally(done);
+          return;
+        }
+        stored(kept);
+      }
     } catch (error) {
       counters.refused++;
       report(onError, error, 'newSession');
