@@ -21,8 +21,8 @@ const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.
 /** `>=22.12` → `22.12.0`: the oldest Node the package says it runs on. */
 const FLOOR = `${/^>=(\d+\.\d+)$/.exec(manifest.engines.node)![1]}.0`;
 
-const project = await userProject(t);
-const floorNode = await installNode(t, FLOOR);
+// The tarball installed and the floor's Node fetched at the same time: both mostly wait on the registry.
+const [project, floorNode] = await Promise.all([userProject(t), installNode(t, FLOOR)]);
 const { dir } = project;
 const BIN = join(dir, 'node_modules', '.bin', 'tls-resumption');
 

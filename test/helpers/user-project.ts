@@ -1,11 +1,11 @@
 /**
- * The package as a user gets it: `npm pack` (which builds it), then
+ * The package as a user gets it: `npm pack` of the built `dist/`, then
  * `npm install ./tls-resumption-X.tgz` in an empty project outside the
  * repository, with the fixtures of test/fixtures/package beside it and a
  * certificate made by `openssl`. Removed at the test's teardown.
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,11 +38,31 @@ export function command(file: string, args: string[], cwd: string, timeout = 240
   });
 }
 
-/** Packs the repository and installs the tarball into a new project in the temporary directory. */
+/**
+ * Throws unless `dist/` was built after the last change to `lib/` and
+ * `workers/`. `npm test` builds it before the suites; the pack below does
+ * not run the prepack build, which would delete `dist/` under the suites
+ * that use it.
+ */
+function checkBuilt(): void {
+  const built = join(REPOSITORY, 'dist', 'lib', 'index.js');
+  if (!existsSync(built)) throw new Error('dist/ is not built: run `npm run build` (npm test does) before this suite');
+  const builtAt = statSync(built).mtimeMs;
+  for (const folder of ['lib', 'workers']) {
+    for (const name of readdirSync(join(REPOSITORY, folder), { recursive: true, encoding: 'utf8' })) {
+      if (name.endsWith('.ts') && statSync(join(REPOSITORY, folder, name)).mtimeMs > builtAt) {
+        throw new Error(`dist/ is older than ${folder}/${name}: run \`npm run build\` (npm test does) before this suite`);
+      }
+    }
+  }
+}
+
+/** Packs the repository (its built `dist/`) and installs the tarball into a new project in the temporary directory. */
 export async function userProject(t: Teardown): Promise<UserProject> {
+  checkBuilt();
   const scratch = mkdtempSync(join(tmpdir(), 'tls-resumption-user-'));
   t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
-  const packed = JSON.parse(await command('npm', ['pack', '--json', '--pack-destination', scratch], REPOSITORY)) as Array<{
+  const packed = JSON.parse(await command('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', scratch], REPOSITORY)) as Array<{
     filename: string;
     files: Array<{ path: string }>;
   }>;
