@@ -40,6 +40,9 @@ const env = {
   TLS_CACHE_LOG_LEVEL: 'debug',
   TLS_CACHE_LOG_FORMAT: 'json',
   TLS_CACHE_SUMMARY_INTERVAL: '0',
+  // Lookups get 100 ms, as in the other process tests: on a loaded machine a lookup can miss the default 5 ms by
+  // scheduling alone (missed bounds are tested in cluster-processes-primary-gone.ts).
+  TLS_CACHE_IPC_TIMEOUT: '100ms',
   // The daemon inherits the environment of the process that starts it: its metrics endpoint.
   TLS_CACHE_METRICS_PORT: String(metricsPort),
 };
