@@ -15,12 +15,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { loadCertificate } from '../examples/certificate.ts';
-import { freePort } from './fixtures/process.ts';
-import { reconnect, visit, type Visit } from './helpers/cluster-client.ts';
-import { until } from './helpers/until.ts';
+import { loadCertificate } from '../../examples/certificate.ts';
+import { freePort } from '../fixtures/process.ts';
+import { reconnect, visit, type Visit } from '../helpers/cluster-client.ts';
+import { until } from '../helpers/until.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PM2 = join(ROOT, 'node_modules', 'pm2', 'bin', 'pm2');
 const ECOSYSTEM = join(ROOT, 'examples', 'pm2', 'ecosystem.config.cjs');
 const APP = 'tls-resumption-example';

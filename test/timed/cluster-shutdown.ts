@@ -4,10 +4,10 @@
  */
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { visitHttps } from './fixtures/clients.ts';
-import { accepts, freePort, run, waitForLog } from './fixtures/process.ts';
+import { visitHttps } from '../fixtures/clients.ts';
+import { accepts, freePort, run, waitForLog } from '../fixtures/process.ts';
 
-const RUN_CLUSTER = fileURLToPath(new URL('./fixtures/run-cluster.ts', import.meta.url));
+const RUN_CLUSTER = fileURLToPath(new URL('../fixtures/run-cluster.ts', import.meta.url));
 
 async function startProcess(t: { teardown(fn: () => unknown): void }, env: Record<string, string>) {
   const port = await freePort();

@@ -9,15 +9,15 @@
  * local copies too; a hung Redis costs a lookup its bound, never a stall.
  */
 import t from 'tap';
-import type { CounterValues } from '../lib/operations/counters.ts';
-import { visitTls } from './fixtures/clients.ts';
-import { freePort } from './fixtures/process.ts';
-import { alternate, handshake } from './helpers/alternating-clients.ts';
-import { removeCertificateFiles, startClusterApp, type ClusterApp } from './helpers/cluster-app.ts';
-import { startRedis } from './helpers/redis.ts';
-import { until } from './helpers/until.ts';
-import { hostsKey, otherCertificateWarning } from '../lib/redis/fleet-certificates.ts';
-import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
+import type { CounterValues } from '../../lib/operations/counters.ts';
+import { visitTls } from '../fixtures/clients.ts';
+import { freePort } from '../fixtures/process.ts';
+import { alternate, handshake } from '../helpers/alternating-clients.ts';
+import { removeCertificateFiles, startClusterApp, type ClusterApp } from '../helpers/cluster-app.ts';
+import { startRedis } from '../helpers/redis.ts';
+import { until } from '../helpers/until.ts';
+import { hostsKey, otherCertificateWarning } from '../../lib/redis/fleet-certificates.ts';
+import { REDIS_SERVER, requireCommand } from '../helpers/requirements.ts';
 
 requireCommand(t, REDIS_SERVER);
 t.teardown(removeCertificateFiles);

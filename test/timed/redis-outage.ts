@@ -8,11 +8,11 @@
  */
 import t from 'tap';
 import type { SecureVersion } from 'node:tls';
-import { freePort } from './fixtures/process.ts';
-import { certificateFiles, startHost, type Host } from './helpers/redis-hosts.ts';
-import { startRedis } from './helpers/redis.ts';
-import { handshake, type Handshake } from './helpers/alternating-clients.ts';
-import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
+import { freePort } from '../fixtures/process.ts';
+import { certificateFiles, startHost, type Host } from '../helpers/redis-hosts.ts';
+import { startRedis } from '../helpers/redis.ts';
+import { handshake, type Handshake } from '../helpers/alternating-clients.ts';
+import { REDIS_SERVER, requireCommand } from '../helpers/requirements.ts';
 
 requireCommand(t, REDIS_SERVER);
 

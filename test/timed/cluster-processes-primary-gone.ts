@@ -23,10 +23,10 @@ import { connect as connectNet } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { constants } from 'node:crypto';
 import t from 'tap';
-import { foreignSessions } from './helpers/foreign-sessions.ts';
-import type { CounterValues } from '../lib/operations/counters.ts';
-import { visit } from './helpers/cluster-client.ts';
-import { removeCertificateFiles, startClusterApp, type ClusterApp } from './helpers/cluster-app.ts';
+import { foreignSessions } from '../helpers/foreign-sessions.ts';
+import type { CounterValues } from '../../lib/operations/counters.ts';
+import { visit } from '../helpers/cluster-client.ts';
+import { removeCertificateFiles, startClusterApp, type ClusterApp } from '../helpers/cluster-app.ts';
 
 t.teardown(removeCertificateFiles);
 
@@ -38,7 +38,7 @@ const logLines = (app: ClusterApp, text: string): Array<{ pid: number; level: nu
     .map((line) => JSON.parse(line) as { pid: number; level: number });
 
 async function certificate(): Promise<{ cert: string; key: string }> {
-  const { loadCertificate } = await import('../examples/certificate.ts');
+  const { loadCertificate } = await import('../../examples/certificate.ts');
   const { cert, key } = await loadCertificate({});
   return { cert, key };
 }

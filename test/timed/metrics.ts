@@ -8,11 +8,11 @@ import { once } from 'node:events';
 import { createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
-import type { ThreadCluster, WorkerExit, WorkerInfo } from '../lib/threads/cluster.ts';
-import { freePort } from '../lib/threads/free-port.ts';
-import { reconnect, visitTls, type Visit } from './fixtures/clients.ts';
-import { startTestCluster } from './fixtures/start.ts';
-import { secretsOf } from './helpers/session-der.ts';
+import type { ThreadCluster, WorkerExit, WorkerInfo } from '../../lib/threads/cluster.ts';
+import { freePort } from '../../lib/threads/free-port.ts';
+import { reconnect, visitTls, type Visit } from '../fixtures/clients.ts';
+import { startTestCluster } from '../fixtures/start.ts';
+import { secretsOf } from '../helpers/session-der.ts';
 
 interface Answer {
   status: number;

@@ -9,10 +9,10 @@
  * renewal it was two of every three.
  */
 import t from 'tap';
-import { startTestCluster } from './fixtures/start.ts';
-import type { Served } from './fixtures/session-server.ts';
-import { pageResult } from './helpers/chromium.ts';
-import { CHROMIUM, requireCommand } from './helpers/requirements.ts';
+import { startTestCluster } from '../fixtures/start.ts';
+import type { Served } from '../fixtures/session-server.ts';
+import { pageResult } from '../helpers/chromium.ts';
+import { CHROMIUM, requireCommand } from '../helpers/requirements.ts';
 
 requireCommand(t, CHROMIUM);
 

@@ -11,14 +11,14 @@
  * comes back by itself.
  */
 import t from 'tap';
-import { freePort } from './fixtures/process.ts';
-import { ticketOf } from './helpers/session-der.ts';
-import { alternate, loadClients, resumedRatio, type Handshake } from './helpers/alternating-clients.ts';
-import { certificateFiles, startHost, type Host } from './helpers/redis-hosts.ts';
-import { keysOn, testRedisCluster } from './helpers/redis-topologies.ts';
-import { until } from './helpers/until.ts';
-import { REDIS_CLI, REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
-import { visitTls } from './fixtures/clients.ts';
+import { freePort } from '../fixtures/process.ts';
+import { ticketOf } from '../helpers/session-der.ts';
+import { alternate, loadClients, resumedRatio, type Handshake } from '../helpers/alternating-clients.ts';
+import { certificateFiles, startHost, type Host } from '../helpers/redis-hosts.ts';
+import { keysOn, testRedisCluster } from '../helpers/redis-topologies.ts';
+import { until } from '../helpers/until.ts';
+import { REDIS_CLI, REDIS_SERVER, requireCommand } from '../helpers/requirements.ts';
+import { visitTls } from '../fixtures/clients.ts';
 
 requireCommand(t, REDIS_SERVER, REDIS_CLI);
 

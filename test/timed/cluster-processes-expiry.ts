@@ -7,9 +7,9 @@
  * 2 s after the handshake).
  */
 import t from 'tap';
-import type { CounterValues } from '../lib/operations/counters.ts';
-import { visit } from './helpers/cluster-client.ts';
-import { removeCertificateFiles, startClusterApp } from './helpers/cluster-app.ts';
+import type { CounterValues } from '../../lib/operations/counters.ts';
+import { visit } from '../helpers/cluster-client.ts';
+import { removeCertificateFiles, startClusterApp } from '../helpers/cluster-app.ts';
 
 t.teardown(removeCertificateFiles);
 const app = await startClusterApp({ TLS_CACHE_TIMEOUT: '2', TLS_CACHE_IPC_TIMEOUT: '100ms' });

@@ -6,17 +6,17 @@
  * or dead Redis costs at most the timeout, and the outage is logged once.
  */
 import t from 'tap';
-import { hostStore } from './helpers/host-store.ts';
+import { hostStore } from '../helpers/host-store.ts';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { SharedCounters } from '../lib/operations/counters.ts';
-import { connectRedis } from '../lib/redis/connection.ts';
-import { deleteRedisSessions, sessionKey } from '../lib/redis/session-store.ts';
-import { SessionTable } from '../lib/table/session-table.ts';
-import { startRedis, type TestRedis } from './helpers/redis.ts';
-import { until } from './helpers/until.ts';
-import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
+import { SharedCounters } from '../../lib/operations/counters.ts';
+import { connectRedis } from '../../lib/redis/connection.ts';
+import { deleteRedisSessions, sessionKey } from '../../lib/redis/session-store.ts';
+import { SessionTable } from '../../lib/table/session-table.ts';
+import { startRedis, type TestRedis } from '../helpers/redis.ts';
+import { until } from '../helpers/until.ts';
+import { REDIS_SERVER, requireCommand } from '../helpers/requirements.ts';
 
 requireCommand(t, REDIS_SERVER);
 

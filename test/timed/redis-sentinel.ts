@@ -9,10 +9,10 @@
  * per host.
  */
 import t from 'tap';
-import { certificateFiles, startHost, type Host } from './helpers/redis-hosts.ts';
-import { loadClients, resumedRatio, type Handshake } from './helpers/alternating-clients.ts';
-import { keysOn, testRedisSentinel } from './helpers/redis-topologies.ts';
-import { REDIS_CLI, REDIS_SENTINEL, REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
+import { certificateFiles, startHost, type Host } from '../helpers/redis-hosts.ts';
+import { loadClients, resumedRatio, type Handshake } from '../helpers/alternating-clients.ts';
+import { keysOn, testRedisSentinel } from '../helpers/redis-topologies.ts';
+import { REDIS_CLI, REDIS_SENTINEL, REDIS_SERVER, requireCommand } from '../helpers/requirements.ts';
 
 requireCommand(t, REDIS_SERVER, REDIS_CLI, REDIS_SENTINEL);
 

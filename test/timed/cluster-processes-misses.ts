@@ -9,12 +9,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import t, { type Test } from 'tap';
-import type { CounterValues } from '../lib/operations/counters.ts';
-import { MISSES } from '../lib/tls/resumption-misses.ts';
-import { visit } from './helpers/cluster-client.ts';
-import { removeCertificateFiles, startClusterApp, type ClusterApp } from './helpers/cluster-app.ts';
-import { foreignSessions } from './helpers/foreign-sessions.ts';
-import { secretsOf, ticketOf, withTicket } from './helpers/session-der.ts';
+import type { CounterValues } from '../../lib/operations/counters.ts';
+import { MISSES } from '../../lib/tls/resumption-misses.ts';
+import { visit } from '../helpers/cluster-client.ts';
+import { removeCertificateFiles, startClusterApp, type ClusterApp } from '../helpers/cluster-app.ts';
+import { foreignSessions } from '../helpers/foreign-sessions.ts';
+import { secretsOf, ticketOf, withTicket } from '../helpers/session-der.ts';
 
 t.teardown(removeCertificateFiles);
 
@@ -33,7 +33,7 @@ async function expectMisses(t: Test, app: ClusterApp, before: Record<string, num
 }
 
 async function certificate(): Promise<{ cert: string; key: string }> {
-  const { loadCertificate } = await import('../examples/certificate.ts');
+  const { loadCertificate } = await import('../../examples/certificate.ts');
   const { cert, key } = await loadCertificate({});
   return { cert, key };
 }

@@ -8,13 +8,13 @@
  */
 import t from 'tap';
 import { Redis } from 'ioredis';
-import { connectRedis } from '../lib/redis/connection.ts';
-import { RedisFleet, fleetKey, ticketKeyRecordKey } from '../lib/redis/fleet.ts';
-import { SharedCounters } from '../lib/operations/counters.ts';
-import { TicketKeyRing } from '../lib/tickets/key-ring.ts';
-import { startRedis, type TestRedis } from './helpers/redis.ts';
-import { until } from './helpers/until.ts';
-import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
+import { connectRedis } from '../../lib/redis/connection.ts';
+import { RedisFleet, fleetKey, ticketKeyRecordKey } from '../../lib/redis/fleet.ts';
+import { SharedCounters } from '../../lib/operations/counters.ts';
+import { TicketKeyRing } from '../../lib/tickets/key-ring.ts';
+import { startRedis, type TestRedis } from '../helpers/redis.ts';
+import { until } from '../helpers/until.ts';
+import { REDIS_SERVER, requireCommand } from '../helpers/requirements.ts';
 
 requireCommand(t, REDIS_SERVER);
 

@@ -11,8 +11,8 @@ import { get as httpsGet } from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as hdr from 'hdr-histogram-js';
-import { OPTIONS, USAGE, parseLoadArgs, splitConnections } from '../bench/lib/load-args.ts';
-import { chartData, renderChart } from '../bench/lib/load-chart.ts';
+import { OPTIONS, USAGE, parseLoadArgs, splitConnections } from '../../bench/lib/load-args.ts';
+import { chartData, renderChart } from '../../bench/lib/load-chart.ts';
 import {
   checkLoadTargets,
   combineMeasurements,
@@ -25,10 +25,10 @@ import {
   runFigures,
   type Measurement,
   type RunResult,
-} from '../bench/lib/load-stats.ts';
-import { makeCertificate } from '../bench/lib/certificates.ts';
-import { MODE_SERVERS, nginxConfig, nginxVersion, redisServerVersion } from '../bench/lib/servers.ts';
-import { newHistogram, type ClientPart } from '../bench/load-client.ts';
+} from '../../bench/lib/load-stats.ts';
+import { makeCertificate } from '../../bench/lib/certificates.ts';
+import { MODE_SERVERS, nginxConfig, nginxVersion, redisServerVersion } from '../../bench/lib/servers.ts';
+import { newHistogram, type ClientPart } from '../../bench/load-client.ts';
 
 t.test('arguments: defaults of a full run and of --quick', async (t) => {
   const full = parseLoadArgs([], {}, 2);
@@ -377,7 +377,7 @@ async function runBench(t: Test, args: string[], envOver: NodeJS.ProcessEnv = {}
   const out = mkdtempSync(join(tmpdir(), 'bench-load-test-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
   const env = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('BENCH_') && !name.startsWith('TLS_CACHE_'))), ...envOver };
-  const script = fileURLToPath(new URL('../bench/load.ts', import.meta.url));
+  const script = fileURLToPath(new URL('../../bench/load.ts', import.meta.url));
   return new Promise((resolve) => {
     const child = execFile(process.execPath, [script, ...args, '--out', out], { env, timeout: 90_000 }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr, out }));

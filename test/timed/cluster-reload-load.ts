@@ -13,11 +13,11 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import type { LoadReport } from './fixtures/reload-under-load.ts';
-import { COMPILE_CACHE } from './fixtures/process.ts';
-import { strict } from './helpers/requirements.ts';
+import type { LoadReport } from '../fixtures/reload-under-load.ts';
+import { COMPILE_CACHE } from '../fixtures/process.ts';
+import { strict } from '../helpers/requirements.ts';
 
-const DRIVER = fileURLToPath(new URL('./fixtures/reload-under-load.ts', import.meta.url));
+const DRIVER = fileURLToPath(new URL('../fixtures/reload-under-load.ts', import.meta.url));
 
 function canUnshare(): boolean {
   try {

@@ -7,9 +7,9 @@
  * primary answers, late).
  */
 import t from 'tap';
-import { reconnect } from './helpers/cluster-client.ts';
-import { removeCertificateFiles, startClusterApp } from './helpers/cluster-app.ts';
-import { until } from './helpers/until.ts';
+import { reconnect } from '../helpers/cluster-client.ts';
+import { removeCertificateFiles, startClusterApp } from '../helpers/cluster-app.ts';
+import { until } from '../helpers/until.ts';
 
 t.teardown(removeCertificateFiles);
 const app = await startClusterApp({ FIXTURE_START_AFTER_FORK_MS: '2500', TLS_CACHE_LOG_LEVEL: 'debug' });

@@ -11,11 +11,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { visitTls } from './fixtures/clients.ts';
-import { startTestCluster } from './fixtures/start.ts';
-import { startRedis } from './helpers/redis.ts';
-import { until } from './helpers/until.ts';
-import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
+import { visitTls } from '../fixtures/clients.ts';
+import { startTestCluster } from '../fixtures/start.ts';
+import { startRedis } from '../helpers/redis.ts';
+import { until } from '../helpers/until.ts';
+import { REDIS_SERVER, requireCommand } from '../helpers/requirements.ts';
 
 requireCommand(t, REDIS_SERVER);
 
