@@ -19,11 +19,12 @@
  *   message); a process adds the IDs it stores itself at once. A process
  *   that connects gets the owner's whole filter after the hello
  *   (`P_FILTER`, in chunks), asks the owner about everything until that
- *   copy is complete, and adds to it the IDs it stored meanwhile. The one
- *   window left: a session stored by one process is looked up on another
- *   before the owner's announcement reached it (a client reconnecting
- *   within a round trip of the owner): that lookup is a miss, a full
- *   handshake.
+ *   copy is complete, and adds to it the IDs it stored meanwhile. A
+ *   process holding the filter ends a new session's handshake only once
+ *   the owner says every other process was told (`P_SET_DONE`, see
+ *   `owner-level.ts`), so no client can offer the session elsewhere
+ *   first; unless the owner does not answer within `ipcTimeout`, when
+ *   such an offer may be a miss, a full handshake.
  * - **Nothing is ever removed**, so a filter only errs towards asking: an
  *   ID whose session expired, ended or was flushed, or one whose two bit
  *   positions other IDs set (about 5% of unknown IDs with a full table),

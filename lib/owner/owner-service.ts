@@ -94,7 +94,7 @@ export class OwnerService {
    * kept it: at its end, those kept are announced to every other process,
    * then each sender is told its own were handled.
    */
-  #stored: Array<{ id: Buffer; from: Peer; kept: boolean }> = [];
+  #setsThisTurn: Array<{ id: Buffer; from: Peer; kept: boolean }> = [];
   readonly #countWaiters = new Map<number, { peers: Set<Peer>; done: () => void }>();
   #countsRequest = 0;
   #closed = false;
@@ -286,8 +286,8 @@ export class OwnerService {
         }
         if (stored) this.#ids.add(message.id);
         // One message per process per turn however many were stored: each costs the process a wake-up.
-        if (this.#stored.length === 0) setImmediate(() => this.#announceStored());
-        this.#stored.push({ id: message.id, from: peer, kept: stored });
+        if (this.#setsThisTurn.length === 0) setImmediate(() => this.#announceStored());
+        this.#setsThisTurn.push({ id: message.id, from: peer, kept: stored });
         return;
       }
       case W_HELLO: {
@@ -337,16 +337,16 @@ export class OwnerService {
    * every process's socket holds its ID.
    */
   #announceStored(): void {
-    const stored = this.#stored;
-    this.#stored = [];
+    const sets = this.#setsThisTurn;
+    this.#setsThisTurn = [];
     if (this.#closed) return;
     const inBatches = (peer: Peer, op: typeof P_STORED | typeof P_SET_DONE, ids: Buffer[]): void => {
       for (let i = 0; i < ids.length; i += MAX_STORED_IDS) this.#send(peer, { op, ids: ids.slice(i, i + MAX_STORED_IDS) });
     };
     for (const peer of this.#peers) {
-      if (peer.attached) inBatches(peer, P_STORED, stored.filter((entry) => entry.kept && entry.from !== peer).map((entry) => entry.id));
+      if (peer.attached) inBatches(peer, P_STORED, sets.filter((entry) => entry.kept && entry.from !== peer).map((entry) => entry.id));
     }
-    for (const peer of this.#peers) inBatches(peer, P_SET_DONE, stored.filter((entry) => entry.from === peer).map((entry) => entry.id));
+    for (const peer of this.#peers) inBatches(peer, P_SET_DONE, sets.filter((entry) => entry.from === peer).map((entry) => entry.id));
   }
 
   /** Sends the ring to every process that holds one. */

@@ -539,7 +539,6 @@ function warnOnce(logger: Logger, { sni, certificate }: RuntimeBinding): void {
   }
 }
 
-
 /** Whether an owner's settings are this process's where they must be: what its servers were created with, and tickets. */
 function agree(ours: Readonly<CacheConfig>, theirs: Readonly<CacheConfig>): boolean {
   return theirs.timeout === ours.timeout && theirs.sessionIdContext === ours.sessionIdContext && theirs.tickets === ours.tickets;
