@@ -17,7 +17,7 @@ import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, FILTER_CH
 import { loadConfig } from '../lib/config/load.ts';
 import { LocalSessions, LOCAL_ENTRY_OVERHEAD } from '../lib/processes/local-sessions.ts';
 import { startClusterCache } from '../lib/processes/cluster-cache.ts';
-import { sessionExpiresAt } from '../lib/tls/session-expiry.ts';
+import { sessionExpiresAt } from '../lib/tls/session-der.ts';
 import { TicketKeyRing } from '../lib/tickets/key-ring.ts';
 import { loadCertificate } from '../examples/certificate.ts';
 

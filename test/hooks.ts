@@ -9,7 +9,7 @@ import { connect, createServer, type SecureVersion, type Server, type TlsOptions
 import t from 'tap';
 import { loadCertificate } from '../examples/certificate.ts';
 import { attachSessionCache, sessionCacheOf, sessionCacheServerOptions, type SessionStore } from '../lib/tls/session-hooks.ts';
-import { isTls13Session, sessionProtocolVersion, TLS_1_2, TLS_1_3 } from '../lib/tls/session-version.ts';
+import { isTls13Session, sessionProtocolVersion, TLS_1_2, TLS_1_3 } from '../lib/tls/session-der.ts';
 import { SessionTable } from '../lib/table/session-table.ts';
 import { secretsOf } from './helpers/session-der.ts';
 import { until } from './helpers/until.ts';

@@ -16,7 +16,7 @@ import { RedisSessionLevel, sessionKey } from '../lib/redis/session-store.ts';
 import { LevelledStore } from '../lib/store/levelled-store.ts';
 import { localCopyLevel, tableLevel } from '../lib/store/memory-levels.ts';
 import { SessionTable } from '../lib/table/session-table.ts';
-import { sessionExpiresAt } from '../lib/tls/session-expiry.ts';
+import { sessionExpiresAt } from '../lib/tls/session-der.ts';
 import { startRedis } from './helpers/redis.ts';
 import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
 import { until } from './helpers/until.ts';

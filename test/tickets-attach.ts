@@ -7,7 +7,8 @@ import { createServer, type Server } from 'node:tls';
 import t from 'tap';
 import { loadCertificate } from '../examples/certificate.ts';
 import { TicketKeyRing } from '../lib/tickets/key-ring.ts';
-import { attachTicketKeys, hasTicketKeyCallback, ticketKeysOf } from '../lib/tickets/attach-ticket-keys.ts';
+import { attachTicketKeys, ticketKeysOf } from '../lib/tickets/attach-ticket-keys.ts';
+import { hasTicketKeyCallback } from '../lib/tls/node-internals.ts';
 import { visitTls } from './fixtures/clients.ts';
 
 const { cert, key } = await loadCertificate({});

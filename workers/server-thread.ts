@@ -22,7 +22,8 @@ import { tableLevel } from '../lib/store/memory-levels.ts';
 import { redisTargetOf, type RedisClient } from '../lib/redis/topology.ts';
 import { attachRuntime, runtimeServerOptions, type RuntimeBinding } from '../lib/runtime/attach-runtime.ts';
 import type { ServerContext } from '../lib/runtime/server-context.ts';
-import { sniInUse } from '../lib/runtime/certificate-binding.ts';
+import { sniInUse } from '../lib/tls/node-internals.ts';
+import { adoptNodeCapabilities } from '../lib/tls/node-capabilities.ts';
 import { attachOnce, setThreadRuntime } from '../lib/runtime/thread-runtime.ts';
 import { SessionTable } from '../lib/table/session-table.ts';
 import { ServerModuleError } from '../lib/errors.ts';
@@ -57,7 +58,8 @@ const counters = SharedCounters.open(data.counters);
 let redis: RedisClient | undefined;
 
 async function start(): Promise<Started> {
-  // The primary ran the renewal self-test for every thread: no need to run it again here.
+  // The primary checked this Node, and ran the renewal self-test, for every thread: no need to again here.
+  adoptNodeCapabilities(data.capabilities);
   if (data.renewal !== undefined) setRenewalState(data.renewal.state, data.renewal.reason);
   const table = SessionTable.open(data.buffer);
   const ticketKeys = data.ticketKeys === undefined ? undefined : TicketKeyRing.open(data.ticketKeys);

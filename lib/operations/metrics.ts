@@ -16,6 +16,7 @@ import type { SharedCounters } from './counters.ts';
 import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import { MISSES } from '../tls/resumption-misses.ts';
+import { CAPABILITIES, knownNodeCapabilities, type NodeCapabilities } from '../tls/node-capabilities.ts';
 
 /** Where {@link createMetrics} reads its values. */
 export interface MetricsSources {
@@ -31,6 +32,8 @@ export interface MetricsSources {
   hostsWithOtherCertificate?: () => number;
   /** The clock the ring's times are on. @defaultValue `Date.now` */
   clock?: () => number;
+  /** What this Node supports (`node_capability`). @defaultValue this process's check, once it ran */
+  capabilities?: () => NodeCapabilities | undefined;
 }
 
 /** A cluster's metrics. */
@@ -63,7 +66,7 @@ function setTotal<T extends string>(counter: Counter<T>, value: number, labels?:
 
 /** Makes the metrics of a cluster's table, counters and ring. */
 export function createMetrics(sources: MetricsSources): CacheMetrics {
-  const { table, counters, ticketKeys, workers, reloads, hostsWithOtherCertificate, clock = Date.now } = sources;
+  const { table, counters, ticketKeys, workers, reloads, hostsWithOtherCertificate, clock = Date.now, capabilities = knownNodeCapabilities } = sources;
   const registry = new Registry();
   const registers = [registry];
 
@@ -91,6 +94,18 @@ export function createMetrics(sources: MetricsSources): CacheMetrics {
     });
   };
 
+  new Gauge({
+    name: PREFIX + 'node_capability',
+    help: "What this Node supports, checked at start by what each internal does (1 on, 0 off; see docs/operations.md#node-capabilities); none until checked",
+    labelNames: ['capability'],
+    registers,
+    collect() {
+      this.reset();
+      const found = capabilities();
+      if (found === undefined) return;
+      for (const name of CAPABILITIES) this.set({ capability: name }, found[name].on ? 1 : 0);
+    },
+  });
   counter('handshakes_total', 'TLS handshakes completed, full or resumed, by protocol version', ['result', 'protocol'], (c) => {
     const v = counters.values();
     for (const [suffix, protocol] of PROTOCOLS) {

@@ -32,12 +32,13 @@
  *
  * @module
  */
+import { probeNodeCapabilities, reportNodeCapabilities } from '../tls/node-capabilities.ts';
 import cluster from 'node:cluster';
 import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { createLogger, resolveLogFormat } from '../operations/logger.ts';
 import { COUNTER_NAMES, SharedCounters } from '../operations/counters.ts';
-import { SessionTimeoutMismatchError } from '../errors.ts';
+import { checkSessionTimeout } from '../tls/session-hooks.ts';
 import { loadConfig } from '../config/load.ts';
 import type { CacheConfig } from '../config/settings.ts';
 import {
@@ -230,15 +231,7 @@ export class ProcessWorker {
    */
   attach(server: TlsServer): RuntimeBinding {
     const { config, ticketMode } = this.settings;
-    const timeout = (server as { sessionTimeout?: unknown }).sessionTimeout;
-    if (timeout !== config.timeout) {
-      throw new SessionTimeoutMismatchError(
-        typeof timeout === 'number' ? timeout : undefined,
-        config.timeout,
-        `The server's sessionTimeout (${typeof timeout === 'number' ? `${timeout} s` : 'unset'}) is not the deployment's timeout ` +
-          `(${config.timeout} s); create it with clusterServerOptions() spread into its options, and give every process the same TLS_CACHE_TIMEOUT`,
-      );
-    }
+    checkSessionTimeout(server, config.timeout, 'create it with clusterServerOptions() spread into its options, and give every process the same TLS_CACHE_TIMEOUT');
     const attached = attachRuntime(server, {
       store: this.store,
       ticketKeys: this.ticketKeys,
@@ -403,6 +396,8 @@ export class ProcessWorker {
       const counters = SharedCounters.create();
       // The format is this process's own (its standard output may be a terminal).
       const logger = options.logger ?? createLogger({ level: own.logLevel, ...resolveLogFormat(own) });
+      // What this Node supports, checked while the owner is asked (once per process; said once).
+      const capabilities = probeNodeCapabilities().then((found) => reportNodeCapabilities(logger, found));
       let socketPath: string;
       let startDaemon: boolean;
       // A primary that answers after helloTimeout (it started its cache after forking, slowly): its socket from then on.
@@ -519,6 +514,8 @@ export class ProcessWorker {
       if (made.#redis !== undefined) await waitUntilReady(made.#redis, REDIS_START_WAIT_MS);
       // The settings hold secrets: only whether there is a Redis, and its mode.
       logger.debug({ socket: socketPath, owner: hello !== undefined, ticketKeys: ring?.stats(), redis: settings.config.redisUrl === '' ? undefined : settings.config.redisMode }, 'attached to the cache');
+      // Servers are attached only once this Node's capabilities are known: nothing is used that does not work.
+      await capabilities;
       return made;
     };
   }

@@ -17,9 +17,10 @@ import { InvalidSessionError, SessionIdContextMismatchError, TicketsNotDisabledE
 import { attachSessionCache, sessionCacheOf, type SessionCacheBinding, type SessionStore } from '../tls/session-hooks.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import { attachTicketKeys, ticketKeysOf, type TicketCounters, type TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
-import { bindSessionsToCertificate, sniInUse, type CertificateBinding } from './certificate-binding.ts';
-import { nativeSecureContext } from '../tls/secure-context.ts';
-import { followClientHellos, missLogger, settleMiss } from '../tls/resumption-misses.ts';
+import { bindSessionsToCertificate, type CertificateBinding } from './certificate-binding.ts';
+import { addContextOptions, followClientHellos, serverTlsOptions, sniInUse } from '../tls/node-internals.ts';
+import { knownCapability } from '../tls/node-capabilities.ts';
+import { missLogger, settleMiss } from '../tls/resumption-misses.ts';
 
 /** The options every server of a deployment must be created with. */
 export interface RuntimeServerOptions {
@@ -101,8 +102,8 @@ export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions):
         logger[level]({ err: summarize(error), hook }, 'session store refused');
       },
     });
-  // Ticket verdicts are tied to their connection through Node's ClientHello reading (resumption-misses.ts).
-  followClientHellos();
+  // Ticket verdicts are tied to their connection through Node's ClientHello hand-over (resumption-misses.ts).
+  if (knownCapability('ticket_miss_reasons') !== false) followClientHellos();
   const logMiss = missLogger(logger);
   server.on('secureConnection', (socket: TLSSocket) => {
     const reused = socket.isSessionReused();
@@ -115,6 +116,7 @@ export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions):
   });
   const ticketsNow = tickets === undefined ? undefined : followTickets(tickets, server, logger);
   const certificate = bindSessionsToCertificate(server, sessionIdContext, {
+    usable: knownCapability('certificate_binding') !== false,
     onReplaced(bound) {
       // setSecureContext() made a new native context: without the ring's callback, and with the options it was given.
       if (ticketsNow !== undefined) ticketsNow.reattach();
@@ -168,8 +170,7 @@ function followTickets(first: TicketKeyBinding, server: TlsServer, logger: Logge
 
 /** Tickets off: a context made by `setSecureContext()` without `SSL_OP_NO_TICKET` gets it back. */
 function disableTickets(server: TlsServer): void {
-  const native = nativeSecureContext(server);
-  if (typeof native?.setOptions === 'function') native.setOptions(constants.SSL_OP_NO_TICKET);
+  addContextOptions(server, constants.SSL_OP_NO_TICKET);
 }
 
 /**
@@ -181,7 +182,9 @@ function disableTickets(server: TlsServer): void {
  * derives from the certificate (see `certificate-binding.ts`).
  */
 export function checkSessionIdContext(server: TlsServer, expected: string): void {
-  const actual = (server as { sessionIdContext?: unknown }).sessionIdContext;
+  // This Node no longer keeps the option where it used to (the start-up report says so): nothing to compare.
+  if (knownCapability('server_options') === false) return;
+  const actual = serverTlsOptions(server).sessionIdContext;
   if (actual === expected) return;
   throw new SessionIdContextMismatchError(
     `The server's TLS sessionIdContext is ${actual === undefined ? 'unset' : JSON.stringify(actual)}, not the deployment's ` +
@@ -202,8 +205,8 @@ function attachTickets(
   logger: Logger,
 ): TicketKeyBinding | undefined {
   if (ring === undefined) {
-    const secureOptions = Number((server as { secureOptions?: unknown }).secureOptions ?? 0);
-    if ((secureOptions & constants.SSL_OP_NO_TICKET) === 0) {
+    const secureOptions = Number(serverTlsOptions(server).secureOptions ?? 0);
+    if (knownCapability('server_options') !== false && (secureOptions & constants.SSL_OP_NO_TICKET) === 0) {
       throw new TicketsNotDisabledError(
         'Tickets are off (TLS_CACHE_TICKETS=off) but the server would issue tickets under keys of its own; ' +
           "create it with secureOptions including SSL_OP_NO_TICKET (e.g. when context.config.tickets === 'off')",

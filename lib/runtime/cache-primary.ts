@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { probeNodeCapabilities } from '../tls/node-capabilities.ts';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { CacheConfig } from '../config/settings.ts';
@@ -104,6 +105,8 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
       reloads: () => ({ ...this.#reloads }),
       hostsWithOtherCertificate: config.redisUrl === '' ? undefined : () => this.#fleetCertificates?.hostsWithOtherCertificate ?? 0,
     });
+    // The node_capability metric: this Node, checked once per process (the thread runtime has it checked already).
+    void probeNodeCapabilities();
   }
 
   /**

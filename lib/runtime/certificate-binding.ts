@@ -13,9 +13,9 @@
  * make a full handshake and check the server again.
  *
  * Node's public API cannot do this; it uses two internal methods of the
- * server's native context, `getCertificate()` (the leaf's DER, whatever form
- * the certificate was given in) and `setSessionIdContext()` (applies to the
- * connections created after it), feature-detected. Without them the server
+ * server's native context (`tls/node-internals.ts`): the leaf's DER,
+ * whatever form the certificate was given in, and the session ID context
+ * of the connections created after it. Without them the server
  * keeps the deployment's context: sessions then survive a certificate change
  * until they expire (see {@link CertificateBinding.unbound}).
  *
@@ -25,25 +25,16 @@
  * are bound to the server's default certificate only, and a session made
  * for one name resumes on a connection asking for another (as nginx does:
  * "session resumption always happens in the default SSL context"). See
- * {@link sniInUse}.
+ * `sniInUse()` in `tls/node-internals.ts`.
  *
  * @module
  */
 import { createHash } from 'node:crypto';
 import type { Server as TlsServer } from 'node:tls';
-import { nativeSecureContext, type NativeSecureContext } from '../tls/secure-context.ts';
+import { defaultCertificate, secureContextToken, setSessionIdContext } from '../tls/node-internals.ts';
 
 /** The most bytes OpenSSL takes as a session ID context. */
 const MAX_CONTEXT_BYTES = 32;
-
-/** The internal methods of a server's native context this module uses. */
-type BindingContext = Required<Pick<NativeSecureContext, 'getCertificate' | 'setSessionIdContext'>>;
-
-function bindingContext(context: NativeSecureContext | undefined): BindingContext | undefined {
-  return typeof context?.getCertificate === 'function' && typeof context.setSessionIdContext === 'function'
-    ? (context as BindingContext)
-    : undefined;
-}
 
 /**
  * The session ID context of a certificate in a deployment: the first 32 hex
@@ -94,6 +85,12 @@ export interface BindOptions {
    * @defaultValue none
    */
   onReplaced?: (binding: CertificateBinding) => void;
+  /**
+   * Whether this Node's internal methods work (`node-capabilities.ts`);
+   * `false` leaves the server's context alone, unbound (`'internals'`).
+   * @defaultValue true: used when present
+   */
+  usable?: boolean;
 }
 
 /**
@@ -106,6 +103,8 @@ export interface BindOptions {
  * server keeps its context and the binding says why.
  */
 export function bindSessionsToCertificate(server: TlsServer, base: string, options: BindOptions = {}): CertificateBinding {
+  // Off at start (node-capabilities.ts found the internal methods missing or without effect): never touched.
+  const usable = options.usable ?? true;
   const state: { context: string; unbound: CertificateBinding['unbound']; replacements: number; fingerprint: string | undefined } = {
     context: base,
     unbound: undefined,
@@ -126,32 +125,30 @@ export function bindSessionsToCertificate(server: TlsServer, base: string, optio
       return state.fingerprint;
     },
   };
-  let bound = nativeSecureContext(server);
+  let bound = secureContextToken(server);
   const bind = (): void => {
-    const native = bindingContext(bound);
     state.fingerprint = undefined;
-    if (native === undefined) {
+    const der = usable ? defaultCertificate(server) : undefined;
+    if (der === undefined || !setSessionIdContext(server, base)) {
       state.unbound = 'internals';
       state.context = base;
       return;
     }
-    const der = native.getCertificate();
-    if (der === null || der === undefined || der.byteLength === 0) {
+    if (der === null) {
       state.unbound = 'no-certificate';
       state.context = base;
-      native.setSessionIdContext(base);
       return;
     }
     state.context = certificateSessionIdContext(base, der);
     state.fingerprint = certificateFingerprint(der);
     state.unbound = undefined;
-    native.setSessionIdContext(state.context);
+    setSessionIdContext(server, state.context);
   };
   bind();
   if (state.unbound === 'internals') return binding;
   // Node's own 'connection' listener creates the TLS state (SSL_new copies the context): run first.
   server.prependListener('connection', () => {
-    const now = nativeSecureContext(server);
+    const now = secureContextToken(server);
     if (now === bound) return;
     bound = now;
     state.replacements++;
@@ -161,21 +158,7 @@ export function bindSessionsToCertificate(server: TlsServer, base: string, optio
   return binding;
 }
 
-/**
- * Whether the server serves more than its default certificate: `'SNICallback'`
- * (created with one), `'addContext'` (contexts added), or `undefined`. Its
- * sessions are then bound to the default certificate only (see the module's
- * documentation).
- */
-export function sniInUse(server: TlsServer): 'SNICallback' | 'addContext' | undefined {
-  const symbol = Object.getOwnPropertySymbols(server).find((s) => s.description === 'snicallback');
-  if (symbol !== undefined && typeof (server as unknown as Record<symbol, unknown>)[symbol] === 'function') return 'SNICallback';
-  const contexts = (server as { _contexts?: unknown })._contexts;
-  if (Array.isArray(contexts) && contexts.length > 0) return 'addContext';
-  return undefined;
-}
-
-/** The warning logged once when a server uses SNI (see {@link sniInUse}). */
+/** The warning logged once when a server uses SNI (`sniInUse()` in `tls/node-internals.ts`). */
 export const SNI_WARNING =
   'this server serves several certificates (SNI): a session resumes under the default certificate it was not made for ' +
   "when the client asks for another name, because OpenSSL looks sessions up before the SNI callback (nginx does the same); " +

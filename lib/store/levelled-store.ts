@@ -27,7 +27,7 @@
  * @module
  */
 import type { Lookup, LookupMiss, SessionStore } from '../tls/session-hooks.ts';
-import { sessionExpiresAt } from '../tls/session-expiry.ts';
+import { sessionExpiresAt } from '../tls/session-der.ts';
 
 /** One level of a {@link LevelledStore}. */
 export interface SessionLevel {

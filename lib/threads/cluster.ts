@@ -5,7 +5,7 @@
  *
  * ```ts
  * // main.ts
- * import { runThreadCluster } from 'tls-resumption';
+import { runThreadCluster } from 'tls-resumption';
  * await runThreadCluster({ server: new URL('./server.ts', import.meta.url), port: 8443 });
  *
  * // server.ts: runs in every worker thread
@@ -27,6 +27,7 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
+import { probeNodeCapabilities, reportNodeCapabilities } from '../tls/node-capabilities.ts';
 import type { Logger } from 'pino';
 import { summarize, type ErrorSummary, type ServerThreadData } from './messages.ts';
 import { workerSettings } from '../runtime/worker-settings.ts';
@@ -503,7 +504,9 @@ export async function startThreadCluster(options: ThreadClusterOptions): Promise
     'starting',
   );
   try {
-    // TLS 1.3 ticket renewal: checked once here, for every server thread (same Node, same OpenSSL).
+    // What this Node supports (and TLS 1.3 ticket renewal): checked once here, for every server thread (same Node, same OpenSSL).
+    const capabilities = await probeNodeCapabilities();
+    reportNodeCapabilities(logger, capabilities);
     const renewal = ticketKeys !== undefined && ticketMode === 'auto' ? await settledRenewal() : undefined;
     if (renewal?.state === 'off') logger.warn({ reason: renewal.reason }, 'TLS 1.3 ticket renewal is off: tickets are accepted without a fresh one');
     const threadData = {
@@ -517,6 +520,7 @@ export async function startThreadCluster(options: ThreadClusterOptions): Promise
       counters: counters.buffer,
       log,
       renewal,
+      capabilities,
     };
     return await launch({ port, primary, threadData, execArgv: options.execArgv });
   } catch (error) {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { NodeCapabilities } from '../tls/node-capabilities.ts';
 import type { WorkerSettings } from '../runtime/worker-settings.ts';
 import type { LogFormat } from '../operations/logger.ts';
 
@@ -26,6 +27,8 @@ export interface ServerThreadData {
   log: { format: LogFormat; colour: boolean };
   /** TLS 1.3 ticket renewal, as the primary's self-test found it (same Node and OpenSSL); absent when it did not run. */
   renewal?: { state: 'on' | 'off'; reason: string | undefined };
+  /** What this Node supports, as the primary checked it (`tls/node-capabilities.ts`: same Node, same OpenSSL). */
+  capabilities: NodeCapabilities;
 }
 
 /** Primary to thread. */

@@ -6,9 +6,9 @@
  *
  * Two ways, chosen when attaching:
  * - `callback`: Node's internal ticket key callback
- *   (`server._sharedCreds.context.enableTicketKeyCallback()` and
- *   `onticketkeycallback`), feature-detected. Every key of the ring decrypts
- *   (what it answers: `ticket-callback.ts`).
+ *   (`installTicketKeyCallback()` in `tls/node-internals.ts`), used when
+ *   this Node has it and `node-capabilities.ts` found it working. Every key
+ *   of the ring decrypts (what it answers: `ticket-callback.ts`).
  * - `fallback`: the public `server.setTicketKeys()`, which holds one key: the
  *   ring's current one, set again whenever the ring changes. A ticket under
  *   an older key then costs a full handshake. No renewal.
@@ -28,9 +28,9 @@
  * `ticket-links.ts` and `renewal-self-test.ts`. Independently, a key
  * decrypts only `timeout` after it stopped encrypting.
  *
- * A client can send any bytes as a ticket. An unknown name is answered
- * `[0, zeros, zeros]` (full handshake); never `[0]`, which aborts the
- * process (a native assertion in Node).
+ * A client can send any bytes as a ticket. An unknown name is refused
+ * with `refuseTicket()` (a full handshake), the one answer that never
+ * aborts the process.
  *
  * A later `server.setSecureContext()` replaces the context and drops the
  * callback: attach again after it.
@@ -41,7 +41,8 @@ import { Server as TlsServer } from 'node:tls';
 import { InvalidOptionError } from '../errors.ts';
 import { TicketKeyRing } from './key-ring.ts';
 import { ticketCallback } from './ticket-callback.ts';
-import { nativeSecureContext, type NativeSecureContext } from '../tls/secure-context.ts';
+import { hasTicketKeyCallback, installTicketKeyCallback, serverTlsOptions } from '../tls/node-internals.ts';
+import { knownCapability } from '../tls/node-capabilities.ts';
 import { linkServer, onRenewalState, renewalState, setRenewalState } from './ticket-links.ts';
 import { checkTlsServer } from '../tls/check-server.ts';
 import { describe } from '../describe.ts';
@@ -139,19 +140,14 @@ export interface TicketKeyBinding {
   detach(): void;
 }
 
-type TicketKeyContext = NativeSecureContext & Required<Pick<NativeSecureContext, 'enableTicketKeyCallback'>>;
-
 const bindings = new WeakMap<TlsServer, TicketKeyBinding>();
 
-/** The server's internal context when it offers the ticket key callback. */
-function ticketKeyContext(server: TlsServer): TicketKeyContext | undefined {
-  const context = nativeSecureContext(server);
-  return typeof context?.enableTicketKeyCallback === 'function' ? (context as TicketKeyContext) : undefined;
-}
-
-/** Whether this Node offers the internal ticket key callback on `server`. */
-export function hasTicketKeyCallback(server: TlsServer): boolean {
-  return ticketKeyContext(server) !== undefined;
+/**
+ * Whether `auto` uses the internal callback on `server`: this Node has it,
+ * and the start-up check did not find it without effect.
+ */
+export function usesTicketKeyCallback(server: TlsServer): boolean {
+  return hasTicketKeyCallback(server) && knownCapability('ticket_key_callback') !== false;
 }
 
 /**
@@ -182,13 +178,13 @@ export function attachTicketKeys(
     throw new InvalidOptionError('onRenewalOff', `expected a function, got ${describe(onRenewalOff)}`);
   }
   if (bindings.has(server)) throw new InvalidOptionError('server', 'this server already has a ticket key ring attached');
-  const context = mode === 'auto' ? ticketKeyContext(server) : undefined;
   const counters: TicketCounters = options.counters ?? emptyTicketCounters();
-  const serverTimeout = (server as { sessionTimeout?: unknown }).sessionTimeout;
+  const serverTimeout = serverTlsOptions(server).sessionTimeout;
   const lifetime = timeout ?? (Number.isInteger(serverTimeout) && (serverTimeout as number) >= 1 ? (serverTimeout as number) : undefined);
-  const binding = context
-    ? viaCallback(server, context, ring, counters, { lifetimeMs: lifetime === undefined ? undefined : lifetime * 1000, renew, clock, onRenewalOff })
-    : viaFallback(server, ring, counters, pollInterval);
+  const callbackOptions = { lifetimeMs: lifetime === undefined ? undefined : lifetime * 1000, renew, clock, onRenewalOff };
+  const binding =
+    (mode === 'auto' && usesTicketKeyCallback(server) ? viaCallback(server, ring, counters, callbackOptions) : undefined) ??
+    viaFallback(server, ring, counters, pollInterval);
   bindings.set(server, binding);
   return binding;
 }
@@ -210,12 +206,15 @@ interface CallbackOptions {
   onRenewalOff: ((reason: string) => void) | undefined;
 }
 
-function viaCallback(server: TlsServer, context: TicketKeyContext, ring: TicketKeyRing, counters: TicketCounters, options: CallbackOptions): TicketKeyBinding {
+function viaCallback(server: TlsServer, ring: TicketKeyRing, counters: TicketCounters, options: CallbackOptions): TicketKeyBinding | undefined {
   const { lifetimeMs, clock, onRenewalOff } = options;
   const renew = options.renew && lifetimeMs !== undefined;
   const { callback, wipe } = ticketCallback({ ring, counters, lifetimeMs, renew, clock });
-  context.enableTicketKeyCallback();
-  context.onticketkeycallback = callback;
+  const installed = installTicketKeyCallback(server, callback);
+  if (installed === undefined) {
+    wipe();
+    return undefined;
+  }
   let unlink = (): void => {};
   let unsubscribe = (): void => {};
   let ready = Promise.resolve();
@@ -246,7 +245,6 @@ function viaCallback(server: TlsServer, context: TicketKeyContext, ring: TicketK
           )
         : Promise.resolve();
   }
-  const zeros = Buffer.alloc(16);
   const binding: TicketKeyBinding = {
     ring,
     mode: 'callback',
@@ -261,7 +259,7 @@ function viaCallback(server: TlsServer, context: TicketKeyContext, ring: TicketK
       unlink();
       unsubscribe();
       // The callback stays enabled in OpenSSL; answer "no ticket, full handshake" from now on.
-      context.onticketkeycallback = (_name, _iv, encrypt) => (encrypt ? [0, zeros, zeros, zeros, zeros] : [0, zeros, zeros]);
+      installed.uninstall();
       wipe();
       bindings.delete(server);
     },

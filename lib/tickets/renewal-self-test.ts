@@ -28,7 +28,7 @@ import { connect, createServer, type TLSSocket } from 'node:tls';
 import { TicketKeyRing } from './key-ring.ts';
 import { selfSignedCertificate } from './self-signed.ts';
 import { ticketCallback } from './ticket-callback.ts';
-import { nativeSecureContext } from '../tls/secure-context.ts';
+import { installTicketKeyCallback } from '../tls/node-internals.ts';
 import { linkServer, renewalState, setRenewalState } from './ticket-links.ts';
 import type { TicketCounters } from './attach-ticket-keys.ts';
 
@@ -91,11 +91,13 @@ async function selfTest(): Promise<string | undefined> {
     setImmediate(() => socket.write('.'));
   });
   server.on('tlsClientError', () => {});
-  const context = nativeSecureContext(server);
-  if (context === undefined || typeof context.enableTicketKeyCallback !== 'function') return 'no ticket key callback';
   const { callback, wipe } = ticketCallback({ ring, counters, lifetimeMs: LIFETIME_S * 1000, renew: true, clock, selfTest: true, onEncrypt: (birth) => births.push(birth) });
-  context.enableTicketKeyCallback();
-  context.onticketkeycallback = callback;
+  const installed = installTicketKeyCallback(server, callback);
+  if (installed === undefined) {
+    wipe();
+    ring.close();
+    return 'no ticket key callback';
+  }
   const unlink = linkServer(server, clock);
   let timer: NodeJS.Timeout | undefined;
   // Not unref'd: should the handshakes stall, this still settles, so `ready` always does.
@@ -107,10 +109,8 @@ async function selfTest(): Promise<string | undefined> {
   } finally {
     clearTimeout(timer);
     unlink();
-    // A handshake still in flight (the self-test timed out) may ask for a ticket: Node reads a name and an IV
-    // from an encrypt answer and aborts the process when they are missing, so encrypt gets all five parts.
-    const zeros = Buffer.alloc(16);
-    context.onticketkeycallback = (_name: Buffer, _iv: Buffer, encrypt: boolean) => (encrypt ? [0, zeros, zeros, zeros, zeros] : [0, zeros, zeros]);
+    // A handshake still in flight (the self-test timed out) may still ask for a ticket: refused safely.
+    installed.uninstall();
     wipe();
     ring.close();
   }

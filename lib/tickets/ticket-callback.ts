@@ -10,8 +10,8 @@
  *   no ticket this time, never a failed handshake.
  * - **Decrypt** (an offered ticket): under no key the ring holds, or of a
  *   session born `lifetime` or more ago: `[0, zeros16, zeros16]`, a full
- *   handshake. Never `[0]` alone: Node aborts the process on it (a native
- *   assertion), and a client chooses what it offers. A ticket of known
+ *   handshake (`refuseTicket()` of `tls/node-internals.ts`: the answers
+ *   that never abort the process, whatever a client offers). A ticket of known
  *   birth offered by a connection that can be linked, on a renewing
  *   binding: `[2, hmac, aes]`, accept and renew (OpenSSL then issues one
  *   new TLS 1.3 ticket, which carries the same birth); anything else
@@ -27,10 +27,10 @@ import { emptyKey, wipeKey } from './ticket-key.ts';
 import { TicketBirths } from './ticket-birth.ts';
 import { birthOfNextTicket, linkOfferedBirth } from './ticket-links.ts';
 import type { TicketCounters } from './attach-ticket-keys.ts';
+import { issueNoTicket, refuseTicket, type TicketKeyCallback } from '../tls/node-internals.ts';
 import { noteTicket, TICKET_ACCEPTED, TICKET_EXPIRED, TICKET_FAILED, TICKET_UNKNOWN_KEY } from '../tls/resumption-misses.ts';
 
-/** The signature of Node's internal `onticketkeycallback`. */
-export type TicketKeyCallback = (name: Buffer, iv: Buffer, encrypt: boolean) => unknown[];
+export type { TicketKeyCallback } from '../tls/node-internals.ts';
 
 /** What {@link ticketCallback} needs. */
 export interface TicketCallbackOptions {
@@ -52,7 +52,6 @@ export interface TicketCallbackOptions {
   onEncrypt?: (birth: number) => void;
 }
 
-const NONE = 0;
 const ACCEPT = 1;
 const RENEW = 2;
 
@@ -62,10 +61,9 @@ export function ticketCallback(options: TicketCallbackOptions): { callback: Tick
   // Scratch buffers: Node copies the secrets into OpenSSL before the callback's caller returns.
   const key = emptyKey();
   const iv = Buffer.alloc(16);
-  const zeros = Buffer.alloc(16);
   const births = new TicketBirths();
-  const refuse = (): unknown[] => [NONE, zeros, zeros];
-  const noTicket = (): unknown[] => [NONE, zeros, zeros, zeros, zeros];
+  const refuse = refuseTicket;
+  const noTicket = issueNoTicket;
   const callback: TicketKeyCallback = (name, ticketIv, encrypt) => {
     try {
       const now = clock();

@@ -1,6 +1,6 @@
 /**
  * Which connection a ticket belongs to. Node calls the ticket key callback
- * with no socket (`executionAsyncResource()` there is the SecureContext), so
+ * with no socket (its scope is the SecureContext's, not a connection's), so
  * renewing a TLS 1.3 ticket with its session's birth needs the order in
  * which Node and OpenSSL run the callbacks of one connection, measured on
  * Node 22 and 24 (OpenSSL 3.0 and 3.5), over TCP and in memory:
@@ -42,9 +42,9 @@
  *
  * @module
  */
-import { executionAsyncResource } from 'node:async_hooks';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
-import { isTls13Session } from '../tls/session-version.ts';
+import { isTls13Session } from '../tls/session-der.ts';
+import { connectionOf, currentConnection } from '../tls/node-internals.ts';
 
 /** Whether renewal is on in this thread: `pending` until the self-test settles. */
 export type RenewalState = 'pending' | 'on' | 'off';
@@ -104,7 +104,7 @@ export function setRenewalState(next: 'on' | 'off', reason?: string): void {
  * inside that call is linked to the connection.
  */
 export function resumeScope(): (answer: () => void) => void {
-  const wrap = executionAsyncResource();
+  const wrap = currentConnection();
   return (answer) => {
     // Whatever OpenSSL does inside answer() belongs to this connection alone.
     const saved = window;
@@ -166,8 +166,8 @@ export function birthOfNextTicket(now: number): number {
  * when it resumed and was answered "renew", else `now`).
  */
 export function openWindow(socket: TLSSocket, now: number): void {
-  const wrap = (socket as unknown as { _handle?: Wrap | null })._handle;
-  if (wrap === undefined || wrap === null) return;
+  const wrap = connectionOf(socket);
+  if (wrap === undefined) return;
   const birth = offered.get(wrap);
   offered.delete(wrap);
   if (state === 'off' || socket.getProtocol() !== 'TLSv1.3') return;
@@ -193,7 +193,7 @@ export function checkTicketSession(server: TlsServer): void {
   const ticketOf = issued;
   issued = undefined;
   if (state === 'off' || !renewing.has(server)) return;
-  if (ticketOf !== executionAsyncResource()) anomaly('a ticket was encrypted outside its own connection’s window');
+  if (ticketOf !== currentConnection()) anomaly('a ticket was encrypted outside its own connection’s window');
 }
 
 /**

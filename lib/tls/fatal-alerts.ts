@@ -22,8 +22,7 @@
  * @module
  */
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
-import { sessionIdOf } from './session-der.ts';
-import { isTls13Session } from './session-version.ts';
+import { isTls13Session, sessionIdOf } from './session-der.ts';
 
 /** OpenSSL errors that are no alert: the peer closed without close_notify. */
 const NOT_ALERTS = new Set(['ERR_SSL_UNEXPECTED_EOF_WHILE_READING']);

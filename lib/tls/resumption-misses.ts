@@ -22,15 +22,15 @@
  *   `refused`: OpenSSL checks the ticket's HMAC and the session after the
  *   callback (a flipped bit, another session ID context...). Node calls
  *   the ticket key callback with no socket; OpenSSL reads a ClientHello
- *   synchronously inside Node's `endParser()` on the connection's TLSWrap
- *   (after `resumeSession` is answered, or at once when the ClientHello
- *   carries a TLS 1.2 ticket, which Node does not look up), so
- *   {@link followClientHellos} wraps that internal method to know which
- *   connection is being read. It is feature-detected; without it (or for
- *   a ClientHello read outside it: the second one after a
- *   HelloRetryRequest, whose ticket the first one's verdict covers; a
- *   server without session listeners) a verdict is not tied to a
- *   connection and not counted.
+ *   synchronously inside the method through which Node hands it over (after
+ *   `resumeSession` is answered, or at once when the ClientHello carries a
+ *   TLS 1.2 ticket, which Node does not look up), and
+ *   `clientHelloConnection()` (`node-internals.ts`) says which connection
+ *   that is. Where this Node does not let it (`node-capabilities.ts` then
+ *   says at start that ticket misses are not counted by reason), or for a
+ *   ClientHello read outside it (the second one after a HelloRetryRequest,
+ *   whose ticket the first one's verdict covers; a server without session
+ *   listeners), a verdict is not tied to a connection and not counted.
  *
  * A connection that offered both (a TLS 1.2 ClientHello never does: Node
  * skips the lookup when a ticket comes) counts under its ticket. A
@@ -43,7 +43,8 @@
  * @module
  */
 import { threadId } from 'node:worker_threads';
-import { TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
+import { clientHelloConnection, connectionOf, type Connection } from './node-internals.ts';
 import type { Logger } from 'pino';
 
 /** How a session was offered: label `method` of `resumption_misses_total`. */
@@ -97,48 +98,8 @@ const MARK = Symbol('tls-session-cache resumption offer');
 const LOOKUP_HIT = 1;
 type Marked = { [MARK]?: number };
 
-/** The TLSWrap whose ClientHello OpenSSL reads now (inside Node's `endParser()`), in this thread. */
-let reading: Marked | undefined;
-let following: 'pending' | 'on' | 'unavailable' = 'pending';
-
-/**
- * Wraps Node's internal `TLSWrap.prototype.endParser` (once per thread) so
- * that a ticket verdict can be tied to its connection; see the module's
- * documentation. The wrapper only notes `this` around the original call.
- * Returns whether it is in place (false when this Node has no such method:
- * ticket misses are then not counted).
- */
-export function followClientHellos(): boolean {
-  if (following !== 'pending') return following === 'on';
-  following = 'unavailable';
-  let proto: { endParser?: unknown } | undefined;
-  try {
-    // A client socket that never connects: its handle is a TLSWrap like a server connection's.
-    const probe = new TLSSocket(undefined as never);
-    proto = Object.getPrototypeOf((probe as unknown as { _handle: object })._handle) as { endParser?: unknown };
-    probe.destroy();
-  } catch {
-    return false;
-  }
-  const original = proto?.endParser;
-  if (proto === undefined || typeof original !== 'function') return false;
-  // Node calls it with no arguments (`owner._handle.endParser()`): none are passed on, and none allocated.
-  const endParser = function (this: Marked): unknown {
-    const outer = reading;
-    reading = this;
-    try {
-      return (original as (this: Marked) => unknown).call(this);
-    } finally {
-      reading = outer;
-    }
-  };
-  proto.endParser = endParser;
-  following = 'on';
-  return true;
-}
-
-/** In a `resumeSession` listener: what the lookup for the connection `wrap` (`executionAsyncResource()` there) found. */
-export function noteLookup(wrap: object, found: LookupMiss | undefined): void {
+/** In a `resumeSession` listener: what the lookup for the connection `wrap` (`currentConnection()` there) found. */
+export function noteLookup(wrap: Connection, found: LookupMiss | undefined): void {
   const marked = wrap as Marked;
   const code = found === undefined ? LOOKUP_HIT : 2 + LOOKUP_MISS_INDEX[found];
   marked[MARK] = ((marked[MARK] ?? 0) & 0xf0) | code;
@@ -146,7 +107,7 @@ export function noteLookup(wrap: object, found: LookupMiss | undefined): void {
 
 /** In the ticket key callback, decrypting: its verdict, for the connection whose ClientHello is read now (if known). */
 export function noteTicket(verdict: TicketVerdict): void {
-  const marked = reading;
+  const marked = clientHelloConnection() as Marked | undefined;
   if (marked === undefined) return;
   marked[MARK] = ((marked[MARK] ?? 0) & 0x0f) | (verdict << 4);
 }
@@ -159,7 +120,7 @@ export function noteTicket(verdict: TicketVerdict): void {
  */
 export function settleMiss(socket: TLSSocket, reused: boolean, protocol: string | null): Miss | undefined {
   if (reused) return undefined;
-  const wrap = (socket as unknown as { _handle?: Marked | null })._handle;
+  const wrap = connectionOf(socket) as Marked | undefined;
   const mark = wrap?.[MARK];
   if (mark === undefined) return undefined;
   const ticket = mark >> 4;

@@ -5,12 +5,13 @@
  *
  * @module
  */
-import { executionAsyncResource } from 'node:async_hooks';
 import { Server as TlsServer } from 'node:tls';
 import { InvalidOptionError, SessionHooksInUseError, SessionTimeoutMismatchError } from '../errors.ts';
 import { endSessionsOnFatalAlert } from './fatal-alerts.ts';
-import { isTls13Session } from './session-version.ts';
+import { isTls13Session } from './session-der.ts';
 import { checkTlsServer } from './check-server.ts';
+import { currentConnection, serverTlsOptions } from './node-internals.ts';
+import { knownCapability } from './node-capabilities.ts';
 import { describe } from '../describe.ts';
 import { EXPIRED_LENGTH, SessionTable } from '../table/session-table.ts';
 import { addTicketListeners, checkTicketSession, isLinking, markLinking, removeTicketListeners, resumeScope } from '../tickets/ticket-links.ts';
@@ -189,7 +190,7 @@ export function attachSessionCache(
       'This server already has a resumeSession listener; a second one would answer the same lookup twice, and Node destroys such connections',
     );
   }
-  checkTimeout(server, store.timeout);
+  checkSessionTimeout(server, store.timeout);
 
   const counters: SessionHookCounters = options.counters ?? emptySessionHookCounters();
 
@@ -234,8 +235,8 @@ export function attachSessionCache(
   const onResumeSession = (id: Buffer, done: (error: Error | null, session: Buffer | null) => void): void => {
     // A TLS 1.3 ticket offered with this ClientHello is decrypted inside done(): tie it to this connection.
     const scope = resumeScope();
-    // The connection's TLSWrap: what the lookup found is noted on it (resumption-misses.ts).
-    const wrap = executionAsyncResource();
+    // The connection's handle: what the lookup found is noted on it (resumption-misses.ts).
+    const wrap = currentConnection();
     const answer = (found: Lookup | undefined): void => {
       const session = found instanceof Uint8Array ? found : undefined;
       if (session === undefined) counters.missed++;
@@ -331,22 +332,33 @@ function checkStore(store: SessionStore): void {
   }
 }
 
-function checkTimeout(server: TlsServer, tableTimeout: number): void {
-  const serverTimeout = (server as { sessionTimeout?: unknown }).sessionTimeout;
-  if (serverTimeout === tableTimeout) return;
-  const fix = `create the server with { sessionTimeout: ${tableTimeout} } (spread sessionCacheServerOptions(table) into its options)`;
+/**
+ * Refuses a server whose `sessionTimeout` is not `expected` (see
+ * {@link attachSessionCache}); `fix` says how to create it instead.
+ * Skipped, with the start-up report saying so, on a Node that no longer
+ * keeps the option where it used to.
+ * @throws SessionTimeoutMismatchError (`ERR_TLS_CACHE_SESSION_TIMEOUT_MISMATCH`)
+ */
+export function checkSessionTimeout(
+  server: TlsServer,
+  expected: number,
+  fix = `create the server with { sessionTimeout: ${expected} } (spread sessionCacheServerOptions(table) into its options)`,
+): void {
+  if (knownCapability('server_options') === false) return;
+  const serverTimeout = serverTlsOptions(server).sessionTimeout;
+  if (serverTimeout === expected) return;
   if (serverTimeout === undefined) {
     throw new SessionTimeoutMismatchError(
       undefined,
-      tableTimeout,
-      `The server has no sessionTimeout, so OpenSSL stamps its sessions with its own default lifetime while the table keeps them ${tableTimeout} s; ${fix}`,
+      expected,
+      `The server has no sessionTimeout, so OpenSSL stamps its sessions with its own default lifetime while the table keeps them ${expected} s; ${fix}`,
     );
   }
   const shown = typeof serverTimeout === 'number' ? `${serverTimeout} s` : describe(serverTimeout);
   throw new SessionTimeoutMismatchError(
     typeof serverTimeout === 'number' ? serverTimeout : undefined,
-    tableTimeout,
-    `The server's sessionTimeout (${shown}) differs from the table's timeout (${tableTimeout} s); ${fix}, or create the table with the server's timeout`,
+    expected,
+    `The server's sessionTimeout (${shown}) differs from the table's timeout (${expected} s); ${fix}, or create the table with the server's timeout`,
   );
 }
 

@@ -1,0 +1,309 @@
+/**
+ * What this Node lets the project do, checked once per process at start by
+ * what each internal of `node-internals.ts` does, not by whether a name
+ * exists: real TLS handshakes between a private server and client in memory
+ * (a `duplexPair`, no port), about 30 ms in all. A capability found off is
+ * turned off where it is used, said once with its consequence and what to
+ * do ({@link reportNodeCapabilities}), and shown as a metric
+ * (`tls_session_cache_node_capability`); nothing throws and nothing else is
+ * lost.
+ *
+ * | capability | checked by | when off |
+ * | --- | --- | --- |
+ * | `ticket_key_callback` | a ticket issued and resumed through the internal ticket key callback | one ticket key at a time (`setTicketKeys()`): a rotation costs every ticket under the old key a full handshake; no renewal, no lifetime bound of this project's |
+ * | `ticket_renewal` | `tickets/renewal-self-test.ts` | TLS 1.3 tickets are not renewed: clients that use a ticket once resume every other time |
+ * | `ticket_miss_reasons` | the ticket callback seeing the connection whose ClientHello is read | missed ticket resumptions are not counted by reason |
+ * | `certificate_binding` | the default certificate read back, and a session refused once its session ID context changed | sessions survive a certificate change until they expire |
+ * | `sni_detection` | an `SNICallback` and an `addContext()` server told apart | a server serving several names is not recognised as one |
+ * | `server_options` | `sessionTimeout`, `sessionIdContext` and `secureOptions` read back | the checks that a server was created with the deployment's options are skipped |
+ * | `session_der` | a real session's protocol version, ID and lifetime read | TLS 1.3 sessions are stored and local copies are kept the full timeout |
+ *
+ * @module
+ */
+import { X509Certificate, constants } from 'node:crypto';
+import { duplexPair } from 'node:stream';
+import { connect, createSecureContext, createServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { Logger } from 'pino';
+import { selfSignedCertificate } from '../tickets/self-signed.ts';
+import {
+  clientHelloConnection,
+  connectionOf,
+  defaultCertificate,
+  followClientHellos,
+  followedClientHelloMethod,
+  installTicketKeyCallback,
+  refuseTicket,
+  serverTlsOptions,
+  setSessionIdContext,
+  sniInUse,
+  type Connection,
+} from './node-internals.ts';
+import { isTls13Session, sessionExpiresAt, sessionIdOf, sessionProtocolVersion, TLS_1_2 } from './session-der.ts';
+
+/** Every capability, in the order they are reported. */
+export const CAPABILITIES = [
+  'ticket_key_callback',
+  'ticket_renewal',
+  'ticket_miss_reasons',
+  'certificate_binding',
+  'sni_detection',
+  'server_options',
+  'session_der',
+] as const;
+
+/** One of {@link CAPABILITIES}. */
+export type Capability = (typeof CAPABILITIES)[number];
+
+/** What the check of one capability found. */
+export interface CapabilityCheck {
+  /** Whether it works on this Node. */
+  on: boolean;
+  /** When on, what is used where it matters (e.g. the method wrapped); when off, what the check saw. */
+  detail: string;
+}
+
+/** What this Node supports: every capability's check. */
+export type NodeCapabilities = Readonly<Record<Capability, CapabilityCheck>>;
+
+/** What an operator should know when a capability is off: the consequence, then what to do. */
+const WHEN_OFF: Record<Capability, string> = {
+  ticket_key_callback:
+    "tickets use one key at a time (Node's setTicketKeys): after each rotation every ticket under the previous key costs a full handshake, TLS 1.3 tickets are not renewed, and sessions end by OpenSSL's lifetime only",
+  ticket_renewal: 'TLS 1.3 tickets are not renewed on resumption: clients that use each ticket once (browsers, curl) resume every other time',
+  ticket_miss_reasons: 'missed resumptions by ticket are not counted by reason in resumption_misses_total (session IDs still are)',
+  certificate_binding: 'sessions are not bound to the certificate: those made under an old certificate resume under a new one until they expire (TLS_CACHE_TIMEOUT)',
+  sni_detection: 'a server serving several names (SNICallback, addContext) is not recognised as one',
+  server_options: "the checks that each server was created with the deployment's sessionTimeout, sessionIdContext and tickets setting are skipped: create servers from the runtime's server options",
+  session_der: "sessions are read without their protocol version and lifetime: TLS 1.3 sessions are stored too, and a process's local copies are kept for the full timeout",
+};
+
+const WHAT_TO_DO = 'run a Node version the package is tested on (docs/package.md), and report this Node with this line';
+
+let known: NodeCapabilities | undefined;
+let probing: Promise<NodeCapabilities> | undefined;
+
+/**
+ * The capabilities of this Node, checked once per thread (later calls get
+ * the same promise). Never rejects: a check that throws or stalls is off.
+ */
+export function probeNodeCapabilities(): Promise<NodeCapabilities> {
+  if (known !== undefined) return Promise.resolve(known);
+  probing ??= probe().then((found) => (known = found));
+  return probing;
+}
+
+/**
+ * Takes capabilities checked elsewhere in this process (a thread runtime's
+ * primary checks once for every server thread: same Node, same OpenSSL).
+ */
+export function adoptNodeCapabilities(capabilities: NodeCapabilities): void {
+  known = capabilities;
+  probing = Promise.resolve(capabilities);
+}
+
+/**
+ * Whether `capability` works here, once checked in this thread (or
+ * adopted); `undefined` before: callers then use what is present, as
+ * before the check existed.
+ */
+export function knownCapability(capability: Capability): boolean | undefined {
+  return known?.[capability].on;
+}
+
+/** The capabilities as checked in this thread, if they were. */
+export function knownNodeCapabilities(): NodeCapabilities | undefined {
+  return known;
+}
+
+let reported = false;
+
+/**
+ * Logs the capabilities once per process: one info line with each on or
+ * off, then one warning per capability off, naming the consequence and
+ * what to do. Later calls do nothing.
+ */
+export function reportNodeCapabilities(logger: Logger, capabilities: NodeCapabilities): void {
+  if (reported) return;
+  reported = true;
+  const summary = Object.fromEntries(CAPABILITIES.map((name) => [name, capabilities[name].on ? 'on' : 'off']));
+  logger.info({ node: process.version, openssl: process.versions.openssl, capabilities: summary }, 'node capabilities');
+  for (const name of CAPABILITIES) {
+    const { on, detail } = capabilities[name];
+    if (!on) logger.warn({ capability: name, node: process.version, found: detail }, `${name} is off on this Node: ${WHEN_OFF[name]}; ${WHAT_TO_DO}`);
+  }
+}
+
+/** The warning text for a capability that is off (also in `docs/operations.md`). */
+export function capabilityOffWarning(capability: Capability): string {
+  return `${capability} is off on this Node: ${WHEN_OFF[capability]}; ${WHAT_TO_DO}`;
+}
+
+/** Longest the handshakes of the check may take; a check still waiting then is off. */
+export const PROBE_TIMEOUT_MS = 5000;
+const LIFETIME_S = 300;
+
+async function probe(): Promise<NodeCapabilities> {
+  const { cert, key } = selfSignedCertificate();
+  const results: Partial<Record<Capability, CapabilityCheck>> = {};
+  const run = async (names: Capability[], check: () => Promise<Partial<Record<Capability, CapabilityCheck>>> | Partial<Record<Capability, CapabilityCheck>>): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const stalled = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS);
+      });
+      Object.assign(results, await Promise.race([check(), stalled]));
+    } catch (error) {
+      for (const name of names) results[name] ??= { on: false, detail: `the check failed: ${(error as Error)?.message ?? String(error)}` };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  await run(['server_options'], () => ({ server_options: checkServerOptions(cert, key) }));
+  await run(['sni_detection'], () => ({ sni_detection: checkSniDetection(cert, key) }));
+  await run(['certificate_binding'], () => checkCertificateBinding(cert, key));
+  await run(['session_der'], () => checkSessionDer(cert, key));
+  await run(['ticket_key_callback', 'ticket_miss_reasons'], () => checkTicketCallback(cert, key));
+  await run(['ticket_renewal'], async () => {
+    if (results.ticket_key_callback?.on !== true) return { ticket_renewal: { on: false, detail: 'needs ticket_key_callback' } };
+    const { renewalSelfTest } = await import('../tickets/renewal-self-test.ts');
+    const { renewalState } = await import('../tickets/ticket-links.ts');
+    await renewalSelfTest();
+    const { state, reason } = renewalState();
+    return { ticket_renewal: state === 'on' ? { on: true, detail: 'self-test passed' } : { on: false, detail: reason ?? state } };
+  });
+  return Object.freeze(Object.fromEntries(CAPABILITIES.map((name) => [name, results[name] ?? { on: false, detail: 'not checked' }]))) as NodeCapabilities;
+}
+
+function checkServerOptions(cert: string, key: string): CapabilityCheck {
+  const server = createServer({ cert, key, sessionTimeout: 77, sessionIdContext: 'probe-context', secureOptions: constants.SSL_OP_NO_TICKET });
+  const kept = serverTlsOptions(server);
+  const wrong = [
+    kept.sessionTimeout === 77 ? undefined : 'sessionTimeout',
+    kept.sessionIdContext === 'probe-context' ? undefined : 'sessionIdContext',
+    typeof kept.secureOptions === 'number' && (kept.secureOptions & constants.SSL_OP_NO_TICKET) !== 0 ? undefined : 'secureOptions',
+  ].filter((name) => name !== undefined);
+  return wrong.length === 0 ? { on: true, detail: 'read back' } : { on: false, detail: `not kept on the server: ${wrong.join(', ')}` };
+}
+
+function checkSniDetection(cert: string, key: string): CapabilityCheck {
+  const plain = sniInUse(createServer({ cert, key }));
+  const callback = sniInUse(createServer({ cert, key, SNICallback: (_name, done) => done(null, undefined) }));
+  const withContext = createServer({ cert, key });
+  withContext.addContext('probe.invalid', createSecureContext({ cert, key }));
+  const added = sniInUse(withContext);
+  return plain === undefined && callback === 'SNICallback' && added === 'addContext'
+    ? { on: true, detail: 'SNICallback and addContext told apart' }
+    : { on: false, detail: `read ${String(plain)}, ${String(callback)}, ${String(added)} for none, SNICallback, addContext` };
+}
+
+/** One connection in memory; resolves once the server's first byte arrives (after its tickets). */
+function visit(server: TlsServer, options: { session?: Buffer; version: 'TLSv1.2' | 'TLSv1.3' }): Promise<{ reused: boolean; tickets: Buffer[]; server: TLSSocket }> {
+  return new Promise((resolve, reject) => {
+    const [serverSide, clientSide] = duplexPair();
+    let accepted: TLSSocket | undefined;
+    const onSecure = (socket: TLSSocket): void => {
+      accepted = socket;
+      socket.on('error', () => {});
+      setImmediate(() => socket.write('.'));
+    };
+    server.once('secureConnection', onSecure);
+    server.emit('connection', serverSide);
+    const client = connect({ socket: clientSide, rejectUnauthorized: false, minVersion: options.version, maxVersion: options.version, session: options.session });
+    const tickets: Buffer[] = [];
+    client.on('session', (ticket: Buffer) => tickets.push(ticket));
+    client.on('error', reject);
+    client.once('data', () => {
+      resolve({ reused: client.isSessionReused(), tickets, server: accepted! });
+      client.destroy();
+      serverSide.destroy();
+    });
+  });
+}
+
+async function checkCertificateBinding(cert: string, key: string): Promise<Partial<Record<Capability, CapabilityCheck>>> {
+  const server = createServer({ cert, key, sessionTimeout: LIFETIME_S, sessionIdContext: 'probe-a', minVersion: 'TLSv1.3' });
+  server.on('tlsClientError', () => {});
+  const der = defaultCertificate(server);
+  if (der === undefined) return { certificate_binding: { on: false, detail: "the server's context has no getCertificate()" } };
+  if (der === null || !Buffer.from(der).equals(new X509Certificate(cert).raw)) {
+    return { certificate_binding: { on: false, detail: "getCertificate() did not answer the server's certificate" } };
+  }
+  const first = await visit(server, { version: 'TLSv1.3' });
+  const ticket = first.tickets.at(-1);
+  if (ticket === undefined) return { certificate_binding: { on: false, detail: 'no ticket to check with' } };
+  if (!setSessionIdContext(server, 'probe-b')) return { certificate_binding: { on: false, detail: "the server's context has no setSessionIdContext()" } };
+  const other = await visit(server, { version: 'TLSv1.3', session: ticket });
+  setSessionIdContext(server, 'probe-a');
+  const same = await visit(server, { version: 'TLSv1.3', session: ticket });
+  if (other.reused || !same.reused) {
+    return { certificate_binding: { on: false, detail: `setSessionIdContext() had no effect (resumed under another context: ${other.reused}, under its own: ${same.reused})` } };
+  }
+  return { certificate_binding: { on: true, detail: 'certificate read, session ID context applied' } };
+}
+
+async function checkSessionDer(cert: string, key: string): Promise<Partial<Record<Capability, CapabilityCheck>>> {
+  const server = createServer({ cert, key, sessionTimeout: LIFETIME_S, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', secureOptions: constants.SSL_OP_NO_TICKET });
+  server.on('tlsClientError', () => {});
+  let stored: { id: Buffer; session: Buffer } | undefined;
+  server.on('newSession', (id: Buffer, session: Buffer, done: () => void) => {
+    stored = { id, session };
+    done();
+  });
+  const before = Date.now();
+  await visit(server, { version: 'TLSv1.2' });
+  if (stored === undefined) return { session_der: { on: false, detail: 'no TLS 1.2 session was handed to newSession' } };
+  const { id, session } = stored;
+  const expires = sessionExpiresAt(session);
+  const wrong = [
+    sessionProtocolVersion(session) === TLS_1_2 && !isTls13Session(session) ? undefined : 'protocol version',
+    sessionIdOf(session)?.equals(id) === true ? undefined : 'session ID',
+    expires !== undefined && expires >= Math.floor(before / 1000) * 1000 + LIFETIME_S * 1000 && expires <= Date.now() + LIFETIME_S * 1000 + 1000 ? undefined : 'lifetime',
+  ].filter((name) => name !== undefined);
+  return { session_der: wrong.length === 0 ? { on: true, detail: 'read' } : { on: false, detail: `misread: ${wrong.join(', ')}` } };
+}
+
+async function checkTicketCallback(cert: string, key: string): Promise<Partial<Record<Capability, CapabilityCheck>>> {
+  const server = createServer({ cert, key, sessionTimeout: LIFETIME_S, minVersion: 'TLSv1.3' });
+  server.on('tlsClientError', () => {});
+  // The renewal and miss code answers resumeSession in the connection's scope: a listener makes Node parse ClientHellos.
+  server.on('resumeSession', (_id: Buffer, done: (error: null, session: null) => void) => done(null, null));
+  const hmac = Buffer.alloc(16, 1);
+  const aes = Buffer.alloc(16, 2);
+  const name = Buffer.alloc(16, 3);
+  let encrypted = 0;
+  let decrypted = 0;
+  let readConnection: Connection | undefined;
+  const installed = installTicketKeyCallback(server, (offered, _iv, encrypt) => {
+    if (encrypt) {
+      encrypted++;
+      return [1, hmac, aes, name, Buffer.alloc(16, 4)];
+    }
+    decrypted++;
+    readConnection = clientHelloConnection();
+    return offered.equals(name) ? [1, hmac, aes] : refuseTicket();
+  });
+  if (installed === undefined) {
+    return { ticket_key_callback: { on: false, detail: "the server's context has no enableTicketKeyCallback()" }, ticket_miss_reasons: { on: false, detail: 'needs ticket_key_callback' } };
+  }
+  try {
+    const following = followClientHellos();
+    const first = await visit(server, { version: 'TLSv1.3' });
+    const ticket = first.tickets.at(-1);
+    const again = ticket === undefined ? undefined : await visit(server, { version: 'TLSv1.3', session: ticket });
+    const callbackOn = encrypted > 0 && decrypted > 0 && again?.reused === true;
+    const callback: CapabilityCheck = callbackOn
+      ? { on: true, detail: 'issued and resumed' }
+      : { on: false, detail: `asked to encrypt ${encrypted}, to decrypt ${decrypted} times; resumed: ${again?.reused === true}` };
+    const tied = again !== undefined && readConnection !== undefined && readConnection === connectionOf(again.server);
+    const misses: CapabilityCheck = !callbackOn
+      ? { on: false, detail: 'needs ticket_key_callback' }
+      : !following
+        ? { on: false, detail: 'no TLSWrap method hands the ClientHello to OpenSSL (looked for clientHelloDone, endParser)' }
+        : tied
+          ? { on: true, detail: `TLSWrap.${followedClientHelloMethod()}` }
+          : { on: false, detail: `TLSWrap.${followedClientHelloMethod()} did not run around the ticket's decryption` };
+    return { ticket_key_callback: callback, ticket_miss_reasons: misses };
+  } finally {
+    installed.uninstall();
+  }
+}
