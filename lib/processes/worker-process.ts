@@ -530,7 +530,8 @@ function warnOnce(logger: Logger, { sni, certificate }: RuntimeBinding): void {
     logger.warn({ sni }, SNI_WARNING);
   }
   const { unbound } = certificate;
-  if (unbound !== undefined && !warned.has(unbound)) {
+  // 'internals': the start-up report said so already (certificate_binding off).
+  if (unbound !== undefined && unbound !== 'internals' && !warned.has(unbound)) {
     warned.add(unbound);
     logger.warn({ certificate: unbound }, unboundWarning(unbound));
   }

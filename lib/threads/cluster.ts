@@ -420,7 +420,8 @@ export class ThreadCluster extends EventEmitter<ThreadClusterEvents> {
       this.#warned.add('sni');
       this.logger.warn({ workerId: thread.workerId, sni }, SNI_WARNING);
     }
-    if (unbound !== undefined && !this.#warned.has(unbound)) {
+    // 'internals': the start-up report said so already (certificate_binding off).
+    if (unbound !== undefined && unbound !== 'internals' && !this.#warned.has(unbound)) {
       this.#warned.add(unbound);
       this.logger.warn({ workerId: thread.workerId, certificate: unbound }, unboundWarning(unbound));
     }
@@ -508,7 +509,6 @@ export async function startThreadCluster(options: ThreadClusterOptions): Promise
     const capabilities = await probeNodeCapabilities();
     reportNodeCapabilities(logger, capabilities);
     const renewal = ticketKeys !== undefined && ticketMode === 'auto' ? await settledRenewal() : undefined;
-    if (renewal?.state === 'off') logger.warn({ reason: renewal.reason }, 'TLS 1.3 ticket renewal is off: tickets are accepted without a fresh one');
     const threadData = {
       buffer: table.buffer,
       module,

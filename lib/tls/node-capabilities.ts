@@ -60,6 +60,8 @@ export interface CapabilityCheck {
   on: boolean;
   /** When on, what is used where it matters (e.g. the method wrapped); when off, what the check saw. */
   detail: string;
+  /** Off only because this other capability is: its warning says so, this one adds none. */
+  needs?: Capability;
 }
 
 /** What this Node supports: every capability's check. */
@@ -68,7 +70,7 @@ export type NodeCapabilities = Readonly<Record<Capability, CapabilityCheck>>;
 /** What an operator should know when a capability is off: the consequence, then what to do. */
 const WHEN_OFF: Record<Capability, string> = {
   ticket_key_callback:
-    "tickets use one key at a time (Node's setTicketKeys): after each rotation every ticket under the previous key costs a full handshake, TLS 1.3 tickets are not renewed, and sessions end by OpenSSL's lifetime only",
+    "tickets use one key at a time (Node's setTicketKeys): after each rotation every ticket under the previous key costs a full handshake, TLS 1.3 tickets are not renewed (ticket_renewal), missed ticket resumptions are not counted by reason (ticket_miss_reasons), and sessions end by OpenSSL's lifetime only",
   ticket_renewal: 'TLS 1.3 tickets are not renewed on resumption: clients that use each ticket once (browsers, curl) resume every other time',
   ticket_miss_reasons: 'missed resumptions by ticket are not counted by reason in resumption_misses_total (session IDs still are)',
   certificate_binding: 'sessions are not bound to the certificate: those made under an old certificate resume under a new one until they expire (TLS_CACHE_TIMEOUT)',
@@ -128,8 +130,8 @@ export function reportNodeCapabilities(logger: Logger, capabilities: NodeCapabil
   const summary = Object.fromEntries(CAPABILITIES.map((name) => [name, capabilities[name].on ? 'on' : 'off']));
   logger.info({ node: process.version, openssl: process.versions.openssl, capabilities: summary }, 'node capabilities');
   for (const name of CAPABILITIES) {
-    const { on, detail } = capabilities[name];
-    if (!on) logger.warn({ capability: name, node: process.version, found: detail }, `${name} is off on this Node: ${WHEN_OFF[name]}; ${WHAT_TO_DO}`);
+    const { on, detail, needs } = capabilities[name];
+    if (!on && (needs === undefined || capabilities[needs].on)) logger.warn({ capability: name, node: process.version, found: detail }, `${name} is off on this Node: ${WHEN_OFF[name]}; ${WHAT_TO_DO}`);
   }
 }
 
@@ -137,6 +139,8 @@ export function reportNodeCapabilities(logger: Logger, capabilities: NodeCapabil
 export function capabilityOffWarning(capability: Capability): string {
   return `${capability} is off on this Node: ${WHEN_OFF[capability]}; ${WHAT_TO_DO}`;
 }
+
+const NEEDS_TICKET_KEY_CALLBACK: CapabilityCheck = { on: false, detail: 'needs ticket_key_callback', needs: 'ticket_key_callback' };
 
 /** Longest the handshakes of the check may take; a check still waiting then is off. */
 export const PROBE_TIMEOUT_MS = 5000;
@@ -164,7 +168,7 @@ async function probe(): Promise<NodeCapabilities> {
   await run(['session_der'], () => checkSessionDer(cert, key));
   await run(['ticket_key_callback', 'ticket_miss_reasons'], () => checkTicketCallback(cert, key));
   await run(['ticket_renewal'], async () => {
-    if (results.ticket_key_callback?.on !== true) return { ticket_renewal: { on: false, detail: 'needs ticket_key_callback' } };
+    if (results.ticket_key_callback?.on !== true) return { ticket_renewal: NEEDS_TICKET_KEY_CALLBACK };
     const { renewalSelfTest } = await import('../tickets/renewal-self-test.ts');
     const { renewalState } = await import('../tickets/ticket-links.ts');
     await renewalSelfTest();
@@ -283,7 +287,7 @@ async function checkTicketCallback(cert: string, key: string): Promise<Partial<R
     return offered.equals(name) ? [1, hmac, aes] : refuseTicket();
   });
   if (installed === undefined) {
-    return { ticket_key_callback: { on: false, detail: "the server's context has no enableTicketKeyCallback()" }, ticket_miss_reasons: { on: false, detail: 'needs ticket_key_callback' } };
+    return { ticket_key_callback: { on: false, detail: "the server's context has no enableTicketKeyCallback()" }, ticket_miss_reasons: NEEDS_TICKET_KEY_CALLBACK };
   }
   try {
     const following = followClientHellos();
@@ -296,7 +300,7 @@ async function checkTicketCallback(cert: string, key: string): Promise<Partial<R
       : { on: false, detail: `asked to encrypt ${encrypted}, to decrypt ${decrypted} times; resumed: ${again?.reused === true}` };
     const tied = again !== undefined && readConnection !== undefined && readConnection === connectionOf(again.server);
     const misses: CapabilityCheck = !callbackOn
-      ? { on: false, detail: 'needs ticket_key_callback' }
+      ? NEEDS_TICKET_KEY_CALLBACK
       : !following
         ? { on: false, detail: 'no TLSWrap method hands the ClientHello to OpenSSL (looked for clientHelloDone, endParser)' }
         : tied

@@ -13,6 +13,7 @@ import { freePort } from '../../lib/threads/free-port.ts';
 import { reconnect, visitTls, type Visit } from '../fixtures/clients.ts';
 import { startTestCluster } from '../fixtures/start.ts';
 import { secretsOf } from '../helpers/session-der.ts';
+import { CAPABILITIES } from '../../lib/tls/node-capabilities.ts';
 
 interface Answer {
   status: number;
@@ -68,6 +69,7 @@ const LABEL_VALUES: Record<string, readonly string[]> = {
     // resumption_misses_total (MISSES)
     'not_found', 'timeout', 'unavailable', 'unreadable', 'error', 'refused', 'unknown_key', 'ticket_expired',
   ],
+  capability: CAPABILITIES,
 };
 
 /** How many times a secret appears in the text, in hex (either case) or base64 (standard or URL). */
