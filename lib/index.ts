@@ -60,6 +60,7 @@ export { SharedCounters } from './operations/counters.ts';
 export type { CounterName, CounterValues } from './operations/counters.ts';
 export { createMetrics } from './operations/metrics.ts';
 export type { CacheMetrics, MetricsSources } from './operations/metrics.ts';
+export type { Capability, CapabilityCheck, NodeCapabilities } from './tls/node-capabilities.ts';
 
 // Errors: every one a `TlsCacheError` with a stable `code` (`errors.InvalidOptionError`, ...).
 export * as errors from './errors.ts';
