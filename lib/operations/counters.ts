@@ -77,6 +77,9 @@ export const COUNTER_NAMES = [
   'missTicketRefused',
   // Lookups a worker process did not send: its copy of the owner's filter says the table cannot hold the ID (`owner/id-filter.ts`).
   'ipcSkipped',
+  // Missed resumptions of a session made for another name or under other authentication (issue 33), `MISSES`.
+  'missIdNameMismatch',
+  'missTicketNameMismatch',
 ] as const;
 
 /** A counter's name. */

@@ -71,7 +71,7 @@ import { LocalSessions } from './local-sessions.ts';
 import { askPrimary } from './ask-primary.ts';
 import { attachRuntime, type RuntimeBinding } from '../runtime/attach-runtime.ts';
 import type { WorkerSettings } from '../runtime/worker-settings.ts';
-import { SNI_WARNING, unboundWarning } from '../runtime/certificate-binding.ts';
+import { unboundWarning } from '../runtime/certificate-binding.ts';
 import { TicketKeyRing } from '../tickets/key-ring.ts';
 import { readNginxKeyFiles } from '../tickets/nginx-keys.ts';
 import type { TicketKeyRingState } from '../tickets/ring-state.ts';
@@ -523,12 +523,8 @@ export class ProcessWorker {
 
 const warned = new Set<string>();
 
-/** The SNI and unbound-certificate warnings, each once per process (see `runtime/certificate-binding.ts`). */
-function warnOnce(logger: Logger, { sni, certificate }: RuntimeBinding): void {
-  if (sni !== undefined && !warned.has('sni')) {
-    warned.add('sni');
-    logger.warn({ sni }, SNI_WARNING);
-  }
+/** The unbound-certificate warning, once per process (see `runtime/certificate-binding.ts`). */
+function warnOnce(logger: Logger, { certificate }: RuntimeBinding): void {
   const { unbound } = certificate;
   // 'internals': the start-up report said so already (certificate_binding off).
   if (unbound !== undefined && unbound !== 'internals' && !warned.has(unbound)) {

@@ -20,12 +20,10 @@
  * until they expire (see {@link CertificateBinding.unbound}).
  *
  * SNI: a server with `SNICallback` or `addContext()` serves several
- * certificates, but OpenSSL looks a session up before the SNI callback runs
- * and Node's hooks cannot tell which certificate a lookup is for: sessions
- * are bound to the server's default certificate only, and a session made
- * for one name resumes on a connection asking for another (as nginx does:
- * "session resumption always happens in the default SSL context"). See
- * `sniInUse()` in `tls/node-internals.ts`.
+ * certificates. OpenSSL looks a session up before the SNI callback runs, so
+ * the session ID context holds the default certificate only; each session is
+ * bound to its own name and that name's certificate and client-certificate
+ * settings by `tls/session-names.ts`.
  *
  * @module
  */
@@ -157,12 +155,6 @@ export function bindSessionsToCertificate(server: TlsServer, base: string, optio
   });
   return binding;
 }
-
-/** The warning logged once when a server uses SNI (`sniInUse()` in `tls/node-internals.ts`). */
-export const SNI_WARNING =
-  'this server serves several certificates (SNI): a session resumes under the default certificate it was not made for ' +
-  "when the client asks for another name, because OpenSSL looks sessions up before the SNI callback (nginx does the same); " +
-  'certificate changes still end old sessions. To keep names apart, serve them from separate servers or ports';
 
 /** The warning logged once when sessions could not be bound to the certificate. */
 export function unboundWarning(reason: 'internals' | 'no-certificate'): string {

@@ -34,7 +34,7 @@ import { workerSettings } from '../runtime/worker-settings.ts';
 import { ThreadHandle } from './thread-handle.ts';
 import { DEFAULT_START_TIMEOUT_MS, rollingReload, type ReloadOptions, type ReloadResult } from './reload.ts';
 import { MIGRATE_REQ_WARNING, tcpMigrateReq } from './migrate-req.ts';
-import { SNI_WARNING, unboundWarning } from '../runtime/certificate-binding.ts';
+import { unboundWarning } from '../runtime/certificate-binding.ts';
 import { configForLog } from '../config/redact.ts';
 import type { CacheConfig } from '../config/settings.ts';
 import { warnOfUnknownSettings } from '../config/unknown-settings.ts';
@@ -413,13 +413,9 @@ export class ThreadCluster extends EventEmitter<ThreadClusterEvents> {
     });
   }
 
-  /** The SNI and unbound-certificate warnings, each once per cluster (see `runtime/certificate-binding.ts`). */
+  /** The unbound-certificate warning, once per cluster (see `runtime/certificate-binding.ts`). */
   #warnOfNotes(thread: ThreadHandle): void {
-    const { sni, unbound } = thread.notes ?? {};
-    if (sni !== undefined && !this.#warned.has('sni')) {
-      this.#warned.add('sni');
-      this.logger.warn({ workerId: thread.workerId, sni }, SNI_WARNING);
-    }
+    const { unbound } = thread.notes ?? {};
     // 'internals': the start-up report said so already (certificate_binding off).
     if (unbound !== undefined && unbound !== 'internals' && !this.#warned.has(unbound)) {
       this.#warned.add(unbound);

@@ -43,6 +43,7 @@ import { TicketKeyRing } from './key-ring.ts';
 import { ticketCallback } from './ticket-callback.ts';
 import { hasTicketKeyCallback, installTicketKeyCallback, serverTlsOptions } from '../tls/node-internals.ts';
 import { knownCapability } from '../tls/node-capabilities.ts';
+import { bindSessionNames, bindsSessionNames } from '../tls/session-names.ts';
 import { linkServer, onRenewalState, renewalState, setRenewalState } from './ticket-links.ts';
 import { checkTlsServer } from '../tls/check-server.ts';
 import { describe } from '../describe.ts';
@@ -209,7 +210,11 @@ interface CallbackOptions {
 function viaCallback(server: TlsServer, ring: TicketKeyRing, counters: TicketCounters, options: CallbackOptions): TicketKeyBinding | undefined {
   const { lifetimeMs, clock, onRenewalOff } = options;
   const renew = options.renew && lifetimeMs !== undefined;
-  const { callback, wipe } = ticketCallback({ ring, counters, lifetimeMs, renew, clock });
+  // Tickets resume only under the name and authentication their session was made under (tls/session-names.ts), where this Node lets it.
+  const bound = bindsSessionNames(server) || bindSessionNames(server, String(serverTlsOptions(server).sessionIdContext ?? ''));
+  // Tied to their connections (ticket-links.ts) to renew them, and to seal each session's binding.
+  const linked = renew || bound;
+  const { callback, wipe } = ticketCallback({ ring, counters, lifetimeMs, renew, clock, linked, names: () => bindsSessionNames(server) });
   const installed = installTicketKeyCallback(server, callback);
   if (installed === undefined) {
     wipe();
@@ -218,8 +223,8 @@ function viaCallback(server: TlsServer, ring: TicketKeyRing, counters: TicketCou
   let unlink = (): void => {};
   let unsubscribe = (): void => {};
   let ready = Promise.resolve();
+  if (linked) unlink = linkServer(server, clock);
   if (renew) {
-    unlink = linkServer(server, clock);
     let off = false;
     const stopped = (reason: string | undefined): void => {
       if (off) return;

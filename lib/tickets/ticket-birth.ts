@@ -6,22 +6,26 @@
  * refuse the ticket once `birth + timeout` has passed.
  *
  * The IV Node's ticket key callback returns (16 bytes, the AES-CBC IV of the
- * ticket) is `AES-128-ECB_k(birth (6 bytes) | magic (2) | random (8))`, with
+ * ticket) is `AES-128-ECB_k(birth (6 bytes) | magic (1) | binding (4) |
+ * random (5))`, the binding being the first 4 bytes of the session's
+ * binding to its name and authentication (`tls/session-names.ts`; 0: none),
+ * with
  * `k` derived from the ticket key's HMAC secret
  * (`HMAC-SHA256(hmac secret, "tls-session-cache ticket birth v1")`, first
  * 16 bytes): every holder of the key opens it, nginx key files and the
  * ring's layout are unchanged, and the IV stays unpredictable (a block of
- * which 8 bytes are random, under a key nobody outside holds). OpenSSL
+ * which 5 bytes are random, under a key nobody outside holds). OpenSSL
  * covers the IV with the ticket's HMAC, so an altered IV fails that check
  * after this code has read it: a forged birth never resumes.
  *
  * An IV without the magic (a ticket issued before this code, by nginx, or
  * forged) opens to `undefined`: the caller treats it as a ticket of unknown
- * birth. One cipher pair per key is kept and reused (creating one per
+ * birth. An IV of the first layout (`birth | "T1" | random (8)`, before
+ * names were bound) opens to its birth and binding 0. One cipher pair per key is kept and reused (creating one per
  * ticket costs about 56 µs); the cache is dropped whenever the ring's
  * generation changes, so a derived key does not outlive its ring key by
  * more than one change. The random half of each block comes from a pool
- * filled by `randomFillSync` once per {@link RANDOM_POOL_BYTES} / 8 tickets
+ * filled by `randomFillSync` once per {@link RANDOM_POOL_BYTES} / 5 tickets
  * (one call per ticket showed in the CPU profile of a loaded server), each
  * byte used once.
  *
@@ -41,8 +45,10 @@
 import { createCipheriv, createDecipheriv, createHmac, randomFillSync, type Cipheriv, type Decipheriv } from 'node:crypto';
 import type { TicketKey } from './ticket-key.ts';
 
-/** Marks an IV this code sealed ("T1": layout version 1). */
+/** Marks an IV of the first layout ("T1"), which sealed no binding. */
 export const BIRTH_MAGIC = 0x5431;
+/** Marks an IV of the current layout ("U"), which seals a binding. */
+export const BINDING_MAGIC = 0x55;
 /**
  * A birth further ahead of this clock than this is not trusted (read as
  * unknown): hosts' clocks differ by less; a value beyond is not a birth.
@@ -52,8 +58,10 @@ export const BIRTH_FUTURE_SLACK_MS = 60_000;
 const MAX_BIRTH = 2 ** 48 - 1;
 /** Keeps the project's first name: changing it would refuse every ticket issued by an earlier version. */
 const LABEL = 'tls-session-cache ticket birth v1';
-/** Random bytes drawn from the CSPRNG at once: 8 per ticket. */
-export const RANDOM_POOL_BYTES = 1024;
+/** Random bytes drawn from the CSPRNG at once: {@link RANDOM_BYTES} per ticket. */
+export const RANDOM_POOL_BYTES = 1000;
+/** Random bytes in each IV's block: with the millisecond birth and the binding, no two tickets of a key share an IV. */
+const RANDOM_BYTES = 5;
 /** Births kept by IV (a power of 2): 32 KiB per ring attached to a server. */
 export const BIRTH_CACHE_SLOTS = 1024;
 
@@ -80,27 +88,31 @@ export class TicketBirths {
   readonly #cachedIv = new Int32Array(BIRTH_CACHE_SLOTS * 4);
   readonly #cachedSeal: Array<Seal | undefined> = new Array<Seal | undefined>(BIRTH_CACHE_SLOTS).fill(undefined);
   readonly #cachedBirth = new Float64Array(BIRTH_CACHE_SLOTS);
+  readonly #cachedBinding = new Uint32Array(BIRTH_CACHE_SLOTS);
+  /** The binding the last {@link TicketBirths.open} found (0: none). */
+  binding = 0;
 
   /**
    * Writes into `iv` the sealed birth (clock ms) for a ticket encrypted
    * under `key`; returns `iv`. `generation` is the ring's, read with the key.
    */
-  seal(key: TicketKey, generation: number, birth: number, iv: Buffer): Buffer {
+  seal(key: TicketKey, generation: number, birth: number, iv: Buffer, binding = 0): Buffer {
     const block = this.#block;
     const sealed = Math.min(Math.max(0, Math.floor(birth)), MAX_BIRTH);
     block.writeUIntBE(sealed, 0, 6);
-    block.writeUInt16BE(BIRTH_MAGIC, 6);
-    if (this.#randomUsed + 8 > RANDOM_POOL_BYTES) {
+    block[6] = BINDING_MAGIC;
+    block.writeUInt32BE(binding >>> 0, 7);
+    if (this.#randomUsed + RANDOM_BYTES > RANDOM_POOL_BYTES) {
       randomFillSync(this.#random);
       this.#randomUsed = 0;
     }
-    this.#random.copy(block, 8, this.#randomUsed, this.#randomUsed + 8);
-    this.#random.fill(0, this.#randomUsed, this.#randomUsed + 8);
-    this.#randomUsed += 8;
+    this.#random.copy(block, 11, this.#randomUsed, this.#randomUsed + RANDOM_BYTES);
+    this.#random.fill(0, this.#randomUsed, this.#randomUsed + RANDOM_BYTES);
+    this.#randomUsed += RANDOM_BYTES;
     const seal = this.#sealFor(key, generation);
     seal.encrypt.update(block).copy(iv);
     block.fill(0);
-    this.#remember(seal, iv, sealed);
+    this.#remember(seal, iv, sealed, binding >>> 0);
     return iv;
   }
 
@@ -112,13 +124,19 @@ export class TicketBirths {
   open(key: TicketKey, generation: number, iv: Uint8Array, now: number): number | undefined {
     if (iv.byteLength !== 16) return undefined;
     const seal = this.#sealFor(key, generation);
+    this.binding = 0;
     let birth = this.#cached(seal, iv);
     if (birth < 0) {
       const plain = seal.decrypt.update(iv);
-      if (plain.length !== 16 || plain.readUInt16BE(6) !== BIRTH_MAGIC) return undefined;
+      const layout = plain.length !== 16 ? 0 : plain[6] === BINDING_MAGIC ? 2 : plain.readUInt16BE(6) === BIRTH_MAGIC ? 1 : 0;
+      if (layout === 0) return undefined;
       birth = plain.readUIntBE(0, 6);
+      const binding = layout === 2 ? plain.readUInt32BE(7) : 0;
       plain.fill(0);
-      this.#remember(seal, iv, birth);
+      this.#remember(seal, iv, birth, binding);
+      this.binding = binding;
+    } else {
+      this.binding = this.#cachedBinding[wordAt(iv, 0) & (BIRTH_CACHE_SLOTS - 1)];
     }
     return birth > now + BIRTH_FUTURE_SLACK_MS ? undefined : birth;
   }
@@ -134,6 +152,7 @@ export class TicketBirths {
     this.#cachedSeal.fill(undefined);
     this.#cachedIv.fill(0);
     this.#cachedBirth.fill(0);
+    this.#cachedBinding.fill(0);
   }
 
   /** The birth kept for `iv` read with `seal`, or -1. */
@@ -147,8 +166,8 @@ export class TicketBirths {
     return this.#cachedBirth[slot];
   }
 
-  /** Keeps the birth of `iv` read (or sealed) with `seal`, in place of whatever its slot held. */
-  #remember(seal: Seal, iv: Uint8Array, birth: number): void {
+  /** Keeps the birth and binding of `iv` read (or sealed) with `seal`, in place of whatever its slot held. */
+  #remember(seal: Seal, iv: Uint8Array, birth: number, binding: number): void {
     const first = wordAt(iv, 0);
     const slot = first & (BIRTH_CACHE_SLOTS - 1);
     const words = this.#cachedIv;
@@ -159,6 +178,7 @@ export class TicketBirths {
     words[at + 3] = wordAt(iv, 12);
     this.#cachedSeal[slot] = seal;
     this.#cachedBirth[slot] = birth;
+    this.#cachedBinding[slot] = binding;
   }
 
   #sealFor(key: TicketKey, generation: number): Seal {

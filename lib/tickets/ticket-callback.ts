@@ -25,10 +25,11 @@
 import type { TicketKeyRing } from './key-ring.ts';
 import { emptyKey, wipeKey } from './ticket-key.ts';
 import { TicketBirths } from './ticket-birth.ts';
-import { birthOfNextTicket, linkOfferedBirth } from './ticket-links.ts';
+import { birthOfNextTicket, lastTicketSubject, linkOfferedBirth } from './ticket-links.ts';
+import { bindingOfNextTicket, checkTicketName } from '../tls/session-names.ts';
 import type { TicketCounters } from './attach-ticket-keys.ts';
 import { issueNoTicket, refuseTicket, type TicketKeyCallback } from '../tls/node-internals.ts';
-import { noteTicket, TICKET_ACCEPTED, TICKET_EXPIRED, TICKET_FAILED, TICKET_UNKNOWN_KEY } from '../tls/resumption-misses.ts';
+import { noteTicket, TICKET_ACCEPTED, TICKET_EXPIRED, TICKET_FAILED, TICKET_NAME_MISMATCH, TICKET_UNKNOWN_KEY } from '../tls/resumption-misses.ts';
 
 export type { TicketKeyCallback } from '../tls/node-internals.ts';
 
@@ -50,6 +51,15 @@ export interface TicketCallbackOptions {
   selfTest?: boolean;
   /** Sees the birth sealed in every ticket encrypted (the self-test checks them). */
   onEncrypt?: (birth: number) => void;
+  /**
+   * Whether the server's sessions are bound to their names
+   * (`tls/session-names.ts`): each ticket then seals its session's binding,
+   * and an offered one resumes only where it is asked for.
+   * @defaultValue never
+   */
+  names?: () => boolean;
+  /** Whether tickets are tied to their connections (`ticket-links.ts` links the server): needed to seal bindings. */
+  linked?: boolean;
 }
 
 const ACCEPT = 1;
@@ -57,7 +67,7 @@ const RENEW = 2;
 
 /** A ticket callback and the function that wipes its scratch key (on detach). */
 export function ticketCallback(options: TicketCallbackOptions): { callback: TicketKeyCallback; wipe: () => void } {
-  const { ring, counters, lifetimeMs, renew, clock, selfTest = false, onEncrypt } = options;
+  const { ring, counters, lifetimeMs, renew, clock, selfTest = false, onEncrypt, names = () => false, linked = renew } = options;
   // Scratch buffers: Node copies the secrets into OpenSSL before the callback's caller returns.
   const key = emptyKey();
   const iv = Buffer.alloc(16);
@@ -72,10 +82,13 @@ export function ticketCallback(options: TicketCallbackOptions): { callback: Tick
           counters.failures++;
           return noTicket();
         }
-        const birth = renew ? birthOfNextTicket(now) : now;
+        const windowBirth = linked ? birthOfNextTicket(now) : now;
+        const birth = renew ? windowBirth : now;
+        // The session's binding to its name: the connection of the TLS 1.3 window, or the TLS 1.2 handshake in progress.
+        const binding = linked && names() ? bindingOfNextTicket(lastTicketSubject()) : 0;
         counters.issued++;
         onEncrypt?.(birth);
-        return [ACCEPT, key.hmac, key.aes, key.name, births.seal(key, ring.generation, birth, iv)];
+        return [ACCEPT, key.hmac, key.aes, key.name, births.seal(key, ring.generation, birth, iv, binding)];
       }
       if (ring.decryptionKey(name, key) === undefined) {
         counters.unknownKey++;
@@ -85,8 +98,15 @@ export function ticketCallback(options: TicketCallbackOptions): { callback: Tick
       counters.decrypted++;
       // Accepted unless refused below: whether it resumes is OpenSSL's to say (the HMAC, the session), at 'secureConnection'.
       noteTicket(TICKET_ACCEPTED);
-      if (lifetimeMs === undefined) return [ACCEPT, key.hmac, key.aes];
+      const bound = names();
+      if (lifetimeMs === undefined && !bound) return [ACCEPT, key.hmac, key.aes];
       const birth = births.open(key, ring.generation, ticketIv, now);
+      // Made for another name or under other authentication (or sealed with none): a full handshake.
+      if (bound && checkTicketName(birth === undefined ? undefined : births.binding, ticketIv) === 'mismatch') {
+        noteTicket(TICKET_NAME_MISMATCH);
+        return refuse();
+      }
+      if (lifetimeMs === undefined) return [ACCEPT, key.hmac, key.aes];
       // Unknown birth (issued before this code, by nginx sharing the key, or forged): OpenSSL's own lifetime applies.
       if (birth === undefined) return [ACCEPT, key.hmac, key.aes];
       if (now - birth >= lifetimeMs) {

@@ -144,6 +144,8 @@ export function linkOfferedBirth(birth: number, selfTest = false): boolean {
 
 /** In the ticket callback of a renewing binding, encrypting: the birth for this ticket (its window's, or `now`). */
 export function birthOfNextTicket(now: number): number {
+  ticketConnection = undefined;
+  ticketOrderKnown = false;
   if (state === 'off') return now;
   if (issued !== undefined) {
     // The previous ticket of a window never reached 'newSession': it could not be checked. This one may be
@@ -153,12 +155,34 @@ export function birthOfNextTicket(now: number): number {
     return oldest;
   }
   const open = window;
+  // No window open, in the order measured: this ticket is not a TLS 1.3 connection's (those come in their window).
+  ticketOrderKnown = true;
   if (open === undefined) return now;
   if (--open.left <= 0) window = undefined;
   issued = open.wrap;
   issuedBirth = open.birth;
+  ticketConnection = open.wrap;
   return open.birth;
 }
+
+/** The connection whose window the last {@link birthOfNextTicket} took its birth from; `undefined` when none was open (or the order broke). */
+let ticketConnection: Wrap | undefined;
+
+/** Whether the last {@link birthOfNextTicket} found the order measured (renewal not off, no anomaly). */
+let ticketOrderKnown = false;
+
+/**
+ * For the ticket being encrypted, after {@link birthOfNextTicket}: the
+ * TLS 1.3 connection whose window it came in (`tls13`), or that it came in
+ * no window while the order held (`tls12`: a TLS 1.2 ticket, encrypted
+ * during its own handshake), or `unknown`.
+ */
+export function lastTicketSubject(): { kind: 'tls13'; connection: Wrap } | { kind: 'tls12' | 'unknown' } {
+  if (ticketConnection !== undefined) return { kind: 'tls13', connection: ticketConnection };
+  return ticketOrderKnown ? TLS12 : UNKNOWN;
+}
+const TLS12 = { kind: 'tls12' } as const;
+const UNKNOWN = { kind: 'unknown' } as const;
 
 /**
  * A prepended `'secureConnection'` listener's work on a renewing server:

@@ -13,6 +13,7 @@
  * | `ticket_key_callback` | a ticket issued and resumed through the internal ticket key callback | one ticket key at a time (`setTicketKeys()`): a rotation costs every ticket under the old key a full handshake; no renewal, no lifetime bound of this project's |
  * | `ticket_renewal` | `tickets/renewal-self-test.ts` | TLS 1.3 tickets are not renewed: clients that use a ticket once resume every other time |
  * | `ticket_miss_reasons` | the ticket callback seeing the connection whose ClientHello is read | missed ticket resumptions are not counted by reason |
+ * | `session_names` | a ClientHello's server name known before its session is looked up and its ticket decrypted; each handshake's start and end followed; a name's context found as Node finds it; what a context trusts told apart | a session made for one name can resume under another (as before this check existed): serve names with client-certificate settings of their own from separate servers |
  * | `certificate_binding` | the default certificate read back, and a session refused once its session ID context changed | sessions survive a certificate change until they expire |
  * | `sni_detection` | an `SNICallback` and an `addContext()` server told apart | a server serving several names is not recognised as one |
  * | `server_options` | `sessionTimeout`, `sessionIdContext` and `secureOptions` read back | the checks that a server was created with the deployment's options are skipped |
@@ -26,6 +27,14 @@ import { connect, createSecureContext, createServer, type Server as TlsServer, t
 import type { Logger } from 'pino';
 import { selfSignedCertificate } from '../tickets/self-signed.ts';
 import {
+  clientHelloServerName,
+  currentConnection,
+  followClientHelloNames,
+  followHandshakes,
+  followTrustSettings,
+  resolveServerName,
+  sniContextOf,
+  trustDigestOf,
   clientHelloConnection,
   connectionOf,
   defaultCertificate,
@@ -45,6 +54,7 @@ export const CAPABILITIES = [
   'ticket_key_callback',
   'ticket_renewal',
   'ticket_miss_reasons',
+  'session_names',
   'certificate_binding',
   'sni_detection',
   'server_options',
@@ -73,6 +83,8 @@ const WHEN_OFF: Record<Capability, string> = {
     "tickets use one key at a time (Node's setTicketKeys): after each rotation every ticket under the previous key costs a full handshake, TLS 1.3 tickets are not renewed (ticket_renewal), missed ticket resumptions are not counted by reason (ticket_miss_reasons), and sessions end by OpenSSL's lifetime only",
   ticket_renewal: 'TLS 1.3 tickets are not renewed on resumption: clients that use each ticket once (browsers, curl) resume every other time',
   ticket_miss_reasons: 'missed resumptions by ticket are not counted by reason in resumption_misses_total (session IDs still are)',
+  session_names:
+    "sessions are not bound to the name they were made for: a session made for one server name (SNI) can resume under another name of the same server, and skip that name's client-certificate check; a server with one name is not affected. Serve names that need their own client-certificate settings from separate servers or ports, or run Node 22 or 24",
   certificate_binding: 'sessions are not bound to the certificate: those made under an old certificate resume under a new one until they expire (TLS_CACHE_TIMEOUT)',
   sni_detection: 'a server serving several names (SNICallback, addContext) is not recognised as one',
   server_options: "the checks that each server was created with the deployment's sessionTimeout, sessionIdContext and tickets setting are skipped: create servers from the runtime's server options",
@@ -167,6 +179,7 @@ async function probe(): Promise<NodeCapabilities> {
   await run(['certificate_binding'], () => checkCertificateBinding(cert, key));
   await run(['session_der'], () => checkSessionDer(cert, key));
   await run(['ticket_key_callback', 'ticket_miss_reasons'], () => checkTicketCallback(cert, key));
+  await run(['session_names'], () => checkSessionNames(cert, key, results.ticket_miss_reasons?.on === true));
   await run(['ticket_renewal'], async () => {
     if (results.ticket_key_callback?.on !== true) return { ticket_renewal: NEEDS_TICKET_KEY_CALLBACK };
     const { renewalSelfTest } = await import('../tickets/renewal-self-test.ts');
@@ -201,7 +214,7 @@ function checkSniDetection(cert: string, key: string): CapabilityCheck {
 }
 
 /** One connection in memory; resolves once the server's first byte arrives (after its tickets). */
-function visit(server: TlsServer, options: { session?: Buffer; version: 'TLSv1.2' | 'TLSv1.3' }): Promise<{ reused: boolean; tickets: Buffer[]; server: TLSSocket }> {
+function visit(server: TlsServer, options: { session?: Buffer; version: 'TLSv1.2' | 'TLSv1.3'; servername?: string }): Promise<{ reused: boolean; tickets: Buffer[]; server: TLSSocket }> {
   return new Promise((resolve, reject) => {
     const [serverSide, clientSide] = duplexPair();
     let accepted: TLSSocket | undefined;
@@ -212,7 +225,7 @@ function visit(server: TlsServer, options: { session?: Buffer; version: 'TLSv1.2
     };
     server.once('secureConnection', onSecure);
     server.emit('connection', serverSide);
-    const client = connect({ socket: clientSide, rejectUnauthorized: false, minVersion: options.version, maxVersion: options.version, session: options.session });
+    const client = connect({ socket: clientSide, rejectUnauthorized: false, minVersion: options.version, maxVersion: options.version, session: options.session, servername: options.servername });
     const tickets: Buffer[] = [];
     client.on('session', (ticket: Buffer) => tickets.push(ticket));
     client.on('error', reject);
@@ -309,5 +322,55 @@ async function checkTicketCallback(cert: string, key: string): Promise<Partial<R
     return { ticket_key_callback: callback, ticket_miss_reasons: misses };
   } finally {
     installed.uninstall();
+  }
+}
+
+async function checkSessionNames(cert: string, key: string, followed: boolean): Promise<Partial<Record<Capability, CapabilityCheck>>> {
+  const off = (detail: string): Partial<Record<Capability, CapabilityCheck>> => ({ session_names: { on: false, detail } });
+  if (!followed) return { session_names: { on: false, detail: 'needs ticket_miss_reasons (the ClientHello hand-over followed)', needs: 'ticket_miss_reasons' } };
+  if (!followTrustSettings()) return off("a native context's addCACert, addRootCerts or addCRL cannot be followed");
+  const other = selfSignedCertificate('probe-other.invalid');
+  if (trustDigestOf(createSecureContext({ ca: other.cert }).context) === trustDigestOf(createSecureContext({ ca: cert }).context)) {
+    return off('contexts trusting different CAs were not told apart');
+  }
+  if (!followClientHelloNames()) return off('no accessor could be put on the TLSWrap prototype for onclienthello');
+  let started = 0;
+  let done = 0;
+  // Probing only: counts, and lets every handshake through. (The binding module installs its own listener later.)
+  const stopFollowing = followHandshakes({ started: () => void started++, done: () => (done++, true) });
+  if (stopFollowing === undefined) return off('onhandshakestart and onhandshakedone cannot be followed');
+  const named = createSecureContext({ cert: other.cert, key: other.key });
+  const server = createServer({ cert, key, sessionTimeout: LIFETIME_S, minVersion: 'TLSv1.3', SNICallback: (name, choose) => choose(null, name === 'probe-other.invalid' ? named : undefined) });
+  server.on('tlsClientError', () => {});
+  let seenInLookup: string | undefined;
+  server.on('resumeSession', (_id: Buffer, answer: (error: null, session: null) => void) => {
+    seenInLookup = clientHelloServerName(currentConnection());
+    answer(null, null);
+  });
+  let seenInTicket: string | undefined;
+  const installed = installTicketKeyCallback(server, (offered, _iv, encrypt) => {
+    if (encrypt) return [1, Buffer.alloc(16, 1), Buffer.alloc(16, 2), Buffer.alloc(16, 3), Buffer.alloc(16, 4)];
+    const reading = clientHelloConnection();
+    seenInTicket = reading === undefined ? undefined : clientHelloServerName(reading);
+    return [1, Buffer.alloc(16, 1), Buffer.alloc(16, 2)];
+  });
+  if (installed === undefined) return off('needs the ticket key callback');
+  try {
+    const first = await visit(server, { version: 'TLSv1.3', servername: 'probe-other.invalid' });
+    if (seenInLookup !== 'probe-other.invalid') return off(`the ClientHello's server name was not known at the lookup (read ${JSON.stringify(seenInLookup)})`);
+    const chosen = connectionOf(first.server);
+    const resolved = await new Promise<object | null>((resolve) => resolveServerName(server, 'probe-other.invalid', (_error, context) => resolve(context)));
+    if (chosen === undefined || sniContextOf(chosen) !== named.context || resolved !== named.context) {
+      return off("a name's secure context was not found as Node's certificate callback chose it");
+    }
+    const ticket = first.tickets.at(-1);
+    if (ticket === undefined) return off('no ticket to check with');
+    await visit(server, { version: 'TLSv1.3', servername: 'probe-other.invalid', session: ticket });
+    if (seenInTicket !== 'probe-other.invalid') return off(`the ClientHello's server name was not known when its ticket was decrypted (read ${JSON.stringify(seenInTicket)})`);
+    if (started < 2 || done < 2) return off(`handshakes followed: ${started} started, ${done} done, of 2`);
+    return { session_names: { on: true, detail: 'server name read from Node\'s ClientHello parse' } };
+  } finally {
+    installed.uninstall();
+    stopFollowing();
   }
 }

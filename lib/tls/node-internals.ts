@@ -36,13 +36,35 @@
  *   symbol property whose description is `snicallback`) and the contexts of
  *   `addContext()` (`server._contexts`).
  * - **A server's TLS options after creation**: `server.sessionTimeout`,
- *   `server.sessionIdContext` and `server.secureOptions`, which Node keeps
- *   as properties but does not document.
+ *   `server.sessionIdContext`, `server.secureOptions`, `server.requestCert`
+ *   and `server.rejectUnauthorized`, which Node keeps as properties but does
+ *   not document.
+ * - **The ClientHello's server name before any session is looked up**: the
+ *   object Node's own ClientHello parse hands the connection's
+ *   `onclienthello` (Node 22 and 24: `{ sessionId, servername, tlsTicket }`;
+ *   Node 26 parses with OpenSSL's client hello callback and hands no
+ *   `servername`). {@link followClientHelloNames} puts an accessor on the
+ *   `TLSWrap` prototype, so that the function Node assigns to each
+ *   connection runs behind one that notes the name and may hold the hello
+ *   until the name's secure context is known.
+ * - **The start and end of each handshake**, `onhandshakestart` and
+ *   `onhandshakedone` of a connection (renegotiations included), through
+ *   the same kind of accessor ({@link followHandshakes}).
+ * - **How a server picks a name's secure context**: the connection's
+ *   `sni_context` once chosen, the server's `SNICallback` (called the way
+ *   Node calls it) or its `addContext()` list matched as Node matches it
+ *   ({@link resolveServerName}), and the socket of a connection (the
+ *   handle's `owner_symbol`).
+ * - **What a secure context trusts**: the CA certificates, root store and
+ *   CRLs given to each native context (`addCACert()`, `addRootCerts()`,
+ *   `addCRL()`, wrapped once per thread to keep a digest of what each
+ *   context was given: {@link trustDigestOf}).
  *
  * @module
  */
 import { executionAsyncResource } from 'node:async_hooks';
-import { TLSSocket, type Server as TlsServer } from 'node:tls';
+import { createHash, type Hash } from 'node:crypto';
+import { createSecureContext, TLSSocket, type Server as TlsServer } from 'node:tls';
 
 /** The signature of Node's internal `onticketkeycallback(name, iv, encrypt)`. */
 export type TicketKeyCallback = (name: Buffer, iv: Buffer, encrypt: boolean) => unknown[];
@@ -58,6 +80,7 @@ interface NativeSecureContext {
 
 /** A connection's native handle (Node's `TLSWrap`), as an opaque key: properties may be noted on it. */
 export type Connection = object;
+
 
 function nativeContext(server: TlsServer): NativeSecureContext | undefined {
   const context = (server as { _sharedCreds?: { context?: unknown } | null })._sharedCreds?.context;
@@ -194,6 +217,7 @@ export function followClientHellos(): boolean {
       return original.apply(this, args);
     } finally {
       reading = outer;
+      (this as Record<symbol, unknown>)[PAST_HELLO] = true;
     }
   };
   try {
@@ -205,6 +229,13 @@ export function followClientHellos(): boolean {
   followedMethod = method;
   following = 'on';
   return true;
+}
+
+const PAST_HELLO = Symbol('tls-resumption ClientHello handed over');
+
+/** Whether OpenSSL has read the connection's first ClientHello (handed over through the method {@link followClientHellos} wraps). */
+export function pastClientHello(connection: Connection): boolean {
+  return (connection as Record<symbol, unknown>)[PAST_HELLO] === true;
 }
 
 /** The `TLSWrap` method {@link followClientHellos} wrapped on this Node, if any (for the start-up report). */
@@ -253,10 +284,344 @@ export interface ServerTlsOptions {
   sessionIdContext: unknown;
   /** `secureOptions` (OpenSSL's `SSL_OP_*` bits) as given. */
   secureOptions: unknown;
+  /** `requestCert` (Node: `true` only when given so). */
+  requestCert: unknown;
+  /** `rejectUnauthorized` (Node: `true` unless given `false`). */
+  rejectUnauthorized: unknown;
 }
 
 /** The server's TLS options as Node keeps them (undocumented properties). */
 export function serverTlsOptions(server: TlsServer): ServerTlsOptions {
-  const kept = server as { sessionTimeout?: unknown; sessionIdContext?: unknown; secureOptions?: unknown };
-  return { sessionTimeout: kept.sessionTimeout, sessionIdContext: kept.sessionIdContext, secureOptions: kept.secureOptions };
+  const kept = server as { sessionTimeout?: unknown; sessionIdContext?: unknown; secureOptions?: unknown; requestCert?: unknown; rejectUnauthorized?: unknown };
+  return {
+    sessionTimeout: kept.sessionTimeout,
+    sessionIdContext: kept.sessionIdContext,
+    secureOptions: kept.secureOptions,
+    requestCert: kept.requestCert,
+    rejectUnauthorized: kept.rejectUnauthorized,
+  };
 }
+
+/** A connection's `TLSWrap` prototype, from a client socket that never connects. */
+function tlsWrapPrototype(): Record<string, unknown> | undefined {
+  try {
+    const probe = new TLSSocket(undefined as never);
+    const proto = Object.getPrototypeOf((probe as unknown as { _handle: object })._handle) as Record<string, unknown>;
+    probe.destroy();
+    return proto;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Puts an accessor named `name` on the `TLSWrap` prototype: the function
+ * Node assigns to each connection's own property of that name is kept
+ * aside, and `wrap(original)` (made once per assigned function) runs in its
+ * place. Returns false where the prototype cannot take it.
+ */
+function wrapHandleCallback(name: string, wrap: (original: (this: Connection, ...args: unknown[]) => unknown) => (this: Connection, ...args: unknown[]) => unknown): boolean {
+  const proto = tlsWrapPrototype();
+  if (proto === undefined || Object.prototype.hasOwnProperty.call(proto, name)) return false;
+  const kept = Symbol(`tls-resumption ${name}`);
+  const wrapped = new WeakMap<object, (this: Connection, ...args: unknown[]) => unknown>();
+  try {
+    Object.defineProperty(proto, name, {
+      configurable: true,
+      get(this: Record<symbol, unknown>) {
+        const original = this[kept];
+        return typeof original === 'function' ? wrapped.get(original) : original;
+      },
+      set(this: Record<symbol, unknown>, value: unknown) {
+        if (typeof value === 'function' && !wrapped.has(value)) wrapped.set(value, wrap(value as (this: Connection, ...args: unknown[]) => unknown));
+        this[kept] = value;
+      },
+    });
+  } catch {
+    return false;
+  }
+  return true;
+}
+
+const HELLO_NAME = Symbol('tls-resumption ClientHello server name');
+
+/**
+ * Holds a ClientHello before Node handles it: called with the connection
+ * and the name it asks for (`''`: none); returns true when it took the
+ * hello and will call `proceed()` once (then later), false to let Node go
+ * on now.
+ */
+export type ClientHelloGate = (connection: Connection, name: string, proceed: () => void) => boolean;
+
+let helloNames: 'pending' | 'on' | 'unavailable' = 'pending';
+let helloGate: ClientHelloGate | undefined;
+
+/**
+ * Follows the server name of each ClientHello Node parses (see the module's
+ * documentation), and runs `gate` before Node goes on with it. Once per
+ * thread; a later call only replaces the gate. Returns whether it is in
+ * place (a Node whose parse has no server name still gets `undefined`
+ * from {@link clientHelloServerName}: `node-capabilities.ts` checks).
+ */
+export function followClientHelloNames(gate?: ClientHelloGate): boolean {
+  if (gate !== undefined) helloGate = gate;
+  if (helloNames !== 'pending') return helloNames === 'on';
+  helloNames = 'unavailable';
+  const installed = wrapHandleCallback('onclienthello', (original) =>
+    function (this: Connection, hello: unknown) {
+      const name = (hello as { servername?: unknown } | null)?.servername;
+      (this as Record<symbol, unknown>)[HELLO_NAME] = typeof name === 'string' ? name : undefined;
+      const gateNow = helloGate;
+      if (gateNow === undefined || typeof name !== 'string') return original.call(this, hello);
+      let held = false;
+      let done = false;
+      const proceed = (): void => {
+        if (done) return;
+        done = true;
+        if (!held) {
+          original.call(this, hello);
+          return;
+        }
+        try {
+          original.call(this, hello);
+        } catch {
+          // The connection ended while its hello was held: Node's handling of it throws on the closed handle.
+        }
+      };
+      let took = false;
+      try {
+        took = gateNow(this, name, proceed);
+      } catch {
+        took = false;
+      }
+      if (!took) return proceed();
+      held = true;
+      return undefined;
+    },
+  );
+  if (installed) helloNames = 'on';
+  return installed;
+}
+
+/**
+ * The server name the connection's ClientHello asked for (`''`: none), as
+ * Node's parse gave it before any lookup; `undefined` when not known (this
+ * Node's parse has none, or the hello was not parsed by Node).
+ */
+export function clientHelloServerName(connection: Connection): string | undefined {
+  const name = (connection as Record<symbol, unknown>)[HELLO_NAME];
+  return typeof name === 'string' ? name : undefined;
+}
+
+/** Told of each server handshake's start and end, in the connection's scope. */
+export interface HandshakeListener {
+  started(connection: Connection): void;
+  /** Returns false to end the connection instead: Node then never reports the handshake done (no `'secureConnection'`). */
+  done(connection: Connection): boolean;
+}
+
+let handshakes: 'pending' | 'on' | 'unavailable' = 'pending';
+const handshakeListeners = new Set<HandshakeListener>();
+
+/**
+ * Follows every handshake's start and end (renegotiations included); see
+ * the module's documentation. Returns the function that stops `listener`,
+ * or `undefined` where this Node does not let it.
+ */
+export function followHandshakes(listener: HandshakeListener): (() => void) | undefined {
+  if (handshakes === 'pending') {
+    handshakes = 'unavailable';
+    const started = wrapHandleCallback('onhandshakestart', (original) =>
+      function (this: Connection, ...args: unknown[]) {
+        for (const each of handshakeListeners) {
+          try {
+            each.started(this);
+          } catch {
+            // Following must never break a handshake.
+          }
+        }
+        return original.apply(this, args);
+      },
+    );
+    const done =
+      started &&
+      wrapHandleCallback('onhandshakedone', (original) =>
+        function (this: Connection, ...args: unknown[]) {
+          let go = true;
+          for (const each of handshakeListeners) {
+            try {
+              if (each.done(this) === false) go = false;
+            } catch {
+              // As above.
+            }
+          }
+          if (go) return original.apply(this, args);
+          socketOf(this)?.destroy();
+          return undefined;
+        },
+      );
+    if (started && done) handshakes = 'on';
+  }
+  if (handshakes !== 'on') return undefined;
+  handshakeListeners.add(listener);
+  return () => handshakeListeners.delete(listener);
+}
+
+let ownerSymbol: symbol | undefined;
+
+/** The TLS socket of a connection handle (Node's `owner_symbol`), if it has one. */
+export function socketOf(connection: Connection): TLSSocket | undefined {
+  ownerSymbol ??= Object.getOwnPropertySymbols(connection).find((s) => s.description === 'owner_symbol');
+  const owner = ownerSymbol === undefined ? undefined : (connection as Record<symbol, unknown>)[ownerSymbol];
+  return owner instanceof TLSSocket ? owner : undefined;
+}
+
+/**
+ * The server name a connection asks for as OpenSSL holds it (`''`: none):
+ * under TLS 1.3, or a TLS 1.2 full handshake, the ClientHello's; after a
+ * TLS 1.2 resumption, the session's. `undefined` before OpenSSL read the
+ * ClientHello, or where the handle lacks the method.
+ */
+export function handshakeServerName(connection: Connection): string | undefined {
+  const read = (connection as { getServername?: () => unknown }).getServername;
+  if (typeof read !== 'function') return undefined;
+  const name = read.call(connection);
+  return typeof name === 'string' ? name : name === false ? '' : undefined;
+}
+
+/** The server a connection handle was accepted by, if known. */
+export function serverOf(connection: Connection): TlsServer | undefined {
+  return (socketOf(connection) as { server?: TlsServer } | undefined)?.server;
+}
+
+/** A native secure context (Node's `SecureContext` binding object), as an opaque key. */
+export type NativeContext = object;
+
+/** The native context of the server's default certificate, if kept where expected. */
+export function defaultContextOf(server: TlsServer): NativeContext | undefined {
+  return nativeContext(server) as NativeContext | undefined;
+}
+
+/** The native context the connection's certificate callback chose for its name (`SNICallback`, `addContext()`); `undefined`: the default. */
+export function sniContextOf(connection: Connection): NativeContext | undefined {
+  const chosen = (connection as { sni_context?: unknown }).sni_context;
+  return chosen !== null && typeof chosen === 'object' ? chosen : undefined;
+}
+
+/** The DER of a native context's leaf certificate; `null` when it has none; `undefined` when this Node lacks the method. */
+export function certificateOf(context: NativeContext): Uint8Array | null | undefined {
+  const native = context as NativeSecureContext;
+  if (typeof native.getCertificate !== 'function') return undefined;
+  const der = native.getCertificate();
+  return der === null || der === undefined || der.byteLength === 0 ? null : der;
+}
+
+/**
+ * Finds the native context the server will serve `name` from, as Node's
+ * certificate callback does: its `SNICallback` (called as Node calls it),
+ * else its `addContext()` list (the last match wins), else the default
+ * (`null`). Calls `done` once, now or later; an error is the callback's.
+ */
+export function resolveServerName(server: TlsServer, name: string, done: (error: unknown, context: NativeContext | null) => void): void {
+  const symbol = Object.getOwnPropertySymbols(server).find((s) => s.description === 'snicallback');
+  const callback = symbol === undefined ? undefined : (server as unknown as Record<symbol, unknown>)[symbol];
+  const native = (chosen: unknown): NativeContext | null => {
+    const context = (chosen as { context?: unknown } | null | undefined)?.context ?? chosen;
+    return context !== null && typeof context === 'object' ? context : null;
+  };
+  if (name !== '' && typeof callback === 'function') {
+    let once = false;
+    try {
+      (callback as (name: string, cb: (error: unknown, context?: unknown) => void) => void)(name, (error, context) => {
+        if (once) return;
+        once = true;
+        done(error ?? null, error ? null : native(context));
+      });
+    } catch (error) {
+      if (!once) {
+        once = true;
+        done(error, null);
+      }
+    }
+    return;
+  }
+  const contexts = (server as { _contexts?: unknown })._contexts;
+  if (name !== '' && Array.isArray(contexts)) {
+    for (let i = contexts.length - 1; i >= 0; i--) {
+      const [pattern, context] = contexts[i] as [RegExp, unknown];
+      if (pattern instanceof RegExp && pattern.test(name)) {
+        done(null, native(context));
+        return;
+      }
+    }
+  }
+  done(null, null);
+}
+
+/** Whether {@link resolveServerName} may answer later: the server has an `SNICallback` of the application's. */
+export function resolvesServerNamesLater(server: TlsServer): boolean {
+  const symbol = Object.getOwnPropertySymbols(server).find((s) => s.description === 'snicallback');
+  return symbol !== undefined && typeof (server as unknown as Record<symbol, unknown>)[symbol] === 'function';
+}
+
+const TRUST = new WeakMap<object, Hash>();
+const TRUST_DIGESTS = new WeakMap<object, string>();
+let trust: 'pending' | 'on' | 'unavailable' = 'pending';
+
+/**
+ * Keeps, for every native context made from now on in this thread, a
+ * digest of the trust it was given (see the module's documentation).
+ * Returns whether it is in place.
+ */
+export function followTrustSettings(): boolean {
+  if (trust !== 'pending') return trust === 'on';
+  trust = 'unavailable';
+  let proto: Record<string, unknown>;
+  try {
+    proto = Object.getPrototypeOf(createSecureContext().context) as Record<string, unknown>;
+  } catch {
+    return false;
+  }
+  // init() starts every context: one made before this ran has no digest, not an empty one.
+  const methods = ['init', 'addCACert', 'addRootCerts', 'addCRL'] as const;
+  if (!methods.every((name) => typeof proto[name] === 'function')) return false;
+  for (const name of methods) {
+    const original = proto[name] as (this: object, ...args: unknown[]) => unknown;
+    proto[name] = function (this: object, ...args: unknown[]): unknown {
+      const result = original.apply(this, args);
+      let hash = TRUST.get(this);
+      if (hash === undefined || name === 'init') {
+        hash = createHash('sha256');
+        TRUST.set(this, hash);
+        TRUST_DIGESTS.delete(this);
+        if (name === 'init') return result;
+      }
+      hash.update(name).update('\0');
+      for (const arg of args) hash.update(typeof arg === 'string' || ArrayBuffer.isView(arg) ? (arg as string | Uint8Array) : String(arg)).update('\0');
+      TRUST_DIGESTS.delete(this);
+      return result;
+    };
+  }
+  trust = 'on';
+  return true;
+}
+
+/**
+ * A digest of what the native context was told to trust for client
+ * certificates (every CA certificate, the root store, every CRL, in order);
+ * `undefined` when not followed (made before {@link followTrustSettings},
+ * which runs as this module loads, or this Node did not let it).
+ */
+export function trustDigestOf(context: NativeContext): string | undefined {
+  if (trust !== 'on') return undefined;
+  const known = TRUST_DIGESTS.get(context);
+  if (known !== undefined) return known;
+  const hash = TRUST.get(context);
+  if (hash === undefined) return undefined;
+  const digest = hash.copy().digest('base64');
+  TRUST_DIGESTS.set(context, digest);
+  return digest;
+}
+
+// Contexts are followed from the moment this package loads: before the application makes its servers and SNI contexts.
+followTrustSettings();

@@ -75,13 +75,22 @@ export const MISSES = [
   { method: 'ticket', reason: 'ticket_expired', counter: 'missTicketExpired' },
   { method: 'ticket', reason: 'error', counter: 'missTicketError' },
   { method: 'ticket', reason: 'refused', counter: 'missTicketRefused' },
+  { method: 'session_id', reason: 'name_mismatch', counter: 'missIdNameMismatch' },
+  { method: 'ticket', reason: 'name_mismatch', counter: 'missTicketNameMismatch' },
 ] as const;
 
 /** One entry of {@link MISSES}. */
 export type Miss = (typeof MISSES)[number];
 
-/** The index in {@link MISSES} of a lookup miss (the first six entries, in {@link LookupMiss} order). */
-const LOOKUP_MISS_INDEX: Record<LookupMiss, number> = { not_found: 0, expired: 1, timeout: 2, unavailable: 3, unreadable: 4, error: 5 };
+/**
+ * Why the hooks answered a session-ID lookup with no session: the store's
+ * {@link LookupMiss}, or `name_mismatch` (the store held a session made for
+ * another name or under other authentication: `session-names.ts`).
+ */
+export type LookupOutcome = LookupMiss | 'name_mismatch';
+
+/** The index in {@link MISSES} of a lookup miss. */
+const LOOKUP_MISS_INDEX: Record<LookupOutcome, number> = { not_found: 0, expired: 1, timeout: 2, unavailable: 3, unreadable: 4, error: 5, name_mismatch: 11 };
 const ID_REFUSED = 6;
 
 /** A ticket key callback's verdict on an offered ticket (`noteTicket`). */
@@ -89,9 +98,10 @@ export const TICKET_ACCEPTED = 1;
 export const TICKET_UNKNOWN_KEY = 2;
 export const TICKET_EXPIRED = 3;
 export const TICKET_FAILED = 4;
-export type TicketVerdict = typeof TICKET_ACCEPTED | typeof TICKET_UNKNOWN_KEY | typeof TICKET_EXPIRED | typeof TICKET_FAILED;
+export const TICKET_NAME_MISMATCH = 5;
+export type TicketVerdict = typeof TICKET_ACCEPTED | typeof TICKET_UNKNOWN_KEY | typeof TICKET_EXPIRED | typeof TICKET_FAILED | typeof TICKET_NAME_MISMATCH;
 /** The index in {@link MISSES} of a ticket verdict that did not resume. */
-const TICKET_MISS_INDEX = [-1, 10, 7, 8, 9];
+const TICKET_MISS_INDEX = [-1, 10, 7, 8, 9, 12];
 
 // The mark on a TLSWrap: bits 0-3 the lookup (0 none, 1 a session handed back, 2 + index of the miss), bits 4-7 the ticket verdict.
 const MARK = Symbol('tls-session-cache resumption offer');
@@ -99,7 +109,7 @@ const LOOKUP_HIT = 1;
 type Marked = { [MARK]?: number };
 
 /** In a `resumeSession` listener: what the lookup for the connection `wrap` (`currentConnection()` there) found. */
-export function noteLookup(wrap: Connection, found: LookupMiss | undefined): void {
+export function noteLookup(wrap: Connection, found: LookupOutcome | undefined): void {
   const marked = wrap as Marked;
   const code = found === undefined ? LOOKUP_HIT : 2 + LOOKUP_MISS_INDEX[found];
   marked[MARK] = ((marked[MARK] ?? 0) & 0xf0) | code;

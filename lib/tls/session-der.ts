@@ -11,7 +11,12 @@
  * ```
  *
  * Only headers, the protocol version, the session ID, and the time and
- * timeout are read; the master key is never copied. `node-capabilities.ts`
+ * timeout are read; the master key is never copied.
+ *
+ * A session stored by session ID is kept as a **record**: one version byte
+ * ({@link RECORD_VERSION}, never `0x30`, the first byte of a DER
+ * SEQUENCE), the session's 16-byte binding to its name and authentication
+ * (`session-names.ts`), then the DER. The functions here take either. `node-capabilities.ts`
  * reads a real session with these functions at start, so a change of the
  * layout is reported rather than silently misread.
  *
@@ -37,6 +42,30 @@ interface Element {
 }
 
 /** The element starting at `at`, or `undefined` when it does not fit before `end`. */
+/** The first byte of a session record (see the module's documentation). */
+export const RECORD_VERSION = 0x01;
+/** Bytes before the DER in a record. */
+export const RECORD_HEADER_BYTES = 17;
+
+/** A record of `der` bound by `binding` (16 bytes). */
+export function sessionRecord(binding: Uint8Array, der: Uint8Array): Buffer {
+  const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + der.byteLength);
+  record[0] = RECORD_VERSION;
+  record.set(binding.subarray(0, RECORD_HEADER_BYTES - 1), 1);
+  record.set(der, RECORD_HEADER_BYTES);
+  return record;
+}
+
+/** The binding of a record (a view), or `undefined` for a bare DER session or anything else. */
+export function recordBinding(stored: Uint8Array): Uint8Array | undefined {
+  return stored.byteLength > RECORD_HEADER_BYTES && stored[0] === RECORD_VERSION ? stored.subarray(1, RECORD_HEADER_BYTES) : undefined;
+}
+
+/** The DER session of a record (a view), or `stored` itself when it is not one. */
+export function recordSession(stored: Uint8Array): Uint8Array {
+  return stored.byteLength > RECORD_HEADER_BYTES && stored[0] === RECORD_VERSION ? stored.subarray(RECORD_HEADER_BYTES) : stored;
+}
+
 function element(der: Uint8Array, at: number, end: number): Element | undefined {
   if (at + 2 > end) return undefined;
   const tag = der[at];
@@ -127,10 +156,11 @@ function explicitInteger(der: Uint8Array, outer: Element): number | undefined {
 /**
  * When OpenSSL stops resuming this session: `(time + timeout) * 1000`, in
  * milliseconds since the epoch; `undefined` when the blob is not a session
- * OpenSSL encoded (nothing else is parsed).
+ * OpenSSL encoded (nothing else is parsed). Takes a DER session or a record.
  */
-export function sessionExpiresAt(der: Uint8Array): number | undefined {
-  if (!(der instanceof Uint8Array)) return undefined;
+export function sessionExpiresAt(stored: Uint8Array): number | undefined {
+  if (!(stored instanceof Uint8Array)) return undefined;
+  const der = recordSession(stored);
   const outer = element(der, 0, der.length);
   if (outer === undefined || outer.tag !== SEQUENCE) return undefined;
   const end = outer.start + outer.length;

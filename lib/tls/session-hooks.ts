@@ -8,14 +8,15 @@
 import { Server as TlsServer } from 'node:tls';
 import { InvalidOptionError, SessionHooksInUseError, SessionTimeoutMismatchError } from '../errors.ts';
 import { endSessionsOnFatalAlert } from './fatal-alerts.ts';
-import { isTls13Session } from './session-der.ts';
 import { checkTlsServer } from './check-server.ts';
 import { currentConnection, serverTlsOptions } from './node-internals.ts';
 import { knownCapability } from './node-capabilities.ts';
 import { describe } from '../describe.ts';
 import { EXPIRED_LENGTH, SessionTable } from '../table/session-table.ts';
 import { addTicketListeners, checkTicketSession, isLinking, markLinking, removeTicketListeners, resumeScope } from '../tickets/ticket-links.ts';
-import { noteLookup, type LookupMiss } from './resumption-misses.ts';
+import { noteLookup, type LookupMiss, type LookupOutcome } from './resumption-misses.ts';
+import { askedBinding, bindSessionNames, bindsSessionNames, madeBinding } from './session-names.ts';
+import { isTls13Session, recordBinding, recordSession, sessionRecord } from './session-der.ts';
 
 export type { LookupMiss } from './resumption-misses.ts';
 
@@ -191,6 +192,8 @@ export function attachSessionCache(
     );
   }
   checkSessionTimeout(server, store.timeout);
+  // Sessions resume only under the name and authentication they were made under (session-names.ts), where this Node lets it.
+  const names = bindsSessionNames(server) || bindSessionNames(server, String(serverTlsOptions(server).sessionIdContext ?? ''));
 
   const counters: SessionHookCounters = options.counters ?? emptySessionHookCounters();
 
@@ -204,7 +207,14 @@ export function attachSessionCache(
         counters.skippedTls13++;
         checkTicketSession(server);
       } else {
-        const kept = store.set(id, session);
+        // Bound to its name and authentication (session-names.ts), unless this server's sessions cannot be.
+        const made = names ? madeBinding(currentConnection()) : undefined;
+        if (names && made === undefined) {
+          counters.refused++;
+          done();
+          return;
+        }
+        const kept = store.set(id, made === undefined ? session : sessionRecord(made, session));
         if (kept instanceof Promise) {
           kept.then(stored, (error: unknown) => {
             counters.refused++;
@@ -238,11 +248,16 @@ export function attachSessionCache(
     // The connection's handle: what the lookup found is noted on it (resumption-misses.ts).
     const wrap = currentConnection();
     const answer = (found: Lookup | undefined): void => {
-      const session = found instanceof Uint8Array ? found : undefined;
+      let session = found instanceof Uint8Array ? found : undefined;
+      let miss: LookupOutcome = typeof found === 'string' ? found : 'not_found';
+      if (session !== undefined && names && !boundTo(session, askedBinding(wrap))) {
+        session = undefined;
+        miss = 'name_mismatch';
+      }
       if (session === undefined) counters.missed++;
       else counters.resumed++;
-      noteLookup(wrap, session !== undefined ? undefined : typeof found === 'string' ? found : 'not_found');
-      scope(() => done(null, session === undefined ? null : toBuffer(session)));
+      noteLookup(wrap, session !== undefined ? undefined : miss);
+      scope(() => done(null, session === undefined ? null : toBuffer(recordSession(session))));
     };
     let found: ReturnType<typeof lookUp>;
     try {
@@ -369,6 +384,13 @@ function report(onError: AttachOptions['onError'], error: unknown, hook: Session
   } catch {
     // A failing error reporter must not break the handshake either.
   }
+}
+
+/** Whether a stored session was made under `asked` (`undefined`: this connection's server does not bind names). */
+function boundTo(stored: Uint8Array, asked: Buffer | null | undefined): boolean {
+  if (asked === undefined) return true;
+  const bound = recordBinding(stored);
+  return asked !== null && bound !== undefined && asked.equals(bound);
 }
 
 function toBuffer(session: Uint8Array): Buffer {
