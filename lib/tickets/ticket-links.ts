@@ -14,7 +14,8 @@
  *   OpenSSL encrypts its tickets (2 after a full handshake, 1 after a
  *   resumption answered "renew", none otherwise), each followed by a
  *   `'newSession'` event in the same TLSWrap's scope.
- *   {@link openWindow} (a prepended `'secureConnection'` listener) opens a
+ *   {@link openWindow} (at the handshake's end, before Node reports it: a
+ *   client Node then refuses for its certificate gets tickets too) opens a
  *   window: the next tickets take its birth ({@link birthOfNextTicket}).
  * - **Check.** Every ticket of a renewing server is verified when its
  *   `'newSession'` comes ({@link checkTicketSession}): it must have been
@@ -44,7 +45,7 @@
  */
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { isTls13Session } from '../tls/session-der.ts';
-import { connectionOf, currentConnection } from '../tls/node-internals.ts';
+import { connectionOf, connectionProtocol, currentConnection, followHandshakes, serverOf, sessionReused } from '../tls/node-internals.ts';
 
 /** Whether renewal is on in this thread: `pending` until the self-test settles. */
 export type RenewalState = 'pending' | 'on' | 'off';
@@ -185,18 +186,17 @@ const TLS12 = { kind: 'tls12' } as const;
 const UNKNOWN = { kind: 'unknown' } as const;
 
 /**
- * A prepended `'secureConnection'` listener's work on a renewing server:
- * opens the window of this TLS 1.3 connection (birth: the offered ticket's
- * when it resumed and was answered "renew", else `now`).
+ * At the end of a handshake on a linked server, before Node reports it
+ * (so for a client Node then refuses too: OpenSSL still encrypts its
+ * tickets): opens the window of this TLS 1.3 connection (birth: the offered
+ * ticket's when it resumed and was answered "renew", else `now`).
  */
-export function openWindow(socket: TLSSocket, now: number): void {
-  const wrap = connectionOf(socket);
-  if (wrap === undefined) return;
+export function openWindow(wrap: Wrap, now: number): void {
   const birth = offered.get(wrap);
   offered.delete(wrap);
-  if (state === 'off' || socket.getProtocol() !== 'TLSv1.3') return;
+  if (state === 'off' || connectionProtocol(wrap) !== 'TLSv1.3') return;
   // Only a resumption OpenSSL confirmed carries the offered birth; a refused ticket made a full handshake.
-  const resumed = socket.isSessionReused();
+  const resumed = sessionReused(wrap);
   if (resumed && birth === undefined) return;
   // A window still open (its tickets never came: a HelloRetryRequest, a client without PSK modes, or an order
   // not measured) lends its birth if older: overlapping windows make a ticket end early, never late.
@@ -206,6 +206,25 @@ export function openWindow(socket: TLSSocket, now: number): void {
   setImmediate(() => {
     if (window === opened) window = undefined;
   });
+}
+
+/** The clock of each linked server, for the windows opened at its handshakes' ends. */
+const clocks = new WeakMap<TlsServer, () => number>();
+let followingEnds: boolean | undefined;
+
+/** Opens windows from each handshake's end (`node-internals.ts`), once per thread; false where this Node does not let it. */
+function followHandshakeEnds(): boolean {
+  followingEnds ??=
+    followHandshakes({
+      started() {},
+      done(connection) {
+        const server = serverOf(connection);
+        const clock = server === undefined ? undefined : clocks.get(server);
+        if (clock !== undefined) openWindow(connection, clock());
+        return true;
+      },
+    }) !== undefined;
+  return followingEnds;
 }
 
 /**
@@ -230,12 +249,19 @@ export function checkTicketSession(server: TlsServer): void {
  * are accepted without renewal. Returns the function that undoes it.
  */
 export function linkServer(server: TlsServer, clock: () => number): () => void {
-  const onSecure = (socket: TLSSocket): void => openWindow(socket, clock());
-  server.prependListener('secureConnection', onSecure);
+  // Where handshake ends cannot be followed, 'secureConnection' (which Node does not emit for a client it refuses).
+  const onSecure = (socket: TLSSocket): void => {
+    const wrap = connectionOf(socket);
+    if (wrap !== undefined) openWindow(wrap, clock());
+  };
+  clocks.set(server, clock);
+  const ends = followHandshakeEnds();
+  if (!ends) server.prependListener('secureConnection', onSecure);
   renewing.add(server);
   addTicketListeners(server);
   return () => {
-    server.off('secureConnection', onSecure);
+    clocks.delete(server);
+    if (!ends) server.off('secureConnection', onSecure);
     renewing.delete(server);
     removeTicketListeners(server);
   };

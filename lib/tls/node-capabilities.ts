@@ -80,9 +80,10 @@ export type NodeCapabilities = Readonly<Record<Capability, CapabilityCheck>>;
 /** What an operator should know when a capability is off: the consequence, then what to do. */
 const WHEN_OFF: Record<Capability, string> = {
   ticket_key_callback:
-    "tickets use one key at a time (Node's setTicketKeys): after each rotation every ticket under the previous key costs a full handshake, TLS 1.3 tickets are not renewed (ticket_renewal), missed ticket resumptions are not counted by reason (ticket_miss_reasons), and sessions end by OpenSSL's lifetime only",
+    "tickets use one key at a time (Node's setTicketKeys): after each rotation every ticket under the previous key costs a full handshake, TLS 1.3 tickets are not renewed (ticket_renewal), missed ticket resumptions are not counted by reason (ticket_miss_reasons), sessions are not bound to the name they were made for (session_names: a session made for one server name can resume under another), and sessions end by OpenSSL's lifetime only",
   ticket_renewal: 'TLS 1.3 tickets are not renewed on resumption: clients that use each ticket once (browsers, curl) resume every other time',
-  ticket_miss_reasons: 'missed resumptions by ticket are not counted by reason in resumption_misses_total (session IDs still are)',
+  ticket_miss_reasons:
+    'missed resumptions by ticket are not counted by reason in resumption_misses_total (session IDs still are), and sessions are not bound to the name they were made for (session_names: a session made for one server name can resume under another)',
   session_names:
     "sessions are not bound to the name they were made for: a session made for one server name (SNI) can resume under another name of the same server, and skip that name's client-certificate check; a server with one name is not affected. Serve names that need their own client-certificate settings from separate servers or ports, or run Node 22 or 24",
   certificate_binding: 'sessions are not bound to the certificate: those made under an old certificate resume under a new one until they expire (TLS_CACHE_TIMEOUT)',

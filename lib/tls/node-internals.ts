@@ -489,6 +489,19 @@ export function handshakeServerName(connection: Connection): string | undefined 
   return typeof name === 'string' ? name : name === false ? '' : undefined;
 }
 
+/** The protocol version the connection negotiated (`'TLSv1.3'`, ...), from its handle; `undefined` before, or where it has none. */
+export function connectionProtocol(connection: Connection): string | undefined {
+  const read = (connection as { getProtocol?: () => unknown }).getProtocol;
+  const protocol = typeof read === 'function' ? read.call(connection) : undefined;
+  return typeof protocol === 'string' ? protocol : undefined;
+}
+
+/** Whether the connection resumed a session (the handle's own answer; false where it has none). */
+export function sessionReused(connection: Connection): boolean {
+  const reused = (connection as { isSessionReused?: () => unknown }).isSessionReused;
+  return typeof reused === 'function' && reused.call(connection) === true;
+}
+
 /** The server a connection handle was accepted by, if known. */
 export function serverOf(connection: Connection): TlsServer | undefined {
   return (socketOf(connection) as { server?: TlsServer } | undefined)?.server;

@@ -54,6 +54,7 @@ import {
   pastClientHello,
   followTrustSettings,
   handshakeServerName,
+  sessionReused,
   resolvesServerNamesLater,
   resolveServerName,
   serverOf,
@@ -205,14 +206,17 @@ export function askedBinding(connection: Connection): Buffer | null | undefined 
 
 /**
  * The binding of the session a connection's full handshake made: its name
- * and the context that served it (after its certificate callback). Also
- * what the server is remembered to serve that name from. `undefined` when
- * the server's sessions are not bound or it cannot be told.
+ * and the context that served it (after its certificate callback), which
+ * the server is then remembered to serve that name from; for a resumption,
+ * the binding it was let in with. `undefined` when the server's sessions
+ * are not bound or it cannot be told.
  */
 export function madeBinding(connection: Connection): Buffer | undefined {
   const server = serverOf(connection);
   const names = server === undefined ? undefined : servers.get(server);
   if (server === undefined || names === undefined) return undefined;
+  // A resumption chose no context (no certificate callback runs): its session keeps the binding it was let in with.
+  if (sessionReused(connection)) return askedBinding(connection) ?? undefined;
   const name = clientHelloServerName(connection) ?? handshakeServerName(connection);
   if (name === undefined) return undefined;
   const context = sniContextOf(connection) ?? null;
@@ -246,6 +250,12 @@ export function bindingOfNextTicket(subject: { kind: 'tls13'; connection: Connec
   if (subject.kind !== 'tls12' || brokenTracking) return 0;
   let found: number | undefined;
   for (const connection of inProgress) {
+    // A handshake that failed never reports its end: its socket is gone.
+    const socket = socketOf(connection);
+    if (socket === undefined || socket.destroyed) {
+      inProgress.delete(connection);
+      continue;
+    }
     // A handshake before its ClientHello was read cannot be the one whose ticket OpenSSL encrypts now.
     if (!pastClientHello(connection) && (connection as Marks)[ESTABLISHED] !== true) continue;
     const made = madeBinding(connection);
