@@ -3,8 +3,10 @@
  * empty project outside the repository, and used from there: imported (ESM),
  * required (CommonJS), type-checked, its command line serving a
  * plain-JavaScript server module on worker threads, a CommonJS
- * `node:cluster` app, Redis and the metrics endpoint, on Node 24 and on the
- * `engines` floor (the registry's `node` package at that version).
+ * `node:cluster` app, Redis and the metrics endpoint, on the Node running
+ * this file (the repository's Node 24 under `npm test`, another line of
+ * `engines` under test/helpers/other-nodes.ts) and on the `engines` floor
+ * (the registry's `node` package at that version).
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
@@ -16,13 +18,17 @@ import { accepts, freePort, run, waitForLog } from './fixtures/process.ts';
 import { startRedis } from './helpers/redis.ts';
 import { REDIS_SERVER, onPath } from './helpers/requirements.ts';
 import { NODE_TYPES, TSC, installNode, userProject } from './helpers/user-project.ts';
+import { claimedNodeLines } from './helpers/engines.ts';
 
-const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string; engines: { node: string } };
-/** `>=22.12` → `22.12.0`: the oldest Node the package says it runs on. */
-const FLOOR = `${/^>=(\d+\.\d+)$/.exec(manifest.engines.node)![1]}.0`;
+const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+/** `^22.12.0 || ...` → `22.12.0`: the oldest Node the package says it runs on. */
+const FLOOR = claimedNodeLines()[0].floor;
 
 // The tarball installed and the floor's Node fetched at the same time: both mostly wait on the registry.
 const [project, floorNode] = await Promise.all([userProject(t), installNode(t, FLOOR)]);
+/** The Node running this file, then the floor (once, when this is the floor). */
+const NODES: [label: string, binary: string][] = [[`Node ${process.versions.node}`, process.execPath]];
+if (process.versions.node !== FLOOR) NODES.push([`Node ${FLOOR}`, floorNode]);
 const { dir } = project;
 const BIN = join(dir, 'node_modules', '.bin', 'tls-resumption');
 
@@ -82,21 +88,28 @@ function walk(directory: string): string[] {
   });
 }
 
-t.test('import (ESM) and require (CommonJS) give the whole API, on Node 24 and on the floor', async (t) => {
+t.test('import (ESM) and require (CommonJS) give the whole API, on this Node and on the floor', async (t) => {
+  t.ok(
+    claimedNodeLines().some((line) => line.major === Number(process.versions.node.split('.')[0])),
+    `engines claims the Node running the tests (${process.version})`,
+  );
   const expected = Object.keys(await import('../lib/index.ts')).sort();
   t.ok(expected.includes('runThreadCluster') && expected.includes('startClusterCache') && expected.includes('SessionTable'));
   const esm = "import * as api from 'tls-resumption'; process.stdout.write(JSON.stringify(Object.keys(api).sort()));";
   const cjs = "process.stdout.write(JSON.stringify(Object.keys(require('tls-resumption')).filter((k) => k !== '__esModule' && k !== 'default').sort()));";
-  for (const [label, binary] of [['Node 24', process.execPath], [`Node ${FLOOR}`, floorNode]] as const) {
+  for (const [label, binary] of NODES) {
     const version = await node(binary, ['--version']);
-    t.match(version.stdout, label === 'Node 24' ? /^v24\./ : `v${FLOOR}`, `${label} is ${version.stdout.trim()}`);
-    const imported = await node(binary, ['--input-type=module', '-e', esm]);
+    t.equal(version.stdout.trim(), `v${label.slice('Node '.length)}`, `${label} runs`);
+    // --warnings: under tap on Node 22 and 26, its NODE_OPTIONS (--no-warnings among them) reach every child.
+    const imported = await node(binary, ['--warnings', '--input-type=module', '-e', esm]);
     t.equal(imported.code, 0, `${label}: import: ${imported.stderr}`);
     t.same(JSON.parse(imported.stdout || '[]'), expected, `${label}: import gives every export`);
-    const required = await node(binary, ['-e', cjs]);
+    const required = await node(binary, ['--warnings', '-e', cjs]);
     t.equal(required.code, 0, `${label}: require: ${required.stderr}`);
     t.same(JSON.parse(required.stdout || '[]'), expected, `${label}: require gives every export`);
-    if (label === 'Node 24') t.equal(required.stderr, '', 'Node 24: require() prints no warning');
+    // require(esm) warns on 22.12, and no more from 22.13 on (docs/package.md).
+    if (/^22\.12\./.test(label.slice('Node '.length))) t.match(required.stderr, /ExperimentalWarning: .* using require\(\)/, `${label}: require() warns that require(esm) is experimental`);
+    else t.equal(required.stderr, '', `${label}: require() prints no warning`);
   }
 });
 
@@ -152,7 +165,7 @@ t.test(`the command line on Node ${FLOOR} (the engines floor), with a CommonJS s
   t.equal(await server.exited, 0);
 });
 
-for (const [label, binary] of [['Node 24', process.execPath], [`Node ${FLOOR}`, floorNode]] as const) {
+for (const [label, binary] of NODES) {
   t.test(`a CommonJS node:cluster app on the installed package (${label})`, async (t) => {
     const port = await freePort();
     // Lookups get 100 ms, as in the other process tests: on a loaded machine a lookup can miss the default 5 ms by

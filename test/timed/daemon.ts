@@ -10,8 +10,8 @@
  * moment its handshake ends, and it resumes).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -204,17 +204,49 @@ t.test('a zombie (a killed daemon that no one reaped, as in a container) counts 
 });
 
 t.test('a process of another uid cannot connect to the socket', { skip: process.getuid?.() !== 0 ? 'needs root to run a process as another user' : false }, async (t) => {
-  const code = await new Promise<string>((resolve) => {
-    const child = spawn(process.execPath, ['-e', `require('node:net').connect(${JSON.stringify(socket)}).on('connect', () => { console.log('connected'); process.exit(0) }).on('error', (e) => { console.log(e.code); process.exit(0) })`], {
-      uid: 65534,
-      gid: 65534,
-      stdio: ['ignore', 'pipe', 'inherit'],
+  // uid 65534 runs a copy of this Node from a directory of its own that everyone may enter: the clone (and with it
+  // process.execPath) may be where only root can go (under a mktemp -d, or /root), and uid 65534 could not start it.
+  const reachable = mkdtempSync(join(tmpdir(), 'daemon-other-uid-'));
+  t.teardown(() => rmSync(reachable, { recursive: true, force: true }));
+  chmodSync(reachable, 0o755);
+  const binary = join(reachable, 'node');
+  copyFileSync(process.execPath, binary);
+  chmodSync(binary, 0o755);
+  /** What uid 65534 gets connecting to `path`: `connected`, the error's code, or why it did not run. */
+  const connectAs65534 = (path: string): Promise<string> =>
+    new Promise((resolve) => {
+      const code = `require('node:net').connect(${JSON.stringify(path)}).on('connect', () => { console.log('connected'); process.exit(0) }).on('error', (e) => { console.log(e.code); process.exit(0) })`;
+      // Through `env -i`: tap puts its process-tracking loader, a file of the clone, into every child's NODE_OPTIONS.
+      const child = spawn('env', ['-i', 'PATH=/usr/bin:/bin', binary, '-e', code], { uid: 65534, gid: 65534, cwd: reachable, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+      child.on('error', (error) => resolve(`not started: ${error.message}`));
+      child.on('close', (status, signal) => resolve(out.trim() || `exited with ${status ?? signal}, printing nothing: ${err.slice(-300)}`));
     });
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    child.on('exit', () => resolve(out.trim()));
-  });
-  t.equal(code, 'EACCES', 'uid 65534 is refused by the file system');
+
+  // The control: a socket anyone may use, which uid 65534 reaches.
+  const open = createServer();
+  const openPath = join(reachable, 'open.sock');
+  await new Promise<void>((resolve) => open.listen(openPath, resolve));
+  t.teardown(() => open.close());
+  chmodSync(openPath, 0o666);
+  t.equal(await connectAs65534(openPath), 'connected', 'uid 65534 connects to a socket that everyone may use (the check works)');
+
+  // The test's own directory lets anyone pass through, so that only what the daemon made stands in the way.
+  chmodSync(dir, 0o711);
+  t.teardown(() => chmodSync(dir, 0o700));
+  t.equal(statSync(dirname(socket)).mode & 0o777, 0o700, "the socket's directory: mode 0700");
+  t.equal(statSync(socket).mode & 0o777, 0o600, 'the socket: mode 0600');
+  t.equal(await connectAs65534(socket), 'EACCES', "uid 65534 is refused: it may not enter the socket's directory");
+  // And the socket's own mode refuses it too, the directory opened for a moment.
+  chmodSync(dirname(socket), 0o711);
+  try {
+    t.equal(await connectAs65534(socket), 'EACCES', 'uid 65534 is refused by the socket itself (mode 0600)');
+  } finally {
+    chmodSync(dirname(socket), 0o700);
+  }
 });
 
 t.test("SIGUSR2 to the daemon flushes every session: its table and every process's local copy", async (t) => {
