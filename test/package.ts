@@ -4,9 +4,9 @@
  * required (CommonJS), type-checked, its command line serving a
  * plain-JavaScript server module on worker threads, a CommonJS
  * `node:cluster` app, Redis and the metrics endpoint, on the Node running
- * this file (the repository's Node 24 under `npm test`, another line of
- * `engines` under test/helpers/other-nodes.ts) and on the `engines` floor
- * (the registry's `node` package at that version).
+ * this file (the repository's Node 24 under `npm test`) and on every other
+ * line of `engines`: the floor (22.12.0) and the latest 26.x, from the
+ * registry's `node` package.
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
@@ -24,11 +24,20 @@ const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.
 /** `^22.12.0 || ...` → `22.12.0`: the oldest Node the package says it runs on. */
 const FLOOR = claimedNodeLines()[0].floor;
 
-// The tarball installed and the floor's Node fetched at the same time: both mostly wait on the registry.
-const [project, floorNode] = await Promise.all([userProject(t), installNode(t, FLOOR)]);
-/** The Node running this file, then the floor (once, when this is the floor). */
-const NODES: [label: string, binary: string][] = [[`Node ${process.versions.node}`, process.execPath]];
-if (process.versions.node !== FLOOR) NODES.push([`Node ${FLOOR}`, floorNode]);
+const RUNNING_MAJOR = Number(process.versions.node.split('.')[0]);
+/**
+ * The other Nodes of `engines`, as the registry's `node` package versions:
+ * the floor at its first release (unless it runs this file), each other
+ * line at its latest (unless it is this file's line).
+ */
+const OTHER_VERSIONS = claimedNodeLines()
+  .map((line, i) => (i === 0 ? line.floor : String(line.major)))
+  .filter((version, i) => (i === 0 ? version !== process.versions.node : Number(version) !== RUNNING_MAJOR));
+// The tarball installed and the other Nodes fetched at the same time: they mostly wait on the registry.
+const [project, ...others] = await Promise.all([userProject(t), ...OTHER_VERSIONS.map((version) => installNode(t, version))]);
+/** The Node running this file, then every other line the package claims. */
+const NODES: [label: string, binary: string][] = [[`Node ${process.versions.node}`, process.execPath], ...OTHER_VERSIONS.map((version, i): [string, string] => [`Node ${version}`, others[i]])];
+const floorNode = NODES.find(([label]) => label === `Node ${FLOOR}`)?.[1] ?? process.execPath;
 const { dir } = project;
 const BIN = join(dir, 'node_modules', '.bin', 'tls-resumption');
 
@@ -88,7 +97,7 @@ function walk(directory: string): string[] {
   });
 }
 
-t.test('import (ESM) and require (CommonJS) give the whole API, on this Node and on the floor', async (t) => {
+t.test('import (ESM) and require (CommonJS) give the whole API, on every Node of engines', async (t) => {
   t.ok(
     claimedNodeLines().some((line) => line.major === Number(process.versions.node.split('.')[0])),
     `engines claims the Node running the tests (${process.version})`,
@@ -99,7 +108,7 @@ t.test('import (ESM) and require (CommonJS) give the whole API, on this Node and
   const cjs = "process.stdout.write(JSON.stringify(Object.keys(require('tls-resumption')).filter((k) => k !== '__esModule' && k !== 'default').sort()));";
   for (const [label, binary] of NODES) {
     const version = await node(binary, ['--version']);
-    t.equal(version.stdout.trim(), `v${label.slice('Node '.length)}`, `${label} runs`);
+    t.match(version.stdout.trim(), new RegExp(`^v${label.slice('Node '.length).replaceAll('.', '\\.')}(\\.|$)`), `${label} runs: ${version.stdout.trim()}`);
     // --warnings: under tap on Node 22 and 26, its NODE_OPTIONS (--no-warnings among them) reach every child.
     const imported = await node(binary, ['--warnings', '--input-type=module', '-e', esm]);
     t.equal(imported.code, 0, `${label}: import: ${imported.stderr}`);
