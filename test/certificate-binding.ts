@@ -227,6 +227,30 @@ t.test('SNI: a session made for one name never resumes for another (a.test serve
   }
 });
 
+t.test("a server's certificates: the default one, then each name's as it is first served (the fleet compares them all)", async (t) => {
+  const parts = shared(t);
+  const server = createServer(
+    { cert: X.cert, key: X.key, sessionTimeout: 300, sessionIdContext: BASE, SNICallback: (name, done) => done(null, name === 'b.test' ? createSecureContext({ cert: Y.cert, key: Y.key }) : undefined) },
+    (socket: TLSSocket) => {
+      socket.on('error', () => {});
+      socket.end(`${JSON.stringify({ workerId: 0, threadId: 0, reused: socket.isSessionReused(), protocol: socket.getProtocol() })}\n`);
+    },
+  );
+  const told: string[][] = [];
+  const attached = attachRuntime(server, { store: parts.table, ticketKeys: parts.ring, ticketMode: 'auto', counters: parts.counters, logger: pino({ level: 'silent' }), sessionIdContext: BASE, onCertificates: (fingerprints) => told.push(fingerprints) });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise((resolve) => server.close(resolve)));
+  const port = (server.address() as { port: number }).port;
+  const openssl = (c: Certificate): string => fingerprint(c);
+  t.same(attached.certificates(), [openssl(X)], 'at first, the default certificate');
+  await visitTls({ port, maxVersion: 'TLSv1.3', servername: 'a.test' });
+  t.same(told, [], 'a name served by the default context adds none');
+  await visitTls({ port, maxVersion: 'TLSv1.3', servername: 'b.test' });
+  await visitTls({ port, maxVersion: 'TLSv1.3', servername: 'b.test' });
+  t.same(attached.certificates(), [openssl(X), openssl(Y)], "then b.test's, once");
+  t.same(told, [[openssl(X), openssl(Y)]], 'told once');
+});
+
 t.test('the thread runtime gives no SNI warning: sessions are bound to their names', async (t) => {
   for (const sni of ['SNICallback', 'addContext', undefined] as const) {
     const { cluster, logs } = await startTestCluster('tls', 'shared', {}, { sni });

@@ -112,7 +112,7 @@ async function start(): Promise<Started> {
       counters,
       logger,
       sessionIdContext: config.sessionIdContext,
-      onCertificateReplaced: ({ fingerprint }) => post({ type: 'certificate', certificate: fingerprint }),
+      onCertificates: (fingerprints) => post({ type: 'certificate', certificate: fingerprints.join(',') || undefined }),
     }),
   );
   setThreadRuntime({ serverOptions: context.serverOptions, attach });
@@ -211,7 +211,7 @@ function stop(server: TlsServer, sessions: Set<Http2Session>): void {
 }
 
 try {
-  const { server, tickets, certificate } = await start();
+  const { server, tickets, certificate, certificates } = await start();
   const sessions = new Set<Http2Session>();
   server.on('session', (session: Http2Session) => {
     sessions.add(session);
@@ -231,7 +231,7 @@ try {
     // Checked now rather than at attach: contexts added before listening count too.
     sni: sniInUse(server),
     unbound: certificate.unbound,
-    certificate: certificate.fingerprint,
+    certificate: certificates().join(',') || undefined,
   });
 } catch (error) {
   // The summary names the failure for the primary; rethrowing ends the thread

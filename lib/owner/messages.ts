@@ -46,8 +46,18 @@ export const W_SET = 3;
 export const W_COUNTS = 4;
 /** A session ended by a fatal alert: remove it (issue 17). */
 export const W_DELETE = 5;
-/** The SHA-256 fingerprint of the certificate the worker's server serves, `''` for none (announced to other hosts; issue 21). */
+/**
+ * The SHA-256 fingerprints of the certificates the worker's servers serve
+ * (the default ones and those of names served from contexts of their own),
+ * comma-separated, at most {@link MAX_CERTIFICATES}; `''` for none
+ * (announced to other hosts; issues 21 and 33).
+ */
 export const W_CERTIFICATE = 6;
+/** The most fingerprints one {@link W_CERTIFICATE} carries. */
+export const MAX_CERTIFICATES = 64;
+const FINGERPRINT = '(?:[0-9A-F]{2}:){31}[0-9A-F]{2}';
+const FINGERPRINTS = new RegExp(`^(?:${FINGERPRINT}(?:,${FINGERPRINT})*)?$`);
+
 /** Operations, owner to worker. */
 export const P_HELLO = 11;
 export const P_GOT = 12;
@@ -216,7 +226,7 @@ export function decodeToOwner(bytes: Uint8Array, maxSessionSize: number): ToOwne
     return { op, request: fields[1], deltas };
   }
   if (op === W_DELETE && fields.length === 2 && isId(fields[1])) return { op, id: asBuffer(fields[1]) };
-  if (op === W_CERTIFICATE && fields.length === 2 && typeof fields[1] === 'string' && /^(?:(?:[0-9A-F]{2}:){31}[0-9A-F]{2})?$/.test(fields[1])) {
+  if (op === W_CERTIFICATE && fields.length === 2 && typeof fields[1] === 'string' && FINGERPRINTS.test(fields[1]) && fields[1].split(',').length <= MAX_CERTIFICATES) {
     return { op, fingerprint: fields[1] };
   }
   return undefined;

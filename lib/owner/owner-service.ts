@@ -75,7 +75,7 @@ interface Peer {
   readonly socket: Socket;
   /** It said hello: it holds a ring and a local copy to keep current. */
   attached: boolean;
-  /** The certificate its servers serve (announced to other hosts with Redis). */
+  /** The certificates its servers serve, comma-separated fingerprints (announced to other hosts with Redis). */
   certificate: string | undefined;
 }
 
@@ -162,8 +162,8 @@ export class OwnerService {
   /** The certificates the connected processes' servers serve. */
   certificates(): string[] {
     const fingerprints: string[] = [];
-    for (const peer of this.#peers) if (peer.certificate !== undefined) fingerprints.push(peer.certificate);
-    return fingerprints;
+    for (const peer of this.#peers) if (peer.certificate !== undefined) fingerprints.push(...peer.certificate.split(','));
+    return [...new Set(fingerprints)];
   }
 
   /** Sends `message` to every process that said hello. */

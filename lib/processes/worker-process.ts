@@ -54,6 +54,7 @@ import {
   P_STORED,
   W_COUNTS,
   W_CERTIFICATE,
+  MAX_CERTIFICATES,
   W_HELLO,
   type ToOwner,
   type ToWorker,
@@ -136,7 +137,8 @@ export class ProcessWorker {
   #shipped: number[] = COUNTER_NAMES.map(() => 0);
   readonly #tickets: TicketKeyBinding[] = [];
   /** Every attached server's certificate binding: announced to each owner this process connects to. */
-  readonly #certificates: RuntimeBinding['certificate'][] = [];
+  /** Per attached server: the fingerprints of the certificates it serves. */
+  readonly #certificates: Array<RuntimeBinding['certificates']> = [];
   #absenceLoggedAt = -Infinity;
   #absenceLogged = false;
   readonly #timer: NodeJS.Timeout;
@@ -239,10 +241,10 @@ export class ProcessWorker {
       counters: this.counters,
       logger: this.logger,
       sessionIdContext: config.sessionIdContext,
-      onCertificateReplaced: ({ fingerprint }) => this.#send({ op: W_CERTIFICATE, fingerprint: fingerprint ?? '' }),
+      onCertificates: () => this.#sendCertificates(),
     });
-    this.#certificates.push(attached.certificate);
-    this.#send({ op: W_CERTIFICATE, fingerprint: attached.certificate.fingerprint ?? '' });
+    this.#certificates.push(attached.certificates);
+    this.#sendCertificates();
     if (attached.tickets !== undefined) this.#tickets.push(attached.tickets);
     warnOnce(this.logger, attached);
     return attached;
@@ -352,7 +354,7 @@ export class ProcessWorker {
     this.#refusedLogged = false;
     if (keys !== undefined) this.#loadKeys(keys);
     // Certificates announced before this connection are announced again, to this owner.
-    for (const certificate of this.#certificates) this.#send({ op: W_CERTIFICATE, fingerprint: certificate.fingerprint ?? '' });
+    this.#sendCertificates();
     this.logger.debug({ socket: this.socketPath, ticketKeys: this.ticketKeys?.stats() }, 'connected to the cache owner');
   }
 
@@ -382,6 +384,12 @@ export class ProcessWorker {
     const deltas = now.map((value, i) => value - this.#shipped[i]);
     if (request === 0 && deltas.every((d) => d === 0)) return;
     if (this.#send({ op: W_COUNTS, request, deltas })) this.#shipped = now;
+  }
+
+  /** Tells the owner every certificate this process's servers serve (announced to the other hosts with Redis). */
+  #sendCertificates(): void {
+    const fingerprints = [...new Set(this.#certificates.flatMap((certificates) => certificates()))];
+    this.#send({ op: W_CERTIFICATE, fingerprint: fingerprints.slice(0, MAX_CERTIFICATES).join(',') });
   }
 
   /** Sends to the owner once it accepted it; false otherwise (a lookup then misses at once). */

@@ -21,6 +21,7 @@ import { bindSessionsToCertificate, type CertificateBinding } from './certificat
 import { addContextOptions, followClientHellos, serverTlsOptions, sniInUse } from '../tls/node-internals.ts';
 import { knownCapability } from '../tls/node-capabilities.ts';
 import { missLogger, settleMiss } from '../tls/resumption-misses.ts';
+import { watchNamedCertificates } from '../tls/session-names.ts';
 
 /** The options every server of a deployment must be created with. */
 export interface RuntimeServerOptions {
@@ -59,8 +60,8 @@ export interface RuntimeAttachOptions {
    * derived from it and the server's certificate.
    */
   sessionIdContext: string;
-  /** Called once `setSecureContext()` replaced the server's context and it was bound again (e.g. to report the new certificate). @defaultValue none */
-  onCertificateReplaced?: (certificate: CertificateBinding) => void;
+  /** Called whenever the server's certificates change: `setSecureContext()` replaced its context, or a name was served from a certificate not seen before. @defaultValue none */
+  onCertificates?: (fingerprints: string[]) => void;
 }
 
 /** What {@link attachRuntime} attached. */
@@ -71,8 +72,14 @@ export interface RuntimeBinding {
   tickets: TicketKeyBinding | undefined;
   /** The server's sessions bound to its certificate (see `certificate-binding.ts`). */
   certificate: CertificateBinding;
-  /** Whether the server uses SNI (its sessions are then bound to its default certificate only); checked at attach. */
+  /** Whether the server serves several names (SNI), checked at attach: each session is bound to its own (`tls/session-names.ts`). */
   sni: 'SNICallback' | 'addContext' | undefined;
+  /**
+   * The SHA-256 fingerprints of the certificates the server serves: its
+   * default certificate's, then those of the names it served from their
+   * own contexts so far (announced to the other hosts with Redis).
+   */
+  certificates(): string[];
 }
 
 /**
@@ -89,7 +96,7 @@ export interface RuntimeBinding {
  * @throws SessionTimeoutMismatchError (`ERR_TLS_CACHE_SESSION_TIMEOUT_MISMATCH`) when its `sessionTimeout` is not the store's.
  */
 export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions): RuntimeBinding {
-  const { store, ticketKeys, ticketMode, counters, logger, sessionIdContext, onCertificateReplaced } = options;
+  const { store, ticketKeys, ticketMode, counters, logger, sessionIdContext, onCertificates } = options;
   checkSessionIdContext(server, sessionIdContext);
   const tickets = attachTickets(server, ticketKeys, ticketMode, counters, logger);
   const binding =
@@ -122,10 +129,12 @@ export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions):
       if (ticketsNow !== undefined) ticketsNow.reattach();
       else disableTickets(server);
       logger.info({ certificate: bound.unbound === undefined ? 'bound' : bound.unbound }, "the server's secure context was replaced: sessions bound to its certificate again");
-      onCertificateReplaced?.(bound);
+      onCertificates?.(certificates());
     },
   });
-  return { binding, tickets: ticketsNow?.binding, certificate, sni: sniInUse(server) };
+  const named = watchNamedCertificates(server, () => onCertificates?.(certificates()));
+  const certificates = (): string[] => [...new Set([...(certificate.fingerprint === undefined ? [] : [certificate.fingerprint]), ...named()])];
+  return { binding, tickets: ticketsNow?.binding, certificate, sni: sniInUse(server), certificates };
 }
 
 /**

@@ -199,7 +199,7 @@ export class ThreadCluster extends EventEmitter<ThreadClusterEvents> {
 
   /** The certificates of the threads listening now (during a reload, the old and the new ones). */
   #certificates(): string[] {
-    return [...this.#threads].flatMap((thread) => (thread.listening && thread.notes?.certificate !== undefined ? [thread.notes.certificate] : []));
+    return [...new Set([...this.#threads].flatMap((thread) => (thread.listening && thread.notes?.certificate !== undefined ? thread.notes.certificate.split(',') : [])))];
   }
 
   /** Every worker slot, in order of `workerId`. */

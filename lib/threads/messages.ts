@@ -57,10 +57,10 @@ export type FromServerThread =
       sni: 'SNICallback' | 'addContext' | undefined;
       /** Why its sessions are not bound to its certificate, if they are not: the primary warns once. */
       unbound: 'internals' | 'no-certificate' | undefined;
-      /** Its certificate's SHA-256 fingerprint (`CertificateBinding.fingerprint`), announced to the other hosts with Redis. */
+      /** Its certificates' SHA-256 fingerprints, comma-separated (`RuntimeBinding.certificates()`), announced to the other hosts with Redis. */
       certificate: string | undefined;
     }
-  /** `setSecureContext()` gave the listening server another certificate. */
+  /** The listening server's certificates changed (`setSecureContext()`, or a name served from a certificate not seen before). */
   | { type: 'certificate'; certificate: string | undefined }
   | { type: 'start-failed'; error: ErrorSummary }
   /** Told to stop, the thread closed its listening socket and drains its connections. */

@@ -67,7 +67,7 @@ const LABEL_VALUES: Record<string, readonly string[]> = {
   reason: [
     'expired', 'capacity', 'overflow', 'repair', 'cleared', 'session_id', 'session', 'too_large', 'busy',
     // resumption_misses_total (MISSES)
-    'not_found', 'timeout', 'unavailable', 'unreadable', 'error', 'refused', 'unknown_key', 'ticket_expired',
+    'not_found', 'timeout', 'unavailable', 'unreadable', 'error', 'refused', 'unknown_key', 'ticket_expired', 'name_mismatch',
   ],
   capability: CAPABILITIES,
 };
