@@ -16,6 +16,14 @@
  * (Node 26), `session_names` is off: the file checks that it says so.
  */
 import { execFileSync } from 'node:child_process';
+import { constants } from 'node:crypto';
+import { createServer } from 'node:tls';
+import { SessionTable } from '../lib/table/session-table.ts';
+import { TicketKeyRing } from '../lib/tickets/key-ring.ts';
+import { attachTicketKeys } from '../lib/tickets/attach-ticket-keys.ts';
+import { attachSessionCache } from '../lib/tls/session-hooks.ts';
+import { selfSignedCertificate } from '../lib/tickets/self-signed.ts';
+import { visitTls } from './fixtures/clients.ts';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -208,6 +216,29 @@ async function names(): Promise<void> {
   });
 }
 
+/** Two servers on the public API, attached without a runtime: one by session ID, one with tickets. */
+async function publicApiServers(t: Test): Promise<{ port: number; idPort: number }> {
+  const { cert, key } = selfSignedCertificate('localhost');
+  const table = SessionTable.create({ size: 1 << 20, timeout: 300 });
+  const ring = TicketKeyRing.create({ timeout: 300 });
+  t.teardown(() => {
+    table.close();
+    ring.close();
+  });
+  const listen = async (tickets: boolean): Promise<number> => {
+    const server = createServer({ cert, key, sessionTimeout: 300, secureOptions: tickets ? 0 : constants.SSL_OP_NO_TICKET }, (socket) => {
+      socket.on('error', () => {});
+      socket.end(`${JSON.stringify({ workerId: 0, threadId: 0, reused: socket.isSessionReused(), protocol: socket.getProtocol() })}\n`);
+    });
+    attachSessionCache(server, table);
+    if (tickets) await attachTicketKeys(server, ring).ready;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => new Promise((resolve) => server.close(resolve)));
+    return (server.address() as { port: number }).port;
+  };
+  return { idPort: await listen(false), port: await listen(true) };
+}
+
 /** s_client's options for the name asked: none for `''`. */
 function sni(name: string): string[] {
   return name === '' ? ['-noservername'] : ['-servername', name];
@@ -248,6 +279,15 @@ const capabilities = await probeNodeCapabilities();
 if (!capabilities.session_names.on) {
   t.test(`${process.version}: session_names is off, and says why`, async (t) => {
     t.match(capabilities.session_names.detail, /server name was not known/, capabilities.session_names.detail);
+  });
+  t.test(`${process.version}: without it, sessions and tickets resume as before (the public API)`, async (t) => {
+    const { port, idPort } = await publicApiServers(t);
+    const made = await visitTls({ port: idPort, maxVersion: 'TLSv1.2', noTicket: true });
+    t.ok((await visitTls({ port: idPort, maxVersion: 'TLSv1.2', noTicket: true, session: made.session })).reused, 'session ID resumed');
+    for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
+      const ticket = await visitTls({ port, maxVersion });
+      t.ok((await visitTls({ port, maxVersion, session: ticket.session })).reused, `${maxVersion} ticket resumed`);
+    }
   });
 } else {
   requireCommand(t, REDIS_SERVER);

@@ -371,6 +371,7 @@ export function followClientHelloNames(gate?: ClientHelloGate): boolean {
     function (this: Connection, hello: unknown) {
       const name = (hello as { servername?: unknown } | null)?.servername;
       (this as Record<symbol, unknown>)[HELLO_NAME] = typeof name === 'string' ? name : undefined;
+      helloNamesSeen = typeof name === 'string';
       const gateNow = helloGate;
       if (gateNow === undefined || typeof name !== 'string') return original.call(this, hello);
       let held = false;
@@ -401,6 +402,14 @@ export function followClientHelloNames(gate?: ClientHelloGate): boolean {
   );
   if (installed) helloNames = 'on';
   return installed;
+}
+
+/** Whether the last ClientHello Node parsed carried a server name field (`undefined`: none parsed yet). Node 26's carries none. */
+let helloNamesSeen: boolean | undefined;
+
+/** Whether Node's ClientHello parse hands over the server name: `false` once a parsed hello came without it. */
+export function clientHellosCarryNames(): boolean | undefined {
+  return helloNamesSeen;
 }
 
 /**

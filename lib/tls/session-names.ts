@@ -59,6 +59,7 @@ import {
   resolveServerName,
   serverOf,
   clientHelloConnection,
+  clientHellosCarryNames,
   serverTlsOptions,
   sniContextOf,
   sniInUse,
@@ -87,11 +88,10 @@ interface ServerNames {
 
 const servers = new WeakMap<TlsServer, ServerNames>();
 
-const NAME = Symbol('tls-resumption connection name');
 const ESTABLISHED = Symbol('tls-resumption handshake done once');
 const RETRIED_NAME = Symbol('tls-resumption name of a ticket accepted before a HelloRetryRequest');
 
-type Marks = { [NAME]?: string; [ESTABLISHED]?: boolean; [RETRIED_NAME]?: string };
+type Marks = { [ESTABLISHED]?: boolean; [RETRIED_NAME]?: string };
 
 /** Handshakes in progress in this thread (between Node's `onhandshakestart` and `onhandshakedone`). */
 const inProgress = new Set<Connection>();
@@ -127,11 +127,6 @@ export function bindSessionNames(server: TlsServer, base: string): boolean {
   return true;
 }
 
-/** Stops binding `server`'s sessions (its cache detached). */
-export function unbindSessionNames(server: TlsServer): void {
-  servers.delete(server);
-}
-
 /** Whether `server`'s sessions are bound to their names. */
 export function bindsSessionNames(server: TlsServer): boolean {
   return servers.has(server);
@@ -139,7 +134,6 @@ export function bindsSessionNames(server: TlsServer): boolean {
 
 /** The gate of `node-internals.ts`: holds a ClientHello until the secure context of its name is known. */
 function holdUntilNameKnown(connection: Connection, name: string, proceed: () => void): boolean {
-  (connection as Marks)[NAME] = name;
   const server = serverOf(connection);
   const names = server === undefined ? undefined : servers.get(server);
   if (server === undefined || names === undefined || names.contexts.has(name) || !resolvesServerNamesLater(server)) return false;
@@ -227,7 +221,8 @@ export function askedBinding(connection: Connection): Buffer | null | undefined 
   const names = server === undefined ? undefined : servers.get(server);
   if (server === undefined || names === undefined) return undefined;
   const name = clientHelloServerName(connection);
-  if (name === undefined) return null;
+  // A Node whose parse hands over no name (Node 26, where the start-up check did not run): not bound, as before.
+  if (name === undefined) return clientHellosCarryNames() === false ? undefined : null;
   let context = names.contexts.get(name);
   if (context === undefined) {
     if (resolvesServerNamesLater(server)) return null;
