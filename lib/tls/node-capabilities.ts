@@ -33,7 +33,9 @@ import {
   followHandshakes,
   followTrustSettings,
   resolveServerName,
+  serverOf,
   sniContextOf,
+  socketOf,
   trustDigestOf,
   clientHelloConnection,
   connectionOf,
@@ -341,7 +343,17 @@ async function checkSessionNames(cert: string, key: string, followed: boolean): 
   const stopFollowing = followHandshakes({ started: () => void started++, done: () => (done++, true) });
   if (stopFollowing === undefined) return off('onhandshakestart and onhandshakedone cannot be followed');
   const named = createSecureContext({ cert: other.cert, key: other.key });
-  const server = createServer({ cert, key, sessionTimeout: LIFETIME_S, minVersion: 'TLSv1.3', SNICallback: (name, choose) => choose(null, name === 'probe-other.invalid' ? named : undefined) });
+  let sniCalls = 0;
+  const server = createServer({
+    cert,
+    key,
+    sessionTimeout: LIFETIME_S,
+    minVersion: 'TLSv1.3',
+    SNICallback: (name, choose) => {
+      sniCalls++;
+      choose(null, name === 'probe-other.invalid' ? named : undefined);
+    },
+  });
   server.on('tlsClientError', () => {});
   let seenInLookup: string | undefined;
   server.on('resumeSession', (_id: Buffer, answer: (error: null, session: null) => void) => {
@@ -358,12 +370,15 @@ async function checkSessionNames(cert: string, key: string, followed: boolean): 
   if (installed === undefined) return off('needs the ticket key callback');
   try {
     const first = await visit(server, { version: 'TLSv1.3', servername: 'probe-other.invalid' });
+    const callsForOne = sniCalls;
     if (seenInLookup !== 'probe-other.invalid') return off(`the ClientHello's server name was not known at the lookup (read ${JSON.stringify(seenInLookup)})`);
     const chosen = connectionOf(first.server);
     const resolved = await new Promise<object | null>((resolve) => resolveServerName(server, 'probe-other.invalid', (_error, context) => resolve(context)));
     if (chosen === undefined || sniContextOf(chosen) !== named.context || resolved !== named.context) {
       return off("a name's secure context was not found as Node's certificate callback chose it");
     }
+    if (serverOf(chosen) !== server || socketOf(chosen) !== first.server) return off("a connection's socket and server were not found from its handle");
+    if (callsForOne !== 1) return off(`the SNICallback ran ${callsForOne} times for one connection, expected once`);
     const ticket = first.tickets.at(-1);
     if (ticket === undefined) return off('no ticket to check with');
     await visit(server, { version: 'TLSv1.3', servername: 'probe-other.invalid', session: ticket });

@@ -53,8 +53,10 @@
  * - **How a server picks a name's secure context**: the connection's
  *   `sni_context` once chosen, the server's `SNICallback` (called the way
  *   Node calls it) or its `addContext()` list matched as Node matches it
- *   ({@link resolveServerName}), and the socket of a connection (the
- *   handle's `owner_symbol`).
+ *   ({@link resolveServerName}), the socket of a connection (the handle's
+ *   `owner_symbol`), and the socket's own `_SNICallback`, through which its
+ *   certificate callback is given an answer already had
+ *   ({@link answerServerNameWith}).
  * - **What a secure context trusts**: the CA certificates, root store and
  *   CRLs given to each native context (`addCACert()`, `addRootCerts()`,
  *   `addCRL()`, wrapped once per thread to keep a digest of what each
@@ -544,7 +546,7 @@ export function certificateOf(context: NativeContext): Uint8Array | null | undef
  * else its `addContext()` list (the last match wins), else the default
  * (`null`). Calls `done` once, now or later; an error is the callback's.
  */
-export function resolveServerName(server: TlsServer, name: string, done: (error: unknown, context: NativeContext | null) => void): void {
+export function resolveServerName(server: TlsServer, name: string, done: (error: unknown, context: NativeContext | null, chosen?: unknown) => void): void {
   const symbol = Object.getOwnPropertySymbols(server).find((s) => s.description === 'snicallback');
   const callback = symbol === undefined ? undefined : (server as unknown as Record<symbol, unknown>)[symbol];
   const native = (chosen: unknown): NativeContext | null => {
@@ -557,7 +559,7 @@ export function resolveServerName(server: TlsServer, name: string, done: (error:
       (callback as (name: string, cb: (error: unknown, context?: unknown) => void) => void)(name, (error, context) => {
         if (once) return;
         once = true;
-        done(error ?? null, error ? null : native(context));
+        done(error ?? null, error ? null : native(context), context);
       });
     } catch (error) {
       if (!once) {
@@ -578,6 +580,21 @@ export function resolveServerName(server: TlsServer, name: string, done: (error:
     }
   }
   done(null, null);
+}
+
+/**
+ * Makes Node's certificate callback of this one connection take `chosen`
+ * (what the application's `SNICallback` answered for its name, or its
+ * `error`) instead of asking the callback again: the socket's own
+ * `_SNICallback`, which Node set from the server's. So the application's
+ * callback runs once for the connection even when it was asked before the
+ * session lookup. Returns false where the connection has no socket.
+ */
+export function answerServerNameWith(connection: Connection, error: unknown, chosen: unknown): boolean {
+  const socket = socketOf(connection) as (TLSSocket & { _SNICallback?: unknown }) | undefined;
+  if (socket === undefined || typeof socket._SNICallback !== 'function') return false;
+  socket._SNICallback = (_name: string, callback: (error: unknown, context?: unknown) => void) => callback(error ?? null, error ? undefined : chosen);
+  return true;
 }
 
 /** Whether {@link resolveServerName} may answer later: the server has an `SNICallback` of the application's. */

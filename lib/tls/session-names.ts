@@ -26,9 +26,10 @@
  * `node-capabilities.ts` checks it as `session_names`). When the server
  * picks a name's context through an `SNICallback` of the application's, the
  * first ClientHello of a name in a thread is held while this module asks
- * that callback (once per name and thread; Node then asks it again for a
- * full handshake, as always): every later one is answered from what the
- * thread learned, kept current by each full handshake.
+ * that callback (once per name and thread), and Node's certificate callback
+ * of that connection is given the same answer: the application's callback
+ * still runs once per connection. Every later ClientHello is answered from
+ * what the thread learned, kept current by each full handshake.
  *
  * A ticket's binding is sealed when OpenSSL encrypts it, a moment Node
  * gives no connection for: a TLS 1.3 ticket belongs to the connection whose
@@ -45,6 +46,7 @@ import { createHash } from 'node:crypto';
 import { knownCapability } from './node-capabilities.ts';
 import type { Server as TlsServer } from 'node:tls';
 import {
+  answerServerNameWith,
   certificateOf,
   clientHelloServerName,
   defaultContextOf,
@@ -137,8 +139,10 @@ function holdUntilNameKnown(connection: Connection, name: string, proceed: () =>
   const server = serverOf(connection);
   const names = server === undefined ? undefined : servers.get(server);
   if (server === undefined || names === undefined || names.contexts.has(name) || !resolvesServerNamesLater(server)) return false;
-  resolveServerName(server, name, (error, context) => {
+  resolveServerName(server, name, (error, context, chosen) => {
     if (!error) remember(names, name, context);
+    // Node's certificate callback of this connection takes the same answer: the application's callback runs once for it.
+    answerServerNameWith(connection, error, chosen);
     proceed();
   });
   return true;
