@@ -1,9 +1,9 @@
 /**
  * A throwaway self-signed certificate (ECDSA P-256, valid for a day) made
- * in memory, for the renewal self-test's private in-memory server
- * (`renewal-self-test.ts`): Node can sign but has no API to build a
- * certificate, so its DER is written here. Nothing else uses it; no client
- * ever sees it.
+ * in memory, for the private in-memory servers of the start-up checks
+ * (`renewal-self-test.ts`, `tls/node-capabilities.ts`): Node can sign but
+ * has no API to build a certificate, so its DER is written here. No client
+ * outside this process ever sees it.
  *
  * @module
  */
@@ -30,7 +30,13 @@ const oid = (dotted: string): Buffer => {
   }
   return tlv(0x06, Buffer.from(bytes));
 };
-const positiveInteger = (bytes: Buffer): Buffer => tlv(0x02, bytes[0] & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
+/** A DER INTEGER of unsigned bytes, minimal as DER requires (OpenSSL 3.0 refuses a leading zero byte: "illegal padding"). */
+const positiveInteger = (raw: Buffer): Buffer => {
+  let start = 0;
+  while (start < raw.length - 1 && raw[start] === 0) start++;
+  const bytes = raw.subarray(start);
+  return tlv(0x02, bytes[0] & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
+};
 /** UTCTime, `YYMMDDHHMMSSZ`. */
 const utcTime = (date: Date): Buffer => tlv(0x17, Buffer.from(`${date.toISOString().replace(/[-:T]/g, '').slice(2, 14)}Z`));
 const pem = (label: string, der: Buffer): string =>
