@@ -24,12 +24,19 @@ import { freePort, run, waitForLog, type Running } from './fixtures/process.ts';
 import { selfSignedCertificate } from '../lib/tickets/self-signed.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/**
+ * What the Node running this file is known to lack: Node 26 parses the
+ * ClientHello with OpenSSL's own callback and hands no server name over
+ * before the session lookup (docs/package.md). Anything else off fails.
+ */
+const LACKING: Capability[] = Number(process.versions.node.split('.')[0]) >= 26 ? ['session_names'] : [];
+const expectedSummary = (off: Capability[]): Record<string, string> => Object.fromEntries(CAPABILITIES.map((name) => [name, off.includes(name) ? 'off' : 'on']));
 const BIN = join(ROOT, 'dist/lib/cli/bin.js');
 const SERVER = join(ROOT, 'test/fixtures/package/server.mjs');
 
 t.test('every capability works on this Node, and the start-up report says so in one line', async (t) => {
   const capabilities = await probeNodeCapabilities();
-  for (const name of CAPABILITIES) t.ok(capabilities[name].on, `${name} on ${process.version}: ${capabilities[name].detail}`);
+  for (const name of CAPABILITIES) t.equal(capabilities[name].on, !LACKING.includes(name), `${name} ${LACKING.includes(name) ? 'off' : 'on'} on ${process.version}: ${capabilities[name].detail}`);
   t.match(capabilities.ticket_miss_reasons.detail, /^TLSWrap\.(clientHelloDone|endParser)$/, 'the ClientHello hand-over is followed through the method this Node has');
   const lines: Array<Record<string, unknown>> = [];
   const logger = pino(
@@ -43,9 +50,10 @@ t.test('every capability works on this Node, and the start-up report says so in 
   );
   reportNodeCapabilities(logger, capabilities);
   reportNodeCapabilities(logger, capabilities);
-  t.equal(lines.length, 1, 'one line, once per process');
+  t.equal(lines.length, 1 + LACKING.length, 'one line, once per process (and a warning for each capability this Node lacks)');
   t.equal(lines[0].msg, 'node capabilities');
-  t.same(lines[0].capabilities, Object.fromEntries(CAPABILITIES.map((name) => [name, 'on'])), 'each capability on');
+  t.same(lines[0].capabilities, expectedSummary(LACKING), 'each capability on or off');
+  t.same(lines.slice(1).map((l) => l.capability), LACKING, 'the warnings name what this Node lacks');
   t.equal(lines[0].node, process.version);
 });
 
@@ -174,13 +182,13 @@ async function startCli(t: Test, preload: string | undefined): Promise<{ running
   return { running, port, metricsPort };
 }
 
-t.test('the command line on this Node: every capability on, no warning, every gauge at 1', async (t) => {
+t.test('the command line on this Node: every capability it has on, a warning for each it lacks, the gauges', async (t) => {
   const { running, metricsPort } = await startCli(t, undefined);
   const line = running.logs.find((l) => l.msg === 'node capabilities');
-  t.same(line?.capabilities, Object.fromEntries(CAPABILITIES.map((name) => [name, 'on'])));
+  t.same(line?.capabilities, expectedSummary(LACKING));
   t.equal(running.logs.filter((l) => l.msg === 'node capabilities').length, 1, 'said once for the process (the threads adopt it)');
-  t.same(running.logs.filter((l) => typeof l.capability === 'string'), [], 'no capability warning');
-  t.same(await gauges(metricsPort), Object.fromEntries(CAPABILITIES.map((name) => [name, 1])), 'tls_session_cache_node_capability is 1 for each');
+  t.same(running.logs.filter((l) => typeof l.capability === 'string').map((l) => l.capability), LACKING, LACKING.length === 0 ? 'no capability warning' : `a warning for ${LACKING.join(', ')}`);
+  t.same(await gauges(metricsPort), Object.fromEntries(CAPABILITIES.map((name) => [name, LACKING.includes(name) ? 0 : 1])), 'tls_session_cache_node_capability: 1 on, 0 off');
 });
 
 for (const [title, { capability, source }] of Object.entries(STUBS)) {
@@ -188,7 +196,7 @@ for (const [title, { capability, source }] of Object.entries(STUBS)) {
     const preload = join(dir, `${capability}.mjs`);
     writeFileSync(preload, source);
     const { running, port, metricsPort } = await startCli(t, preload);
-    const warnings = running.logs.filter((l) => typeof l.level === 'number' && l.level >= 40);
+    const warnings = running.logs.filter((l) => typeof l.level === 'number' && l.level >= 40 && !LACKING.includes(l.capability as Capability));
     t.equal(warnings.length, 1, `one warning (${warnings.map((l) => l.msg).join(' | ')})`);
     t.equal(warnings[0]?.capability, capability, `it names ${capability}`);
     t.match(String(warnings[0]?.msg), new RegExp(`^${capability} is off on this Node: .+; run a Node version the package is tested on`), 'with the consequence and what to do');
@@ -197,8 +205,9 @@ for (const [title, { capability, source }] of Object.entries(STUBS)) {
     // Those that need it are off too, and its warning says what they cost.
     const needing: Record<string, string[]> = { ticket_key_callback: ['ticket_renewal', 'ticket_miss_reasons', 'session_names'], ticket_miss_reasons: ['session_names'] };
     const off = [capability, ...(needing[capability] ?? [])];
-    const expected = Object.fromEntries(CAPABILITIES.map((name) => [name, off.includes(name) ? 0 : 1]));
-    t.same(await gauges(metricsPort), expected, `gauges at 0: ${off.join(', ')}; the others at 1`);
+    const allOff = [...new Set([...off, ...LACKING])];
+    const expected = Object.fromEntries(CAPABILITIES.map((name) => [name, allOff.includes(name) ? 0 : 1]));
+    t.same(await gauges(metricsPort), expected, `gauges at 0: ${allOff.join(', ')}; the others at 1`);
     for (const name of off.slice(1)) t.match(String(warnings[0]?.msg), name, `the warning names what ${name} costs`);
     // Handshakes go on: sessions and tickets resume across the 2 threads.
     t.equal(await chain(port, 'TLSv1.2', 10, true), 10, 'TLS 1.2 session IDs: 10 of 10 resumed');

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type SecureVersion, type TLSSocket } from 'node:tls';
 import { threadId } from 'node:worker_threads';
 import { pino } from 'pino';
+import { probeNodeCapabilities } from '../lib/tls/node-capabilities.ts';
 import t, { type Test } from 'tap';
 import { visitTls, type Visit } from './fixtures/clients.ts';
 import { startTestCluster } from './fixtures/start.ts';
@@ -120,12 +121,14 @@ t.test('a server with another certificate sharing the table and the keys: its se
   t.teardown(() => other.close());
   const otherPort = (other.address() as { port: number }).port;
   const byId = await sessionOf('TLSv1.2', true);
-  await expectMisses(t, { 'session_id/name_mismatch': 1 }, async () => {
+  // Without session_names (Node 26), OpenSSL refuses them instead (the session ID context holds the certificate).
+  const names = (await probeNodeCapabilities()).session_names.on;
+  await expectMisses(t, { [names ? 'session_id/name_mismatch' : 'session_id/refused']: 1 }, async () => {
     t.equal((await offer(byId, 'TLSv1.2', true, otherPort)).reused, false, 'the ID is found in the table, made under another certificate: not handed back');
   });
   for (const version of VERSIONS) {
     const session = await sessionOf(version);
-    await expectMisses(t, { 'ticket/name_mismatch': 1 }, async () => {
+    await expectMisses(t, { [names ? 'ticket/name_mismatch' : 'ticket/refused']: 1 }, async () => {
       t.equal((await offer(session, version, false, otherPort)).reused, false, `${version}: the ticket's key is in the ring, its session made under another certificate: refused`);
     });
   }

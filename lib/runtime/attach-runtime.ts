@@ -17,11 +17,10 @@ import { InvalidSessionError, SessionIdContextMismatchError, TicketsNotDisabledE
 import { attachSessionCache, sessionCacheOf, type SessionCacheBinding, type SessionStore } from '../tls/session-hooks.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import { attachTicketKeys, ticketKeysOf, type TicketCounters, type TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
-import { bindSessionsToCertificate, type CertificateBinding } from './certificate-binding.ts';
-import { addContextOptions, followClientHellos, serverTlsOptions, sniInUse } from '../tls/node-internals.ts';
+import { bindSessionsToCertificate, certificateFingerprint, type CertificateBinding } from './certificate-binding.ts';
+import { addContextOptions, certificateOf, connectionOf, followClientHellos, serverTlsOptions, sniContextOf, sniInUse } from '../tls/node-internals.ts';
 import { knownCapability } from '../tls/node-capabilities.ts';
 import { missLogger, settleMiss } from '../tls/resumption-misses.ts';
-import { watchNamedCertificates } from '../tls/session-names.ts';
 
 /** The options every server of a deployment must be created with. */
 export interface RuntimeServerOptions {
@@ -112,10 +111,25 @@ export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions):
   // Ticket verdicts are tied to their connection through Node's ClientHello hand-over (resumption-misses.ts).
   if (knownCapability('ticket_miss_reasons') !== false) followClientHellos();
   const logMiss = missLogger(logger);
+  // The certificates of names served from contexts of their own (SNI), learned from full handshakes: the fleet compares them too.
+  const namedContexts = new WeakSet<object>();
+  const named: string[] = [];
   server.on('secureConnection', (socket: TLSSocket) => {
     const reused = socket.isSessionReused();
     const protocol = socket.getProtocol();
     counters.countHandshake(reused, protocol);
+    if (!reused) {
+      const connection = connectionOf(socket);
+      const context = connection === undefined ? undefined : sniContextOf(connection);
+      if (context !== undefined && !namedContexts.has(context)) {
+        namedContexts.add(context);
+        const fingerprint = fingerprintOf(context);
+        if (fingerprint !== undefined && !named.includes(fingerprint) && named.length < MAX_NAMED_CERTIFICATES) {
+          named.push(fingerprint);
+          onCertificates?.(certificates());
+        }
+      }
+    }
     const miss = settleMiss(socket, reused, protocol);
     if (miss === undefined) return;
     counters.add(miss.counter);
@@ -132,8 +146,7 @@ export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions):
       onCertificates?.(certificates());
     },
   });
-  const named = watchNamedCertificates(server, () => onCertificates?.(certificates()));
-  const certificates = (): string[] => [...new Set([...(certificate.fingerprint === undefined ? [] : [certificate.fingerprint]), ...named()])];
+  const certificates = (): string[] => [...new Set([...(certificate.fingerprint === undefined ? [] : [certificate.fingerprint]), ...named])];
   return { binding, tickets: ticketsNow?.binding, certificate, sni: sniInUse(server), certificates };
 }
 
@@ -175,6 +188,15 @@ function followTickets(first: TicketKeyBinding, server: TlsServer, logger: Logge
       });
     },
   };
+}
+
+/** The most certificates of named contexts one server reports (a deployment serves a few; a client cannot add any). */
+const MAX_NAMED_CERTIFICATES = 63;
+
+/** The fingerprint of a native context's leaf certificate, if it has one. */
+function fingerprintOf(context: object): string | undefined {
+  const der = certificateOf(context);
+  return der === null || der === undefined ? undefined : certificateFingerprint(der);
 }
 
 /** Tickets off: a context made by `setSecureContext()` without `SSL_OP_NO_TICKET` gets it back. */

@@ -79,9 +79,6 @@ const MAX_NAMES = 4096;
 
 interface ServerNames {
   base: string;
-  /** The SHA-256 fingerprints of the certificates its names were served with, learned as they are; told to `onCertificates`. */
-  fingerprints: Set<string>;
-  onCertificates: (() => void) | undefined;
   /** The context each name was last served from (`null`: the default), learned from full handshakes and resolutions. */
   contexts: Map<string, NativeContext | null>;
   /** Bindings by context, then name. */
@@ -125,7 +122,7 @@ export function bindSessionNames(server: TlsServer, base: string): boolean {
     }) !== undefined;
   }
   if (!followingHandshakes) return false;
-  servers.set(server, { base, contexts: new Map(), bindings: new WeakMap(), fingerprints: new Set(), onCertificates: undefined });
+  servers.set(server, { base, contexts: new Map(), bindings: new WeakMap() });
   return true;
 }
 
@@ -152,35 +149,6 @@ function remember(names: ServerNames, name: string, context: NativeContext | nul
   if (names.contexts.get(name) === context && names.contexts.has(name)) return;
   if (names.contexts.size >= MAX_NAMES && !names.contexts.has(name)) names.contexts.clear();
   names.contexts.set(name, context);
-  // A name served from a context not seen before: its certificate joins those this server is known to serve.
-  const fingerprint = context === null ? undefined : fingerprintOf(context);
-  if (fingerprint === undefined || names.fingerprints.has(fingerprint) || names.fingerprints.size >= MAX_FINGERPRINTS) return;
-  names.fingerprints.add(fingerprint);
-  names.onCertificates?.();
-}
-
-/** The most certificates of named contexts a server reports (a deployment serves a few). */
-const MAX_FINGERPRINTS = 64;
-const fingerprints = new WeakMap<NativeContext, string | undefined>();
-
-function fingerprintOf(context: NativeContext): string | undefined {
-  if (fingerprints.has(context)) return fingerprints.get(context);
-  const der = certificateOf(context);
-  const fingerprint = der === null || der === undefined ? undefined : createHash('sha256').update(der).digest('hex').toUpperCase().replace(/..(?!$)/g, '$&:');
-  fingerprints.set(context, fingerprint);
-  return fingerprint;
-}
-
-/**
- * The SHA-256 fingerprints (OpenSSL's `AB:CD:…` form) of the certificates
- * the server was seen serving names from other than its default context
- * (SNI), in the order learned; `listener` is called whenever one is added.
- */
-export function watchNamedCertificates(server: TlsServer, listener: () => void): () => string[] {
-  const names = servers.get(server);
-  if (names === undefined) return () => [];
-  names.onCertificates = listener;
-  return () => [...names.fingerprints];
 }
 
 function bindingFor(server: TlsServer, names: ServerNames, name: string, chosen: NativeContext | null): Buffer | undefined {
