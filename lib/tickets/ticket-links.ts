@@ -179,9 +179,14 @@ let ticketOrderKnown = false;
  * during its own handshake), or `unknown`.
  */
 export function lastTicketSubject(): { kind: 'tls13'; connection: Wrap } | { kind: 'tls12' | 'unknown' } {
-  if (ticketConnection !== undefined) return { kind: 'tls13', connection: ticketConnection };
+  if (ticketConnection !== undefined) {
+    // One object reused: read at once by the caller, never kept.
+    TLS13.connection = ticketConnection;
+    return TLS13;
+  }
   return ticketOrderKnown ? TLS12 : UNKNOWN;
 }
+const TLS13: { kind: 'tls13'; connection: Wrap } = { kind: 'tls13', connection: {} };
 const TLS12 = { kind: 'tls12' } as const;
 const UNKNOWN = { kind: 'unknown' } as const;
 

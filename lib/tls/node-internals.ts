@@ -348,12 +348,14 @@ function wrapHandleCallback(name: string, wrap: (original: (this: Connection, ..
 const HELLO_NAME = Symbol('tls-resumption ClientHello server name');
 
 /**
- * Holds a ClientHello before Node handles it: called with the connection
- * and the name it asks for (`''`: none); returns true when it took the
- * hello and will call `proceed()` once (then later), false to let Node go
- * on now.
+ * Holds a ClientHello before Node handles it, given the connection and the
+ * name it asks for (`''`: none): `holds()` says whether to (false: Node
+ * goes on now), and `hold()` takes it, calling `proceed()` once, later.
  */
-export type ClientHelloGate = (connection: Connection, name: string, proceed: () => void) => boolean;
+export interface ClientHelloGate {
+  holds(connection: Connection, name: string): boolean;
+  hold(connection: Connection, name: string, proceed: () => void): void;
+}
 
 let helloNames: 'pending' | 'on' | 'unavailable' = 'pending';
 let helloGate: ClientHelloGate | undefined;
@@ -375,30 +377,28 @@ export function followClientHelloNames(gate?: ClientHelloGate): boolean {
       (this as Record<symbol, unknown>)[HELLO_NAME] = typeof name === 'string' ? name : undefined;
       helloNamesSeen = typeof name === 'string';
       const gateNow = helloGate;
-      if (gateNow === undefined || typeof name !== 'string') return original.call(this, hello);
-      let held = false;
+      let holds = false;
+      try {
+        holds = gateNow !== undefined && typeof name === 'string' && gateNow.holds(this, name);
+      } catch {
+        holds = false;
+      }
+      if (!holds) return original.call(this, hello);
       let done = false;
       const proceed = (): void => {
         if (done) return;
         done = true;
-        if (!held) {
-          original.call(this, hello);
-          return;
-        }
         try {
           original.call(this, hello);
         } catch {
           // The connection ended while its hello was held: Node's handling of it throws on the closed handle.
         }
       };
-      let took = false;
       try {
-        took = gateNow(this, name, proceed);
+        gateNow!.hold(this, name as string, proceed);
       } catch {
-        took = false;
+        proceed();
       }
-      if (!took) return proceed();
-      held = true;
       return undefined;
     },
   );

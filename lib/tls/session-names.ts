@@ -67,6 +67,7 @@ import {
   sniInUse,
   socketOf,
   trustDigestOf,
+  type ClientHelloGate,
   type Connection,
   type NativeContext,
 } from './node-internals.ts';
@@ -89,8 +90,9 @@ const servers = new WeakMap<TlsServer, ServerNames>();
 
 const ESTABLISHED = Symbol('tls-resumption handshake done once');
 const RETRIED_NAME = Symbol('tls-resumption name of a ticket accepted before a HelloRetryRequest');
+const MADE = Symbol('tls-resumption binding of the session a handshake made');
 
-type Marks = { [ESTABLISHED]?: boolean; [RETRIED_NAME]?: string };
+type Marks = { [ESTABLISHED]?: boolean; [RETRIED_NAME]?: string; [MADE]?: Buffer };
 
 /** Handshakes in progress in this thread (between Node's `onhandshakestart` and `onhandshakedone`). */
 const inProgress = new Set<Connection>();
@@ -112,6 +114,8 @@ export function bindSessionNames(server: TlsServer, base: string): boolean {
       followHandshakes({
       started(connection) {
         inProgress.add(connection);
+        // A renegotiation may serve another context: its binding is worked out again.
+        (connection as Marks)[MADE] = undefined;
       },
       done(connection) {
         inProgress.delete(connection);
@@ -132,17 +136,25 @@ export function bindsSessionNames(server: TlsServer): boolean {
 }
 
 /** The gate of `node-internals.ts`: holds a ClientHello until the secure context of its name is known. */
-function holdUntilNameKnown(connection: Connection, name: string, proceed: () => void): boolean {
-  const server = serverOf(connection);
-  const names = server === undefined ? undefined : servers.get(server);
-  if (server === undefined || names === undefined || names.contexts.has(name) || !resolvesServerNamesLater(server)) return false;
+const holdUntilNameKnown: ClientHelloGate = {
+  holds(connection, name) {
+    const server = serverOf(connection);
+    const names = server === undefined ? undefined : servers.get(server);
+    return server !== undefined && names !== undefined && !names.contexts.has(name) && resolvesServerNamesLater(server);
+  },
+  hold(connection, name, proceed) {
+    const server = serverOf(connection)!;
+    resolveName(server, servers.get(server)!, connection, name, proceed);
+  },
+};
+
+function resolveName(server: TlsServer, names: ServerNames, connection: Connection, name: string, proceed: () => void): void {
   resolveServerName(server, name, (error, context, chosen) => {
     if (!error) remember(names, name, context);
     // Node's certificate callback of this connection takes the same answer: the application's callback runs once for it.
     answerServerNameWith(connection, error, chosen);
     proceed();
   });
-  return true;
 }
 
 function remember(names: ServerNames, name: string, context: NativeContext | null): void {
@@ -164,7 +176,7 @@ function bindingFor(server: TlsServer, names: ServerNames, name: string, chosen:
   const certificate = certificateOf(context);
   const trusted = trustDigestOf(context);
   const { requestCert, rejectUnauthorized } = serverTlsOptions(server);
-  if (certificate === undefined || trusted === undefined) return undefined;
+  if (certificate === undefined) return undefined;
   const binding = createHash('sha256')
     .update(names.base)
     .update('\0')
@@ -172,7 +184,8 @@ function bindingFor(server: TlsServer, names: ServerNames, name: string, chosen:
     .update('\0')
     .update(certificate ?? new Uint8Array(0))
     .update('\0')
-    .update(trusted)
+    // A context made before this package loaded has no record of its trust: its name still binds (a change of its CA alone is not seen).
+    .update(trusted ?? 'not followed')
     .update(`\0${requestCert === true}\0${rejectUnauthorized !== false}`)
     .digest()
     .subarray(0, BINDING_BYTES);
@@ -212,6 +225,15 @@ export function askedBinding(connection: Connection): Buffer | null | undefined 
  * are not bound or it cannot be told.
  */
 export function madeBinding(connection: Connection): Buffer | undefined {
+  // Computed once per connection: a full handshake's two TLS 1.3 tickets, or its session and ticket, ask twice.
+  const known = (connection as Marks)[MADE];
+  if (known !== undefined && (connection as Marks)[ESTABLISHED] === true) return known;
+  const made = computeMadeBinding(connection);
+  if ((connection as Marks)[ESTABLISHED] === true) (connection as Marks)[MADE] = made;
+  return made;
+}
+
+function computeMadeBinding(connection: Connection): Buffer | undefined {
   const server = serverOf(connection);
   const names = server === undefined ? undefined : servers.get(server);
   if (server === undefined || names === undefined) return undefined;
@@ -286,9 +308,11 @@ export function ticketTrackingBroken(): boolean {
 /** What {@link checkTicketName} found. */
 export type TicketNameVerdict = 'ok' | 'mismatch';
 
-/** Tickets accepted lately, by IV, with their connection: the second ClientHello after a HelloRetryRequest offers the same one. */
-const accepted: Array<{ iv: Buffer; connection: Connection }> = [];
+/** Tickets accepted lately, by IV, with their connection (a ring of slots): the second ClientHello after a HelloRetryRequest offers the same one. */
 const ACCEPTED_KEPT = 16;
+const acceptedIvs = Array.from({ length: ACCEPTED_KEPT }, () => Buffer.alloc(16));
+const acceptedConnections: Array<Connection | undefined> = new Array<Connection | undefined>(ACCEPTED_KEPT).fill(undefined);
+let acceptedNext = 0;
 
 /**
  * In the ticket key callback of a server whose sessions are bound, for an
@@ -306,11 +330,12 @@ const ACCEPTED_KEPT = 16;
 export function checkTicketName(sealed: number | undefined, iv: Buffer): TicketNameVerdict {
   const connection = clientHelloConnection();
   if (connection === undefined) {
-    const earlier = accepted.find((entry) => entry.iv.equals(iv));
+    const slot = acceptedIvs.findIndex((kept, i) => acceptedConnections[i] !== undefined && kept.equals(iv));
+    const earlier = slot < 0 ? undefined : acceptedConnections[slot];
     if (earlier === undefined) return 'mismatch';
-    const name = clientHelloServerName(earlier.connection);
+    const name = clientHelloServerName(earlier);
     if (name === undefined) return 'mismatch';
-    (earlier.connection as Marks)[RETRIED_NAME] = name;
+    (earlier as Marks)[RETRIED_NAME] = name;
     return 'ok';
   }
   const asked = askedBinding(connection);
@@ -319,8 +344,11 @@ export function checkTicketName(sealed: number | undefined, iv: Buffer): TicketN
     const server = serverOf(connection);
     if (server === undefined || sniInUse(server) !== undefined) return 'mismatch';
   } else if (asked === null || ticketBinding(asked) !== sealed) return 'mismatch';
-  if (accepted.length >= ACCEPTED_KEPT) accepted.shift();
-  accepted.push({ iv: Buffer.from(iv), connection });
+  if (iv.length === 16) {
+    iv.copy(acceptedIvs[acceptedNext]);
+    acceptedConnections[acceptedNext] = connection;
+    acceptedNext = (acceptedNext + 1) % ACCEPTED_KEPT;
+  }
   return 'ok';
 }
 
