@@ -80,6 +80,8 @@ const MAX_NAMES = 4096;
 
 interface ServerNames {
   base: string;
+  /** Whether the server picks names' contexts through an `SNICallback` of the application's (fixed at its creation). */
+  later: boolean;
   /** The context each name was last served from (`null`: the default), learned from full handshakes and resolutions. */
   contexts: Map<string, NativeContext | null>;
   /** Bindings by context, then name. */
@@ -126,7 +128,7 @@ export function bindSessionNames(server: TlsServer, base: string): boolean {
     }) !== undefined;
   }
   if (!followingHandshakes) return false;
-  servers.set(server, { base, contexts: new Map(), bindings: new WeakMap() });
+  servers.set(server, { base, later: resolvesServerNamesLater(server), contexts: new Map(), bindings: new WeakMap() });
   return true;
 }
 
@@ -140,7 +142,7 @@ const holdUntilNameKnown: ClientHelloGate = {
   holds(connection, name) {
     const server = serverOf(connection);
     const names = server === undefined ? undefined : servers.get(server);
-    return server !== undefined && names !== undefined && !names.contexts.has(name) && resolvesServerNamesLater(server);
+    return names !== undefined && names.later && !names.contexts.has(name);
   },
   hold(connection, name, proceed) {
     const server = serverOf(connection)!;
@@ -210,7 +212,7 @@ export function askedBinding(connection: Connection): Buffer | null | undefined 
   if (name === undefined) return clientHellosCarryNames() === false ? undefined : null;
   let context = names.contexts.get(name);
   if (context === undefined) {
-    if (resolvesServerNamesLater(server)) return null;
+    if (names.later) return null;
     resolveServerName(server, name, (_error, found) => (context = found));
     if (context === undefined) return null;
   }
