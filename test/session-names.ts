@@ -24,7 +24,7 @@ import { attachTicketKeys } from '../lib/tickets/attach-ticket-keys.ts';
 import { attachSessionCache } from '../lib/tls/session-hooks.ts';
 import { selfSignedCertificate } from '../lib/tickets/self-signed.ts';
 import { visitTls } from './fixtures/clients.ts';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,7 +55,15 @@ async function names(): Promise<void> {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   makeCertificates(dir);
   const socketDir = mkdtempSync(join(tmpdir(), 'tls-resumption-names-socket-'));
-  t.teardown(() => rmSync(socketDir, { recursive: true, force: true }));
+  t.teardown(() => {
+    // The plain processes started the host's cache daemon, detached: it outlives them, so end it here.
+    try {
+      process.kill(Number(readFileSync(join(socketDir, 'cache.sock.lock'), 'utf8')), 'SIGKILL');
+    } catch {
+      // None was started (or it is gone).
+    }
+    rmSync(socketDir, { recursive: true, force: true });
+  });
 
   /** Starts the thread runtime on the names module; `env` adds to its environment. */
   const threads = async (t: Test, env: Record<string, string>): Promise<{ running: Running; port: number; metricsPort: number }> => {
