@@ -23,8 +23,8 @@
  *
  * @module
  */
-import { duplexPair } from 'node:stream';
-import { connect, createServer, type TLSSocket } from 'node:tls';
+import { createServer } from 'node:tls';
+import { visitInMemory } from '../tls/in-memory-handshake.ts';
 import { TicketKeyRing } from './key-ring.ts';
 import { selfSignedCertificate } from './self-signed.ts';
 import { ticketCallback } from './ticket-callback.ts';
@@ -51,33 +51,6 @@ export function renewalSelfTest(): Promise<void> {
   return running;
 }
 
-interface Visit {
-  reused: boolean;
-  tickets: Buffer[];
-}
-
-/**
- * One connection in memory: the client offers `session`; the server writes
- * a byte on the turn after its handshake, after its tickets (they are
- * encrypted right after 'secureConnection'), so every ticket has arrived
- * when the byte does.
- */
-function visit(server: ReturnType<typeof createServer>, session: Buffer | undefined): Promise<Visit> {
-  return new Promise((resolve, reject) => {
-    const [serverSide, clientSide] = duplexPair();
-    server.emit('connection', serverSide);
-    const client = connect({ socket: clientSide, rejectUnauthorized: false, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', session });
-    const tickets: Buffer[] = [];
-    client.on('session', (ticket: Buffer) => tickets.push(ticket));
-    client.on('error', reject);
-    client.once('data', () => {
-      resolve({ reused: client.isSessionReused(), tickets });
-      client.destroy();
-      serverSide.destroy();
-    });
-  });
-}
-
 /** The self-test; resolves to why it failed, or `undefined`. */
 async function selfTest(): Promise<string | undefined> {
   const { cert, key } = selfSignedCertificate();
@@ -86,10 +59,8 @@ async function selfTest(): Promise<string | undefined> {
   const ring = TicketKeyRing.create({ timeout: LIFETIME_S });
   const counters: TicketCounters = { issued: 0, decrypted: 0, unknownKey: 0, failures: 0, keyUpdates: 0, renewed: 0, expired: 0, renewalOff: 0 };
   const births: number[] = [];
-  const server = createServer({ cert, key, sessionTimeout: LIFETIME_S, minVersion: 'TLSv1.3' }, (socket: TLSSocket) => {
-    socket.on('error', () => {});
-    setImmediate(() => socket.write('.'));
-  });
+  // Each connection is answered by visitInMemory(): a byte after the handshake's tickets.
+  const server = createServer({ cert, key, sessionTimeout: LIFETIME_S, minVersion: 'TLSv1.3' });
   server.on('tlsClientError', () => {});
   const { callback, wipe } = ticketCallback({ ring, counters, lifetimeMs: LIFETIME_S * 1000, renew: true, clock, selfTest: true, onEncrypt: (birth) => births.push(birth) });
   const installed = installTicketKeyCallback(server, callback);
@@ -123,14 +94,14 @@ async function steps(
   advance: (ms: number) => void,
 ): Promise<string | undefined> {
   const same = (expected: number, count: number): boolean => births.length === count && births.every((birth) => birth === expected);
-  const full = await visit(server, undefined);
+  const full = await visitInMemory(server, { version: 'TLSv1.3' });
   if (full.reused || full.tickets.length !== 2) return `a full handshake gave ${full.tickets.length} tickets, expected 2`;
   const birth = births[0];
   if (!same(birth, 2)) return 'the tickets of a full handshake carried different births';
   let newest = full.tickets[1];
   for (const round of [1, 2]) {
     births.length = 0;
-    const resumed = await visit(server, newest);
+    const resumed = await visitInMemory(server, { version: 'TLSv1.3', session: newest });
     if (!resumed.reused) return `resumption ${round} was a full handshake`;
     if (resumed.tickets.length !== 1 || counters.renewed !== round) return `resumption ${round} gave ${resumed.tickets.length} tickets (${counters.renewed} renewed), expected 1`;
     if (!same(birth, 1)) return `the ticket renewed by resumption ${round} did not carry the session's birth`;
@@ -139,7 +110,7 @@ async function steps(
   if (renewalState().state === 'off') return renewalState().reason;
   births.length = 0;
   advance(LIFETIME_S * 1000);
-  const late = await visit(server, newest);
+  const late = await visitInMemory(server, { version: 'TLSv1.3', session: newest });
   if (late.reused || counters.expired !== 1) return 'a ticket whose session was a lifetime old resumed';
   if (late.tickets.length !== 2 || births.length !== 2 || births[0] <= birth) return 'the full handshake after an expired ticket did not get 2 new tickets';
   return renewalState().state === 'off' ? renewalState().reason : undefined;

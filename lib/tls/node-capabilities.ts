@@ -22,8 +22,7 @@
  * @module
  */
 import { X509Certificate, constants } from 'node:crypto';
-import { duplexPair } from 'node:stream';
-import { connect, createSecureContext, createServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { createSecureContext, createServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { selfSignedCertificate } from '../tickets/self-signed.ts';
 import {
@@ -49,6 +48,7 @@ import {
   sniInUse,
   type Connection,
 } from './node-internals.ts';
+import { visitInMemory } from './in-memory-handshake.ts';
 import { isTls13Session, sessionExpiresAt, sessionIdOf, sessionProtocolVersion, TLS_1_2 } from './session-der.ts';
 
 /** Every capability, in the order they are reported. */
@@ -216,30 +216,6 @@ function checkSniDetection(cert: string, key: string): CapabilityCheck {
     : { on: false, detail: `read ${String(plain)}, ${String(callback)}, ${String(added)} for none, SNICallback, addContext` };
 }
 
-/** One connection in memory; resolves once the server's first byte arrives (after its tickets). */
-function visit(server: TlsServer, options: { session?: Buffer; version: 'TLSv1.2' | 'TLSv1.3'; servername?: string }): Promise<{ reused: boolean; tickets: Buffer[]; server: TLSSocket }> {
-  return new Promise((resolve, reject) => {
-    const [serverSide, clientSide] = duplexPair();
-    let accepted: TLSSocket | undefined;
-    const onSecure = (socket: TLSSocket): void => {
-      accepted = socket;
-      socket.on('error', () => {});
-      setImmediate(() => socket.write('.'));
-    };
-    server.once('secureConnection', onSecure);
-    server.emit('connection', serverSide);
-    const client = connect({ socket: clientSide, rejectUnauthorized: false, minVersion: options.version, maxVersion: options.version, session: options.session, servername: options.servername });
-    const tickets: Buffer[] = [];
-    client.on('session', (ticket: Buffer) => tickets.push(ticket));
-    client.on('error', reject);
-    client.once('data', () => {
-      resolve({ reused: client.isSessionReused(), tickets, server: accepted! });
-      client.destroy();
-      serverSide.destroy();
-    });
-  });
-}
-
 async function checkCertificateBinding(cert: string, key: string): Promise<Partial<Record<Capability, CapabilityCheck>>> {
   const server = createServer({ cert, key, sessionTimeout: LIFETIME_S, sessionIdContext: 'probe-a', minVersion: 'TLSv1.3' });
   server.on('tlsClientError', () => {});
@@ -248,13 +224,13 @@ async function checkCertificateBinding(cert: string, key: string): Promise<Parti
   if (der === null || !Buffer.from(der).equals(new X509Certificate(cert).raw)) {
     return { certificate_binding: { on: false, detail: "getCertificate() did not answer the server's certificate" } };
   }
-  const first = await visit(server, { version: 'TLSv1.3' });
+  const first = await visitInMemory(server, { version: 'TLSv1.3' });
   const ticket = first.tickets.at(-1);
   if (ticket === undefined) return { certificate_binding: { on: false, detail: 'no ticket to check with' } };
   if (!setSessionIdContext(server, 'probe-b')) return { certificate_binding: { on: false, detail: "the server's context has no setSessionIdContext()" } };
-  const other = await visit(server, { version: 'TLSv1.3', session: ticket });
+  const other = await visitInMemory(server, { version: 'TLSv1.3', session: ticket });
   setSessionIdContext(server, 'probe-a');
-  const same = await visit(server, { version: 'TLSv1.3', session: ticket });
+  const same = await visitInMemory(server, { version: 'TLSv1.3', session: ticket });
   if (other.reused || !same.reused) {
     return { certificate_binding: { on: false, detail: `setSessionIdContext() had no effect (resumed under another context: ${other.reused}, under its own: ${same.reused})` } };
   }
@@ -270,7 +246,7 @@ async function checkSessionDer(cert: string, key: string): Promise<Partial<Recor
     done();
   });
   const before = Date.now();
-  await visit(server, { version: 'TLSv1.2' });
+  await visitInMemory(server, { version: 'TLSv1.2' });
   if (stored === undefined) return { session_der: { on: false, detail: 'no TLS 1.2 session was handed to newSession' } };
   const { id, session } = stored;
   const expires = sessionExpiresAt(session);
@@ -307,9 +283,9 @@ async function checkTicketCallback(cert: string, key: string): Promise<Partial<R
   }
   try {
     const following = followClientHellos();
-    const first = await visit(server, { version: 'TLSv1.3' });
+    const first = await visitInMemory(server, { version: 'TLSv1.3' });
     const ticket = first.tickets.at(-1);
-    const again = ticket === undefined ? undefined : await visit(server, { version: 'TLSv1.3', session: ticket });
+    const again = ticket === undefined ? undefined : await visitInMemory(server, { version: 'TLSv1.3', session: ticket });
     const callbackOn = encrypted > 0 && decrypted > 0 && again?.reused === true;
     const callback: CapabilityCheck = callbackOn
       ? { on: true, detail: 'issued and resumed' }
@@ -369,7 +345,7 @@ async function checkSessionNames(cert: string, key: string, followed: boolean): 
   });
   if (installed === undefined) return off('needs the ticket key callback');
   try {
-    const first = await visit(server, { version: 'TLSv1.3', servername: 'probe-other.invalid' });
+    const first = await visitInMemory(server, { version: 'TLSv1.3', servername: 'probe-other.invalid' });
     const callsForOne = sniCalls;
     if (seenInLookup !== 'probe-other.invalid') return off(`the ClientHello's server name was not known at the lookup (read ${JSON.stringify(seenInLookup)})`);
     const chosen = connectionOf(first.server);
@@ -381,7 +357,7 @@ async function checkSessionNames(cert: string, key: string, followed: boolean): 
     if (callsForOne !== 1) return off(`the SNICallback ran ${callsForOne} times for one connection, expected once`);
     const ticket = first.tickets.at(-1);
     if (ticket === undefined) return off('no ticket to check with');
-    await visit(server, { version: 'TLSv1.3', servername: 'probe-other.invalid', session: ticket });
+    await visitInMemory(server, { version: 'TLSv1.3', servername: 'probe-other.invalid', session: ticket });
     if (seenInTicket !== 'probe-other.invalid') return off(`the ClientHello's server name was not known when its ticket was decrypted (read ${JSON.stringify(seenInTicket)})`);
     if (started < 2 || done < 2) return off(`handshakes followed: ${started} started, ${done} done, of 2`);
     return { session_names: { on: true, detail: 'server name read from Node\'s ClientHello parse' } };
