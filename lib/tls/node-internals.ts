@@ -271,11 +271,17 @@ export function currentConnection(): Connection {
  * `undefined` (neither, or this Node keeps them elsewhere).
  */
 export function sniInUse(server: TlsServer): 'SNICallback' | 'addContext' | undefined {
-  const symbol = Object.getOwnPropertySymbols(server).find((s) => s.description === 'snicallback');
-  if (symbol !== undefined && typeof (server as unknown as Record<symbol, unknown>)[symbol] === 'function') return 'SNICallback';
+  if (sniCallbackOf(server) !== undefined) return 'SNICallback';
   const contexts = (server as { _contexts?: unknown })._contexts;
   if (Array.isArray(contexts) && contexts.length > 0) return 'addContext';
   return undefined;
+}
+
+/** The application's `SNICallback` the server was created with (a symbol property whose description is `snicallback`), if any. */
+function sniCallbackOf(server: TlsServer): ((name: string, callback: (error: unknown, context?: unknown) => void) => void) | undefined {
+  const symbol = Object.getOwnPropertySymbols(server).find((s) => s.description === 'snicallback');
+  const callback = symbol === undefined ? undefined : (server as unknown as Record<symbol, unknown>)[symbol];
+  return typeof callback === 'function' ? (callback as (name: string, callback: (error: unknown, context?: unknown) => void) => void) : undefined;
 }
 
 /** The TLS options a server keeps after its creation; each `undefined` when unset or not kept where expected. */
@@ -547,16 +553,15 @@ export function certificateOf(context: NativeContext): Uint8Array | null | undef
  * (`null`). Calls `done` once, now or later; an error is the callback's.
  */
 export function resolveServerName(server: TlsServer, name: string, done: (error: unknown, context: NativeContext | null, chosen?: unknown) => void): void {
-  const symbol = Object.getOwnPropertySymbols(server).find((s) => s.description === 'snicallback');
-  const callback = symbol === undefined ? undefined : (server as unknown as Record<symbol, unknown>)[symbol];
+  const callback = sniCallbackOf(server);
   const native = (chosen: unknown): NativeContext | null => {
     const context = (chosen as { context?: unknown } | null | undefined)?.context ?? chosen;
     return context !== null && typeof context === 'object' ? context : null;
   };
-  if (name !== '' && typeof callback === 'function') {
+  if (name !== '' && callback !== undefined) {
     let once = false;
     try {
-      (callback as (name: string, cb: (error: unknown, context?: unknown) => void) => void)(name, (error, context) => {
+      callback(name, (error, context) => {
         if (once) return;
         once = true;
         done(error ?? null, error ? null : native(context), context);
@@ -599,8 +604,7 @@ export function answerServerNameWith(connection: Connection, error: unknown, cho
 
 /** Whether {@link resolveServerName} may answer later: the server has an `SNICallback` of the application's. */
 export function resolvesServerNamesLater(server: TlsServer): boolean {
-  const symbol = Object.getOwnPropertySymbols(server).find((s) => s.description === 'snicallback');
-  return symbol !== undefined && typeof (server as unknown as Record<symbol, unknown>)[symbol] === 'function';
+  return sniCallbackOf(server) !== undefined;
 }
 
 const TRUST = new WeakMap<object, Hash>();
