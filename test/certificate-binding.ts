@@ -20,7 +20,7 @@ import { SharedCounters } from '../lib/operations/counters.ts';
 import { attachRuntime, type RuntimeBinding } from '../lib/runtime/attach-runtime.ts';
 import { certificateSessionIdContext } from '../lib/runtime/certificate-binding.ts';
 import { sniInUse } from '../lib/tls/node-internals.ts';
-import { probeNodeCapabilities } from '../lib/tls/node-capabilities.ts';
+import { NAMES_LATE_WARNING, probeNodeCapabilities } from '../lib/tls/node-capabilities.ts';
 import { SessionTable } from '../lib/table/session-table.ts';
 import { TicketKeyRing } from '../lib/tickets/key-ring.ts';
 import { visitTls, type Visit, type VisitOptions } from './fixtures/clients.ts';
@@ -28,8 +28,11 @@ import { startTestCluster } from './fixtures/start.ts';
 import { exec } from './helpers/exec.ts';
 
 const BASE = 'deployment-context';
-/** Whether this Node binds sessions to their names (not Node 26: docs/package.md); without it they cross names, as before. */
-const NAMES = (await probeNodeCapabilities()).session_names.on;
+const CAPABILITIES = await probeNodeCapabilities();
+/** Whether this Node binds sessions to their names; without it they cross names, as before. */
+const NAMES = CAPABILITIES.session_names.on;
+/** Whether it names a ClientHello only after the lookup (Node 26): then no TLS 1.2 session resumes on a server with several names (docs/security.md). */
+const LATE = /only after its lookup/.test(CAPABILITIES.session_names.detail);
 const [X, Y] = await Promise.all([loadCertificate({}), loadCertificate({})]);
 const fingerprint = (c: Certificate): string => new X509Certificate(c.cert).fingerprint256;
 
@@ -218,16 +221,19 @@ t.test('SNI: a session made for one name never resumes for another (a.test serve
       if (!/^New,/m.test(made) || !made.replace(/\s/g, '').includes(Y.cert.replace(/\s/g, ''))) {
         throw new Error(`b.test should be a full handshake with Y: ${made.slice(-500)}`);
       }
-      if (/^Reused,/m.test(await sClient('a.test', [...flags], ['-sess_in', file]))) across++;
-      if (/^Reused,/m.test(await sClient('b.test', [...flags], ['-sess_in', file]))) same++;
+      // Resumed as the application sees it: the server's answer (where names come late, a TLS 1.3 ticket under another
+      // name is let in by OpenSSL, so s_client prints "Reused", and the connection ends at the handshake's end, unanswered).
+      if (/"reused":true/.test(await sClient('a.test', [...flags], ['-sess_in', file]))) across++;
+      if (/"reused":true/.test(await sClient('b.test', [...flags], ['-sess_in', file]))) same++;
       const fromA = join(dir, `a-${i}.pem`);
       await sClient('a.test', [...flags], ['-sess_out', fromA]);
-      if (/^Reused,/m.test(await sClient('b.test', [...flags], ['-sess_in', fromA]))) back++;
+      if (/"reused":true/.test(await sClient('b.test', [...flags], ['-sess_in', fromA]))) back++;
     }
     const crossing = NAMES ? 0 : 10;
     t.equal(across, crossing, `${name}: made for b.test (Y), offered for a.test (the default, X): ${crossing} of 10 resumed${NAMES ? '' : ' (session_names off on this Node)'}`);
     t.equal(back, crossing, `${name}: made for a.test (X), offered for b.test (Y): ${crossing} of 10 resumed`);
-    t.equal(same, 10, `${name}: offered for b.test again: 10 of 10 resumed`);
+    const resuming = LATE && name !== 'TLS 1.3 ticket' ? 0 : 10;
+    t.equal(same, resuming, `${name}: offered for b.test again: ${resuming} of 10 resumed${resuming === 0 ? ' (names come late on this Node: no TLS 1.2 resumption with several names)' : ''}`);
   }
 });
 
@@ -272,6 +278,9 @@ t.test('the thread runtime gives no SNI warning: sessions are bound to their nam
     const { cluster, logs } = await startTestCluster('tls', 'shared', {}, { sni });
     await cluster.stop();
     // (A Node that lacks session_names says so in its capability warning, whatever the servers: docs/operations.md.)
-    t.same(logs.filter((l) => typeof l.level === 'number' && l.level >= 40 && typeof l.capability !== 'string' && /SNI|several certificates/.test(String(l.msg))), [], `${sni ?? 'no SNI'}: no warning`);
+    const warnings = logs.filter((l) => typeof l.level === 'number' && l.level >= 40 && typeof l.capability !== 'string' && /SNI|several certificates/.test(String(l.msg)));
+    // Where names come late (Node 26), one warning says that TLS 1.2 sessions do not resume on a server with several names.
+    const expected = LATE && sni !== undefined ? [NAMES_LATE_WARNING] : [];
+    t.same(warnings.map((l) => l.msg), expected, `${sni ?? 'no SNI'}: ${expected.length === 0 ? 'no warning' : 'the late-names warning, once'}`);
   }
 });

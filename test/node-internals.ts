@@ -24,12 +24,10 @@ import { freePort, run, waitForLog, type Running } from './fixtures/process.ts';
 import { selfSignedCertificate } from '../lib/tickets/self-signed.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/**
- * What the Node running this file is known to lack: Node 26 parses the
- * ClientHello with OpenSSL's own callback and hands no server name over
- * before the session lookup (docs/package.md). Anything else off fails.
- */
-const LACKING: Capability[] = Number(process.versions.node.split('.')[0]) >= 26 ? ['session_names'] : [];
+/** What the Node running this file is known to lack: nothing on 22.12, 24 and 26. Anything off fails. */
+const LACKING: Capability[] = [];
+/** Node 26 parses the ClientHello with OpenSSL's own callback and hands no server name over before the lookup: names are checked late there. */
+const NAMES_LATE = Number(process.versions.node.split('.')[0]) >= 26;
 const expectedSummary = (off: Capability[]): Record<string, string> => Object.fromEntries(CAPABILITIES.map((name) => [name, off.includes(name) ? 'off' : 'on']));
 const BIN = join(ROOT, 'dist/lib/cli/bin.js');
 const SERVER = join(ROOT, 'test/fixtures/package/server.mjs');
@@ -38,6 +36,7 @@ t.test('every capability works on this Node, and the start-up report says so in 
   const capabilities = await probeNodeCapabilities();
   for (const name of CAPABILITIES) t.equal(capabilities[name].on, !LACKING.includes(name), `${name} ${LACKING.includes(name) ? 'off' : 'on'} on ${process.version}: ${capabilities[name].detail}`);
   t.match(capabilities.ticket_miss_reasons.detail, /^TLSWrap\.(clientHelloDone|endParser)$/, 'the ClientHello hand-over is followed through the method this Node has');
+  t.equal(/only after its lookup/.test(capabilities.session_names.detail), NAMES_LATE, `session names ${NAMES_LATE ? 'checked at the handshake\'s end' : 'known before the lookup'} on ${process.version}`);
   const lines: Array<Record<string, unknown>> = [];
   const logger = pino(
     { level: 'debug' },

@@ -121,14 +121,17 @@ t.test('a server with another certificate sharing the table and the keys: its se
   t.teardown(() => other.close());
   const otherPort = (other.address() as { port: number }).port;
   const byId = await sessionOf('TLSv1.2', true);
-  // Without session_names (Node 26), OpenSSL refuses them instead (the session ID context holds the certificate).
-  const names = (await probeNodeCapabilities()).session_names.on;
+  // Without session_names, OpenSSL refuses them instead (the session ID context holds the certificate); so it does a TLS 1.3
+  // ticket where names come late (Node 26), let in before its name is known.
+  const capabilities = await probeNodeCapabilities();
+  const names = capabilities.session_names.on;
+  const late = /only after its lookup/.test(capabilities.session_names.detail);
   await expectMisses(t, { [names ? 'session_id/name_mismatch' : 'session_id/refused']: 1 }, async () => {
     t.equal((await offer(byId, 'TLSv1.2', true, otherPort)).reused, false, 'the ID is found in the table, made under another certificate: not handed back');
   });
   for (const version of VERSIONS) {
     const session = await sessionOf(version);
-    await expectMisses(t, { [names ? 'ticket/name_mismatch' : 'ticket/refused']: 1 }, async () => {
+    await expectMisses(t, { [names && !(late && version === 'TLSv1.3') ? 'ticket/name_mismatch' : 'ticket/refused']: 1 }, async () => {
       t.equal((await offer(session, version, false, otherPort)).reused, false, `${version}: the ticket's key is in the ring, its session made under another certificate: refused`);
     });
   }

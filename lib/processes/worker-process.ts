@@ -32,7 +32,7 @@
  *
  * @module
  */
-import { probeNodeCapabilities, reportNodeCapabilities } from '../tls/node-capabilities.ts';
+import { knownNodeCapabilities, NAMES_LATE_WARNING, probeNodeCapabilities, reportNodeCapabilities, sessionNamesLate } from '../tls/node-capabilities.ts';
 import cluster from 'node:cluster';
 import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
@@ -532,12 +532,16 @@ export class ProcessWorker {
 const warned = new Set<string>();
 
 /** The unbound-certificate warning, once per process (see `runtime/certificate-binding.ts`). */
-function warnOnce(logger: Logger, { certificate }: RuntimeBinding): void {
+function warnOnce(logger: Logger, { certificate, sni }: RuntimeBinding): void {
   const { unbound } = certificate;
   // 'internals': the start-up report said so already (certificate_binding off).
   if (unbound !== undefined && unbound !== 'internals' && !warned.has(unbound)) {
     warned.add(unbound);
     logger.warn({ certificate: unbound }, unboundWarning(unbound));
+  }
+  if (sni !== undefined && sessionNamesLate(knownNodeCapabilities()) && !warned.has('names-late')) {
+    warned.add('names-late');
+    logger.warn({ sni, node: process.version }, NAMES_LATE_WARNING);
   }
 }
 

@@ -20,7 +20,8 @@ import { attachTicketKeys, ticketKeysOf, type TicketCounters, type TicketKeyBind
 import { bindSessionsToCertificate, certificateFingerprint, type CertificateBinding } from './certificate-binding.ts';
 import { addContextOptions, certificateOf, connectionOf, followClientHellos, serverTlsOptions, sniContextOf, sniInUse } from '../tls/node-internals.ts';
 import { knownCapability } from '../tls/node-capabilities.ts';
-import { missLogger, settleMiss } from '../tls/resumption-misses.ts';
+import { missLogger, settleMiss, TICKET_NAME_MISS } from '../tls/resumption-misses.ts';
+import { onResumptionRefusedLate } from '../tls/session-names.ts';
 
 /** The options every server of a deployment must be created with. */
 export interface RuntimeServerOptions {
@@ -134,6 +135,11 @@ export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions):
     if (miss === undefined) return;
     counters.add(miss.counter);
     logMiss(miss, protocol);
+  });
+  // On Node 26 a TLS 1.3 ticket's name is checked at its handshake's end: one made for another name ends there, with no 'secureConnection'.
+  onResumptionRefusedLate(server, () => {
+    counters.add(TICKET_NAME_MISS.counter);
+    logMiss(TICKET_NAME_MISS, 'TLSv1.3');
   });
   const ticketsNow = tickets === undefined ? undefined : followTickets(tickets, server, logger);
   const certificate = bindSessionsToCertificate(server, sessionIdContext, {

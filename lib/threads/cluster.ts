@@ -27,7 +27,7 @@ import { runThreadCluster } from 'tls-resumption';
  * @module
  */
 import { EventEmitter } from 'node:events';
-import { probeNodeCapabilities, reportNodeCapabilities } from '../tls/node-capabilities.ts';
+import { knownNodeCapabilities, NAMES_LATE_WARNING, probeNodeCapabilities, reportNodeCapabilities, sessionNamesLate } from '../tls/node-capabilities.ts';
 import type { Logger } from 'pino';
 import { summarize, type ErrorSummary, type ServerThreadData } from './messages.ts';
 import { workerSettings } from '../runtime/worker-settings.ts';
@@ -415,11 +415,15 @@ export class ThreadCluster extends EventEmitter<ThreadClusterEvents> {
 
   /** The unbound-certificate warning, once per cluster (see `runtime/certificate-binding.ts`). */
   #warnOfNotes(thread: ThreadHandle): void {
-    const { unbound } = thread.notes ?? {};
+    const { unbound, sni } = thread.notes ?? {};
     // 'internals': the start-up report said so already (certificate_binding off).
     if (unbound !== undefined && unbound !== 'internals' && !this.#warned.has(unbound)) {
       this.#warned.add(unbound);
       this.logger.warn({ workerId: thread.workerId, certificate: unbound }, unboundWarning(unbound));
+    }
+    if (sni !== undefined && sessionNamesLate(knownNodeCapabilities()) && !this.#warned.has('names-late')) {
+      this.#warned.add('names-late');
+      this.logger.warn({ workerId: thread.workerId, sni, node: process.version }, NAMES_LATE_WARNING);
     }
   }
 

@@ -26,7 +26,7 @@ import type { TicketKeyRing } from './key-ring.ts';
 import { emptyKey, wipeKey } from './ticket-key.ts';
 import { TicketBirths } from './ticket-birth.ts';
 import { birthOfNextTicket, lastTicketSubject, linkOfferedBirth } from './ticket-links.ts';
-import { bindingOfNextTicket, checkTicketName } from '../tls/session-names.ts';
+import { bindingOfNextTicket, checkTicketName, NO_TICKET } from '../tls/session-names.ts';
 import type { TicketCounters } from './attach-ticket-keys.ts';
 import { issueNoTicket, refuseTicket, type TicketKeyCallback } from '../tls/node-internals.ts';
 import { noteTicket, TICKET_ACCEPTED, TICKET_EXPIRED, TICKET_FAILED, TICKET_NAME_MISMATCH, TICKET_UNKNOWN_KEY } from '../tls/resumption-misses.ts';
@@ -86,6 +86,7 @@ export function ticketCallback(options: TicketCallbackOptions): { callback: Tick
         const birth = renew ? windowBirth : now;
         // The session's binding to its name: the connection of the TLS 1.3 window, or the TLS 1.2 handshake in progress.
         const binding = linked && names() ? bindingOfNextTicket(lastTicketSubject()) : 0;
+        if (binding === NO_TICKET) return noTicket();
         counters.issued++;
         onEncrypt?.(birth);
         return [ACCEPT, key.hmac, key.aes, key.name, births.seal(key, ring.generation, birth, iv, binding)];

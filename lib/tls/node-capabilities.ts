@@ -27,6 +27,8 @@ import type { Logger } from 'pino';
 import { selfSignedCertificate } from '../tickets/self-signed.ts';
 import {
   clientHelloServerName,
+  clientHellosCarryNames,
+  handshakeServerName,
   currentConnection,
   followClientHelloNames,
   followHandshakes,
@@ -149,6 +151,24 @@ export function reportNodeCapabilities(logger: Logger, capabilities: NodeCapabil
     if (!on && (needs === undefined || capabilities[needs].on)) logger.warn({ capability: name, node: process.version, found: detail }, `${name} is off on this Node: ${WHEN_OFF[name]}; ${WHAT_TO_DO}`);
   }
 }
+
+const NAMES_LATE_DETAIL =
+  "this Node names a ClientHello only after its lookup: TLS 1.3 names checked at the handshake's end; TLS 1.2 sessions resume only on servers with one secure context";
+
+/**
+ * Whether `session_names` works here only late (Node 26: the name a
+ * ClientHello asks for is known after its session lookup, see
+ * `session-names.ts`): then no TLS 1.2 session resumes on a server with
+ * several names.
+ */
+export function sessionNamesLate(capabilities: NodeCapabilities | undefined): boolean {
+  return capabilities?.session_names.on === true && capabilities.session_names.detail === NAMES_LATE_DETAIL;
+}
+
+/** The warning logged once where {@link sessionNamesLate} holds and a server has several names (`SNICallback`, `addContext()`). */
+export const NAMES_LATE_WARNING =
+  "this Node (26) tells the name a ClientHello asks for only after its session is looked up: on a server with several names (SNICallback, addContext) " +
+  "TLS 1.2 sessions do not resume (a full handshake each), so that none resumes under another name; TLS 1.3 tickets resume, their names checked at the handshake's end";
 
 /** The warning text for a capability that is off (also in `docs/operations.md`). */
 export function capabilityOffWarning(capability: Capability): string {
@@ -337,18 +357,24 @@ async function checkSessionNames(cert: string, key: string, followed: boolean): 
     answer(null, null);
   });
   let seenInTicket: string | undefined;
+  let readInTicket: Connection | undefined;
   const installed = installTicketKeyCallback(server, (offered, _iv, encrypt) => {
     if (encrypt) return [1, Buffer.alloc(16, 1), Buffer.alloc(16, 2), Buffer.alloc(16, 3), Buffer.alloc(16, 4)];
-    const reading = clientHelloConnection();
-    seenInTicket = reading === undefined ? undefined : clientHelloServerName(reading);
+    readInTicket = clientHelloConnection();
+    seenInTicket = readInTicket === undefined ? undefined : clientHelloServerName(readInTicket);
     return [1, Buffer.alloc(16, 1), Buffer.alloc(16, 2)];
   });
   if (installed === undefined) return off('needs the ticket key callback');
   try {
     const first = await visitInMemory(server, { version: 'TLSv1.3', servername: 'probe-other.invalid' });
     const callsForOne = sniCalls;
-    if (seenInLookup !== 'probe-other.invalid') return off(`the ClientHello's server name was not known at the lookup (read ${JSON.stringify(seenInLookup)})`);
+    // Node 26 hands no name over before the lookup: names are then checked at the handshake's end (session-names.ts).
+    const late = seenInLookup === undefined && clientHellosCarryNames() === false;
+    if (seenInLookup !== 'probe-other.invalid' && !late) return off(`the ClientHello's server name was not known at the lookup (read ${JSON.stringify(seenInLookup)})`);
     const chosen = connectionOf(first.server);
+    if (late && (chosen === undefined || handshakeServerName(chosen) !== 'probe-other.invalid')) {
+      return off("the server name was known neither at the lookup nor at the handshake's end");
+    }
     const resolved = await new Promise<object | null>((resolve) => resolveServerName(server, 'probe-other.invalid', (_error, context) => resolve(context)));
     if (chosen === undefined || sniContextOf(chosen) !== named.context || resolved !== named.context) {
       return off("a name's secure context was not found as Node's certificate callback chose it");
@@ -357,10 +383,20 @@ async function checkSessionNames(cert: string, key: string, followed: boolean): 
     if (callsForOne !== 1) return off(`the SNICallback ran ${callsForOne} times for one connection, expected once`);
     const ticket = first.tickets.at(-1);
     if (ticket === undefined) return off('no ticket to check with');
-    await visitInMemory(server, { version: 'TLSv1.3', servername: 'probe-other.invalid', session: ticket });
-    if (seenInTicket !== 'probe-other.invalid') return off(`the ClientHello's server name was not known when its ticket was decrypted (read ${JSON.stringify(seenInTicket)})`);
+    const again = await visitInMemory(server, { version: 'TLSv1.3', servername: 'probe-other.invalid', session: ticket });
+    if (late) {
+      const resumed = connectionOf(again.server);
+      if (!again.reused || resumed === undefined || readInTicket !== resumed || handshakeServerName(resumed) !== 'probe-other.invalid') {
+        return off(`a TLS 1.3 resumption's connection and name were not known (resumed: ${again.reused}, connection known when its ticket was decrypted: ${readInTicket !== undefined})`);
+      }
+    } else if (seenInTicket !== 'probe-other.invalid') return off(`the ClientHello's server name was not known when its ticket was decrypted (read ${JSON.stringify(seenInTicket)})`);
     if (started < 2 || done < 2) return off(`handshakes followed: ${started} started, ${done} done, of 2`);
-    return { session_names: { on: true, detail: 'server name read from Node\'s ClientHello parse' } };
+    return {
+      session_names: {
+        on: true,
+        detail: late ? NAMES_LATE_DETAIL : "server name read from Node's ClientHello parse",
+      },
+    };
   } finally {
     installed.uninstall();
     stopFollowing();

@@ -430,11 +430,22 @@ export function clientHelloServerName(connection: Connection): string | undefine
   return typeof name === 'string' ? name : undefined;
 }
 
+/**
+ * Holds a handshake's end until `settle` is called: `true` lets Node report
+ * it then, `false` ends the connection instead.
+ */
+export type HandshakeHold = (settle: (go: boolean) => void) => void;
+
 /** Told of each server handshake's start and end, in the connection's scope. */
 export interface HandshakeListener {
   started(connection: Connection): void;
-  /** Returns false to end the connection instead: Node then never reports the handshake done (no `'secureConnection'`). */
-  done(connection: Connection): boolean;
+  /**
+   * Returns false to end the connection instead: Node then never reports
+   * the handshake done (no `'secureConnection'`); or a {@link HandshakeHold}
+   * to decide later (OpenSSL goes on meanwhile: what the client sends waits
+   * in the socket until Node reports the handshake).
+   */
+  done(connection: Connection): boolean | HandshakeHold;
 }
 
 let handshakes: 'pending' | 'on' | 'unavailable' = 'pending';
@@ -465,15 +476,42 @@ export function followHandshakes(listener: HandshakeListener): (() => void) | un
       wrapHandleCallback('onhandshakedone', (original) =>
         function (this: Connection, ...args: unknown[]) {
           let go = true;
+          const holds: HandshakeHold[] = [];
           for (const each of handshakeListeners) {
             try {
-              if (each.done(this) === false) go = false;
+              const answer = each.done(this);
+              if (answer === false) go = false;
+              else if (typeof answer === 'function') holds.push(answer);
             } catch {
               // As above.
             }
           }
-          if (go) return original.apply(this, args);
-          socketOf(this)?.destroy();
+          if (go && holds.length === 0) return original.apply(this, args);
+          if (!go) {
+            socketOf(this)?.destroy();
+            return undefined;
+          }
+          let pending = holds.length;
+          const settle = (verdict: boolean): void => {
+            if (!verdict) go = false;
+            if (--pending > 0) return;
+            const socket = socketOf(this);
+            if (!go) socket?.destroy();
+            else if (socket !== undefined && !socket.destroyed) original.apply(this, args);
+          };
+          for (const hold of holds) {
+            let settled = false;
+            const once = (verdict: boolean): void => {
+              if (settled) return;
+              settled = true;
+              settle(verdict);
+            };
+            try {
+              hold(once);
+            } catch {
+              once(false);
+            }
+          }
           return undefined;
         },
       );

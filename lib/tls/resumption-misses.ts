@@ -82,6 +82,9 @@ export const MISSES = [
 /** One entry of {@link MISSES}. */
 export type Miss = (typeof MISSES)[number];
 
+/** A ticket made for another name or under other authentication (`session-names.ts`). */
+export const TICKET_NAME_MISS: Miss = MISSES[12];
+
 /**
  * Why the hooks answered a session-ID lookup with no session: the store's
  * {@link LookupMiss}, or `name_mismatch` (the store held a session made for

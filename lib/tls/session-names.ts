@@ -23,7 +23,12 @@
  *
  * The binding a ClientHello asks for needs its server name before any
  * lookup or ticket: Node's own ClientHello parse gives it (Node 22 and 24;
- * `node-capabilities.ts` checks it as `session_names`). When the server
+ * `node-capabilities.ts` checks it as `session_names`). Node 26 gives it
+ * only after the lookup and the ticket's decryption ({@link namesArriveLate}):
+ * there a TLS 1.3 ticket is let in on its sealed binding and its name
+ * checked at the handshake's end, before Node reports the connection (one
+ * made for another name ends there), and a TLS 1.2 session resumes only on
+ * a server with one secure context. When the server
  * picks a name's context through an `SNICallback` of the application's, the
  * first ClientHello of a name in a thread is held while this module asks
  * that callback (once per name and thread), and Node's certificate callback
@@ -62,6 +67,7 @@ import {
   serverOf,
   clientHelloConnection,
   clientHellosCarryNames,
+  connectionProtocol,
   serverTlsOptions,
   sniContextOf,
   sniInUse,
@@ -69,6 +75,7 @@ import {
   trustDigestOf,
   type ClientHelloGate,
   type Connection,
+  type HandshakeHold,
   type NativeContext,
 } from './node-internals.ts';
 
@@ -86,6 +93,8 @@ interface ServerNames {
   contexts: Map<string, NativeContext | null>;
   /** Bindings by context, then name. */
   bindings: WeakMap<NativeContext, Map<string, Buffer>>;
+  /** Told of each resumption ended at its handshake's end because its name turned out other than its session's (Node 26). */
+  onRefusedLate?: () => void;
 }
 
 const servers = new WeakMap<TlsServer, ServerNames>();
@@ -93,8 +102,21 @@ const servers = new WeakMap<TlsServer, ServerNames>();
 const ESTABLISHED = Symbol('tls-resumption handshake done once');
 const RETRIED_NAME = Symbol('tls-resumption name of a ticket accepted before a HelloRetryRequest');
 const MADE = Symbol('tls-resumption binding of the session a handshake made');
+const OFFERED = Symbol('tls-resumption ticket binding of a TLS 1.3 ticket let in before its name was known');
 
-type Marks = { [ESTABLISHED]?: boolean; [RETRIED_NAME]?: string; [MADE]?: Buffer };
+type Marks = { [ESTABLISHED]?: boolean; [RETRIED_NAME]?: string; [MADE]?: Buffer; [OFFERED]?: number };
+
+/**
+ * Whether this Node hands a ClientHello's server name over only after the
+ * session lookup (Node 26: its parse gives none). Then a TLS 1.3 ticket is
+ * let in on its sealed binding and its name checked at the handshake's end
+ * ({@link checkOfferedName}), and a TLS 1.2 session, whose offered name
+ * OpenSSL never tells after a resumption, resumes only on a server with one
+ * secure context, bound to that context without its name.
+ */
+function namesArriveLate(): boolean {
+  return clientHellosCarryNames() === false;
+}
 
 /** Handshakes in progress in this thread (between Node's `onhandshakestart` and `onhandshakedone`). */
 const inProgress = new Set<Connection>();
@@ -103,9 +125,9 @@ let followingHandshakes = false;
 /**
  * Binds the sessions of `server` to their names (see the module's
  * documentation), `base` being the deployment's session ID context.
- * Returns whether it could: false on a Node whose ClientHello parse gives
- * no server name before the lookup (`session_names` off), or without the
- * handshake hooks; the server then resumes as before, not bound by name.
+ * Returns whether it could: false where `session_names` is off, or without
+ * the handshake hooks; the server then resumes as before, not bound by
+ * name.
  */
 export function bindSessionNames(server: TlsServer, base: string): boolean {
   if (knownCapability('session_names') === false) return false;
@@ -123,13 +145,24 @@ export function bindSessionNames(server: TlsServer, base: string): boolean {
         inProgress.delete(connection);
         (connection as Marks)[ESTABLISHED] = true;
         checkSealed(connection);
-        return checkRetriedName(connection);
+        return checkRetriedName(connection) && checkOfferedName(connection);
       },
     }) !== undefined;
   }
   if (!followingHandshakes) return false;
   servers.set(server, { base, later: resolvesServerNamesLater(server), contexts: new Map(), bindings: new WeakMap() });
   return true;
+}
+
+/**
+ * Calls `listener` for each resumption of `server` ended at its
+ * handshake's end because the name it asked for turned out other than its
+ * ticket's (only on a Node that names a ClientHello late: Node 26). Node
+ * reports no `'secureConnection'` for it.
+ */
+export function onResumptionRefusedLate(server: TlsServer, listener: () => void): void {
+  const names = servers.get(server);
+  if (names !== undefined) names.onRefusedLate = listener;
 }
 
 /** Whether `server`'s sessions are bound to their names. */
@@ -208,8 +241,7 @@ export function askedBinding(connection: Connection): Buffer | null | undefined 
   const names = server === undefined ? undefined : servers.get(server);
   if (server === undefined || names === undefined) return undefined;
   const name = clientHelloServerName(connection);
-  // A Node whose parse hands over no name (Node 26, where the start-up check did not run): not bound, as before.
-  if (name === undefined) return clientHellosCarryNames() === false ? undefined : null;
+  if (name === undefined) return namesArriveLate() ? lateTls12Binding(server, names) : null;
   let context = names.contexts.get(name);
   if (context === undefined) {
     if (names.later) return null;
@@ -217,6 +249,32 @@ export function askedBinding(connection: Connection): Buffer | null | undefined 
     if (context === undefined) return null;
   }
   return bindingFor(server, names, name, context) ?? null;
+}
+
+/**
+ * On a Node that names a ClientHello late, the binding of a TLS 1.2
+ * session (looked up by ID, or a TLS 1.2 ticket): OpenSSL never tells the
+ * name a TLS 1.2 resumption asked for, so it is bound without one, and only
+ * where every name is served alike (one secure context); `null` (nothing
+ * resumes) on a server with several.
+ */
+function lateTls12Binding(server: TlsServer, names: ServerNames): Buffer | null {
+  if (sniInUse(server) !== undefined) return null;
+  return bindingFor(server, names, '', null) ?? null;
+}
+
+/**
+ * On a Node that names a ClientHello late, the context a TLS 1.3
+ * resumption's name is served from, known without asking the
+ * application's `SNICallback` (no certificate callback runs on a
+ * resumption): what this thread learned, else `addContext()` or the
+ * default; `undefined` when only the callback could say.
+ */
+function lateContextOf(server: TlsServer, names: ServerNames, name: string): NativeContext | null | undefined {
+  let context = names.contexts.get(name);
+  if (context !== undefined || names.later) return context;
+  resolveServerName(server, name, (_error, found) => (context = found));
+  return context;
 }
 
 /**
@@ -239,6 +297,18 @@ function computeMadeBinding(connection: Connection): Buffer | undefined {
   const server = serverOf(connection);
   const names = server === undefined ? undefined : servers.get(server);
   if (server === undefined || names === undefined) return undefined;
+  if (namesArriveLate()) {
+    if (connectionProtocol(connection) !== 'TLSv1.3') return lateTls12Binding(server, names) ?? undefined;
+    const name = handshakeServerName(connection);
+    if (name === undefined) return undefined;
+    if (sessionReused(connection)) {
+      const context = lateContextOf(server, names, name);
+      return context === undefined ? undefined : bindingFor(server, names, name, context);
+    }
+    const context = sniContextOf(connection) ?? null;
+    remember(names, name, context);
+    return bindingFor(server, names, name, context);
+  }
   // A resumption chose no context (no certificate callback runs): its session keeps the binding it was let in with.
   if (sessionReused(connection)) return askedBinding(connection) ?? undefined;
   const name = clientHelloServerName(connection) ?? handshakeServerName(connection);
@@ -259,9 +329,14 @@ let sealedForHandshake: number | undefined;
 /** Set when a sealed TLS 1.2 ticket turned out not to be its handshake's: tracking is broken, TLS 1.2 tickets are sealed with none. */
 let brokenTracking = false;
 
+/** What {@link bindingOfNextTicket} answers when no ticket should be issued at all. */
+export const NO_TICKET = -1;
+
 /**
  * For a ticket about to be encrypted: its ticket binding (4 bytes as a
- * number), or 0 (none: it will be refused when offered). `subject` is what
+ * number), 0 (none: it will be refused when offered), or
+ * {@link NO_TICKET} (a TLS 1.2 ticket that could never resume: on a Node
+ * that names a ClientHello late, for a server with several names). `subject` is what
  * `tickets/ticket-links.ts` knows of it: the TLS 1.3 connection whose
  * window it came in, a TLS 1.2 ticket (one of the handshakes in progress),
  * or nothing.
@@ -280,8 +355,11 @@ export function bindingOfNextTicket(subject: { kind: 'tls13'; connection: Connec
       inProgress.delete(connection);
       continue;
     }
-    // A handshake before its ClientHello was read cannot be the one whose ticket OpenSSL encrypts now.
+    // A handshake before its ClientHello was read, or a TLS 1.3 one, cannot be the one whose TLS 1.2 ticket OpenSSL encrypts now.
     if (!pastClientHello(connection) && (connection as Marks)[ESTABLISHED] !== true) continue;
+    if (connectionProtocol(connection) === 'TLSv1.3') continue;
+    // Named late, on a server with several names: no TLS 1.2 session can resume (lateTls12Binding), so none is issued.
+    if (namesArriveLate() && madeBinding(connection) === undefined) return NO_TICKET;
     const made = madeBinding(connection);
     const binding = made === undefined ? 0 : ticketBinding(made);
     if (found === undefined) found = binding;
@@ -296,7 +374,7 @@ export function bindingOfNextTicket(subject: { kind: 'tls13'; connection: Connec
 /** At a handshake's end: a TLS 1.2 ticket just sealed must be its own (else tracking is broken: seal none from now on). */
 function checkSealed(connection: Connection): void {
   const sealed = sealedForHandshake;
-  if (sealed === undefined) return;
+  if (sealed === undefined || connectionProtocol(connection) === 'TLSv1.3') return;
   sealedForHandshake = undefined;
   const made = madeBinding(connection);
   if (made === undefined || ticketBinding(made) !== sealed) brokenTracking = true;
@@ -335,23 +413,82 @@ export function checkTicketName(sealed: number | undefined, iv: Buffer): TicketN
     const slot = acceptedIvs.findIndex((kept, i) => acceptedConnections[i] !== undefined && kept.equals(iv));
     const earlier = slot < 0 ? undefined : acceptedConnections[slot];
     if (earlier === undefined) return 'mismatch';
+    // Named late: its handshake's end checks the name, as for the first ClientHello.
+    if ((earlier as Marks)[OFFERED] !== undefined) return 'ok';
     const name = clientHelloServerName(earlier);
     if (name === undefined) return 'mismatch';
     (earlier as Marks)[RETRIED_NAME] = name;
     return 'ok';
   }
-  const asked = askedBinding(connection);
-  if (asked === undefined) return 'ok';
-  if (sealed === undefined || sealed === 0) {
-    const server = serverOf(connection);
-    if (server === undefined || sniInUse(server) !== undefined) return 'mismatch';
-  } else if (asked === null || ticketBinding(asked) !== sealed) return 'mismatch';
+  const verdict = namesArriveLate() && connectionProtocol(connection) === 'TLSv1.3' ? lateTicketVerdict(connection, sealed) : namedTicketVerdict(connection, sealed);
+  if (verdict !== 'ok') return verdict;
   if (iv.length === 16) {
     iv.copy(acceptedIvs[acceptedNext]);
     acceptedConnections[acceptedNext] = connection;
     acceptedNext = (acceptedNext + 1) % ACCEPTED_KEPT;
   }
   return 'ok';
+}
+
+/** For a ticket offered with a ClientHello whose name is known now: whether its sealed binding is the one that name asks for. */
+function namedTicketVerdict(connection: Connection, sealed: number | undefined): TicketNameVerdict {
+  const asked = askedBinding(connection);
+  if (asked === undefined) return 'ok';
+  if (sealed === undefined || sealed === 0) {
+    const server = serverOf(connection);
+    return server === undefined || sniInUse(server) !== undefined ? 'mismatch' : 'ok';
+  }
+  return asked !== null && ticketBinding(asked) === sealed ? 'ok' : 'mismatch';
+}
+
+/**
+ * On a Node that names a ClientHello late, for a TLS 1.3 ticket: `'ok'`
+ * when it may be let in now and its name checked at the handshake's end
+ * (marked on the connection), `'mismatch'` when it cannot resume here
+ * (sealed with no binding, on a server with several names); `'ok'` too
+ * when the server's sessions are not bound.
+ */
+function lateTicketVerdict(connection: Connection, sealed: number | undefined): TicketNameVerdict {
+  const server = serverOf(connection);
+  const names = server === undefined ? undefined : servers.get(server);
+  if (server === undefined || names === undefined) return 'ok';
+  if (sealed === undefined || sealed === 0) return sniInUse(server) === undefined ? 'ok' : 'mismatch';
+  (connection as Marks)[OFFERED] = sealed;
+  return 'ok';
+}
+
+/**
+ * At a handshake's end: a TLS 1.3 ticket let in before its name was known
+ * must have been made for that name and its context, else the connection
+ * ends. Where only the application's `SNICallback` can tell the name's
+ * context (a name this thread has not served yet), the end is held while
+ * it is asked, once for the connection.
+ */
+function checkOfferedName(connection: Connection): boolean | HandshakeHold {
+  const offered = (connection as Marks)[OFFERED];
+  if (offered === undefined) return true;
+  (connection as Marks)[OFFERED] = undefined;
+  if (!sessionReused(connection)) return true;
+  const server = serverOf(connection);
+  const names = server === undefined ? undefined : servers.get(server);
+  const name = handshakeServerName(connection);
+  if (server === undefined || names === undefined || name === undefined) return refusedLate(names);
+  const verdict = (): boolean => {
+    const made = madeBinding(connection);
+    return made !== undefined && ticketBinding(made) === offered ? true : refusedLate(names);
+  };
+  if (!names.later || names.contexts.has(name)) return verdict();
+  return (settle) =>
+    resolveServerName(server, name, (error, context) => {
+      if (error) return settle(refusedLate(names));
+      remember(names, name, context);
+      settle(verdict());
+    });
+}
+
+function refusedLate(names: ServerNames | undefined): false {
+  names?.onRefusedLate?.();
+  return false;
 }
 
 /** At a handshake's end: one that resumed a ticket after a HelloRetryRequest must still ask for its first name. */
