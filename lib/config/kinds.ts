@@ -17,7 +17,6 @@
  */
 import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { Setting } from './settings.ts';
 
 /**
  * How a setting's text is read:
@@ -409,15 +408,27 @@ export function parseDuration(text: string): number | undefined {
   return typeof text === 'string' ? readDuration(text).value : undefined;
 }
 
+/**
+ * What {@link expectedForm} and {@link rangeOf} read of a setting: the
+ * fields of `settings.ts`'s `Setting` they need (so that this file does not
+ * import `settings.ts`, which imports it).
+ */
+interface SettingShape {
+  readonly kind: SettingKind;
+  readonly examples: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+}
+
 /** `a number with an optional unit such as 64MiB, 512KiB or 1GiB`. */
-export function expectedForm(setting: Setting): string {
+export function expectedForm(setting: SettingShape): string {
   const kind = KINDS[setting.kind];
   const examples = setting.examples.length > 0 ? ` such as ${orList(setting.examples)}` : '';
   return `${kind.form}${examples}${kind.note}`;
 }
 
 /** `a size from 64KiB to 2GiB`. */
-export function rangeOf(setting: Setting): string {
+export function rangeOf(setting: SettingShape): string {
   const kind = KINDS[setting.kind];
   return `${kind.noun} from ${kind.format(setting.min ?? 0)} to ${kind.format(setting.max ?? 0)}`;
 }
