@@ -68,7 +68,7 @@ import { localCopyLevel } from '../store/memory-levels.ts';
 import { RedisSessionLevel } from '../redis/session-store.ts';
 import { redisTargetOf, type RedisClient } from '../redis/topology.ts';
 import { connectRedis, waitUntilReady } from '../redis/connection.ts';
-import { LocalSessions } from './local-sessions.ts';
+import { LocalSessions } from '../store/local-sessions.ts';
 import { askPrimary } from './ask-primary.ts';
 import { attachRuntime, type RuntimeBinding } from '../runtime/attach-runtime.ts';
 import type { WorkerSettings } from '../runtime/worker-settings.ts';
