@@ -55,10 +55,10 @@ const LOG_FORMATS = ['auto', 'json', 'pretty'];
 /** How Redis is reached: one server, a Redis Cluster, or a master found through Sentinel. */
 export const REDIS_MODES = ['standalone', 'cluster', 'sentinel'] as const;
 /** Shortest Redis secret: 32 characters, as `openssl rand -hex 16` or `-base64 24` make. */
-const MIN_SECRET_LENGTH = 32;
+export const MIN_SECRET_LENGTH = 32;
 
 /** What a reader made of text: the value, or why there is none (never quoting the text). */
-export type Parsed<T> = { value: T; problem?: undefined } | { value?: undefined; problem: string };
+type Parsed<T> = { value: T; problem?: undefined } | { value?: undefined; problem: string };
 
 /** The rules of one {@link SettingKind}. */
 export interface Kind {

@@ -42,7 +42,7 @@ import { REDIS_MODES, databaseOf } from '../config/kinds.ts';
 import type { CacheConfig } from '../config/settings.ts';
 
 /** How Redis is reached; see the module's documentation. */
-export type RedisMode = (typeof REDIS_MODES)[number];
+type RedisMode = (typeof REDIS_MODES)[number];
 
 /** A connection to Redis in any mode: commands, `sendCommand`, `duplicate()`, `status` and events are common. */
 export type RedisClient = Redis | Cluster;

@@ -212,7 +212,7 @@ function disableTickets(server: TlsServer): void {
  * `sessionIdContext` property), the base of the one the runtime then
  * derives from the certificate (see `certificate-binding.ts`).
  */
-export function checkSessionIdContext(server: TlsServer, expected: string): void {
+function checkSessionIdContext(server: TlsServer, expected: string): void {
   // This Node no longer keeps the option where it used to (the start-up report says so): nothing to compare.
   if (knownCapability('server_options') === false) return;
   const actual = serverTlsOptions(server).sessionIdContext;
@@ -249,7 +249,7 @@ function attachTickets(
 }
 
 /** Logs, once per server, that its TLS 1.3 tickets are no longer renewed (the reason names no data). */
-export function renewalOffLogger(logger: Logger): (reason: string) => void {
+function renewalOffLogger(logger: Logger): (reason: string) => void {
   return (reason) =>
     logger.warn(
       { reason },

@@ -23,7 +23,7 @@
 import { readFileSync } from 'node:fs';
 
 /** The kernel's transparent huge page policy. */
-export type HugePagePolicy = 'always' | 'madvise' | 'never' | 'unknown';
+type HugePagePolicy = 'always' | 'madvise' | 'never' | 'unknown';
 
 /** What {@link hugePageSupport} found. */
 export interface HugePageSupport {
