@@ -299,7 +299,7 @@ export class RedisSessionLevel implements SessionLevel {
     }
     // Written to the socket now, not auto-pipelined: the pipeline would send it in a later turn of the
     // event loop, after the handshake had finished, and a client going straight to another host would
-    // miss it there (measured: 109 of 300 sessions were not yet in Redis when their client finished).
+    // miss it there (how often, measured: docs/redis.md#how-it-works).
     const command = new (ioredis().Command)('set', [sessionKey(this.#namespace, write.id), write.sealed, 'PX', ttl], { keyPrefix: this.#redis.options.keyPrefix });
     this.#redis.sendCommand(command);
     command.promise.then(
