@@ -34,7 +34,7 @@ import { SharedCounters } from '../lib/operations/counters.ts';
 import { connectRedis, waitUntilReady } from '../lib/redis/connection.ts';
 import { RedisSessionLevel } from '../lib/redis/session-store.ts';
 import { OwnerLevel } from '../lib/owner/owner-level.ts';
-import { LocalSessions } from '../lib/processes/local-sessions.ts';
+import { LocalSessions } from '../lib/store/local-sessions.ts';
 import { LevelledStore } from '../lib/store/levelled-store.ts';
 import { localCopyLevel } from '../lib/store/memory-levels.ts';
 import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, fromIpc, isTagged, P_GOT, toIpc, W_GET } from '../lib/owner/messages.ts';

@@ -1,7 +1,8 @@
 /**
  * `describe(value)`: how error messages name a bad value, by its type (or
  * the number itself) and never by its contents, so that no session data or
- * key material reaches a message or a log.
+ * key material reaches a message or a log; and `summarize(error)`, how a
+ * message or a log line names an error, never including its data.
  *
  * @module
  */
@@ -12,4 +13,34 @@ export function describe(value: unknown): string {
   if (typeof value === 'number') return String(value);
   if (typeof value === 'object') return value.constructor?.name ?? 'object';
   return typeof value;
+}
+
+/** An error as {@link summarize} names it: plain data, so it also crosses a thread boundary (a server thread's failure). */
+export interface ErrorSummary {
+  name: string;
+  code: string | undefined;
+  message: string;
+  /** With `{ stack: true }`: where it was thrown, e.g. a line of the application's server module. */
+  stack?: string;
+  /** With `{ stack: true }`: the error's `cause`, summarized the same way (three levels at most). */
+  cause?: ErrorSummary;
+}
+
+/**
+ * Names an error for a message or a log line, never including its data.
+ * With `stack`, also where it was thrown and its cause: for errors of the
+ * application's code (a server module that fails, a worker that crashes),
+ * whose stack is what a person needs to fix it.
+ */
+export function summarize(error: unknown, options: { stack?: boolean } = {}, depth = 0): ErrorSummary {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    const summary: ErrorSummary = { name: error.name, code: typeof code === 'string' ? code : undefined, message: error.message };
+    if (options.stack === true) {
+      if (typeof error.stack === 'string' && error.stack !== '') summary.stack = error.stack;
+      if (error.cause !== undefined && depth < 2) summary.cause = summarize(error.cause, options, depth + 1);
+    }
+    return summary;
+  }
+  return { name: 'Error', code: undefined, message: `a non-error value was thrown (${typeof error})` };
 }

@@ -15,7 +15,7 @@ import { attachClusterCache, clusterServerOptions } from '../lib/processes/attac
 import { COUNTER_NAMES } from '../lib/operations/counters.ts';
 import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, FILTER_CHUNK_BYTES, fromIpc, IPC_TAG, isTagged, MAX_PAYLOAD_BYTES, MAX_STORED_IDS, P_FILTER, P_GOT, P_HELLO, P_KEYS, P_OWNER, P_SET_DONE, P_STORED, toIpc, W_CERTIFICATE, W_COUNTS, W_GET, W_HELLO, W_SET } from '../lib/owner/messages.ts';
 import { loadConfig } from '../lib/config/load.ts';
-import { LocalSessions, LOCAL_ENTRY_OVERHEAD } from '../lib/processes/local-sessions.ts';
+import { LocalSessions, LOCAL_ENTRY_OVERHEAD } from '../lib/store/local-sessions.ts';
 import { startClusterCache } from '../lib/processes/cluster-cache.ts';
 import { sessionExpiresAt } from '../lib/tls/session-der.ts';
 import { TicketKeyRing } from '../lib/tickets/key-ring.ts';

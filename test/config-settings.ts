@@ -1,7 +1,7 @@
 /** SETTINGS, the declaration of every setting, and the README table rendered from it. */
 import t from 'tap';
 import { SETTINGS } from '../lib/config/settings.ts';
-import { settingsTable } from '../lib/config/settings-table.ts';
+import { settingsTable } from './helpers/settings-table.ts';
 import { loadConfig } from '../lib/config/load.ts';
 import { DEFAULTS, SECRET } from './helpers/config.ts';
 

@@ -10,7 +10,7 @@ import t from 'tap';
 import { constants, randomBytes } from 'node:crypto';
 import { connect, createServer } from 'node:tls';
 import { loadCertificate } from '../examples/certificate.ts';
-import { LocalSessions } from '../lib/processes/local-sessions.ts';
+import { LocalSessions } from '../lib/store/local-sessions.ts';
 import { connectRedis } from '../lib/redis/connection.ts';
 import { RedisSessionLevel, sessionKey } from '../lib/redis/session-store.ts';
 import { LevelledStore } from '../lib/store/levelled-store.ts';

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { SETTINGS } from '../lib/config/settings.ts';
-import { settingsTable } from '../lib/config/settings-table.ts';
+import { settingsTable } from './helpers/settings-table.ts';
 
 const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 const readme = read('README.md');

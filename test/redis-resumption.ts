@@ -47,7 +47,8 @@ async function twoHosts(t: { teardown(fn: () => void | Promise<void>): void }, e
     TLS_CACHE_REDIS_TIMEOUT: '1s',
     ...extra,
   });
-  // Different command lines: Node's default session ID context would differ (NOTES §5); the deployment's does not.
+  // Different command lines: Node's default session ID context (a hash of the command line) would differ; the
+  // deployment's (TLS_CACHE_SESSION_ID_CONTEXT, docs/configuration.md) does not.
   const hosts = (await Promise.all([
     startHost(t, 'host-a', env(metricsPorts[0])),
     startHost(t, 'host-b', env(metricsPorts[1]), ['--role', 'second-host', 'extra']),

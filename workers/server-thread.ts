@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Server as TlsServer } from 'node:tls';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { FromServerThread, ServerThreadData, ToServerThread } from '../lib/threads/messages.ts';
-import { summarize } from '../lib/threads/messages.ts';
+import { summarize } from '../lib/describe.ts';
 import { redactUrl } from '../lib/config/redact.ts';
 import { SharedCounters } from '../lib/operations/counters.ts';
 import { connectRedis, waitUntilReady } from '../lib/redis/connection.ts';

@@ -33,7 +33,7 @@ export type ModeName = (typeof MODES)[number];
  * accepts every connection and passes it to a worker over IPC), or `none`
  * (the workers accept from one shared socket themselves).
  */
-export const CLUSTER_SCHEDULINGS = ['rr', 'none'] as const;
+const CLUSTER_SCHEDULINGS = ['rr', 'none'] as const;
 export type ClusterScheduling = (typeof CLUSTER_SCHEDULINGS)[number];
 
 export interface LoadConfig {

@@ -51,7 +51,7 @@ export function chartData(runs: readonly RunResult[]): ChartData {
   };
 }
 
-export const MODE_COLORS: Readonly<Record<ModeName, string>> = {
+const MODE_COLORS: Readonly<Record<ModeName, string>> = {
   none: '#8c8c8c',
   'per-worker': '#e8a33d',
   shared: '#2f6db5',

@@ -13,7 +13,7 @@ import { formatCount } from './stats.ts';
 const MiB = 1024 * 1024;
 
 /** Handshake latency in milliseconds, from an HdrHistogram of microseconds. */
-export interface LatencySummary {
+interface LatencySummary {
   count: number;
   meanMs: number;
   p50Ms: number;
@@ -105,7 +105,7 @@ export interface RunResult extends RunKey {
   serverCounters: unknown;
 }
 
-export function summarizeLatency(histogram: hdr.Histogram): LatencySummary {
+function summarizeLatency(histogram: hdr.Histogram): LatencySummary {
   const ms = (micros: number): number => Math.round(micros) / 1000;
   if (histogram.totalCount === 0) return { count: 0, meanMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0 };
   return {
@@ -182,7 +182,7 @@ export function roundOrder<T>(modes: readonly T[], round: number): T[] {
 
 // ---- comparisons -----------------------------------------------------------
 
-export type ComparedMetric = 'resumedPerSecond' | 'handshakesPerSecond' | 'serverCpuSecondsPer1000' | 'serverCpuSecondsPer1000Requests';
+type ComparedMetric = 'resumedPerSecond' | 'handshakesPerSecond' | 'serverCpuSecondsPer1000' | 'serverCpuSecondsPer1000Requests';
 
 /** A ratio of two modes' figures, measured in the same benchmark run. */
 export interface Comparison {
@@ -264,7 +264,7 @@ const METRIC_LABELS: Record<ComparedMetric, string> = {
   serverCpuSecondsPer1000Requests: 'server CPU per 1,000 requests',
 };
 
-export const formatRatio = (value: number | null): string => (value === null ? 'n/a' : `${value.toFixed(2)}x`);
+const formatRatio = (value: number | null): string => (value === null ? 'n/a' : `${value.toFixed(2)}x`);
 
 /** One line per compared pair: `tls12-id rsa, 2 workers: shared / per-worker: resumed/s 1.90x, ...`. */
 export function formatComparisons(comparisons: readonly Comparison[]): string[] {

@@ -33,7 +33,7 @@ function statFields(pid: number): string[] | undefined {
 }
 
 /** `pid` and every live descendant. */
-export function processTree(pid: number): number[] {
+function processTree(pid: number): number[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));

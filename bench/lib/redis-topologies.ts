@@ -27,7 +27,7 @@ import { freePort } from '../../lib/threads/free-port.ts';
 const execFileAsync = promisify(execFile);
 
 /** One redis-server (or redis-sentinel) of a topology. */
-export interface TopologyNode {
+interface TopologyNode {
   readonly port: number;
   readonly child: ChildProcess;
   readonly dir: string;

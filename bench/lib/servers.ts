@@ -21,7 +21,7 @@ import type { NodeMode } from '../load-server.ts';
 import type { BenchCertificate } from './certificates.ts';
 import { isTls13, type ClusterScheduling, type ModeName, type Protocol } from './load-args.ts';
 
-export interface ServerSpec {
+interface ServerSpec {
   mode: ModeName;
   protocol: Protocol;
   workers: number;

@@ -17,7 +17,6 @@
  */
 import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { Setting } from './settings.ts';
 
 /**
  * How a setting's text is read:
@@ -56,10 +55,10 @@ const LOG_FORMATS = ['auto', 'json', 'pretty'];
 /** How Redis is reached: one server, a Redis Cluster, or a master found through Sentinel. */
 export const REDIS_MODES = ['standalone', 'cluster', 'sentinel'] as const;
 /** Shortest Redis secret: 32 characters, as `openssl rand -hex 16` or `-base64 24` make. */
-const MIN_SECRET_LENGTH = 32;
+export const MIN_SECRET_LENGTH = 32;
 
 /** What a reader made of text: the value, or why there is none (never quoting the text). */
-export type Parsed<T> = { value: T; problem?: undefined } | { value?: undefined; problem: string };
+type Parsed<T> = { value: T; problem?: undefined } | { value?: undefined; problem: string };
 
 /** The rules of one {@link SettingKind}. */
 export interface Kind {
@@ -409,15 +408,27 @@ export function parseDuration(text: string): number | undefined {
   return typeof text === 'string' ? readDuration(text).value : undefined;
 }
 
+/**
+ * What {@link expectedForm} and {@link rangeOf} read of a setting: the
+ * fields of `settings.ts`'s `Setting` they need (so that this file does not
+ * import `settings.ts`, which imports it).
+ */
+interface SettingShape {
+  readonly kind: SettingKind;
+  readonly examples: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+}
+
 /** `a number with an optional unit such as 64MiB, 512KiB or 1GiB`. */
-export function expectedForm(setting: Setting): string {
+export function expectedForm(setting: SettingShape): string {
   const kind = KINDS[setting.kind];
   const examples = setting.examples.length > 0 ? ` such as ${orList(setting.examples)}` : '';
   return `${kind.form}${examples}${kind.note}`;
 }
 
 /** `a size from 64KiB to 2GiB`. */
-export function rangeOf(setting: Setting): string {
+export function rangeOf(setting: SettingShape): string {
   const kind = KINDS[setting.kind];
   return `${kind.noun} from ${kind.format(setting.min ?? 0)} to ${kind.format(setting.max ?? 0)}`;
 }

@@ -5,9 +5,10 @@
  * `TLS_CACHE_*` variable, its kind (which decides how text is parsed, see
  * `kinds.ts`), its default as a person writes it, and its range.
  *
- * `load.ts` resolves them (`loadConfig`), `settings-table.ts` renders them
- * for the README, `redact.ts` hides their secrets from logs and
- * `unknown-settings.ts` finds variables that are none of them.
+ * `load.ts` resolves them (`loadConfig`), `redact.ts` hides their secrets
+ * from logs and `unknown-settings.ts` finds variables that are none of
+ * them; `test/helpers/settings-table.ts` renders them as
+ * docs/configuration.md's table, which `test/readme.ts` checks.
  *
  * @module
  */

@@ -14,7 +14,7 @@ import { InvalidOptionError } from '../errors.ts';
 import { SETTINGS } from './settings.ts';
 
 /** What every setting's variable starts with. */
-export const SETTING_PREFIX = 'TLS_CACHE_';
+const SETTING_PREFIX = 'TLS_CACHE_';
 
 /** The part of each setting's variable after {@link SETTING_PREFIX}, e.g. `WORKERS`. */
 const KNOWN_SUFFIXES: readonly string[] = SETTINGS.map((s) => s.env.slice(SETTING_PREFIX.length));

@@ -68,7 +68,7 @@ import { localCopyLevel } from '../store/memory-levels.ts';
 import { RedisSessionLevel } from '../redis/session-store.ts';
 import { redisTargetOf, type RedisClient } from '../redis/topology.ts';
 import { connectRedis, waitUntilReady } from '../redis/connection.ts';
-import { LocalSessions } from './local-sessions.ts';
+import { LocalSessions } from '../store/local-sessions.ts';
 import { askPrimary } from './ask-primary.ts';
 import { attachRuntime, type RuntimeBinding } from '../runtime/attach-runtime.ts';
 import type { WorkerSettings } from '../runtime/worker-settings.ts';
@@ -79,7 +79,7 @@ import type { TicketKeyRingState } from '../tickets/ring-state.ts';
 import type { TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 
 /** How often this process's counts go to the owner, in ms (and whenever the owner asks). */
-export const COUNTS_INTERVAL_MS = 1000;
+const COUNTS_INTERVAL_MS = 1000;
 /** The owner's absence is logged at most this often (a busy owner may miss the bound now and then). */
 const ABSENCE_LOG_INTERVAL_MS = 60_000;
 /** How long the first attach waits for this process's Redis connection (with Redis) before it resolves anyway. */
@@ -104,7 +104,7 @@ let connecting: Promise<ProcessWorker> | undefined;
 let start: (options: ProcessWorkerOptions) => Promise<ProcessWorker>;
 
 /** Whether this process runs under PM2 (it sets `pm_id` for every process it starts): its primary is PM2's own. */
-export function underPm2(env: NodeJS.ProcessEnv = process.env): boolean {
+function underPm2(env: NodeJS.ProcessEnv = process.env): boolean {
   return env.pm_id !== undefined && env.pm_id !== '';
 }
 

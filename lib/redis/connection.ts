@@ -71,7 +71,7 @@ function slotMasters(cluster: Cluster): Array<Redis | undefined> {
  * The ioredis options of a standalone connection; exported for tests.
  * Other modes: `clientOptions()` in `topology.ts`.
  */
-export function redisOptions(options: Pick<RedisConnectionOptions, 'commandTimeout' | 'maxReconnectDelay'> = {}): RedisOptions {
+function redisOptions(options: Pick<RedisConnectionOptions, 'commandTimeout' | 'maxReconnectDelay'> = {}): RedisOptions {
   return commonOptions(options);
 }
 

@@ -3,9 +3,9 @@
  * connected, or the command failed), kept to be sent once it is back:
  *
  * - a new session (its sealed value and absolute expiry), so that sessions
- *   made during an outage (a Sentinel or Cluster failover: about 2 s) reach
- *   the other hosts afterwards instead of costing each of them a full
- *   handshake;
+ *   made during an outage (a Sentinel or Cluster failover: seconds,
+ *   docs/redis.md#failover) reach the other hosts afterwards instead of
+ *   costing each of them a full handshake;
  * - the end of a session by a fatal alert (RFC 5246 §7.2.2), so that a
  *   session ended during an outage is deleted from Redis and announced to
  *   the other hosts afterwards, instead of staying resumable there.

@@ -35,9 +35,9 @@ import type { RedisCounterSink } from './session-store.ts';
 import type { RedisClient } from './topology.ts';
 
 /** An announcement older than this (on the reader's clock) is a host that stopped or lost Redis. */
-export const STALE_MS = 15_000;
+const STALE_MS = 15_000;
 /** An announcement older than this is deleted by the host that reads it. */
-export const FORGET_MS = 5 * 60_000;
+const FORGET_MS = 5 * 60_000;
 
 /**
  * Internal, for tests only; not exported from `lib/index.ts`, and nothing in

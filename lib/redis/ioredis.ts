@@ -1,9 +1,9 @@
 /**
  * ioredis, loaded on first use. Most processes never talk to Redis (a
  * deployment on one host): they should not pay for loading it, which is
- * the largest module this package imports (about 75 ms of a process's
- * start measured under load, more than prom-client or pino), and the cache
- * daemon and every worker process start when an app starts.
+ * the largest module this package imports (more of a process's start than
+ * prom-client or pino: docs/redis.md#connections), and the cache daemon and
+ * every worker process start when an app starts.
  *
  * @module
  */

@@ -31,9 +31,10 @@
  */
 import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomFillSync, type KeyObject } from 'node:crypto';
 import { InvalidOptionError } from '../errors.ts';
+import { MIN_SECRET_LENGTH } from '../config/kinds.ts';
 
 /** What a sealed value is for: each gets its own key. */
-export type SealPurpose = 'session' | 'ticket-key' | 'session-ended' | 'fleet-host';
+type SealPurpose = 'session' | 'ticket-key' | 'session-ended' | 'fleet-host';
 const PURPOSES: readonly SealPurpose[] = ['session', 'ticket-key', 'session-ended', 'fleet-host'];
 
 /** The format version, the first byte of every value sealed under one secret. */
@@ -50,8 +51,6 @@ export const SEAL_OVERHEAD = 1 + IV_BYTES + TAG_BYTES;
  * by an earlier version unreadable.
  */
 const SALT = Buffer.from('tls-session-cache/redis/v1');
-/** Shortest secret accepted (the configuration asks the same). */
-export const MIN_SECRET_LENGTH = 32;
 
 /** Options of {@link createSealer}. */
 export interface SealerOptions {

@@ -97,7 +97,7 @@ const EXPIRY_BYTES = 8;
 /** At most one `redis entry refused` line per this many ms. */
 const REFUSAL_LOG_INTERVAL = 60_000;
 /** While writes wait for Redis, how often to try them again, in ms (and at once when the connection is ready). */
-export const RETRY_DEFERRED_MS = 250;
+const RETRY_DEFERRED_MS = 250;
 /** Session IDs ended through this store that are remembered, so that a write of one failing late is not retried. */
 const REMEMBERED_ENDS = 1024;
 
@@ -107,7 +107,7 @@ export function sessionKey(namespace: string, id: Uint8Array): string {
 }
 
 /** A SCAN pattern matching exactly the keys that start with `prefix`. */
-export function prefixPattern(prefix: string): string {
+function prefixPattern(prefix: string): string {
   return `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
 }
 
@@ -299,7 +299,7 @@ export class RedisSessionLevel implements SessionLevel {
     }
     // Written to the socket now, not auto-pipelined: the pipeline would send it in a later turn of the
     // event loop, after the handshake had finished, and a client going straight to another host would
-    // miss it there (measured: 109 of 300 sessions were not yet in Redis when their client finished).
+    // miss it there (how often, measured: docs/redis.md#how-it-works).
     const command = new (ioredis().Command)('set', [sessionKey(this.#namespace, write.id), write.sealed, 'PX', ttl], { keyPrefix: this.#redis.options.keyPrefix });
     this.#redis.sendCommand(command);
     command.promise.then(

@@ -16,15 +16,16 @@
  * Every mode fails fast, as a handshake needs: no command waits for a
  * reconnection (it fails at once, and the handshake goes on as a miss),
  * commands are bounded, reconnection is automatic. What differs is how a
- * failover is followed, measured on loopback with ioredis 6:
+ * failover is followed (ioredis 6; what each choice gains, measured, is in
+ * docs/redis.md#failover, where a run can refresh it):
  *
  * - Sentinel: `failoverDetector` (the client hears the sentinels'
  *   `+switch-master`; without it, it stayed on a demoted or hung master),
- *   reconnection within 100 ms, and within 10 ms of a connection the
- *   detector dropped (a client often reaches the promoted replica just
- *   before the sentinel announces it, and is dropped once more): writes
- *   went to the promoted replica 25 to 85 ms after the sentinel named it,
- *   against 175 to 180 ms with the 100 ms delay each time.
+ *   reconnection within {@link SENTINEL_RECONNECT_MS}, and within
+ *   {@link SENTINEL_FIRST_RETRY_MS} of a connection the detector dropped (a
+ *   client often reaches the promoted replica just before the sentinel
+ *   announces it, and is dropped once more): writes reach the promoted
+ *   replica sooner than with the longer delay each time.
  * - Cluster: no delay before retrying a command on a moved slot, the slot
  *   map refreshed every second and at once when a node goes, and the
  *   masters' connections opened as soon as they are known (ioredis opens a
@@ -42,7 +43,7 @@ import { REDIS_MODES, databaseOf } from '../config/kinds.ts';
 import type { CacheConfig } from '../config/settings.ts';
 
 /** How Redis is reached; see the module's documentation. */
-export type RedisMode = (typeof REDIS_MODES)[number];
+type RedisMode = (typeof REDIS_MODES)[number];
 
 /** A connection to Redis in any mode: commands, `sendCommand`, `duplicate()`, `status` and events are common. */
 export type RedisClient = Redis | Cluster;
@@ -181,9 +182,10 @@ export function createClient(target: RedisTarget | string, tuning: ClientTuning 
  * Sentinel mode: a client that ends without being told to connects again.
  * When the sentinels announce a failover, ioredis's failover detector drops
  * the connection; if the client was just then between two reconnection
- * attempts (the master gone, asking the sentinels again every 100 ms), the
- * attempt in flight fails as "closed" and ioredis ends the client for good
- * (measured: about one connection in three under load, never to come back).
+ * attempts (the master gone, asking the sentinels again every
+ * {@link SENTINEL_RECONNECT_MS}), the attempt in flight fails as "closed"
+ * and ioredis ends the client for good (under load, often enough to matter:
+ * docs/redis.md#failover).
  * `disconnect()` still ends it.
  */
 function keepReconnecting(client: Redis): Redis {

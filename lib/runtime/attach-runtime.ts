@@ -12,8 +12,8 @@ import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { CacheConfig } from '../config/settings.ts';
 import { HOOK_COUNTER_NAMES, TICKET_COUNTER_NAMES, type SharedCounters } from '../operations/counters.ts';
-import { summarize } from '../threads/messages.ts';
 import { InvalidSessionError, SessionIdContextMismatchError, TicketsNotDisabledError } from '../errors.ts';
+import { summarize } from '../describe.ts';
 import { attachSessionCache, sessionCacheOf, type SessionCacheBinding, type SessionStore } from '../tls/session-hooks.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import { attachTicketKeys, ticketKeysOf, type TicketCounters, type TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
@@ -218,7 +218,7 @@ function disableTickets(server: TlsServer): void {
  * `sessionIdContext` property), the base of the one the runtime then
  * derives from the certificate (see `certificate-binding.ts`).
  */
-export function checkSessionIdContext(server: TlsServer, expected: string): void {
+function checkSessionIdContext(server: TlsServer, expected: string): void {
   // This Node no longer keeps the option where it used to (the start-up report says so): nothing to compare.
   if (knownCapability('server_options') === false) return;
   const actual = serverTlsOptions(server).sessionIdContext;
@@ -255,7 +255,7 @@ function attachTickets(
 }
 
 /** Logs, once per server, that its TLS 1.3 tickets are no longer renewed (the reason names no data). */
-export function renewalOffLogger(logger: Logger): (reason: string) => void {
+function renewalOffLogger(logger: Logger): (reason: string) => void {
   return (reason) =>
     logger.warn(
       { reason },

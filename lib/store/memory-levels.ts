@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { LocalSessions } from '../processes/local-sessions.ts';
+import type { LocalSessions } from './local-sessions.ts';
 import { EXPIRED_LENGTH, type SessionTable } from '../table/session-table.ts';
 import type { SessionLevel } from './levelled-store.ts';
 

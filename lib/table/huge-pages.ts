@@ -4,9 +4,9 @@
  * A lookup in a large table waits for two memory accesses, one after the
  * other (its bucket, then its record). With 4 KiB pages each is also a TLB
  * miss, and on a virtual machine a TLB miss is a nested page walk. With
- * 2 MiB pages the whole table fits in the TLB. On the project's 2-core KVM
- * machine, a random read over 256 MiB took about 380 ns with 4 KiB pages and
- * about 230 ns with huge pages.
+ * 2 MiB pages the whole table fits in the TLB, and each access is the
+ * faster for it (how much, measured: docs/how-the-table-works.md#huge-pages
+ * and docs/benchmarks.md#the-table).
  *
  * Node allocates a SharedArrayBuffer with `malloc`, and glibc maps a large
  * one on its own. Under the kernel's usual policy (`madvise`), such a mapping
@@ -23,7 +23,7 @@
 import { readFileSync } from 'node:fs';
 
 /** The kernel's transparent huge page policy. */
-export type HugePagePolicy = 'always' | 'madvise' | 'never' | 'unknown';
+type HugePagePolicy = 'always' | 'madvise' | 'never' | 'unknown';
 
 /** What {@link hugePageSupport} found. */
 export interface HugePageSupport {

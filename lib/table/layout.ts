@@ -32,11 +32,11 @@
 import { randomFillSync } from 'node:crypto';
 import { InvalidTableBufferError } from '../errors.ts';
 
-export const MAGIC = 0x544c5343; // 'TLSC'
+const MAGIC = 0x544c5343; // 'TLSC'
 /** 2: keys hashed with HalfSipHash-1-3 (version 1 used HalfSipHash-2-4). */
-export const LAYOUT_VERSION = 2;
+const LAYOUT_VERSION = 2;
 
-export const HEADER_WORDS = 64;
+const HEADER_WORDS = 64;
 export const STRIPES = 64;
 export const STRIPE_WORDS = 32;
 export const SHARD_WORDS = 16;
@@ -99,9 +99,9 @@ export const C = {
  * session and the record header. Slots are provisioned for records of this
  * size at {@link MAX_LOAD}; larger sessions fill the ring first.
  */
-export const TYPICAL_RECORD_BYTES = RECORD_HEADER_BYTES + 32 + 160;
+const TYPICAL_RECORD_BYTES = RECORD_HEADER_BYTES + 32 + 160;
 /** Share of slots that may be live at once; above it the oldest entries go. */
-export const MAX_LOAD = 0.8;
+const MAX_LOAD = 0.8;
 
 /** The shape of a table, fixed at creation and stored in its header. */
 export interface Geometry {
@@ -124,10 +124,10 @@ export interface Offsets {
   readonly rings: number;
 }
 
-export const align8 = (n: number): number => (n + 7) & ~7;
+const align8 = (n: number): number => (n + 7) & ~7;
 
 /** Largest value length a record header can hold (17 bits). */
-export const MAX_VALUE_BYTES = 2 ** 17 - 1;
+const MAX_VALUE_BYTES = 2 ** 17 - 1;
 /** Clocks must stay below this (42 bits of milliseconds: the year 2109). */
 export const MAX_TIME_MS = 2 ** 42 - 1;
 

@@ -7,6 +7,10 @@
 import type { NodeCapabilities } from '../tls/node-capabilities.ts';
 import type { WorkerSettings } from '../runtime/worker-settings.ts';
 import type { LogFormat } from '../operations/logger.ts';
+import type { ErrorSummary } from '../describe.ts';
+
+// issue 31: lib/cli/main.ts imports summarize from here; to import it from ../describe.ts, then remove this line.
+export { summarize } from '../describe.ts';
 
 /** `workerData` of a server thread. */
 export interface ServerThreadData {
@@ -37,17 +41,6 @@ export type ToServerThread =
   /** The ticket keys changed (rotation, flush): a fallback server sets the new key now. */
   | { type: 'ticket-keys' };
 
-/** A failure that crossed the thread boundary. */
-export interface ErrorSummary {
-  name: string;
-  code: string | undefined;
-  message: string;
-  /** With `{ stack: true }`: where it was thrown, e.g. a line of the application's server module. */
-  stack?: string;
-  /** With `{ stack: true }`: the error's `cause`, summarized the same way (three levels at most). */
-  cause?: ErrorSummary;
-}
-
 /** Thread to primary. */
 export type FromServerThread =
   | {
@@ -65,25 +58,6 @@ export type FromServerThread =
   | { type: 'start-failed'; error: ErrorSummary }
   /** Told to stop, the thread closed its listening socket and drains its connections. */
   | { type: 'draining' };
-
-/**
- * Names an error for a message or a log line, never including its data.
- * With `stack`, also where it was thrown and its cause: for errors of the
- * application's code (a server module that fails, a worker that crashes),
- * whose stack is what a person needs to fix it.
- */
-export function summarize(error: unknown, options: { stack?: boolean } = {}, depth = 0): ErrorSummary {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    const summary: ErrorSummary = { name: error.name, code: typeof code === 'string' ? code : undefined, message: error.message };
-    if (options.stack === true) {
-      if (typeof error.stack === 'string' && error.stack !== '') summary.stack = error.stack;
-      if (error.cause !== undefined && depth < 2) summary.cause = summarize(error.cause, options, depth + 1);
-    }
-    return summary;
-  }
-  return { name: 'Error', code: undefined, message: `a non-error value was thrown (${typeof error})` };
-}
 
 /**
  * Where a failure started, for a person: the stack of the innermost cause

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 
 /** The setting's file. */
-export const TCP_MIGRATE_REQ = '/proc/sys/net/ipv4/tcp_migrate_req';
+const TCP_MIGRATE_REQ = '/proc/sys/net/ipv4/tcp_migrate_req';
 
 /**
  * `'on'` (1), `'off'` (0), `'missing'` (Linux without it: before 5.14), or

@@ -24,7 +24,7 @@
  */
 import type { Logger } from 'pino';
 import { ReloadAbortedError, ReloadFailedError, WorkerStartError } from '../errors.ts';
-import { summarize } from './messages.ts';
+import { summarize } from '../describe.ts';
 import type { Retirement, ThreadHandle } from './thread-handle.ts';
 
 /** Options of `ThreadCluster.reload()`. */

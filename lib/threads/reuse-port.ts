@@ -5,7 +5,8 @@
  * serve one port together (Node 22.12+ and 23.1+, on Linux and some BSDs).
  *
  * No dependencies, so that its built JavaScript runs on runtimes that lack
- * the option, such as Node 20, and says what to do there.
+ * the option, such as a Node older than 22.12 (below `engines`), and says
+ * what to do there.
  *
  * @module
  */

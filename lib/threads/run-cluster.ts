@@ -5,7 +5,8 @@
  * @module
  */
 import { startThreadCluster, type ThreadCluster, type ThreadClusterOptions } from './cluster.ts';
-import { originOf, summarize, type ErrorSummary } from './messages.ts';
+import { originOf } from './messages.ts';
+import { summarize, type ErrorSummary } from '../describe.ts';
 import { WorkerStartError } from '../errors.ts';
 
 /**

@@ -8,7 +8,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { WorkerStartError } from '../errors.ts';
-import { summarize, type ErrorSummary, type FromServerThread, type ServerThreadData, type ToServerThread } from './messages.ts';
+import type { FromServerThread, ServerThreadData, ToServerThread } from './messages.ts';
+import { summarize, type ErrorSummary } from '../describe.ts';
 
 /**
  * The thread entry point: `workers/server-thread.ts` when run from the

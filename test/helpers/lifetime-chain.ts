@@ -6,7 +6,7 @@
  * the timeout, counted from the session's full handshake, and never after:
  * then it makes a full handshake, which starts a new session.
  *
- * OpenSSL keeps a session's time in whole seconds (NOTES §3): its own
+ * OpenSSL keeps a session's time in whole seconds: its own
  * check may end a session up to 1 s before the timeout (a TLS 1.2 ticket,
  * or a TLS 1.3 ticket never renewed). So the interval must keep every visit
  * clear of `[timeout - 1 s, timeout]`, with a margin for scheduling: a 5 s

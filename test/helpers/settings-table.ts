@@ -1,14 +1,15 @@
 /**
- * The settings as the README's Markdown table ({@link settingsTable}).
+ * The settings as docs/configuration.md's Markdown table
+ * ({@link settingsTable}), which test/readme.ts checks the page against.
  *
  * @module
  */
-import { KINDS, rangeOf } from './kinds.ts';
-import { SETTINGS } from './settings.ts';
+import { KINDS, rangeOf } from '../../lib/config/kinds.ts';
+import { SETTINGS } from '../../lib/config/settings.ts';
 
 /**
  * The Markdown table of every setting (`| Variable | Option | Default |
- * Meaning |`), one row per entry of {@link SETTINGS}, for the README. Lines
+ * Meaning |`), one row per entry of {@link SETTINGS}, for docs/configuration.md. Lines
  * end in `\n`; the last has none.
  */
 export function settingsTable(): string {
