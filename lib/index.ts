@@ -48,7 +48,8 @@ export { TicketKeyRing } from './tickets/key-ring.ts';
 export type { TicketKeyRingOptions, OpenTicketKeyRingOptions, TicketKeyRingStats, TickResult } from './tickets/key-ring.ts';
 export type { TicketKeyRingState, TicketKeyState } from './tickets/ring-state.ts';
 export { attachTicketKeys } from './tickets/attach-ticket-keys.ts';
-export type { AttachTicketKeysOptions, TicketCounters, TicketKeyBinding, TicketKeyMode } from './tickets/attach-ticket-keys.ts';
+export type { AttachTicketKeysOptions, TicketKeyBinding, TicketKeyMode } from './tickets/attach-ticket-keys.ts';
+export type { TicketCounters } from './tickets/ticket-counters.ts';
 export { fromNginxKey, toNginxKey, readNginxKeyFiles } from './tickets/nginx-keys.ts';
 export { bindSessionsToCertificate, certificateSessionIdContext } from './runtime/certificate-binding.ts';
 export type { BindOptions, CertificateBinding } from './runtime/certificate-binding.ts';
@@ -60,7 +61,7 @@ export { SharedCounters } from './operations/counters.ts';
 export type { CounterName, CounterValues } from './operations/counters.ts';
 export { createMetrics } from './operations/metrics.ts';
 export type { CacheMetrics, MetricsSources } from './operations/metrics.ts';
-export type { Capability, CapabilityCheck, NodeCapabilities } from './tls/node-capabilities.ts';
+export type { Capability, CapabilityCheck, NodeCapabilities } from './tls/known-capabilities.ts';
 
 // Errors: every one a `TlsCacheError` with a stable `code` (`errors.InvalidOptionError`, ...).
 export * as errors from './errors.ts';

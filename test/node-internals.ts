@@ -19,7 +19,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import t, { type Test } from 'tap';
-import { CAPABILITIES, probeNodeCapabilities, reportNodeCapabilities, type Capability } from '../lib/tls/node-capabilities.ts';
+import { probeNodeCapabilities } from '../lib/tls/node-capabilities.ts';
+import { CAPABILITIES, reportNodeCapabilities, type Capability } from '../lib/tls/known-capabilities.ts';
 import { freePort, run, waitForLog, type Running } from './fixtures/process.ts';
 import { selfSignedCertificate } from '../lib/tickets/self-signed.ts';
 

@@ -23,7 +23,7 @@ import { redisTargetOf, type RedisClient } from '../lib/redis/topology.ts';
 import { attachRuntime, runtimeServerOptions, type RuntimeBinding } from '../lib/runtime/attach-runtime.ts';
 import type { ServerContext } from '../lib/runtime/server-context.ts';
 import { sniInUse } from '../lib/tls/node-internals.ts';
-import { adoptNodeCapabilities } from '../lib/tls/node-capabilities.ts';
+import { adoptNodeCapabilities } from '../lib/tls/known-capabilities.ts';
 import { attachOnce, setThreadRuntime } from '../lib/runtime/thread-runtime.ts';
 import { SessionTable } from '../lib/table/session-table.ts';
 import { ServerModuleError } from '../lib/errors.ts';

@@ -14,7 +14,7 @@
 import { threadId } from 'node:worker_threads';
 import { InvalidCounterBufferError } from '../errors.ts';
 import type { SessionHookCounters } from '../tls/session-hooks.ts';
-import type { TicketCounters } from '../tickets/attach-ticket-keys.ts';
+import type { TicketCounters } from '../tickets/ticket-counters.ts';
 import { describe } from '../describe.ts';
 
 /** Every counter of the block, in layout order. Never rename or reorder: it is the layout. */

@@ -16,7 +16,7 @@ import type { SharedCounters } from './counters.ts';
 import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import { MISSES } from '../tls/resumption-misses.ts';
-import { CAPABILITIES, knownNodeCapabilities, type NodeCapabilities } from '../tls/node-capabilities.ts';
+import { CAPABILITIES, knownNodeCapabilities, type NodeCapabilities } from '../tls/known-capabilities.ts';
 
 /** Where {@link createMetrics} reads its values. */
 export interface MetricsSources {

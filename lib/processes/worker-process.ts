@@ -32,7 +32,8 @@
  *
  * @module
  */
-import { knownNodeCapabilities, NAMES_LATE_WARNING, probeNodeCapabilities, reportNodeCapabilities, sessionNamesLate } from '../tls/node-capabilities.ts';
+import { probeNodeCapabilities } from '../tls/node-capabilities.ts';
+import { knownNodeCapabilities, NAMES_LATE_WARNING, reportNodeCapabilities, sessionNamesLate } from '../tls/known-capabilities.ts';
 import cluster from 'node:cluster';
 import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';

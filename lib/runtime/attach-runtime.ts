@@ -16,10 +16,11 @@ import { InvalidSessionError, SessionIdContextMismatchError, TicketsNotDisabledE
 import { summarize } from '../describe.ts';
 import { attachSessionCache, sessionCacheOf, type SessionCacheBinding, type SessionStore } from '../tls/session-hooks.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
-import { attachTicketKeys, ticketKeysOf, type TicketCounters, type TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
+import { attachTicketKeys, ticketKeysOf, type TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
+import { type TicketCounters } from '../tickets/ticket-counters.ts';
 import { bindSessionsToCertificate, certificateFingerprint, type CertificateBinding } from './certificate-binding.ts';
 import { addContextOptions, certificateOf, connectionOf, followClientHellos, serverTlsOptions, sniContextOf, sniInUse } from '../tls/node-internals.ts';
-import { knownCapability } from '../tls/node-capabilities.ts';
+import { knownCapability } from '../tls/known-capabilities.ts';
 import { missLogger, settleMiss, TICKET_NAME_MISS } from '../tls/resumption-misses.ts';
 import { onResumptionRefusedLate } from '../tls/session-names.ts';
 

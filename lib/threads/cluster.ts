@@ -27,7 +27,8 @@ import { runThreadCluster } from 'tls-resumption';
  * @module
  */
 import { EventEmitter } from 'node:events';
-import { knownNodeCapabilities, NAMES_LATE_WARNING, probeNodeCapabilities, reportNodeCapabilities, sessionNamesLate } from '../tls/node-capabilities.ts';
+import { probeNodeCapabilities } from '../tls/node-capabilities.ts';
+import { knownNodeCapabilities, NAMES_LATE_WARNING, reportNodeCapabilities, sessionNamesLate } from '../tls/known-capabilities.ts';
 import type { Logger } from 'pino';
 import type { ServerThreadData } from './messages.ts';
 import { workerSettings } from '../runtime/worker-settings.ts';
@@ -50,7 +51,7 @@ import { createLogger, resolveLogFormat } from '../operations/logger.ts';
 import { describe, summarize, type ErrorSummary } from '../describe.ts';
 import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
-import type { TicketCounters } from '../tickets/attach-ticket-keys.ts';
+import type { TicketCounters } from '../tickets/ticket-counters.ts';
 import { renewalState } from '../tickets/ticket-links.ts';
 
 export type { FlushResult } from '../runtime/cache-primary.ts';

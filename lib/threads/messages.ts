@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { NodeCapabilities } from '../tls/node-capabilities.ts';
+import type { NodeCapabilities } from '../tls/known-capabilities.ts';
 import type { WorkerSettings } from '../runtime/worker-settings.ts';
 import type { LogFormat } from '../operations/logger.ts';
 import type { ErrorSummary } from '../describe.ts';

@@ -40,9 +40,10 @@
 import { Server as TlsServer } from 'node:tls';
 import { InvalidOptionError } from '../errors.ts';
 import { TicketKeyRing } from './key-ring.ts';
+import { emptyTicketCounters, type TicketCounters } from './ticket-counters.ts';
 import { ticketCallback } from './ticket-callback.ts';
 import { hasTicketKeyCallback, installTicketKeyCallback, serverTlsOptions } from '../tls/node-internals.ts';
-import { knownCapability } from '../tls/node-capabilities.ts';
+import { knownCapability } from '../tls/known-capabilities.ts';
 import { bindSessionNames, bindsSessionNames } from '../tls/session-names.ts';
 import { linkServer, onRenewalState, renewalState, setRenewalState } from './ticket-links.ts';
 import { checkTlsServer } from '../tls/check-server.ts';
@@ -51,25 +52,6 @@ import { describe } from '../describe.ts';
 /** How a server uses the ring. */
 export type TicketKeyMode = 'callback' | 'fallback';
 
-/** What a server's ticket keys did, counted in its thread. */
-export interface TicketCounters {
-  /** Tickets encrypted (callback mode). */
-  issued: number;
-  /** Tickets whose key was found: OpenSSL then checks the ticket itself. */
-  decrypted: number;
-  /** Tickets under no key the ring holds (unknown, erased, forged): full handshake. */
-  unknownKey: number;
-  /** Times the key could not be read or the callback failed (the handshake went on). */
-  failures: number;
-  /** Times the current key was set again (fallback mode). */
-  keyUpdates: number;
-  /** TLS 1.3 resumptions answered "renew": each got one fresh ticket carrying its session's birth. */
-  renewed: number;
-  /** Tickets refused because their session's lifetime had passed (`birth + timeout`): full handshake. */
-  expired: number;
-  /** Times this server stopped renewing: the renewal self-test or a check on live handshakes failed in its thread. */
-  renewalOff: number;
-}
 
 /** Options of {@link attachTicketKeys}. */
 export interface AttachTicketKeysOptions {
@@ -147,7 +129,7 @@ const bindings = new WeakMap<TlsServer, TicketKeyBinding>();
  * Whether `auto` uses the internal callback on `server`: this Node has it,
  * and the start-up check did not find it without effect.
  */
-export function usesTicketKeyCallback(server: TlsServer): boolean {
+function usesTicketKeyCallback(server: TlsServer): boolean {
   return hasTicketKeyCallback(server) && knownCapability('ticket_key_callback') !== false;
 }
 
@@ -195,10 +177,6 @@ export function ticketKeysOf(server: TlsServer): TicketKeyBinding | undefined {
   return bindings.get(server);
 }
 
-/** Counters all at zero. */
-export function emptyTicketCounters(): TicketCounters {
-  return { issued: 0, decrypted: 0, unknownKey: 0, failures: 0, keyUpdates: 0, renewed: 0, expired: 0, renewalOff: 0 };
-}
 
 interface CallbackOptions {
   lifetimeMs: number | undefined;

@@ -30,10 +30,10 @@ import { selfSignedCertificate } from './self-signed.ts';
 import { ticketCallback } from './ticket-callback.ts';
 import { installTicketKeyCallback } from '../tls/node-internals.ts';
 import { linkServer, renewalState, setRenewalState } from './ticket-links.ts';
-import type { TicketCounters } from './attach-ticket-keys.ts';
+import { emptyTicketCounters, type TicketCounters } from './ticket-counters.ts';
 
 /** Longest the self-test may take before renewal is turned off. */
-export const SELF_TEST_TIMEOUT_MS = 5000;
+const SELF_TEST_TIMEOUT_MS = 5000;
 const LIFETIME_S = 60;
 
 let running: Promise<void> | undefined;
@@ -57,7 +57,7 @@ async function selfTest(): Promise<string | undefined> {
   let ahead = 0;
   const clock = (): number => Date.now() + ahead;
   const ring = TicketKeyRing.create({ timeout: LIFETIME_S });
-  const counters: TicketCounters = { issued: 0, decrypted: 0, unknownKey: 0, failures: 0, keyUpdates: 0, renewed: 0, expired: 0, renewalOff: 0 };
+  const counters: TicketCounters = emptyTicketCounters();
   const births: number[] = [];
   // Each connection is answered by visitInMemory(): a byte after the handshake's tickets.
   const server = createServer({ cert, key, sessionTimeout: LIFETIME_S, minVersion: 'TLSv1.3' });

@@ -48,7 +48,7 @@ import type { TicketKey } from './ticket-key.ts';
 /** Marks an IV of the first layout ("T1"), which sealed no binding. */
 export const BIRTH_MAGIC = 0x5431;
 /** Marks an IV of the current layout ("U"), which seals a binding. */
-export const BINDING_MAGIC = 0x55;
+const BINDING_MAGIC = 0x55;
 /**
  * A birth further ahead of this clock than this is not trusted (read as
  * unknown): hosts' clocks differ by less; a value beyond is not a birth.
@@ -59,7 +59,7 @@ const MAX_BIRTH = 2 ** 48 - 1;
 /** Keeps the project's first name: changing it would refuse every ticket issued by an earlier version. */
 const LABEL = 'tls-session-cache ticket birth v1';
 /** Random bytes drawn from the CSPRNG at once: {@link RANDOM_BYTES} per ticket. */
-export const RANDOM_POOL_BYTES = 1000;
+const RANDOM_POOL_BYTES = 1000;
 /** Random bytes in each IV's block: with the millisecond birth and the binding, no two tickets of a key share an IV. */
 const RANDOM_BYTES = 5;
 /** Births kept by IV (a power of 2): 32 KiB per ring attached to a server. */

@@ -27,7 +27,7 @@ import { emptyKey, wipeKey } from './ticket-key.ts';
 import { TicketBirths } from './ticket-birth.ts';
 import { birthOfNextTicket, lastTicketSubject, linkOfferedBirth } from './ticket-links.ts';
 import { bindingOfNextTicket, checkTicketName, NO_TICKET } from '../tls/session-names.ts';
-import type { TicketCounters } from './attach-ticket-keys.ts';
+import type { TicketCounters } from './ticket-counters.ts';
 import { issueNoTicket, refuseTicket, type TicketKeyCallback } from '../tls/node-internals.ts';
 import { noteTicket, TICKET_ACCEPTED, TICKET_EXPIRED, TICKET_FAILED, TICKET_NAME_MISMATCH, TICKET_UNKNOWN_KEY } from '../tls/resumption-misses.ts';
 

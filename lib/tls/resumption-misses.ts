@@ -48,7 +48,7 @@ import { clientHelloConnection, connectionOf, type Connection } from './node-int
 import type { Logger } from 'pino';
 
 /** How a session was offered: label `method` of `resumption_misses_total`. */
-export type MissMethod = 'session_id' | 'ticket';
+type MissMethod = 'session_id' | 'ticket';
 
 /**
  * Why a session-ID lookup found no session, as a store says it

@@ -43,9 +43,9 @@ interface Element {
 
 /** The element starting at `at`, or `undefined` when it does not fit before `end`. */
 /** The first byte of a session record (see the module's documentation). */
-export const RECORD_VERSION = 0x01;
+const RECORD_VERSION = 0x01;
 /** Bytes before the DER in a record. */
-export const RECORD_HEADER_BYTES = 17;
+const RECORD_HEADER_BYTES = 17;
 
 /** A record of `der` bound by `binding` (16 bytes). */
 export function sessionRecord(binding: Uint8Array, der: Uint8Array): Buffer {

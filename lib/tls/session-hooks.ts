@@ -10,7 +10,7 @@ import { InvalidOptionError, SessionHooksInUseError, SessionTimeoutMismatchError
 import { endSessionsOnFatalAlert } from './fatal-alerts.ts';
 import { checkTlsServer } from './check-server.ts';
 import { currentConnection, serverTlsOptions } from './node-internals.ts';
-import { knownCapability } from './node-capabilities.ts';
+import { knownCapability } from './known-capabilities.ts';
 import { describe } from '../describe.ts';
 import { EXPIRED_LENGTH, SessionTable } from '../table/session-table.ts';
 import { addTicketListeners, checkTicketSession, isLinking, markLinking, removeTicketListeners, resumeScope } from '../tickets/ticket-links.ts';

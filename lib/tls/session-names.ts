@@ -48,7 +48,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { knownCapability } from './node-capabilities.ts';
+import { knownCapability } from './known-capabilities.ts';
 import type { Server as TlsServer } from 'node:tls';
 import {
   answerServerNameWith,
@@ -80,7 +80,7 @@ import {
 } from './node-internals.ts';
 
 /** Bytes of a binding. */
-export const BINDING_BYTES = 16;
+const BINDING_BYTES = 16;
 
 /** The most names a server remembers the secure context of (a client can ask for any name). */
 const MAX_NAMES = 4096;
@@ -320,7 +320,7 @@ function computeMadeBinding(connection: Connection): Buffer | undefined {
 
 
 /** The first 4 bytes of a binding, as sealed in a ticket (0 is never one: it means none). */
-export function ticketBinding(binding: Buffer): number {
+function ticketBinding(binding: Buffer): number {
   return binding.readUInt32BE(0) || 1;
 }
 
@@ -378,11 +378,6 @@ function checkSealed(connection: Connection): void {
   sealedForHandshake = undefined;
   const made = madeBinding(connection);
   if (made === undefined || ticketBinding(made) !== sealed) brokenTracking = true;
-}
-
-/** Whether a sealed TLS 1.2 ticket ever turned out not to be its handshake's (tickets are then sealed with no binding). */
-export function ticketTrackingBroken(): boolean {
-  return brokenTracking;
 }
 
 /** What {@link checkTicketName} found. */

@@ -13,7 +13,7 @@ import { freePort } from '../../lib/threads/free-port.ts';
 import { reconnect, visitTls, type Visit } from '../fixtures/clients.ts';
 import { startTestCluster } from '../fixtures/start.ts';
 import { secretsOf } from '../helpers/session-der.ts';
-import { CAPABILITIES } from '../../lib/tls/node-capabilities.ts';
+import { CAPABILITIES } from '../../lib/tls/known-capabilities.ts';
 
 interface Answer {
   status: number;
