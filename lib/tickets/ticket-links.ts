@@ -8,8 +8,10 @@
  * - **Decrypt.** A TLS 1.3 ClientHello reaches the `resumeSession` listener
  *   (with its random legacy session ID), whose scope is the connection's
  *   TLSWrap; OpenSSL decrypts the offered ticket synchronously inside the
- *   listener's `done()` call. {@link resumeScope} notes the TLSWrap around
- *   that call, and {@link linkOfferedBirth} ties the ticket's birth to it.
+ *   listener's `done()` call, which Node makes through the method
+ *   `node-internals.ts` follows (or, where it cannot, inside the library's
+ *   listener: `tls/session-listeners.ts`), and {@link linkOfferedBirth}
+ *   ties the ticket's birth to `clientHelloConnection()`.
  * - **Encrypt.** A TLS 1.3 handshake emits `'secureConnection'` first, then
  *   OpenSSL encrypts its tickets (2 after a full handshake, 1 after a
  *   resumption answered "renew", none otherwise), each followed by a
@@ -34,9 +36,10 @@
  *   so at most one such ticket per thread outlives its session's bound, by
  *   at most one lifetime.
  *
- * What cannot be linked (a TLS 1.2 ticket, which skips `resumeSession`; a
- * ClientHello with an empty legacy session ID; the second ClientHello after
- * a HelloRetryRequest) is accepted without renewal.
+ * What cannot be linked (a TLS 1.2 ticket; the second ClientHello after a
+ * HelloRetryRequest, read outside the hand-over) is accepted without
+ * renewal. The connection being read is `node-internals.ts`'s one answer,
+ * `clientHelloConnection()`.
  *
  * State is per thread (JavaScript runs one callback at a time); every server
  * of the thread shares it.
@@ -44,15 +47,13 @@
  * @module
  */
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
-import { isTls13Session } from '../tls/session-der.ts';
-import { connectionOf, connectionProtocol, currentConnection, followHandshakes, serverOf, sessionReused } from '../tls/node-internals.ts';
+import { useTicketLinks } from '../tls/session-listeners.ts';
+import { clientHelloConnection, connectionOf, connectionProtocol, currentConnection, followHandshakes, serverOf, sessionReused } from '../tls/node-internals.ts';
 
 /** Whether renewal is on in this thread: `pending` until the self-test settles. */
 export type RenewalState = 'pending' | 'on' | 'off';
 
 type Wrap = object;
-type Done = (error: Error | null, session: Buffer | null) => void;
-type NewSessionDone = () => void;
 
 interface Window {
   wrap: Wrap;
@@ -60,8 +61,6 @@ interface Window {
   left: number;
 }
 
-/** The TLSWrap whose ClientHello OpenSSL reads right now (inside a `resumeSession` answer). */
-let answering: Wrap | undefined;
 /** The birth of the ticket each connection offered and was answered "renew". */
 const offered = new WeakMap<Wrap, number>();
 /** The tickets OpenSSL encrypts next belong to this connection. */
@@ -72,10 +71,6 @@ let issuedBirth = 0;
 let state: RenewalState = 'pending';
 let offReason: string | undefined;
 const stateListeners = new Set<(state: RenewalState, reason: string | undefined) => void>();
-/** Servers whose tickets come from a renewing binding: their TLS 1.3 `'newSession'`s are checked. */
-const renewing = new WeakSet<TlsServer>();
-/** Listeners of this library that answer `resumeSession` through {@link resumeScope} or check `'newSession'`. */
-const linking = new WeakSet<(...args: never[]) => unknown>();
 
 /** Renewal in this thread: `pending` (self-test running), `on`, or `off` (and why). */
 export function renewalState(): { state: RenewalState; reason: string | undefined } {
@@ -99,35 +94,18 @@ export function setRenewalState(next: 'on' | 'off', reason?: string): void {
 }
 
 /**
- * In a `resumeSession` listener, first: returns a function that runs the
- * listener's later call of `done()` (now or after a lookup) with this
- * connection noted as the one OpenSSL reads, so a ticket it decrypts
- * inside that call is linked to the connection.
+ * Runs `answer` (an answer to Node, inside which OpenSSL reads one
+ * connection's ClientHello) with no window open: whatever OpenSSL encrypts
+ * inside it belongs to that connection alone, never to another's window.
  */
-export function resumeScope(): (answer: () => void) => void {
-  const wrap = currentConnection();
-  return (answer) => {
-    // Whatever OpenSSL does inside answer() belongs to this connection alone.
-    const saved = window;
-    window = undefined;
-    answering = wrap;
-    try {
-      answer();
-    } finally {
-      answering = undefined;
-      window = saved;
-    }
-  };
-}
-
-/** Marks a listener as one of this library's (the session cache's), see {@link linkServer}. */
-export function markLinking(listener: (...args: never[]) => unknown): void {
-  linking.add(listener);
-}
-
-/** Whether `listener` is one of this library's resumeSession / newSession listeners. */
-export function isLinking(listener: unknown): boolean {
-  return typeof listener === 'function' && linking.has(listener as (...args: never[]) => unknown);
+function windowClosedAround(answer: () => void): void {
+  const saved = window;
+  window = undefined;
+  try {
+    answer();
+  } finally {
+    window = saved;
+  }
 }
 
 /**
@@ -138,8 +116,11 @@ export function isLinking(listener: unknown): boolean {
  * while the thread's state is still `pending`.
  */
 export function linkOfferedBirth(birth: number, selfTest = false): boolean {
-  if (answering === undefined || !(state === 'on' || (selfTest && state === 'pending'))) return false;
-  offered.set(answering, birth);
+  const reading = clientHelloConnection();
+  if (reading === undefined || !(state === 'on' || (selfTest && state === 'pending'))) return false;
+  // Only a TLS 1.3 ticket is renewed: a TLS 1.2 one renewed would be encrypted during its handshake, in no window.
+  if (connectionProtocol(reading) !== 'TLSv1.3') return false;
+  offered.set(reading, birth);
   return true;
 }
 
@@ -233,25 +214,26 @@ function followHandshakeEnds(): boolean {
 }
 
 /**
- * In a `'newSession'` listener of `server`, for a TLS 1.3 session (one per
- * ticket): on a renewing server the ticket just encrypted must belong to
- * this connection; otherwise renewal turns off in this thread.
+ * In the `'newSession'` listener of a linked server, for a TLS 1.3 session
+ * (one per ticket): the ticket just encrypted must belong to this
+ * connection; otherwise renewal turns off in this thread.
  */
-export function checkTicketSession(server: TlsServer): void {
+function checkTicketSession(): void {
   const ticketOf = issued;
   issued = undefined;
-  if (state === 'off' || !renewing.has(server)) return;
+  if (state === 'off') return;
   if (ticketOf !== currentConnection()) anomaly('a ticket was encrypted outside its own connection’s window');
 }
 
 /**
- * Makes `server` link its tickets: a prepended `'secureConnection'`
- * listener (windows), and, unless the session cache's linking listeners are
- * there, `resumeSession` and `newSession` listeners of its own (the first
- * answers "no session" inside {@link resumeScope}; the second checks and
- * calls `done()` when no other listener will). With a `resumeSession`
- * listener of the application's, offered tickets cannot be linked: they
- * are accepted without renewal. Returns the function that undoes it.
+ * Makes `server` link its tickets: windows opened at each handshake's end
+ * (or, where those cannot be followed, by a prepended `'secureConnection'`
+ * listener), and the library's listeners (`tls/session-listeners.ts`)
+ * answering each lookup with no window open and checking each TLS 1.3
+ * ticket against its connection. With a `resumeSession` listener of the
+ * application's, the lookup is its to answer; the ticket is still linked
+ * through Node's hand-over of the ClientHello. Returns the function that
+ * undoes it.
  */
 export function linkServer(server: TlsServer, clock: () => number): () => void {
   // Where handshake ends cannot be followed, 'secureConnection' (which Node does not emit for a client it refuses).
@@ -262,49 +244,12 @@ export function linkServer(server: TlsServer, clock: () => number): () => void {
   clocks.set(server, clock);
   const ends = followHandshakeEnds();
   if (!ends) server.prependListener('secureConnection', onSecure);
-  renewing.add(server);
-  addTicketListeners(server);
+  useTicketLinks(server, { around: windowClosedAround, issued: checkTicketSession });
   return () => {
     clocks.delete(server);
     if (!ends) server.off('secureConnection', onSecure);
-    renewing.delete(server);
-    removeTicketListeners(server);
+    useTicketLinks(server, undefined);
   };
-}
-
-const ticketListeners = new WeakMap<TlsServer, { onResume?: (id: Buffer, done: Done) => void; onNew?: (id: Buffer, session: Buffer, done: NewSessionDone) => void }>();
-
-/** Adds this module's own resume and newSession listeners where no linking listener is (again after a session cache detached). */
-export function addTicketListeners(server: TlsServer): void {
-  if (!renewing.has(server)) return;
-  const own = ticketListeners.get(server) ?? {};
-  if (own.onResume === undefined && server.listenerCount('resumeSession') === 0) {
-    own.onResume = (_id, done) => {
-      // An application's own listener answers instead: two answers would make Node destroy the connection.
-      if (server.listenerCount('resumeSession') > 1) return;
-      resumeScope()(() => done(null, null));
-    };
-    linking.add(own.onResume);
-    server.on('resumeSession', own.onResume);
-  }
-  if (own.onNew === undefined && !server.listeners('newSession').some(isLinking)) {
-    own.onNew = (_id, session, done) => {
-      if (isTls13Session(session)) checkTicketSession(server);
-      if (server.listenerCount('newSession') === 1) done();
-    };
-    linking.add(own.onNew);
-    server.on('newSession', own.onNew);
-  }
-  ticketListeners.set(server, own);
-}
-
-/** Removes this module's own resume and newSession listeners (the session cache's take over, or the binding detaches). */
-export function removeTicketListeners(server: TlsServer): void {
-  const own = ticketListeners.get(server);
-  if (own === undefined) return;
-  if (own.onResume !== undefined) server.off('resumeSession', own.onResume);
-  if (own.onNew !== undefined) server.off('newSession', own.onNew);
-  ticketListeners.delete(server);
 }
 
 function anomaly(reason: string): void {

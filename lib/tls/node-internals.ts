@@ -245,9 +245,31 @@ export function followedClientHelloMethod(): string | undefined {
   return followedMethod;
 }
 
-/** Inside the ClientHello's hand-over to OpenSSL (see {@link followClientHellos}): the connection; else `undefined`. */
+/**
+ * The connection whose ClientHello OpenSSL reads now: inside the hand-over
+ * {@link followClientHellos} wraps, or inside {@link readingClientHelloOf}
+ * (where the hand-over cannot be wrapped); else `undefined`. The one
+ * answer the ticket key callback, the miss reasons, the names and renewal
+ * all use.
+ */
 export function clientHelloConnection(): Connection | undefined {
   return reading;
+}
+
+/**
+ * Runs `read` (a `resumeSession` listener's answer to Node, inside which
+ * OpenSSL reads the ClientHello and decrypts its ticket) with `connection`
+ * as {@link clientHelloConnection}: the same note the wrapped hand-over
+ * makes, kept where this Node does not let it be wrapped.
+ */
+export function readingClientHelloOf(connection: Connection, read: () => void): void {
+  const outer = reading;
+  reading = connection;
+  try {
+    read();
+  } finally {
+    reading = outer;
+  }
 }
 
 /** A server socket's connection handle (its `TLSWrap`), or `undefined` once closed. */

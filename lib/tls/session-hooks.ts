@@ -9,11 +9,11 @@ import { Server as TlsServer } from 'node:tls';
 import { InvalidOptionError, SessionHooksInUseError, SessionTimeoutMismatchError } from '../errors.ts';
 import { endSessionsOnFatalAlert } from './fatal-alerts.ts';
 import { checkTlsServer } from './check-server.ts';
-import { currentConnection, serverTlsOptions } from './node-internals.ts';
+import { serverTlsOptions } from './node-internals.ts';
 import { knownCapability } from './known-capabilities.ts';
 import { describe } from '../describe.ts';
 import { EXPIRED_LENGTH, SessionTable } from '../table/session-table.ts';
-import { addTicketListeners, checkTicketSession, isLinking, markLinking, removeTicketListeners, resumeScope } from '../tickets/ticket-links.ts';
+import { hasOwnResumeListener, useSessionCache } from './session-listeners.ts';
 import { noteLookup, type LookupMiss, type LookupOutcome } from './resumption-misses.ts';
 import { askedBinding, bindSessionNames, bindsSessionNames, madeBinding } from './session-names.ts';
 import { isTls13Session, recordBinding, recordSession, sessionRecord } from './session-der.ts';
@@ -151,9 +151,9 @@ export function sessionCacheServerOptions(store: SessionStore): SessionCacheServ
  * received, is removed with `store.delete()` (RFC 5246 §7.2.2; see
  * `fatal-alerts.ts`); a clean close or a dropped connection keeps it.
  *
- * The lookup's answer runs in `ticket-links.ts`'s resume scope, and TLS 1.3
- * `newSession` events are checked there: that is how a server sharing a
- * ticket key ring renews TLS 1.3 tickets (see `attachTicketKeys`).
+ * The hooks are the library's one pair of listeners (`session-listeners.ts`),
+ * which the ticket links share: that is how a server sharing a ticket key
+ * ring renews TLS 1.3 tickets (see `attachTicketKeys`).
  *
  * One lifetime: the TLS layer stamps each session with the server's
  * `sessionTimeout` and refuses to resume it after that, while the store drops
@@ -186,7 +186,7 @@ export function attachSessionCache(
   if (bindings.has(server)) {
     throw new SessionHooksInUseError('This server already has a session cache attached; detach it first');
   }
-  if (server.listeners('resumeSession').some((listener) => !isLinking(listener))) {
+  if (hasOwnResumeListener(server)) {
     throw new SessionHooksInUseError(
       'This server already has a resumeSession listener; a second one would answer the same lookup twice, and Node destroys such connections',
     );
@@ -201,29 +201,24 @@ export function attachSessionCache(
     if (kept) counters.stored++;
     else counters.refused++;
   };
-  const onNewSession = (id: Buffer, session: Buffer, done: () => void): void => {
+  const keep = (id: Buffer, session: Buffer, connection: object, done: () => void): void => {
     try {
-      if (isTls13Session(session)) {
-        counters.skippedTls13++;
-        checkTicketSession(server);
-      } else {
-        // Bound to its name and authentication (session-names.ts), unless this server's sessions cannot be.
-        const made = names ? madeBinding(currentConnection()) : undefined;
-        if (names && made === undefined) {
-          counters.refused++;
-          done();
-          return;
-        }
-        const kept = store.set(id, made === undefined ? session : sessionRecord(made, session));
-        if (kept instanceof Promise) {
-          kept.then(stored, (error: unknown) => {
-            counters.refused++;
-            report(onError, error, 'newSession');
-          }).finally(done);
-          return;
-        }
-        stored(kept);
+      // Bound to its name and authentication (session-names.ts), unless this server's sessions cannot be.
+      const made = names ? madeBinding(connection) : undefined;
+      if (names && made === undefined) {
+        counters.refused++;
+        done();
+        return;
       }
+      const kept = store.set(id, made === undefined ? session : sessionRecord(made, session));
+      if (kept instanceof Promise) {
+        kept.then(stored, (error: unknown) => {
+          counters.refused++;
+          report(onError, error, 'newSession');
+        }).finally(done);
+        return;
+      }
+      stored(kept);
     } catch (error) {
       counters.refused++;
       report(onError, error, 'newSession');
@@ -242,11 +237,7 @@ export function attachSessionCache(
     return length >= 0 ? target.subarray(0, length) : length === EXPIRED_LENGTH ? 'expired' : 'not_found';
   };
 
-  const onResumeSession = (id: Buffer, done: (error: Error | null, session: Buffer | null) => void): void => {
-    // A TLS 1.3 ticket offered with this ClientHello is decrypted inside done(): tie it to this connection.
-    const scope = resumeScope();
-    // The connection's handle: what the lookup found is noted on it (resumption-misses.ts).
-    const wrap = currentConnection();
+  const resume = (id: Buffer, wrap: object, done: (session: Buffer | null) => void): void => {
     const answer = (found: Lookup | undefined): void => {
       let session = found instanceof Uint8Array ? found : undefined;
       let miss: LookupOutcome = typeof found === 'string' ? found : 'not_found';
@@ -256,8 +247,9 @@ export function attachSessionCache(
       }
       if (session === undefined) counters.missed++;
       else counters.resumed++;
+      // What the lookup found is noted on the connection (resumption-misses.ts).
       noteLookup(wrap, session !== undefined ? undefined : miss);
-      scope(() => done(null, session === undefined ? null : toBuffer(recordSession(session))));
+      done(session === undefined ? null : toBuffer(recordSession(session)));
     };
     let found: ReturnType<typeof lookUp>;
     try {
@@ -287,22 +279,16 @@ export function attachSessionCache(
   };
   const stopWatching = typeof store.delete === 'function' ? endSessionsOnFatalAlert(server, endSession) : () => {};
 
-  // These listeners link tickets as the ticket key ring's own would: they replace them.
-  removeTicketListeners(server);
-  markLinking(onNewSession);
-  markLinking(onResumeSession);
-  server.on('newSession', onNewSession);
-  server.on('resumeSession', onResumeSession);
+  // The library's one pair of listeners (session-listeners.ts) answers from this store now.
+  useSessionCache(server, { resume, store: keep, skipped: () => void counters.skippedTls13++ });
   const binding: SessionCacheBinding = {
     store,
     counters,
     detach() {
       if (bindings.get(server) !== binding) return;
-      server.off('newSession', onNewSession);
-      server.off('resumeSession', onResumeSession);
+      useSessionCache(server, undefined);
       stopWatching();
       bindings.delete(server);
-      addTicketListeners(server);
     },
   };
   bindings.set(server, binding);
