@@ -254,6 +254,17 @@ export class UsageError extends TlsCacheError {
 }
 
 /**
+ * `tls-resumption status` found no owner of the cache answering for this
+ * user: no daemon at the deployment's socket, no `node:cluster` primary or
+ * thread runtime in its directory (exit status 3).
+ */
+export class NotRunningError extends TlsCacheError {
+  constructor(message: string) {
+    super('ERR_TLS_CACHE_NOT_RUNNING', message);
+  }
+}
+
+/**
  * The owner's Unix socket cannot be used safely or at all: its directory
  * is not private to this user (another user could connect, or plant a
  * socket of their own), its path is too long, or it cannot be listened on.

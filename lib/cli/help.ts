@@ -16,6 +16,7 @@ export function helpText(): string {
   const lines = [
     'Usage: tls-resumption [options] <server-module>',
     '       tls-resumption daemon [--detach]',
+    '       tls-resumption status [--json]',
     '',
     ...wrap(
       'Runs <server-module> in every worker thread of this process, all serving one port (reusePort) and ' +
@@ -36,10 +37,18 @@ export function helpText(): string {
       0,
     ),
     '',
+    ...wrap(
+      'tls-resumption status asks every owner of the cache of this user (the daemon at TLS_CACHE_SOCKET, node:cluster ' +
+        'primaries and thread runtimes beside it) how it is doing: what is attached, the table, resumptions and misses ' +
+        'since start and over the last minute, ticket keys, Redis. --json prints it for scripts. Exit 3 when nothing answers.',
+      0,
+    ),
+    '',
     'Options:',
     ...option('-p, --port <n>', `port to listen on; 0 picks a free one (default: $PORT, else ${DEFAULT_PORT})`),
     ...option('--host <address>', 'address to listen on (default: every address)'),
     ...option('--detach', 'daemon: start in the background and return'),
+    ...option('--json', 'status: print JSON'),
     ...option('-h, --help', 'print this help'),
     ...option('-v, --version', 'print the version'),
     '',

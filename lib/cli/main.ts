@@ -25,6 +25,7 @@ import { runThreadCluster } from '../threads/run-cluster.ts';
 import { summarize } from '../threads/messages.ts';
 import { DEFAULT_PORT, helpText, packageVersion } from './help.ts';
 import { detachDaemon, handleDaemonSignals, runDaemon } from '../owner/daemon.ts';
+import { status } from './status.ts';
 
 /** Where {@link main} reads and writes. */
 export interface MainIo {
@@ -36,7 +37,7 @@ export interface MainIo {
 /** Exit code of a usage error, as most command-line tools use. */
 const USAGE_EXIT = 2;
 /** The long options, for suggestions. */
-const OPTIONS = ['--port', '--host', '--help', '--version', '--detach'] as const;
+const OPTIONS = ['--port', '--host', '--help', '--version', '--detach', '--json'] as const;
 
 /**
  * Runs the command line. Resolves to an exit code when the process should
@@ -59,6 +60,13 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number 
     return 0;
   }
   if (command.kind === 'daemon') return daemon(command.detach, io);
+  if (command.kind === 'status') {
+    try {
+      return await status(command.json, io);
+    } catch (error) {
+      return fail(io, error, 'status');
+    }
+  }
   let cluster: ThreadCluster | undefined;
   try {
     cluster = await runThreadCluster({ server: command.module, port: command.port, host: command.host, env: io.env });
@@ -95,6 +103,7 @@ type Command =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'daemon'; detach: boolean }
+  | { kind: 'status'; json: boolean }
   | { kind: 'run'; module: string; port: number; host: string | undefined };
 
 /**
@@ -116,6 +125,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
         detach: { type: 'boolean' },
+        json: { type: 'boolean' },
       },
     });
   } catch (error) {
@@ -128,8 +138,16 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
     if (positionals.length > 1 || values.port !== undefined || values.host !== undefined) {
       throw new UsageError('tls-resumption daemon takes no module, --port or --host; only --detach');
     }
+    if (values.json !== undefined) throw new UsageError('--json goes with the status command: tls-resumption status --json');
     return { kind: 'daemon', detach: values.detach === true };
   }
+  if (positionals[0] === 'status') {
+    if (positionals.length > 1 || values.port !== undefined || values.host !== undefined || values.detach !== undefined) {
+      throw new UsageError('tls-resumption status takes no module, --port, --host or --detach; only --json');
+    }
+    return { kind: 'status', json: values.json === true };
+  }
+  if (values.json !== undefined) throw new UsageError('--json goes with the status command: tls-resumption status --json');
   if (values.detach === true) throw new UsageError('--detach goes with the daemon command: tls-resumption daemon --detach');
   if (positionals.length === 0) throw new UsageError('Missing the server module: tls-resumption [options] ./server.js');
   if (positionals.length > 1) {
@@ -175,10 +193,11 @@ function usageError(error: unknown): UsageError {
 }
 
 /** Writes the failure; usage errors point to --help. Resolves to the exit code. */
-function fail(io: MainIo, error: unknown): number {
+function fail(io: MainIo, error: unknown, command?: 'status'): number {
   const { code, message } = summarize(error);
   const usage = error instanceof UsageError;
   const text = `${code ? `${code}: ` : ''}${message}`;
-  io.stderr.write(usage ? `tls-resumption: ${text}\nRun tls-resumption --help for the options and variables.\n` : `tls-resumption: could not start: ${text}\n`);
+  const failed = command === 'status' ? 'tls-resumption status:' : 'tls-resumption: could not start:';
+  io.stderr.write(usage ? `tls-resumption: ${text}\nRun tls-resumption --help for the options and variables.\n` : `${failed} ${text}\n`);
   return usage ? USAGE_EXIT : 1;
 }

@@ -81,7 +81,7 @@ async function serve(config: CacheConfig, env: NodeJS.ProcessEnv, socketPath: st
   let service: OwnerService | undefined;
   try {
     primary = CachePrimary.create(config, logger);
-    service = await OwnerService.listen({ primary, settings: workerSettings(primary.config, 'auto'), socketPath });
+    service = await OwnerService.listen({ primary, settings: workerSettings(primary.config, 'auto'), socketPath, kind: 'daemon' });
     const served = service;
     await primary.start({ workers: () => ({ configured: served.attached, listening: served.attached }), certificates: () => served.certificates() });
   } catch (error) {

@@ -91,10 +91,10 @@ export function checkPrivateDirectory(socketPath: string): void {
 }
 
 /**
- * Removes the sockets of `node:cluster` primaries that are gone
- * (`primary-<pid>.sock` whose process no longer runs, killed before it
- * could remove its own) from a socket directory, so that they do not pile
- * up. Never throws.
+ * Removes the sockets of `node:cluster` primaries and thread runtimes
+ * that are gone (`primary-<pid>.sock`, `threads-<pid>[-<n>].sock` whose
+ * process no longer runs, killed before it could remove its own) from a
+ * socket directory, so that they do not pile up. Never throws.
  */
 export function removeDeadPrimarySockets(directory: string): void {
   let names: string[];
@@ -104,7 +104,7 @@ export function removeDeadPrimarySockets(directory: string): void {
     return;
   }
   for (const name of names) {
-    const pid = /^primary-(\d+)\.sock$/.exec(name)?.[1];
+    const pid = /^(?:primary-(\d+)|threads-(\d+)(?:-\d+)?)\.sock$/.exec(name)?.slice(1).find((found) => found !== undefined);
     if (pid === undefined || Number(pid) === process.pid || isRunning(Number(pid))) continue;
     try {
       unlinkSync(join(directory, name));

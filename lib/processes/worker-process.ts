@@ -56,6 +56,7 @@ import {
   W_CERTIFICATE,
   MAX_CERTIFICATES,
   W_HELLO,
+  W_PROCESS,
   type ToOwner,
   type ToWorker,
 } from '../owner/messages.ts';
@@ -304,6 +305,7 @@ export class ProcessWorker {
     this.#accepted = false;
     this.#forgetFilter();
     this.#channel.send({ op: W_HELLO });
+    this.#channel.send({ op: W_PROCESS, pid: process.pid });
   }
 
   /**
@@ -445,7 +447,11 @@ export class ProcessWorker {
         logger,
         onConnected: () => {
           if (worker !== undefined) worker.connected();
-          else channel.send({ op: W_HELLO });
+          else {
+            channel.send({ op: W_HELLO });
+            // Who this is, for `tls-resumption status`.
+            channel.send({ op: W_PROCESS, pid: process.pid });
+          }
         },
         onDisconnected: () => worker?.disconnected(),
         onMessage: (message) => {
