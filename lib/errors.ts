@@ -264,6 +264,17 @@ export class NotRunningError extends TlsCacheError {
   }
 }
 
+/** `tls-resumption daemon --stop` sent SIGTERM, and the daemon did not exit in time. */
+export class DaemonStopError extends TlsCacheError {
+  /** The daemon's pid. */
+  readonly pid: number;
+
+  constructor(pid: number, message: string) {
+    super('ERR_TLS_CACHE_DAEMON_STOP', message);
+    this.pid = pid;
+  }
+}
+
 /**
  * The owner's Unix socket cannot be used safely or at all: its directory
  * is not private to this user (another user could connect, or plant a

@@ -30,7 +30,11 @@ import { CachePrimary } from '../runtime/cache-primary.ts';
 import { workerSettings } from '../runtime/worker-settings.ts';
 import { removeStartingMarker, startDaemon } from './daemon-start.ts';
 import { answers, OwnerService, releaseSocketLock, takeSocketLock } from './owner-service.ts';
-import { preparePrivateDirectory, socketPathOf } from './socket-path.ts';
+import { checkPrivateDirectory, isRunning, preparePrivateDirectory, socketPathOf } from './socket-path.ts';
+import { askStatus } from './status-client.ts';
+import { DaemonStopError, NotRunningError } from '../errors.ts';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /** A running daemon. */
 export interface CacheDaemon {
@@ -118,8 +122,13 @@ async function serve(config: CacheConfig, env: NodeJS.ProcessEnv, socketPath: st
  */
 export function handleDaemonSignals(daemon: CacheDaemon, logger: Logger): void {
   const stop = (signal: string): void => {
-    logger.info({ signal }, 'cache daemon stopping');
-    void daemon.close().then(() => process.exit(0));
+    const started = performance.now();
+    logger.info({ signal, attached: daemon.service.attached }, 'cache daemon stopping');
+    void daemon.close().then(() => {
+      // The socket and its lock are gone: a process that looks now finds no daemon, and may start one.
+      logger.info({ signal, ms: Math.round(performance.now() - started) }, 'cache daemon stopped');
+      process.exit(0);
+    });
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
@@ -139,6 +148,50 @@ export function handleDaemonSignals(daemon: CacheDaemon, logger: Logger): void {
   });
   // Nothing to reload: the settings are the deployment's, read at start.
   process.on('SIGHUP', () => logger.info('SIGHUP ignored: restart the daemon to change its settings (its sessions and keys go with it)'));
+}
+
+/** How long `tls-resumption daemon --stop` waits for the daemon to be gone, in ms. */
+export const STOP_WAIT_MS = 15_000;
+
+/** What {@link stopDaemon} stopped. */
+export interface StoppedDaemon {
+  pid: number;
+  socketPath: string;
+  /** Processes attached when it was asked to stop (they start another daemon, with their own settings, when they next need one). */
+  attached: number;
+}
+
+/**
+ * `tls-resumption daemon --stop`: finds the daemon at the deployment's
+ * socket by asking it (`status-client.ts`: the pid comes from the daemon
+ * itself, never from a file that may be stale), sends it SIGTERM, and
+ * waits until it has exited and its socket is gone.
+ * @throws NotRunningError (`ERR_TLS_CACHE_NOT_RUNNING`) when no daemon answers at the socket.
+ * @throws SocketError (`ERR_TLS_CACHE_SOCKET`) when the socket's directory is not private to this user.
+ * @throws DaemonStopError (`ERR_TLS_CACHE_DAEMON_STOP`) when it is still there after {@link STOP_WAIT_MS}.
+ */
+export async function stopDaemon(env: NodeJS.ProcessEnv, wait = STOP_WAIT_MS): Promise<StoppedDaemon> {
+  const config = loadConfig({}, env);
+  const socketPath = socketPathOf(config, env);
+  if (existsSync(dirname(socketPath))) checkPrivateDirectory(socketPath);
+  const answer = await askStatus(socketPath);
+  if (!('status' in answer) || answer.status.kind !== 'daemon') {
+    const why = 'error' in answer ? answer.error : `a ${answer.status.kind} answers there, not a daemon`;
+    throw new NotRunningError(`no cache daemon answers at ${socketPath} (${why})`);
+  }
+  const { pid } = answer.status;
+  const attached = answer.status.workers.listening;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ESRCH') throw error;
+  }
+  const deadline = Date.now() + wait;
+  while (isRunning(pid)) {
+    if (Date.now() > deadline) throw new DaemonStopError(pid, `The cache daemon (pid ${pid}) is still running ${wait} ms after SIGTERM; its log says why (${socketPath}.log when detached)`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return { pid, socketPath, attached };
 }
 
 /**
