@@ -163,6 +163,14 @@ export interface CacheConfig {
    */
   socket: string;
   /**
+   * The cache daemon: how long it runs with no process attached before it
+   * stops (its sessions and ticket keys go with it, unless Redis holds
+   * them), in milliseconds; 0: it never stops by itself.
+   * `TLS_CACHE_DAEMON_IDLE_TIMEOUT`.
+   * @defaultValue 600000 (10 minutes: a stop-and-start deploy finds its sessions)
+   */
+  daemonIdleTimeout: number;
+  /**
    * Redis shared by the hosts of a deployment, as a `redis://` or
    * `rediss://` URL (it may carry a password: it is never logged); with
    * `redisMode` `cluster`, a comma-separated list of seed nodes; with
@@ -456,6 +464,17 @@ const DECLARATIONS = {
       'its directory is private to the user (0700). By default $XDG_RUNTIME_DIR/tls-resumption/<session ID context>.sock, ' +
       'else <tmpdir>/tls-resumption-<uid>/<session ID context>.sock.',
     examples: ['/run/user/1000/shop.sock'],
+  },
+  daemonIdleTimeout: {
+    env: 'TLS_CACHE_DAEMON_IDLE_TIMEOUT',
+    kind: 'duration',
+    default: '10m',
+    description:
+      'The cache daemon: how long it runs with no process attached before it stops (its sessions and ticket keys go with it, ' +
+      'unless Redis holds them); 0 keeps it running. Longer than the gap of a stop-and-start deploy, so that the new processes find the sessions.',
+    min: 0,
+    max: MAX_TIMER,
+    examples: ['10m', '1h', '0'],
   },
   redisUrl: {
     env: 'TLS_CACHE_REDIS_URL',

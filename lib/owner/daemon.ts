@@ -43,6 +43,12 @@ export interface CacheDaemon {
   readonly service: OwnerService;
   /** Stops serving, frees the table and ring, removes the socket and its lock. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Resolves once no process has been attached for `daemonIdleTimeout`
+   * (`TLS_CACHE_DAEMON_IDLE_TIMEOUT`; never with 0): the daemon should stop
+   * ({@link handleDaemonSignals} stops it then). Logged at info.
+   */
+  readonly idle: Promise<void>;
 }
 
 /** Options of {@link runDaemon}. */
@@ -81,11 +87,25 @@ export async function runDaemon(options: RunDaemonOptions = {}): Promise<CacheDa
 
 async function serve(config: CacheConfig, env: NodeJS.ProcessEnv, socketPath: string, logger: Logger): Promise<CacheDaemon> {
   warnOfUnknownSettings(logger, env, ['TLS_CACHE_CERT', 'TLS_CACHE_KEY']);
+  // With no process attached for daemonIdleTimeout, the daemon has served its deployment: it goes.
+  let idleTimer: NodeJS.Timeout | undefined;
+  let becameIdle: () => void = () => {};
+  const idle = new Promise<void>((resolve) => (becameIdle = resolve));
+  const watchIdle = (attached: number): void => {
+    clearTimeout(idleTimer);
+    idleTimer = undefined;
+    if (attached > 0 || config.daemonIdleTimeout === 0) return;
+    idleTimer = setTimeout(() => {
+      logger.info({ idleTimeoutMs: config.daemonIdleTimeout }, 'no process attached for TLS_CACHE_DAEMON_IDLE_TIMEOUT: the cache daemon stops');
+      becameIdle();
+    }, config.daemonIdleTimeout);
+    idleTimer.unref();
+  };
   let primary: CachePrimary | undefined;
   let service: OwnerService | undefined;
   try {
     primary = CachePrimary.create(config, logger);
-    service = await OwnerService.listen({ primary, settings: workerSettings(primary.config, 'auto'), socketPath, kind: 'daemon' });
+    service = await OwnerService.listen({ primary, settings: workerSettings(primary.config, 'auto'), socketPath, kind: 'daemon', onAttached: (n) => watchIdle(n) });
     const served = service;
     await primary.start({ workers: () => ({ configured: served.attached, listening: served.attached }), certificates: () => served.certificates() });
   } catch (error) {
@@ -101,8 +121,10 @@ async function serve(config: CacheConfig, env: NodeJS.ProcessEnv, socketPath: st
     socketPath,
     primary: running,
     service: listening,
+    idle,
     close: () =>
       (closing ??= (async () => {
+        clearTimeout(idleTimer);
         await listening.close();
         await running.close();
         releaseSocketLock(socketPath);
@@ -113,25 +135,31 @@ async function serve(config: CacheConfig, env: NodeJS.ProcessEnv, socketPath: st
     { socket: socketPath, config: configForLog(config), node: process.version, table: { bufferBytes: stats.bufferBytes, capacityEntries: stats.capacityEntries } },
     'cache daemon listening',
   );
+  watchIdle(0);
   return daemon;
 }
 
 /**
  * Installs the daemon's signal handlers: SIGTERM and SIGINT close it and
- * end the process, SIGUSR1 rotates the ticket keys, SIGUSR2 flushes.
+ * end the process, SIGUSR1 rotates the ticket keys, SIGUSR2 flushes; and
+ * stops it the same way once it is idle ({@link CacheDaemon.idle}).
  */
 export function handleDaemonSignals(daemon: CacheDaemon, logger: Logger): void {
+  let stopping = false;
   const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
     const started = performance.now();
-    logger.info({ signal, attached: daemon.service.attached }, 'cache daemon stopping');
+    logger.info({ reason: signal, attached: daemon.service.attached }, 'cache daemon stopping');
     void daemon.close().then(() => {
       // The socket and its lock are gone: a process that looks now finds no daemon, and may start one.
-      logger.info({ signal, ms: Math.round(performance.now() - started) }, 'cache daemon stopped');
+      logger.info({ reason: signal, ms: Math.round(performance.now() - started) }, 'cache daemon stopped');
       process.exit(0);
     });
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  void daemon.idle.then(() => stop('idle'));
   process.on('SIGUSR1', () => {
     try {
       daemon.primary.rotateTicketKeys();

@@ -74,6 +74,8 @@ export interface OwnerServiceOptions {
   clock?: () => number;
   /** Which owner this is, as `tls-resumption status` says it. @defaultValue `'primary'` */
   kind?: 'daemon' | 'primary';
+  /** Called with the number of processes attached whenever one attaches (says hello) or an attached one goes. */
+  onAttached?: (attached: number) => void;
 }
 
 /** How long a status answer waits for the attached processes' latest counts, in ms (as `metrics()` does). */
@@ -97,6 +99,7 @@ export class OwnerService {
   readonly #settings: WorkerSettings;
   readonly #clock: () => number;
   readonly #kind: 'daemon' | 'primary';
+  readonly #onAttached: (attached: number) => void;
   readonly #server: Server;
   readonly #peers = new Set<Peer>();
   /** The session IDs the table was given: each process keeps a copy, and asks only about IDs in it. */
@@ -120,6 +123,7 @@ export class OwnerService {
     this.socketPath = options.socketPath;
     this.#clock = options.clock ?? Date.now;
     this.#kind = options.kind ?? 'primary';
+    this.#onAttached = options.onAttached ?? (() => {});
     this.#server = server;
     this.#ids = new SessionIdFilter({
       byteLength: filterBytesFor(options.primary.table.stats().capacityEntries),
@@ -239,6 +243,7 @@ export class OwnerService {
 
   #gone(peer: Peer): void {
     this.#peers.delete(peer);
+    if (peer.attached && !this.#closed) this.#onAttached(this.attached);
     for (const waiter of this.#countWaiters.values()) {
       waiter.peers.delete(peer);
       if (waiter.peers.size === 0) waiter.done();
@@ -299,7 +304,9 @@ export class OwnerService {
         for (let offset = 0; offset < bits.byteLength; offset += FILTER_CHUNK_BYTES) {
           this.#send(peer, { op: P_FILTER, offset, total: bits.byteLength, bits: bits.subarray(offset, offset + FILTER_CHUNK_BYTES) });
         }
+        const first = !peer.attached;
         peer.attached = true;
+        if (first) this.#onAttached(this.attached);
         return;
       }
       case W_DELETE: {

@@ -134,3 +134,19 @@ export function isRunning(pid: number): boolean {
     return true;
   }
 }
+
+/**
+ * Which owner answers at `socketPath` and its pid: a `node:cluster`
+ * primary's socket is named after its pid; a daemon holds the lock beside
+ * its socket, which holds its pid.
+ */
+export function ownerAt(socketPath: string): { owner: 'daemon' | 'primary'; pid: number | undefined } {
+  const primary = /\/primary-(\d+)\.sock$/.exec(socketPath)?.[1];
+  if (primary !== undefined) return { owner: 'primary', pid: Number(primary) };
+  try {
+    const pid = Number(readFileSync(`${socketPath}.lock`, 'utf8').trim());
+    return { owner: 'daemon', pid: Number.isInteger(pid) && pid > 0 ? pid : undefined };
+  } catch {
+    return { owner: 'daemon', pid: undefined };
+  }
+}

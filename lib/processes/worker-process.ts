@@ -63,7 +63,7 @@ import {
 import { OwnerLevel } from '../owner/owner-level.ts';
 import { FilterCopy } from '../owner/id-filter.ts';
 import { SocketChannel } from '../owner/socket-channel.ts';
-import { socketPathOf } from '../owner/socket-path.ts';
+import { ownerAt, socketPathOf } from '../owner/socket-path.ts';
 import { LevelledStore, type SessionLevel } from '../store/levelled-store.ts';
 import { localCopyLevel } from '../store/memory-levels.ts';
 import { RedisSessionLevel } from '../redis/session-store.ts';
@@ -136,6 +136,10 @@ export class ProcessWorker {
   readonly socketPath: string;
 
   #shipped: number[] = COUNTER_NAMES.map(() => 0);
+  /** Every attached server, and those that have listened: once all have listened and closed, the process is shutting down. */
+  readonly #servers: TlsServer[] = [];
+  readonly #listened = new WeakSet<TlsServer>();
+  #left = false;
   readonly #tickets: TicketKeyBinding[] = [];
   /** Every attached server's certificate binding: announced to each owner this process connects to. */
   /** Per attached server: the fingerprints of the certificates it serves. */
@@ -244,11 +248,23 @@ export class ProcessWorker {
       sessionIdContext: config.sessionIdContext,
       onCertificates: () => this.#sendCertificates(),
     });
+    this.#servers.push(server);
+    if (server.listening) this.#listened.add(server);
+    else server.once('listening', () => this.#listened.add(server));
     this.#certificates.push(attached.certificates);
     this.#sendCertificates();
     if (attached.tickets !== undefined) this.#tickets.push(attached.tickets);
     warnOnce(this.logger, attached);
     return attached;
+  }
+
+  /**
+   * Whether this process is shutting down: it is leaving its `node:cluster`
+   * primary, or every server attached has listened and closed since. Such
+   * a process never starts a cache daemon (it would outlive it).
+   */
+  get shuttingDown(): boolean {
+    return this.#left || (this.#servers.length > 0 && this.#servers.every((server) => this.#listened.has(server) && !server.listening));
   }
 
   /** Acts on one checked message from the owner. Never throws: a ring that does not fit counts as malformed. */
@@ -314,6 +330,7 @@ export class ProcessWorker {
    * Redis close, so that nothing of the cache keeps the process alive.
    */
   leave(): void {
+    this.#left = true;
     clearInterval(this.#timer);
     clearInterval(this.#ownRingTimer);
     this.#shipCounts(0);
@@ -357,7 +374,7 @@ export class ProcessWorker {
     if (keys !== undefined) this.#loadKeys(keys);
     // Certificates announced before this connection are announced again, to this owner.
     this.#sendCertificates();
-    this.logger.debug({ socket: this.socketPath, ticketKeys: this.ticketKeys?.stats() }, 'connected to the cache owner');
+    logAttached(this.logger, this.#channel.socketPath);
   }
 
   /** Until the (next) owner's filter is complete, every lookup goes to it. */
@@ -441,6 +458,7 @@ export class ProcessWorker {
       const channel = new SocketChannel({
         socketPath,
         startDaemon,
+        mayStartDaemon: () => worker === undefined || !worker.shuttingDown,
         env,
         maxSessionSize: () => worker?.settings.config.maxSessionSize ?? own.maxSessionSize,
         counters,
@@ -526,13 +544,20 @@ export class ProcessWorker {
       }
       // The first handshakes should find Redis (its connection, or a Redis Cluster's masters, still opening); not for long.
       if (made.#redis !== undefined) await waitUntilReady(made.#redis, REDIS_START_WAIT_MS);
-      // The settings hold secrets: only whether there is a Redis, and its mode.
-      logger.debug({ socket: socketPath, owner: hello !== undefined, ticketKeys: ring?.stats(), redis: settings.config.redisUrl === '' ? undefined : settings.config.redisMode }, 'attached to the cache');
+      // One line: which owner this process uses (the warnings above said when none). The settings hold secrets: only whether there is a Redis, and its mode.
+      if (hello !== undefined) logAttached(logger, socketPath, { ticketKeys: ring?.stats(), redis: settings.config.redisUrl === '' ? undefined : settings.config.redisMode });
       // Servers are attached only once this Node's capabilities are known: nothing is used that does not work.
       await capabilities;
       return made;
     };
   }
+}
+
+/** The one info line of an attach: the owner this process uses, and its pid. */
+function logAttached(logger: Logger, socketPath: string, more: Record<string, unknown> = {}): void {
+  const { owner, pid } = ownerAt(socketPath);
+  const name = owner === 'daemon' ? 'the cache daemon' : 'the node:cluster primary';
+  logger.info({ owner, ownerPid: pid, socket: socketPath, ...more }, `attached to ${name}${pid === undefined ? '' : ` (pid ${pid})`}`);
 }
 
 const warned = new Set<string>();
