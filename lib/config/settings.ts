@@ -158,8 +158,9 @@ export interface CacheConfig {
    * own: PM2 cluster mode, systemd units, plain processes. The directory
    * is made private to the user (mode 0700) and the socket 0600.
    * `TLS_CACHE_SOCKET`.
-   * @defaultValue `''`: `$XDG_RUNTIME_DIR/tls-resumption/<session ID context>.sock`, or
-   * `<os.tmpdir()>/tls-resumption-<uid>/<session ID context>.sock` without `XDG_RUNTIME_DIR`
+   * @defaultValue `''`: `$XDG_RUNTIME_DIR/tls-resumption/<context>-<digest>.sock`, or
+   * `<os.tmpdir()>/tls-resumption-<uid>/<context>-<digest>.sock` without `XDG_RUNTIME_DIR`,
+   * the digest of the session ID context, the timeout and tickets (`owner/socket-path.ts`)
    */
   socket: string;
   /**
@@ -461,8 +462,9 @@ const DECLARATIONS = {
     default: 'per session ID context',
     description:
       'Unix socket of the cache daemon that processes with no primary of their own share (PM2 cluster mode, systemd units); ' +
-      'its directory is private to the user (0700). By default $XDG_RUNTIME_DIR/tls-resumption/<session ID context>.sock, ' +
-      'else <tmpdir>/tls-resumption-<uid>/<session ID context>.sock.',
+      'its directory is private to the user (0700). By default $XDG_RUNTIME_DIR/tls-resumption/<context>-<digest>.sock, ' +
+      'else <tmpdir>/tls-resumption-<uid>/<context>-<digest>.sock, the digest of the settings every process shares with the daemon ' +
+      '(session ID context, timeout, tickets): a deploy that changes one gets a daemon of its own.',
     examples: ['/run/user/1000/shop.sock'],
   },
   daemonIdleTimeout: {

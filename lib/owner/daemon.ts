@@ -31,7 +31,7 @@ import { workerSettings } from '../runtime/worker-settings.ts';
 import { removeStartingMarker, startDaemon } from './daemon-start.ts';
 import { answers, OwnerService, releaseSocketLock, takeSocketLock } from './owner-service.ts';
 import { checkPrivateDirectory, isRunning, preparePrivateDirectory, socketPathOf } from './socket-path.ts';
-import { askStatus } from './status-client.ts';
+import { askStatus, findOwnerSockets } from './status-client.ts';
 import { DaemonStopError, NotRunningError } from '../errors.ts';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -205,7 +205,10 @@ export async function stopDaemon(env: NodeJS.ProcessEnv, wait = STOP_WAIT_MS): P
   const answer = await askStatus(socketPath);
   if (!('status' in answer) || answer.status.kind !== 'daemon') {
     const why = 'error' in answer ? answer.error : `a ${answer.status.kind} answers there, not a daemon`;
-    throw new NotRunningError(`no cache daemon answers at ${socketPath} (${why})`);
+    // The deployment's settings name its socket: with other ones, say which daemons do run.
+    const others = await otherDaemons(env, socketPath);
+    const hint = others.length === 0 ? '' : `; daemons of this user: ${others.join(', ')} (give the deployment's TLS_CACHE_* settings, or its TLS_CACHE_SOCKET)`;
+    throw new NotRunningError(`no cache daemon answers at ${socketPath} (${why})${hint}`);
   }
   const { pid } = answer.status;
   const attached = answer.status.workers.listening;
@@ -220,6 +223,13 @@ export async function stopDaemon(env: NodeJS.ProcessEnv, wait = STOP_WAIT_MS): P
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return { pid, socketPath, attached };
+}
+
+/** The daemons answering in the socket's directory other than at `socketPath`, as `<socket> (pid N)`. */
+async function otherDaemons(env: NodeJS.ProcessEnv, socketPath: string): Promise<string[]> {
+  const { sockets } = findOwnerSockets(env);
+  const answers = await Promise.all(sockets.filter((socket) => socket !== socketPath).map((socket) => askStatus(socket, 1000)));
+  return answers.flatMap((a) => ('status' in a && a.status.kind === 'daemon' ? [`${a.socket} (pid ${a.status.pid})`] : []));
 }
 
 /**

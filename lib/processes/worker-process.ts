@@ -365,7 +365,7 @@ export class ProcessWorker {
       this.#refusedLogged = true;
       this.logger.error(
         { socket: this.socketPath, ours: { timeout: ours.timeout, sessionIdContext: ours.sessionIdContext, tickets: ours.tickets }, owner: { timeout: theirs.timeout, sessionIdContext: theirs.sessionIdContext, tickets: theirs.tickets } },
-        "the cache owner's settings are not this process's: not using it, serving on this process's own (give every process of the deployment the same TLS_CACHE_TIMEOUT, TLS_CACHE_SESSION_ID_CONTEXT and TLS_CACHE_TICKETS; after changing them, stop the daemon: the processes start another with the new ones)",
+        "the cache owner's settings are not this process's: not using it, serving on this process's own (give every process of the deployment the same TLS_CACHE_TIMEOUT, TLS_CACHE_SESSION_ID_CONTEXT and TLS_CACHE_TICKETS; the default socket follows them, but with TLS_CACHE_SOCKET set a deploy that changes them must stop the old daemon: tls-resumption daemon --stop)",
       );
       return;
     }
