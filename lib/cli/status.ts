@@ -53,7 +53,7 @@ const KINDS: Record<OwnerStatus['kind'], string> = {
 };
 
 /** An owner's status for a person: one paragraph. */
-export function describeOwner(owner: OwnerStatus): string {
+function describeOwner(owner: OwnerStatus): string {
   const lines = [`${KINDS[owner.kind]} pid ${owner.pid}, up ${duration((owner.now - owner.startedAt) / 1000)} (Node ${owner.node}), socket ${owner.socket}`];
   const { configured, listening } = owner.workers;
   if (owner.kind === 'threads') {
@@ -115,7 +115,7 @@ function bytes(n: number): string {
 }
 
 /** Seconds as a person reads them: `45s`, `12m 3s`, `2h 5m`, `3d 4h`. */
-export function duration(seconds: number): string {
+function duration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;

@@ -179,7 +179,7 @@ export function handleDaemonSignals(daemon: CacheDaemon, logger: Logger): void {
 }
 
 /** How long `tls-resumption daemon --stop` waits for the daemon to be gone, in ms. */
-export const STOP_WAIT_MS = 15_000;
+const STOP_WAIT_MS = 15_000;
 
 /** What {@link stopDaemon} stopped. */
 export interface StoppedDaemon {

@@ -26,7 +26,7 @@ import { decodeStatusAnswer, encodeToOwner, W_STATUS } from './messages.ts';
 import { checkPrivateDirectory, socketPathOf } from './socket-path.ts';
 
 /** How long an owner gets to answer, in ms. */
-export const STATUS_TIMEOUT_MS = 3000;
+const STATUS_TIMEOUT_MS = 3000;
 
 /** What one socket answered: its status, or why not. */
 export type StatusAnswer = { socket: string; status: OwnerStatus } | { socket: string; error: string };

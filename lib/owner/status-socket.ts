@@ -14,7 +14,7 @@
  * @module
  */
 import type { Server, Socket } from 'node:net';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { readdirSync } from 'node:fs';
 import type { OwnerStatus } from '../runtime/owner-status.ts';
 import { FrameReader, frame } from './frames.ts';
@@ -101,9 +101,4 @@ export async function listenForStatus(path: string, status: () => OwnerStatus): 
         for (const socket of sockets) socket.destroy();
       })),
   };
-}
-
-/** Whether a socket file's name is a thread runtime's status socket. */
-export function isThreadStatusSocket(path: string): boolean {
-  return /^threads-\d+(-\d+)?\.sock$/.test(basename(path));
 }

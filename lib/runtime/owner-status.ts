@@ -24,7 +24,7 @@ import { MISSES } from '../tls/resumption-misses.ts';
 /** Protocol labels of `handshakes_total`. */
 export const PROTOCOLS = ['TLSv1.2', 'TLSv1.3', 'other'] as const;
 /** Reason labels of `evictions_total`. */
-export const EVICTION_REASONS = ['expired', 'capacity', 'overflow', 'repair', 'cleared'] as const;
+const EVICTION_REASONS = ['expired', 'capacity', 'overflow', 'repair', 'cleared'] as const;
 
 /** Counts of one span: since start, or over the last minute. */
 export interface StatusCounts {
@@ -97,9 +97,9 @@ export interface OwnerStatus {
 /** The most attached workers listed in one status (the rest are counted in `workers`). */
 export const MAX_ATTACHED = 1000;
 /** How often the counters are sampled for the last minute's figures, in ms. */
-export const SAMPLE_INTERVAL_MS = 5000;
+const SAMPLE_INTERVAL_MS = 5000;
 /** The span of the "last minute" figures, in ms. */
-export const LAST_MINUTE_MS = 60_000;
+const LAST_MINUTE_MS = 60_000;
 
 /** The counts of one moment, from the shared counters and the table's statistics. */
 export function countsOf(values: CounterValues, stats: Pick<TableStats, 'evictions'>): StatusCounts {
@@ -116,7 +116,7 @@ export function countsOf(values: CounterValues, stats: Pick<TableStats, 'evictio
 }
 
 /** `now` minus `before`, figure by figure. */
-export function countsBetween(now: StatusCounts, before: StatusCounts): StatusCounts {
+function countsBetween(now: StatusCounts, before: StatusCounts): StatusCounts {
   const minus = <K extends string>(a: Record<K, number>, b: Record<K, number>): Record<K, number> =>
     Object.fromEntries(Object.entries(a).map(([key, value]) => [key, (value as number) - (b[key as K] ?? 0)])) as Record<K, number>;
   return {
