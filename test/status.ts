@@ -10,7 +10,7 @@
  */
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -102,6 +102,33 @@ t.test('nothing running: a clear message, exit 3', async (t) => {
   const usage = await runStatus(['--detach'], {});
   t.equal(usage.code, 2, 'status --detach: a usage error');
   t.match(usage.stderr, 'ERR_TLS_CACHE_USAGE: tls-resumption status takes no module');
+});
+
+t.test('an answer that is not a status is refused; dead runtimes\' sockets are removed', async (t) => {
+  const { createServer } = await import('node:net');
+  const { frame } = await import('../lib/owner/frames.ts');
+  const { pack, P_STATUS } = await import('../lib/owner/messages.ts');
+  const { removeDeadPrimarySockets } = await import('../lib/owner/socket-path.ts');
+  mkdirSync(join(dir, 'forged'), { mode: 0o700 });
+  const socket = join(dir, 'forged', 'app.sock');
+  // Something at the socket answering with a status of the wrong shape (a table without its capacity).
+  const server = createServer((connection) => {
+    connection.on('error', () => {});
+    connection.once('data', () => connection.write(frame(pack([P_STATUS, 1, { version: 1, kind: 'daemon', pid: 1, table: { entries: 1 } }]))));
+  });
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  t.teardown(() => server.close());
+  const forged = await runStatus([], { TLS_CACHE_SOCKET: socket });
+  t.equal(forged.code, 3, 'nothing usable answered: exit 3');
+  t.match(forged.stderr, `${socket}: a malformed answer`);
+  t.equal(forged.stdout, '', 'nothing of it printed');
+  // A thread runtime or primary killed leaves its socket: the next one to start removes it.
+  const dead = spawn(process.execPath, ['-e', '0']);
+  await new Promise((resolve) => dead.on('exit', resolve));
+  const names = [`threads-${dead.pid}.sock`, `threads-${dead.pid}-2.sock`, `primary-${dead.pid}.sock`, `threads-${process.pid}.sock`];
+  for (const name of names) writeFileSync(join(dir, 'forged', name), '');
+  removeDeadPrimarySockets(join(dir, 'forged'));
+  t.same(readdirSync(join(dir, 'forged')).filter((name) => name !== 'app.sock').sort(), [`threads-${process.pid}.sock`], "only a running process's is kept");
 });
 
 t.test('the thread runtime (the command line): every figure is its /metrics', async (t) => {
