@@ -254,6 +254,28 @@ export class UsageError extends TlsCacheError {
 }
 
 /**
+ * `tls-resumption status` found no owner of the cache answering for this
+ * user: no daemon at the deployment's socket, no `node:cluster` primary or
+ * thread runtime in its directory (exit status 3).
+ */
+export class NotRunningError extends TlsCacheError {
+  constructor(message: string) {
+    super('ERR_TLS_CACHE_NOT_RUNNING', message);
+  }
+}
+
+/** `tls-resumption daemon --stop` sent SIGTERM, and the daemon did not exit in time. */
+export class DaemonStopError extends TlsCacheError {
+  /** The daemon's pid. */
+  readonly pid: number;
+
+  constructor(pid: number, message: string) {
+    super('ERR_TLS_CACHE_DAEMON_STOP', message);
+    this.pid = pid;
+  }
+}
+
+/**
  * The owner's Unix socket cannot be used safely or at all: its directory
  * is not private to this user (another user could connect, or plant a
  * socket of their own), its path is too long, or it cannot be listened on.

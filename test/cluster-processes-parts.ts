@@ -13,7 +13,7 @@ import t from 'tap';
 import { Packr } from 'msgpackr';
 import { attachClusterCache, clusterServerOptions } from '../lib/processes/attach-cluster-cache.ts';
 import { COUNTER_NAMES } from '../lib/operations/counters.ts';
-import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, FILTER_CHUNK_BYTES, fromIpc, IPC_TAG, isTagged, MAX_PAYLOAD_BYTES, MAX_STORED_IDS, P_FILTER, P_GOT, P_HELLO, P_KEYS, P_OWNER, P_SET_DONE, P_STORED, toIpc, W_CERTIFICATE, W_COUNTS, W_GET, W_HELLO, W_SET } from '../lib/owner/messages.ts';
+import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, FILTER_CHUNK_BYTES, fromIpc, IPC_TAG, isTagged, MAX_PAYLOAD_BYTES, MAX_STORED_IDS, P_FILTER, P_GOT, P_HELLO, P_KEYS, P_OWNER, P_SET_DONE, P_STORED, toIpc, W_CERTIFICATE, W_COUNTS, W_GET, W_HELLO, W_PROCESS, W_SET, W_STATUS } from '../lib/owner/messages.ts';
 import { loadConfig } from '../lib/config/load.ts';
 import { LocalSessions, LOCAL_ENTRY_OVERHEAD } from '../lib/store/local-sessions.ts';
 import { startClusterCache } from '../lib/processes/cluster-cache.ts';
@@ -100,6 +100,8 @@ t.test('owner messages: what is encoded decodes; anything malformed is refused',
   const fingerprint = Array.from({ length: 32 }, (_, i) => (i * 7).toString(16).toUpperCase().padStart(2, '0')).join(':');
   t.same(decodeToOwner(encodeToOwner({ op: W_CERTIFICATE, fingerprint }), max), { op: W_CERTIFICATE, fingerprint }, "a worker's certificate fingerprint");
   t.same(decodeToOwner(encodeToOwner({ op: W_CERTIFICATE, fingerprint: '' }), max), { op: W_CERTIFICATE, fingerprint: '' }, 'or none');
+  t.same(decodeToOwner(encodeToOwner({ op: W_STATUS, request: 5 }), max), { op: W_STATUS, request: 5 }, 'a status request (tls-resumption status)');
+  t.same(decodeToOwner(encodeToOwner({ op: W_PROCESS, pid: 4242 }), max), { op: W_PROCESS, pid: 4242 }, "a process's pid");
   t.same(decodeToWorker(encodeToWorker({ op: P_GOT, request: 3, session: undefined, expired: true }), max), { op: P_GOT, request: 3, session: undefined, expired: true }, 'an expired miss');
   t.same(decodeToWorker(encodeToWorker({ op: P_OWNER, socket: '/run/user/1/tls-resumption/primary-7.sock' }), max), { op: P_OWNER, socket: '/run/user/1/tls-resumption/primary-7.sock' }, "the primary's socket");
   t.same(decodeToWorker(encodeToWorker({ op: P_STORED, ids: [id(4), Buffer.alloc(1, 5)] }), max), { op: P_STORED, ids: [id(4), Buffer.alloc(1, 5)] }, 'session IDs the owner stored');
@@ -142,6 +144,11 @@ t.test('owner messages: what is encoded decodes; anything malformed is refused',
     ['fingerprint not hex pairs', tag([W_CERTIFICATE, 'x'.repeat(95)])],
     ['fingerprint too short', tag([W_CERTIFICATE, 'AB:CD'])],
     ['fingerprint not a string', tag([W_CERTIFICATE, Buffer.alloc(32)])],
+    ['status request id 0', tag([W_STATUS, 0])],
+    ['status without a request id', tag([W_STATUS])],
+    ['pid 0', tag([W_PROCESS, 0])],
+    ['pid not whole', tag([W_PROCESS, 1.5])],
+    ['pid as a string', tag([W_PROCESS, '42'])],
   ];
   for (const [name, message] of bad) t.equal(decodeToOwner(message, max), undefined, `owner refuses: ${name}`);
 

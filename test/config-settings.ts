@@ -6,7 +6,7 @@ import { loadConfig } from '../lib/config/load.ts';
 import { DEFAULTS, SECRET } from './helpers/config.ts';
 
 t.test('SETTINGS', async (t) => {
-  t.equal(SETTINGS.length, 29);
+  t.equal(SETTINGS.length, 30);
   t.same(SETTINGS.map((s) => s.option).sort(), Object.keys(DEFAULTS).sort(), 'one setting per option');
   t.ok(Object.isFrozen(SETTINGS), 'frozen');
   for (const s of SETTINGS) {
@@ -58,6 +58,7 @@ t.test('settingsTable', async (t) => {
     TLS_CACHE_IPC_TIMEOUT: '5ms',
     TLS_CACHE_LOCAL_SIZE: '1MiB',
     TLS_CACHE_SOCKET: 'per session ID context',
+    TLS_CACHE_DAEMON_IDLE_TIMEOUT: '10m',
     TLS_CACHE_REDIS_URL: 'none',
     TLS_CACHE_REDIS_MODE: 'standalone',
     TLS_CACHE_REDIS_SENTINEL_NAME: 'mymaster',

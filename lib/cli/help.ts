@@ -15,7 +15,8 @@ const WIDTH = 80;
 export function helpText(): string {
   const lines = [
     'Usage: tls-resumption [options] <server-module>',
-    '       tls-resumption daemon [--detach]',
+    '       tls-resumption daemon [--detach | --stop]',
+    '       tls-resumption status [--json]',
     '',
     ...wrap(
       'Runs <server-module> in every worker thread of this process, all serving one port (reusePort) and ' +
@@ -32,7 +33,15 @@ export function helpText(): string {
       'tls-resumption daemon runs the cache daemon: the owner of the session table and ticket keys for processes ' +
         'with no primary of their own (PM2 cluster mode, systemd units), on the Unix socket TLS_CACHE_SOCKET. ' +
         'Such processes start it themselves when none answers; run it yourself to manage it (systemd, its own PM2 app). ' +
-        '--detach starts it in the background and returns; its log goes to <socket>.log.',
+        '--detach starts it in the background and returns; its log goes to <socket>.log. --stop stops the running ' +
+        'daemon and waits until it is gone (exit 3 when none runs).',
+      0,
+    ),
+    '',
+    ...wrap(
+      'tls-resumption status asks every owner of the cache of this user (the daemon at TLS_CACHE_SOCKET, node:cluster ' +
+        'primaries and thread runtimes beside it) how it is doing: what is attached, the table, resumptions and misses ' +
+        'since start and over the last minute, ticket keys, Redis. --json prints it for scripts. Exit 3 when nothing answers.',
       0,
     ),
     '',
@@ -40,6 +49,8 @@ export function helpText(): string {
     ...option('-p, --port <n>', `port to listen on; 0 picks a free one (default: $PORT, else ${DEFAULT_PORT})`),
     ...option('--host <address>', 'address to listen on (default: every address)'),
     ...option('--detach', 'daemon: start in the background and return'),
+    ...option('--stop', 'daemon: stop the running daemon'),
+    ...option('--json', 'status: print JSON'),
     ...option('-h, --help', 'print this help'),
     ...option('-v, --version', 'print the version'),
     '',

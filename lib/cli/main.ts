@@ -24,7 +24,10 @@ import type { ThreadCluster } from '../threads/cluster.ts';
 import { runThreadCluster } from '../threads/run-cluster.ts';
 import { summarize } from '../threads/messages.ts';
 import { DEFAULT_PORT, helpText, packageVersion } from './help.ts';
-import { detachDaemon, handleDaemonSignals, runDaemon } from '../owner/daemon.ts';
+import { detachDaemon, handleDaemonSignals, runDaemon, stopDaemon } from '../owner/daemon.ts';
+import { NOT_RUNNING_EXIT } from './status.ts';
+import { NotRunningError } from '../errors.ts';
+import { status } from './status.ts';
 
 /** Where {@link main} reads and writes. */
 export interface MainIo {
@@ -36,7 +39,7 @@ export interface MainIo {
 /** Exit code of a usage error, as most command-line tools use. */
 const USAGE_EXIT = 2;
 /** The long options, for suggestions. */
-const OPTIONS = ['--port', '--host', '--help', '--version', '--detach'] as const;
+const OPTIONS = ['--port', '--host', '--help', '--version', '--detach', '--stop', '--json'] as const;
 
 /**
  * Runs the command line. Resolves to an exit code when the process should
@@ -58,7 +61,15 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number 
     io.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
+  if (command.kind === 'daemon' && command.stop) return stop(io);
   if (command.kind === 'daemon') return daemon(command.detach, io);
+  if (command.kind === 'status') {
+    try {
+      return await status(command.json, io);
+    } catch (error) {
+      return fail(io, error, 'status');
+    }
+  }
   let cluster: ThreadCluster | undefined;
   try {
     cluster = await runThreadCluster({ server: command.module, port: command.port, host: command.host, env: io.env });
@@ -91,10 +102,29 @@ async function daemon(detach: boolean, io: MainIo): Promise<number | undefined> 
   }
 }
 
+/**
+ * `tls-resumption daemon --stop`: stops the daemon at the deployment's
+ * socket and waits until it is gone; 3 when none answers.
+ */
+async function stop(io: MainIo): Promise<number> {
+  try {
+    const { pid, socketPath, attached } = await stopDaemon(io.env);
+    io.stdout.write(`tls-resumption: cache daemon pid ${pid} stopped; ${socketPath} removed\n`);
+    if (attached > 0) {
+      io.stdout.write(`tls-resumption: ${attached} process${attached === 1 ? ' was' : 'es were'} attached: each starts another daemon, with its own settings, when it next looks for one; stop them first to stop for good\n`);
+    }
+    return 0;
+  } catch (error) {
+    const code = fail(io, error, 'daemon --stop');
+    return error instanceof NotRunningError ? NOT_RUNNING_EXIT : code;
+  }
+}
+
 type Command =
   | { kind: 'help' }
   | { kind: 'version' }
-  | { kind: 'daemon'; detach: boolean }
+  | { kind: 'daemon'; detach: boolean; stop: boolean }
+  | { kind: 'status'; json: boolean }
   | { kind: 'run'; module: string; port: number; host: string | undefined };
 
 /**
@@ -116,6 +146,8 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
         detach: { type: 'boolean' },
+        stop: { type: 'boolean' },
+        json: { type: 'boolean' },
       },
     });
   } catch (error) {
@@ -128,8 +160,18 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
     if (positionals.length > 1 || values.port !== undefined || values.host !== undefined) {
       throw new UsageError('tls-resumption daemon takes no module, --port or --host; only --detach');
     }
-    return { kind: 'daemon', detach: values.detach === true };
+    if (values.json !== undefined) throw new UsageError('--json goes with the status command: tls-resumption status --json');
+    if (values.detach === true && values.stop === true) throw new UsageError('--detach and --stop do not go together: tls-resumption daemon --stop stops the running daemon');
+    return { kind: 'daemon', detach: values.detach === true, stop: values.stop === true };
   }
+  if (values.stop === true && positionals[0] !== 'daemon') throw new UsageError('--stop goes with the daemon command: tls-resumption daemon --stop');
+  if (positionals[0] === 'status') {
+    if (positionals.length > 1 || values.port !== undefined || values.host !== undefined || values.detach !== undefined) {
+      throw new UsageError('tls-resumption status takes no module, --port, --host or --detach; only --json');
+    }
+    return { kind: 'status', json: values.json === true };
+  }
+  if (values.json !== undefined) throw new UsageError('--json goes with the status command: tls-resumption status --json');
   if (values.detach === true) throw new UsageError('--detach goes with the daemon command: tls-resumption daemon --detach');
   if (positionals.length === 0) throw new UsageError('Missing the server module: tls-resumption [options] ./server.js');
   if (positionals.length > 1) {
@@ -175,10 +217,11 @@ function usageError(error: unknown): UsageError {
 }
 
 /** Writes the failure; usage errors point to --help. Resolves to the exit code. */
-function fail(io: MainIo, error: unknown): number {
+function fail(io: MainIo, error: unknown, command?: 'status' | 'daemon --stop'): number {
   const { code, message } = summarize(error);
   const usage = error instanceof UsageError;
   const text = `${code ? `${code}: ` : ''}${message}`;
-  io.stderr.write(usage ? `tls-resumption: ${text}\nRun tls-resumption --help for the options and variables.\n` : `tls-resumption: could not start: ${text}\n`);
+  const failed = command === undefined ? 'tls-resumption: could not start:' : `tls-resumption ${command}:`;
+  io.stderr.write(usage ? `tls-resumption: ${text}\nRun tls-resumption --help for the options and variables.\n` : `${failed} ${text}\n`);
   return usage ? USAGE_EXIT : 1;
 }

@@ -159,10 +159,19 @@ export interface CacheConfig {
    * own: PM2 cluster mode, systemd units, plain processes. The directory
    * is made private to the user (mode 0700) and the socket 0600.
    * `TLS_CACHE_SOCKET`.
-   * @defaultValue `''`: `$XDG_RUNTIME_DIR/tls-resumption/<session ID context>.sock`, or
-   * `<os.tmpdir()>/tls-resumption-<uid>/<session ID context>.sock` without `XDG_RUNTIME_DIR`
+   * @defaultValue `''`: `$XDG_RUNTIME_DIR/tls-resumption/<context>-<digest>.sock`, or
+   * `<os.tmpdir()>/tls-resumption-<uid>/<context>-<digest>.sock` without `XDG_RUNTIME_DIR`,
+   * the digest of the session ID context, the timeout and tickets (`owner/socket-path.ts`)
    */
   socket: string;
+  /**
+   * The cache daemon: how long it runs with no process attached before it
+   * stops (its sessions and ticket keys go with it, unless Redis holds
+   * them), in milliseconds; 0: it never stops by itself.
+   * `TLS_CACHE_DAEMON_IDLE_TIMEOUT`.
+   * @defaultValue 600000 (10 minutes: a stop-and-start deploy finds its sessions)
+   */
+  daemonIdleTimeout: number;
   /**
    * Redis shared by the hosts of a deployment, as a `redis://` or
    * `rediss://` URL (it may carry a password: it is never logged); with
@@ -454,9 +463,21 @@ const DECLARATIONS = {
     default: 'per session ID context',
     description:
       'Unix socket of the cache daemon that processes with no primary of their own share (PM2 cluster mode, systemd units); ' +
-      'its directory is private to the user (0700). By default $XDG_RUNTIME_DIR/tls-resumption/<session ID context>.sock, ' +
-      'else <tmpdir>/tls-resumption-<uid>/<session ID context>.sock.',
+      'its directory is private to the user (0700). By default $XDG_RUNTIME_DIR/tls-resumption/<context>-<digest>.sock, ' +
+      'else <tmpdir>/tls-resumption-<uid>/<context>-<digest>.sock, the digest of the settings every process shares with the daemon ' +
+      '(session ID context, timeout, tickets): a deploy that changes one gets a daemon of its own.',
     examples: ['/run/user/1000/shop.sock'],
+  },
+  daemonIdleTimeout: {
+    env: 'TLS_CACHE_DAEMON_IDLE_TIMEOUT',
+    kind: 'duration',
+    default: '10m',
+    description:
+      'The cache daemon: how long it runs with no process attached before it stops (its sessions and ticket keys go with it, ' +
+      'unless Redis holds them); 0 keeps it running. Longer than the gap of a stop-and-start deploy, so that the new processes find the sessions.',
+    min: 0,
+    max: MAX_TIMER,
+    examples: ['10m', '1h', '0'],
   },
   redisUrl: {
     env: 'TLS_CACHE_REDIS_URL',

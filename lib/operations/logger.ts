@@ -41,8 +41,9 @@ export function resolveLogFormat(config: Pick<CacheConfig, 'logFormat'>, stdout:
 /** A logger named `tls-resumption`, writing to standard output (file descriptor 1). */
 export function createLogger({ level, format, colour = false }: LoggerOptions): Logger {
   const options = { level, name: 'tls-resumption' };
-  if (format === 'json') return pino(options);
-  // Synchronous, on descriptor 1 like pino's own destination: usable from worker threads, nothing lost at exit.
+  // Synchronous, on descriptor 1: usable from worker threads, nothing lost or reordered at exit (pino's default
+  // destination writes asynchronously, and its exit-time flush wrote a process's last line before the one in flight).
+  if (format === 'json') return pino(options, pino.destination({ dest: 1, sync: true }));
   const pretty = require('pino-pretty') as typeof PinoPretty;
   return pino(options, pretty({ colorize: colour, sync: true, destination: 1, translateTime: 'SYS:HH:MM:ss.l', ignore: 'hostname' }));
 }

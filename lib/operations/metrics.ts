@@ -30,6 +30,8 @@ export interface MetricsSources {
   reloads?: () => Record<'succeeded' | 'failed' | 'aborted', number>;
   /** With Redis: hosts of the deployment seen serving another certificate (`fleet_hosts_other_certificate`). @defaultValue not reported */
   hostsWithOtherCertificate?: () => number;
+  /** With Redis: other hosts of the deployment seen announcing through Redis (`fleet_other_hosts`). @defaultValue not reported */
+  otherHosts?: () => number;
   /** The clock the ring's times are on. @defaultValue `Date.now` */
   clock?: () => number;
   /** What this Node supports (`node_capability`). @defaultValue this process's check, once it ran */
@@ -66,7 +68,7 @@ function setTotal<T extends string>(counter: Counter<T>, value: number, labels?:
 
 /** Makes the metrics of a cluster's table, counters and ring. */
 export function createMetrics(sources: MetricsSources): CacheMetrics {
-  const { table, counters, ticketKeys, workers, reloads, hostsWithOtherCertificate, clock = Date.now, capabilities = knownNodeCapabilities } = sources;
+  const { table, counters, ticketKeys, workers, reloads, hostsWithOtherCertificate, otherHosts, clock = Date.now, capabilities = knownNodeCapabilities } = sources;
   const registry = new Registry();
   const registers = [registry];
 
@@ -247,6 +249,9 @@ export function createMetrics(sources: MetricsSources): CacheMetrics {
       'Other hosts of the deployment (through Redis) serving another certificate than this host: their sessions and ours do not resume across',
       hostsWithOtherCertificate,
     );
+  }
+  if (otherHosts !== undefined) {
+    gauge('fleet_other_hosts', 'Other hosts of the deployment seen announcing their certificates through Redis in the last 15 s', otherHosts);
   }
 
   return {

@@ -30,7 +30,11 @@ import { CachePrimary } from '../runtime/cache-primary.ts';
 import { workerSettings } from '../runtime/worker-settings.ts';
 import { removeStartingMarker, startDaemon } from './daemon-start.ts';
 import { answers, OwnerService, releaseSocketLock, takeSocketLock } from './owner-service.ts';
-import { preparePrivateDirectory, socketPathOf } from './socket-path.ts';
+import { checkPrivateDirectory, isRunning, preparePrivateDirectory, socketPathOf } from './socket-path.ts';
+import { askStatus, findOwnerSockets } from './status-client.ts';
+import { DaemonStopError, NotRunningError } from '../errors.ts';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /** A running daemon. */
 export interface CacheDaemon {
@@ -39,6 +43,12 @@ export interface CacheDaemon {
   readonly service: OwnerService;
   /** Stops serving, frees the table and ring, removes the socket and its lock. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Resolves once no process has been attached for `daemonIdleTimeout`
+   * (`TLS_CACHE_DAEMON_IDLE_TIMEOUT`; never with 0): the daemon should stop
+   * ({@link handleDaemonSignals} stops it then). Logged at info.
+   */
+  readonly idle: Promise<void>;
 }
 
 /** Options of {@link runDaemon}. */
@@ -77,11 +87,25 @@ export async function runDaemon(options: RunDaemonOptions = {}): Promise<CacheDa
 
 async function serve(config: CacheConfig, env: NodeJS.ProcessEnv, socketPath: string, logger: Logger): Promise<CacheDaemon> {
   warnOfUnknownSettings(logger, env, ['TLS_CACHE_CERT', 'TLS_CACHE_KEY']);
+  // With no process attached for daemonIdleTimeout, the daemon has served its deployment: it goes.
+  let idleTimer: NodeJS.Timeout | undefined;
+  let becameIdle: () => void = () => {};
+  const idle = new Promise<void>((resolve) => (becameIdle = resolve));
+  const watchIdle = (attached: number): void => {
+    clearTimeout(idleTimer);
+    idleTimer = undefined;
+    if (attached > 0 || config.daemonIdleTimeout === 0) return;
+    idleTimer = setTimeout(() => {
+      logger.info({ idleTimeoutMs: config.daemonIdleTimeout }, 'no process attached for TLS_CACHE_DAEMON_IDLE_TIMEOUT: the cache daemon stops');
+      becameIdle();
+    }, config.daemonIdleTimeout);
+    idleTimer.unref();
+  };
   let primary: CachePrimary | undefined;
   let service: OwnerService | undefined;
   try {
     primary = CachePrimary.create(config, logger);
-    service = await OwnerService.listen({ primary, settings: workerSettings(primary.config, 'auto'), socketPath });
+    service = await OwnerService.listen({ primary, settings: workerSettings(primary.config, 'auto'), socketPath, kind: 'daemon', onAttached: (n) => watchIdle(n) });
     const served = service;
     await primary.start({ workers: () => ({ configured: served.attached, listening: served.attached }), certificates: () => served.certificates() });
   } catch (error) {
@@ -97,8 +121,10 @@ async function serve(config: CacheConfig, env: NodeJS.ProcessEnv, socketPath: st
     socketPath,
     primary: running,
     service: listening,
+    idle,
     close: () =>
       (closing ??= (async () => {
+        clearTimeout(idleTimer);
         await listening.close();
         await running.close();
         releaseSocketLock(socketPath);
@@ -109,20 +135,31 @@ async function serve(config: CacheConfig, env: NodeJS.ProcessEnv, socketPath: st
     { socket: socketPath, config: configForLog(config), node: process.version, table: { bufferBytes: stats.bufferBytes, capacityEntries: stats.capacityEntries } },
     'cache daemon listening',
   );
+  watchIdle(0);
   return daemon;
 }
 
 /**
  * Installs the daemon's signal handlers: SIGTERM and SIGINT close it and
- * end the process, SIGUSR1 rotates the ticket keys, SIGUSR2 flushes.
+ * end the process, SIGUSR1 rotates the ticket keys, SIGUSR2 flushes; and
+ * stops it the same way once it is idle ({@link CacheDaemon.idle}).
  */
 export function handleDaemonSignals(daemon: CacheDaemon, logger: Logger): void {
+  let stopping = false;
   const stop = (signal: string): void => {
-    logger.info({ signal }, 'cache daemon stopping');
-    void daemon.close().then(() => process.exit(0));
+    if (stopping) return;
+    stopping = true;
+    const started = performance.now();
+    logger.info({ reason: signal, attached: daemon.service.attached }, 'cache daemon stopping');
+    void daemon.close().then(() => {
+      // The socket and its lock are gone: a process that looks now finds no daemon, and may start one.
+      logger.info({ reason: signal, ms: Math.round(performance.now() - started) }, 'cache daemon stopped');
+      process.exit(0);
+    });
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  void daemon.idle.then(() => stop('idle'));
   process.on('SIGUSR1', () => {
     try {
       daemon.primary.rotateTicketKeys();
@@ -139,6 +176,60 @@ export function handleDaemonSignals(daemon: CacheDaemon, logger: Logger): void {
   });
   // Nothing to reload: the settings are the deployment's, read at start.
   process.on('SIGHUP', () => logger.info('SIGHUP ignored: restart the daemon to change its settings (its sessions and keys go with it)'));
+}
+
+/** How long `tls-resumption daemon --stop` waits for the daemon to be gone, in ms. */
+const STOP_WAIT_MS = 15_000;
+
+/** What {@link stopDaemon} stopped. */
+export interface StoppedDaemon {
+  pid: number;
+  socketPath: string;
+  /** Processes attached when it was asked to stop (they start another daemon, with their own settings, when they next need one). */
+  attached: number;
+}
+
+/**
+ * `tls-resumption daemon --stop`: finds the daemon at the deployment's
+ * socket by asking it (`status-client.ts`: the pid comes from the daemon
+ * itself, never from a file that may be stale), sends it SIGTERM, and
+ * waits until it has exited and its socket is gone.
+ * @throws NotRunningError (`ERR_TLS_CACHE_NOT_RUNNING`) when no daemon answers at the socket.
+ * @throws SocketError (`ERR_TLS_CACHE_SOCKET`) when the socket's directory is not private to this user.
+ * @throws DaemonStopError (`ERR_TLS_CACHE_DAEMON_STOP`) when it is still there after {@link STOP_WAIT_MS}.
+ */
+export async function stopDaemon(env: NodeJS.ProcessEnv, wait = STOP_WAIT_MS): Promise<StoppedDaemon> {
+  const config = loadConfig({}, env);
+  const socketPath = socketPathOf(config, env);
+  if (existsSync(dirname(socketPath))) checkPrivateDirectory(socketPath);
+  const answer = await askStatus(socketPath);
+  if (!('status' in answer) || answer.status.kind !== 'daemon') {
+    const why = 'error' in answer ? answer.error : `a ${answer.status.kind} answers there, not a daemon`;
+    // The deployment's settings name its socket: with other ones, say which daemons do run.
+    const others = await otherDaemons(env, socketPath);
+    const hint = others.length === 0 ? '' : `; daemons of this user: ${others.join(', ')} (give the deployment's TLS_CACHE_* settings, or its TLS_CACHE_SOCKET)`;
+    throw new NotRunningError(`no cache daemon answers at ${socketPath} (${why})${hint}`);
+  }
+  const { pid } = answer.status;
+  const attached = answer.status.workers.listening;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ESRCH') throw error;
+  }
+  const deadline = Date.now() + wait;
+  while (isRunning(pid)) {
+    if (Date.now() > deadline) throw new DaemonStopError(pid, `The cache daemon (pid ${pid}) is still running ${wait} ms after SIGTERM; its log says why (${socketPath}.log when detached)`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return { pid, socketPath, attached };
+}
+
+/** The daemons answering in the socket's directory other than at `socketPath`, as `<socket> (pid N)`. */
+async function otherDaemons(env: NodeJS.ProcessEnv, socketPath: string): Promise<string[]> {
+  const { sockets } = findOwnerSockets(env);
+  const answers = await Promise.all(sockets.filter((socket) => socket !== socketPath).map((socket) => askStatus(socket, 1000)));
+  return answers.flatMap((a) => ('status' in a && a.status.kind === 'daemon' ? [`${a.socket} (pid ${a.status.pid})`] : []));
 }
 
 /**

@@ -53,6 +53,15 @@ export const W_DELETE = 5;
  * (announced to other hosts; issues 21 and 33).
  */
 export const W_CERTIFICATE = 6;
+/**
+ * Asks the owner how it is doing (`tls-resumption status`): answered with
+ * a {@link P_STATUS} of the same `request`. Sent by a status client, which
+ * never says hello, so it is never counted as an attached process. An
+ * older owner counts it as malformed and does not answer.
+ */
+export const W_STATUS = 7;
+/** The process's pid, sent after its hello: `tls-resumption status` lists the processes attached. */
+export const W_PROCESS = 8;
 /** The most fingerprints one {@link W_CERTIFICATE} carries. */
 export const MAX_CERTIFICATES = 64;
 const FINGERPRINT = '(?:[0-9A-F]{2}:){31}[0-9A-F]{2}';
@@ -80,6 +89,12 @@ export const P_STORED = 19;
  */
 export const P_SET_DONE = 20;
 
+/**
+ * The owner's answer to a {@link W_STATUS}: an `OwnerStatus` object
+ * (`runtime/owner-status.ts`), which the status client checks.
+ */
+export const P_STATUS = 21;
+
 /** Most session IDs in one {@link P_STORED} or {@link P_SET_DONE} message (34 KiB at 32 bytes each, framing included). */
 export const MAX_STORED_IDS = 1000;
 
@@ -94,7 +109,9 @@ export type ToOwner =
   /** Counts since the previous message, in the order of `COUNTER_NAMES`; `request` answers a {@link P_COUNTS} (0: on its own). */
   | { op: typeof W_COUNTS; request: number; deltas: number[] }
   | { op: typeof W_DELETE; id: Buffer }
-  | { op: typeof W_CERTIFICATE; fingerprint: string };
+  | { op: typeof W_CERTIFICATE; fingerprint: string }
+  | { op: typeof W_STATUS; request: number }
+  | { op: typeof W_PROCESS; pid: number };
 
 /** The owner's message to a worker. */
 export type ToWorker =
@@ -132,6 +149,10 @@ export function encodeToOwner(message: ToOwner): Buffer {
       return pack([W_DELETE, message.id]);
     case W_CERTIFICATE:
       return pack([W_CERTIFICATE, message.fingerprint]);
+    case W_STATUS:
+      return pack([W_STATUS, message.request]);
+    case W_PROCESS:
+      return pack([W_PROCESS, message.pid]);
   }
 }
 
@@ -229,6 +250,10 @@ export function decodeToOwner(bytes: Uint8Array, maxSessionSize: number): ToOwne
   if (op === W_CERTIFICATE && fields.length === 2 && typeof fields[1] === 'string' && FINGERPRINTS.test(fields[1]) && fields[1].split(',').length <= MAX_CERTIFICATES) {
     return { op, fingerprint: fields[1] };
   }
+  if (op === W_STATUS && fields.length === 2 && isRequestId(fields[1])) return { op, request: fields[1] };
+  if (op === W_PROCESS && fields.length === 2 && typeof fields[1] === 'number' && Number.isInteger(fields[1]) && fields[1] >= 1 && fields[1] <= 0x7fffffff) {
+    return { op, pid: fields[1] };
+  }
   return undefined;
 }
 
@@ -277,4 +302,15 @@ export function decodeToWorker(bytes: Uint8Array, maxSessionSize: number): ToWor
 
 function isRingState(value: unknown): value is TicketKeyRingState {
   return value !== null && typeof value === 'object' && !Array.isArray(value) && Array.isArray((value as { keys?: unknown }).keys);
+}
+
+/**
+ * An owner's answer to a status request ({@link P_STATUS}): its request id
+ * and the status, still to be checked (`readOwnerStatus`), or `undefined`
+ * when it is no such message.
+ */
+export function decodeStatusAnswer(bytes: Uint8Array): { request: number; status: unknown } | undefined {
+  const fields = unpackPayload(bytes);
+  if (fields === undefined || fields[0] !== P_STATUS || fields.length !== 3 || !isRequestId(fields[1])) return undefined;
+  return { request: fields[1], status: fields[2] };
 }

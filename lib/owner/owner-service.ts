@@ -43,13 +43,17 @@ import {
   P_HELLO,
   P_KEYS,
   P_SET_DONE,
+  P_STATUS,
   P_STORED,
+  pack,
   W_CERTIFICATE,
   W_COUNTS,
   W_DELETE,
   W_GET,
   W_HELLO,
+  W_PROCESS,
   W_SET,
+  W_STATUS,
   type ToOwner,
   type ToWorker,
 } from './messages.ts';
@@ -68,7 +72,14 @@ export interface OwnerServiceOptions {
   socketPath: string;
   /** Milliseconds since the epoch. @defaultValue `Date.now` */
   clock?: () => number;
+  /** Which owner this is, as `tls-resumption status` says it. @defaultValue `'primary'` */
+  kind?: 'daemon' | 'primary';
+  /** Called with the number of processes attached whenever one attaches (says hello) or an attached one goes. */
+  onAttached?: (attached: number) => void;
 }
+
+/** How long a status answer waits for the attached processes' latest counts, in ms (as `metrics()` does). */
+const STATUS_COUNTS_TIMEOUT_MS = 100;
 
 /** One connected process. */
 interface Peer {
@@ -77,6 +88,8 @@ interface Peer {
   attached: boolean;
   /** The certificates its servers serve, comma-separated fingerprints (announced to other hosts with Redis). */
   certificate: string | undefined;
+  /** Its process id, once it said ({@link W_PROCESS}). */
+  pid: number | undefined;
 }
 
 /** See the module's documentation. */
@@ -85,6 +98,8 @@ export class OwnerService {
   readonly #primary: CachePrimary;
   readonly #settings: WorkerSettings;
   readonly #clock: () => number;
+  readonly #kind: 'daemon' | 'primary';
+  readonly #onAttached: (attached: number) => void;
   readonly #server: Server;
   readonly #peers = new Set<Peer>();
   /** The session IDs the table was given: each process keeps a copy, and asks only about IDs in it. */
@@ -107,6 +122,8 @@ export class OwnerService {
     this.#settings = options.settings;
     this.socketPath = options.socketPath;
     this.#clock = options.clock ?? Date.now;
+    this.#kind = options.kind ?? 'primary';
+    this.#onAttached = options.onAttached ?? (() => {});
     this.#server = server;
     this.#ids = new SessionIdFilter({
       byteLength: filterBytesFor(options.primary.table.stats().capacityEntries),
@@ -128,28 +145,15 @@ export class OwnerService {
    * @throws SocketError (`ERR_TLS_CACHE_SOCKET`) when the directory is not private, another owner answers there, or it cannot be listened on.
    */
   static async listen(options: OwnerServiceOptions): Promise<OwnerService> {
-    const path = options.socketPath;
-    preparePrivateDirectory(path);
-    if (await answers(path)) throw new SocketError(path, `Another owner of the cache answers at ${path} already`);
-    removeSocketFile(path);
-    const server = createServer({ noDelay: true });
-    // The socket file is created by listen(): with this umask it is never readable by others, not even for a moment.
-    const umask = process.umask(0o177);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(path, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-    } catch (error) {
-      throw new SocketError(path, `Cannot listen on ${path} (${(error as { code?: string }).code ?? 'error'})`);
-    } finally {
-      process.umask(umask);
-    }
-    chmodSync(path, 0o600);
+    const server = await listenPrivately(options.socketPath);
     return new OwnerService(options, server);
+  }
+
+  /** The processes attached now, by pid (those that said hello and their pid), for `tls-resumption status`. */
+  attachedProcesses(): Array<{ pid: number }> {
+    const found: Array<{ pid: number }> = [];
+    for (const peer of this.#peers) if (peer.attached && peer.pid !== undefined) found.push({ pid: peer.pid });
+    return found.sort((a, b) => a.pid - b.pid);
   }
 
   /** Processes that said hello and are still connected. */
@@ -222,7 +226,7 @@ export class OwnerService {
       socket.destroy();
       return;
     }
-    const peer: Peer = { socket, attached: false, certificate: undefined };
+    const peer: Peer = { socket, attached: false, certificate: undefined, pid: undefined };
     this.#peers.add(peer);
     const reader = new FrameReader();
     const counters = this.#primary.counters;
@@ -239,6 +243,7 @@ export class OwnerService {
 
   #gone(peer: Peer): void {
     this.#peers.delete(peer);
+    if (peer.attached && !this.#closed) this.#onAttached(this.attached);
     for (const waiter of this.#countWaiters.values()) {
       waiter.peers.delete(peer);
       if (waiter.peers.size === 0) waiter.done();
@@ -299,7 +304,9 @@ export class OwnerService {
         for (let offset = 0; offset < bits.byteLength; offset += FILTER_CHUNK_BYTES) {
           this.#send(peer, { op: P_FILTER, offset, total: bits.byteLength, bits: bits.subarray(offset, offset + FILTER_CHUNK_BYTES) });
         }
+        const first = !peer.attached;
         peer.attached = true;
+        if (first) this.#onAttached(this.attached);
         return;
       }
       case W_DELETE: {
@@ -312,6 +319,12 @@ export class OwnerService {
         this.broadcast({ op: P_DELETE, id: message.id }, peer);
         return;
       }
+      case W_STATUS:
+        void this.#answerStatus(peer, message.request);
+        return;
+      case W_PROCESS:
+        peer.pid = message.pid;
+        return;
       case W_CERTIFICATE:
         peer.certificate = message.fingerprint === '' ? undefined : message.fingerprint;
         return;
@@ -349,6 +362,14 @@ export class OwnerService {
     for (const peer of this.#peers) inBatches(peer, P_SET_DONE, sets.filter((entry) => entry.from === peer).map((entry) => entry.id));
   }
 
+  /** Answers `tls-resumption status`: the attached processes' latest counts first, as `/metrics` has them. */
+  async #answerStatus(peer: Peer, request: number): Promise<void> {
+    await this.freshCounts(STATUS_COUNTS_TIMEOUT_MS);
+    if (this.#closed) return;
+    const status = this.#primary.status(this.#kind, this.socketPath, this.attachedProcesses());
+    this.#write(peer, frame(pack([P_STATUS, request, status])));
+  }
+
   /** Sends the ring to every process that holds one. */
   #pushKeys(): void {
     const keys = this.#primary.ticketKeys?.snapshot();
@@ -370,6 +391,37 @@ export class OwnerService {
     }
     socket.write(framed);
   }
+}
+
+/**
+ * Listens on a Unix socket private to this user: its directory made
+ * private first (`socket-path.ts`), the socket created with mode 0600. A
+ * socket file left by an owner that is gone is replaced; one that answers
+ * is not.
+ * @throws SocketError (`ERR_TLS_CACHE_SOCKET`) when the directory is not private, something answers there, or it cannot be listened on.
+ */
+export async function listenPrivately(path: string): Promise<Server> {
+  preparePrivateDirectory(path);
+  if (await answers(path)) throw new SocketError(path, `Another owner of the cache answers at ${path} already`);
+  removeSocketFile(path);
+  const server = createServer({ noDelay: true });
+  // The socket file is created by listen(): with this umask it is never readable by others, not even for a moment.
+  const umask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    throw new SocketError(path, `Cannot listen on ${path} (${(error as { code?: string }).code ?? 'error'})`);
+  } finally {
+    process.umask(umask);
+  }
+  chmodSync(path, 0o600);
+  return server;
 }
 
 /** Whether something accepts connections at `path` now (an owner that runs). */

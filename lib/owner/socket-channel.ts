@@ -34,6 +34,12 @@ export interface SocketChannelOptions {
   socketPath: string;
   /** Start the cache daemon when nothing answers (a process with no primary of its own). */
   startDaemon: boolean;
+  /**
+   * Asked each time before a daemon would be started: false when this
+   * process is shutting down (its servers closed), which never starts one.
+   * @defaultValue always true
+   */
+  mayStartDaemon?: () => boolean;
   /** The environment the daemon starts with (its settings). @defaultValue `process.env` */
   env?: NodeJS.ProcessEnv;
   /** Largest session accepted from the owner, in bytes (may change once the hello says). */
@@ -59,6 +65,7 @@ export class SocketChannel {
   #retry: NodeJS.Timeout | undefined;
   #daemonStartedAt = -Infinity;
   #refusedLogged = false;
+  #notStartingLogged = false;
 
   constructor(options: SocketChannelOptions) {
     this.#options = options;
@@ -157,7 +164,12 @@ export class SocketChannel {
   /** No owner at the socket: start the daemon when this process may, then try again. */
   #nothingAnswers(): void {
     const now = Date.now();
-    if (this.#options.startDaemon && now - this.#daemonStartedAt >= DAEMON_START_INTERVAL_MS) {
+    const may = this.#options.startDaemon && (this.#options.mayStartDaemon?.() ?? true);
+    if (this.#options.startDaemon && !may && !this.#notStartingLogged) {
+      this.#notStartingLogged = true;
+      this.#options.logger.debug({ socket: this.#options.socketPath }, 'no cache daemon answered: this process is shutting down (its servers closed), and starts none');
+    }
+    if (may && now - this.#daemonStartedAt >= DAEMON_START_INTERVAL_MS) {
       this.#daemonStartedAt = now;
       try {
         const started = startDaemon(this.#options.socketPath, this.#options.env ?? process.env);

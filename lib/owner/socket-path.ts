@@ -7,11 +7,15 @@
  * processes to send their sessions to.
  *
  * By default a deployment's socket is named after its session ID context
- * (`TLS_CACHE_SESSION_ID_CONTEXT`), so that the processes of one
- * deployment meet at one socket and another deployment's stay apart:
- * `$XDG_RUNTIME_DIR/tls-resumption/<context>.sock` (systemd's per-user
- * runtime directory, already private), else
- * `<os.tmpdir()>/tls-resumption-<uid>/<context>.sock`.
+ * (`TLS_CACHE_SESSION_ID_CONTEXT`) and a digest of the settings every
+ * process must share with its owner (the context, `TLS_CACHE_TIMEOUT`,
+ * `TLS_CACHE_TICKETS`), so that the processes of one deployment meet at
+ * one socket, another deployment's stay apart, and a deploy that changes
+ * one of them meets at a new socket, with a new daemon of its settings
+ * (the old daemon stops once its processes are gone: its idle timeout):
+ * `$XDG_RUNTIME_DIR/tls-resumption/<context>-<digest>.sock` (systemd's
+ * per-user runtime directory, already private), else
+ * `<os.tmpdir()>/tls-resumption-<uid>/<context>-<digest>.sock`.
  *
  * @module
  */
@@ -29,19 +33,30 @@ function uid(): number {
   return process.getuid?.() ?? -1;
 }
 
+/** The settings a process and its owner must share: they name the default socket. */
+export type SharedSettings = { socket: string; sessionIdContext: string; timeout: number; tickets: 'on' | 'off' };
+
+/**
+ * The digest of the settings a process and its owner must share (see the
+ * module's documentation): 10 hex digits.
+ */
+export function settingsDigest({ sessionIdContext, timeout, tickets }: Omit<SharedSettings, 'socket'>): string {
+  return createHash('sha256').update(JSON.stringify([sessionIdContext, timeout, tickets])).digest('hex').slice(0, 10);
+}
+
 /**
  * The socket's path: `socket` when set, else the deployment's default (see
  * the module's documentation).
  * @throws SocketError (`ERR_TLS_CACHE_SOCKET`) when the default path would be longer than a socket path may be.
  */
-export function socketPathOf({ socket, sessionIdContext }: { socket: string; sessionIdContext: string }, env: NodeJS.ProcessEnv = process.env): string {
+export function socketPathOf(settings: SharedSettings, env: NodeJS.ProcessEnv = process.env): string {
+  const { socket, sessionIdContext } = settings;
   if (socket !== '') return socket;
   const runtime = env.XDG_RUNTIME_DIR;
   const directory = runtime !== undefined && isAbsolute(runtime) ? join(runtime, 'tls-resumption') : join(tmpdir(), `tls-resumption-${uid()}`);
-  const safe = sessionIdContext.replace(/[^A-Za-z0-9._-]/g, '_');
-  // Two contexts that read the same once made safe ("a/b", "a_b") still get two sockets.
-  const name = safe === sessionIdContext ? safe : `${safe}-${createHash('sha256').update(sessionIdContext).digest('hex').slice(0, 8)}`;
-  const path = join(directory, `${name}.sock`);
+  // Readable, and short; the digest tells contexts apart (two that read the same once made safe, "a/b" and "a_b", too).
+  const safe = sessionIdContext.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 40);
+  const path = join(directory, `${safe}-${settingsDigest(settings)}.sock`);
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
     throw new SocketError(path, `The default socket path ${JSON.stringify(path)} is longer than the ${MAX_SOCKET_PATH_BYTES} bytes a Unix socket path may be; set TLS_CACHE_SOCKET to a shorter absolute path`);
   }
@@ -91,10 +106,10 @@ export function checkPrivateDirectory(socketPath: string): void {
 }
 
 /**
- * Removes the sockets of `node:cluster` primaries that are gone
- * (`primary-<pid>.sock` whose process no longer runs, killed before it
- * could remove its own) from a socket directory, so that they do not pile
- * up. Never throws.
+ * Removes the sockets of `node:cluster` primaries and thread runtimes
+ * that are gone (`primary-<pid>.sock`, `threads-<pid>[-<n>].sock` whose
+ * process no longer runs, killed before it could remove its own) from a
+ * socket directory, so that they do not pile up. Never throws.
  */
 export function removeDeadPrimarySockets(directory: string): void {
   let names: string[];
@@ -104,7 +119,7 @@ export function removeDeadPrimarySockets(directory: string): void {
     return;
   }
   for (const name of names) {
-    const pid = /^primary-(\d+)\.sock$/.exec(name)?.[1];
+    const pid = /^(?:primary-(\d+)|threads-(\d+)(?:-\d+)?)\.sock$/.exec(name)?.slice(1).find((found) => found !== undefined);
     if (pid === undefined || Number(pid) === process.pid || isRunning(Number(pid))) continue;
     try {
       unlinkSync(join(directory, name));
@@ -132,5 +147,21 @@ export function isRunning(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return true;
+  }
+}
+
+/**
+ * Which owner answers at `socketPath` and its pid: a `node:cluster`
+ * primary's socket is named after its pid; a daemon holds the lock beside
+ * its socket, which holds its pid.
+ */
+export function ownerAt(socketPath: string): { owner: 'daemon' | 'primary'; pid: number | undefined } {
+  const primary = /\/primary-(\d+)\.sock$/.exec(socketPath)?.[1];
+  if (primary !== undefined) return { owner: 'primary', pid: Number(primary) };
+  try {
+    const pid = Number(readFileSync(`${socketPath}.lock`, 'utf8').trim());
+    return { owner: 'daemon', pid: Number.isInteger(pid) && pid > 0 ? pid : undefined };
+  } catch {
+    return { owner: 'daemon', pid: undefined };
   }
 }

@@ -57,13 +57,14 @@ import {
   W_CERTIFICATE,
   MAX_CERTIFICATES,
   W_HELLO,
+  W_PROCESS,
   type ToOwner,
   type ToWorker,
 } from '../owner/messages.ts';
 import { OwnerLevel } from '../owner/owner-level.ts';
 import { FilterCopy } from '../owner/id-filter.ts';
 import { SocketChannel } from '../owner/socket-channel.ts';
-import { socketPathOf } from '../owner/socket-path.ts';
+import { ownerAt, socketPathOf } from '../owner/socket-path.ts';
 import { LevelledStore, type SessionLevel } from '../store/levelled-store.ts';
 import { localCopyLevel } from '../store/memory-levels.ts';
 import { RedisSessionLevel } from '../redis/session-store.ts';
@@ -136,6 +137,10 @@ export class ProcessWorker {
   readonly socketPath: string;
 
   #shipped: number[] = COUNTER_NAMES.map(() => 0);
+  /** Every attached server, and those that have listened: once all have listened and closed, the process is shutting down. */
+  readonly #servers: TlsServer[] = [];
+  readonly #listened = new WeakSet<TlsServer>();
+  #left = false;
   readonly #tickets: TicketKeyBinding[] = [];
   /** Every attached server's certificate binding: announced to each owner this process connects to. */
   /** Per attached server: the fingerprints of the certificates it serves. */
@@ -244,11 +249,23 @@ export class ProcessWorker {
       sessionIdContext: config.sessionIdContext,
       onCertificates: () => this.#sendCertificates(),
     });
+    this.#servers.push(server);
+    if (server.listening) this.#listened.add(server);
+    else server.once('listening', () => this.#listened.add(server));
     this.#certificates.push(attached.certificates);
     this.#sendCertificates();
     if (attached.tickets !== undefined) this.#tickets.push(attached.tickets);
     warnOnce(this.logger, attached);
     return attached;
+  }
+
+  /**
+   * Whether this process is shutting down: it is leaving its `node:cluster`
+   * primary, or every server attached has listened and closed since. Such
+   * a process never starts a cache daemon (it would outlive it).
+   */
+  get shuttingDown(): boolean {
+    return this.#left || (this.#servers.length > 0 && this.#servers.every((server) => this.#listened.has(server) && !server.listening));
   }
 
   /** Acts on one checked message from the owner. Never throws: a ring that does not fit counts as malformed. */
@@ -305,6 +322,7 @@ export class ProcessWorker {
     this.#accepted = false;
     this.#forgetFilter();
     this.#channel.send({ op: W_HELLO });
+    this.#channel.send({ op: W_PROCESS, pid: process.pid });
   }
 
   /**
@@ -313,6 +331,7 @@ export class ProcessWorker {
    * Redis close, so that nothing of the cache keeps the process alive.
    */
   leave(): void {
+    this.#left = true;
     clearInterval(this.#timer);
     clearInterval(this.#ownRingTimer);
     this.#shipCounts(0);
@@ -347,7 +366,7 @@ export class ProcessWorker {
       this.#refusedLogged = true;
       this.logger.error(
         { socket: this.socketPath, ours: { timeout: ours.timeout, sessionIdContext: ours.sessionIdContext, tickets: ours.tickets }, owner: { timeout: theirs.timeout, sessionIdContext: theirs.sessionIdContext, tickets: theirs.tickets } },
-        "the cache owner's settings are not this process's: not using it, serving on this process's own (give every process of the deployment the same TLS_CACHE_TIMEOUT, TLS_CACHE_SESSION_ID_CONTEXT and TLS_CACHE_TICKETS; after changing them, stop the daemon: the processes start another with the new ones)",
+        "the cache owner's settings are not this process's: not using it, serving on this process's own (give every process of the deployment the same TLS_CACHE_TIMEOUT, TLS_CACHE_SESSION_ID_CONTEXT and TLS_CACHE_TICKETS; the default socket follows them, but with TLS_CACHE_SOCKET set a deploy that changes them must stop the old daemon: tls-resumption daemon --stop)",
       );
       return;
     }
@@ -356,7 +375,7 @@ export class ProcessWorker {
     if (keys !== undefined) this.#loadKeys(keys);
     // Certificates announced before this connection are announced again, to this owner.
     this.#sendCertificates();
-    this.logger.debug({ socket: this.socketPath, ticketKeys: this.ticketKeys?.stats() }, 'connected to the cache owner');
+    logAttached(this.logger, this.#channel.socketPath);
   }
 
   /** Until the (next) owner's filter is complete, every lookup goes to it. */
@@ -440,13 +459,18 @@ export class ProcessWorker {
       const channel = new SocketChannel({
         socketPath,
         startDaemon,
+        mayStartDaemon: () => worker === undefined || !worker.shuttingDown,
         env,
         maxSessionSize: () => worker?.settings.config.maxSessionSize ?? own.maxSessionSize,
         counters,
         logger,
         onConnected: () => {
           if (worker !== undefined) worker.connected();
-          else channel.send({ op: W_HELLO });
+          else {
+            channel.send({ op: W_HELLO });
+            // Who this is, for `tls-resumption status`.
+            channel.send({ op: W_PROCESS, pid: process.pid });
+          }
         },
         onDisconnected: () => worker?.disconnected(),
         onMessage: (message) => {
@@ -521,13 +545,20 @@ export class ProcessWorker {
       }
       // The first handshakes should find Redis (its connection, or a Redis Cluster's masters, still opening); not for long.
       if (made.#redis !== undefined) await waitUntilReady(made.#redis, REDIS_START_WAIT_MS);
-      // The settings hold secrets: only whether there is a Redis, and its mode.
-      logger.debug({ socket: socketPath, owner: hello !== undefined, ticketKeys: ring?.stats(), redis: settings.config.redisUrl === '' ? undefined : settings.config.redisMode }, 'attached to the cache');
+      // One line: which owner this process uses (the warnings above said when none). The settings hold secrets: only whether there is a Redis, and its mode.
+      if (hello !== undefined) logAttached(logger, socketPath, { ticketKeys: ring?.stats(), redis: settings.config.redisUrl === '' ? undefined : settings.config.redisMode });
       // Servers are attached only once this Node's capabilities are known: nothing is used that does not work.
       await capabilities;
       return made;
     };
   }
+}
+
+/** The one info line of an attach: the owner this process uses, and its pid. */
+function logAttached(logger: Logger, socketPath: string, more: Record<string, unknown> = {}): void {
+  const { owner, pid } = ownerAt(socketPath);
+  const name = owner === 'daemon' ? 'the cache daemon' : 'the node:cluster primary';
+  logger.info({ owner, ownerPid: pid, socket: socketPath, ...more }, `attached to ${name}${pid === undefined ? '' : ` (pid ${pid})`}`);
 }
 
 const warned = new Set<string>();

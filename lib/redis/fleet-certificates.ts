@@ -98,6 +98,7 @@ export class FleetCertificates {
   /** Other certificates already warned of, until every host serves the same ones again. */
   readonly #warned = new Set<string>();
   #others = 0;
+  #hosts = 0;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
@@ -118,6 +119,11 @@ export class FleetCertificates {
   /** Hosts seen serving certificates other than this host's at the last comparison. */
   get hostsWithOtherCertificate(): number {
     return this.#others;
+  }
+
+  /** Other hosts seen announcing (in the last {@link STALE_MS} ms) at the last comparison. */
+  get otherHosts(): number {
+    return this.#hosts;
   }
 
   /** Announces and compares now, then every `interval` ms. */
@@ -162,6 +168,7 @@ export class FleetCertificates {
       const hosts = await this.#redis.hgetall(this.#key);
       const forget: string[] = [];
       let others = 0;
+      let seenHosts = 0;
       const otherCertificates = new Set<string>();
       for (const [host, value] of Object.entries(hosts)) {
         if (host === this.hostId) continue;
@@ -169,12 +176,14 @@ export class FleetCertificates {
         if (seen === undefined) continue;
         if (seen.at < now - FORGET_MS) forget.push(host);
         if (seen.at < now - STALE_MS) continue;
+        seenHosts++;
         if (seen.certificates.join() === mine.join()) continue;
         others++;
         for (const certificate of seen.certificates) if (!mine.includes(certificate)) otherCertificates.add(certificate);
       }
       if (forget.length > 0) await this.#redis.hdel(this.#key, ...forget);
       if (this.#closed) return;
+      this.#hosts = seenHosts;
       this.#compared(mine, others, otherCertificates);
       if (this.#failed) this.#logger?.debug('fleet certificate check recovered');
       this.#failed = false;

@@ -26,6 +26,9 @@ import { redisTargetOf, type RedisClient } from '../redis/topology.ts';
 import { SessionTable } from '../table/session-table.ts';
 import { TicketKeyRing } from '../tickets/key-ring.ts';
 import { readNginxKeyFiles } from '../tickets/nginx-keys.ts';
+import { countsOf, MAX_ATTACHED, StatusHistory, type AttachedWorker, type OwnerStatus, type StatusCounts } from './owner-status.ts';
+import { isReady } from '../redis/connection.ts';
+import { redactUrl } from '../config/redact.ts';
 
 /** What {@link CachePrimary.flush} removed. */
 export interface FlushResult {
@@ -72,8 +75,12 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
   /** The counters every server adds to (hooks, tickets, handshakes, restarts, IPC, Redis). */
   readonly counters: SharedCounters;
   readonly logger: Logger;
+  /** When it was made (clock milliseconds). */
+  readonly startedAt = Date.now();
 
   readonly #metrics: CacheMetrics;
+  /** Samples of the counts for the last minute's figures of {@link status}; from {@link start}. */
+  #history: StatusHistory | undefined;
   #workers: WorkerCounts = () => ({ configured: 0, listening: 0 });
   #metricsServer: MetricsServer | undefined;
   #ticketTimer: NodeJS.Timeout | undefined;
@@ -104,6 +111,7 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
       workers: () => this.#workers(),
       reloads: () => ({ ...this.#reloads }),
       hostsWithOtherCertificate: config.redisUrl === '' ? undefined : () => this.#fleetCertificates?.hostsWithOtherCertificate ?? 0,
+      otherHosts: config.redisUrl === '' ? undefined : () => this.#fleetCertificates?.otherHosts ?? 0,
     });
     // The node_capability metric: this Node, checked once per process (the thread runtime has it checked already).
     void probeNodeCapabilities();
@@ -145,6 +153,7 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
    */
   async start({ workers, certificates }: { workers: WorkerCounts; certificates?: ServedCertificates }): Promise<void> {
     this.#workers = workers;
+    this.#history ??= new StatusHistory(() => this.#counts());
     if (certificates !== undefined) this.#certificates = certificates;
     if (this.config.metricsPort > 0) {
       this.#metricsServer = await startMetricsServer({
@@ -165,6 +174,61 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
       this.#summaryTimer = setInterval(() => this.#logSummary(), this.config.summaryInterval);
       this.#summaryTimer.unref();
     }
+  }
+
+  /**
+   * What `tls-resumption status` shows (`owner-status.ts`), read now from
+   * the sources of the metrics.
+   * @param kind - which owner this primary is.
+   * @param socket - the socket the status is asked on.
+   * @param attached - the processes or threads attached (the first {@link MAX_ATTACHED} are kept).
+   */
+  status(kind: OwnerStatus['kind'], socket: string, attached: AttachedWorker[]): OwnerStatus {
+    const now = Date.now();
+    const stats = this.table.stats();
+    const counts = countsOf(this.counters.values(), stats);
+    const ring = this.ticketKeys?.stats();
+    const fleet = this.#fleet?.sharesTicketKeys === true;
+    const config = this.config;
+    return {
+      version: 1,
+      kind,
+      pid: process.pid,
+      socket,
+      node: process.version,
+      startedAt: this.startedAt,
+      now,
+      workers: this.#workers(),
+      attached: attached.slice(0, MAX_ATTACHED),
+      table: { entries: stats.entries, capacityEntries: stats.capacityEntries, bytesInUse: stats.bytesInUse, capacityBytes: stats.capacityBytes },
+      sinceStart: counts,
+      lastMinute: this.#history?.lastMinute(counts) ?? { ...countsOf(this.counters.values(), stats), seconds: 0 },
+      tickets:
+        ring === undefined
+          ? null
+          : {
+              keys: ring.keys,
+              // As the metric ticket_key_age_seconds reads it.
+              currentKeyAgeSeconds: ring.currentSince > 0 ? Math.max(0, now - ring.currentSince) / 1000 : 0,
+              nextRotationSeconds: ring.fixed || ring.currentSince <= 0 ? null : Math.max(0, ring.currentSince + config.ticketRotate - now) / 1000,
+              source: ring.fixed ? 'files' : fleet ? 'redis' : 'random',
+            },
+      redis:
+        config.redisUrl === ''
+          ? null
+          : {
+              mode: config.redisMode,
+              url: redactUrl(config.redisUrl),
+              namespace: config.redisNamespace,
+              connected: this.#redis !== undefined && isReady(this.#redis),
+              otherHosts: this.#fleetCertificates?.otherHosts ?? 0,
+              hostsWithOtherCertificate: this.#fleetCertificates?.hostsWithOtherCertificate ?? 0,
+            },
+    };
+  }
+
+  #counts(): StatusCounts {
+    return countsOf(this.counters.values(), this.table.stats());
   }
 
   /** Counts a reload of the workers (threads or processes) by how it ended. */
@@ -231,6 +295,7 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
     clearTimeout(this.#ticketTimer);
     clearInterval(this.#statsTimer);
     clearInterval(this.#summaryTimer);
+    this.#history?.close();
     this.#fleet?.close();
     await this.#fleetCertificates?.close();
     this.#redis?.disconnect();

@@ -53,6 +53,8 @@ import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import type { TicketCounters } from '../tickets/ticket-counters.ts';
 import { renewalState } from '../tickets/ticket-links.ts';
+import { socketPathOf } from '../owner/socket-path.ts';
+import { listenForStatus, threadStatusPath, type StatusSocket } from '../owner/status-socket.ts';
 
 export type { FlushResult } from '../runtime/cache-primary.ts';
 export type { ReloadOptions, ReloadResult, WorkerReplacement } from './reload.ts';
@@ -119,6 +121,8 @@ interface ClusterParts {
   primary: CachePrimary;
   threadData: Omit<ServerThreadData, 'workerId'>;
   execArgv: string[] | undefined;
+  /** The deployment's socket, beside which the status socket goes (`owner/status-socket.ts`); `undefined`: none. */
+  deploymentSocket: string | undefined;
 }
 
 /** Makes a cluster and starts its threads; set by {@link ThreadCluster}'s static block, so its constructor stays private. */
@@ -150,13 +154,17 @@ export class ThreadCluster extends EventEmitter<ThreadClusterEvents> {
   readonly #threads = new Set<ThreadHandle>();
   readonly #threadData: Omit<ServerThreadData, 'workerId'>;
   readonly #execArgv: string[] | undefined;
+  readonly #deploymentSocket: string | undefined;
+  /** Where `tls-resumption status` finds this runtime, once it listens. */
+  #statusSocket: StatusSocket | undefined;
   #started = false;
   #stopping: Promise<void> | undefined;
   readonly #reloads = new SerialRuns<ReloadResult>();
   readonly #warned = new Set<string>();
 
-  private constructor({ port, primary, threadData, execArgv }: ClusterParts) {
+  private constructor({ port, primary, threadData, execArgv, deploymentSocket }: ClusterParts) {
     super();
+    this.#deploymentSocket = deploymentSocket;
     this.#primary = primary;
     this.#execArgv = execArgv;
     this.port = port;
@@ -352,6 +360,7 @@ export class ThreadCluster extends EventEmitter<ThreadClusterEvents> {
 
   async #stop(): Promise<void> {
     this.#primary.stopTimers();
+    await this.#statusSocket?.close();
     const live = [...this.#threads];
     for (const slot of this.#slots) clearTimeout(slot.restartTimer);
     this.logger.info(
@@ -390,7 +399,29 @@ export class ThreadCluster extends EventEmitter<ThreadClusterEvents> {
       throw (failures[0] as PromiseRejectedResult).reason;
     }
     this.#started = true;
-    this.logger.info({ port: this.port, workers: this.#slots.length }, 'listening');
+    await this.#listenForStatus();
+    this.logger.info({ port: this.port, workers: this.#slots.length, statusSocket: this.#statusSocket?.path }, 'listening');
+  }
+
+  /** The status socket (`owner/status-socket.ts`); one that cannot be had is a warning, not a failure. */
+  async #listenForStatus(): Promise<void> {
+    if (this.#deploymentSocket === undefined) return;
+    const path = threadStatusPath(this.#deploymentSocket);
+    try {
+      const socket = await listenForStatus(path, () =>
+        this.#primary.status(
+          'threads',
+          path,
+          this.workers().map(({ workerId, threadId, listening }) => ({ pid: process.pid, workerId, threadId, listening })),
+        ),
+      );
+      // Stopped meanwhile (a signal while starting).
+      if (this.#stopping !== undefined) await socket.close();
+      else this.#statusSocket = socket;
+    } catch (error) {
+      const { code, message } = summarize(error);
+      this.logger.warn({ err: { code, message } }, 'no status socket: tls-resumption status will not find this runtime');
+    }
   }
 
   /** Starts a thread for a slot, tracked until it ends (not yet any slot's current one). */
@@ -523,7 +554,13 @@ export async function startThreadCluster(options: ThreadClusterOptions): Promise
       renewal,
       capabilities,
     };
-    return await launch({ port, primary, threadData, execArgv: options.execArgv });
+    let deploymentSocket: string | undefined;
+    try {
+      deploymentSocket = socketPathOf(config, env);
+    } catch (error) {
+      logger.warn({ err: summarize(error) }, 'no status socket: tls-resumption status will not find this runtime');
+    }
+    return await launch({ port, primary, threadData, execArgv: options.execArgv, deploymentSocket });
   } catch (error) {
     await primary.close();
     logger.error({ err: summarize(error) }, 'start failed; every worker was ended');

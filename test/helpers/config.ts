@@ -39,6 +39,7 @@ export const DEFAULTS: CacheConfig = {
   sessionIdContext: 'tls-resumption',
   ipcTimeout: 5,
   socket: '',
+  daemonIdleTimeout: 600_000,
   localSize: MiB,
   redisUrl: '',
   redisMode: 'standalone',
