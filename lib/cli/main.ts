@@ -22,7 +22,7 @@ import { closest, distance } from 'fastest-levenshtein';
 import { InvalidEnvironmentError, ServerModuleError, UsageError } from '../errors.ts';
 import type { ThreadCluster } from '../threads/cluster.ts';
 import { runThreadCluster } from '../threads/run-cluster.ts';
-import { summarize } from '../threads/messages.ts';
+import { summarize } from '../describe.ts';
 import { DEFAULT_PORT, helpText, packageVersion } from './help.ts';
 import { detachDaemon, handleDaemonSignals, runDaemon, stopDaemon } from '../owner/daemon.ts';
 import { NOT_RUNNING_EXIT } from './status.ts';
@@ -133,7 +133,7 @@ type Command =
  * @throws InvalidEnvironmentError for a bad `PORT`.
  * @throws ServerModuleError when the module file does not exist.
  */
-export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
+function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
   let parsed;
   try {
     parsed = parseArgs({

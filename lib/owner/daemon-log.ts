@@ -19,7 +19,7 @@ import { chmodSync, copyFileSync, fstatSync, ftruncateSync, openSync, statSync }
 /** Above this many bytes the log is rotated (10 MiB). */
 export const MAX_LOG_BYTES = 10 * 1024 * 1024;
 /** How often a running daemon looks at its log's size, in ms. */
-export const LOG_CHECK_INTERVAL_MS = 60_000;
+const LOG_CHECK_INTERVAL_MS = 60_000;
 
 /** The log's path for a socket. */
 export function logPathOf(socketPath: string): string {

@@ -51,7 +51,7 @@ export function startDaemon(socketPath: string, env: NodeJS.ProcessEnv): boolean
 }
 
 /** The marker of a daemon starting for `socketPath`. */
-export function startingMarker(socketPath: string): string {
+function startingMarker(socketPath: string): string {
   return `${socketPath}.starting`;
 }
 

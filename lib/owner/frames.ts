@@ -11,7 +11,7 @@
 import { MAX_PAYLOAD_BYTES } from './messages.ts';
 
 /** Bytes of a frame's length prefix. */
-export const FRAME_HEADER_BYTES = 4;
+const FRAME_HEADER_BYTES = 4;
 
 /** `payload` framed for the socket. */
 export function frame(payload: Uint8Array): Buffer {

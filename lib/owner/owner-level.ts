@@ -37,7 +37,7 @@ import type { SessionIdFilter } from './id-filter.ts';
 import { MAX_REQUEST_ID, W_DELETE, W_GET, W_SET, type ToOwner } from './messages.ts';
 
 /** While the owner counts as absent, how often a lookup still asks it (the probe), in ms. */
-export const PROBE_INTERVAL_MS = 250;
+const PROBE_INTERVAL_MS = 250;
 
 /** Most IDs remembered while the owner's filter is on its way (it arrives within milliseconds of the hello). */
 export const MAX_UNFILTERED = 10_000;

@@ -60,7 +60,7 @@ import {
 import { isRunning, preparePrivateDirectory } from './socket-path.ts';
 
 /** A connection whose answers go unread past this many bytes is closed (it would hold the owner's memory). */
-export const MAX_UNREAD_BYTES = 8 * 1024 * 1024;
+const MAX_UNREAD_BYTES = 8 * 1024 * 1024;
 
 /** Options of {@link OwnerService.listen}. */
 export interface OwnerServiceOptions {

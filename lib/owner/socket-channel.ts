@@ -27,7 +27,7 @@ import { startDaemon } from './daemon-start.ts';
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 1000;
 /** The daemon is started at most this often (it takes a few hundred ms to listen). */
-export const DAEMON_START_INTERVAL_MS = 2000;
+const DAEMON_START_INTERVAL_MS = 2000;
 
 /** Options of {@link SocketChannel}. */
 export interface SocketChannelOptions {

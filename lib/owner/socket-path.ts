@@ -26,7 +26,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { SocketError } from '../errors.ts';
 
 /** Linux's `sun_path` holds 108 bytes, the final NUL included. */
-export const MAX_SOCKET_PATH_BYTES = 107;
+const MAX_SOCKET_PATH_BYTES = 107;
 
 /** The uid of this process (-1 where there is none, on Windows). */
 function uid(): number {

@@ -9,9 +9,6 @@ import type { WorkerSettings } from '../runtime/worker-settings.ts';
 import type { LogFormat } from '../operations/logger.ts';
 import type { ErrorSummary } from '../describe.ts';
 
-// issue 31: lib/cli/main.ts imports summarize from here; to import it from ../describe.ts, then remove this line.
-export { summarize } from '../describe.ts';
-
 /** `workerData` of a server thread. */
 export interface ServerThreadData {
   workerId: number;
