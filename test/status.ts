@@ -79,6 +79,7 @@ async function matchesMetrics(t: Test, owner: OwnerStatus, metricsPort: number, 
   t.match(text.stdout, `${owner.table.entries} of ${owner.table.capacityEntries} entries`, 'the table');
   t.match(text.stdout, `since start: ${full + resumed} handshakes, ${resumed} resumed`, 'handshakes and resumptions since start');
   t.match(text.stdout, `session_id not_found 3`, 'misses by reason');
+  t.match(text.stdout, /session age at resumption: session_id median \d+s, p99 \d+s; ticket median \d+s, p99 \d+s/, 'the session ages at resumption, by method');
   t.match(text.stdout, /ticket keys: \d+ decrypting \(random\), current key \d+s old, next rotation in 59m \d+s/, 'the ticket keys');
   t.match(text.stdout, 'redis: not configured');
   for (const { pid } of owner.attached) t.match(text.stdout, String(pid), `names pid ${pid}`);

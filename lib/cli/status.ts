@@ -13,7 +13,7 @@
  */
 import { NotRunningError } from '../errors.ts';
 import { askStatus, findOwnerSockets, type StatusAnswer } from '../owner/status-client.ts';
-import { PROTOCOLS, type OwnerStatus, type StatusCounts } from '../runtime/owner-status.ts';
+import { PROTOCOLS, sessionAgeQuantile, type OwnerStatus, type StatusCounts } from '../runtime/owner-status.ts';
 
 /** Exit status when nothing answers (as LSB init scripts' `status`: "not running"). */
 export const NOT_RUNNING_EXIT = 3;
@@ -98,9 +98,18 @@ function counts(c: StatusCounts): string {
     .flatMap((method) => Object.entries(c.misses[method]).filter(([, n]) => n > 0).map(([reason, n]) => `${method} ${reason} ${n}`))
     .join(', ');
   const evictions = Object.entries(c.evictions).filter(([, n]) => n > 0).map(([reason, n]) => `${reason} ${n}`).join(', ');
+  const ages = (['session_id', 'ticket'] as const)
+    .map((method) => {
+      const median = sessionAgeQuantile(c.sessionAges[method], 0.5);
+      const p99 = sessionAgeQuantile(c.sessionAges[method], 0.99);
+      return median === null || p99 === null ? undefined : `${method} median ${duration(median)}, p99 ${duration(p99)}`;
+    })
+    .filter((line) => line !== undefined)
+    .join('; ');
   return (
     `${full + resumed} handshakes, ${resumed} resumed (${percent(resumed, full + resumed)})${byProtocol === '' ? '' : ` [${byProtocol}]`}; ` +
-    `misses: ${misses === '' ? 'none' : misses}; evictions: ${evictions === '' ? 'none' : evictions}`
+    `misses: ${misses === '' ? 'none' : misses}; evictions: ${evictions === '' ? 'none' : evictions}; ` +
+    `session age at resumption: ${ages === '' ? 'none resumed' : ages}`
   );
 }
 

@@ -5,7 +5,7 @@
  * restarts, as totals across every thread without asking any of them.
  *
  * Striped like the table's counters: each thread adds with `Atomics.add` to
- * its own stripe of four 128-byte lines (chosen by `threadId`), readers sum
+ * its own stripe of eight 128-byte lines (chosen by `threadId`), readers sum
  * the stripes. Each counter is a (low, high) pair of 32-bit words, so counts
  * pass 2^32; a stripe holds up to {@link MAX_COUNTERS} counters.
  *
@@ -80,6 +80,36 @@ export const COUNTER_NAMES = [
   // Missed resumptions of a session made for another name or under other authentication (issue 33), `MISSES`.
   'missIdNameMismatch',
   'missTicketNameMismatch',
+  // The age of a session when it resumed, by method (issue 32): a histogram, one counter per bucket of
+  // SESSION_AGE_BUCKETS_S (the sessions of that bucket alone, not cumulative), the count, and the sum in ms.
+  'ageIdLe0',
+  'ageIdLe1',
+  'ageIdLe2',
+  'ageIdLe3',
+  'ageIdLe4',
+  'ageIdLe5',
+  'ageIdLe6',
+  'ageIdLe7',
+  'ageIdLe8',
+  'ageIdLe9',
+  'ageIdLe10',
+  'ageIdLe11',
+  'ageIdCount',
+  'ageIdSumMs',
+  'ageTicketLe0',
+  'ageTicketLe1',
+  'ageTicketLe2',
+  'ageTicketLe3',
+  'ageTicketLe4',
+  'ageTicketLe5',
+  'ageTicketLe6',
+  'ageTicketLe7',
+  'ageTicketLe8',
+  'ageTicketLe9',
+  'ageTicketLe10',
+  'ageTicketLe11',
+  'ageTicketCount',
+  'ageTicketSumMs',
 ] as const;
 
 /** A counter's name. */
@@ -92,8 +122,8 @@ const MAGIC = 0x544c5343; // "TLSC"
 const HEADER_WORDS = 32;
 /** Stripes; threads share one when their `threadId`s are equal modulo this. */
 const STRIPES = 64;
-/** Words per stripe: four 128-byte lines, 64 counters of two words. */
-const STRIPE_WORDS = 128;
+/** Words per stripe: eight 128-byte lines, 128 counters of two words. */
+const STRIPE_WORDS = 256;
 /** Counters a stripe holds. */
 export const MAX_COUNTERS = STRIPE_WORDS / 2;
 const INDEX = new Map<string, number>(COUNTER_NAMES.map((name, i) => [name, i]));
@@ -110,6 +140,15 @@ const FULL_OTHER = INDEX.get('fullOther')!;
 const RESUMED_TLS12 = INDEX.get('resumedTls12')!;
 const RESUMED_TLS13 = INDEX.get('resumedTls13')!;
 const RESUMED_OTHER = INDEX.get('resumedOther')!;
+
+/**
+ * Upper bounds, in seconds, of the buckets of `resumed_session_age_seconds`
+ * (the age of a session when it resumes): from seconds to a day, the range
+ * of `TLS_CACHE_TIMEOUT`.
+ */
+export const SESSION_AGE_BUCKETS_S = [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400] as const;
+const AGE_FIRST = { session_id: INDEX.get('ageIdLe0')!, ticket: INDEX.get('ageTicketLe0')! } as const;
+const AGE_BUCKET_COUNT = SESSION_AGE_BUCKETS_S.length;
 
 /** Named counters shared by every thread. */
 export class SharedCounters {
@@ -158,6 +197,21 @@ export class SharedCounters {
   /** Counts a completed handshake by whether it resumed and its protocol version (`socket.getProtocol()`). */
   countHandshake(resumed: boolean, protocol: string | null): void {
     this.#addAt(this.#stripe + 2 * handshakeIndex(resumed, protocol), 1);
+  }
+
+  /**
+   * Counts a resumed session's age (ms) under its method: one more in the
+   * first bucket of {@link SESSION_AGE_BUCKETS_S} it fits (none past the
+   * last: the count and the sum hold it), the count, and the sum.
+   */
+  countSessionAge(method: 'session_id' | 'ticket', ageMs: number): void {
+    const first = AGE_FIRST[method];
+    const seconds = ageMs / 1000;
+    let bucket = 0;
+    while (bucket < AGE_BUCKET_COUNT && seconds > SESSION_AGE_BUCKETS_S[bucket]) bucket++;
+    if (bucket < AGE_BUCKET_COUNT) this.#addAt(this.#stripe + 2 * (first + bucket), 1);
+    this.#addAt(this.#stripe + 2 * (first + AGE_BUCKET_COUNT), 1);
+    this.#addAt(this.#stripe + 2 * (first + AGE_BUCKET_COUNT + 1), Math.min(Math.round(ageMs), 0xffffffff));
   }
 
   /** Adds `n` to the two-word counter at word `at` of this thread's stripe. */

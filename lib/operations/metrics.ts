@@ -11,8 +11,8 @@
  *
  * @module
  */
-import { Counter, Gauge, Registry } from 'prom-client';
-import type { SharedCounters } from './counters.ts';
+import { Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { SESSION_AGE_BUCKETS_S, type CounterName, type SharedCounters } from './counters.ts';
 import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import { MISSES } from '../tls/resumption-misses.ts';
@@ -64,6 +64,46 @@ const PROTOCOLS = [
 function setTotal<T extends string>(counter: Counter<T>, value: number, labels?: Partial<Record<T, string>>): void {
   if (labels === undefined) counter.inc(value);
   else counter.inc(labels, value);
+}
+
+/**
+ * `resumed_session_age_seconds`: how old each session was (from its full
+ * handshake) when it resumed, by method, as a Prometheus histogram read on
+ * scrape from the shared counters' buckets (prom-client's own Histogram
+ * only observes; this one's totals live in shared memory). Registered as
+ * a metric object of prom-client's registry (`get()`, `reset()`).
+ */
+function sessionAgeHistogram(counters: SharedCounters): Metric {
+  const name = PREFIX + 'resumed_session_age_seconds';
+  const help =
+    'Age of a session when it resumed (since its full handshake), by method; choose TLS_CACHE_TIMEOUT and the rotation period from it (docs/operations.md)';
+  const methods = [
+    ['session_id', 'ageId'],
+    ['ticket', 'ageTicket'],
+  ] as const;
+  return {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    reset() {},
+    async get() {
+      const v = counters.values();
+      const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
+      for (const [method, prefix] of methods) {
+        let cumulative = 0;
+        SESSION_AGE_BUCKETS_S.forEach((le, i) => {
+          cumulative += v[`${prefix}Le${i}` as CounterName];
+          values.push({ metricName: `${name}_bucket`, labels: { method, le }, value: cumulative });
+        });
+        const count = v[`${prefix}Count` as CounterName];
+        values.push({ metricName: `${name}_bucket`, labels: { method, le: '+Inf' }, value: count });
+        values.push({ metricName: `${name}_sum`, labels: { method }, value: v[`${prefix}SumMs` as CounterName] / 1000 });
+        values.push({ metricName: `${name}_count`, labels: { method }, value: count });
+      }
+      return { name, help, type: 'histogram', aggregator: 'sum', values };
+    },
+  } as unknown as Metric;
 }
 
 /** Makes the metrics of a cluster's table, counters and ring. */
@@ -136,6 +176,7 @@ export function createMetrics(sources: MetricsSources): CacheMetrics {
       for (const { method, reason, counter: name } of MISSES) setTotal(c, v[name], { method, reason });
     },
   );
+  registry.registerMetric(sessionAgeHistogram(counters));
   counter('sessions_stored_total', 'Sessions the session hooks stored in the shared table', [], (c) => setTotal(c, counters.get('stored')));
   counter('sessions_refused_total', 'Sessions the session hooks could not store (see refusals_total for why)', [], (c) =>
     setTotal(c, counters.get('refused')),

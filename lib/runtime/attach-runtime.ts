@@ -21,7 +21,7 @@ import { type TicketCounters } from '../tickets/ticket-counters.ts';
 import { bindSessionsToCertificate, certificateFingerprint, type CertificateBinding } from './certificate-binding.ts';
 import { addContextOptions, certificateOf, connectionOf, followClientHellos, serverTlsOptions, sniContextOf, sniInUse } from '../tls/node-internals.ts';
 import { knownCapability } from '../tls/known-capabilities.ts';
-import { missLogger, settleMiss, TICKET_NAME_MISS } from '../tls/resumption-misses.ts';
+import { missLogger, settleAge, settleMiss, TICKET_NAME_MISS } from '../tls/resumption-misses.ts';
 import { onResumptionRefusedLate } from '../tls/session-names.ts';
 
 /** The options every server of a deployment must be created with. */
@@ -131,6 +131,12 @@ export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions):
           onCertificates?.(certificates());
         }
       }
+    }
+    if (reused) {
+      // How old the session was when it came back (resumed_session_age_seconds).
+      const age = settleAge(socket, Date.now());
+      if (age !== undefined) counters.countSessionAge(age.method, age.ageMs);
+      return;
     }
     const miss = settleMiss(socket, reused, protocol);
     if (miss === undefined) return;

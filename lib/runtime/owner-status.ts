@@ -17,7 +17,7 @@
  *
  * @module
  */
-import type { CounterValues } from '../operations/counters.ts';
+import { SESSION_AGE_BUCKETS_S, type CounterName, type CounterValues } from '../operations/counters.ts';
 import type { TableStats } from '../table/session-table.ts';
 import { MISSES } from '../tls/resumption-misses.ts';
 
@@ -34,6 +34,12 @@ export interface StatusCounts {
   misses: Record<'session_id' | 'ticket', Record<string, number>>;
   /** `evictions_total{reason}`. */
   evictions: Record<(typeof EVICTION_REASONS)[number], number>;
+  /**
+   * `resumed_session_age_seconds{method}`: how many resumed sessions fell in
+   * each bucket of `SESSION_AGE_BUCKETS_S` (not cumulative), the last entry
+   * those older than the last bound; {@link sessionAgeQuantile} reads them.
+   */
+  sessionAges: Record<'session_id' | 'ticket', number[]>;
 }
 
 /** One process or thread attached to the owner. */
@@ -112,7 +118,35 @@ export function countsOf(values: CounterValues, stats: Pick<TableStats, 'evictio
     },
     misses,
     evictions: { ...stats.evictions },
+    sessionAges: { session_id: agesOf(values, 'ageId'), ticket: agesOf(values, 'ageTicket') },
   };
+}
+
+/** The per-bucket counts of one method's ages, and those past the last bucket. */
+function agesOf(values: CounterValues, prefix: 'ageId' | 'ageTicket'): number[] {
+  const buckets = SESSION_AGE_BUCKETS_S.map((_le, i) => values[`${prefix}Le${i}` as CounterName]);
+  return [...buckets, values[`${prefix}Count`] - buckets.reduce((a, b) => a + b, 0)];
+}
+
+/**
+ * The `q` quantile (0 to 1) of the session ages counted in `ages` (a
+ * {@link StatusCounts.sessionAges} entry), in seconds, interpolated within
+ * its bucket as Prometheus's `histogram_quantile()` does (past the last
+ * bound: the last bound); `null` when none was counted.
+ */
+export function sessionAgeQuantile(ages: readonly number[], q: number): number | null {
+  const total = ages.reduce((a, b) => a + b, 0);
+  if (total === 0) return null;
+  const rank = q * total;
+  let below = 0;
+  for (let i = 0; i < SESSION_AGE_BUCKETS_S.length; i++) {
+    if (below + ages[i] >= rank && ages[i] > 0) {
+      const lower = i === 0 ? 0 : SESSION_AGE_BUCKETS_S[i - 1];
+      return lower + (SESSION_AGE_BUCKETS_S[i] - lower) * ((rank - below) / ages[i]);
+    }
+    below += ages[i];
+  }
+  return SESSION_AGE_BUCKETS_S[SESSION_AGE_BUCKETS_S.length - 1];
 }
 
 /** `now` minus `before`, figure by figure. */
@@ -123,6 +157,10 @@ function countsBetween(now: StatusCounts, before: StatusCounts): StatusCounts {
     handshakes: { full: minus(now.handshakes.full, before.handshakes.full), resumed: minus(now.handshakes.resumed, before.handshakes.resumed) },
     misses: { session_id: minus(now.misses.session_id, before.misses.session_id), ticket: minus(now.misses.ticket, before.misses.ticket) },
     evictions: minus(now.evictions, before.evictions),
+    sessionAges: {
+      session_id: now.sessionAges.session_id.map((n, i) => n - (before.sessionAges.session_id[i] ?? 0)),
+      ticket: now.sessionAges.ticket.map((n, i) => n - (before.sessionAges.ticket[i] ?? 0)),
+    },
   };
 }
 
@@ -173,6 +211,8 @@ const isCountsOf = (value: unknown, keys?: readonly string[]): boolean =>
   (keys === undefined || keys.every((key) => isCount((value as Record<string, unknown>)[key])));
 const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
 
+const isAges = (value: unknown): boolean => Array.isArray(value) && value.length === SESSION_AGE_BUCKETS_S.length + 1 && value.every(isCount);
+
 function isStatusCounts(value: unknown): value is StatusCounts {
   if (!isObject(value) || !isObject(value.handshakes) || !isObject(value.misses)) return false;
   return (
@@ -180,7 +220,10 @@ function isStatusCounts(value: unknown): value is StatusCounts {
     isCountsOf(value.handshakes.resumed, PROTOCOLS) &&
     isCountsOf(value.misses.session_id) &&
     isCountsOf(value.misses.ticket) &&
-    isCountsOf(value.evictions, EVICTION_REASONS)
+    isCountsOf(value.evictions, EVICTION_REASONS) &&
+    isObject(value.sessionAges) &&
+    isAges(value.sessionAges.session_id) &&
+    isAges(value.sessionAges.ticket)
   );
 }
 

@@ -97,11 +97,15 @@ export function ticketCallback(options: TicketCallbackOptions): { callback: Tick
         return refuse();
       }
       counters.decrypted++;
-      // Accepted unless refused below: whether it resumes is OpenSSL's to say (the HMAC, the session), at 'secureConnection'.
-      noteTicket(TICKET_ACCEPTED);
       const bound = names();
-      if (lifetimeMs === undefined && !bound) return [ACCEPT, key.hmac, key.aes];
+      if (lifetimeMs === undefined && !bound) {
+        // Accepted: whether it resumes is OpenSSL's to say (the HMAC, the session), at 'secureConnection'.
+        noteTicket(TICKET_ACCEPTED);
+        return [ACCEPT, key.hmac, key.aes];
+      }
       const birth = births.open(key, ring.generation, ticketIv, now);
+      // Accepted unless refused below, with its session's birth when it sealed one (its age, should it resume).
+      noteTicket(TICKET_ACCEPTED, birth);
       // Made for another name or under other authentication (or sealed with none): a full handshake.
       if (bound && checkTicketName(birth === undefined ? undefined : births.binding, ticketIv) === 'mismatch') {
         noteTicket(TICKET_NAME_MISMATCH);

@@ -48,7 +48,7 @@ import { clientHelloConnection, connectionOf, type Connection } from './node-int
 import type { Logger } from 'pino';
 
 /** How a session was offered: label `method` of `resumption_misses_total`. */
-type MissMethod = 'session_id' | 'ticket';
+export type MissMethod = 'session_id' | 'ticket';
 
 /**
  * Why a session-ID lookup found no session, as a store says it
@@ -108,21 +108,50 @@ const TICKET_MISS_INDEX = [-1, 10, 7, 8, 9, 12];
 
 // The mark on a TLSWrap: bits 0-3 the lookup (0 none, 1 a session handed back, 2 + index of the miss), bits 4-7 the ticket verdict.
 const MARK = Symbol('tls-session-cache resumption offer');
+/** When the session offered and let in was made (ms since the epoch). */
+const BORN = Symbol('tls-session-cache birth of the session offered');
 const LOOKUP_HIT = 1;
-type Marked = { [MARK]?: number };
+type Marked = { [MARK]?: number; [BORN]?: number };
 
-/** In a `resumeSession` listener: what the lookup for the connection `wrap` (`currentConnection()` there) found. */
-export function noteLookup(wrap: Connection, found: LookupOutcome | undefined): void {
+/**
+ * In a `resumeSession` listener: what the lookup for the connection `wrap`
+ * (`currentConnection()` there) found, and for a session handed back, when
+ * it was made (ms since the epoch, if known: its age is counted should it
+ * resume, {@link settleAge}).
+ */
+export function noteLookup(wrap: Connection, found: LookupOutcome | undefined, bornAt?: number): void {
   const marked = wrap as Marked;
   const code = found === undefined ? LOOKUP_HIT : 2 + LOOKUP_MISS_INDEX[found];
   marked[MARK] = ((marked[MARK] ?? 0) & 0xf0) | code;
+  if (bornAt !== undefined) marked[BORN] = bornAt;
 }
 
-/** In the ticket key callback, decrypting: its verdict, for the connection whose ClientHello is read now (if known). */
-export function noteTicket(verdict: TicketVerdict): void {
+/**
+ * In the ticket key callback, decrypting: its verdict, for the connection
+ * whose ClientHello is read now (if known), and for an accepted ticket
+ * whose session's birth it sealed, that birth (ms since the epoch).
+ */
+export function noteTicket(verdict: TicketVerdict, bornAt?: number): void {
   const marked = clientHelloConnection() as Marked | undefined;
   if (marked === undefined) return;
   marked[MARK] = ((marked[MARK] ?? 0) & 0x0f) | (verdict << 4);
+  if (bornAt !== undefined) marked[BORN] = bornAt;
+}
+
+/**
+ * On `'secureConnection'` of a handshake that resumed: how the session came
+ * (`ticket` when one was decrypted for it, else `session_id`) and its age
+ * in ms (now less its full handshake's time), or `undefined` when its birth
+ * is not known (a ticket of another issuer, a lookup outside the hooks).
+ * The age of sessions when they come back (`resumed_session_age_seconds`)
+ * is what `TLS_CACHE_TIMEOUT` and the rotation period are chosen from.
+ */
+export function settleAge(socket: TLSSocket, now: number): { method: MissMethod; ageMs: number } | undefined {
+  const wrap = connectionOf(socket) as Marked | undefined;
+  const bornAt = wrap?.[BORN];
+  if (bornAt === undefined) return undefined;
+  const method: MissMethod = ((wrap![MARK] ?? 0) >> 4) !== 0 ? 'ticket' : 'session_id';
+  return { method, ageMs: Math.max(0, now - bornAt) };
 }
 
 /**

@@ -159,6 +159,22 @@ function explicitInteger(der: Uint8Array, outer: Element): number | undefined {
  * OpenSSL encoded (nothing else is parsed). Takes a DER session or a record.
  */
 export function sessionExpiresAt(stored: Uint8Array): number | undefined {
+  const times = sessionTimes(stored);
+  return times === undefined ? undefined : (times.time + times.timeout) * 1000;
+}
+
+/**
+ * When the session was made (its full handshake): OpenSSL's `time`, in
+ * milliseconds since the epoch (whole seconds); `undefined` as for
+ * {@link sessionExpiresAt}. Takes a DER session or a record.
+ */
+export function sessionBornAt(stored: Uint8Array): number | undefined {
+  const times = sessionTimes(stored);
+  return times === undefined ? undefined : times.time * 1000;
+}
+
+/** OpenSSL's `time` and `timeout` of a session, in seconds (RFC-less: OpenSSL's `SSL_SESSION_ASN1`, fields [1] and [2]). */
+function sessionTimes(stored: Uint8Array): { time: number; timeout: number } | undefined {
   if (!(stored instanceof Uint8Array)) return undefined;
   const der = recordSession(stored);
   const outer = element(der, 0, der.length);
@@ -174,7 +190,7 @@ export function sessionExpiresAt(stored: Uint8Array): number | undefined {
       if (time === undefined) return undefined;
     } else if (next.tag === TAG_TIMEOUT) {
       const timeout = explicitInteger(der, next);
-      return time === undefined || timeout === undefined ? undefined : (time + timeout) * 1000;
+      return time === undefined || timeout === undefined ? undefined : { time, timeout };
     }
     at = next.start + next.length;
   }

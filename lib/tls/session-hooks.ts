@@ -16,7 +16,7 @@ import { EXPIRED_LENGTH, SessionTable } from '../table/session-table.ts';
 import { hasOwnResumeListener, useSessionCache } from './session-listeners.ts';
 import { noteLookup, type LookupMiss, type LookupOutcome } from './resumption-misses.ts';
 import { askedBinding, bindSessionNames, bindsSessionNames, madeBinding } from './session-names.ts';
-import { isTls13Session, recordBinding, recordSession, sessionRecord } from './session-der.ts';
+import { recordBinding, recordSession, sessionBornAt, sessionRecord } from './session-der.ts';
 
 export type { LookupMiss } from './resumption-misses.ts';
 
@@ -248,7 +248,7 @@ export function attachSessionCache(
       if (session === undefined) counters.missed++;
       else counters.resumed++;
       // What the lookup found is noted on the connection (resumption-misses.ts).
-      noteLookup(wrap, session !== undefined ? undefined : miss);
+      noteLookup(wrap, session !== undefined ? undefined : miss, session === undefined ? undefined : sessionBornAt(session));
       done(session === undefined ? null : toBuffer(recordSession(session)));
     };
     let found: ReturnType<typeof lookUp>;

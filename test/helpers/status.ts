@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { OwnerStatus } from '../../lib/runtime/owner-status.ts';
 import { COMPILE_CACHE } from '../fixtures/process.ts';
+import { SESSION_AGE_BUCKETS_S } from '../../lib/operations/counters.ts';
 
 export const BIN = fileURLToPath(new URL('../../lib/cli/bin.ts', import.meta.url));
 
@@ -86,6 +87,16 @@ export function figures(owner: OwnerStatus, metrics: Map<string, number>): Array
     }
   }
   for (const [reason, value] of Object.entries(owner.sinceStart.evictions)) out.push([`evictions ${reason}`, value, m('evictions_total', { reason })]);
+  // The session ages: each cumulative bucket of the histogram, and its count.
+  for (const method of ['session_id', 'ticket'] as const) {
+    const ages = owner.sinceStart.sessionAges[method];
+    let cumulative = 0;
+    SESSION_AGE_BUCKETS_S.forEach((le, i) => {
+      cumulative += ages[i];
+      out.push([`session age ${method} le ${le}`, cumulative, m('resumed_session_age_seconds_bucket', { method, le: String(le) })]);
+    });
+    out.push([`session ages ${method}`, cumulative + ages[SESSION_AGE_BUCKETS_S.length], m('resumed_session_age_seconds_count', { method })]);
+  }
   if (owner.tickets !== null) {
     out.push(['ticket keys', owner.tickets.keys, m('ticket_keys')]);
     const age = m('ticket_key_age_seconds');
