@@ -219,7 +219,7 @@ export function followClientHellos(): boolean {
       return original.apply(this, args);
     } finally {
       reading = outer;
-      (this as Record<symbol, unknown>)[PAST_HELLO] = true;
+      stateOf(this).pastHello = true;
     }
   };
   try {
@@ -233,11 +233,46 @@ export function followClientHellos(): boolean {
   return true;
 }
 
-const PAST_HELLO = Symbol('tls-resumption ClientHello handed over');
+/**
+ * What this library keeps of one connection, in one object of one shape:
+ * its `TLSWrap` gains one property, not one per fact (a handle whose
+ * properties came in different orders would slow every access to it,
+ * Node's own included). Each field belongs to one module.
+ */
+export interface ConnectionState {
+  /** The server name of its ClientHello as Node's parse gave it (`''`: none); this module. */
+  helloName: string | undefined;
+  /** Whether OpenSSL has read its first ClientHello; this module. */
+  pastHello: boolean;
+  /** What its session lookup and its ticket found, as bits; `resumption-misses.ts`. */
+  offer: number;
+  /** When the session it resumed was made (ms since the epoch); `resumption-misses.ts`. */
+  bornAt: number | undefined;
+  /** Whether a handshake of it completed; `session-names.ts`. */
+  established: boolean;
+  /** The binding of the session it made or was let in with; `session-names.ts`. */
+  made: Buffer | undefined;
+  /** The ticket binding of a TLS 1.3 ticket let in before its name was known; `session-names.ts`. */
+  offered: number | undefined;
+  /** The name of a ticket accepted before a HelloRetryRequest; `session-names.ts`. */
+  retriedName: string | undefined;
+}
+
+const STATE = Symbol('tls-resumption connection state');
+
+/** The state this library keeps of `connection` (made on first use). */
+export function stateOf(connection: Connection): ConnectionState {
+  let state = (connection as { [STATE]?: ConnectionState })[STATE];
+  if (state === undefined) {
+    state = { helloName: undefined, pastHello: false, offer: 0, bornAt: undefined, established: false, made: undefined, offered: undefined, retriedName: undefined };
+    (connection as { [STATE]?: ConnectionState })[STATE] = state;
+  }
+  return state;
+}
 
 /** Whether OpenSSL has read the connection's first ClientHello (handed over through the method {@link followClientHellos} wraps). */
 export function pastClientHello(connection: Connection): boolean {
-  return (connection as Record<symbol, unknown>)[PAST_HELLO] === true;
+  return stateOf(connection).pastHello;
 }
 
 /** The `TLSWrap` method {@link followClientHellos} wrapped on this Node, if any (for the start-up report). */
@@ -373,7 +408,6 @@ function wrapHandleCallback(name: string, wrap: (original: (this: Connection, ..
   return true;
 }
 
-const HELLO_NAME = Symbol('tls-resumption ClientHello server name');
 
 /**
  * Holds a ClientHello before Node handles it, given the connection and the
@@ -402,7 +436,7 @@ export function followClientHelloNames(gate?: ClientHelloGate): boolean {
   const installed = wrapHandleCallback('onclienthello', (original) =>
     function (this: Connection, hello: unknown) {
       const name = (hello as { servername?: unknown } | null)?.servername;
-      (this as Record<symbol, unknown>)[HELLO_NAME] = typeof name === 'string' ? name : undefined;
+      stateOf(this).helloName = typeof name === 'string' ? name : undefined;
       helloNamesSeen = typeof name === 'string';
       const gateNow = helloGate;
       let holds = false;
@@ -448,8 +482,7 @@ export function clientHellosCarryNames(): boolean | undefined {
  * Node's parse has none, or the hello was not parsed by Node).
  */
 export function clientHelloServerName(connection: Connection): string | undefined {
-  const name = (connection as Record<symbol, unknown>)[HELLO_NAME];
-  return typeof name === 'string' ? name : undefined;
+  return stateOf(connection).helloName;
 }
 
 /**

@@ -44,7 +44,7 @@
  */
 import { threadId } from 'node:worker_threads';
 import type { TLSSocket } from 'node:tls';
-import { clientHelloConnection, connectionOf, type Connection } from './node-internals.ts';
+import { clientHelloConnection, connectionOf, stateOf, type Connection } from './node-internals.ts';
 import type { Logger } from 'pino';
 
 /** How a session was offered: label `method` of `resumption_misses_total`. */
@@ -107,11 +107,8 @@ export type TicketVerdict = typeof TICKET_ACCEPTED | typeof TICKET_UNKNOWN_KEY |
 const TICKET_MISS_INDEX = [-1, 10, 7, 8, 9, 12];
 
 // The mark on a TLSWrap: bits 0-3 the lookup (0 none, 1 a session handed back, 2 + index of the miss), bits 4-7 the ticket verdict.
-const MARK = Symbol('tls-session-cache resumption offer');
-/** When the session offered and let in was made (ms since the epoch). */
-const BORN = Symbol('tls-session-cache birth of the session offered');
+// Kept in each connection's state (node-internals.ts): `offer`, and `bornAt`, when the session offered and let in was made.
 const LOOKUP_HIT = 1;
-type Marked = { [MARK]?: number; [BORN]?: number };
 
 /**
  * In a `resumeSession` listener: what the lookup for the connection `wrap`
@@ -120,10 +117,10 @@ type Marked = { [MARK]?: number; [BORN]?: number };
  * resume, {@link settleAge}).
  */
 export function noteLookup(wrap: Connection, found: LookupOutcome | undefined, bornAt?: number): void {
-  const marked = wrap as Marked;
+  const state = stateOf(wrap);
   const code = found === undefined ? LOOKUP_HIT : 2 + LOOKUP_MISS_INDEX[found];
-  marked[MARK] = ((marked[MARK] ?? 0) & 0xf0) | code;
-  if (bornAt !== undefined) marked[BORN] = bornAt;
+  state.offer = (state.offer & 0xf0) | code;
+  if (bornAt !== undefined) state.bornAt = bornAt;
 }
 
 /**
@@ -132,10 +129,11 @@ export function noteLookup(wrap: Connection, found: LookupOutcome | undefined, b
  * whose session's birth it sealed, that birth (ms since the epoch).
  */
 export function noteTicket(verdict: TicketVerdict, bornAt?: number): void {
-  const marked = clientHelloConnection() as Marked | undefined;
-  if (marked === undefined) return;
-  marked[MARK] = ((marked[MARK] ?? 0) & 0x0f) | (verdict << 4);
-  if (bornAt !== undefined) marked[BORN] = bornAt;
+  const connection = clientHelloConnection();
+  if (connection === undefined) return;
+  const state = stateOf(connection);
+  state.offer = (state.offer & 0x0f) | (verdict << 4);
+  if (bornAt !== undefined) state.bornAt = bornAt;
 }
 
 /**
@@ -147,10 +145,11 @@ export function noteTicket(verdict: TicketVerdict, bornAt?: number): void {
  * is what `TLS_CACHE_TIMEOUT` and the rotation period are chosen from.
  */
 export function settleAge(socket: TLSSocket, now: number): { method: MissMethod; ageMs: number } | undefined {
-  const wrap = connectionOf(socket) as Marked | undefined;
-  const bornAt = wrap?.[BORN];
-  if (bornAt === undefined) return undefined;
-  const method: MissMethod = ((wrap![MARK] ?? 0) >> 4) !== 0 ? 'ticket' : 'session_id';
+  const wrap = connectionOf(socket);
+  const state = wrap === undefined ? undefined : stateOf(wrap);
+  const bornAt = state?.bornAt;
+  if (state === undefined || bornAt === undefined) return undefined;
+  const method: MissMethod = state.offer >> 4 !== 0 ? 'ticket' : 'session_id';
   return { method, ageMs: Math.max(0, now - bornAt) };
 }
 
@@ -162,9 +161,9 @@ export function settleAge(socket: TLSSocket, now: number): { method: MissMethod;
  */
 export function settleMiss(socket: TLSSocket, reused: boolean, protocol: string | null): Miss | undefined {
   if (reused) return undefined;
-  const wrap = connectionOf(socket) as Marked | undefined;
-  const mark = wrap?.[MARK];
-  if (mark === undefined) return undefined;
+  const wrap = connectionOf(socket);
+  const mark = wrap === undefined ? 0 : stateOf(wrap).offer;
+  if (mark === 0) return undefined;
   const ticket = mark >> 4;
   if (ticket !== 0) return MISSES[TICKET_MISS_INDEX[ticket]];
   // A TLS 1.3 ClientHello's legacy session ID is random bytes: not an offer.

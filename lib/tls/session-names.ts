@@ -73,6 +73,7 @@ import {
   sniInUse,
   socketOf,
   trustDigestOf,
+  stateOf,
   type ClientHelloGate,
   type Connection,
   type HandshakeHold,
@@ -99,12 +100,7 @@ interface ServerNames {
 
 const servers = new WeakMap<TlsServer, ServerNames>();
 
-const ESTABLISHED = Symbol('tls-resumption handshake done once');
-const RETRIED_NAME = Symbol('tls-resumption name of a ticket accepted before a HelloRetryRequest');
-const MADE = Symbol('tls-resumption binding of the session a handshake made');
-const OFFERED = Symbol('tls-resumption ticket binding of a TLS 1.3 ticket let in before its name was known');
-
-type Marks = { [ESTABLISHED]?: boolean; [RETRIED_NAME]?: string; [MADE]?: Buffer; [OFFERED]?: number };
+// What this module keeps of a connection is in its state (node-internals.ts): established, made, offered, retriedName.
 
 /**
  * Whether this Node hands a ClientHello's server name over only after the
@@ -139,11 +135,11 @@ export function bindSessionNames(server: TlsServer, base: string): boolean {
       started(connection) {
         inProgress.add(connection);
         // A renegotiation may serve another context: its binding is worked out again.
-        (connection as Marks)[MADE] = undefined;
+        stateOf(connection).made = undefined;
       },
       done(connection) {
         inProgress.delete(connection);
-        (connection as Marks)[ESTABLISHED] = true;
+        stateOf(connection).established = true;
         checkSealed(connection);
         return checkRetriedName(connection) && checkOfferedName(connection);
       },
@@ -286,10 +282,10 @@ function lateContextOf(server: TlsServer, names: ServerNames, name: string): Nat
  */
 export function madeBinding(connection: Connection): Buffer | undefined {
   // Computed once per connection: a full handshake's two TLS 1.3 tickets, or its session and ticket, ask twice.
-  const known = (connection as Marks)[MADE];
-  if (known !== undefined && (connection as Marks)[ESTABLISHED] === true) return known;
+  const state = stateOf(connection);
+  if (state.made !== undefined && state.established) return state.made;
   const made = computeMadeBinding(connection);
-  if ((connection as Marks)[ESTABLISHED] === true) (connection as Marks)[MADE] = made;
+  if (state.established) state.made = made;
   return made;
 }
 
@@ -356,7 +352,7 @@ export function bindingOfNextTicket(subject: { kind: 'tls13'; connection: Connec
       continue;
     }
     // A handshake before its ClientHello was read, or a TLS 1.3 one, cannot be the one whose TLS 1.2 ticket OpenSSL encrypts now.
-    if (!pastClientHello(connection) && (connection as Marks)[ESTABLISHED] !== true) continue;
+    if (!pastClientHello(connection) && stateOf(connection).established !== true) continue;
     if (connectionProtocol(connection) === 'TLSv1.3') continue;
     // Named late, on a server with several names: no TLS 1.2 session can resume (lateTls12Binding), so none is issued.
     if (namesArriveLate() && madeBinding(connection) === undefined) return NO_TICKET;
@@ -409,10 +405,10 @@ export function checkTicketName(sealed: number | undefined, iv: Buffer): TicketN
     const earlier = slot < 0 ? undefined : acceptedConnections[slot];
     if (earlier === undefined) return 'mismatch';
     // Named late: its handshake's end checks the name, as for the first ClientHello.
-    if ((earlier as Marks)[OFFERED] !== undefined) return 'ok';
+    if (stateOf(earlier).offered !== undefined) return 'ok';
     const name = clientHelloServerName(earlier);
     if (name === undefined) return 'mismatch';
-    (earlier as Marks)[RETRIED_NAME] = name;
+    stateOf(earlier).retriedName = name;
     return 'ok';
   }
   const verdict = namesArriveLate() && connectionProtocol(connection) === 'TLSv1.3' ? lateTicketVerdict(connection, sealed) : namedTicketVerdict(connection, sealed);
@@ -448,7 +444,7 @@ function lateTicketVerdict(connection: Connection, sealed: number | undefined): 
   const names = server === undefined ? undefined : servers.get(server);
   if (server === undefined || names === undefined) return 'ok';
   if (sealed === undefined || sealed === 0) return sniInUse(server) === undefined ? 'ok' : 'mismatch';
-  (connection as Marks)[OFFERED] = sealed;
+  stateOf(connection).offered = sealed;
   return 'ok';
 }
 
@@ -460,9 +456,9 @@ function lateTicketVerdict(connection: Connection, sealed: number | undefined): 
  * it is asked, once for the connection.
  */
 function checkOfferedName(connection: Connection): boolean | HandshakeHold {
-  const offered = (connection as Marks)[OFFERED];
+  const offered = stateOf(connection).offered;
   if (offered === undefined) return true;
-  (connection as Marks)[OFFERED] = undefined;
+  stateOf(connection).offered = undefined;
   if (!sessionReused(connection)) return true;
   const server = serverOf(connection);
   const names = server === undefined ? undefined : servers.get(server);
@@ -488,9 +484,9 @@ function refusedLate(names: ServerNames | undefined): false {
 
 /** At a handshake's end: one that resumed a ticket after a HelloRetryRequest must still ask for its first name. */
 function checkRetriedName(connection: Connection): boolean {
-  const name = (connection as Marks)[RETRIED_NAME];
+  const name = stateOf(connection).retriedName;
   if (name === undefined) return true;
-  (connection as Marks)[RETRIED_NAME] = undefined;
+  stateOf(connection).retriedName = undefined;
   const socket = socketOf(connection);
   if (socket === undefined || !socket.isSessionReused()) return true;
   return handshakeServerName(connection) === name;
