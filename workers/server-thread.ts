@@ -13,7 +13,7 @@ import { Server as TlsServer } from 'node:tls';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { FromServerThread, ServerThreadData, ToServerThread } from '../lib/threads/messages.ts';
 import { summarize } from '../lib/describe.ts';
-import { redactUrl } from '../lib/config/redact.ts';
+import { redactConfig } from '../lib/config/redact.ts';
 import { SharedCounters } from '../lib/operations/counters.ts';
 import { createStore, type RuntimeStore } from '../lib/runtime/create-store.ts';
 import { attachRuntime, runtimeServerOptions, type RuntimeBinding } from '../lib/runtime/attach-runtime.ts';
@@ -64,13 +64,7 @@ async function start(): Promise<Started> {
     serverOptions: runtimeServerOptions(table, config),
     logger,
     // The server module has no use for the Redis secrets; keep them out of anything it might log.
-    config: Object.freeze({
-      ...config,
-      redisUrl: config.redisUrl === '' ? '' : redactUrl(config.redisUrl),
-      redisSecret: config.redisSecret === '' ? '' : '[redacted]',
-      redisSecretPrevious: config.redisSecretPrevious === '' ? '' : '[redacted]',
-      redisSentinelPassword: config.redisSentinelPassword === '' ? '' : '[redacted]',
-    }),
+    config: Object.freeze(redactConfig(config)),
     data: data.data,
   });
   // With Redis, a miss in this host's table asks Redis (bounded by redisTimeout); new sessions go to both.
