@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { describe } from '../describe.ts';
 import { InvalidEnvironmentError, InvalidOptionError } from '../errors.ts';
 import { nearestName } from './did-you-mean.ts';
 import { KINDS, SECOND, databaseOf, expectedForm, formatDuration, orList, quote, rangeOf } from './kinds.ts';
@@ -205,10 +206,3 @@ function unknownOption(name: string): string {
   return `unknown option${hint}; the options are ${orList(SETTINGS.map((s) => s.option))}`;
 }
 
-/** Names a value's type for a message. */
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return value.constructor?.name ?? 'object';
-  return typeof value;
-}
