@@ -39,7 +39,6 @@ import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { createLogger, resolveLogFormat } from '../operations/logger.ts';
 import { COUNTER_NAMES, SharedCounters } from '../operations/counters.ts';
-import { checkSessionTimeout } from '../tls/session-hooks.ts';
 import { loadConfig } from '../config/load.ts';
 import type { CacheConfig } from '../config/settings.ts';
 import {
@@ -229,7 +228,6 @@ export class ProcessWorker {
    */
   attach(server: TlsServer): RuntimeBinding {
     const { config, ticketMode } = this.settings;
-    checkSessionTimeout(server, config.timeout, 'create it with clusterServerOptions() spread into its options, and give every process the same TLS_CACHE_TIMEOUT');
     const attached = attachRuntime(server, {
       store: this.store,
       ticketKeys: this.ticketKeys,
