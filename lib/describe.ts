@@ -7,10 +7,16 @@
  * @module
  */
 
-/** Names a value's type for an error message without echoing its contents. */
+/**
+ * Names a value for an error message without echoing its contents: its
+ * type, with a number's value (`number 30`: a number carries no data, and
+ * says what was out of range), `an array`, an object's class (`Buffer`,
+ * `Object`), `null`. The one way every module names a bad value.
+ */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
-  if (typeof value === 'number') return String(value);
+  if (typeof value === 'number') return `number ${value}`;
+  if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') return value.constructor?.name ?? 'object';
   return typeof value;
 }

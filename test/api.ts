@@ -32,7 +32,34 @@ t.test('errors: every error class, each with its stable code, is under one names
   }
 });
 
-t.test('the deprecated names of the worker-thread runtime are the new functions', async (t) => {
-  t.equal(api.runCluster, api.runThreadCluster);
-  t.equal(api.startCluster, api.startThreadCluster);
+t.test('the deprecated names of the worker-thread runtime call the new functions, each warning once with its code', async (t) => {
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error): number => warnings.push(warning);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  // Bad options: each function refuses them before starting anything, the new name and the old alike.
+  const refused = { code: 'ERR_TLS_CACHE_INVALID_OPTION', option: 'options' };
+  await t.rejects(api.startThreadCluster(null as never), refused);
+  await t.rejects(api.startCluster(null as never), refused, 'startCluster() is startThreadCluster()');
+  await t.rejects(api.startCluster(null as never), refused);
+  // runCluster() says why it could not start on standard error and sets the exit code, as runThreadCluster() does.
+  const write = process.stderr.write;
+  const written: string[] = [];
+  process.stderr.write = ((text: string) => written.push(String(text)) > 0) as typeof process.stderr.write;
+  try {
+    t.equal(await api.runCluster(null as never), undefined, 'runCluster() is runThreadCluster()');
+    await api.runCluster(null as never);
+  } finally {
+    process.stderr.write = write;
+    process.exitCode = 0;
+  }
+  t.match(written.join(''), /could not start: ERR_TLS_CACHE_INVALID_OPTION/);
+  await new Promise((resolve) => setImmediate(resolve));
+  const deprecations = warnings.filter((w) => w.name === 'DeprecationWarning').map((w) => [(w as { code?: string }).code, w.message]);
+  t.same(deprecations, [
+    ['TLS_CACHE_DEP002', 'startCluster() is deprecated and goes in 0.3: call startThreadCluster(), the same function under its new name'],
+    ['TLS_CACHE_DEP001', 'runCluster() is deprecated and goes in 0.3: call runThreadCluster(), the same function under its new name'],
+  ], 'one warning per name, at its first call');
+  t.match(page, 'TLS_CACHE_DEP001');
+  t.match(page, 'TLS_CACHE_DEP002');
 });

@@ -311,7 +311,9 @@ t.test('an option error wins over the environment for cross-checks', async (t) =
 });
 
 t.test('unknown option names throw InvalidOptionError', async (t) => {
-  rejectsOption(t, { sise: 1 }, 'sise', 'unknown option; the options are size, maxSessionSize,', 'statsInterval');
+  rejectsOption(t, { potato: 1 }, 'potato', 'unknown option; the options are size, maxSessionSize,', 'statsInterval');
+  // One edit away is a slip, as for a variable (config-unknown.ts) and the command line's options (cli.ts).
+  rejectsOption(t, { sise: 1 }, 'sise', 'unknown option (did you mean "size"?); the options are size, maxSessionSize,', 'statsInterval');
   rejectsOption(t, { Size: 65536 }, 'Size', 'unknown option (did you mean "size"?)');
   rejectsOption(t, { TLS_CACHE_SIZE: '1MiB' }, 'TLS_CACHE_SIZE', 'did you mean "size"?');
   rejectsOption(t, { max_session_size: 1 }, 'max_session_size', 'did you mean "maxSessionSize"?');

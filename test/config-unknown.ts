@@ -84,3 +84,15 @@ t.test('reads process.env when no env is given', async (t) => {
   t.teardown(() => delete process.env.TLS_CACHE_WORKER);
   t.ok(unknownSettings().some((u) => u.variable === 'TLS_CACHE_WORKER' && u.suggestion === 'TLS_CACHE_WORKERS'));
 });
+
+t.test('one "did you mean": simplified names, Levenshtein distance, a third of the length or 2 edits', async (t) => {
+  const { nearestName } = await import('../lib/config/did-you-mean.ts');
+  t.equal(nearestName('TIMOUT', ['SIZE', 'TIMEOUT']), 'TIMEOUT');
+  t.equal(nearestName('log-level', ['logLevel', 'logFormat']), 'logLevel', 'case and separators do not count');
+  t.equal(nearestName('--prot', ['--port', '--host']), '--port', 'the candidate comes back as given');
+  t.equal(nearestName('ab', ['xyz']), undefined, '3 edits from a short name: none');
+  t.equal(nearestName('abcdefghijkl', ['abcdefghxxxx']), 'abcdefghxxxx', '4 edits of 12 letters, a third: close enough...');
+  t.equal(nearestName('abcdefghijkl', ['abcdefgxxxxx']), undefined, '...5 edits are not');
+  t.equal(nearestName('', ['a']), undefined);
+  t.equal(nearestName('a', []), undefined);
+});

@@ -140,3 +140,28 @@ t.test('lookUp() says why there is no session: not_found or expired', async (t) 
   table.delete(id);
   t.equal(table.lookUp(id), 'not_found');
 });
+
+t.test('lookUp(id, target): the session as a view of the target, or why there is none; the same copy as getInto()', async (t) => {
+  const { table, clock } = clocked({ timeout: 10, maxSessionSize: 1024 });
+  const target = Buffer.alloc(1024);
+  const id = randomBytes(32);
+  t.equal(table.lookUp(id, target), 'not_found');
+  const session = randomBytes(300);
+  table.set(id, session);
+  const before = table.stats();
+  const found = table.lookUp(id, target);
+  t.ok(Buffer.isBuffer(found) && found.equals(session), 'the session');
+  t.equal((found as Buffer).buffer, target.buffer, 'in the target, not a new Buffer');
+  t.equal((found as Buffer).byteOffset, target.byteOffset);
+  const plain = new Uint8Array(2048);
+  const inPlain = table.lookUp(id, plain);
+  t.ok(inPlain instanceof Uint8Array && Buffer.from(inPlain).equals(session) && inPlain.buffer === plain.buffer, 'a plain Uint8Array target');
+  t.equal(table.stats().hits, before.hits + 2, 'each counted as a hit');
+  clock.now += 10_000;
+  t.equal(table.lookUp(id, target), 'expired');
+  t.equal(table.getInto(id, target), EXPIRED_LENGTH, 'as getInto() says');
+  for (const bad of [null, 'x'.repeat(2048), Buffer.alloc(1023), new Uint8Array(table.buffer, 0, 4096)]) {
+    t.throws(() => table.lookUp(id, bad as Uint8Array), { code: 'ERR_TLS_CACHE_INVALID_OPTION', option: 'target' });
+  }
+  t.throws(() => table.lookUp(Buffer.alloc(0), target), { code: 'ERR_TLS_CACHE_INVALID_SESSION_ID' });
+});

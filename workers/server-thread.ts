@@ -13,13 +13,9 @@ import { Server as TlsServer } from 'node:tls';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import type { FromServerThread, ServerThreadData, ToServerThread } from '../lib/threads/messages.ts';
 import { summarize } from '../lib/describe.ts';
-import { redactUrl } from '../lib/config/redact.ts';
+import { redactConfig } from '../lib/config/redact.ts';
 import { SharedCounters } from '../lib/operations/counters.ts';
-import { connectRedis, waitUntilReady } from '../lib/redis/connection.ts';
-import { RedisSessionLevel } from '../lib/redis/session-store.ts';
-import { LevelledStore } from '../lib/store/levelled-store.ts';
-import { tableLevel } from '../lib/store/memory-levels.ts';
-import { redisTargetOf, type RedisClient } from '../lib/redis/topology.ts';
+import { createStore, type RuntimeStore } from '../lib/runtime/create-store.ts';
 import { attachRuntime, runtimeServerOptions, type RuntimeBinding } from '../lib/runtime/attach-runtime.ts';
 import type { ServerContext } from '../lib/runtime/server-context.ts';
 import { sniInUse } from '../lib/tls/node-internals.ts';
@@ -31,8 +27,6 @@ import { createLogger } from '../lib/operations/logger.ts';
 import { TicketKeyRing } from '../lib/tickets/key-ring.ts';
 import { setRenewalState } from '../lib/tickets/ticket-links.ts';
 
-/** How long a thread waits for its Redis connection before it listens anyway (the primary waits as long for its own). */
-const REDIS_START_WAIT_MS = 2000;
 /** How often a stopping server closes connections that went idle (HTTP keep-alive). */
 const IDLE_SWEEP_MS = 100;
 
@@ -54,8 +48,8 @@ interface Started extends RuntimeBinding {
 
 /** The TLS-level counts of this thread, added to the cluster's shared counters. */
 const counters = SharedCounters.open(data.counters);
-/** With `redisUrl`: this thread's connection to Redis, the second level of its session store. */
-let redis: RedisClient | undefined;
+/** This thread's session store (with `redisUrl`, the table then Redis over a connection of its own). */
+let sessionStore: RuntimeStore<unknown> | undefined;
 
 async function start(): Promise<Started> {
   // The primary checked this Node, and ran the renewal self-test, for every thread: no need to again here.
@@ -70,39 +64,13 @@ async function start(): Promise<Started> {
     serverOptions: runtimeServerOptions(table, config),
     logger,
     // The server module has no use for the Redis secrets; keep them out of anything it might log.
-    config: Object.freeze({
-      ...config,
-      redisUrl: config.redisUrl === '' ? '' : redactUrl(config.redisUrl),
-      redisSecret: config.redisSecret === '' ? '' : '[redacted]',
-      redisSecretPrevious: config.redisSecretPrevious === '' ? '' : '[redacted]',
-      redisSentinelPassword: config.redisSentinelPassword === '' ? '' : '[redacted]',
-    }),
+    config: Object.freeze(redactConfig(config)),
     data: data.data,
   });
   // With Redis, a miss in this host's table asks Redis (bounded by redisTimeout); new sessions go to both.
-  const { redisUrl, redisSecret, redisSecretPrevious, redisNamespace, redisTimeout } = config;
-  if (redisUrl !== '') redis = connectRedis(redisTargetOf(config), { logger, role: 'sessions', outageLevel: 'debug', connectedLevel: 'debug' });
-  // The table alone is the hooks' fastest path (nothing allocated per lookup); with Redis, two levels.
-  const store =
-    redis === undefined
-      ? table
-      : new LevelledStore({
-          timeout: table.timeout,
-          levels: [
-            tableLevel(table),
-            new RedisSessionLevel({
-              redis,
-              secret: redisSecret,
-              previousSecret: redisSecretPrevious,
-              namespace: redisNamespace,
-              timeout: redisTimeout,
-              counters,
-              logger,
-              // A session another thread saw end meanwhile is gone from the table: its deferred write must not bring it back.
-              stillHeld: (id) => table.get(id) !== undefined,
-            }),
-          ],
-        });
+  const created = createStore({ host: table, config, counters, logger });
+  sessionStore = created;
+  const { store } = created;
   // Every attach in this thread, the runtime's below and a module's attachClusterCache(), attaches this store (issue 22).
   const attach = attachOnce((server) =>
     attachRuntime(server, {
@@ -122,7 +90,7 @@ async function start(): Promise<Started> {
   await attached.tickets?.ready;
   if (attached.tickets !== undefined) logger.debug({ mode: attached.tickets.mode, renewing: attached.tickets.renewing }, 'ticket keys attached');
   // The first handshakes should find Redis (its connection, or a Redis Cluster's masters, still opening); not for long.
-  if (redis !== undefined) await waitUntilReady(redis, REDIS_START_WAIT_MS);
+  await created.ready();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port: data.port, host: data.host, reusePort: true }, () => {
@@ -199,7 +167,7 @@ function stop(server: TlsServer, sessions: Set<Http2Session>): void {
   logger.debug('closing: no new connections');
   server.close(() => {
     logger.debug('closed: every connection finished');
-    redis?.disconnect();
+    sessionStore?.close();
     process.exit(0);
   });
   for (const session of sessions) session.close();

@@ -18,8 +18,8 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { closest, distance } from 'fastest-levenshtein';
 import { InvalidEnvironmentError, ServerModuleError, UsageError } from '../errors.ts';
+import { nearestName } from '../config/did-you-mean.ts';
 import type { ThreadCluster } from '../threads/cluster.ts';
 import { runThreadCluster } from '../threads/run-cluster.ts';
 import { summarize } from '../describe.ts';
@@ -211,9 +211,8 @@ function usageError(error: unknown): UsageError {
   const { code, message } = summarize(error);
   const unknown = code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '([^']+)'/.exec(message)?.[1] : undefined;
   if (unknown === undefined) return new UsageError(message);
-  const suggestion = closest(unknown, [...OPTIONS]);
-  const near = distance(unknown, suggestion) <= Math.max(2, Math.floor(unknown.length / 3));
-  return new UsageError(`Unknown option ${unknown}${near ? `; did you mean ${suggestion}?` : ''}`);
+  const suggestion = nearestName(unknown, OPTIONS);
+  return new UsageError(`Unknown option ${unknown}${suggestion === undefined ? '' : `; did you mean ${suggestion}?`}`);
 }
 
 /** Writes the failure; usage errors point to --help. Resolves to the exit code. */

@@ -7,7 +7,9 @@
  *
  * @module
  */
+import { describe } from '../describe.ts';
 import { InvalidEnvironmentError, InvalidOptionError } from '../errors.ts';
+import { nearestName } from './did-you-mean.ts';
 import { KINDS, SECOND, databaseOf, expectedForm, formatDuration, orList, quote, rangeOf } from './kinds.ts';
 import { COMPUTED_DEFAULTS, SETTINGS, settingOf, type CacheConfig, type CacheConfigOptions, type Setting } from './settings.ts';
 
@@ -197,17 +199,10 @@ function fail(setting: Setting, from: 'option' | 'env', problem: string): never 
     : new InvalidOptionError(setting.option, problem);
 }
 
+/** An unknown option's message, with the option it most likely stands for (its variable's name given as an option too). */
 function unknownOption(name: string): string {
-  const squash = (s: string): string => s.toLowerCase().replace(/^tls_cache_/, '').replace(/[^a-z]/g, '');
-  const near = SETTINGS.find((s) => squash(s.option) === squash(name) || squash(s.env) === squash(name));
-  const hint = near ? ` (did you mean "${near.option}"?)` : '';
+  const near = nearestName(name.replace(/^tls_cache_/i, ''), SETTINGS.map((s) => s.option));
+  const hint = near === undefined ? '' : ` (did you mean "${near}"?)`;
   return `unknown option${hint}; the options are ${orList(SETTINGS.map((s) => s.option))}`;
 }
 
-/** Names a value's type for a message. */
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return value.constructor?.name ?? 'object';
-  return typeof value;
-}

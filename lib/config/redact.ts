@@ -13,14 +13,15 @@ import { SETTINGS, type CacheConfig } from './settings.ts';
  * `'[redacted]'` when set, and a password in `redisUrl` (each URL of a
  * list) by `***`.
  */
-export function redactConfig(config: Readonly<CacheConfig>): Record<string, unknown> {
+export function redactConfig(config: Readonly<CacheConfig>): CacheConfig {
   const copy: Record<string, unknown> = { ...config };
   for (const setting of SETTINGS) {
     const value = copy[setting.option];
     if (!setting.secret || value === '' || value === undefined) continue;
     copy[setting.option] = setting.kind === 'url' ? redactUrl(String(value)) : '[redacted]';
   }
-  return copy;
+  // Every secret is a string (a URL, a password, a secret), and stays one: the copy is a CacheConfig still.
+  return copy as unknown as CacheConfig;
 }
 
 /**
@@ -29,7 +30,7 @@ export function redactConfig(config: Readonly<CacheConfig>): Record<string, unkn
  * rather than in each option's unit (bytes, seconds or milliseconds).
  */
 export function configForLog(config: Readonly<CacheConfig>): Record<string, unknown> {
-  const copy = redactConfig(config);
+  const copy: Record<string, unknown> = { ...redactConfig(config) };
   for (const setting of SETTINGS) {
     const value = copy[setting.option];
     if (typeof value === 'number' && setting.kind !== 'integer') copy[setting.option] = KINDS[setting.kind].format(value);

@@ -8,9 +8,9 @@
  *
  * @module
  */
-import { closest, distance } from 'fastest-levenshtein';
 import type { Logger } from 'pino';
 import { InvalidOptionError } from '../errors.ts';
+import { nearestName } from './did-you-mean.ts';
 import { SETTINGS } from './settings.ts';
 
 /** What every setting's variable starts with. */
@@ -26,8 +26,9 @@ export interface UnknownSetting {
   readonly variable: string;
   /**
    * The known variable closest to it, e.g. `TLS_CACHE_WORKERS` for
-   * `TLS_CACHE_WORKER`; `undefined` when none is close: more edits apart
-   * than a third of the length of the name after `TLS_CACHE_`.
+   * `TLS_CACHE_WORKER`; `undefined` when none is close (`nearestName()` in
+   * `did-you-mean.ts`: more edits apart than a third of the length of the
+   * name after `TLS_CACHE_`, or 2).
    */
   readonly suggestion: string | undefined;
 }
@@ -84,8 +85,8 @@ function closestSetting(variable: string): string | undefined {
   // A name missing its group (TLS_CACHE_SECRET for TLS_CACHE_REDIS_SECRET) is that setting, not a near spelling of another.
   const ending = KNOWN_SUFFIXES.filter((known) => known.endsWith(`_${suffix}`));
   if (ending.length === 1) return `${SETTING_PREFIX}${ending[0]}`;
-  const nearest = closest(suffix, KNOWN_SUFFIXES);
-  return distance(suffix, nearest) <= suffix.length / 3 ? `${SETTING_PREFIX}${nearest}` : undefined;
+  const nearest = nearestName(suffix, KNOWN_SUFFIXES);
+  return nearest === undefined ? undefined : `${SETTING_PREFIX}${nearest}`;
 }
 
 /** The warning for an unknown variable: `unknown variable TLS_CACHE_WORKER ignored; did you mean TLS_CACHE_WORKERS?`. */

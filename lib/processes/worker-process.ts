@@ -39,7 +39,6 @@ import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { createLogger, resolveLogFormat } from '../operations/logger.ts';
 import { COUNTER_NAMES, SharedCounters } from '../operations/counters.ts';
-import { checkSessionTimeout } from '../tls/session-hooks.ts';
 import { loadConfig } from '../config/load.ts';
 import type { CacheConfig } from '../config/settings.ts';
 import {
@@ -65,14 +64,12 @@ import { OwnerLevel } from '../owner/owner-level.ts';
 import { FilterCopy } from '../owner/id-filter.ts';
 import { SocketChannel } from '../owner/socket-channel.ts';
 import { ownerAt, socketPathOf } from '../owner/socket-path.ts';
-import { LevelledStore, type SessionLevel } from '../store/levelled-store.ts';
+import type { LevelledStore } from '../store/levelled-store.ts';
 import { localCopyLevel } from '../store/memory-levels.ts';
-import { RedisSessionLevel } from '../redis/session-store.ts';
-import { redisTargetOf, type RedisClient } from '../redis/topology.ts';
-import { connectRedis, waitUntilReady } from '../redis/connection.ts';
 import { LocalSessions } from '../store/local-sessions.ts';
 import { askPrimary } from './ask-primary.ts';
 import { attachRuntime, type RuntimeBinding } from '../runtime/attach-runtime.ts';
+import { createStore, type RuntimeStore } from '../runtime/create-store.ts';
 import type { WorkerSettings } from '../runtime/worker-settings.ts';
 import { unboundWarning } from '../runtime/certificate-binding.ts';
 import { TicketKeyRing } from '../tickets/key-ring.ts';
@@ -84,8 +81,6 @@ import type { TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 const COUNTS_INTERVAL_MS = 1000;
 /** The owner's absence is logged at most this often (a busy owner may miss the bound now and then). */
 const ABSENCE_LOG_INTERVAL_MS = 60_000;
-/** How long the first attach waits for this process's Redis connection (with Redis) before it resolves anyway. */
-const REDIS_START_WAIT_MS = 2000;
 /** How long the first attach waits for an owner's hello while none is connected (one being started), in ms. */
 const NO_OWNER_WAIT_MS = 1000;
 /** How often this process's own ring is ticked while no owner gave it keys (its key rotates as the owner's would). */
@@ -160,8 +155,8 @@ export class ProcessWorker {
   #accepted = false;
   /** The last hello was refused (said once per refusal, not at every reconnection). */
   #refusedLogged = false;
-  /** With Redis: this process's own connection. */
-  readonly #redis: RedisClient | undefined;
+  /** The store as made, with Redis: this process's own connection. */
+  readonly #made: RuntimeStore<LevelledStore>;
   readonly #channel: SocketChannel;
   /** The owner's filter of stored IDs, arriving after its hello; the complete one goes to {@link ipc}. */
   readonly #filterCopy = new FilterCopy();
@@ -203,14 +198,8 @@ export class ProcessWorker {
         this.logger.info({ ipcTimeouts: counters.get('ipcTimeouts') }, 'the cache owner answers session lookups again');
       },
     });
-    this.#redis =
-      config.redisUrl === '' ? undefined : connectRedis(redisTargetOf(config), { logger, role: 'sessions', outageLevel: 'debug', connectedLevel: 'debug' });
-    const levels: SessionLevel[] = [localCopyLevel(this.local, () => counters.add('localHits')), this.ipc];
-    if (this.#redis !== undefined) {
-      const { redisSecret: secret, redisSecretPrevious: previousSecret, redisNamespace: namespace, redisTimeout: timeout } = config;
-      levels.push(new RedisSessionLevel({ redis: this.#redis, secret, previousSecret, namespace, timeout, counters, logger }));
-    }
-    this.store = new LevelledStore({ levels, timeout: config.timeout });
+    this.#made = createStore({ host: [localCopyLevel(this.local, () => counters.add('localHits')), this.ipc], config, counters, logger });
+    this.store = this.#made.store;
     this.#timer = setInterval(() => this.#shipCounts(0), COUNTS_INTERVAL_MS);
     this.#timer.unref();
   }
@@ -239,7 +228,6 @@ export class ProcessWorker {
    */
   attach(server: TlsServer): RuntimeBinding {
     const { config, ticketMode } = this.settings;
-    checkSessionTimeout(server, config.timeout, 'create it with clusterServerOptions() spread into its options, and give every process the same TLS_CACHE_TIMEOUT');
     const attached = attachRuntime(server, {
       store: this.store,
       ticketKeys: this.ticketKeys,
@@ -337,7 +325,7 @@ export class ProcessWorker {
     this.#shipCounts(0);
     this.#channel.close();
     this.ipc.abandon();
-    this.#redis?.disconnect();
+    this.#made.close();
     if (cluster.worker?.exitedAfterDisconnect === true || underPm2()) {
       this.logger.debug('the IPC channel to the primary closed: this worker is disconnecting; its connections to the cache closed');
       return;
@@ -544,7 +532,7 @@ export class ProcessWorker {
         for (const key of first.keys?.keys ?? []) key.key.fill(0);
       }
       // The first handshakes should find Redis (its connection, or a Redis Cluster's masters, still opening); not for long.
-      if (made.#redis !== undefined) await waitUntilReady(made.#redis, REDIS_START_WAIT_MS);
+      await made.#made.ready();
       // One line: which owner this process uses (the warnings above said when none). The settings hold secrets: only whether there is a Redis, and its mode.
       if (hello !== undefined) logAttached(logger, socketPath, { ticketKeys: ring?.stats(), redis: settings.config.redisUrl === '' ? undefined : settings.config.redisMode });
       // Servers are attached only once this Node's capabilities are known: nothing is used that does not work.

@@ -14,7 +14,7 @@ import type { CacheConfig } from '../config/settings.ts';
 import { HOOK_COUNTER_NAMES, TICKET_COUNTER_NAMES, type SharedCounters } from '../operations/counters.ts';
 import { InvalidSessionError, SessionIdContextMismatchError, TicketsNotDisabledError } from '../errors.ts';
 import { summarize } from '../describe.ts';
-import { attachSessionCache, sessionCacheOf, type SessionCacheBinding, type SessionStore } from '../tls/session-hooks.ts';
+import { attachSessionCache, checkSessionTimeout, sessionCacheOf, type SessionCacheBinding, type SessionStore } from '../tls/session-hooks.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import { attachTicketKeys, ticketKeysOf, type TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 import { type TicketCounters } from '../tickets/ticket-counters.ts';
@@ -42,6 +42,10 @@ export function runtimeServerOptions(
 ): RuntimeServerOptions {
   return { sessionTimeout: store.timeout, sessionIdContext: config.sessionIdContext };
 }
+
+/** How a server a runtime refuses for its `sessionTimeout` is to be created instead. */
+const SERVER_OPTIONS_FIX =
+  "create it with the runtime's server options spread into its options (clusterServerOptions(), or a server module's context.serverOptions), and give every process the same TLS_CACHE_TIMEOUT";
 
 /** What {@link attachRuntime} needs. */
 export interface RuntimeAttachOptions {
@@ -94,11 +98,13 @@ export interface RuntimeBinding {
  *
  * @throws SessionIdContextMismatchError (`ERR_TLS_CACHE_SESSION_ID_CONTEXT_MISMATCH`) when the server's `sessionIdContext` is not the deployment's.
  * @throws TicketsNotDisabledError (`ERR_TLS_CACHE_TICKETS_NOT_DISABLED`) when tickets are off and the server would issue tickets of its own.
- * @throws SessionTimeoutMismatchError (`ERR_TLS_CACHE_SESSION_TIMEOUT_MISMATCH`) when its `sessionTimeout` is not the store's.
+ * @throws SessionTimeoutMismatchError (`ERR_TLS_CACHE_SESSION_TIMEOUT_MISMATCH`) when its `sessionTimeout` is not the store's (the deployment's `TLS_CACHE_TIMEOUT`), even with a store the server module attached itself.
  */
 export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions): RuntimeBinding {
   const { store, ticketKeys, ticketMode, counters, logger, sessionIdContext, onCertificates } = options;
   checkSessionIdContext(server, sessionIdContext);
+  // Every runtime's one check of the lifetime, saying how to create a server under a runtime (attachSessionCache checks it too).
+  checkSessionTimeout(server, store.timeout, SERVER_OPTIONS_FIX);
   const tickets = attachTickets(server, ticketKeys, ticketMode, counters, logger);
   const binding =
     sessionCacheOf(server) ??

@@ -39,7 +39,7 @@ export interface ServerContext {
   readonly serverOptions: RuntimeServerOptions;
   /** A pino logger whose lines carry `workerId`. */
   readonly logger: Logger;
-  /** The cluster's resolved configuration, with `redisSecret` and a password in `redisUrl` redacted. */
+  /** The cluster's resolved configuration, its secrets redacted as in its logs (`redactConfig`: the Redis secrets and passwords, a password in `redisUrl`). */
   readonly config: Readonly<CacheConfig>;
   /** The `data` given to `startThreadCluster()` (a structured clone), e.g. a certificate. */
   readonly data: unknown;

@@ -7,7 +7,7 @@
  * @module
  */
 import type { LocalSessions } from './local-sessions.ts';
-import { EXPIRED_LENGTH, type SessionTable } from '../table/session-table.ts';
+import type { SessionTable } from '../table/session-table.ts';
 import type { SessionLevel } from './levelled-store.ts';
 
 /**
@@ -19,10 +19,7 @@ export function tableLevel(table: SessionTable): SessionLevel {
   const target = Buffer.allocUnsafeSlow(table.maxSessionSize);
   return {
     name: 'table',
-    lookUp(id) {
-      const length = table.getInto(id, target);
-      return length >= 0 ? target.subarray(0, length) : length === EXPIRED_LENGTH ? 'expired' : 'not_found';
-    },
+    lookUp: (id) => table.lookUp(id, target),
     put: (id, session, expiresAt) => table.set(id, session, expiresAt),
     delete(id) {
       table.delete(id);

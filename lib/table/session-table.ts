@@ -33,7 +33,7 @@
  *
  * - `layout.ts`: the memory layout (header, counters, shards, slots, records).
  * - `memory.ts`: one thread's view of that memory, and how to address it.
- * - `lookup.ts`: the lock-free lookup of get() and getInto().
+ * - `lookup.ts`: the lock-free lookup behind lookUp() (and get(), getInto()).
  * - `write.ts`: storing a record, and the evictions that make room for it.
  * - `locks.ts`: the owner-tagged shard locks.
  * - `repair.ts`: emptying, checking and repairing a shard.
@@ -150,7 +150,7 @@ const DEFAULTS = {
   sweepInterval: 10_000,
 };
 const MIN_SIZE = 64 * 1024;
-/** What {@link SessionTable.getInto} answers for a session that is there but expired. */
+/** What {@link SessionTable.getInto} answers for a session that is there but expired (`'expired'` from {@link SessionTable.lookUp}). */
 export const EXPIRED_LENGTH = -2;
 const MAX_SIZE = 2 * 1024 * 1024 * 1024;
 const MAX_SESSION_SIZE = 65536;
@@ -223,8 +223,38 @@ export class SessionTable {
   }
 
   /**
-   * Looks up a session by ID. Returns a copy of the session, or `undefined`
-   * when it is absent or expired. Never blocks and never extends a lifetime.
+   * Looks up a session by ID: the one way to (the others are forms of it).
+   * Answers the session, or why there is none: `'not_found'`, or
+   * `'expired'` (an entry past its lifetime, not yet swept or evicted),
+   * the `Lookup` a `SessionStore`'s `lookUp` answers. Never blocks and
+   * never extends a lifetime.
+   *
+   * Without `target`, the session is a copy of its own. With `target` (at
+   * least {@link maxSessionSize} bytes, outside the table's buffer), it is
+   * copied there and answered as `target.subarray(0, length)`: no memory
+   * for the session is allocated, so a thread doing many lookups makes no
+   * garbage; the view is valid until `target` is used again. How the store
+   * levels and the TLS hooks look up.
+   * @throws InvalidSessionIdError (`ERR_TLS_CACHE_INVALID_SESSION_ID`) unless `id` is 1 to 32 bytes.
+   * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`, option `target`) for a `target` that is not a Uint8Array of at least {@link maxSessionSize} bytes outside the table's buffer.
+   */
+  lookUp(id: Uint8Array): Buffer | 'not_found' | 'expired';
+  lookUp(id: Uint8Array, target: Buffer): Buffer | 'not_found' | 'expired';
+  lookUp(id: Uint8Array, target: Uint8Array): Uint8Array | 'not_found' | 'expired';
+  lookUp(id: Uint8Array, target?: Uint8Array): Uint8Array | 'not_found' | 'expired' {
+    if (target !== undefined) {
+      const length = this.#into(id, target);
+      return length >= 0 ? target.subarray(0, length) : length === EXPIRED_LENGTH ? 'expired' : 'not_found';
+    }
+    this.#checkId(id);
+    const m = this.#m;
+    return (lookup(m, id) as Buffer | undefined) ?? (m.expired ? 'expired' : 'not_found');
+  }
+
+  /**
+   * {@link lookUp} without the reason, the form a `SessionStore` must
+   * have: a copy of the session, or `undefined` when it is absent or
+   * expired.
    * @throws InvalidSessionIdError (`ERR_TLS_CACHE_INVALID_SESSION_ID`) unless `id` is 1 to 32 bytes.
    */
   get(id: Uint8Array): Buffer | undefined {
@@ -233,29 +263,20 @@ export class SessionTable {
   }
 
   /**
-   * Looks up a session by ID like {@link get}, saying why there is none:
-   * a copy of the session, `'not_found'` or `'expired'` (an entry past its
-   * lifetime, not yet swept or evicted).
-   * @throws InvalidSessionIdError (`ERR_TLS_CACHE_INVALID_SESSION_ID`) unless `id` is 1 to 32 bytes.
-   */
-  lookUp(id: Uint8Array): Buffer | 'not_found' | 'expired' {
-    this.#checkId(id);
-    const m = this.#m;
-    return (lookup(m, id) as Buffer | undefined) ?? (m.expired ? 'expired' : 'not_found');
-  }
-
-  /**
-   * Looks up a session by ID like {@link get}, but copies it into `target`
-   * instead of allocating a Buffer for it: nothing is allocated, so a thread
-   * doing many lookups makes no garbage. The TLS hooks look up this way.
-   * Returns the session's length in bytes (the session is
-   * `target.subarray(0, length)`), or a negative number when there is none:
-   * -1 when it is absent, {@link EXPIRED_LENGTH} (-2) when it is there but
-   * expired; `target`'s contents are then unspecified.
+   * {@link lookUp} into `target`, answered as a length: the session is
+   * `target.subarray(0, length)`; -1 when it is absent, {@link
+   * EXPIRED_LENGTH} (-2) when it is there but expired (`target`'s contents
+   * are then unspecified).
+   * @deprecated Use `lookUp(id, target)`, which answers the session or why there is none. Kept while the TLS hooks (`tls/session-hooks.ts`) still call it.
    * @throws InvalidSessionIdError (`ERR_TLS_CACHE_INVALID_SESSION_ID`) unless `id` is 1 to 32 bytes.
    * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`, option `target`) unless `target` is a Uint8Array of at least {@link maxSessionSize} bytes outside the table's buffer.
    */
   getInto(id: Uint8Array, target: Uint8Array): number {
+    return this.#into(id, target);
+  }
+
+  /** The copy into `target` behind {@link lookUp} and {@link getInto}: the session's length, -1, or {@link EXPIRED_LENGTH}. */
+  #into(id: Uint8Array, target: Uint8Array): number {
     this.#checkId(id);
     if (!(target instanceof Uint8Array) || target.length < this.maxSessionSize || target.buffer === this.buffer) {
       throw new InvalidOptionError(
