@@ -12,7 +12,7 @@ import { checkTlsServer } from './check-server.ts';
 import { serverTlsOptions } from './node-internals.ts';
 import { knownCapability } from './known-capabilities.ts';
 import { describe } from '../describe.ts';
-import { EXPIRED_LENGTH, SessionTable } from '../table/session-table.ts';
+import type { SessionTable } from '../table/session-table.ts';
 import { hasOwnResumeListener, useSessionCache } from './session-listeners.ts';
 import { noteLookup, type LookupMiss, type LookupOutcome } from './resumption-misses.ts';
 import { askedBinding, bindSessionNames, bindsSessionNames, madeBinding } from './session-names.ts';
@@ -45,7 +45,16 @@ export interface SessionStore {
    * missed (`resumption_misses_total`); a store without it counts every
    * miss as `not_found`.
    */
-  lookUp?(id: Uint8Array): Lookup | Promise<Lookup>;
+  lookUp?(id: Uint8Array, target?: Buffer): Lookup | Promise<Lookup>;
+  /**
+   * Optional, with {@link SessionStore.lookUp}: the largest session the
+   * store holds, in bytes. When set, the hooks give each lookup the same
+   * buffer of that size as `target`, and the store may answer a view of it
+   * (`target.subarray(0, length)`) instead of a copy of its own: Node parses
+   * the session before the callback returns and keeps no reference to it,
+   * so nothing is allocated per lookup ({@link SessionTable} does this).
+   */
+  readonly maxSessionSize?: number;
   /**
    * Stores a session; returns `false` (or throws) when it was refused. May
    * return a promise (of the same, never rejecting, settled within the
@@ -226,16 +235,11 @@ export function attachSessionCache(
     done();
   };
 
-  // A SessionTable copies each session into this one buffer instead of a new
-  // one: Node parses the session before the callback returns and keeps no
-  // reference to it, so nothing is allocated per lookup.
-  const table = store instanceof SessionTable ? store : undefined;
-  const target = table === undefined ? undefined : Buffer.allocUnsafeSlow(table.maxSessionSize);
-  const lookUp = (id: Buffer): Lookup | undefined | Promise<Lookup | undefined> => {
-    if (table === undefined || target === undefined) return typeof store.lookUp === 'function' ? store.lookUp(id) : store.get(id);
-    const length = table.getInto(id, target);
-    return length >= 0 ? target.subarray(0, length) : length === EXPIRED_LENGTH ? 'expired' : 'not_found';
-  };
+  // A store that says its largest session copies each one into this one buffer (SessionStore.maxSessionSize).
+  const size = store.maxSessionSize;
+  const target = typeof store.lookUp === 'function' && Number.isInteger(size) && (size as number) > 0 ? Buffer.allocUnsafeSlow(size as number) : undefined;
+  const lookUp = (id: Buffer): Lookup | undefined | Promise<Lookup | undefined> =>
+    typeof store.lookUp === 'function' ? store.lookUp(id, target) : store.get(id);
 
   const resume = (id: Buffer, wrap: object, done: (session: Buffer | null) => void): void => {
     const answer = (found: Lookup | undefined): void => {
