@@ -16,7 +16,7 @@
  * Any other outcome, a check of `ticket-links.ts` failing meanwhile, or no
  * result within {@link SELF_TEST_TIMEOUT_MS}, turns renewal off in the
  * thread (tickets are then accepted without renewal, as before renewal
- * existed), with the reason. Runs once per thread, about 20 ms; not at all
+ * existed), with the reason. Runs once per thread, in memory (no port); not at all
  * in a thread whose state was set already (the worker-thread runtime runs
  * it once in its primary and hands the result to every server thread: same
  * Node, same OpenSSL).

@@ -22,7 +22,7 @@
  * forged) opens to `undefined`: the caller treats it as a ticket of unknown
  * birth. An IV of the first layout (`birth | "T1" | random (8)`, before
  * names were bound) opens to its birth and binding 0. One cipher pair per key is kept and reused (creating one per
- * ticket costs about 56 µs); the cache is dropped whenever the ring's
+ * ticket showed in the CPU profile of a loaded server); the cache is dropped whenever the ring's
  * generation changes, so a derived key does not outlive its ring key by
  * more than one change. The random half of each block comes from a pool
  * filled by `randomFillSync` once per {@link RANDOM_POOL_BYTES} / 5 tickets

@@ -2,7 +2,7 @@
  * What this Node lets the project do, checked once per process at start by
  * what each internal of `node-internals.ts` does, not by whether a name
  * exists: real TLS handshakes between a private server and client in memory
- * (a `duplexPair`, no port), about 30 ms in all. A capability found off is
+ * (a `duplexPair`, no port), once per process (docs/operations.md gives its time). A capability found off is
  * turned off where it is used, said once with its consequence and what to
  * do (`known-capabilities.ts`: `reportNodeCapabilities`), and shown as a metric
  * (`tls_session_cache_node_capability`); nothing throws and nothing else is

@@ -13,7 +13,7 @@
  *   the connection's TLSWrap (the `resumeSession` listener runs in its
  *   scope): a session, or why none ({@link LookupMiss}, from the store).
  *   It counts only under TLS 1.2 and older: a TLS 1.3 ClientHello's legacy
- *   session ID is random bytes, not an offer (NOTES §1). A session handed
+ *   session ID is random bytes, not an offer (RFC 8446 §4.1.2 and D.4: in compatibility mode a client not offering a TLS 1.2 session sends 32 new random bytes). A session handed
  *   back that did not resume is `refused` (another certificate or session
  *   ID context, another protocol version or cipher).
  * - **Tickets.** The ticket key callback notes its verdict
