@@ -37,7 +37,7 @@ import { OwnerLevel } from '../lib/owner/owner-level.ts';
 import { LocalSessions } from '../lib/store/local-sessions.ts';
 import { LevelledStore } from '../lib/store/levelled-store.ts';
 import { localCopyLevel } from '../lib/store/memory-levels.ts';
-import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, fromIpc, isTagged, P_GOT, toIpc, W_GET } from '../lib/owner/messages.ts';
+import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, fromIpc, isTagged, O_GOT, toIpc, W_GET } from '../lib/owner/messages.ts';
 import { spawnRedisServer } from './lib/redis-server.ts';
 
 const DESIGNS = ['own connection', 'through the primary', 'own connection, Redis only'] as const;
@@ -81,7 +81,7 @@ if (cluster.isPrimary) {
       const message = bytes === undefined ? undefined : decodeToOwner(bytes, 65536);
       if (message?.op !== W_GET) return;
       const answer = (found: Uint8Array | undefined): void => {
-        worker.send(toIpc(encodeToWorker({ op: P_GOT, request: message.request, session: found === undefined ? undefined : Buffer.from(found) })));
+        worker.send(toIpc(encodeToWorker({ op: O_GOT, request: message.request, session: found === undefined ? undefined : Buffer.from(found) })));
       };
       if (design !== 'through the primary') return answer(undefined);
       void Promise.resolve(reader.get(message.id)).then(answer);
@@ -129,7 +129,7 @@ if (cluster.isPrimary) {
     if (!isTagged(raw)) return;
     const bytes = fromIpc(raw);
     const message = bytes === undefined ? undefined : decodeToWorker(bytes, 65536);
-    if (message?.op === P_GOT) ipc.answer(message.request, message.session);
+    if (message?.op === O_GOT) ipc.answer(message.request, message.session);
   });
   const redis = design === 'through the primary' ? undefined : connectRedis(url, { role: 'bench' });
   if (redis !== undefined) await waitUntilReady(redis, 5000);

@@ -13,7 +13,7 @@ import t from 'tap';
 import { Packr } from 'msgpackr';
 import { attachClusterCache, clusterServerOptions } from '../lib/processes/attach-cluster-cache.ts';
 import { COUNTER_NAMES } from '../lib/operations/counters.ts';
-import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, FILTER_CHUNK_BYTES, fromIpc, IPC_TAG, isTagged, MAX_PAYLOAD_BYTES, MAX_STORED_IDS, P_FILTER, P_GOT, P_HELLO, P_KEYS, P_OWNER, P_SET_DONE, P_STORED, toIpc, W_CERTIFICATE, W_COUNTS, W_GET, W_HELLO, W_PROCESS, W_SET, W_STATUS } from '../lib/owner/messages.ts';
+import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, FILTER_CHUNK_BYTES, fromIpc, IPC_TAG, isTagged, MAX_PAYLOAD_BYTES, MAX_STORED_IDS, O_FILTER, O_GOT, O_HELLO, O_KEYS, O_OWNER, O_SET_DONE, O_STORED, toIpc, W_CERTIFICATE, W_COUNTS, W_GET, W_HELLO, W_PROCESS, W_SET, W_STATUS, W_WHERE_OWNER } from '../lib/owner/messages.ts';
 import { loadConfig } from '../lib/config/load.ts';
 import { LocalSessions, LOCAL_ENTRY_OVERHEAD } from '../lib/store/local-sessions.ts';
 import { startClusterCache } from '../lib/processes/cluster-cache.ts';
@@ -96,29 +96,29 @@ t.test('owner messages: what is encoded decodes; anything malformed is refused',
   t.equal(set?.op, W_SET);
   const deltas = COUNTER_NAMES.map((_, i) => i);
   t.same(decodeToOwner(encodeToOwner({ op: W_COUNTS, request: 0, deltas }), max), { op: W_COUNTS, request: 0, deltas });
-  t.same(decodeToWorker(encodeToWorker({ op: P_GOT, request: 3, session: undefined }), max), { op: P_GOT, request: 3, session: undefined });
+  t.same(decodeToWorker(encodeToWorker({ op: O_GOT, request: 3, session: undefined }), max), { op: O_GOT, request: 3, session: undefined });
   const fingerprint = Array.from({ length: 32 }, (_, i) => (i * 7).toString(16).toUpperCase().padStart(2, '0')).join(':');
   t.same(decodeToOwner(encodeToOwner({ op: W_CERTIFICATE, fingerprint }), max), { op: W_CERTIFICATE, fingerprint }, "a worker's certificate fingerprint");
   t.same(decodeToOwner(encodeToOwner({ op: W_CERTIFICATE, fingerprint: '' }), max), { op: W_CERTIFICATE, fingerprint: '' }, 'or none');
   t.same(decodeToOwner(encodeToOwner({ op: W_STATUS, request: 5 }), max), { op: W_STATUS, request: 5 }, 'a status request (tls-resumption status)');
   t.same(decodeToOwner(encodeToOwner({ op: W_PROCESS, pid: 4242 }), max), { op: W_PROCESS, pid: 4242 }, "a process's pid");
-  t.same(decodeToWorker(encodeToWorker({ op: P_GOT, request: 3, session: undefined, expired: true }), max), { op: P_GOT, request: 3, session: undefined, expired: true }, 'an expired miss');
-  t.same(decodeToWorker(encodeToWorker({ op: P_OWNER, socket: '/run/user/1/tls-resumption/primary-7.sock' }), max), { op: P_OWNER, socket: '/run/user/1/tls-resumption/primary-7.sock' }, "the primary's socket");
-  t.same(decodeToWorker(encodeToWorker({ op: P_STORED, ids: [id(4), Buffer.alloc(1, 5)] }), max), { op: P_STORED, ids: [id(4), Buffer.alloc(1, 5)] }, 'session IDs the owner stored');
-  t.same(decodeToWorker(encodeToWorker({ op: P_SET_DONE, ids: [id(6)] }), max), { op: P_SET_DONE, ids: [id(6)] }, "a process's session IDs the owner handled");
-  const most = encodeToWorker({ op: P_STORED, ids: Array.from({ length: MAX_STORED_IDS }, (_, i) => id(i % 256)) });
+  t.same(decodeToWorker(encodeToWorker({ op: O_GOT, request: 3, session: undefined, expired: true }), max), { op: O_GOT, request: 3, session: undefined, expired: true }, 'an expired miss');
+  t.same(decodeToWorker(encodeToWorker({ op: O_OWNER, socket: '/run/user/1/tls-resumption/primary-7.sock' }), max), { op: O_OWNER, socket: '/run/user/1/tls-resumption/primary-7.sock' }, "the primary's socket");
+  t.same(decodeToWorker(encodeToWorker({ op: O_STORED, ids: [id(4), Buffer.alloc(1, 5)] }), max), { op: O_STORED, ids: [id(4), Buffer.alloc(1, 5)] }, 'session IDs the owner stored');
+  t.same(decodeToWorker(encodeToWorker({ op: O_SET_DONE, ids: [id(6)] }), max), { op: O_SET_DONE, ids: [id(6)] }, "a process's session IDs the owner handled");
+  const most = encodeToWorker({ op: O_STORED, ids: Array.from({ length: MAX_STORED_IDS }, (_, i) => id(i % 256)) });
   t.ok(most.byteLength <= MAX_PAYLOAD_BYTES, `${MAX_STORED_IDS} IDs of 32 bytes fit a frame (${most.byteLength} bytes)`);
   const chunk = Buffer.alloc(FILTER_CHUNK_BYTES, 0x5a);
-  const filterPart = encodeToWorker({ op: P_FILTER, offset: FILTER_CHUNK_BYTES, total: 4 * FILTER_CHUNK_BYTES, bits: chunk });
+  const filterPart = encodeToWorker({ op: O_FILTER, offset: FILTER_CHUNK_BYTES, total: 4 * FILTER_CHUNK_BYTES, bits: chunk });
   t.ok(filterPart.byteLength <= MAX_PAYLOAD_BYTES, `a whole chunk of the filter fits a frame (${filterPart.byteLength} bytes)`);
-  t.same(decodeToWorker(filterPart, max), { op: P_FILTER, offset: FILTER_CHUNK_BYTES, total: 4 * FILTER_CHUNK_BYTES, bits: chunk }, "a chunk of the owner's filter");
+  t.same(decodeToWorker(filterPart, max), { op: O_FILTER, offset: FILTER_CHUNK_BYTES, total: 4 * FILTER_CHUNK_BYTES, bits: chunk }, "a chunk of the owner's filter");
 
   // Over a cluster's IPC channel (the hello only): a tagged base64 string, or bytes on an advanced channel.
-  const ipc = toIpc(encodeToOwner({ op: W_HELLO }));
+  const ipc = toIpc(encodeToOwner({ op: W_WHERE_OWNER }));
   t.ok(isTagged(ipc));
   t.type(ipc[IPC_TAG], 'string', 'sent as a base64 string (works under json and advanced serialization)');
-  t.same(decodeToOwner(fromIpc(ipc)!, max), { op: W_HELLO });
-  t.same(decodeToOwner(fromIpc({ [IPC_TAG]: Buffer.from(ipc[IPC_TAG], 'base64') })!, max), { op: W_HELLO }, 'a Uint8Array payload (advanced channel) decodes too');
+  t.same(decodeToOwner(fromIpc(ipc)!, max), { op: W_WHERE_OWNER });
+  t.same(decodeToOwner(fromIpc({ [IPC_TAG]: Buffer.from(ipc[IPC_TAG], 'base64') })!, max), { op: W_WHERE_OWNER }, 'a Uint8Array payload (advanced channel) decodes too');
   for (const [name, payload] of [['a number', 1], ['not base64', '%%%'], ['empty', ''], ['too long', 'A'.repeat(200_000)], ['empty bytes', Buffer.alloc(0)]] as const) {
     t.equal(fromIpc({ [IPC_TAG]: payload }), undefined, `IPC payload refused: ${name}`);
   }
@@ -155,39 +155,39 @@ t.test('owner messages: what is encoded decodes; anything malformed is refused',
   // The hello carries the one settings message: the owner's whole configuration, checked as loadConfig checks options.
   const config = loadConfig({ timeout: 300, sessionIdContext: 'x', tickets: 'off', localSize: 0 }, {});
   const settings = { config, ticketMode: 'auto' } as const;
-  const hello = decodeToWorker(encodeToWorker({ op: P_HELLO, settings, keys: undefined }), max);
-  t.same(hello, { op: P_HELLO, settings: { config, ticketMode: 'auto' }, keys: undefined }, 'a hello: the settings come back whole');
+  const hello = decodeToWorker(encodeToWorker({ op: O_HELLO, settings, keys: undefined }), max);
+  t.same(hello, { op: O_HELLO, settings: { config, ticketMode: 'auto' }, keys: undefined }, 'a hello: the settings come back whole');
   const withRedis = loadConfig({ timeout: 300, redisUrl: 'redis://:pw@a:1/2', redisSecret: 's'.repeat(32), tickets: 'off' }, {});
-  t.same(decodeToWorker(encodeToWorker({ op: P_HELLO, settings: { config: withRedis, ticketMode: 'fallback' }, keys: undefined }), max), { op: P_HELLO, settings: { config: withRedis, ticketMode: 'fallback' }, keys: undefined },
+  t.same(decodeToWorker(encodeToWorker({ op: O_HELLO, settings: { config: withRedis, ticketMode: 'fallback' }, keys: undefined }), max), { op: O_HELLO, settings: { config: withRedis, ticketMode: 'fallback' }, keys: undefined },
     "a hello with the deployment's Redis, for the worker's own connection");
   const badForWorker: Array<[string, Buffer]> = [
-    ['oversize answer', tag([P_GOT, 1, Buffer.alloc(max + 1)])],
-    ['answer as a string', tag([P_GOT, 1, 'session'])],
-    ['keys not a state', tag([P_KEYS, [1, 2]])],
-    ['hello without settings', tag([P_HELLO, null, null])],
-    ['hello with tickets on and no keys', tag([P_HELLO, { config: { ...config, tickets: 'on' }, ticketMode: 'auto' }, null])],
-    ['hello with an unknown ticket mode', tag([P_HELLO, { config, ticketMode: 'always' }, null])],
-    ['hello with a timeout of 0', tag([P_HELLO, { config: { ...config, timeout: 0 }, ticketMode: 'auto' }, null])],
-    ['hello with an unknown setting', tag([P_HELLO, { config: { ...config, extra: 1 }, ticketMode: 'auto' }, null])],
-    ['hello with a short Redis secret', tag([P_HELLO, { config: { ...withRedis, redisSecret: 'short' }, ticketMode: 'auto' }, null])],
-    ['hello with a Redis URL and no secret', tag([P_HELLO, { config: { ...withRedis, redisSecret: '' }, ticketMode: 'auto' }, null])],
-    ['hello with a fourth field', tag([P_HELLO, settings, null, 'extra'])],
-    ['owner socket not absolute', tag([P_OWNER, 'primary.sock'])],
-    ['owner socket too long', tag([P_OWNER, `/${'x'.repeat(200)}`])],
-    ['stored id of 33 bytes', tag([P_STORED, [id(1), Buffer.alloc(33)]])],
-    ['stored ids not a list', tag([P_STORED, id(1)])],
-    ['stored ids empty', tag([P_STORED, []])],
-    ['too many stored ids', tag([P_STORED, Array.from({ length: MAX_STORED_IDS + 1 }, () => id(1))])],
-    ['handled ids empty', tag([P_SET_DONE, []])],
-    ['handled id of 33 bytes', tag([P_SET_DONE, [Buffer.alloc(33)]])],
-    ['too many handled ids', tag([P_SET_DONE, Array.from({ length: MAX_STORED_IDS + 1 }, () => id(1))])],
-    ['filter of a size not a power of two', tag([P_FILTER, 0, 100_000, Buffer.alloc(10)])],
-    ['filter too small', tag([P_FILTER, 0, 1024, Buffer.alloc(10)])],
-    ['filter chunk past its end', tag([P_FILTER, FILTER_CHUNK_BYTES, 2 * FILTER_CHUNK_BYTES, Buffer.alloc(FILTER_CHUNK_BYTES + 1)])],
-    ['filter offset not a chunk boundary', tag([P_FILTER, 5, 2 * FILTER_CHUNK_BYTES, Buffer.alloc(10)])],
-    ['filter offset negative', tag([P_FILTER, -FILTER_CHUNK_BYTES, 2 * FILTER_CHUNK_BYTES, Buffer.alloc(10)])],
-    ['filter chunk empty', tag([P_FILTER, 0, 2 * FILTER_CHUNK_BYTES, Buffer.alloc(0)])],
-    ['filter chunk not bytes', tag([P_FILTER, 0, 2 * FILTER_CHUNK_BYTES, 'bits'])],
+    ['oversize answer', tag([O_GOT, 1, Buffer.alloc(max + 1)])],
+    ['answer as a string', tag([O_GOT, 1, 'session'])],
+    ['keys not a state', tag([O_KEYS, [1, 2]])],
+    ['hello without settings', tag([O_HELLO, null, null])],
+    ['hello with tickets on and no keys', tag([O_HELLO, { config: { ...config, tickets: 'on' }, ticketMode: 'auto' }, null])],
+    ['hello with an unknown ticket mode', tag([O_HELLO, { config, ticketMode: 'always' }, null])],
+    ['hello with a timeout of 0', tag([O_HELLO, { config: { ...config, timeout: 0 }, ticketMode: 'auto' }, null])],
+    ['hello with an unknown setting', tag([O_HELLO, { config: { ...config, extra: 1 }, ticketMode: 'auto' }, null])],
+    ['hello with a short Redis secret', tag([O_HELLO, { config: { ...withRedis, redisSecret: 'short' }, ticketMode: 'auto' }, null])],
+    ['hello with a Redis URL and no secret', tag([O_HELLO, { config: { ...withRedis, redisSecret: '' }, ticketMode: 'auto' }, null])],
+    ['hello with a fourth field', tag([O_HELLO, settings, null, 'extra'])],
+    ['owner socket not absolute', tag([O_OWNER, 'primary.sock'])],
+    ['owner socket too long', tag([O_OWNER, `/${'x'.repeat(200)}`])],
+    ['stored id of 33 bytes', tag([O_STORED, [id(1), Buffer.alloc(33)]])],
+    ['stored ids not a list', tag([O_STORED, id(1)])],
+    ['stored ids empty', tag([O_STORED, []])],
+    ['too many stored ids', tag([O_STORED, Array.from({ length: MAX_STORED_IDS + 1 }, () => id(1))])],
+    ['handled ids empty', tag([O_SET_DONE, []])],
+    ['handled id of 33 bytes', tag([O_SET_DONE, [Buffer.alloc(33)]])],
+    ['too many handled ids', tag([O_SET_DONE, Array.from({ length: MAX_STORED_IDS + 1 }, () => id(1))])],
+    ['filter of a size not a power of two', tag([O_FILTER, 0, 100_000, Buffer.alloc(10)])],
+    ['filter too small', tag([O_FILTER, 0, 1024, Buffer.alloc(10)])],
+    ['filter chunk past its end', tag([O_FILTER, FILTER_CHUNK_BYTES, 2 * FILTER_CHUNK_BYTES, Buffer.alloc(FILTER_CHUNK_BYTES + 1)])],
+    ['filter offset not a chunk boundary', tag([O_FILTER, 5, 2 * FILTER_CHUNK_BYTES, Buffer.alloc(10)])],
+    ['filter offset negative', tag([O_FILTER, -FILTER_CHUNK_BYTES, 2 * FILTER_CHUNK_BYTES, Buffer.alloc(10)])],
+    ['filter chunk empty', tag([O_FILTER, 0, 2 * FILTER_CHUNK_BYTES, Buffer.alloc(0)])],
+    ['filter chunk not bytes', tag([O_FILTER, 0, 2 * FILTER_CHUNK_BYTES, 'bits'])],
   ];
   for (const [name, message] of badForWorker) t.equal(decodeToWorker(message, max), undefined, `worker refuses: ${name}`);
   t.notOk(isTagged({ cmd: 'the app' }), "the application's messages are not ours");

@@ -108,14 +108,14 @@ t.test('nothing running: a clear message, exit 3', async (t) => {
 t.test('an answer that is not a status is refused; dead runtimes\' sockets are removed', async (t) => {
   const { createServer } = await import('node:net');
   const { frame } = await import('../lib/owner/frames.ts');
-  const { pack, P_STATUS } = await import('../lib/owner/messages.ts');
+  const { pack, O_STATUS } = await import('../lib/owner/messages.ts');
   const { removeDeadPrimarySockets } = await import('../lib/owner/socket-path.ts');
   mkdirSync(join(dir, 'forged'), { mode: 0o700 });
   const socket = join(dir, 'forged', 'app.sock');
   // Something at the socket answering with a status of the wrong shape (a table without its capacity).
   const server = createServer((connection) => {
     connection.on('error', () => {});
-    connection.once('data', () => connection.write(frame(pack([P_STATUS, 1, { version: 1, kind: 'daemon', pid: 1, table: { entries: 1 } }]))));
+    connection.once('data', () => connection.write(frame(pack([O_STATUS, 1, { version: 1, kind: 'daemon', pid: 1, table: { entries: 1 } }]))));
   });
   await new Promise<void>((resolve) => server.listen(socket, resolve));
   t.teardown(() => server.close());

@@ -15,13 +15,13 @@
  * How it stays right:
  * - **No false "absent" for a session the owner holds.** The owner adds
  *   every session ID it stores to its own filter and announces it to every
- *   other process (`P_STORED`, the IDs of one event-loop turn in one
+ *   other process (`O_STORED`, the IDs of one event-loop turn in one
  *   message); a process adds the IDs it stores itself at once. A process
  *   that connects gets the owner's whole filter after the hello
- *   (`P_FILTER`, in chunks), asks the owner about everything until that
+ *   (`O_FILTER`, in chunks), asks the owner about everything until that
  *   copy is complete, and adds to it the IDs it stored meanwhile. A
  *   process holding the filter ends a new session's handshake only once
- *   the owner says every other process was told (`P_SET_DONE`, see
+ *   the owner says every other process was told (`O_SET_DONE`, see
  *   `owner-level.ts`), so no client can offer the session elsewhere
  *   first; unless the owner does not answer within `ipcTimeout`, when
  *   such an offer may be a miss, a full handshake.
@@ -177,7 +177,7 @@ function mix(h: number): number {
 
 /**
  * A process's copy of the owner's filter as it arrives after the owner's
- * hello: chunks of one snapshot, in order, from offset 0 (`P_FILTER`).
+ * hello: chunks of one snapshot, in order, from offset 0 (`O_FILTER`).
  */
 export class FilterCopy {
   #bits: Uint8Array | undefined;

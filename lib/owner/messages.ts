@@ -4,9 +4,10 @@
  * processes it serves, over its Unix socket (`socket-channel.ts`). A
  * message is a msgpackr-encoded array `[op, ...fields]`.
  *
- * One message also travels over the cluster's own IPC channel: a worker's
- * {@link W_HELLO} asking its primary where its socket is, answered by
- * {@link P_OWNER}. There, a message is `{ tlsSessionCache: payload }`
+ * The owner's messages are `O_*`, a worker's `W_*`. One question also
+ * travels over the cluster's own IPC channel: a worker's
+ * {@link W_WHERE_OWNER} asking its primary where its socket is, answered by
+ * {@link O_OWNER}. There, a message is `{ tlsSessionCache: payload }`
  * (anything else is the application's and left alone), the payload sent
  * as a base64 string: Node's default `'json'` serialization would spell a
  * Buffer out as a JSON array of numbers, and a worker cannot tell which
@@ -39,7 +40,7 @@ const MAX_ID_BYTES = 32;
 /** Request ids run from 1 to this, then wrap. */
 export const MAX_REQUEST_ID = 2 ** 31 - 1;
 
-/** Operations, worker to owner. */
+/** Operations, worker to owner. Over the socket, the first: the owner answers with its settings and keys ({@link O_HELLO}). */
 export const W_HELLO = 1;
 export const W_GET = 2;
 export const W_SET = 3;
@@ -55,58 +56,61 @@ export const W_DELETE = 5;
 export const W_CERTIFICATE = 6;
 /**
  * Asks the owner how it is doing (`tls-resumption status`): answered with
- * a {@link P_STATUS} of the same `request`. Sent by a status client, which
+ * a {@link O_STATUS} of the same `request`. Sent by a status client, which
  * never says hello, so it is never counted as an attached process. An
  * older owner counts it as malformed and does not answer.
  */
 export const W_STATUS = 7;
 /** The process's pid, sent after its hello: `tls-resumption status` lists the processes attached. */
 export const W_PROCESS = 8;
+/** Over a cluster's IPC channel only: where is the primary's socket? Answered with {@link O_OWNER}. */
+export const W_WHERE_OWNER = 9;
 /** The most fingerprints one {@link W_CERTIFICATE} carries. */
 export const MAX_CERTIFICATES = 64;
 const FINGERPRINT = '(?:[0-9A-F]{2}:){31}[0-9A-F]{2}';
 const FINGERPRINTS = new RegExp(`^(?:${FINGERPRINT}(?:,${FINGERPRINT})*)?$`);
 
-/** Operations, owner to worker. */
-export const P_HELLO = 11;
-export const P_GOT = 12;
-export const P_KEYS = 13;
-export const P_FLUSH = 14;
-export const P_COUNTS = 15;
+/** Operations, owner to worker (`O_`: the owner, a `node:cluster` primary or the cache daemon). */
+export const O_HELLO = 11;
+export const O_GOT = 12;
+export const O_KEYS = 13;
+export const O_FLUSH = 14;
+export const O_COUNTS = 15;
 /** A session ended by a fatal alert: drop it from the local copy (issue 17). */
-export const P_DELETE = 16;
-/** Over a cluster's IPC channel only: the path of the primary's socket, in answer to a {@link W_HELLO}. */
-export const P_OWNER = 17;
+export const O_DELETE = 16;
+/** Over a cluster's IPC channel only: the path of the primary's socket, in answer to a {@link W_WHERE_OWNER}. */
+export const O_OWNER = 17;
 /** Part of the owner's filter of stored session IDs (`id-filter.ts`), sent after its hello in chunks, in order. */
-export const P_FILTER = 18;
+export const O_FILTER = 18;
 /** Session IDs the owner's table stored (those of one event-loop turn): every process adds them to its filter (`id-filter.ts`). */
-export const P_STORED = 19;
+export const O_STORED = 19;
 /**
  * The session IDs of this process's {@link W_SET}s the owner handled (those
  * of one event-loop turn): stored and announced to every other process
- * ({@link P_STORED}, written first), or refused. The process finishes those
+ * ({@link O_STORED}, written first), or refused. The process finishes those
  * handshakes only then (`owner-level.ts`).
  */
-export const P_SET_DONE = 20;
+export const O_SET_DONE = 20;
 
 /**
  * The owner's answer to a {@link W_STATUS}: an `OwnerStatus` object
  * (`runtime/owner-status.ts`), which the status client checks.
  */
-export const P_STATUS = 21;
+export const O_STATUS = 21;
 
-/** Most session IDs in one {@link P_STORED} or {@link P_SET_DONE} message (34 KiB at 32 bytes each, framing included). */
+/** Most session IDs in one {@link O_STORED} or {@link O_SET_DONE} message (34 KiB at 32 bytes each, framing included). */
 export const MAX_STORED_IDS = 1000;
 
-/** Largest chunk of a filter in one {@link P_FILTER} message, in bytes. */
+/** Largest chunk of a filter in one {@link O_FILTER} message, in bytes. */
 export const FILTER_CHUNK_BYTES = 64 * 1024;
 
 /** A worker's message to the owner. */
 export type ToOwner =
   | { op: typeof W_HELLO }
+  | { op: typeof W_WHERE_OWNER }
   | { op: typeof W_GET; request: number; id: Buffer }
   | { op: typeof W_SET; id: Buffer; session: Buffer; expiresAt: number }
-  /** Counts since the previous message, in the order of `COUNTER_NAMES`; `request` answers a {@link P_COUNTS} (0: on its own). */
+  /** Counts since the previous message, in the order of `COUNTER_NAMES`; `request` answers a {@link O_COUNTS} (0: on its own). */
   | { op: typeof W_COUNTS; request: number; deltas: number[] }
   | { op: typeof W_DELETE; id: Buffer }
   | { op: typeof W_CERTIFICATE; fingerprint: string }
@@ -115,18 +119,18 @@ export type ToOwner =
 
 /** The owner's message to a worker. */
 export type ToWorker =
-  | { op: typeof P_HELLO; settings: WorkerSettings; keys: TicketKeyRingState | undefined }
-  | { op: typeof P_OWNER; socket: string }
+  | { op: typeof O_HELLO; settings: WorkerSettings; keys: TicketKeyRingState | undefined }
+  | { op: typeof O_OWNER; socket: string }
   /** No session: `expired` says whether the table held it past its lifetime (sent as `false` instead of `null`). */
-  | { op: typeof P_GOT; request: number; session: Buffer | undefined; expired?: boolean }
-  | { op: typeof P_KEYS; keys: TicketKeyRingState }
-  | { op: typeof P_FLUSH }
-  | { op: typeof P_COUNTS; request: number }
-  | { op: typeof P_DELETE; id: Buffer }
+  | { op: typeof O_GOT; request: number; session: Buffer | undefined; expired?: boolean }
+  | { op: typeof O_KEYS; keys: TicketKeyRingState }
+  | { op: typeof O_FLUSH }
+  | { op: typeof O_COUNTS; request: number }
+  | { op: typeof O_DELETE; id: Buffer }
   /** `bits` go at `offset` of a filter generation of `total` bytes; the last chunk ends at `total`. */
-  | { op: typeof P_FILTER; offset: number; total: number; bits: Buffer }
-  | { op: typeof P_STORED; ids: Buffer[] }
-  | { op: typeof P_SET_DONE; ids: Buffer[] };
+  | { op: typeof O_FILTER; offset: number; total: number; bits: Buffer }
+  | { op: typeof O_STORED; ids: Buffer[] }
+  | { op: typeof O_SET_DONE; ids: Buffer[] };
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -139,6 +143,8 @@ export function encodeToOwner(message: ToOwner): Buffer {
   switch (message.op) {
     case W_HELLO:
       return pack([W_HELLO]);
+    case W_WHERE_OWNER:
+      return pack([W_WHERE_OWNER]);
     case W_GET:
       return pack([W_GET, message.request, message.id]);
     case W_SET:
@@ -158,24 +164,24 @@ export function encodeToOwner(message: ToOwner): Buffer {
 
 export function encodeToWorker(message: ToWorker): Buffer {
   switch (message.op) {
-    case P_HELLO:
-      return pack([P_HELLO, message.settings, message.keys ?? null]);
-    case P_OWNER:
-      return pack([P_OWNER, message.socket]);
-    case P_GOT:
-      return pack([P_GOT, message.request, message.session ?? (message.expired === true ? false : null)]);
-    case P_KEYS:
-      return pack([P_KEYS, message.keys]);
-    case P_FLUSH:
-      return pack([P_FLUSH]);
-    case P_COUNTS:
-      return pack([P_COUNTS, message.request]);
-    case P_DELETE:
-      return pack([P_DELETE, message.id]);
-    case P_FILTER:
-      return pack([P_FILTER, message.offset, message.total, message.bits]);
-    case P_STORED:
-    case P_SET_DONE:
+    case O_HELLO:
+      return pack([O_HELLO, message.settings, message.keys ?? null]);
+    case O_OWNER:
+      return pack([O_OWNER, message.socket]);
+    case O_GOT:
+      return pack([O_GOT, message.request, message.session ?? (message.expired === true ? false : null)]);
+    case O_KEYS:
+      return pack([O_KEYS, message.keys]);
+    case O_FLUSH:
+      return pack([O_FLUSH]);
+    case O_COUNTS:
+      return pack([O_COUNTS, message.request]);
+    case O_DELETE:
+      return pack([O_DELETE, message.id]);
+    case O_FILTER:
+      return pack([O_FILTER, message.offset, message.total, message.bits]);
+    case O_STORED:
+    case O_SET_DONE:
       return pack([message.op, message.ids]);
   }
 }
@@ -231,7 +237,7 @@ export function decodeToOwner(bytes: Uint8Array, maxSessionSize: number): ToOwne
   const fields = unpackPayload(bytes);
   if (fields === undefined) return undefined;
   const op = fields[0];
-  if (op === W_HELLO && fields.length === 1) return { op };
+  if ((op === W_HELLO || op === W_WHERE_OWNER) && fields.length === 1) return { op };
   if (op === W_GET && fields.length === 3 && isRequestId(fields[1]) && isId(fields[2])) {
     return { op, request: fields[1], id: asBuffer(fields[2]) };
   }
@@ -266,32 +272,32 @@ export function decodeToWorker(bytes: Uint8Array, maxSessionSize: number): ToWor
   const fields = unpackPayload(bytes);
   if (fields === undefined) return undefined;
   const op = fields[0];
-  if (op === P_GOT && fields.length === 3 && isRequestId(fields[1])) {
+  if (op === O_GOT && fields.length === 3 && isRequestId(fields[1])) {
     const session = fields[2];
     if (session === null) return { op, request: fields[1], session: undefined };
     if (session === false) return { op, request: fields[1], session: undefined, expired: true };
     return isSession(session, maxSessionSize) ? { op, request: fields[1], session: asBuffer(session) } : undefined;
   }
-  if (op === P_HELLO && fields.length === 3) {
+  if (op === O_HELLO && fields.length === 3) {
     const settings = readWorkerSettings(fields[1]);
     if (settings === undefined) return undefined;
     const keys = fields[2];
     if (keys === null) return settings.config.tickets === 'off' ? { op, settings, keys: undefined } : undefined;
     return isRingState(keys) && settings.config.tickets === 'on' ? { op, settings, keys } : undefined;
   }
-  if (op === P_OWNER && fields.length === 2 && typeof fields[1] === 'string' && fields[1].startsWith('/') && Buffer.byteLength(fields[1]) <= 107) {
+  if (op === O_OWNER && fields.length === 2 && typeof fields[1] === 'string' && fields[1].startsWith('/') && Buffer.byteLength(fields[1]) <= 107) {
     return { op, socket: fields[1] };
   }
-  if (op === P_KEYS && fields.length === 2 && isRingState(fields[1])) return { op, keys: fields[1] };
-  if (op === P_FLUSH && fields.length === 1) return { op };
-  if (op === P_COUNTS && fields.length === 2 && isRequestId(fields[1])) return { op, request: fields[1] };
-  if (op === P_DELETE && fields.length === 2 && isId(fields[1])) return { op, id: asBuffer(fields[1]) };
-  if ((op === P_STORED || op === P_SET_DONE) && fields.length === 2 && Array.isArray(fields[1])) {
+  if (op === O_KEYS && fields.length === 2 && isRingState(fields[1])) return { op, keys: fields[1] };
+  if (op === O_FLUSH && fields.length === 1) return { op };
+  if (op === O_COUNTS && fields.length === 2 && isRequestId(fields[1])) return { op, request: fields[1] };
+  if (op === O_DELETE && fields.length === 2 && isId(fields[1])) return { op, id: asBuffer(fields[1]) };
+  if ((op === O_STORED || op === O_SET_DONE) && fields.length === 2 && Array.isArray(fields[1])) {
     const ids: unknown[] = fields[1];
     if (ids.length === 0 || ids.length > MAX_STORED_IDS || !ids.every(isId)) return undefined;
     return { op, ids: ids.map(asBuffer) };
   }
-  if (op === P_FILTER && fields.length === 4 && isFilterSize(fields[2]) && fields[3] instanceof Uint8Array) {
+  if (op === O_FILTER && fields.length === 4 && isFilterSize(fields[2]) && fields[3] instanceof Uint8Array) {
     const [, offset, total, bits] = fields as [number, unknown, number, Uint8Array];
     const fits = typeof offset === 'number' && Number.isInteger(offset) && offset >= 0 && offset % FILTER_CHUNK_BYTES === 0;
     if (!fits || bits.byteLength === 0 || bits.byteLength > FILTER_CHUNK_BYTES || offset + bits.byteLength > total) return undefined;
@@ -305,12 +311,12 @@ function isRingState(value: unknown): value is TicketKeyRingState {
 }
 
 /**
- * An owner's answer to a status request ({@link P_STATUS}): its request id
+ * An owner's answer to a status request ({@link O_STATUS}): its request id
  * and the status, still to be checked (`readOwnerStatus`), or `undefined`
  * when it is no such message.
  */
 export function decodeStatusAnswer(bytes: Uint8Array): { request: number; status: unknown } | undefined {
   const fields = unpackPayload(bytes);
-  if (fields === undefined || fields[0] !== P_STATUS || fields.length !== 3 || !isRequestId(fields[1])) return undefined;
+  if (fields === undefined || fields[0] !== O_STATUS || fields.length !== 3 || !isRequestId(fields[1])) return undefined;
   return { request: fields[1], status: fields[2] };
 }

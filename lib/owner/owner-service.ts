@@ -35,16 +35,16 @@ import {
   FILTER_CHUNK_BYTES,
   MAX_REQUEST_ID,
   MAX_STORED_IDS,
-  P_COUNTS,
-  P_DELETE,
-  P_FILTER,
-  P_FLUSH,
-  P_GOT,
-  P_HELLO,
-  P_KEYS,
-  P_SET_DONE,
-  P_STATUS,
-  P_STORED,
+  O_COUNTS,
+  O_DELETE,
+  O_FILTER,
+  O_FLUSH,
+  O_GOT,
+  O_HELLO,
+  O_KEYS,
+  O_SET_DONE,
+  O_STATUS,
+  O_STORED,
   pack,
   W_CERTIFICATE,
   W_COUNTS,
@@ -114,8 +114,8 @@ export class OwnerService {
   #countsRequest = 0;
   #closed = false;
   readonly #onTicketKeys = (): void => this.#pushKeys();
-  readonly #onFleetFlush = (): void => this.broadcast({ op: P_FLUSH });
-  readonly #onSessionEnded = (id: Buffer): void => this.broadcast({ op: P_DELETE, id });
+  readonly #onFleetFlush = (): void => this.broadcast({ op: O_FLUSH });
+  readonly #onSessionEnded = (id: Buffer): void => this.broadcast({ op: O_DELETE, id });
 
   private constructor(options: OwnerServiceOptions, server: Server) {
     this.#primary = options.primary;
@@ -184,7 +184,7 @@ export class OwnerService {
    */
   flush(): FlushResult {
     const result = this.#primary.flush();
-    this.broadcast({ op: P_FLUSH });
+    this.broadcast({ op: O_FLUSH });
     return result;
   }
 
@@ -203,7 +203,7 @@ export class OwnerService {
       };
       this.#countWaiters.set(request, { peers, done });
       timer = setTimeout(done, timeout);
-      const framed = frame(encodeToWorker({ op: P_COUNTS, request }));
+      const framed = frame(encodeToWorker({ op: O_COUNTS, request }));
       for (const peer of peers) this.#write(peer, framed);
     });
   }
@@ -277,7 +277,7 @@ export class OwnerService {
           found = 'not_found';
         }
         const session = typeof found === 'string' ? undefined : found;
-        this.#send(peer, { op: P_GOT, request: message.request, session, expired: found === 'expired' });
+        this.#send(peer, { op: O_GOT, request: message.request, session, expired: found === 'expired' });
         return;
       }
       case W_SET: {
@@ -297,12 +297,12 @@ export class OwnerService {
       }
       case W_HELLO: {
         const keys = ticketKeys?.snapshot();
-        this.#send(peer, { op: P_HELLO, settings: this.#settings, keys });
+        this.#send(peer, { op: O_HELLO, settings: this.#settings, keys });
         for (const key of keys?.keys ?? []) key.key.fill(0);
         // In this same turn: every ID stored from now on is announced to this peer after its filter.
         const bits = Buffer.from(this.#ids.snapshot().buffer);
         for (let offset = 0; offset < bits.byteLength; offset += FILTER_CHUNK_BYTES) {
-          this.#send(peer, { op: P_FILTER, offset, total: bits.byteLength, bits: bits.subarray(offset, offset + FILTER_CHUNK_BYTES) });
+          this.#send(peer, { op: O_FILTER, offset, total: bits.byteLength, bits: bits.subarray(offset, offset + FILTER_CHUNK_BYTES) });
         }
         const first = !peer.attached;
         peer.attached = true;
@@ -316,7 +316,7 @@ export class OwnerService {
         } catch {
           // An ID the table refuses (checked already): nothing to remove.
         }
-        this.broadcast({ op: P_DELETE, id: message.id }, peer);
+        this.broadcast({ op: O_DELETE, id: message.id }, peer);
         return;
       }
       case W_STATUS:
@@ -353,13 +353,13 @@ export class OwnerService {
     const sets = this.#setsThisTurn;
     this.#setsThisTurn = [];
     if (this.#closed) return;
-    const inBatches = (peer: Peer, op: typeof P_STORED | typeof P_SET_DONE, ids: Buffer[]): void => {
+    const inBatches = (peer: Peer, op: typeof O_STORED | typeof O_SET_DONE, ids: Buffer[]): void => {
       for (let i = 0; i < ids.length; i += MAX_STORED_IDS) this.#send(peer, { op, ids: ids.slice(i, i + MAX_STORED_IDS) });
     };
     for (const peer of this.#peers) {
-      if (peer.attached) inBatches(peer, P_STORED, sets.filter((entry) => entry.kept && entry.from !== peer).map((entry) => entry.id));
+      if (peer.attached) inBatches(peer, O_STORED, sets.filter((entry) => entry.kept && entry.from !== peer).map((entry) => entry.id));
     }
-    for (const peer of this.#peers) inBatches(peer, P_SET_DONE, sets.filter((entry) => entry.from === peer).map((entry) => entry.id));
+    for (const peer of this.#peers) inBatches(peer, O_SET_DONE, sets.filter((entry) => entry.from === peer).map((entry) => entry.id));
   }
 
   /** Answers `tls-resumption status`: the attached processes' latest counts first, as `/metrics` has them. */
@@ -367,14 +367,14 @@ export class OwnerService {
     await this.freshCounts(STATUS_COUNTS_TIMEOUT_MS);
     if (this.#closed) return;
     const status = this.#primary.status(this.#kind, this.socketPath, this.attachedProcesses());
-    this.#write(peer, frame(pack([P_STATUS, request, status])));
+    this.#write(peer, frame(pack([O_STATUS, request, status])));
   }
 
   /** Sends the ring to every process that holds one. */
   #pushKeys(): void {
     const keys = this.#primary.ticketKeys?.snapshot();
     if (keys === undefined || this.#closed) return;
-    this.broadcast({ op: P_KEYS, keys });
+    this.broadcast({ op: O_KEYS, keys });
     for (const key of keys.keys) key.key.fill(0);
   }
 

@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { readdirSync } from 'node:fs';
 import type { OwnerStatus } from '../runtime/owner-status.ts';
 import { FrameReader, frame } from './frames.ts';
-import { decodeToOwner, pack, P_STATUS, W_STATUS } from './messages.ts';
+import { decodeToOwner, pack, O_STATUS, W_STATUS } from './messages.ts';
 import { listenPrivately } from './owner-service.ts';
 import { removeDeadPrimarySockets } from './socket-path.ts';
 
@@ -81,7 +81,7 @@ export async function listenForStatus(path: string, status: () => OwnerStatus): 
           return;
         }
         try {
-          socket.write(frame(pack([P_STATUS, message.request, status()])));
+          socket.write(frame(pack([O_STATUS, message.request, status()])));
         } catch {
           socket.destroy();
         }

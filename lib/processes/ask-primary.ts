@@ -7,7 +7,7 @@
  * @module
  */
 import type { SharedCounters } from '../operations/counters.ts';
-import { decodeToWorker, encodeToOwner, fromIpc, isTagged, P_OWNER, toIpc, W_HELLO } from '../owner/messages.ts';
+import { decodeToWorker, encodeToOwner, fromIpc, isTagged, O_OWNER, toIpc, W_WHERE_OWNER } from '../owner/messages.ts';
 
 /** How often the hello is sent again over IPC while the primary has not answered. */
 const HELLO_RETRY_MS = 250;
@@ -36,10 +36,10 @@ export async function askPrimary(timeout: number, counters: SharedCounters, late
     if (!isTagged(raw)) return;
     const bytes = fromIpc(raw);
     const message = bytes === undefined ? undefined : decodeToWorker(bytes, 1);
-    if (message?.op === P_OWNER && !timedOut) {
+    if (message?.op === O_OWNER && !timedOut) {
       socket ??= message.socket;
       answered();
-    } else if (message?.op === P_OWNER) {
+    } else if (message?.op === O_OWNER) {
       // After the wait: the primary runs its cache after all (later answers to the hellos sent meanwhile say the same).
       if (!lateSeen) late(message.socket);
       lateSeen = true;
@@ -47,7 +47,7 @@ export async function askPrimary(timeout: number, counters: SharedCounters, late
       counters.add('ipcMalformed');
     }
   });
-  const hello = toIpc(encodeToOwner({ op: W_HELLO }));
+  const hello = toIpc(encodeToOwner({ op: W_WHERE_OWNER }));
   const send = (): void => {
     try {
       if (process.connected) process.send!(hello, undefined, undefined, ignore);

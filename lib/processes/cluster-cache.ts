@@ -34,7 +34,7 @@ import type { CacheConfig, CacheConfigOptions } from '../config/settings.ts';
 import { checkApplicationVariables, warnOfUnknownSettings } from '../config/unknown-settings.ts';
 import { ClusterCacheStartedError, InvalidOptionError, NotInClusterError, ReloadAbortedError } from '../errors.ts';
 import { rollingRestart, type RestartResult, type RestartWorkersOptions } from './rolling-restart.ts';
-import { decodeToOwner, encodeToWorker, fromIpc, isTagged, P_OWNER, toIpc, W_HELLO } from '../owner/messages.ts';
+import { decodeToOwner, encodeToWorker, fromIpc, isTagged, O_OWNER, toIpc, W_WHERE_OWNER } from '../owner/messages.ts';
 import { OwnerService } from '../owner/owner-service.ts';
 import { preparePrivateDirectory, removeDeadPrimarySockets, socketPathOf } from '../owner/socket-path.ts';
 import { workerSettings } from '../runtime/worker-settings.ts';
@@ -303,12 +303,12 @@ export class ClusterCache {
     if (this.#closed || !isTagged(raw)) return;
     const bytes = fromIpc(raw);
     const message = bytes === undefined ? undefined : decodeToOwner(bytes, this.config.maxSessionSize);
-    if (message?.op !== W_HELLO) {
+    if (message?.op !== W_WHERE_OWNER) {
       this.counters.add('ipcMalformed');
       return;
     }
     try {
-      if (worker.isConnected()) worker.send(toIpc(encodeToWorker({ op: P_OWNER, socket: this.#service.socketPath })), undefined, undefined, ignore);
+      if (worker.isConnected()) worker.send(toIpc(encodeToWorker({ op: O_OWNER, socket: this.#service.socketPath })), undefined, undefined, ignore);
     } catch {
       // The worker is going away; its exit is handled on 'exit'.
     }

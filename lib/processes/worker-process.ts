@@ -42,16 +42,16 @@ import { COUNTER_NAMES, SharedCounters } from '../operations/counters.ts';
 import { loadConfig } from '../config/load.ts';
 import type { CacheConfig } from '../config/settings.ts';
 import {
-  P_COUNTS,
-  P_DELETE,
-  P_FILTER,
-  P_FLUSH,
-  P_GOT,
-  P_HELLO,
-  P_KEYS,
-  P_OWNER,
-  P_SET_DONE,
-  P_STORED,
+  O_COUNTS,
+  O_DELETE,
+  O_FILTER,
+  O_FLUSH,
+  O_GOT,
+  O_HELLO,
+  O_KEYS,
+  O_OWNER,
+  O_SET_DONE,
+  O_STORED,
   W_COUNTS,
   W_CERTIFICATE,
   MAX_CERTIFICATES,
@@ -260,40 +260,40 @@ export class ProcessWorker {
   handle(message: ToWorker): void {
     try {
       switch (message.op) {
-        case P_GOT:
+        case O_GOT:
           if (this.ipc.answer(message.request, message.session, message.expired) === 'unknown') this.counters.add('ipcMalformed');
           return;
-        case P_KEYS:
+        case O_KEYS:
           this.#loadKeys(message.keys);
           this.logger.debug({ ticketKeys: this.ticketKeys?.stats() }, 'ticket keys updated by the owner');
           return;
-        case P_FLUSH:
+        case O_FLUSH:
           this.logger.debug({ sessions: this.local.clear() }, 'local copy flushed by the owner');
           return;
-        case P_DELETE:
+        case O_DELETE:
           // A session another process saw end in a fatal alert: this process's copy and waiting write go.
           this.store.forget(message.id);
           return;
-        case P_COUNTS:
+        case O_COUNTS:
           this.#shipCounts(message.request);
           return;
-        case P_HELLO:
+        case O_HELLO:
           this.#hello(message.settings, message.keys);
           return;
-        case P_OWNER:
+        case O_OWNER:
           // Only ever sent over IPC.
           this.counters.add('ipcMalformed');
           return;
-        case P_FILTER: {
+        case O_FILTER: {
           const filter = this.#filterCopy.push(message.offset, message.total, message.bits, this.settings.config.timeout * 1000);
           if (filter === 'malformed') this.counters.add('ipcMalformed');
           else if (filter !== undefined && this.#accepted) this.ipc.filter = filter;
           return;
         }
-        case P_STORED:
+        case O_STORED:
           for (const id of message.ids) this.ipc.filter?.add(id);
           return;
-        case P_SET_DONE:
+        case O_SET_DONE:
           this.ipc.handled(message.ids);
           return;
       }
@@ -301,7 +301,7 @@ export class ProcessWorker {
       // A state that does not fit (TicketKeyRing.load refuses it whole): the keys in use stay.
       this.counters.add('ipcMalformed');
     } finally {
-      for (const key of message.op === P_KEYS || message.op === P_HELLO ? (message.keys?.keys ?? []) : []) key.key.fill(0);
+      for (const key of message.op === O_KEYS || message.op === O_HELLO ? (message.keys?.keys ?? []) : []) key.key.fill(0);
     }
   }
 
@@ -464,14 +464,14 @@ export class ProcessWorker {
         onMessage: (message) => {
           if (worker !== undefined) {
             worker.handle(message);
-          } else if (message.op === P_HELLO && first === undefined) {
+          } else if (message.op === O_HELLO && first === undefined) {
             first = { settings: message.settings, keys: message.keys };
             answered();
-          } else if ((message.op === P_FILTER || message.op === P_STORED) && first !== undefined) {
+          } else if ((message.op === O_FILTER || message.op === O_STORED) && first !== undefined) {
             early.push(message);
           } else {
             // Before the worker is made only the hello is expected; the owner pushes what changes again later.
-            for (const key of message.op === P_KEYS || message.op === P_HELLO ? (message.keys?.keys ?? []) : []) key.key.fill(0);
+            for (const key of message.op === O_KEYS || message.op === O_HELLO ? (message.keys?.keys ?? []) : []) key.key.fill(0);
           }
         },
       });
