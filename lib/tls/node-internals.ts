@@ -531,21 +531,22 @@ export function followHandshakes(listener: HandshakeListener): (() => void) | un
       wrapHandleCallback('onhandshakedone', (original) =>
         function (this: Connection, ...args: unknown[]) {
           let go = true;
-          const holds: HandshakeHold[] = [];
+          let holds: HandshakeHold[] | undefined;
           for (const each of handshakeListeners) {
             try {
               const answer = each.done(this);
               if (answer === false) go = false;
-              else if (typeof answer === 'function') holds.push(answer);
+              else if (typeof answer === 'function') (holds ??= []).push(answer);
             } catch {
               // As above.
             }
           }
-          if (go && holds.length === 0) return original.apply(this, args);
+          if (go && holds === undefined) return original.apply(this, args);
           if (!go) {
             socketOf(this)?.destroy();
             return undefined;
           }
+          if (holds === undefined) return undefined;
           let pending = holds.length;
           const settle = (verdict: boolean): void => {
             if (!verdict) go = false;
