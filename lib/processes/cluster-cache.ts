@@ -25,7 +25,7 @@
  *
  * @module
  */
-import cluster, { type Worker } from 'node:cluster';
+import cluster, { type Address, type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { createLogger, resolveLogFormat } from '../operations/logger.ts';
 import { loadConfig } from '../config/load.ts';
@@ -110,8 +110,16 @@ export class ClusterCache {
   #closed = false;
   readonly #restarts = new SerialRuns<RestartResult>();
   readonly #onMessage = (worker: Worker, message: unknown): void => this.#receive(worker, message);
-  readonly #onListening = (worker: Worker): void => {
+  /**
+   * The ports the workers listen on through the primary's handles, for
+   * `tls-resumption status` and the same-port check (`owner/same-port.ts`);
+   * a worker that binds its own listener (`reusePort`) is not heard of
+   * here: it checks for itself (`attach-cluster-cache.ts`).
+   */
+  readonly #ports = new Set<number>();
+  readonly #onListening = (worker: Worker, address: Address): void => {
     this.#listening.add(worker);
+    if (typeof address?.port === 'number' && address.port > 0) this.#ports.add(address.port);
   };
   readonly #onExit = (worker: Worker): void => {
     this.#listening.delete(worker);
@@ -157,7 +165,7 @@ export class ClusterCache {
       cluster.on('listening', cache.#onListening);
       cluster.on('exit', cache.#onExit);
       try {
-        await primary.start({ workers: () => cache.#workerCounts(), certificates: () => service.certificates() });
+        await primary.start({ workers: () => cache.#workerCounts(), certificates: () => service.certificates(), ports: () => [...cache.#ports] });
       } catch (error) {
         await cache.close();
         throw error;

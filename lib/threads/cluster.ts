@@ -53,8 +53,10 @@ import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import type { TicketCounters } from '../tickets/ticket-counters.ts';
 import { renewalState } from '../tickets/ticket-links.ts';
+import { dirname } from 'node:path';
 import { socketPathOf } from '../owner/socket-path.ts';
 import { listenForStatus, threadStatusPath, type StatusSocket } from '../owner/status-socket.ts';
+import { warnOfOtherRuntimes } from '../owner/same-port.ts';
 
 export type { FlushResult } from '../runtime/cache-primary.ts';
 export type { ReloadOptions, ReloadResult, WorkerReplacement } from './reload.ts';
@@ -389,7 +391,7 @@ export class ThreadCluster extends EventEmitter<ThreadClusterEvents> {
   }
 
   async #startAll(): Promise<void> {
-    await this.#primary.start({ workers: () => this.#workerCounts(), certificates: () => this.#certificates() });
+    await this.#primary.start({ workers: () => this.#workerCounts(), certificates: () => this.#certificates(), ports: () => [this.port] });
     const ready = this.#slots.map((slot) => this.#run(slot));
     const failures = (await Promise.allSettled(ready)).filter((r) => r.status === 'rejected');
     if (failures.length > 0) {
@@ -401,6 +403,7 @@ export class ThreadCluster extends EventEmitter<ThreadClusterEvents> {
     this.#started = true;
     await this.#listenForStatus();
     this.logger.info({ port: this.port, workers: this.#slots.length, statusSocket: this.#statusSocket?.path }, 'listening');
+    if (this.#deploymentSocket !== undefined) void warnOfOtherRuntimes(this.logger, this.port, dirname(this.#deploymentSocket), this.#statusSocket?.path);
   }
 
   /** The status socket (`owner/status-socket.ts`); one that cannot be had is a warning, not a failure. */
