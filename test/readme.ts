@@ -17,7 +17,7 @@ const everyDocument = ['README.md', ...readdirSync(new URL('../docs/', import.me
 
 /** The rows of a settings table in a document: lines that start with a `TLS_CACHE_*` variable's cell. */
 const settingRows = (markdown: string): string[] =>
-  markdown.split('\n').filter((line) => line.startsWith('| `TLS_CACHE_') && !line.includes('(example only)'));
+  markdown.split('\n').filter((line) => line.startsWith('| `TLS_CACHE_') && !line.includes('(example only)') && !line.includes('(command line only)'));
 
 t.test(`${CONFIGURATION} holds every row of the settings table, as the code renders it`, async (t) => {
   const rows = settingsTable().split('\n').slice(2);
