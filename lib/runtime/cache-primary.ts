@@ -140,7 +140,7 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
     });
     const hugePages = hugePageSupport();
     if (hugePages.advice !== undefined) {
-      logger.info({ transparentHugePages: hugePages.policy }, `the session table is on 4 KiB pages; ${hugePages.advice}`);
+      logger.debug({ transparentHugePages: hugePages.policy }, `the session table is on 4 KiB pages; ${hugePages.advice}`);
     }
     return new CachePrimary(config, logger, table, ticketKeys);
   }
