@@ -390,7 +390,17 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
     });
     this.#fleetCertificates.start();
     if (!fleet.sharesTicketKeys) return;
-    logger.info({ ticketKeys: this.ticketKeys?.stats(), namespace: config.redisNamespace }, 'ticket keys shared through redis');
+    const shared = (): void => {
+      logger.info({ ticketKeys: this.ticketKeys?.stats(), namespace: config.redisNamespace }, 'ticket keys shared through redis');
+    };
+    if (isReady(redis)) shared();
+    else {
+      // Said when true: Redis answered no one yet (its outage line said why), the keys are this host's until it does.
+      logger.info({ namespace: config.redisNamespace }, "ticket keys of this host alone until redis answers: the other hosts' tickets do not resume here meanwhile");
+      redis.once('ready', () => {
+        if (!this.#closed) shared();
+      });
+    }
   }
 
   /** Rotation now, fleet-wide: resolves in the background; false only when tickets are off. */
