@@ -39,6 +39,7 @@ import { OwnerService } from '../owner/owner-service.ts';
 import { preparePrivateDirectory, removeDeadPrimarySockets, socketPathOf } from '../owner/socket-path.ts';
 import { workerSettings } from '../runtime/worker-settings.ts';
 import { join, dirname } from 'node:path';
+import { unlinkSync } from 'node:fs';
 import { CachePrimary, type FlushResult } from '../runtime/cache-primary.ts';
 import { SerialRuns } from '../runtime/serial-runs.ts';
 import { describe } from '../describe.ts';
@@ -119,10 +120,32 @@ export class ClusterCache {
   readonly #ports = new Set<number>();
   readonly #onListening = (worker: Worker, address: Address): void => {
     this.#listening.add(worker);
+    this.#everListened = true;
     if (typeof address?.port === 'number' && address.port > 0) this.#ports.add(address.port);
   };
+  /** Whether a worker has listened since the start. */
+  #everListened = false;
   readonly #onExit = (worker: Worker): void => {
     this.#listening.delete(worker);
+    // Checked once the application's own 'exit' handlers ran (one may fork a replacement).
+    setImmediate(() => this.#stopIfNoWorkerCanServe());
+  };
+  /**
+   * SIGTERM and SIGINT: the socket file goes (the process is stopping: a
+   * worker forked from now on gets no owner, and serves on its own); then,
+   * where the application has no handler of its own, the signal is raised
+   * again and the process ends by it as it would have (Node's default
+   * action). An application that handles it stops as it does.
+   */
+  readonly #onStopSignal = (signal: NodeJS.Signals): void => {
+    process.off('SIGTERM', this.#onStopSignal);
+    process.off('SIGINT', this.#onStopSignal);
+    try {
+      unlinkSync(this.#service.socketPath);
+    } catch {
+      // Gone already.
+    }
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
   };
 
   private constructor(primary: CachePrimary, service: OwnerService, countsTimeout: number) {
@@ -164,6 +187,10 @@ export class ClusterCache {
       cluster.on('message', cache.#onMessage);
       cluster.on('listening', cache.#onListening);
       cluster.on('exit', cache.#onExit);
+      // Workers forked before the cache started may have listened unseen: never taken for workers that could not.
+      if (Object.keys(cluster.workers ?? {}).length > 0) cache.#everListened = true;
+      process.on('SIGTERM', cache.#onStopSignal);
+      process.on('SIGINT', cache.#onStopSignal);
       try {
         await primary.start({ workers: () => cache.#workerCounts(), certificates: () => service.certificates(), ports: () => [...cache.#ports] });
       } catch (error) {
@@ -287,12 +314,28 @@ export class ClusterCache {
    * stops the timers and the metrics endpoint, and frees the table and the
    * ring. Idempotent.
    */
+  /**
+   * Every worker process forked has exited and none ever listened (each
+   * failed to start: its attach refused, its module threw): nothing
+   * serves, and nothing will. The cache closes, with an error line and exit
+   * code 1, so that the primary ends instead of running on serving
+   * nothing (unless the application holds the process open itself).
+   */
+  #stopIfNoWorkerCanServe(): void {
+    if (this.#closed || this.#everListened || Object.keys(cluster.workers ?? {}).length > 0) return;
+    this.logger.error('every worker process exited before listening: nothing serves; the cluster cache closes and the primary exits with code 1');
+    process.exitCode = 1;
+    void this.close();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     cluster.off('message', this.#onMessage);
     cluster.off('listening', this.#onListening);
     cluster.off('exit', this.#onExit);
+    process.off('SIGTERM', this.#onStopSignal);
+    process.off('SIGINT', this.#onStopSignal);
     await this.#service.close();
     await this.#primary.close();
     if (started === this) started = undefined;
