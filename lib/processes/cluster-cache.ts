@@ -39,7 +39,6 @@ import { OwnerService } from '../owner/owner-service.ts';
 import { preparePrivateDirectory, removeDeadPrimarySockets, socketPathOf } from '../owner/socket-path.ts';
 import { workerSettings } from '../runtime/worker-settings.ts';
 import { join, dirname } from 'node:path';
-import { unlinkSync } from 'node:fs';
 import { CachePrimary, type FlushResult } from '../runtime/cache-primary.ts';
 import { SerialRuns } from '../runtime/serial-runs.ts';
 import { describe } from '../describe.ts';
@@ -130,23 +129,6 @@ export class ClusterCache {
     // Checked once the application's own 'exit' handlers ran (one may fork a replacement).
     setImmediate(() => this.#stopIfNoWorkerCanServe());
   };
-  /**
-   * SIGTERM and SIGINT: the socket file goes (the process is stopping: a
-   * worker forked from now on gets no owner, and serves on its own); then,
-   * where the application has no handler of its own, the signal is raised
-   * again and the process ends by it as it would have (Node's default
-   * action). An application that handles it stops as it does.
-   */
-  readonly #onStopSignal = (signal: NodeJS.Signals): void => {
-    process.off('SIGTERM', this.#onStopSignal);
-    process.off('SIGINT', this.#onStopSignal);
-    try {
-      unlinkSync(this.#service.socketPath);
-    } catch {
-      // Gone already.
-    }
-    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-  };
 
   private constructor(primary: CachePrimary, service: OwnerService, countsTimeout: number) {
     this.#primary = primary;
@@ -189,8 +171,6 @@ export class ClusterCache {
       cluster.on('exit', cache.#onExit);
       // Workers forked before the cache started may have listened unseen: never taken for workers that could not.
       if (Object.keys(cluster.workers ?? {}).length > 0) cache.#everListened = true;
-      process.on('SIGTERM', cache.#onStopSignal);
-      process.on('SIGINT', cache.#onStopSignal);
       try {
         await primary.start({ workers: () => cache.#workerCounts(), certificates: () => service.certificates(), ports: () => [...cache.#ports] });
       } catch (error) {
@@ -334,8 +314,6 @@ export class ClusterCache {
     cluster.off('message', this.#onMessage);
     cluster.off('listening', this.#onListening);
     cluster.off('exit', this.#onExit);
-    process.off('SIGTERM', this.#onStopSignal);
-    process.off('SIGINT', this.#onStopSignal);
     await this.#service.close();
     await this.#primary.close();
     if (started === this) started = undefined;
