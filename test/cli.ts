@@ -71,8 +71,9 @@ t.test('--help lists the options and every variable with its default, and exits 
   t.equal(code, 0);
   t.equal(stderr, '');
   t.match(stdout, /^Usage: tls-resumption \[options\] <server-module>/);
-  for (const option of ['--port', '--host', '--help', '--version']) t.match(stdout, option);
+  for (const option of ['--port', '--host', '--pid-file', '--help', '--version']) t.match(stdout, option);
   t.match(stdout, /^ {2}PORT \[8443\]$/m);
+  t.match(stdout, /^ {2}TLS_CACHE_PID_FILE \[none\]$/m);
   for (const setting of SETTINGS) t.match(stdout, `  ${setting.env} [${setting.default}]\n`, setting.env);
   t.ok(stdout.split('\n').every((line) => line.length <= 80), 'no line over 80 columns');
   t.same((await cli(['-h'])).stdout, stdout, '-h too');
@@ -96,7 +97,7 @@ t.test('usage errors: ERR_TLS_CACHE_USAGE, exit code 2', async (t) => {
     ['a port out of range', ['--port', '70000', SESSION_SERVER], /ERR_TLS_CACHE_USAGE: --port expects .*got "70000"/],
     ['a port without a value', [SESSION_SERVER, '--port'], /ERR_TLS_CACHE_USAGE: .*--port/],
     ['--detach without the daemon command', ['--detach', SESSION_SERVER], /ERR_TLS_CACHE_USAGE: --detach goes with the daemon command/],
-    ['the daemon command with a module', ['daemon', SESSION_SERVER], /ERR_TLS_CACHE_USAGE: tls-resumption daemon takes no module, --port or --host/],
+    ['the daemon command with a module', ['daemon', SESSION_SERVER], /ERR_TLS_CACHE_USAGE: tls-resumption daemon takes no module, --port, --host or --pid-file/],
     ['the daemon command with a port', ['daemon', '--port', '8443'], /ERR_TLS_CACHE_USAGE: tls-resumption daemon takes no module/],
   ];
   for (const [label, args, message] of cases) {

@@ -79,6 +79,19 @@ t.test('values never reach the result, the message or the log', async (t) => {
   for (const [variable] of Object.entries(env)) t.ok(text.includes(variable), `${variable} is named`);
 });
 
+t.test('TLS_CACHE_REDIS_SECRET without TLS_CACHE_REDIS_URL: a warning naming both, never the value', async (t) => {
+  const lines: Array<{ fields: Record<string, unknown>; message: string }> = [];
+  const logger = { warn: (fields: Record<string, unknown>, message: string) => void lines.push({ fields, message }) };
+  t.same(warnOfUnknownSettings(logger as never, { TLS_CACHE_REDIS_SECRET: SECRET_VALUE }), [], 'not an unknown variable');
+  t.equal(lines.length, 1);
+  t.same(lines[0].fields, { variable: 'TLS_CACHE_REDIS_SECRET', needs: 'TLS_CACHE_REDIS_URL' });
+  t.match(lines[0].message, /^TLS_CACHE_REDIS_SECRET is set and TLS_CACHE_REDIS_URL is not: the secret is not used/);
+  t.notOk(JSON.stringify(lines).includes('hunter2'), 'no value');
+  lines.length = 0;
+  warnOfUnknownSettings(logger as never, { TLS_CACHE_REDIS_SECRET: SECRET_VALUE, TLS_CACHE_REDIS_URL: 'redis://h' });
+  t.same(lines, [], 'with the URL: nothing');
+});
+
 t.test('reads process.env when no env is given', async (t) => {
   process.env.TLS_CACHE_WORKER = '2';
   t.teardown(() => delete process.env.TLS_CACHE_WORKER);

@@ -203,7 +203,7 @@ t.test('the PM2 example app from node_modules, as two plain processes: the first
     rmSync(socketDirectory, { recursive: true, force: true });
   });
   // Lookups get 100 ms, as in the other process tests (above).
-  const env = { TLS_CACHE_CERT: project.certificate.APP_CERT, TLS_CACHE_KEY: project.certificate.APP_KEY, TLS_CACHE_SOCKET: socket, TLS_CACHE_IPC_TIMEOUT: '100ms' };
+  const env = { APP_CERT: project.certificate.APP_CERT, APP_KEY: project.certificate.APP_KEY, TLS_CACHE_SOCKET: socket, TLS_CACHE_IPC_TIMEOUT: '100ms' };
   const ports = [await freePort(), await freePort()];
   for (const port of ports) {
     const app = run(join(dir, 'pm2-app.mjs'), { ...env, PORT: String(port) }, [], { cwd: dir });

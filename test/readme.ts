@@ -17,7 +17,7 @@ const everyDocument = ['README.md', ...readdirSync(new URL('../docs/', import.me
 
 /** The rows of a settings table in a document: lines that start with a `TLS_CACHE_*` variable's cell. */
 const settingRows = (markdown: string): string[] =>
-  markdown.split('\n').filter((line) => line.startsWith('| `TLS_CACHE_') && !line.includes('(example only)'));
+  markdown.split('\n').filter((line) => line.startsWith('| `TLS_CACHE_') && !line.includes('(example only)') && !line.includes('(command line only)'));
 
 t.test(`${CONFIGURATION} holds every row of the settings table, as the code renders it`, async (t) => {
   const rows = settingsTable().split('\n').slice(2);
@@ -58,4 +58,14 @@ t.test('the README\'s commands are the package scripts', async (t) => {
 t.test('the README is a front page', async (t) => {
   const lines = readme.split('\n').length - (readme.endsWith('\n') ? 1 : 0);
   t.ok(lines <= 260, `${lines} lines, at most 260: the reference lives in docs/`);
+});
+
+t.test('docs/pm2.md holds the PM2 example as the repository has it (the package ships docs/, not examples/)', async (t) => {
+  const pm2 = read('docs/pm2.md');
+  for (const file of ['examples/pm2/app.mjs', 'examples/pm2/ecosystem.config.cjs']) {
+    t.ok(pm2.includes(`\`\`\`js\n// ${file}\n${read(file)}\`\`\``), `${file}, verbatim`);
+  }
+  const files = JSON.parse(read('package.json')).files as string[];
+  t.notOk(files.some((entry) => entry.startsWith('examples')), 'examples/ is not in the package: the page is where a user finds it');
+  t.notMatch(pm2, /\]\(\.\.\/examples\//, 'no link to a directory the package does not ship');
 });

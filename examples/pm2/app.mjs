@@ -4,7 +4,7 @@
 // starts and which outlives every instance (`pm2 reload`, a crash, a deploy): every instance resumes
 // every other's sessions, by session ID and by ticket, TLS 1.2 and 1.3. Answers with its pid.
 //
-// Environment: PORT (default 8443), TLS_CACHE_CERT and TLS_CACHE_KEY (PEM files; the ecosystem file
+// Environment: PORT (default 8443), APP_CERT and APP_KEY (PEM files; the ecosystem file
 // makes a development certificate when they are unset), and the TLS_CACHE_* settings.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
@@ -13,8 +13,8 @@ import { attachClusterCache, clusterServerOptions } from 'tls-resumption';
 const port = Number(process.env.PORT || 8443);
 const server = createServer(
   {
-    cert: readFileSync(process.env.TLS_CACHE_CERT),
-    key: readFileSync(process.env.TLS_CACHE_KEY),
+    cert: readFileSync(process.env.APP_CERT),
+    key: readFileSync(process.env.APP_KEY),
     ...clusterServerOptions(), // the deployment's sessionTimeout and sessionIdContext
   },
   (request, response) => {

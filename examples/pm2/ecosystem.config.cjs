@@ -1,6 +1,6 @@
 // PM2 cluster mode: `pm2 start ecosystem.config.cjs`, then `pm2 reload tls-resumption-example` to deploy
 // without downtime. PORT (default 8443) and WORKERS (default: one per core) come from the environment.
-// Without TLS_CACHE_CERT and TLS_CACHE_KEY a development certificate for localhost is made once, with
+// Without APP_CERT and APP_KEY a development certificate for localhost is made once, with
 // openssl, in a directory only this user can enter: every instance must serve the same certificate, or
 // sessions do not cross instances.
 const { execFileSync } = require('node:child_process');
@@ -17,11 +17,11 @@ function developmentCertificate() {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30',
       '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
   }
-  return { TLS_CACHE_CERT: cert, TLS_CACHE_KEY: key };
+  return { APP_CERT: cert, APP_KEY: key };
 }
 
-const certificate = process.env.TLS_CACHE_CERT && process.env.TLS_CACHE_KEY
-  ? { TLS_CACHE_CERT: process.env.TLS_CACHE_CERT, TLS_CACHE_KEY: process.env.TLS_CACHE_KEY }
+const certificate = process.env.APP_CERT && process.env.APP_KEY
+  ? { APP_CERT: process.env.APP_CERT, APP_KEY: process.env.APP_KEY }
   : developmentCertificate();
 
 module.exports = {

@@ -48,6 +48,7 @@ export function helpText(): string {
     'Options:',
     ...option('-p, --port <n>', `port to listen on; 0 picks a free one (default: $PORT, else ${DEFAULT_PORT})`),
     ...option('--host <address>', 'address to listen on (default: every address)'),
+    ...option('--pid-file <path>', 'write the pid to this file, removed at exit, for signals: kill -HUP "$(cat <path>)" (default: $TLS_CACHE_PID_FILE, else none)'),
     ...option('--detach', 'daemon: start in the background and return'),
     ...option('--stop', 'daemon: stop the running daemon'),
     ...option('--json', 'status: print JSON'),
@@ -56,6 +57,7 @@ export function helpText(): string {
     '',
     'Environment variables [default]:',
     ...variable('PORT', String(DEFAULT_PORT), 'port to listen on, when --port is not given.'),
+    ...variable('TLS_CACHE_PID_FILE', 'none', 'file to write the pid to, when --pid-file is not given.'),
     ...SETTINGS.flatMap((setting) => variable(setting.env, setting.default, setting.description)),
     '',
     'Signals: SIGTERM or SIGINT stop gracefully (open connections get TLS_CACHE_SHUTDOWN_TIMEOUT); ' +

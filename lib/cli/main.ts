@@ -28,6 +28,7 @@ import { detachDaemon, handleDaemonSignals, runDaemon, stopDaemon } from '../own
 import { NOT_RUNNING_EXIT } from './status.ts';
 import { NotRunningError } from '../errors.ts';
 import { status } from './status.ts';
+import { PID_FILE_VARIABLE, writePidFile } from './pid-file.ts';
 
 /** Where {@link main} reads and writes. */
 export interface MainIo {
@@ -39,7 +40,7 @@ export interface MainIo {
 /** Exit code of a usage error, as most command-line tools use. */
 const USAGE_EXIT = 2;
 /** The long options, for suggestions. */
-const OPTIONS = ['--port', '--host', '--help', '--version', '--detach', '--stop', '--json'] as const;
+const OPTIONS = ['--port', '--host', '--pid-file', '--help', '--version', '--detach', '--stop', '--json'] as const;
 
 /**
  * Runs the command line. Resolves to an exit code when the process should
@@ -72,7 +73,8 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number 
   }
   let cluster: ThreadCluster | undefined;
   try {
-    cluster = await runThreadCluster({ server: command.module, port: command.port, host: command.host, env: io.env });
+    if (command.pidFile !== undefined) writePidFile(command.pidFile.path, command.pidFile.source);
+    cluster = await runThreadCluster({ server: command.module, port: command.port, host: command.host, env: io.env, applicationVariables: [PID_FILE_VARIABLE] });
   } catch (error) {
     return fail(io, error);
   }
@@ -125,7 +127,7 @@ type Command =
   | { kind: 'version' }
   | { kind: 'daemon'; detach: boolean; stop: boolean }
   | { kind: 'status'; json: boolean }
-  | { kind: 'run'; module: string; port: number; host: string | undefined };
+  | { kind: 'run'; module: string; port: number; host: string | undefined; pidFile: { path: string; source: 'option' | 'env' } | undefined };
 
 /**
  * Reads the arguments and `PORT`.
@@ -143,6 +145,7 @@ function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command 
       options: {
         port: { type: 'string', short: 'p' },
         host: { type: 'string' },
+        'pid-file': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
         detach: { type: 'boolean' },
@@ -157,8 +160,8 @@ function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command 
   if (values.help) return { kind: 'help' };
   if (values.version) return { kind: 'version' };
   if (positionals[0] === 'daemon') {
-    if (positionals.length > 1 || values.port !== undefined || values.host !== undefined) {
-      throw new UsageError('tls-resumption daemon takes no module, --port or --host; only --detach');
+    if (positionals.length > 1 || values.port !== undefined || values.host !== undefined || values['pid-file'] !== undefined) {
+      throw new UsageError('tls-resumption daemon takes no module, --port, --host or --pid-file; only --detach or --stop');
     }
     if (values.json !== undefined) throw new UsageError('--json goes with the status command: tls-resumption status --json');
     if (values.detach === true && values.stop === true) throw new UsageError('--detach and --stop do not go together: tls-resumption daemon --stop stops the running daemon');
@@ -166,8 +169,8 @@ function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command 
   }
   if (values.stop === true && positionals[0] !== 'daemon') throw new UsageError('--stop goes with the daemon command: tls-resumption daemon --stop');
   if (positionals[0] === 'status') {
-    if (positionals.length > 1 || values.port !== undefined || values.host !== undefined || values.detach !== undefined) {
-      throw new UsageError('tls-resumption status takes no module, --port, --host or --detach; only --json');
+    if (positionals.length > 1 || values.port !== undefined || values.host !== undefined || values.detach !== undefined || values['pid-file'] !== undefined) {
+      throw new UsageError('tls-resumption status takes no module, --port, --host, --pid-file or --detach; only --json');
     }
     return { kind: 'status', json: values.json === true };
   }
@@ -179,7 +182,13 @@ function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command 
   }
   const port = values.port !== undefined ? readPort(values.port, 'option') : env.PORT ? readPort(env.PORT, 'env') : DEFAULT_PORT;
   if (values.host !== undefined && values.host.trim() === '') throw new UsageError('--host needs an address, e.g. --host 127.0.0.1');
-  return { kind: 'run', module: serverModule(positionals[0]), port, host: values.host };
+  const pidFile =
+    values['pid-file'] !== undefined
+      ? { path: values['pid-file'], source: 'option' as const }
+      : env[PID_FILE_VARIABLE] !== undefined
+        ? { path: env[PID_FILE_VARIABLE], source: 'env' as const }
+        : undefined;
+  return { kind: 'run', module: serverModule(positionals[0]), port, host: values.host, pidFile };
 }
 
 function readPort(text: string, from: 'option' | 'env'): number {

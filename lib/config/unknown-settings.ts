@@ -98,7 +98,9 @@ export function unknownSettingMessage({ variable, suggestion }: UnknownSetting):
 /**
  * Logs one warning per unknown variable of `env` (see
  * {@link unknownSettings}), with the fields `variable` and, when one is
- * close, `suggestion`; never a value. What the runtimes call at start.
+ * close, `suggestion`; never a value; and one when `TLS_CACHE_REDIS_SECRET`
+ * is set without `TLS_CACHE_REDIS_URL` (the secret is then not used). What
+ * the runtimes call at start.
  * @returns the variables warned of.
  */
 export function warnOfUnknownSettings(
@@ -109,6 +111,14 @@ export function warnOfUnknownSettings(
   const unknown = unknownSettings(env, applicationVariables);
   for (const found of unknown) {
     logger.warn({ variable: found.variable, suggestion: found.suggestion }, unknownSettingMessage(found));
+  }
+  // Known, but of no use alone: the other Redis settings without the URL are errors (load.ts); the secret, a warning.
+  if ((env.TLS_CACHE_REDIS_SECRET ?? '') !== '' && (env.TLS_CACHE_REDIS_URL ?? '') === '') {
+    logger.warn(
+      { variable: 'TLS_CACHE_REDIS_SECRET', needs: 'TLS_CACHE_REDIS_URL' },
+      'TLS_CACHE_REDIS_SECRET is set and TLS_CACHE_REDIS_URL is not: the secret is not used and sessions stay on this host; ' +
+        'set TLS_CACHE_REDIS_URL to share them through Redis, or unset TLS_CACHE_REDIS_SECRET',
+    );
   }
   return unknown;
 }

@@ -86,7 +86,7 @@ export async function runDaemon(options: RunDaemonOptions = {}): Promise<CacheDa
 }
 
 async function serve(config: CacheConfig, env: NodeJS.ProcessEnv, socketPath: string, logger: Logger): Promise<CacheDaemon> {
-  warnOfUnknownSettings(logger, env, ['TLS_CACHE_CERT', 'TLS_CACHE_KEY']);
+  warnOfUnknownSettings(logger, env);
   // With no process attached for daemonIdleTimeout, the daemon has served its deployment: it goes.
   let idleTimer: NodeJS.Timeout | undefined;
   let becameIdle: () => void = () => {};

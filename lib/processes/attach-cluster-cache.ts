@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { dirname } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
@@ -27,6 +28,7 @@ import { ProcessWorker } from './worker-process.ts';
 import { runtimeServerOptions, type RuntimeServerOptions } from '../runtime/attach-runtime.ts';
 import { threadRuntime } from '../runtime/thread-runtime.ts';
 import { checkTlsServer } from '../tls/check-server.ts';
+import { warnOfOtherRuntimes } from '../owner/same-port.ts';
 import { describe } from '../describe.ts';
 import type { TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 
@@ -111,6 +113,11 @@ export async function attachClusterCache(server: TlsServer, options: AttachClust
   }
   const worker = await ProcessWorker.connect({ helloTimeout, logger });
   const { binding, tickets } = worker.attach(server);
+  // Another runtime of this user on the port: sessions are not shared with it (owner/same-port.ts).
+  server.once('listening', () => {
+    const address = server.address();
+    if (address !== null && typeof address === 'object') void warnOfOtherRuntimes(worker.logger, address.port, dirname(worker.socketPath), worker.socketPath);
+  });
   // Renewal starts once this process's self-test passed: from the first connection on.
   await tickets?.ready;
   return { where: 'process', binding, tickets };

@@ -25,7 +25,7 @@
  *
  * @module
  */
-import cluster, { type Worker } from 'node:cluster';
+import cluster, { type Address, type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { createLogger, resolveLogFormat } from '../operations/logger.ts';
 import { loadConfig } from '../config/load.ts';
@@ -110,11 +110,24 @@ export class ClusterCache {
   #closed = false;
   readonly #restarts = new SerialRuns<RestartResult>();
   readonly #onMessage = (worker: Worker, message: unknown): void => this.#receive(worker, message);
-  readonly #onListening = (worker: Worker): void => {
+  /**
+   * The ports the workers listen on through the primary's handles, for
+   * `tls-resumption status` and the same-port check (`owner/same-port.ts`);
+   * a worker that binds its own listener (`reusePort`) is not heard of
+   * here: it checks for itself (`attach-cluster-cache.ts`).
+   */
+  readonly #ports = new Set<number>();
+  readonly #onListening = (worker: Worker, address: Address): void => {
     this.#listening.add(worker);
+    this.#everListened = true;
+    if (typeof address?.port === 'number' && address.port > 0) this.#ports.add(address.port);
   };
+  /** Whether a worker has listened since the start. */
+  #everListened = false;
   readonly #onExit = (worker: Worker): void => {
     this.#listening.delete(worker);
+    // Checked once the application's own 'exit' handlers ran (one may fork a replacement).
+    setImmediate(() => this.#stopIfNoWorkerCanServe());
   };
 
   private constructor(primary: CachePrimary, service: OwnerService, countsTimeout: number) {
@@ -156,8 +169,10 @@ export class ClusterCache {
       cluster.on('message', cache.#onMessage);
       cluster.on('listening', cache.#onListening);
       cluster.on('exit', cache.#onExit);
+      // Workers forked before the cache started may have listened unseen: never taken for workers that could not.
+      if (Object.keys(cluster.workers ?? {}).length > 0) cache.#everListened = true;
       try {
-        await primary.start({ workers: () => cache.#workerCounts(), certificates: () => service.certificates() });
+        await primary.start({ workers: () => cache.#workerCounts(), certificates: () => service.certificates(), ports: () => [...cache.#ports] });
       } catch (error) {
         await cache.close();
         throw error;
@@ -279,6 +294,20 @@ export class ClusterCache {
    * stops the timers and the metrics endpoint, and frees the table and the
    * ring. Idempotent.
    */
+  /**
+   * Every worker process forked has exited and none ever listened (each
+   * failed to start: its attach refused, its module threw): nothing
+   * serves, and nothing will. The cache closes, with an error line and exit
+   * code 1, so that the primary ends instead of running on serving
+   * nothing (unless the application holds the process open itself).
+   */
+  #stopIfNoWorkerCanServe(): void {
+    if (this.#closed || this.#everListened || Object.keys(cluster.workers ?? {}).length > 0) return;
+    this.logger.error('every worker process exited before listening: nothing serves; the cluster cache closes and the primary exits with code 1');
+    process.exitCode = 1;
+    void this.close();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

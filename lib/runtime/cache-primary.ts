@@ -96,6 +96,7 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
   /** With `redisUrl`: this host's certificates announced to the fleet, and the other hosts' compared (issue 21). */
   #fleetCertificates: FleetCertificates | undefined;
   #certificates: ServedCertificates = () => [];
+  #ports: () => number[] = () => [];
 
   private constructor(config: CacheConfig, logger: Logger, table: SessionTable, ticketKeys: TicketKeyRing | undefined) {
     super();
@@ -139,7 +140,7 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
     });
     const hugePages = hugePageSupport();
     if (hugePages.advice !== undefined) {
-      logger.info({ transparentHugePages: hugePages.policy }, `the session table is on 4 KiB pages; ${hugePages.advice}`);
+      logger.debug({ transparentHugePages: hugePages.policy }, `the session table is on 4 KiB pages; ${hugePages.advice}`);
     }
     return new CachePrimary(config, logger, table, ticketKeys);
   }
@@ -149,10 +150,12 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
    * schedule and the log timers.
    * @param workers - counts the servers, for `/health` and the metrics.
    * @param certificates - the fingerprints of the certificates the servers serve now, announced to the other hosts with `redisUrl`. @defaultValue none announced
+   * @param ports - the ports the servers listen on now, for `tls-resumption status` and the same-port check (`owner/same-port.ts`). @defaultValue none
    * @throws MetricsListenError (`ERR_TLS_CACHE_METRICS_LISTEN`) when the metrics port cannot be listened on.
    */
-  async start({ workers, certificates }: { workers: WorkerCounts; certificates?: ServedCertificates }): Promise<void> {
+  async start({ workers, certificates, ports }: { workers: WorkerCounts; certificates?: ServedCertificates; ports?: () => number[] }): Promise<void> {
     this.#workers = workers;
+    if (ports !== undefined) this.#ports = ports;
     this.#history ??= new StatusHistory(() => this.#counts());
     if (certificates !== undefined) this.#certificates = certificates;
     if (this.config.metricsPort > 0) {
@@ -199,6 +202,7 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
       startedAt: this.startedAt,
       now,
       workers: this.#workers(),
+      ports: this.#ports(),
       attached: attached.slice(0, MAX_ATTACHED),
       table: { entries: stats.entries, capacityEntries: stats.capacityEntries, bytesInUse: stats.bytesInUse, capacityBytes: stats.capacityBytes },
       sinceStart: counts,
@@ -386,7 +390,17 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
     });
     this.#fleetCertificates.start();
     if (!fleet.sharesTicketKeys) return;
-    logger.info({ ticketKeys: this.ticketKeys?.stats(), namespace: config.redisNamespace }, 'ticket keys shared through redis');
+    const shared = (): void => {
+      logger.info({ ticketKeys: this.ticketKeys?.stats(), namespace: config.redisNamespace }, 'ticket keys shared through redis');
+    };
+    if (isReady(redis)) shared();
+    else {
+      // Said when true: Redis answered no one yet (its outage line said why), the keys are this host's until it does.
+      logger.info({ namespace: config.redisNamespace }, "ticket keys of this host alone until redis answers: the other hosts' tickets do not resume here meanwhile");
+      redis.once('ready', () => {
+        if (!this.#closed) shared();
+      });
+    }
   }
 
   /** Rotation now, fleet-wide: resolves in the background; false only when tickets are off. */

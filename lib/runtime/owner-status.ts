@@ -68,6 +68,8 @@ export interface OwnerStatus {
   now: number;
   /** `workers` and `workers_listening`: threads, `node:cluster` worker processes, or processes attached to the daemon. */
   workers: { configured: number; listening: number };
+  /** The ports its servers listen on (none for the daemon, whose processes listen on their own); absent from an older version's answer. */
+  ports?: number[];
   /** The processes (or threads) attached, at most {@link MAX_ATTACHED} of them. */
   attached: AttachedWorker[];
   /** `entries`, `capacity_entries`, `bytes_in_use`, `capacity_bytes`. */
@@ -237,6 +239,7 @@ export function readOwnerStatus(value: unknown): OwnerStatus | undefined {
   if (kind !== 'daemon' && kind !== 'primary' && kind !== 'threads') return undefined;
   if (!isCount(value.pid) || typeof value.socket !== 'string' || typeof value.node !== 'string' || !isCount(value.startedAt) || !isCount(value.now)) return undefined;
   if (!isCountsOf(workers, ['configured', 'listening']) || !isCountsOf(table, ['entries', 'capacityEntries', 'bytesInUse', 'capacityBytes'])) return undefined;
+  if (value.ports !== undefined && !(Array.isArray(value.ports) && value.ports.every((port) => Number.isInteger(port) && port >= 0 && port <= 65535))) return undefined;
   if (!Array.isArray(attached) || attached.length > MAX_ATTACHED || !attached.every((a) => isObject(a) && isCount(a.pid))) return undefined;
   if (!isStatusCounts(value.sinceStart) || !isStatusCounts(lastMinute) || !isCount((lastMinute as { seconds?: unknown }).seconds)) return undefined;
   if (tickets !== null) {

@@ -53,8 +53,10 @@ import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import type { TicketCounters } from '../tickets/ticket-counters.ts';
 import { renewalState } from '../tickets/ticket-links.ts';
+import { dirname } from 'node:path';
 import { socketPathOf } from '../owner/socket-path.ts';
 import { listenForStatus, threadStatusPath, type StatusSocket } from '../owner/status-socket.ts';
+import { warnOfOtherRuntimes } from '../owner/same-port.ts';
 
 export type { FlushResult } from '../runtime/cache-primary.ts';
 export type { ReloadOptions, ReloadResult, WorkerReplacement } from './reload.ts';
@@ -389,7 +391,7 @@ export class ThreadCluster extends EventEmitter<ThreadClusterEvents> {
   }
 
   async #startAll(): Promise<void> {
-    await this.#primary.start({ workers: () => this.#workerCounts(), certificates: () => this.#certificates() });
+    await this.#primary.start({ workers: () => this.#workerCounts(), certificates: () => this.#certificates(), ports: () => [this.port] });
     const ready = this.#slots.map((slot) => this.#run(slot));
     const failures = (await Promise.allSettled(ready)).filter((r) => r.status === 'rejected');
     if (failures.length > 0) {
@@ -401,6 +403,7 @@ export class ThreadCluster extends EventEmitter<ThreadClusterEvents> {
     this.#started = true;
     await this.#listenForStatus();
     this.logger.info({ port: this.port, workers: this.#slots.length, statusSocket: this.#statusSocket?.path }, 'listening');
+    if (this.#deploymentSocket !== undefined) void warnOfOtherRuntimes(this.logger, this.port, dirname(this.#deploymentSocket), this.#statusSocket?.path);
   }
 
   /** The status socket (`owner/status-socket.ts`); one that cannot be had is a warning, not a failure. */
@@ -465,7 +468,7 @@ export class ThreadCluster extends EventEmitter<ThreadClusterEvents> {
     const released = this.table.releaseOwner(thread.threadId + 1);
     const slot = this.#slots[thread.workerId - 1];
     const ranForMs = Date.now() - thread.startedAt;
-    const fields = { workerId: slot.workerId, threadId: thread.threadId, exitCode, ranForMs, releasedShards: released, err: thread.failure };
+    const fields = { workerId: slot.workerId, threadId: thread.threadId, exitCode, ranForMs, releasedShards: released, err: failureOf(thread.failure) };
     if (slot.current !== thread) {
       // A reload's: an old thread that drained, or a new one that failed or was stopped.
       this.logger.debug(fields, thread.stopping ? 'worker stopped' : 'worker ended');
@@ -477,7 +480,8 @@ export class ThreadCluster extends EventEmitter<ThreadClusterEvents> {
       return;
     }
     if (!this.#started) {
-      this.logger.error(fields, 'worker failed to start');
+      // The start fails with this (the first failure) as its error, which the caller reports once: here, a detail.
+      this.logger.debug(fields, 'worker failed to start');
       return;
     }
     if (ranForMs >= this.config.maxRestartDelay) slot.quickCrashes = 0;
@@ -563,7 +567,8 @@ export async function startThreadCluster(options: ThreadClusterOptions): Promise
     return await launch({ port, primary, threadData, execArgv: options.execArgv, deploymentSocket });
   } catch (error) {
     await primary.close();
-    logger.error({ err: summarize(error) }, 'start failed; every worker was ended');
+    // Thrown to the caller, who reports it (runThreadCluster: once, on standard error): here, a detail.
+    logger.debug({ err: summarize(error) }, 'start failed; every worker was ended');
     throw error;
   }
 }
@@ -574,4 +579,16 @@ async function settledRenewal(): Promise<{ state: 'on' | 'off'; reason: string |
   await renewalSelfTest();
   const { state, reason } = renewalState();
   return { state: state === 'on' ? 'on' : 'off', reason };
+}
+
+/**
+ * A thread's failure for a log line: its code and message, which name the
+ * cause already ("failed to load: ENOENT: ..."), and its stack, without
+ * the cause chained again (pino's error serializer would append the
+ * cause's message to the message a second time).
+ */
+function failureOf(failure: ErrorSummary | undefined): ErrorSummary | undefined {
+  if (failure === undefined) return undefined;
+  const { cause: _cause, ...rest } = failure;
+  return rest;
 }

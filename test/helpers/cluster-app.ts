@@ -45,7 +45,7 @@ export async function removeCertificateFiles(): Promise<void> {
 export async function startClusterApp(env: Record<string, string> = {}): Promise<ClusterApp> {
   certificateFiles ??= files();
   const { TLS_CACHE_CERT, TLS_CACHE_KEY } = await certificateFiles;
-  const port = await freePort();
+  const port = env.PORT !== undefined ? Number(env.PORT) : await freePort();
   const child = fork(FIXTURE, [], {
     env: {
       PATH: process.env.PATH ?? '',

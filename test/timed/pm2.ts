@@ -39,8 +39,8 @@ const env: NodeJS.ProcessEnv = {
   PM2_HOME: join(dir, 'pm2'),
   PORT: String(port),
   WORKERS: '4',
-  TLS_CACHE_CERT: join(dir, 'cert.pem'),
-  TLS_CACHE_KEY: join(dir, 'key.pem'),
+  APP_CERT: join(dir, 'cert.pem'),
+  APP_KEY: join(dir, 'key.pem'),
   TLS_CACHE_SOCKET: socket,
   TLS_CACHE_LOG_FORMAT: 'json',
   // Right after a reload, on this 2-core machine shared by PM2, 4 new instances, the daemon and the clients, a lookup
