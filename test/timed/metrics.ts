@@ -14,6 +14,7 @@ import { reconnect, visitTls, type Visit } from '../fixtures/clients.ts';
 import { startTestCluster } from '../fixtures/start.ts';
 import { secretsOf } from '../helpers/session-der.ts';
 import { CAPABILITIES } from '../../lib/tls/known-capabilities.ts';
+import { SESSION_AGE_BUCKETS_S } from '../../lib/operations/counters.ts';
 
 interface Answer {
   status: number;
@@ -70,6 +71,8 @@ const LABEL_VALUES: Record<string, readonly string[]> = {
     'not_found', 'timeout', 'unavailable', 'unreadable', 'error', 'refused', 'unknown_key', 'ticket_expired', 'name_mismatch',
   ],
   capability: CAPABILITIES,
+  // resumed_session_age_seconds's buckets: the documented bounds, and +Inf.
+  le: [...SESSION_AGE_BUCKETS_S.map(String), '+Inf'],
 };
 
 /** How many times a secret appears in the text, in hex (either case) or base64 (standard or URL). */
