@@ -150,6 +150,17 @@ export const SESSION_AGE_BUCKETS_S = [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 
 const AGE_FIRST = { session_id: INDEX.get('ageIdLe0')!, ticket: INDEX.get('ageTicketLe0')! } as const;
 const AGE_BUCKET_COUNT = SESSION_AGE_BUCKETS_S.length;
 
+/**
+ * The session ages of one method in `values`: how many resumed sessions
+ * fell in each bucket of {@link SESSION_AGE_BUCKETS_S} (not cumulative),
+ * then how many were older than the last bound.
+ */
+export function sessionAgeCounts(values: CounterValues, method: 'session_id' | 'ticket'): number[] {
+  const prefix = method === 'ticket' ? 'ageTicket' : 'ageId';
+  const buckets = SESSION_AGE_BUCKETS_S.map((_le, i) => values[`${prefix}Le${i}` as CounterName]);
+  return [...buckets, values[`${prefix}Count`] - buckets.reduce((a, b) => a + b, 0)];
+}
+
 /** Named counters shared by every thread. */
 export class SharedCounters {
   /** The buffer to post to worker threads (`SharedCounters.open`). */

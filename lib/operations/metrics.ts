@@ -12,7 +12,7 @@
  * @module
  */
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
-import { SESSION_AGE_BUCKETS_S, type CounterName, type SharedCounters } from './counters.ts';
+import { SESSION_AGE_BUCKETS_S, sessionAgeCounts, type SharedCounters } from './counters.ts';
 import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import { MISSES } from '../tls/resumption-misses.ts';
@@ -77,10 +77,7 @@ function sessionAgeHistogram(counters: SharedCounters): Metric {
   const name = PREFIX + 'resumed_session_age_seconds';
   const help =
     'Age of a session when it resumed (since its full handshake), by method; choose TLS_CACHE_TIMEOUT and the rotation period from it (docs/operations.md)';
-  const methods = [
-    ['session_id', 'ageId'],
-    ['ticket', 'ageTicket'],
-  ] as const;
+  const methods = ['session_id', 'ticket'] as const;
   return {
     name,
     help,
@@ -90,15 +87,16 @@ function sessionAgeHistogram(counters: SharedCounters): Metric {
     async get() {
       const v = counters.values();
       const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
-      for (const [method, prefix] of methods) {
+      for (const method of methods) {
+        const ages = sessionAgeCounts(v, method);
         let cumulative = 0;
         SESSION_AGE_BUCKETS_S.forEach((le, i) => {
-          cumulative += v[`${prefix}Le${i}` as CounterName];
+          cumulative += ages[i];
           values.push({ metricName: `${name}_bucket`, labels: { method, le }, value: cumulative });
         });
-        const count = v[`${prefix}Count` as CounterName];
+        const count = cumulative + ages[SESSION_AGE_BUCKETS_S.length];
         values.push({ metricName: `${name}_bucket`, labels: { method, le: '+Inf' }, value: count });
-        values.push({ metricName: `${name}_sum`, labels: { method }, value: v[`${prefix}SumMs` as CounterName] / 1000 });
+        values.push({ metricName: `${name}_sum`, labels: { method }, value: v[method === 'ticket' ? 'ageTicketSumMs' : 'ageIdSumMs'] / 1000 });
         values.push({ metricName: `${name}_count`, labels: { method }, value: count });
       }
       return { name, help, type: 'histogram', aggregator: 'sum', values };

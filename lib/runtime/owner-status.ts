@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { SESSION_AGE_BUCKETS_S, type CounterName, type CounterValues } from '../operations/counters.ts';
+import { SESSION_AGE_BUCKETS_S, sessionAgeCounts, type CounterValues } from '../operations/counters.ts';
 import type { TableStats } from '../table/session-table.ts';
 import { MISSES } from '../tls/resumption-misses.ts';
 
@@ -120,14 +120,8 @@ export function countsOf(values: CounterValues, stats: Pick<TableStats, 'evictio
     },
     misses,
     evictions: { ...stats.evictions },
-    sessionAges: { session_id: agesOf(values, 'ageId'), ticket: agesOf(values, 'ageTicket') },
+    sessionAges: { session_id: sessionAgeCounts(values, 'session_id'), ticket: sessionAgeCounts(values, 'ticket') },
   };
-}
-
-/** The per-bucket counts of one method's ages, and those past the last bucket. */
-function agesOf(values: CounterValues, prefix: 'ageId' | 'ageTicket'): number[] {
-  const buckets = SESSION_AGE_BUCKETS_S.map((_le, i) => values[`${prefix}Le${i}` as CounterName]);
-  return [...buckets, values[`${prefix}Count`] - buckets.reduce((a, b) => a + b, 0)];
 }
 
 /**

@@ -541,12 +541,11 @@ export function followHandshakes(listener: HandshakeListener): (() => void) | un
               // As above.
             }
           }
-          if (go && holds === undefined) return original.apply(this, args);
           if (!go) {
             socketOf(this)?.destroy();
             return undefined;
           }
-          if (holds === undefined) return undefined;
+          if (holds === undefined) return original.apply(this, args);
           let pending = holds.length;
           const settle = (verdict: boolean): void => {
             if (!verdict) go = false;

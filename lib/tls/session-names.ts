@@ -238,13 +238,8 @@ export function askedBinding(connection: Connection): Buffer | null | undefined 
   if (server === undefined || names === undefined) return undefined;
   const name = clientHelloServerName(connection);
   if (name === undefined) return namesArriveLate() ? lateTls12Binding(server, names) : null;
-  let context = names.contexts.get(name);
-  if (context === undefined) {
-    if (names.later) return null;
-    resolveServerName(server, name, (_error, found) => (context = found));
-    if (context === undefined) return null;
-  }
-  return bindingFor(server, names, name, context) ?? null;
+  const context = knownContextOf(server, names, name);
+  return context === undefined ? null : (bindingFor(server, names, name, context) ?? null);
 }
 
 /**
@@ -260,13 +255,12 @@ function lateTls12Binding(server: TlsServer, names: ServerNames): Buffer | null 
 }
 
 /**
- * On a Node that names a ClientHello late, the context a TLS 1.3
- * resumption's name is served from, known without asking the
- * application's `SNICallback` (no certificate callback runs on a
- * resumption): what this thread learned, else `addContext()` or the
- * default; `undefined` when only the callback could say.
+ * The context `name` is served from, known without asking the
+ * application's `SNICallback` (which runs later, or on a resumption not at
+ * all): what this thread learned, else `addContext()` or the default
+ * (`null`); `undefined` when only the callback could say.
  */
-function lateContextOf(server: TlsServer, names: ServerNames, name: string): NativeContext | null | undefined {
+function knownContextOf(server: TlsServer, names: ServerNames, name: string): NativeContext | null | undefined {
   let context = names.contexts.get(name);
   if (context !== undefined || names.later) return context;
   resolveServerName(server, name, (_error, found) => (context = found));
@@ -293,20 +287,17 @@ function computeMadeBinding(connection: Connection): Buffer | undefined {
   const server = serverOf(connection);
   const names = server === undefined ? undefined : servers.get(server);
   if (server === undefined || names === undefined) return undefined;
-  if (namesArriveLate()) {
-    if (connectionProtocol(connection) !== 'TLSv1.3') return lateTls12Binding(server, names) ?? undefined;
+  const late = namesArriveLate();
+  if (late && connectionProtocol(connection) !== 'TLSv1.3') return lateTls12Binding(server, names) ?? undefined;
+  if (sessionReused(connection)) {
+    // A resumption chose no context (no certificate callback runs): its session keeps the binding it was let in
+    // with; where names come late, the one its name (known now) asks for, checked against the ticket at the end.
+    if (!late) return askedBinding(connection) ?? undefined;
     const name = handshakeServerName(connection);
-    if (name === undefined) return undefined;
-    if (sessionReused(connection)) {
-      const context = lateContextOf(server, names, name);
-      return context === undefined ? undefined : bindingFor(server, names, name, context);
-    }
-    const context = sniContextOf(connection) ?? null;
-    remember(names, name, context);
-    return bindingFor(server, names, name, context);
+    const context = name === undefined ? undefined : knownContextOf(server, names, name);
+    return context === undefined ? undefined : bindingFor(server, names, name!, context);
   }
-  // A resumption chose no context (no certificate callback runs): its session keeps the binding it was let in with.
-  if (sessionReused(connection)) return askedBinding(connection) ?? undefined;
+  // Where names come late, the ClientHello's is unknown and OpenSSL's is the one asked for (a full handshake).
   const name = clientHelloServerName(connection) ?? handshakeServerName(connection);
   if (name === undefined) return undefined;
   const context = sniContextOf(connection) ?? null;
