@@ -9,9 +9,9 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCertificate } from '../examples/certificate.ts';
 import { freePort, run, waitForLog } from './fixtures/process.ts';
 import { BIN } from './helpers/status.ts';
+import { writeCertificateFiles } from './helpers/certificate-files.ts';
 
 const docs = readFileSync(new URL('../docs/operations.md', import.meta.url), 'utf8');
 const section = docs.slice(docs.indexOf('## Check that it works'), docs.indexOf('\n## ', docs.indexOf('## Check that it works') + 1));
@@ -21,9 +21,7 @@ t.test('the documented commands resume every way they say', async (t) => {
   t.ok(commands, 'the section has its commands');
   const dir = mkdtempSync(join(tmpdir(), 'check-it-works-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const { cert, key } = await loadCertificate({});
-  writeFileSync(join(dir, 'cert.pem'), cert, { mode: 0o600 });
-  writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+  await writeCertificateFiles(dir);
   writeFileSync(
     join(dir, 'server.mjs'),
     "import { readFileSync } from 'node:fs';\nimport { createServer } from 'node:https';\nconst key = readFileSync('key.pem');\nconst cert = readFileSync('cert.pem');\n" +

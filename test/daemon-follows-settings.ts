@@ -9,16 +9,16 @@
  * with the default socket in a private runtime directory of the test's.
  */
 import t from 'tap';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadCertificate } from '../examples/certificate.ts';
 import { freePort, run, waitForLog, type Running } from './fixtures/process.ts';
 import { visit } from './helpers/cluster-client.ts';
 import { statusJson } from './helpers/status.ts';
 import { until } from './helpers/until.ts';
 import { isRunning, settingsDigest } from '../lib/owner/socket-path.ts';
+import { writeCertificateFiles } from './helpers/certificate-files.ts';
 
 const PLAIN_SERVER = fileURLToPath(new URL('./fixtures/plain-server.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'daemon-follows-test-'));
@@ -38,9 +38,7 @@ t.teardown(() => {
   for (const pid of lockedPids()) if (isRunning(pid)) process.kill(pid, 'SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
-const { cert, key } = await loadCertificate({});
-writeFileSync(join(dir, 'cert.pem'), cert, { mode: 0o600 });
-writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+await writeCertificateFiles(dir);
 const base = {
   XDG_RUNTIME_DIR: runtime,
   TLS_CACHE_LOG_FORMAT: 'json',

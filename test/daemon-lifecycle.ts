@@ -8,18 +8,18 @@
  * primary); a bad idle time is refused with a coded error.
  */
 import t from 'tap';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadCertificate } from '../examples/certificate.ts';
 import { freePort, run, waitForLog, type Running } from './fixtures/process.ts';
 import { reconnect } from './helpers/cluster-client.ts';
 import { removeCertificateFiles, startClusterApp } from './helpers/cluster-app.ts';
 import { BIN } from './helpers/status.ts';
 import { until } from './helpers/until.ts';
 import { isRunning } from '../lib/owner/socket-path.ts';
+import { writeCertificateFiles } from './helpers/certificate-files.ts';
 
 const PLAIN_SERVER = fileURLToPath(new URL('./fixtures/plain-server.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'daemon-lifecycle-test-'));
@@ -34,9 +34,7 @@ t.teardown(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 t.teardown(removeCertificateFiles);
-const { cert, key } = await loadCertificate({});
-writeFileSync(join(dir, 'cert.pem'), cert, { mode: 0o600 });
-writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+await writeCertificateFiles(dir);
 
 const lockPid = (socket: string): number | undefined => {
   try {

@@ -6,17 +6,17 @@
  * leaves neither its socket nor its lock behind.
  */
 import t from 'tap';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
-import { loadCertificate } from '../examples/certificate.ts';
 import { freePort, run, waitForLog } from './fixtures/process.ts';
 import { reconnect } from './helpers/cluster-client.ts';
 import { BIN, runStatus } from './helpers/status.ts';
 import { until } from './helpers/until.ts';
 import { isRunning } from '../lib/owner/socket-path.ts';
+import { writeCertificateFiles } from './helpers/certificate-files.ts';
 
 const PLAIN_SERVER = fileURLToPath(new URL('./fixtures/plain-server.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'daemon-stop-test-'));
@@ -27,9 +27,7 @@ t.teardown(() => {
   for (const pid of pids) if (isRunning(pid)) process.kill(pid, 'SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
-const { cert, key } = await loadCertificate({});
-writeFileSync(join(dir, 'cert.pem'), cert, { mode: 0o600 });
-writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+await writeCertificateFiles(dir);
 
 /** Runs `tls-resumption ...args` to its end. */
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number | string; stdout: string; stderr: string }> {

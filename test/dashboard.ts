@@ -17,9 +17,9 @@ import { get } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCertificate } from '../examples/certificate.ts';
 import { freePort, run, waitForLog } from './fixtures/process.ts';
 import { BIN } from './helpers/status.ts';
+import { writeCertificateFiles } from './helpers/certificate-files.ts';
 
 /** The metric that may not be there yet (see the module's documentation). */
 const ARRIVING = 'tls_session_cache_resumed_session_age_seconds';
@@ -63,9 +63,7 @@ function uses(expr: string): { metrics: string[]; labels: string[] } {
 t.test('every metric and label the dashboard queries is exported', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'dashboard-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const { cert, key } = await loadCertificate({});
-  writeFileSync(join(dir, 'cert.pem'), cert, { mode: 0o600 });
-  writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+  await writeCertificateFiles(dir);
   writeFileSync(
     join(dir, 'server.mjs'),
     "import { readFileSync } from 'node:fs';\nimport { createServer } from 'node:tls';\n" +

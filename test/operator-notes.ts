@@ -13,17 +13,15 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { loadCertificate } from '../examples/certificate.ts';
 import { freePort, run, waitForLog } from './fixtures/process.ts';
 import { BIN } from './helpers/status.ts';
 import { until } from './helpers/until.ts';
+import { writeCertificateFiles } from './helpers/certificate-files.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'operator-notes-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const { cert, key } = await loadCertificate({});
-writeFileSync(join(dir, 'cert.pem'), cert, { mode: 0o600 });
-writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+await writeCertificateFiles(dir);
 /** docs/cli.md's server module, reading key.pem and cert.pem from the working directory. */
 const SERVER = `import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';

@@ -12,17 +12,15 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, sy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadCertificate } from '../examples/certificate.ts';
 import { accepts, freePort, run, waitForLog } from './fixtures/process.ts';
 import { BIN } from './helpers/status.ts';
 import { until } from './helpers/until.ts';
+import { writeCertificateFiles } from './helpers/certificate-files.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'pid-file-test-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const { cert, key } = await loadCertificate({});
-writeFileSync(join(dir, 'cert.pem'), cert, { mode: 0o600 });
-writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+await writeCertificateFiles(dir);
 // The docs' server module, in a project that has the package installed (a link to the built one).
 writeFileSync(
   join(dir, 'server.mjs'),

@@ -10,18 +10,16 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCertificate } from '../examples/certificate.ts';
 import { freePort, run, waitForLog, type Running } from './fixtures/process.ts';
 import { removeCertificateFiles, startClusterApp } from './helpers/cluster-app.ts';
 import { BIN } from './helpers/status.ts';
 import { until } from './helpers/until.ts';
+import { writeCertificateFiles } from './helpers/certificate-files.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'same-port-test-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 t.teardown(removeCertificateFiles);
-const { cert, key } = await loadCertificate({});
-writeFileSync(join(dir, 'cert.pem'), cert, { mode: 0o600 });
-writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+await writeCertificateFiles(dir);
 const MODULE = join(dir, 'server.mjs');
 writeFileSync(
   MODULE,

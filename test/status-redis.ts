@@ -11,13 +11,13 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCertificate } from '../examples/certificate.ts';
 import { freePort, run, waitForLog } from './fixtures/process.ts';
 import { reconnect } from './helpers/cluster-client.ts';
 import { startRedis } from './helpers/redis.ts';
 import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
 import { BIN, figures, runStatus, scrape, statusJson } from './helpers/status.ts';
 import { until } from './helpers/until.ts';
+import { writeCertificateFiles } from './helpers/certificate-files.ts';
 
 requireCommand(t, REDIS_SERVER);
 
@@ -25,9 +25,7 @@ const PASSWORD = 'status-test-password-6f1d';
 const SECRET = 'status-test-secret-0123456789abcdef0123456789';
 const dir = mkdtempSync(join(tmpdir(), 'status-redis-test-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const { cert, key } = await loadCertificate({});
-writeFileSync(join(dir, 'cert.pem'), cert, { mode: 0o600 });
-writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+await writeCertificateFiles(dir);
 const MODULE = join(dir, 'server.mjs');
 writeFileSync(
   MODULE,

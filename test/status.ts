@@ -14,7 +14,6 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadCertificate } from '../examples/certificate.ts';
 import { freePort, run, waitForLog, type Running } from './fixtures/process.ts';
 import { reconnect } from './helpers/cluster-client.ts';
 import { removeCertificateFiles, startClusterApp } from './helpers/cluster-app.ts';
@@ -23,13 +22,12 @@ import { visit } from './helpers/cluster-client.ts';
 import { BIN, figures, runStatus, scrape, statusJson } from './helpers/status.ts';
 import { until } from './helpers/until.ts';
 import type { OwnerStatus } from '../lib/runtime/owner-status.ts';
+import { writeCertificateFiles } from './helpers/certificate-files.ts';
 
 const PLAIN_SERVER = fileURLToPath(new URL('./fixtures/plain-server.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'status-test-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const { cert, key } = await loadCertificate({});
-writeFileSync(join(dir, 'cert.pem'), cert, { mode: 0o600 });
-writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+const { cert, key } = await writeCertificateFiles(dir);
 const files = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
 // A server module for the command line greeting each connection with a JSON line, as the process fixtures do.
 const MODULE = join(dir, 'server.mjs');

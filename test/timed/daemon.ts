@@ -18,20 +18,18 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import t from 'tap';
-import { loadCertificate } from '../../examples/certificate.ts';
 import { freePort, run, waitForLog, type Running } from '../fixtures/process.ts';
 import { visit, type Visit } from '../helpers/cluster-client.ts';
 import { metric } from '../helpers/metric.ts';
 import { until } from '../helpers/until.ts';
 import { isRunning, removeDeadPrimarySockets } from '../../lib/owner/socket-path.ts';
+import { writeCertificateFiles } from '../helpers/certificate-files.ts';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/plain-server.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'daemon-test-'));
 const socket = join(dir, 'cache', 'app.sock');
 const lock = `${socket}.lock`;
-const { cert, key } = await loadCertificate({});
-writeFileSync(join(dir, 'cert.pem'), cert, { mode: 0o600 });
-writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+await writeCertificateFiles(dir);
 const metricsPort = await freePort();
 const env = {
   TLS_CACHE_CERT: join(dir, 'cert.pem'),

@@ -8,17 +8,17 @@
  * here), and one daemon is left.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { loadCertificate } from '../../examples/certificate.ts';
 import { freePort } from '../fixtures/process.ts';
 import { reconnect } from '../helpers/cluster-client.ts';
 import { until } from '../helpers/until.ts';
 import { isRunning, settingsDigest } from '../../lib/owner/socket-path.ts';
+import { writeCertificateFiles } from '../helpers/certificate-files.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PM2 = join(ROOT, 'node_modules', 'pm2', 'bin', 'pm2');
@@ -28,9 +28,7 @@ if (!existsSync(join(ROOT, 'dist', 'lib', 'index.js'))) throw new Error('the PM2
 
 const dir = mkdtempSync(join(tmpdir(), 'pm2-settings-test-'));
 const sockets = join(dir, 'runtime', 'tls-resumption');
-const { cert, key } = await loadCertificate({});
-writeFileSync(join(dir, 'cert.pem'), cert, { mode: 0o600 });
-writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+await writeCertificateFiles(dir);
 const port = await freePort();
 const env: NodeJS.ProcessEnv = {
   PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,

@@ -9,16 +9,16 @@
  * after it.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { loadCertificate } from '../../examples/certificate.ts';
 import { freePort } from '../fixtures/process.ts';
 import { reconnect, visit, type Visit } from '../helpers/cluster-client.ts';
 import { until } from '../helpers/until.ts';
+import { writeCertificateFiles } from '../helpers/certificate-files.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PM2 = join(ROOT, 'node_modules', 'pm2', 'bin', 'pm2');
@@ -28,9 +28,7 @@ if (!existsSync(join(ROOT, 'dist', 'lib', 'index.js'))) throw new Error('the PM2
 
 const dir = mkdtempSync(join(tmpdir(), 'pm2-test-'));
 const socket = join(dir, 'cache', 'app.sock');
-const { cert, key } = await loadCertificate({});
-writeFileSync(join(dir, 'cert.pem'), cert, { mode: 0o600 });
-writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+await writeCertificateFiles(dir);
 const port = await freePort();
 const env: NodeJS.ProcessEnv = {
   // PM2, its daemon and the instances run on this Node (24), first on the PATH.
