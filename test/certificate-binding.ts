@@ -33,7 +33,7 @@ const CAPABILITIES = await probeNodeCapabilities();
 /** Whether this Node binds sessions to their names; without it they cross names, as before. */
 const NAMES = CAPABILITIES.session_names.on;
 /** Whether it names a ClientHello only after the lookup (Node 26): then no TLS 1.2 session resumes on a server with several names (docs/security.md). */
-const LATE = /only after its lookup/.test(CAPABILITIES.session_names.detail);
+const LATE = CAPABILITIES.session_names.late === true;
 const [X, Y] = await Promise.all([loadCertificate({}), loadCertificate({})]);
 const fingerprint = (c: Certificate): string => new X509Certificate(c.cert).fingerprint256;
 

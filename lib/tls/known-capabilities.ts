@@ -32,6 +32,8 @@ export interface CapabilityCheck {
   detail: string;
   /** Off only because this other capability is: its warning says so, this one adds none. */
   needs?: Capability;
+  /** `session_names` only: on, but the name is known only after the session lookup (see {@link sessionNamesLate}). */
+  late?: true;
 }
 
 /** What this Node supports: every capability's check. */
@@ -96,10 +98,6 @@ export function reportNodeCapabilities(logger: Logger, capabilities: NodeCapabil
   }
 }
 
-/** The detail of `session_names` where names are checked late (see {@link sessionNamesLate}). */
-export const NAMES_LATE_DETAIL =
-  "this Node names a ClientHello only after its lookup: TLS 1.3 names checked at the handshake's end; TLS 1.2 sessions resume only on servers with one secure context";
-
 /**
  * Whether `session_names` works here only late (Node 26: the name a
  * ClientHello asks for is known after its session lookup, see
@@ -107,7 +105,7 @@ export const NAMES_LATE_DETAIL =
  * several names.
  */
 export function sessionNamesLate(capabilities: NodeCapabilities | undefined): boolean {
-  return capabilities?.session_names.on === true && capabilities.session_names.detail === NAMES_LATE_DETAIL;
+  return capabilities?.session_names.on === true && capabilities.session_names.late === true;
 }
 
 /** The warning logged once where {@link sessionNamesLate} holds and a server has several names (`SNICallback`, `addContext()`). */

@@ -23,7 +23,7 @@
  */
 import { X509Certificate, constants } from 'node:crypto';
 import { createSecureContext, createServer } from 'node:tls';
-import { adoptNodeCapabilities, CAPABILITIES, knownNodeCapabilities, NAMES_LATE_DETAIL, type Capability, type CapabilityCheck, type NodeCapabilities } from './known-capabilities.ts';
+import { adoptNodeCapabilities, CAPABILITIES, knownNodeCapabilities, type Capability, type CapabilityCheck, type NodeCapabilities } from './known-capabilities.ts';
 import { selfSignedCertificate } from '../tickets/self-signed.ts';
 import {
   clientHelloServerName,
@@ -287,10 +287,13 @@ async function checkSessionNames(cert: string, key: string, followed: boolean): 
     } else if (seenInTicket !== 'probe-other.invalid') return off(`the ClientHello's server name was not known when its ticket was decrypted (read ${JSON.stringify(seenInTicket)})`);
     if (started < 2 || done < 2) return off(`handshakes followed: ${started} started, ${done} done, of 2`);
     return {
-      session_names: {
-        on: true,
-        detail: late ? NAMES_LATE_DETAIL : "server name read from Node's ClientHello parse",
-      },
+      session_names: late
+        ? {
+            on: true,
+            late: true,
+            detail: "this Node names a ClientHello only after its lookup: TLS 1.3 names checked at the handshake's end; TLS 1.2 sessions resume only on servers with one secure context",
+          }
+        : { on: true, detail: "server name read from Node's ClientHello parse" },
     };
   } finally {
     installed.uninstall();
