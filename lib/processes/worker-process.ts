@@ -163,8 +163,11 @@ export class ProcessWorker implements SocketChannelHandler {
   /** The owner's filter of stored IDs, arriving after its hello; the complete one goes to {@link ipc}. */
   readonly #filterCopy = new FilterCopy();
 
-  /** Made by {@link connect}, once the owner answered or the wait ended: from then on it handles the channel. */
-  private constructor(settings: WorkerSettings, keys: TicketKeysCopy, counters: SharedCounters, logger: Logger, channel: SocketChannel, found: Found) {
+  /**
+   * Made by {@link connect} (one per process), once the owner answered or
+   * the wait ended: from then on it handles the channel.
+   */
+  constructor(settings: WorkerSettings, keys: TicketKeysCopy, counters: SharedCounters, logger: Logger, channel: SocketChannel, found: Found) {
     const { config } = settings;
     this.settings = settings;
     this.#keys = keys;
@@ -198,7 +201,7 @@ export class ProcessWorker implements SocketChannelHandler {
    * @throws SocketError (`ERR_TLS_CACHE_SOCKET`) when the default socket path is too long.
    */
   static connect(options: ProcessWorkerOptions): Promise<ProcessWorker> {
-    connecting ??= start(options, (...made) => new ProcessWorker(...made)).catch((error: unknown) => {
+    connecting ??= start(options).catch((error: unknown) => {
       connecting = undefined;
       throw error;
     });
@@ -465,11 +468,8 @@ class FirstHello implements SocketChannelHandler {
   }
 }
 
-/** What the worker is made of, once the owner answered or the wait ended. */
-type Parts = [settings: WorkerSettings, keys: TicketKeysCopy, counters: SharedCounters, logger: Logger, channel: SocketChannel, found: Found];
-
-/** Finds the owner, waits for its hello, and makes the worker with `make`; see {@link ProcessWorker.connect}. */
-async function start(options: ProcessWorkerOptions, make: (...parts: Parts) => ProcessWorker): Promise<ProcessWorker> {
+/** Finds the owner, waits for its hello, and makes the worker; see {@link ProcessWorker.connect}. */
+async function start(options: ProcessWorkerOptions): Promise<ProcessWorker> {
   const env = options.env ?? process.env;
   const own = loadConfig({}, env);
   const counters = SharedCounters.create();
@@ -508,7 +508,7 @@ async function start(options: ProcessWorkerOptions, make: (...parts: Parts) => P
       'no cache owner answered in time: serving with this process\'s own ticket key and local copy (full handshakes across processes) until it does; still looking for it',
     );
   }
-  const made = make(settings, new TicketKeysCopy(ring, hello !== undefined), counters, logger, channel, {
+  const made = new ProcessWorker(settings, new TicketKeysCopy(ring, hello !== undefined), counters, logger, channel, {
     accepted: hello !== undefined,
     later: hello === undefined ? waiting.first : undefined,
     early: waiting.early,
