@@ -69,7 +69,6 @@ import { FilterCopy } from '../owner/id-filter.ts';
 import { SocketChannel, type SocketChannelHandler } from '../owner/socket-channel.ts';
 import { ownerAt, socketPathOf } from '../owner/socket-path.ts';
 import type { LevelledStore } from '../store/levelled-store.ts';
-import { localCopyLevel } from '../store/memory-levels.ts';
 import { LocalSessions } from '../store/local-sessions.ts';
 import { askPrimary } from './ask-primary.ts';
 import { CountsReport } from './counts-report.ts';
@@ -176,10 +175,10 @@ export class ProcessWorker implements SocketChannelHandler {
     this.logger = logger;
     this.socketPath = channel.socketPath;
     this.#channel = channel;
-    this.local = new LocalSessions(config.localSize);
+    this.local = new LocalSessions(config.localSize, Date.now, () => counters.add('localHits'));
     // The level sends with the channel's own send: nothing goes to an owner this process did not accept.
     this.ipc = new OwnerLevel({ ipcTimeout: config.ipcTimeout, counters, send: channel.send, ...absenceLog(logger, config, counters) });
-    this.#made = createStore({ host: [localCopyLevel(this.local, () => counters.add('localHits')), this.ipc], config, counters, logger });
+    this.#made = createStore({ host: [this.local, this.ipc], config, counters, logger });
     this.store = this.#made.store;
     this.#counts = new CountsReport(counters, channel.send);
     channel.maxSessionSize = config.maxSessionSize;
