@@ -36,7 +36,6 @@ import { RedisSessionLevel } from '../lib/redis/session-store.ts';
 import { OwnerLevel } from '../lib/owner/owner-level.ts';
 import { LocalSessions } from '../lib/store/local-sessions.ts';
 import { LevelledStore } from '../lib/store/levelled-store.ts';
-import { localCopyLevel } from '../lib/store/memory-levels.ts';
 import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, fromIpc, isTagged, O_GOT, toIpc, W_GET } from '../lib/owner/messages.ts';
 import { spawnRedisServer } from './lib/redis-server.ts';
 
@@ -134,7 +133,7 @@ if (cluster.isPrimary) {
   const redis = design === 'through the primary' ? undefined : connectRedis(url, { role: 'bench' });
   if (redis !== undefined) await waitUntilReady(redis, 5000);
   // A worker process's store as worker-process.ts builds it (the local copy off: every lookup goes further).
-  const local = localCopyLevel(new LocalSessions(0));
+  const local = new LocalSessions(0);
   const store =
     design === 'through the primary'
       ? new LevelledStore({ timeout: TIMEOUT_S, levels: [local, ipc] })

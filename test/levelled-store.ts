@@ -14,7 +14,7 @@ import { LocalSessions } from '../lib/store/local-sessions.ts';
 import { connectRedis } from '../lib/redis/connection.ts';
 import { RedisSessionLevel, sessionKey } from '../lib/redis/session-store.ts';
 import { LevelledStore } from '../lib/store/levelled-store.ts';
-import { localCopyLevel, tableLevel } from '../lib/store/memory-levels.ts';
+import { tableLevel } from '../lib/store/memory-levels.ts';
 import { SessionTable } from '../lib/table/session-table.ts';
 import { sessionExpiresAt } from '../lib/tls/session-der.ts';
 import { startRedis } from './helpers/redis.ts';
@@ -64,7 +64,7 @@ t.test('levels: miss, hit, back-fill, expiry, ends and an unavailable level', as
   });
   await until(() => connection.status === 'ready');
   const redisLevel = new RedisSessionLevel({ redis: connection, secret: SECRET, namespace: NS, timeout: 1000, clock });
-  const store = new LevelledStore({ timeout: TIMEOUT, clock, levels: [localCopyLevel(local), tableLevel(table), redisLevel] });
+  const store = new LevelledStore({ timeout: TIMEOUT, clock, levels: [local, tableLevel(table), redisLevel] });
   const inRedis = async (id: Buffer): Promise<boolean> => (await redis.client().exists(sessionKey(NS, id))) === 1;
 
   // A miss at every level: the deepest level's reason.
@@ -73,7 +73,7 @@ t.test('levels: miss, hit, back-fill, expiry, ends and an unavailable level', as
   // A new session goes to every level, with one expiry.
   const [a, b, c, d, e, f] = sessions;
   t.equal(store.set(a.id, a.session), true, 'stored');
-  t.same(local.get(a.id), a.session, 'in the local copy');
+  t.same(local.lookUp(a.id), a.session, 'in the local copy');
   t.same(table.get(a.id), a.session, 'in the table');
   await until(() => inRedis(a.id));
   t.pass('in Redis');
@@ -88,13 +88,13 @@ t.test('levels: miss, hit, back-fill, expiry, ends and an unavailable level', as
   const second = store.lookUp(a.id);
   t.notOk(second instanceof Promise, 'a hit in the table: still synchronous');
   t.same(Buffer.from(second as Uint8Array), a.session);
-  t.same(local.get(a.id), a.session, 'and copied back into the local copy');
+  t.same(local.lookUp(a.id), a.session, 'and copied back into the local copy');
   local.clear();
   table.clear();
   const third = store.lookUp(a.id);
   t.ok(third instanceof Promise, 'a hit in Redis is waited for');
   t.same(Buffer.from((await third) as Uint8Array), a.session, 'found in Redis');
-  t.same(local.get(a.id), a.session, 'copied into the local copy');
+  t.same(local.lookUp(a.id), a.session, 'copied into the local copy');
   t.same(table.get(a.id), a.session, 'and into the table');
 
   // The copies keep the session's own expiry, on the injected clock.
@@ -110,7 +110,7 @@ t.test('levels: miss, hit, back-fill, expiry, ends and an unavailable level', as
   store.set(c.id, c.session);
   await until(async () => (await inRedis(b.id)) && (await inRedis(c.id)));
   t.equal(store.delete(b.id), true);
-  t.equal(local.get(b.id), undefined, 'ended: gone from the local copy');
+  t.equal(local.lookUp(b.id), 'not_found', 'ended: gone from the local copy');
   t.equal(table.get(b.id), undefined, 'from the table');
   await until(async () => !(await inRedis(b.id)));
   t.pass('and from Redis');
@@ -139,10 +139,10 @@ t.test('a new session counts as stored when any level keeps it (a local copy tha
   const [a] = await realSessions(1);
   const table = SessionTable.create({ size: 1 << 20, timeout: TIMEOUT });
   t.teardown(() => table.close());
-  const store = new LevelledStore({ timeout: TIMEOUT, levels: [localCopyLevel(new LocalSessions(0)), tableLevel(table)] });
+  const store = new LevelledStore({ timeout: TIMEOUT, levels: [new LocalSessions(0), tableLevel(table)] });
   t.equal(store.set(a.id, a.session), true, 'stored: the table kept it');
   t.same(Buffer.from(store.lookUp(a.id) as Uint8Array), a.session, 'and it is found there');
-  const none = new LevelledStore({ timeout: TIMEOUT, levels: [localCopyLevel(new LocalSessions(0))] });
+  const none = new LevelledStore({ timeout: TIMEOUT, levels: [new LocalSessions(0)] });
   t.equal(none.set(a.id, a.session), false, 'refused when no level keeps it');
 });
 
@@ -158,7 +158,7 @@ t.test('a level may hold the new session (a promise): the store waits for it', a
   t.ok(table.get(a.id), 'the faster levels have it already');
   release!(false);
   t.equal(await set, true, 'kept: a level kept it even though the holding one refused');
-  const only = new LevelledStore({ timeout: TIMEOUT, levels: [localCopyLevel(new LocalSessions(0)), holding] });
+  const only = new LevelledStore({ timeout: TIMEOUT, levels: [new LocalSessions(0), holding] });
   const refused = only.set(b.id, b.session);
   release!(false);
   t.equal(await refused, false, 'refused when no level keeps it');

@@ -1,11 +1,17 @@
 /**
  * A worker process's connection to the owner of the table and ring over
- * its Unix socket: connects, says hello on every connection, and
- * reconnects by itself when the owner goes away (100 ms after, then
+ * its Unix socket: connects, says hello on every connection (`W_HELLO`,
+ * then `W_PROCESS` with this process's pid, for `tls-resumption status`),
+ * and reconnects by itself when the owner goes away (100 ms after, then
  * doubling up to a second), so that a restarted owner is found again
  * without anyone's help. When nothing answers at the socket and the
  * process may start the cache daemon (it has no primary of its own), it
  * starts one (`daemon-start.ts`), at most once per {@link DAEMON_START_INTERVAL_MS}.
+ *
+ * Nothing else is sent on a connection until the process accepted the
+ * owner's answer to its hello ({@link SocketChannel.accept}: its settings
+ * are the process's): until then {@link SocketChannel.send} returns false,
+ * and a lookup misses at once.
  *
  * Before connecting it checks that the socket's directory is private to
  * this user (`socket-path.ts`): a socket another user could have put there
@@ -19,7 +25,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { SharedCounters } from '../operations/counters.ts';
 import { FrameReader, frame } from './frames.ts';
-import { decodeToWorker, encodeToOwner, type ToOwner, type ToWorker } from './messages.ts';
+import { decodeToWorker, encodeToOwner, W_HELLO, W_PROCESS, type ToOwner, type ToWorker } from './messages.ts';
 import { checkPrivateDirectory } from './socket-path.ts';
 import { startDaemon } from './daemon-start.ts';
 
@@ -42,21 +48,25 @@ export interface SocketChannelOptions {
   mayStartDaemon?: () => boolean;
   /** The environment the daemon starts with (its settings). @defaultValue `process.env` */
   env?: NodeJS.ProcessEnv;
-  /** Largest session accepted from the owner, in bytes (may change once the hello says). */
-  maxSessionSize: () => number;
-  /** Called on each connection (send the hello here). */
-  onConnected: () => void;
-  /** Called with each checked message. */
-  onMessage: (message: ToWorker) => void;
-  /** Called when a connection ends. */
-  onDisconnected: () => void;
+  /** Largest session accepted from the owner, in bytes (until {@link SocketChannel.maxSessionSize} is set: once the hello says). */
+  maxSessionSize: number;
   /** Where malformed messages are counted (`ipcMalformed`). */
   counters: SharedCounters;
   logger: Logger;
 }
 
+/** What a {@link SocketChannel} tells its process of. */
+export interface SocketChannelHandler {
+  /** Each checked message. */
+  onMessage(message: ToWorker): void;
+  /** A connection ended (the next one is being made). */
+  onDisconnected(): void;
+}
+
 /** See the module's documentation. */
 export class SocketChannel {
+  /** Largest session accepted from the owner, in bytes. */
+  maxSessionSize: number;
   #options: SocketChannelOptions;
   #socket: Socket | undefined;
   #connected = false;
@@ -66,10 +76,20 @@ export class SocketChannel {
   #daemonStartedAt = -Infinity;
   #refusedLogged = false;
   #notStartingLogged = false;
+  #accepted = false;
+  #handler: SocketChannelHandler;
 
-  constructor(options: SocketChannelOptions) {
+  /** Connects at once; until {@link handleWith}, messages go to `handler`. */
+  constructor(options: SocketChannelOptions, handler: SocketChannelHandler) {
     this.#options = options;
+    this.maxSessionSize = options.maxSessionSize;
+    this.#handler = handler;
     this.#connect();
+  }
+
+  /** Where messages and ends of connections go from now on. */
+  handleWith(handler: SocketChannelHandler): void {
+    this.#handler = handler;
   }
 
   /** Whether a connection is open now. */
@@ -77,8 +97,34 @@ export class SocketChannel {
     return this.#connected;
   }
 
-  /** Sends `message`; false (never a throw) when no connection is open. */
-  send(message: ToOwner): boolean {
+  /** Whether the owner connected now was accepted ({@link accept}). */
+  get accepted(): boolean {
+    return this.#accepted;
+  }
+
+  /**
+   * The owner connected now answered the hello with this process's
+   * settings (`true`): messages go to it from now on, until the
+   * connection ends; or not (`false`: none do).
+   */
+  accept(accepted: boolean): void {
+    this.#accepted = accepted && this.#connected;
+  }
+
+  /**
+   * Sends `message` to the owner once it was accepted; false (never a
+   * throw) otherwise, or when no connection is open. Bound: a level sends
+   * with it directly.
+   */
+  readonly send = (message: ToOwner): boolean => {
+    const socket = this.#socket;
+    if (!this.#accepted || !this.#connected || socket === undefined || socket.destroyed) return false;
+    socket.write(frame(encodeToOwner(message)));
+    return true;
+  };
+
+  /** Sends the hello, before the owner was accepted. */
+  #write(message: ToOwner): boolean {
     const socket = this.#socket;
     if (!this.#connected || socket === undefined || socket.destroyed) return false;
     socket.write(frame(encodeToOwner(message)));
@@ -134,15 +180,17 @@ export class SocketChannel {
     const reader = new FrameReader();
     socket.on('connect', () => {
       this.#connected = true;
+      this.#accepted = false;
       this.#retryMs = FIRST_RETRY_MS;
       this.#refusedLogged = false;
-      this.#options.onConnected();
+      this.#write({ op: W_HELLO });
+      this.#write({ op: W_PROCESS, pid: process.pid });
     });
     socket.on('data', (chunk: Buffer) => {
       const verdict = reader.push(chunk, (payload) => {
-        const message = decodeToWorker(payload, this.#options.maxSessionSize());
+        const message = decodeToWorker(payload, this.maxSessionSize);
         if (message === undefined) this.#options.counters.add('ipcMalformed');
-        else this.#options.onMessage(message);
+        else this.#handler.onMessage(message);
       });
       if (verdict === 'oversized') {
         this.#options.counters.add('ipcMalformed');
@@ -156,7 +204,8 @@ export class SocketChannel {
       if (this.#socket === socket) this.#socket = undefined;
       const was = this.#connected;
       this.#connected = false;
-      if (was && !this.#closed) this.#options.onDisconnected();
+      this.#accepted = false;
+      if (was && !this.#closed) this.#handler.onDisconnected();
       this.#scheduleRetry();
     });
   }

@@ -30,6 +30,14 @@
  * to the owner. Every message is checked (`owner/messages.ts`); one
  * that fails is counted (`ipcMalformed`) and dropped.
  *
+ * One owner per concern: the connection, its hello and whether the owner
+ * was accepted (`owner/socket-channel.ts`); the store of levels
+ * (`runtime/create-store.ts`); the copy of the ticket keys
+ * (`ticket-keys-copy.ts`); the counts shipped (`counts-report.ts`). This
+ * module finds the owner ({@link findOwner}), waits for its first hello
+ * ({@link FirstHello}), and makes the {@link ProcessWorker} that acts on
+ * what the owner sends.
+ *
  * @module
  */
 import { probeNodeCapabilities } from '../tls/node-capabilities.ts';
@@ -38,7 +46,7 @@ import cluster from 'node:cluster';
 import type { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { createLogger, resolveLogFormat } from '../operations/logger.ts';
-import { COUNTER_NAMES, SharedCounters } from '../operations/counters.ts';
+import { SharedCounters } from '../operations/counters.ts';
 import { loadConfig } from '../config/load.ts';
 import type { CacheConfig } from '../config/settings.ts';
 import {
@@ -52,22 +60,19 @@ import {
   O_OWNER,
   O_SET_DONE,
   O_STORED,
-  W_COUNTS,
   W_CERTIFICATE,
   MAX_CERTIFICATES,
-  W_HELLO,
-  W_PROCESS,
-  type ToOwner,
   type ToWorker,
 } from '../owner/messages.ts';
-import { OwnerLevel } from '../owner/owner-level.ts';
+import { OwnerLevel, type OwnerLevelOptions } from '../owner/owner-level.ts';
 import { FilterCopy } from '../owner/id-filter.ts';
-import { SocketChannel } from '../owner/socket-channel.ts';
+import { SocketChannel, type SocketChannelHandler } from '../owner/socket-channel.ts';
 import { ownerAt, socketPathOf } from '../owner/socket-path.ts';
 import type { LevelledStore } from '../store/levelled-store.ts';
-import { localCopyLevel } from '../store/memory-levels.ts';
 import { LocalSessions } from '../store/local-sessions.ts';
 import { askPrimary } from './ask-primary.ts';
+import { CountsReport } from './counts-report.ts';
+import { TicketKeysCopy } from './ticket-keys-copy.ts';
 import { attachRuntime, type RuntimeBinding } from '../runtime/attach-runtime.ts';
 import { createStore, type RuntimeStore } from '../runtime/create-store.ts';
 import type { WorkerSettings } from '../runtime/worker-settings.ts';
@@ -75,16 +80,11 @@ import { unboundWarning } from '../runtime/certificate-binding.ts';
 import { TicketKeyRing } from '../tickets/key-ring.ts';
 import { readNginxKeyFiles } from '../tickets/nginx-keys.ts';
 import type { TicketKeyRingState } from '../tickets/ring-state.ts';
-import type { TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 
-/** How often this process's counts go to the owner, in ms (and whenever the owner asks). */
-const COUNTS_INTERVAL_MS = 1000;
 /** The owner's absence is logged at most this often (a busy owner may miss the bound now and then). */
 const ABSENCE_LOG_INTERVAL_MS = 60_000;
 /** How long the first attach waits for an owner's hello while none is connected (one being started), in ms. */
 const NO_OWNER_WAIT_MS = 1000;
-/** How often this process's own ring is ticked while no owner gave it keys (its key rotates as the owner's would). */
-const OWN_RING_TICK_MS = 1000;
 
 /** Options of {@link ProcessWorker.connect}. */
 export interface ProcessWorkerOptions {
@@ -96,9 +96,23 @@ export interface ProcessWorkerOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** An owner's hello: its settings and ring. */
+interface Hello {
+  settings: WorkerSettings;
+  keys: TicketKeyRingState | undefined;
+}
+
+/** What {@link start} found before the worker is made. */
+interface Found {
+  /** The owner's hello, accepted: its settings and ring are this process's. */
+  accepted: boolean;
+  /** The first hello, when it was not accepted (refused, or come after the wait): answered once the worker is made. */
+  later: Hello | undefined;
+  /** The owner's filter and the IDs it stored, sent after its first hello while the worker was being made. */
+  early: ToWorker[];
+}
+
 let connecting: Promise<ProcessWorker> | undefined;
-/** Finds the owner and makes the process's worker; set by {@link ProcessWorker}'s static block, so its constructor stays private. */
-let start: (options: ProcessWorkerOptions) => Promise<ProcessWorker>;
 
 /** Whether this process runs under PM2 (it sets `pm_id` for every process it starts): its primary is PM2's own. */
 function underPm2(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -106,7 +120,7 @@ function underPm2(env: NodeJS.ProcessEnv = process.env): boolean {
 }
 
 /** See the module's documentation. */
-export class ProcessWorker {
+export class ProcessWorker implements SocketChannelHandler {
   /** The settings in force: the owner's, or this process's own when no owner answered in time. */
   readonly settings: WorkerSettings;
   /** The owner's table over its socket: the store's second level. */
@@ -131,77 +145,51 @@ export class ProcessWorker {
   /** The owner's socket. */
   readonly socketPath: string;
 
-  #shipped: number[] = COUNTER_NAMES.map(() => 0);
   /** Every attached server, and those that have listened: once all have listened and closed, the process is shutting down. */
   readonly #servers: TlsServer[] = [];
   readonly #listened = new WeakSet<TlsServer>();
   #left = false;
-  readonly #tickets: TicketKeyBinding[] = [];
-  /** Every attached server's certificate binding: announced to each owner this process connects to. */
-  /** Per attached server: the fingerprints of the certificates it serves. */
+  /** Per attached server: the fingerprints of the certificates it serves (announced to each owner this process connects to). */
   readonly #certificates: Array<RuntimeBinding['certificates']> = [];
-  #absenceLoggedAt = -Infinity;
-  #absenceLogged = false;
-  readonly #timer: NodeJS.Timeout;
-  /** While no owner gave keys: ticks this process's own ring. */
-  #ownRingTimer: NodeJS.Timeout | undefined;
-  /**
-   * The owner connected now said hello with this process's settings: only
-   * then do lookups, sessions, counts and certificates go to it. False
-   * until its hello, after it disconnects, and for an owner whose settings
-   * are not this process's (refused: this process serves on its own, and
-   * asks again when it reconnects, to a restarted daemon say).
-   */
-  #accepted = false;
+  readonly #keys: TicketKeysCopy;
+  readonly #counts: CountsReport;
   /** The last hello was refused (said once per refusal, not at every reconnection). */
   #refusedLogged = false;
   /** The store as made, with Redis: this process's own connection. */
   readonly #made: RuntimeStore<LevelledStore>;
+  /** The connection to the owner; it says hello, and sends only once this process accepted the owner's hello. */
   readonly #channel: SocketChannel;
   /** The owner's filter of stored IDs, arriving after its hello; the complete one goes to {@link ipc}. */
   readonly #filterCopy = new FilterCopy();
 
-  private constructor(
-    settings: WorkerSettings,
-    ring: TicketKeyRing | undefined,
-    counters: SharedCounters,
-    logger: Logger,
-    channel: SocketChannel,
-    socketPath: string,
-  ) {
+  /**
+   * Made by {@link connect} (one per process), once the owner answered or
+   * the wait ended: from then on it handles the channel.
+   */
+  constructor(settings: WorkerSettings, keys: TicketKeysCopy, counters: SharedCounters, logger: Logger, channel: SocketChannel, found: Found) {
     const { config } = settings;
     this.settings = settings;
-    this.ticketKeys = ring;
+    this.#keys = keys;
+    this.ticketKeys = keys.ring;
     this.counters = counters;
     this.logger = logger;
-    this.socketPath = socketPath;
+    this.socketPath = channel.socketPath;
     this.#channel = channel;
-    this.local = new LocalSessions(config.localSize);
-    this.ipc = new OwnerLevel({
-      ipcTimeout: config.ipcTimeout,
-      counters,
-      send: (message) => this.#send(message),
-      onAbsent: () => {
-        // Once per absence, and at most once a minute when a busy owner keeps coming and going.
-        const now = Date.now();
-        if (now - this.#absenceLoggedAt < ABSENCE_LOG_INTERVAL_MS) return;
-        this.#absenceLoggedAt = now;
-        this.#absenceLogged = true;
-        this.logger.warn(
-          { ipcTimeoutMs: config.ipcTimeout, ipcTimeouts: counters.get('ipcTimeouts') },
-          'the cache owner did not answer a session lookup in time: lookups are misses (full handshakes) until it answers again',
-        );
-      },
-      onBack: () => {
-        if (!this.#absenceLogged) return;
-        this.#absenceLogged = false;
-        this.logger.info({ ipcTimeouts: counters.get('ipcTimeouts') }, 'the cache owner answers session lookups again');
-      },
-    });
-    this.#made = createStore({ host: [localCopyLevel(this.local, () => counters.add('localHits')), this.ipc], config, counters, logger });
+    this.local = new LocalSessions(config.localSize, Date.now, () => counters.add('localHits'));
+    // The level sends with the channel's own send: nothing goes to an owner this process did not accept.
+    this.ipc = new OwnerLevel({ ipcTimeout: config.ipcTimeout, counters, send: channel.send, ...absenceLog(logger, config, counters) });
+    this.#made = createStore({ host: [this.local, this.ipc], config, counters, logger });
     this.store = this.#made.store;
-    this.#timer = setInterval(() => this.#shipCounts(0), COUNTS_INTERVAL_MS);
-    this.#timer.unref();
+    this.#counts = new CountsReport(counters, channel.send);
+    channel.maxSessionSize = config.maxSessionSize;
+    channel.accept(found.accepted);
+    channel.handleWith(this);
+    for (const message of found.early) this.onMessage(message);
+    // The hello may have come while the worker was made (it is made from the first one), or was refused: said now.
+    if (found.later !== undefined) {
+      this.#hello(found.later);
+      for (const key of found.later.keys?.keys ?? []) key.key.fill(0);
+    }
   }
 
   /**
@@ -242,7 +230,7 @@ export class ProcessWorker {
     else server.once('listening', () => this.#listened.add(server));
     this.#certificates.push(attached.certificates);
     this.#sendCertificates();
-    if (attached.tickets !== undefined) this.#tickets.push(attached.tickets);
+    if (attached.tickets !== undefined) this.#keys.add(attached.tickets);
     warnOnce(this.logger, attached);
     return attached;
   }
@@ -256,8 +244,13 @@ export class ProcessWorker {
     return this.#left || (this.#servers.length > 0 && this.#servers.every((server) => this.#listened.has(server) && !server.listening));
   }
 
+  /** Resolves once the store's Redis connection is ready, or after a short bound; at once without Redis. Never rejects. */
+  ready(): Promise<void> {
+    return this.#made.ready();
+  }
+
   /** Acts on one checked message from the owner. Never throws: a ring that does not fit counts as malformed. */
-  handle(message: ToWorker): void {
+  onMessage(message: ToWorker): void {
     try {
       switch (message.op) {
         case O_GOT:
@@ -275,10 +268,10 @@ export class ProcessWorker {
           this.store.forget(message.id);
           return;
         case O_COUNTS:
-          this.#shipCounts(message.request);
+          this.#counts.ship(message.request);
           return;
         case O_HELLO:
-          this.#hello(message.settings, message.keys);
+          this.#hello(message);
           return;
         case O_OWNER:
           // Only ever sent over IPC.
@@ -287,7 +280,7 @@ export class ProcessWorker {
         case O_FILTER: {
           const filter = this.#filterCopy.push(message.offset, message.total, message.bits, this.settings.config.timeout * 1000);
           if (filter === 'malformed') this.counters.add('ipcMalformed');
-          else if (filter !== undefined && this.#accepted) this.ipc.filter = filter;
+          else if (filter !== undefined && this.#channel.accepted) this.ipc.filter = filter;
           return;
         }
         case O_STORED:
@@ -305,14 +298,6 @@ export class ProcessWorker {
     }
   }
 
-  /** A connection to the owner opened: say hello (its answer gives the settings, to check, and the ring). */
-  connected(): void {
-    this.#accepted = false;
-    this.#forgetFilter();
-    this.#channel.send({ op: W_HELLO });
-    this.#channel.send({ op: W_PROCESS, pid: process.pid });
-  }
-
   /**
    * This process is going away (its `node:cluster` channel closed: a
    * restart, PM2's reload or stop): the connection to the owner and to
@@ -320,9 +305,9 @@ export class ProcessWorker {
    */
   leave(): void {
     this.#left = true;
-    clearInterval(this.#timer);
-    clearInterval(this.#ownRingTimer);
-    this.#shipCounts(0);
+    this.#counts.stop();
+    this.#keys.stop();
+    this.#counts.ship(0);
     this.#channel.close();
     this.ipc.abandon();
     this.#made.close();
@@ -335,21 +320,21 @@ export class ProcessWorker {
     );
   }
 
-  /** The connection to the owner closed: waiting lookups end as misses now. */
-  disconnected(): void {
-    this.#accepted = false;
-    this.#forgetFilter();
+  /** The connection to the owner closed: waiting lookups end as misses now; the next owner's filter is awaited. */
+  onDisconnected(): void {
+    this.ipc.filter = undefined;
+    this.#filterCopy.reset();
     this.ipc.abandon();
     if (cluster.worker?.exitedAfterDisconnect === true) return;
     this.logger.warn({ socket: this.socketPath }, 'the connection to the cache owner closed: lookups are misses and the local copy serves until it is back');
   }
 
   /** The owner's hello after a (re)connection: its settings must be this process's; its ring replaces this one's. */
-  #hello(settings: WorkerSettings, keys: TicketKeyRingState | undefined): void {
+  #hello({ settings, keys }: Hello): void {
     const ours = this.settings.config;
     const theirs = settings.config;
     if (!agree(ours, theirs)) {
-      this.#accepted = false;
+      this.#channel.accept(false);
       if (this.#refusedLogged) return;
       this.#refusedLogged = true;
       this.logger.error(
@@ -358,7 +343,7 @@ export class ProcessWorker {
       );
       return;
     }
-    this.#accepted = true;
+    this.#channel.accept(true);
     this.#refusedLogged = false;
     if (keys !== undefined) this.#loadKeys(keys);
     // Certificates announced before this connection are announced again, to this owner.
@@ -366,180 +351,183 @@ export class ProcessWorker {
     logAttached(this.logger, this.#channel.socketPath);
   }
 
-  /** Until the (next) owner's filter is complete, every lookup goes to it. */
-  #forgetFilter(): void {
-    this.ipc.filter = undefined;
-    this.#filterCopy.reset();
-  }
-
   #loadKeys(keys: TicketKeyRingState): void {
-    if (this.ticketKeys === undefined) {
-      this.counters.add('ipcMalformed');
-      return;
-    }
-    this.ticketKeys.load(keys);
-    // The owner's ring rotates: this process's own stops ticking.
-    clearInterval(this.#ownRingTimer);
-    this.#ownRingTimer = undefined;
-    // Fallback servers (one key at a time) take the new key now rather than at their next poll.
-    for (const tickets of this.#tickets) tickets.refresh();
-  }
-
-  /** Sends the counts since the last shipment (when any, or when asked). */
-  #shipCounts(request: number): void {
-    const values = this.counters.values();
-    const now = COUNTER_NAMES.map((name) => values[name]);
-    const deltas = now.map((value, i) => value - this.#shipped[i]);
-    if (request === 0 && deltas.every((d) => d === 0)) return;
-    if (this.#send({ op: W_COUNTS, request, deltas })) this.#shipped = now;
+    if (!this.#keys.load(keys)) this.counters.add('ipcMalformed');
   }
 
   /** Tells the owner every certificate this process's servers serve (announced to the other hosts with Redis). */
   #sendCertificates(): void {
     const fingerprints = [...new Set(this.#certificates.flatMap((certificates) => certificates()))];
-    this.#send({ op: W_CERTIFICATE, fingerprint: fingerprints.slice(0, MAX_CERTIFICATES).join(',') });
+    this.#channel.send({ op: W_CERTIFICATE, fingerprint: fingerprints.slice(0, MAX_CERTIFICATES).join(',') });
+  }
+}
+
+/** The owner level's absence lines: once per absence, and at most once a minute when a busy owner keeps coming and going. */
+function absenceLog(logger: Logger, config: Readonly<CacheConfig>, counters: SharedCounters): Pick<OwnerLevelOptions, 'onAbsent' | 'onBack'> {
+  let loggedAt = -Infinity;
+  let logged = false;
+  return {
+    onAbsent: () => {
+      const now = Date.now();
+      if (now - loggedAt < ABSENCE_LOG_INTERVAL_MS) return;
+      loggedAt = now;
+      logged = true;
+      logger.warn(
+        { ipcTimeoutMs: config.ipcTimeout, ipcTimeouts: counters.get('ipcTimeouts') },
+        'the cache owner did not answer a session lookup in time: lookups are misses (full handshakes) until it answers again',
+      );
+    },
+    onBack: () => {
+      if (!logged) return;
+      logged = false;
+      logger.info({ ipcTimeouts: counters.get('ipcTimeouts') }, 'the cache owner answers session lookups again');
+    },
+  };
+}
+
+/** Where the owner is: a `node:cluster` primary's socket, or the deployment's (the daemon's). */
+interface OwnerPlace {
+  socketPath: string;
+  /** Whether this process starts the daemon when none answers (it has no primary of its own). */
+  startDaemon: boolean;
+  /** From now on, calls `move` with the socket of a primary that answers after the wait (at once if one did meanwhile). */
+  followLate(move: (socket: string) => void): void;
+}
+
+/**
+ * Finds the owner: a `node:cluster` worker asks its primary over IPC
+ * (`ask-primary.ts`); any other process, or a worker whose primary did not
+ * answer within `helloTimeout`, uses the deployment's socket.
+ */
+async function findOwner(helloTimeout: number, env: NodeJS.ProcessEnv, own: CacheConfig, counters: SharedCounters, logger: Logger): Promise<OwnerPlace> {
+  // A primary that answers after helloTimeout (it started its cache after forking, slowly): its socket from then on.
+  let move: ((socket: string) => void) | undefined;
+  let lateSocket: string | undefined;
+  const followLate = (follow: (socket: string) => void): void => {
+    move = follow;
+    if (lateSocket !== undefined) follow(lateSocket);
+  };
+  const clusterWorker = cluster.isWorker && typeof process.send === 'function' && !underPm2(env);
+  const primary = clusterWorker ? await askPrimary(helloTimeout, counters, (socket) => (move === undefined ? void (lateSocket = socket) : move(socket))) : undefined;
+  if (primary !== undefined) return { socketPath: primary, startDaemon: false, followLate };
+  const socketPath = socketPathOf(own, env);
+  if (clusterWorker) {
+    logger.warn(
+      { helloTimeoutMs: helloTimeout, socket: socketPath },
+      "the node:cluster primary did not answer: serving with the host's cache daemon if one runs, else on this process's own, until it does (call startClusterCache() in the primary, before forking)",
+    );
+  }
+  // A cluster worker uses a daemon that runs (an operator's), but starts none: its primary may still answer.
+  return { socketPath, startDaemon: !clusterWorker, followLate };
+}
+
+/**
+ * The channel's handler until the worker is made: keeps the owner's first
+ * hello, and the filter and stored IDs that follow it; anything else is
+ * dropped (the owner pushes what changes again later).
+ */
+class FirstHello implements SocketChannelHandler {
+  first: Hello | undefined;
+  readonly early: ToWorker[] = [];
+  #answered: () => void = () => {};
+  readonly #got = new Promise<void>((resolve) => {
+    this.#answered = resolve;
+  });
+
+  onMessage(message: ToWorker): void {
+    if (message.op === O_HELLO && this.first === undefined) {
+      this.first = { settings: message.settings, keys: message.keys };
+      this.#answered();
+    } else if ((message.op === O_FILTER || message.op === O_STORED) && this.first !== undefined) {
+      this.early.push(message);
+    } else {
+      for (const key of message.op === O_KEYS || message.op === O_HELLO ? (message.keys?.keys ?? []) : []) key.key.fill(0);
+    }
   }
 
-  /** Sends to the owner once it accepted it; false otherwise (a lookup then misses at once). */
-  #send(message: ToOwner): boolean {
-    return this.#accepted && this.#channel.send(message);
+  onDisconnected(): void {}
+
+  /**
+   * Waits for the hello: an owner that accepted the connection answers
+   * within milliseconds, so up to `helloTimeout`; with none connected (a
+   * daemon being started), no more than {@link NO_OWNER_WAIT_MS} (the
+   * process listens with keys of its own meanwhile, and takes the owner's
+   * as soon as it answers).
+   */
+  async wait(channel: SocketChannel, helloTimeout: number): Promise<Hello | undefined> {
+    const deadline = Date.now() + helloTimeout;
+    await this.#within(Math.min(helloTimeout, NO_OWNER_WAIT_MS));
+    while (this.first === undefined && channel.connected && Date.now() < deadline) await this.#within(Math.min(50, deadline - Date.now()));
+    return this.first;
   }
 
-  static {
-    start = async (options) => {
-      const env = options.env ?? process.env;
-      const own = loadConfig({}, env);
-      const counters = SharedCounters.create();
-      // The format is this process's own (its standard output may be a terminal).
-      const logger = options.logger ?? createLogger({ level: own.logLevel, ...resolveLogFormat(own) });
-      // What this Node supports, checked while the owner is asked (once per process; said once).
-      const capabilities = probeNodeCapabilities().then((found) => reportNodeCapabilities(logger, found));
-      let socketPath: string;
-      let startDaemon: boolean;
-      // A primary that answers after helloTimeout (it started its cache after forking, slowly): its socket from then on.
-      let late: ((socket: string) => void) | undefined;
-      let lateSocket: string | undefined;
-      const clusterWorker = cluster.isWorker && typeof process.send === 'function' && !underPm2(env);
-      const onLate = (socket: string): void => (late === undefined ? void (lateSocket = socket) : late(socket));
-      const primary = clusterWorker ? await askPrimary(options.helloTimeout, counters, onLate) : undefined;
-      if (primary !== undefined) {
-        socketPath = primary;
-        startDaemon = false;
-      } else {
-        socketPath = socketPathOf(own, env);
-        // A cluster worker uses a daemon that runs (an operator's), but starts none: its primary may still answer.
-        startDaemon = !clusterWorker;
-        if (clusterWorker) {
-          logger.warn(
-            { helloTimeoutMs: options.helloTimeout, socket: socketPath },
-            "the node:cluster primary did not answer: serving with the host's cache daemon if one runs, else on this process's own, until it does (call startClusterCache() in the primary, before forking)",
-          );
-        }
-      }
-      let worker: ProcessWorker | undefined;
-      let first: { settings: WorkerSettings; keys: TicketKeyRingState | undefined } | undefined;
-      // The owner's filter and the IDs it stored, sent after its first hello while the worker is being made.
-      const early: ToWorker[] = [];
-      let answered: () => void = () => {};
-      const gotHello = new Promise<void>((resolve) => {
-        answered = resolve;
-      });
-      const channel = new SocketChannel({
-        socketPath,
-        startDaemon,
-        mayStartDaemon: () => worker === undefined || !worker.shuttingDown,
-        env,
-        maxSessionSize: () => worker?.settings.config.maxSessionSize ?? own.maxSessionSize,
-        counters,
-        logger,
-        onConnected: () => {
-          if (worker !== undefined) worker.connected();
-          else {
-            channel.send({ op: W_HELLO });
-            // Who this is, for `tls-resumption status`.
-            channel.send({ op: W_PROCESS, pid: process.pid });
-          }
-        },
-        onDisconnected: () => worker?.disconnected(),
-        onMessage: (message) => {
-          if (worker !== undefined) {
-            worker.handle(message);
-          } else if (message.op === O_HELLO && first === undefined) {
-            first = { settings: message.settings, keys: message.keys };
-            answered();
-          } else if ((message.op === O_FILTER || message.op === O_STORED) && first !== undefined) {
-            early.push(message);
-          } else {
-            // Before the worker is made only the hello is expected; the owner pushes what changes again later.
-            for (const key of message.op === O_KEYS || message.op === O_HELLO ? (message.keys?.keys ?? []) : []) key.key.fill(0);
-          }
-        },
-      });
-      // An owner that accepted the connection answers within milliseconds: wait for it up to helloTimeout. With none
-      // connected (a daemon being started), wait no more than NO_OWNER_WAIT_MS: the process listens with keys of
-      // its own meanwhile, and takes the owner's as soon as it answers.
-      const deadline = Date.now() + options.helloTimeout;
-      const waitFor = (ms: number): Promise<unknown> => {
-        let timer: NodeJS.Timeout | undefined;
-        return Promise.race([gotHello, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
-      };
-      await waitFor(Math.min(options.helloTimeout, NO_OWNER_WAIT_MS));
-      while (first === undefined && channel.connected && Date.now() < deadline) await waitFor(Math.min(50, deadline - Date.now()));
-      let hello = first;
-      // The daemon serves processes that each bring their settings (a deploy may change them): an owner whose settings
-      // are not this process's is not used. A node:cluster primary's settings win (its workers inherit its environment).
-      const refused = hello !== undefined && startDaemon && !agree(own, hello.settings.config);
-      if (refused) hello = undefined;
-      let ring: TicketKeyRing | undefined;
-      let settings: WorkerSettings;
-      if (hello !== undefined) {
-        settings = hello.settings;
-        try {
-          ring = hello.keys === undefined ? undefined : TicketKeyRing.restore(hello.keys);
-        } finally {
-          for (const key of hello.keys?.keys ?? []) key.key.fill(0);
-        }
-      } else {
-        settings = { config: Object.freeze(own), ticketMode: 'auto' };
-        // With nginx key files, this process's keys are the deployment's already (the files were checked by loadConfig).
-        const keys = own.ticketKeyFile === '' ? undefined : readNginxKeyFiles(own.ticketKeyFile.split(','));
-        ring = own.tickets === 'on' ? TicketKeyRing.create({ timeout: own.timeout, rotate: own.ticketRotate, keys }) : undefined;
-        if (!refused) logger.warn(
-          { helloTimeoutMs: options.helloTimeout, socket: socketPath },
-          'no cache owner answered in time: serving with this process\'s own ticket key and local copy (full handshakes across processes) until it does; still looking for it',
-        );
-      }
-      const made = new ProcessWorker(settings, ring, counters, logger, channel, socketPath);
-      if (hello === undefined && ring !== undefined) {
-        made.#ownRingTimer = setInterval(() => ring.tick(), OWN_RING_TICK_MS);
-        made.#ownRingTimer.unref();
-      }
-      worker = made;
-      made.#accepted = hello !== undefined && made.#channel.connected;
-      for (const message of early.splice(0)) made.handle(message);
-      late = (socket) => {
-        if (socket === channel.socketPath) return;
-        logger.info({ socket }, 'the node:cluster primary answered: using its cache from now on');
-        channel.moveTo(socket);
-      };
-      if (lateSocket !== undefined) late(lateSocket);
-      // A node:cluster worker (PM2's instances too) whose channel closes is leaving: let it. Before Node's own
-      // handler, which ends a worker whose primary went away.
-      if (cluster.isWorker) process.prependOnceListener('disconnect', () => made.leave());
-      // The hello may have come while the worker was made (it is made from the first one), or was refused: said now.
-      if (hello === undefined && first !== undefined) {
-        made.#hello(first.settings, first.keys);
-        for (const key of first.keys?.keys ?? []) key.key.fill(0);
-      }
-      // The first handshakes should find Redis (its connection, or a Redis Cluster's masters, still opening); not for long.
-      await made.#made.ready();
-      // One line: which owner this process uses (the warnings above said when none). The settings hold secrets: only whether there is a Redis, and its mode.
-      if (hello !== undefined) logAttached(logger, socketPath, { ticketKeys: ring?.stats(), redis: settings.config.redisUrl === '' ? undefined : settings.config.redisMode });
-      // Servers are attached only once this Node's capabilities are known: nothing is used that does not work.
-      await capabilities;
-      return made;
-    };
+  #within(ms: number): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([this.#got, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
   }
+}
+
+/** Finds the owner, waits for its hello, and makes the worker; see {@link ProcessWorker.connect}. */
+async function start(options: ProcessWorkerOptions): Promise<ProcessWorker> {
+  const env = options.env ?? process.env;
+  const own = loadConfig({}, env);
+  const counters = SharedCounters.create();
+  // The format is this process's own (its standard output may be a terminal).
+  const logger = options.logger ?? createLogger({ level: own.logLevel, ...resolveLogFormat(own) });
+  // What this Node supports, checked while the owner is asked (once per process; said once).
+  const capabilities = probeNodeCapabilities().then((found) => reportNodeCapabilities(logger, found));
+  const { socketPath, startDaemon, followLate } = await findOwner(options.helloTimeout, env, own, counters, logger);
+  let worker: ProcessWorker | undefined;
+  const waiting = new FirstHello();
+  const channel = new SocketChannel(
+    { socketPath, startDaemon, mayStartDaemon: () => worker === undefined || !worker.shuttingDown, env, maxSessionSize: own.maxSessionSize, counters, logger },
+    waiting,
+  );
+  let hello = await waiting.wait(channel, options.helloTimeout);
+  // The daemon serves processes that each bring their settings (a deploy may change them): an owner whose settings
+  // are not this process's is not used. A node:cluster primary's settings win (its workers inherit its environment).
+  const refused = hello !== undefined && startDaemon && !agree(own, hello.settings.config);
+  if (refused) hello = undefined;
+  let ring: TicketKeyRing | undefined;
+  let settings: WorkerSettings;
+  if (hello !== undefined) {
+    settings = hello.settings;
+    try {
+      ring = hello.keys === undefined ? undefined : TicketKeyRing.restore(hello.keys);
+    } finally {
+      for (const key of hello.keys?.keys ?? []) key.key.fill(0);
+    }
+  } else {
+    settings = { config: Object.freeze(own), ticketMode: 'auto' };
+    // With nginx key files, this process's keys are the deployment's already (the files were checked by loadConfig).
+    const keys = own.ticketKeyFile === '' ? undefined : readNginxKeyFiles(own.ticketKeyFile.split(','));
+    ring = own.tickets === 'on' ? TicketKeyRing.create({ timeout: own.timeout, rotate: own.ticketRotate, keys }) : undefined;
+    if (!refused) logger.warn(
+      { helloTimeoutMs: options.helloTimeout, socket: socketPath },
+      'no cache owner answered in time: serving with this process\'s own ticket key and local copy (full handshakes across processes) until it does; still looking for it',
+    );
+  }
+  const made = new ProcessWorker(settings, new TicketKeysCopy(ring, hello !== undefined), counters, logger, channel, {
+    accepted: hello !== undefined,
+    later: hello === undefined ? waiting.first : undefined,
+    early: waiting.early,
+  });
+  worker = made;
+  followLate((socket) => {
+    if (socket === channel.socketPath) return;
+    logger.info({ socket }, 'the node:cluster primary answered: using its cache from now on');
+    channel.moveTo(socket);
+  });
+  // A node:cluster worker (PM2's instances too) whose channel closes is leaving: let it. Before Node's own
+  // handler, which ends a worker whose primary went away.
+  if (cluster.isWorker) process.prependOnceListener('disconnect', () => made.leave());
+  // The first handshakes should find Redis (its connection, or a Redis Cluster's masters, still opening); not for long.
+  await made.ready();
+  // One line: which owner this process uses (the warnings above said when none). The settings hold secrets: only whether there is a Redis, and its mode.
+  if (hello !== undefined) logAttached(logger, socketPath, { ticketKeys: ring?.stats(), redis: settings.config.redisUrl === '' ? undefined : settings.config.redisMode });
+  // Servers are attached only once this Node's capabilities are known: nothing is used that does not work.
+  await capabilities;
+  return made;
 }
 
 /** The one info line of an attach: the owner this process uses, and its pid. */

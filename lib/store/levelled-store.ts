@@ -139,7 +139,13 @@ export class LevelledStore implements SessionStore {
 
   /** Asks level `i`; `expired` tells whether a faster level held the session expired. */
   #from(i: number, id: Buffer, expired: boolean): Lookup | Promise<Lookup> {
-    const found = attempt((): Lookup | Promise<Lookup> => this.levels[i]!.lookUp(id), 'error');
+    // A level that throws said `error` (no closure per lookup: this is every handshake's path).
+    let found: Lookup | Promise<Lookup>;
+    try {
+      found = this.levels[i]!.lookUp(id);
+    } catch {
+      found = 'error';
+    }
     if (!(found instanceof Promise)) return this.#after(i, id, expired, found);
     return found.then(
       (answer) => this.#after(i, id, expired, answer),
@@ -152,7 +158,14 @@ export class LevelledStore implements SessionStore {
     if (typeof answer !== 'string') {
       if (i > 0) {
         const expiresAt = Math.min(this.expiryOf(answer), this.levels[i]!.expiryOf?.(answer) ?? Infinity);
-        for (let j = 0; j < i; j++) attempt(() => this.levels[j]!.put(id, answer, expiresAt), false);
+        for (let j = 0; j < i; j++) {
+          try {
+            // A copy of a hit never waits: a promise the level returns is not awaited.
+            void this.levels[j]!.put(id, answer, expiresAt);
+          } catch {
+            // A level's failure never reaches the handshake.
+          }
+        }
       }
       return answer;
     }

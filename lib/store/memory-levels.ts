@@ -1,12 +1,10 @@
 /**
- * The levels held in this machine's memory: the shared table
- * ({@link tableLevel}, a worker thread's first level, and the owner's
- * table) and a worker process's local copy ({@link localCopyLevel}). Both
- * answer synchronously.
+ * The shared table as a level ({@link tableLevel}): a worker thread's
+ * first level. It answers synchronously. (A worker process's local copy,
+ * `local-sessions.ts`, is a level itself.)
  *
  * @module
  */
-import type { LocalSessions } from './local-sessions.ts';
 import type { SessionTable } from '../table/session-table.ts';
 import type { SessionLevel } from './levelled-store.ts';
 
@@ -26,26 +24,6 @@ export function tableLevel(table: SessionTable): SessionLevel {
     },
     forget(id) {
       table.delete(id);
-    },
-  };
-}
-
-/** A worker process's local copy as a level: bounded, least recently used out first. */
-export function localCopyLevel(local: LocalSessions, onHit?: () => void): SessionLevel {
-  return {
-    name: 'local copy',
-    lookUp(id) {
-      const session = local.get(id);
-      if (session === undefined) return 'not_found';
-      onHit?.();
-      return session;
-    },
-    put: (id, session, expiresAt) => local.set(id, session, expiresAt),
-    delete(id) {
-      local.delete(id);
-    },
-    forget(id) {
-      local.delete(id);
     },
   };
 }
