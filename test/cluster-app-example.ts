@@ -7,12 +7,13 @@
  * themselves (SCHED_NONE, read from /proc); SIGHUP restarts the worker processes
  * (sessions from before resume on the new ones, no extra worker is forked),
  * SIGUSR1 rotates the ticket keys (old tickets still resume), SIGUSR2
- * flushes (they no longer do), SIGTERM stops.
+ * flushes (they no longer do), SIGTERM stops (its own handler: the
+ * socket goes with its stop).
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:crypto';
 import { connect } from 'node:tls';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, get } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -25,8 +26,19 @@ import { COMPILE_CACHE, freePort } from './fixtures/process.ts';
 const EXAMPLE = fileURLToPath(new URL('../examples/cluster-app.ts', import.meta.url));
 
 const port = await freePort();
+// Its socket directory, to see the primary's socket go when it stops.
+const socketDirectory = await mkdtemp(join(tmpdir(), 'cluster-app-example-'));
+t.teardown(() => rm(socketDirectory, { recursive: true, force: true }));
 const child = spawn(process.execPath, [EXAMPLE], {
-  env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/', NODE_COMPILE_CACHE: COMPILE_CACHE, PORT: String(port), WORKERS: '2', TLS_CACHE_IPC_TIMEOUT: '100ms' },
+  env: {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/',
+    NODE_COMPILE_CACHE: COMPILE_CACHE,
+    PORT: String(port),
+    WORKERS: '2',
+    TLS_CACHE_IPC_TIMEOUT: '100ms',
+    TLS_CACHE_SOCKET: join(socketDirectory, 'app.sock'),
+  },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 let output = '';
@@ -156,8 +168,11 @@ t.test('SIGUSR1 rotates (old tickets resume), SIGUSR2 flushes (nothing resumes),
     if ((await visitHttps('TLSv1.2', true, tls12)).reused) after++;
   }
   t.equal(after, 0, 'after a flush, neither the ticket nor the session ID resumes anywhere (table, local copies and keys)');
+  const socket = join(socketDirectory, `primary-${child.pid}.sock`);
+  t.ok(existsSync(socket), 'the primary listens on its socket');
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'SIGTERM: the example stopped with exit code 0');
+  t.notOk(existsSync(socket), 'its own stop (cache.close()) removed the socket');
   t.notMatch(output, /the IPC channel to the primary closed/, 'a graceful stop (cluster.disconnect) is not reported as a lost primary');
   t.notMatch(output, /"level":(50|60)/, 'no error logged');
 });

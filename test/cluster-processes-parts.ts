@@ -13,7 +13,7 @@ import t from 'tap';
 import { Packr } from 'msgpackr';
 import { attachClusterCache, clusterServerOptions } from '../lib/processes/attach-cluster-cache.ts';
 import { COUNTER_NAMES } from '../lib/operations/counters.ts';
-import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, FILTER_CHUNK_BYTES, fromIpc, IPC_TAG, isTagged, MAX_PAYLOAD_BYTES, MAX_STORED_IDS, O_FILTER, O_GOT, O_HELLO, O_KEYS, O_OWNER, O_SET_DONE, O_STORED, toIpc, W_CERTIFICATE, W_COUNTS, W_GET, W_HELLO, W_PROCESS, W_SET, W_STATUS, W_WHERE_OWNER } from '../lib/owner/messages.ts';
+import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, FILTER_CHUNK_BYTES, fromIpc, IPC_TAG, isTagged, MAX_PAYLOAD_BYTES, MAX_STORED_IDS, O_FILTER, O_GOT, O_HELLO, O_KEYS, O_OWNER, O_SET_DONE, O_STORED, toIpc, W_CERTIFICATE, W_COUNTS, W_GET, W_HELLO, W_LISTENING, W_PROCESS, W_SET, W_STATUS, W_WHERE_OWNER } from '../lib/owner/messages.ts';
 import { loadConfig } from '../lib/config/load.ts';
 import { LocalSessions, LOCAL_ENTRY_OVERHEAD } from '../lib/store/local-sessions.ts';
 import { startClusterCache } from '../lib/processes/cluster-cache.ts';
@@ -102,6 +102,7 @@ t.test('owner messages: what is encoded decodes; anything malformed is refused',
   t.same(decodeToOwner(encodeToOwner({ op: W_CERTIFICATE, fingerprint: '' }), max), { op: W_CERTIFICATE, fingerprint: '' }, 'or none');
   t.same(decodeToOwner(encodeToOwner({ op: W_STATUS, request: 5 }), max), { op: W_STATUS, request: 5 }, 'a status request (tls-resumption status)');
   t.same(decodeToOwner(encodeToOwner({ op: W_PROCESS, pid: 4242 }), max), { op: W_PROCESS, pid: 4242 }, "a process's pid");
+  t.same(decodeToOwner(fromIpc(toIpc(encodeToOwner({ op: W_LISTENING, port: 8443 })))!, max), { op: W_LISTENING, port: 8443 }, "over IPC, a port a worker's server listens on");
   t.same(decodeToWorker(encodeToWorker({ op: O_GOT, request: 3, session: undefined, expired: true }), max), { op: O_GOT, request: 3, session: undefined, expired: true }, 'an expired miss');
   t.same(decodeToWorker(encodeToWorker({ op: O_OWNER, socket: '/run/user/1/tls-resumption/primary-7.sock' }), max), { op: O_OWNER, socket: '/run/user/1/tls-resumption/primary-7.sock' }, "the primary's socket");
   t.same(decodeToWorker(encodeToWorker({ op: O_STORED, ids: [id(4), Buffer.alloc(1, 5)] }), max), { op: O_STORED, ids: [id(4), Buffer.alloc(1, 5)] }, 'session IDs the owner stored');
@@ -149,6 +150,10 @@ t.test('owner messages: what is encoded decodes; anything malformed is refused',
     ['pid 0', tag([W_PROCESS, 0])],
     ['pid not whole', tag([W_PROCESS, 1.5])],
     ['pid as a string', tag([W_PROCESS, '42'])],
+    ['port 0', tag([W_LISTENING, 0])],
+    ['port past 65535', tag([W_LISTENING, 65536])],
+    ['port as a string', tag([W_LISTENING, '8443'])],
+    ['port missing', tag([W_LISTENING])],
   ];
   for (const [name, message] of bad) t.equal(decodeToOwner(message, max), undefined, `owner refuses: ${name}`);
 

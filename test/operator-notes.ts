@@ -5,7 +5,7 @@
  * is true, and the shared line once Redis answers; `TLS_CACHE_REDIS_SECRET`
  * without a URL warned of, naming both variables; the README's
  * `node:cluster` app (the built package) exits 1 when every worker's attach
- * fails.
+ * fails, and leaves no `primary-<pid>.sock` after SIGTERM.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { freePort, run, waitForLog } from './fixtures/process.ts';
+import { accepts, freePort, run, waitForLog } from './fixtures/process.ts';
 import { BIN } from './helpers/status.ts';
 import { until } from './helpers/until.ts';
 import { writeCertificateFiles } from './helpers/certificate-files.ts';
@@ -99,7 +99,7 @@ function readmeApp(name: string, port: number, socketDirectory: string, replace:
   ], { cwd: dir, node: '/bin/sh' });
 }
 
-t.test("the README's node:cluster app: exit 1 when every worker's attach fails", async (t) => {
+t.test("the README's node:cluster app: exit 1 when every worker's attach fails; no socket left after SIGTERM", async (t) => {
   t.ok(existsSync(join(ROOT, 'dist', 'lib', 'index.js')), 'built (npm run build)');
   const sockets = join(dir, 'cluster-sock');
   // Servers made without clusterServerOptions(): every attach refuses them.
@@ -112,4 +112,13 @@ t.test("the README's node:cluster app: exit 1 when every worker's attach fails",
   t.match(failing.output(), 'ERR_TLS_CACHE_SESSION', "the workers' own error is there");
   t.same(readdirSync(sockets).filter((name) => name.startsWith('primary-')), [], 'its socket removed');
 
+  const port = await freePort();
+  const app = readmeApp('app.mjs', port, sockets);
+  t.teardown(() => app.kill());
+  const socket = join(sockets, `primary-${app.child.pid}.sock`);
+  await until(async () => existsSync(socket) && (await accepts(port)), 30_000).catch(() => t.fail(`not serving: ${app.output().slice(-1500)}`));
+  app.child.kill('SIGTERM');
+  const ended = await Promise.race([app.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 15_000))]);
+  t.equal(ended, 'SIGTERM', `SIGTERM ends it as before (by the signal)${ended === 'SIGTERM' ? '' : `: ${app.output().slice(-1500)}`}`);
+  t.notOk(existsSync(socket), 'no stale primary-<pid>.sock');
 });

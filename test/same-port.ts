@@ -3,8 +3,10 @@
  * with its own cache, and the one that starts second warns, naming the
  * other's pid and that sessions are not shared. Real processes: two
  * `tls-resumption` command lines on one port; a `node:cluster` app whose
- * workers listen with `reusePort` and a command line on its port; and a
- * runtime on another port, which says nothing.
+ * workers listen with `reusePort` and a command line on its port, in both
+ * orders (started first, the app's primary lists the port its workers
+ * bound themselves, as they told it); and a runtime on another port, which
+ * says nothing.
  */
 import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, run, waitForLog, type Running } from './fixtures/process.ts';
 import { removeCertificateFiles, startClusterApp } from './helpers/cluster-app.ts';
-import { BIN } from './helpers/status.ts';
+import { BIN, runStatus, statusJson } from './helpers/status.ts';
 import { until } from './helpers/until.ts';
 import { writeCertificateFiles } from './helpers/certificate-files.ts';
 
@@ -78,4 +80,27 @@ t.test('a node:cluster app whose workers bind with reusePort, on the port of a c
     t.match(String(line.msg), `serves port ${port} too: the thread runtime pid ${first.child.pid}; sessions are not shared between them`);
   }
   t.same(warnings(first), [], 'the command line started first, alone: no warning');
+});
+
+t.test('a node:cluster app whose workers bind with reusePort, then a command line on its port: the command line names the primary', async (t) => {
+  const socket = join(dir, 'cluster-first', 'app.sock');
+  const port = await freePort();
+  const app = await startClusterApp({ WORKERS: '2', PORT: String(port), FIXTURE_REUSE_PORT: '1', TLS_CACHE_SOCKET: socket, TLS_CACHE_LOG_FORMAT: 'json', TLS_CACHE_IPC_TIMEOUT: '100ms' });
+  t.teardown(() => app.kill());
+  // The primary hears of its workers' own listeners (they tell it), as status shows.
+  await until(async () => (await statusJson({ TLS_CACHE_SOCKET: socket }))[0]?.ports?.includes(port) === true, 10_000).catch(() => undefined);
+  const [primary] = await statusJson({ TLS_CACHE_SOCKET: socket });
+  t.same(primary?.ports, [port], "the primary's status lists the port its workers bound themselves");
+  t.equal((await runStatus([], { TLS_CACHE_SOCKET: socket })).stdout.match(/^ {2}ports: (.*)$/m)?.[1], String(port), 'and so does its text');
+  const later = await commandLine('cluster-first', port);
+  await until(() => warnings(later).length > 0, 5000).catch(() => undefined);
+  const [warning, ...more] = warnings(later);
+  t.ok(warning, 'the command line started second warns');
+  t.same(more, [], 'once');
+  t.equal(warning?.level, 40, 'at warn');
+  t.equal(warning?.otherPid, app.child.pid, "it names the node:cluster primary's pid");
+  t.equal(warning?.otherKind, 'primary');
+  t.match(String(warning?.msg), `serves port ${port} too: the node:cluster primary pid ${app.child.pid}; sessions are not shared between them`, 'the text names it');
+  const workerLines = app.output().split('\n').filter((line) => line.includes('another tls-resumption runtime'));
+  t.same(workerLines, [], 'its workers started first, alone: no warning');
 });

@@ -5,7 +5,8 @@
  * run). After real handshakes (TLS 1.2 session IDs, TLS 1.3 tickets, and
  * sessions no store has seen), with the traffic stopped, every figure
  * `status --json` gives equals the owner's `/metrics` scraped right after,
- * and the text for a person carries the same. Nothing running: a coded
+ * and the text for a person carries the same, with the ports the kernel
+ * says its processes listen on. Nothing running: a coded
  * message and exit 3. Another user (uid 65534): refused.
  */
 import t, { type Test } from 'tap';
@@ -21,6 +22,7 @@ import { foreignSessions } from './helpers/foreign-sessions.ts';
 import { visit } from './helpers/cluster-client.ts';
 import { BIN, figures, runStatus, scrape, statusJson } from './helpers/status.ts';
 import { until } from './helpers/until.ts';
+import { listeningPorts } from './helpers/listening-ports.ts';
 import type { OwnerStatus } from '../lib/runtime/owner-status.ts';
 import { writeCertificateFiles } from './helpers/certificate-files.ts';
 
@@ -81,6 +83,15 @@ async function matchesMetrics(t: Test, owner: OwnerStatus, metricsPort: number, 
   t.match(text.stdout, /ticket keys: \d+ decrypting \(random\), current key \d+s old, next rotation in 59m \d+s/, 'the ticket keys');
   t.match(text.stdout, 'redis: not configured');
   for (const { pid } of owner.attached) t.match(text.stdout, String(pid), `names pid ${pid}`);
+  // The ports its servers listen on: those the kernel says its processes listen on, but for the metrics endpoint.
+  const said = /^ {2}ports: (.*)$/m.exec(text.stdout)?.[1];
+  if (owner.kind === 'daemon') t.equal(said, 'not known to the daemon (its processes listen on their own)', 'the daemon: its ports not known');
+  else {
+    const real = listeningPorts([owner.pid, ...owner.attached.map((w) => w.pid)]).filter((port) => port !== metricsPort);
+    t.ok(real.length > 0, `it listens (the kernel: ${real.join(', ')})`);
+    t.equal(said, real.join(', '), `the text's ports are the ports it listens on (${said})`);
+    t.same(owner.ports, real, 'and so are those of --json');
+  }
 }
 
 t.test('nothing running: a clear message, exit 3', async (t) => {

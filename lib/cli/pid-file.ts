@@ -6,14 +6,15 @@
  *
  * The file holds the pid and a newline. It is written, through a
  * temporary file renamed over it (a reader never sees half of it), before
- * anything listens, and removed when the process exits, if it still holds
- * this pid. A file that names a process still running is another
- * runtime's: refused rather than taken over.
+ * anything listens, and removed when the process exits (by a signal too),
+ * if it still holds this pid. A file that names a process still running
+ * is another runtime's: refused rather than taken over.
  *
  * @module
  */
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { onExit } from 'signal-exit';
 import { InvalidEnvironmentError, UsageError } from '../errors.ts';
 import { isRunning } from '../owner/socket-path.ts';
 
@@ -58,7 +59,8 @@ export function writePidFile(given: string, source: Source): string {
     }
     throw invalid(source, `cannot write ${JSON.stringify(path)} (${(error as { code?: string }).code ?? 'error'}); does its directory exist and may this user write to it?`);
   }
-  process.on('exit', () => removePidFile(path));
+  // At any exit, and at a signal that ends the process (SIGTERM while it starts, before the runtime handles it).
+  onExit(() => removePidFile(path));
   return path;
 }
 

@@ -64,6 +64,7 @@ function describeOwner(owner: OwnerStatus): string {
     const what = owner.kind === 'daemon' ? 'processes attached' : `worker processes attached (${configured} forked, ${listening} listening)`;
     lines.push(`  ${what}: ${owner.kind === 'daemon' ? listening : owner.attached.length}${pids === '' ? '' : ` (pids ${pids})`}`);
   }
+  lines.push(`  ports: ${ports(owner)}`);
   const t = owner.table;
   lines.push(
     `  table: ${t.entries} of ${t.capacityEntries} entries (${percent(t.entries, t.capacityEntries)}), ${bytes(t.bytesInUse)} of ${bytes(t.capacityBytes)}`,
@@ -85,6 +86,14 @@ function describeOwner(owner: OwnerStatus): string {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The ports its servers listen on, as {@link OwnerStatus.ports} gives them. */
+function ports(owner: OwnerStatus): string {
+  // The daemon's processes listen on their own: it is not told their ports.
+  if (owner.kind === 'daemon') return 'not known to the daemon (its processes listen on their own)';
+  if (owner.ports === undefined) return 'not said (an older version)';
+  return owner.ports.length === 0 ? 'none listening' : [...owner.ports].sort((a, b) => a - b).join(', ');
 }
 
 /** Handshakes, resumptions, misses by reason and evictions of a span. */

@@ -4,10 +4,11 @@
  * processes it serves, over its Unix socket (`socket-channel.ts`). A
  * message is a msgpackr-encoded array `[op, ...fields]`.
  *
- * The owner's messages are `O_*`, a worker's `W_*`. One question also
- * travels over the cluster's own IPC channel: a worker's
- * {@link W_WHERE_OWNER} asking its primary where its socket is, answered by
- * {@link O_OWNER}. There, a message is `{ tlsSessionCache: payload }`
+ * The owner's messages are `O_*`, a worker's `W_*`. Two also travel over
+ * the cluster's own IPC channel: a worker's {@link W_WHERE_OWNER} asking
+ * its primary where its socket is, answered by {@link O_OWNER}, and its
+ * {@link W_LISTENING}, the port a server of its listens on. There, a
+ * message is `{ tlsSessionCache: payload }`
  * (anything else is the application's and left alone), the payload sent
  * as a base64 string: Node's default `'json'` serialization would spell a
  * Buffer out as a JSON array of numbers, and a worker cannot tell which
@@ -65,6 +66,14 @@ export const W_STATUS = 7;
 export const W_PROCESS = 8;
 /** Over a cluster's IPC channel only: where is the primary's socket? Answered with {@link O_OWNER}. */
 export const W_WHERE_OWNER = 9;
+/**
+ * Over a cluster's IPC channel only: the port a server of the worker
+ * listens on. A worker that binds its own listener (`reusePort`) is not
+ * heard of through `node:cluster`'s `'listening'`: its primary learns its
+ * port from this, for `tls-resumption status` and the same-port check
+ * (`same-port.ts`). An older primary counts it as malformed.
+ */
+export const W_LISTENING = 10;
 /** The most fingerprints one {@link W_CERTIFICATE} carries. */
 export const MAX_CERTIFICATES = 64;
 const FINGERPRINT = '(?:[0-9A-F]{2}:){31}[0-9A-F]{2}';
@@ -108,6 +117,7 @@ export const FILTER_CHUNK_BYTES = 64 * 1024;
 export type ToOwner =
   | { op: typeof W_HELLO }
   | { op: typeof W_WHERE_OWNER }
+  | { op: typeof W_LISTENING; port: number }
   | { op: typeof W_GET; request: number; id: Buffer }
   | { op: typeof W_SET; id: Buffer; session: Buffer; expiresAt: number }
   /** Counts since the previous message, in the order of `COUNTER_NAMES`; `request` answers a {@link O_COUNTS} (0: on its own). */
@@ -145,6 +155,8 @@ export function encodeToOwner(message: ToOwner): Buffer {
       return pack([W_HELLO]);
     case W_WHERE_OWNER:
       return pack([W_WHERE_OWNER]);
+    case W_LISTENING:
+      return pack([W_LISTENING, message.port]);
     case W_GET:
       return pack([W_GET, message.request, message.id]);
     case W_SET:
@@ -238,6 +250,9 @@ export function decodeToOwner(bytes: Uint8Array, maxSessionSize: number): ToOwne
   if (fields === undefined) return undefined;
   const op = fields[0];
   if ((op === W_HELLO || op === W_WHERE_OWNER) && fields.length === 1) return { op };
+  if (op === W_LISTENING && fields.length === 2 && typeof fields[1] === 'number' && Number.isInteger(fields[1]) && fields[1] >= 1 && fields[1] <= 65535) {
+    return { op, port: fields[1] };
+  }
   if (op === W_GET && fields.length === 3 && isRequestId(fields[1]) && isId(fields[2])) {
     return { op, request: fields[1], id: asBuffer(fields[2]) };
   }

@@ -21,8 +21,9 @@
  *
  * @module
  */
-import { chmodSync, closeSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { onExit } from 'signal-exit';
 import { COUNTER_NAMES } from '../operations/counters.ts';
 import { SocketError } from '../errors.ts';
 import type { CachePrimary, FlushResult } from '../runtime/cache-primary.ts';
@@ -398,6 +399,11 @@ export class OwnerService {
  * private first (`socket-path.ts`), the socket created with mode 0600. A
  * socket file left by an owner that is gone is replaced; one that answers
  * is not.
+ *
+ * Closing the server removes the file (libuv does); so does the process's
+ * exit while it still listens ({@link removeAtExit}), or a socket file
+ * would outlive its process and be taken for a runtime that answers
+ * nothing.
  * @throws SocketError (`ERR_TLS_CACHE_SOCKET`) when the directory is not private, something answers there, or it cannot be listened on.
  */
 export async function listenPrivately(path: string): Promise<Server> {
@@ -421,7 +427,32 @@ export async function listenPrivately(path: string): Promise<Server> {
     process.umask(umask);
   }
   chmodSync(path, 0o600);
+  removeAtExit(server, path);
   return server;
+}
+
+/**
+ * Removes the socket file at `path` when the process exits while `server`
+ * still listens on it: an exit of its own (`process.exit()`, the event
+ * loop drained) or a signal whose default action ends the process
+ * (`SIGTERM`, `SIGINT`, `SIGHUP`, ... with no handler of the
+ * application's), through signal-exit, which acts only when the process
+ * really ends and lets the application's own handlers (and other
+ * libraries' signal-exit listeners) decide otherwise: an application that
+ * handles `SIGTERM` itself keeps its socket until it closes the server or
+ * exits. The file is removed only while it is the one this server made
+ * (same inode), never another process's that took the path since.
+ */
+function removeAtExit(server: Server, path: string): void {
+  const made = statSync(path).ino;
+  const cancel = onExit(() => {
+    try {
+      if (statSync(path).ino === made) unlinkSync(path);
+    } catch {
+      // Gone already.
+    }
+  });
+  server.once('close', () => cancel());
 }
 
 /** Whether something accepts connections at `path` now (an owner that runs). */

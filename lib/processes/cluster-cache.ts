@@ -20,8 +20,9 @@
  * ```
  *
  * The application's own `cluster.on('message')` and `process.on('message')`
- * handlers also see this library's one message each way per worker (objects
- * with a `tlsSessionCache` property): ignore them.
+ * handlers also see this library's messages (objects with a
+ * `tlsSessionCache` property: where the socket is, asked and answered once
+ * per worker, and each port a worker's server listens on): ignore them.
  *
  * @module
  */
@@ -34,7 +35,7 @@ import type { CacheConfig, CacheConfigOptions } from '../config/settings.ts';
 import { checkApplicationVariables, warnOfUnknownSettings } from '../config/unknown-settings.ts';
 import { ClusterCacheStartedError, InvalidOptionError, NotInClusterError, ReloadAbortedError } from '../errors.ts';
 import { rollingRestart, type RestartResult, type RestartWorkersOptions } from './rolling-restart.ts';
-import { decodeToOwner, encodeToWorker, fromIpc, isTagged, O_OWNER, toIpc, W_WHERE_OWNER } from '../owner/messages.ts';
+import { decodeToOwner, encodeToWorker, fromIpc, isTagged, O_OWNER, toIpc, W_LISTENING, W_WHERE_OWNER } from '../owner/messages.ts';
 import { OwnerService } from '../owner/owner-service.ts';
 import { preparePrivateDirectory, removeDeadPrimarySockets, socketPathOf } from '../owner/socket-path.ts';
 import { workerSettings } from '../runtime/worker-settings.ts';
@@ -111,21 +112,23 @@ export class ClusterCache {
   readonly #restarts = new SerialRuns<RestartResult>();
   readonly #onMessage = (worker: Worker, message: unknown): void => this.#receive(worker, message);
   /**
-   * The ports the workers listen on through the primary's handles, for
-   * `tls-resumption status` and the same-port check (`owner/same-port.ts`);
-   * a worker that binds its own listener (`reusePort`) is not heard of
-   * here: it checks for itself (`attach-cluster-cache.ts`).
+   * The ports each worker listens on, for `tls-resumption status` and the
+   * same-port check (`owner/same-port.ts`): those it listens on through
+   * the primary's handles (`'listening'`), and those of listeners it binds
+   * itself (`reusePort`), which `node:cluster` does not report: the worker
+   * says them ({@link W_LISTENING}). Forgotten when the worker exits.
    */
-  readonly #ports = new Set<number>();
+  readonly #ports = new Map<Worker, Set<number>>();
   readonly #onListening = (worker: Worker, address: Address): void => {
     this.#listening.add(worker);
     this.#everListened = true;
-    if (typeof address?.port === 'number' && address.port > 0) this.#ports.add(address.port);
+    if (typeof address?.port === 'number' && address.port > 0) this.#addPort(worker, address.port);
   };
   /** Whether a worker has listened since the start. */
   #everListened = false;
   readonly #onExit = (worker: Worker): void => {
     this.#listening.delete(worker);
+    this.#ports.delete(worker);
     // Checked once the application's own 'exit' handlers ran (one may fork a replacement).
     setImmediate(() => this.#stopIfNoWorkerCanServe());
   };
@@ -172,7 +175,7 @@ export class ClusterCache {
       // Workers forked before the cache started may have listened unseen: never taken for workers that could not.
       if (Object.keys(cluster.workers ?? {}).length > 0) cache.#everListened = true;
       try {
-        await primary.start({ workers: () => cache.#workerCounts(), certificates: () => service.certificates(), ports: () => [...cache.#ports] });
+        await primary.start({ workers: () => cache.#workerCounts(), certificates: () => service.certificates(), ports: () => cache.#portsServed() });
       } catch (error) {
         await cache.close();
         throw error;
@@ -319,19 +322,35 @@ export class ClusterCache {
     if (started === this) started = undefined;
   }
 
+  #addPort(worker: Worker, port: number): void {
+    let ports = this.#ports.get(worker);
+    if (ports === undefined) this.#ports.set(worker, (ports = new Set()));
+    ports.add(port);
+  }
+
+  /** Every port a worker listens on, each once, in order. */
+  #portsServed(): number[] {
+    return [...new Set([...this.#ports.values()].flatMap((ports) => [...ports]))].sort((a, b) => a - b);
+  }
+
   #workerCounts(): { configured: number; listening: number } {
     return { configured: Object.keys(cluster.workers ?? {}).length, listening: this.#listening.size };
   }
 
   /**
    * Answers a worker's hello over IPC (the application's messages are
-   * ignored) with where the socket is; everything else goes over the
-   * socket. Never throws.
+   * ignored) with where the socket is, and notes the ports it says it
+   * listens on; everything else goes over the socket. Never throws.
    */
   #receive(worker: Worker, raw: unknown): void {
     if (this.#closed || !isTagged(raw)) return;
     const bytes = fromIpc(raw);
     const message = bytes === undefined ? undefined : decodeToOwner(bytes, this.config.maxSessionSize);
+    if (message?.op === W_LISTENING) {
+      // Unless it exited meanwhile (its ports are forgotten then).
+      if (!worker.isDead()) this.#addPort(worker, message.port);
+      return;
+    }
     if (message?.op !== W_WHERE_OWNER) {
       this.counters.add('ipcMalformed');
       return;
