@@ -29,10 +29,10 @@ if (cluster.isPrimary) {
   const spec = JSON.parse(process.argv[2] ?? '{}') as LoadServerSpec;
   const port = await freePort(spec.host);
   const cache = await startClusterCache({
-    env: { ...process.env, TLS_CACHE_TIMEOUT: SESSION_TIMEOUT, TLS_CACHE_LOG_LEVEL: 'warn', TLS_CACHE_STATS_INTERVAL: '0', TLS_CACHE_SUMMARY_INTERVAL: '0' },
+    env: { ...process.env, TLS_CACHE_SESSION_TIMEOUT: SESSION_TIMEOUT, TLS_CACHE_LOG_LEVEL: 'warn', TLS_CACHE_STATS_INTERVAL: '0', TLS_CACHE_SUMMARY_INTERVAL: '0' },
   });
   const env = {
-    TLS_CACHE_TIMEOUT: SESSION_TIMEOUT,
+    TLS_CACHE_SESSION_TIMEOUT: SESSION_TIMEOUT,
     TLS_CACHE_LOG_LEVEL: 'warn',
     BENCH_CLUSTER_SPEC: JSON.stringify({ ...spec, port }),
   };

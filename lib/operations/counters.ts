@@ -144,7 +144,7 @@ const RESUMED_OTHER = INDEX.get('resumedOther')!;
 /**
  * Upper bounds, in seconds, of the buckets of `resumed_session_age_seconds`
  * (the age of a session when it resumes): from seconds to a day, the range
- * of `TLS_CACHE_TIMEOUT`.
+ * of `TLS_CACHE_SESSION_TIMEOUT`.
  */
 export const SESSION_AGE_BUCKETS_S = [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400] as const;
 const AGE_FIRST = { session_id: INDEX.get('ageIdLe0')!, ticket: INDEX.get('ageTicketLe0')! } as const;

@@ -76,7 +76,7 @@ function setTotal<T extends string>(counter: Counter<T>, value: number, labels?:
 function sessionAgeHistogram(counters: SharedCounters): Metric {
   const name = PREFIX + 'resumed_session_age_seconds';
   const help =
-    'Age of a session when it resumed (since its full handshake), by method; choose TLS_CACHE_TIMEOUT and the rotation period from it (docs/operations.md)';
+    'Age of a session when it resumed (since its full handshake), by method; choose TLS_CACHE_SESSION_TIMEOUT and the rotation period from it (docs/operations.md)';
   const methods = ['session_id', 'ticket'] as const;
   return {
     name,
@@ -212,7 +212,7 @@ export function createMetrics(sources: MetricsSources): CacheMetrics {
   counter('tickets_renewed_total', 'TLS 1.3 resumptions given a fresh ticket carrying their session\'s birth (renewal)', [], (c) =>
     setTotal(c, counters.get('renewed')),
   );
-  counter('tickets_expired_total', 'Tickets refused because their session was TLS_CACHE_TIMEOUT old (a full handshake followed)', [], (c) =>
+  counter('tickets_expired_total', 'Tickets refused because their session was TLS_CACHE_SESSION_TIMEOUT old (a full handshake followed)', [], (c) =>
     setTotal(c, counters.get('expired')),
   );
   counter('ticket_renewal_off_total', 'Workers that stopped renewing TLS 1.3 tickets (their self-test or a check of Node\'s callback order failed)', [], (c) =>

@@ -127,7 +127,7 @@ export class OwnerService {
     this.#server = server;
     this.#ids = new SessionIdFilter({
       byteLength: filterBytesFor(options.primary.table.stats().capacityEntries),
-      periodMs: options.settings.config.timeout * 1000,
+      periodMs: options.settings.config.sessionTimeout * 1000,
       clock: this.#clock,
     });
     server.on('connection', (socket) => this.#accept(socket));
@@ -282,7 +282,7 @@ export class OwnerService {
       }
       case W_SET: {
         // The worker worked the expiry out already; never later than a whole timeout from now on this clock.
-        const latest = this.#clock() + this.#settings.config.timeout * 1000;
+        const latest = this.#clock() + this.#settings.config.sessionTimeout * 1000;
         let stored = false;
         try {
           stored = table.set(message.id, message.session, Math.min(message.expiresAt, latest));

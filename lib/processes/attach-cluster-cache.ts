@@ -66,7 +66,7 @@ const DEFAULT_HELLO_TIMEOUT_MS = 2000;
  * The options every server must be created with to take the cache, to
  * spread into `https.createServer()`, `tls.createServer()` or
  * `http2.createSecureServer()`: `{ sessionTimeout, sessionIdContext }`,
- * read now from `TLS_CACHE_TIMEOUT` and `TLS_CACHE_SESSION_ID_CONTEXT`
+ * read now from `TLS_CACHE_SESSION_TIMEOUT` and `TLS_CACHE_SESSION_ID_CONTEXT`
  * (the worker inherits the primary's environment), or from the runtime in
  * one of its server threads. Synchronous, so it works before any await.
  * @throws InvalidEnvironmentError (`ERR_TLS_CACHE_INVALID_ENV`) for a malformed variable.
@@ -75,7 +75,7 @@ export function clusterServerOptions(env: NodeJS.ProcessEnv = process.env): Runt
   const thread = threadRuntime();
   if (thread !== undefined) return thread.serverOptions;
   const config = loadConfig({}, env);
-  return runtimeServerOptions(config, config);
+  return runtimeServerOptions({ timeout: config.sessionTimeout }, config);
 }
 
 /**

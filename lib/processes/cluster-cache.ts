@@ -29,6 +29,7 @@ import cluster, { type Address, type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { createLogger, resolveLogFormat } from '../operations/logger.ts';
 import { loadConfig } from '../config/load.ts';
+import { moveRenamedVariables } from '../config/renamed-settings.ts';
 import { configForLog } from '../config/redact.ts';
 import type { CacheConfig, CacheConfigOptions } from '../config/settings.ts';
 import { checkApplicationVariables, warnOfUnknownSettings } from '../config/unknown-settings.ts';
@@ -48,7 +49,7 @@ import type { SharedCounters } from '../operations/counters.ts';
 
 /** Options of {@link startClusterCache}. */
 export interface ClusterCacheOptions {
-  /** Settings that win over the environment, as numbers in their unit or as the text of their variable (`{ timeout: '5m' }`); see `loadConfig()`. @defaultValue `{}` */
+  /** Settings that win over the environment, as numbers in their unit or as the text of their variable (`{ sessionTimeout: '5m' }`); see `loadConfig()`. @defaultValue `{}` */
   config?: CacheConfigOptions;
   /**
    * The environment to read `TLS_CACHE_*` settings from. A `TLS_CACHE_*`
@@ -147,7 +148,8 @@ export class ClusterCache {
       const config = loadConfig(options.config ?? {}, env);
       // Workers forked from here inherit this environment: their clusterServerOptions() then
       // agree with the primary even when the settings came from options.config.
-      process.env.TLS_CACHE_TIMEOUT = String(config.timeout);
+      moveRenamedVariables(process.env);
+      process.env.TLS_CACHE_SESSION_TIMEOUT = String(config.sessionTimeout);
       process.env.TLS_CACHE_SESSION_ID_CONTEXT = config.sessionIdContext;
       process.env.TLS_CACHE_LOG_FORMAT = config.logFormat;
       const logger = options.logger ?? createLogger({ level: config.logLevel, ...resolveLogFormat(config) });
@@ -353,7 +355,7 @@ function ignore(): void {}
  * (each attaches with `attachClusterCache(server)`). Call it once, before
  * or after forking. Settings come from `TLS_CACHE_*` variables (and
  * `options.config`); workers get the ones they must agree on from here.
- * It sets `TLS_CACHE_TIMEOUT` and `TLS_CACHE_SESSION_ID_CONTEXT` in this
+ * It sets `TLS_CACHE_SESSION_TIMEOUT` and `TLS_CACHE_SESSION_ID_CONTEXT` in this
  * process's environment to the values in force, so that workers forked
  * from it (which inherit it) create their servers with the same ones
  * (`clusterServerOptions()`).

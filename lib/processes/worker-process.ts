@@ -285,7 +285,7 @@ export class ProcessWorker {
           this.counters.add('ipcMalformed');
           return;
         case O_FILTER: {
-          const filter = this.#filterCopy.push(message.offset, message.total, message.bits, this.settings.config.timeout * 1000);
+          const filter = this.#filterCopy.push(message.offset, message.total, message.bits, this.settings.config.sessionTimeout * 1000);
           if (filter === 'malformed') this.counters.add('ipcMalformed');
           else if (filter !== undefined && this.#accepted) this.ipc.filter = filter;
           return;
@@ -353,8 +353,8 @@ export class ProcessWorker {
       if (this.#refusedLogged) return;
       this.#refusedLogged = true;
       this.logger.error(
-        { socket: this.socketPath, ours: { timeout: ours.timeout, sessionIdContext: ours.sessionIdContext, tickets: ours.tickets }, owner: { timeout: theirs.timeout, sessionIdContext: theirs.sessionIdContext, tickets: theirs.tickets } },
-        "the cache owner's settings are not this process's: not using it, serving on this process's own (give every process of the deployment the same TLS_CACHE_TIMEOUT, TLS_CACHE_SESSION_ID_CONTEXT and TLS_CACHE_TICKETS; the default socket follows them, but with TLS_CACHE_SOCKET set a deploy that changes them must stop the old daemon: tls-resumption daemon --stop)",
+        { socket: this.socketPath, ours: { sessionTimeout: ours.sessionTimeout, sessionIdContext: ours.sessionIdContext, tickets: ours.tickets }, owner: { sessionTimeout: theirs.sessionTimeout, sessionIdContext: theirs.sessionIdContext, tickets: theirs.tickets } },
+        "the cache owner's settings are not this process's: not using it, serving on this process's own (give every process of the deployment the same TLS_CACHE_SESSION_TIMEOUT, TLS_CACHE_SESSION_ID_CONTEXT and TLS_CACHE_TICKETS; the default socket follows them, but with TLS_CACHE_SOCKET set a deploy that changes them must stop the old daemon: tls-resumption daemon --stop)",
       );
       return;
     }
@@ -503,7 +503,7 @@ export class ProcessWorker {
         settings = { config: Object.freeze(own), ticketMode: 'auto' };
         // With nginx key files, this process's keys are the deployment's already (the files were checked by loadConfig).
         const keys = own.ticketKeyFile === '' ? undefined : readNginxKeyFiles(own.ticketKeyFile.split(','));
-        ring = own.tickets === 'on' ? TicketKeyRing.create({ timeout: own.timeout, rotate: own.ticketRotate, keys }) : undefined;
+        ring = own.tickets === 'on' ? TicketKeyRing.create({ timeout: own.sessionTimeout, rotate: own.ticketRotate, keys }) : undefined;
         if (!refused) logger.warn(
           { helloTimeoutMs: options.helloTimeout, socket: socketPath },
           'no cache owner answered in time: serving with this process\'s own ticket key and local copy (full handshakes across processes) until it does; still looking for it',
@@ -567,5 +567,5 @@ function warnOnce(logger: Logger, { certificate, sni }: RuntimeBinding): void {
 
 /** Whether an owner's settings are this process's where they must be: what its servers were created with, and tickets. */
 function agree(ours: Readonly<CacheConfig>, theirs: Readonly<CacheConfig>): boolean {
-  return theirs.timeout === ours.timeout && theirs.sessionIdContext === ours.sessionIdContext && theirs.tickets === ours.tickets;
+  return theirs.sessionTimeout === ours.sessionTimeout && theirs.sessionIdContext === ours.sessionIdContext && theirs.tickets === ours.tickets;
 }

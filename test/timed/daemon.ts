@@ -164,12 +164,12 @@ t.test("TLS 1.3's made-up legacy session IDs are not sent to the daemon; session
 });
 
 t.test("a process whose settings are not the daemon's does not use it, and serves on its own", async (t) => {
-  const other = await startServer({ TLS_CACHE_TIMEOUT: '2m' });
+  const other = await startServer({ TLS_CACHE_SESSION_TIMEOUT: '2m' });
   await until(() => other.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith("the cache owner's settings are not this process's")), 10_000);
   const line = other.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith("the cache owner's settings are not this process's"))!;
   t.equal(line.level, 50, 'said at error level');
-  t.same(line.owner, { timeout: 3600, sessionIdContext: 'tls-resumption', tickets: 'on' }, "naming the daemon's settings");
-  t.same(line.ours, { timeout: 120, sessionIdContext: 'tls-resumption', tickets: 'on' }, 'and its own');
+  t.same(line.owner, { sessionTimeout: 3600, sessionIdContext: 'tls-resumption', tickets: 'on' }, "naming the daemon's settings");
+  t.same(line.ours, { sessionTimeout: 120, sessionIdContext: 'tls-resumption', tickets: 'on' }, 'and its own');
   const mixed = await alternate([a.port, other.port], 4, 'TLSv1.2');
   t.equal(mixed.reused, 0, 'no session crosses between it and the others');
   const own = await alternate([other.port], 4, 'TLSv1.2');
