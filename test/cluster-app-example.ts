@@ -26,7 +26,7 @@ const EXAMPLE = fileURLToPath(new URL('../examples/cluster-app.ts', import.meta.
 
 const port = await freePort();
 const child = spawn(process.execPath, [EXAMPLE], {
-  env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/', NODE_COMPILE_CACHE: COMPILE_CACHE, PORT: String(port), WORKERS: '2', TLS_CACHE_IPC_TIMEOUT: '100ms' },
+  env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/', NODE_COMPILE_CACHE: COMPILE_CACHE, PORT: String(port), WORKERS: '2', TLS_CACHE_OWNER_TIMEOUT: '100ms' },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 let output = '';

@@ -248,10 +248,10 @@ t.test('coded errors: the public API and the settings it reads', async (t) => {
   await t.rejects(startClusterCache({ countsTimeout: -1 }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: countsTimeout');
   await t.rejects(startClusterCache({ logger: 42 as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: logger');
   await t.rejects(startClusterCache(null as never), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: options');
-  await t.rejects(startClusterCache({ config: { ipcTimeout: 'soon' as never } }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: config.ipcTimeout');
+  await t.rejects(startClusterCache({ config: { ownerTimeout: 'soon' as never } }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: config.ownerTimeout');
   await t.rejects(startClusterCache({ config: { localSize: -5 } }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: config.localSize');
   await t.rejects(startClusterCache({ config: { sessionIdContext: 42 as never } }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: config.sessionIdContext');
-  await t.rejects(startClusterCache({ env: { TLS_CACHE_IPC_TIMEOUT: 'soon' } }), { code: 'ERR_TLS_CACHE_INVALID_ENV' }, 'start: TLS_CACHE_IPC_TIMEOUT');
+  await t.rejects(startClusterCache({ env: { TLS_CACHE_OWNER_TIMEOUT: 'soon' } }), { code: 'ERR_TLS_CACHE_INVALID_ENV' }, 'start: TLS_CACHE_OWNER_TIMEOUT');
   await t.rejects(startClusterCache({ env: { TLS_CACHE_LOCAL_SIZE: 'big' } }), { code: 'ERR_TLS_CACHE_INVALID_ENV' }, 'start: TLS_CACHE_LOCAL_SIZE');
   t.throws(() => clusterServerOptions({ TLS_CACHE_SESSION_ID_CONTEXT: 'has spaces in it' }), { code: 'ERR_TLS_CACHE_INVALID_ENV' }, 'serverOptions: TLS_CACHE_SESSION_ID_CONTEXT');
   t.same(clusterServerOptions({ TLS_CACHE_SESSION_TIMEOUT: '1m', TLS_CACHE_SESSION_ID_CONTEXT: 'shop' }), { sessionTimeout: 60, sessionIdContext: 'shop' }, 'serverOptions from the environment');
@@ -273,7 +273,7 @@ t.test('startClusterCache: workers inherit the settings in force; a second call 
   t.equal(process.env.TLS_CACHE_TIMEOUT, undefined, 'under the new name only');
   await t.rejects(startClusterCache({ env: {} }), { code: 'ERR_TLS_CACHE_ALREADY_STARTED' });
   t.equal(cache.rotateTicketKeys(), true);
-  t.match(await cache.metrics(), /tls_session_cache_ipc_lookups_total 0/, 'metrics without any worker');
+  t.match(await cache.metrics(), /tls_session_cache_owner_lookups_total 0/, 'metrics without any worker');
   await cache.close();
   const again = await startClusterCache({ config: { logLevel: 'silent', size: 1024 * 1024 }, env: {} });
   t.ok(again, 'after close(), it can start again');

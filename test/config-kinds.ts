@@ -264,11 +264,11 @@ t.test('TLS_CACHE_SESSION_ID_CONTEXT and TLS_CACHE_REDIS_NAMESPACE', async (t) =
   }
 });
 
-t.test('TLS_CACHE_IPC_TIMEOUT, TLS_CACHE_REDIS_TIMEOUT and TLS_CACHE_LOCAL_SIZE', async (t) => {
-  accepts(t, 'TLS_CACHE_IPC_TIMEOUT', 'ipcTimeout', [['1ms', 1], ['10s', 10_000], ['0.25', 250]]);
+t.test('TLS_CACHE_OWNER_TIMEOUT, TLS_CACHE_REDIS_TIMEOUT and TLS_CACHE_LOCAL_SIZE', async (t) => {
+  accepts(t, 'TLS_CACHE_OWNER_TIMEOUT', 'ownerTimeout', [['1ms', 1], ['10s', 10_000], ['0.25', 250]]);
   accepts(t, 'TLS_CACHE_REDIS_TIMEOUT', 'redisTimeout', [['3ms', 3], ['2s', 2000]]);
   accepts(t, 'TLS_CACHE_LOCAL_SIZE', 'localSize', [['0', 0], ['64KiB', 64 * KiB], ['256MiB', 256 * MiB]]);
-  for (const variable of ['TLS_CACHE_IPC_TIMEOUT', 'TLS_CACHE_REDIS_TIMEOUT']) {
+  for (const variable of ['TLS_CACHE_OWNER_TIMEOUT', 'TLS_CACHE_REDIS_TIMEOUT']) {
     rejectsEnv(t, { [variable]: '0' }, variable, 'is out of range');
     rejectsEnv(t, { [variable]: '11s' }, variable, 'is out of range');
     rejectsEnv(t, { [variable]: 'soon' }, variable, 'is not a duration');

@@ -55,7 +55,7 @@ t.test('settingsTable', async (t) => {
     TLS_CACHE_METRICS_HOST: '127.0.0.1',
     TLS_CACHE_SUMMARY_INTERVAL: '1m',
     TLS_CACHE_SESSION_ID_CONTEXT: 'tls-resumption',
-    TLS_CACHE_IPC_TIMEOUT: '5ms',
+    TLS_CACHE_OWNER_TIMEOUT: '5ms',
     TLS_CACHE_LOCAL_SIZE: '1MiB',
     TLS_CACHE_SOCKET: 'per session ID context',
     TLS_CACHE_DAEMON_IDLE_TIMEOUT: '10m',

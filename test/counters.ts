@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import { threadId, Worker } from 'node:worker_threads';
 import t from 'tap';
 import { COUNTER_NAMES, MAX_COUNTERS, SharedCounters } from '../lib/operations/counters.ts';
+import { createMetrics } from '../lib/operations/metrics.ts';
+import { SessionTable } from '../lib/table/session-table.ts';
 
 t.test('counts, sums and views', async (t) => {
   const counters = SharedCounters.create();
@@ -83,4 +85,34 @@ t.test('threads adding at once lose nothing', async (t) => {
   t.equal(v.resumed, THREADS * TIMES, 'every mirrored increment counted');
   t.equal(v.fullTls12 + v.fullTls13 + v.resumedTls12 + v.resumedTls13, THREADS * TIMES, 'every handshake counted once');
   t.equal(v.resumedTls13, THREADS * (TIMES / 4), 'by protocol');
+});
+
+t.test("the counters' old names (ipc*) read and add the new ones, warning once with TLS_CACHE_DEP007; the old metric names show the same values", async (t) => {
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error): number => warnings.push(warning);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  const counters = SharedCounters.create();
+  counters.add('ownerLookups', 3);
+  counters.add('ipcHits', 2);
+  t.equal(counters.get('ipcLookups'), 3, 'ipcLookups is ownerLookups');
+  t.equal(counters.get('ownerHits'), 2, 'ipcHits is ownerHits');
+  for (const [old, now] of [['ipcTimeouts', 'ownerTimeouts'], ['ipcMalformed', 'ownerMalformed'], ['ipcSkipped', 'ownerSkipped']] as const) {
+    counters.add(now, 1);
+    t.equal(counters.get(old), 1, `${old} is ${now}`);
+  }
+  t.notOk('ipcLookups' in counters.values(), 'values() has the new names only');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(
+    warnings.filter((w) => w.name === 'DeprecationWarning').map((w) => [(w as { code?: string }).code, w.message]),
+    [['TLS_CACHE_DEP007', 'the counter name ipcHits is deprecated and goes in 0.3: use ownerHits, the same counter under its new name']],
+    'one warning, at the first old name used',
+  );
+  const table = SessionTable.create({ size: 1024 * 1024, timeout: 300 });
+  const text = await createMetrics({ table, counters, ticketKeys: undefined }).registry.metrics();
+  for (const [suffix, value] of [['lookups', 3], ['hits', 2], ['timeouts', 1], ['malformed', 1], ['skipped', 1]] as const) {
+    t.match(text, `\ntls_session_cache_owner_${suffix}_total ${value}\n`, `owner_${suffix}_total`);
+    t.match(text, `\ntls_session_cache_ipc_${suffix}_total ${value}\n`, `ipc_${suffix}_total: the same value`);
+    t.match(text, `# HELP tls_session_cache_ipc_${suffix}_total Deprecated: use tls_session_cache_owner_${suffix}_total, the same value`);
+  }
 });

@@ -45,7 +45,7 @@ const base = {
   TLS_CACHE_SUMMARY_INTERVAL: '0',
   TLS_CACHE_CERT: join(dir, 'cert.pem'),
   TLS_CACHE_KEY: join(dir, 'key.pem'),
-  TLS_CACHE_IPC_TIMEOUT: '100ms',
+  TLS_CACHE_OWNER_TIMEOUT: '100ms',
   TLS_CACHE_DAEMON_IDLE_TIMEOUT: '2s',
 };
 

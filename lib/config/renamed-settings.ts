@@ -2,7 +2,8 @@
  * Settings renamed in 0.2 so that each name means one thing, and their old
  * names, which keep working until 0.3 ({@link RENAMED_SETTINGS}): `timeout`
  * was the session lifetime in seconds beside every other `*Timeout`, a
- * wait bound in milliseconds.
+ * wait bound in milliseconds; `ipcTimeout` bounds the wait for the table's
+ * owner over its Unix socket, which is what `owner` names everywhere.
  *
  * An old name, as an option or as a variable, is read as the new one, and
  * its first use in a process emits a `DeprecationWarning` with a code of
@@ -33,6 +34,7 @@ export interface RenamedSetting {
 /** Every renamed setting. Frozen. */
 export const RENAMED_SETTINGS: readonly RenamedSetting[] = Object.freeze([
   Object.freeze({ option: 'timeout', env: 'TLS_CACHE_TIMEOUT', now: 'sessionTimeout', code: 'TLS_CACHE_DEP003' } as const),
+  Object.freeze({ option: 'ipcTimeout', env: 'TLS_CACHE_IPC_TIMEOUT', now: 'ownerTimeout', code: 'TLS_CACHE_DEP004' } as const),
 ]);
 
 /** The old name of a setting, when it has one. */

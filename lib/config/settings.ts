@@ -145,10 +145,11 @@ export interface CacheConfig {
    * Worker processes (`node:cluster`, PM2, systemd units): how long a
    * lookup may wait for the owner of the table (the primary, or the cache
    * daemon) before the handshake goes on as a miss, in milliseconds.
-   * `TLS_CACHE_IPC_TIMEOUT`.
+   * `TLS_CACHE_OWNER_TIMEOUT` (before 0.2 `ipcTimeout` and
+   * `TLS_CACHE_IPC_TIMEOUT`, still read until 0.3: `renamed-settings.ts`).
    * @defaultValue 5
    */
-  ipcTimeout: number;
+  ownerTimeout: number;
   /**
    * Worker processes (`node:cluster`, PM2, systemd units): bytes of each
    * process's own bounded copy of the sessions it has seen; 0 turns it off. `TLS_CACHE_LOCAL_SIZE`.
@@ -246,6 +247,8 @@ export interface CacheConfig {
 export type CacheConfigOptions = { [K in keyof CacheConfig]?: CacheConfig[K] | string } & {
   /** @deprecated Use `sessionTimeout`, the same setting; this name goes in 0.3 (warning `TLS_CACHE_DEP003`). */
   timeout?: number | string;
+  /** @deprecated Use `ownerTimeout`, the same setting; this name goes in 0.3 (warning `TLS_CACHE_DEP004`). */
+  ipcTimeout?: number | string;
 };
 
 /** One entry of {@link SETTINGS}. */
@@ -443,8 +446,8 @@ const DECLARATIONS = {
       '(a hash of the command line) differs between processes and hosts. Use one value per deployment.',
     examples: ['tls-resumption', 'shop-frontend'],
   },
-  ipcTimeout: {
-    env: 'TLS_CACHE_IPC_TIMEOUT',
+  ownerTimeout: {
+    env: 'TLS_CACHE_OWNER_TIMEOUT',
     kind: 'duration',
     default: '5ms',
     description:

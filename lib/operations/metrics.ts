@@ -12,7 +12,7 @@
  * @module
  */
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
-import { SESSION_AGE_BUCKETS_S, sessionAgeCounts, type SharedCounters } from './counters.ts';
+import { SESSION_AGE_BUCKETS_S, sessionAgeCounts, type CounterName, type SharedCounters } from './counters.ts';
 import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import { MISSES } from '../tls/resumption-misses.ts';
@@ -254,23 +254,27 @@ export function createMetrics(sources: MetricsSources): CacheMetrics {
     setTotal(c, counters.get('redisDeferredDropped')),
   );
 
-  // node:cluster worker processes (startClusterCache); all zero otherwise. Shipped by the workers, up to a second behind.
-  counter('ipc_lookups_total', 'Lookups a worker process sent to the primary over IPC (its local copy missed)', [], (c) =>
-    setTotal(c, counters.get('ipcLookups')),
-  );
-  counter('ipc_hits_total', "IPC lookups the primary answered with a session (then kept in the worker's local copy)", [], (c) =>
-    setTotal(c, counters.get('ipcHits')),
-  );
-  counter('ipc_timeouts_total', 'IPC lookups not answered within TLS_CACHE_IPC_TIMEOUT (the handshake went on as a miss)', [], (c) =>
-    setTotal(c, counters.get('ipcTimeouts')),
-  );
-  counter('ipc_malformed_total', 'IPC messages of this library that failed validation, in the primary or a worker (dropped)', [], (c) =>
-    setTotal(c, counters.get('ipcMalformed')),
-  );
-  counter('ipc_skipped_total', "Lookups a worker process answered as misses without asking: the owner's table never stored that session ID (every TLS 1.3 ClientHello's made-up legacy ID)", [], (c) =>
-    setTotal(c, counters.get('ipcSkipped')),
-  );
-  counter('local_hits_total', "Lookups a worker process answered from its own local copy, without IPC", [], (c) =>
+  // Worker processes (node:cluster, PM2, plain processes) and the table's owner; all zero otherwise. Shipped by the workers, up to a second behind.
+  const owner = {
+    lookups: ['ownerLookups', 'Lookups a worker process sent to the owner of the table over its socket (its local copy missed)'],
+    hits: ['ownerHits', "Lookups the owner answered with a session (then kept in the worker's local copy)"],
+    timeouts: ['ownerTimeouts', 'Lookups the owner did not answer within TLS_CACHE_OWNER_TIMEOUT (the handshake went on as a miss)'],
+    malformed: ['ownerMalformed', 'Messages of this library between worker processes and the owner that failed validation, in either (dropped)'],
+    skipped: [
+      'ownerSkipped',
+      "Lookups a worker process answered as misses without asking: the owner's table never stored that session ID (every TLS 1.3 ClientHello's made-up legacy ID)",
+    ],
+  } as const satisfies Record<string, readonly [CounterName, string]>;
+  for (const [suffix, [name, help]] of Object.entries(owner)) {
+    counter(`owner_${suffix}_total`, help, [], (c) => setTotal(c, counters.get(name)));
+  }
+  // Their names before 0.2 (ipc_*), the same values, until 0.3: a metric cannot warn, its help says so (docs/operations.md).
+  for (const [suffix, [name]] of Object.entries(owner)) {
+    counter(`ipc_${suffix}_total`, `Deprecated: use ${PREFIX}owner_${suffix}_total, the same value; this name goes in 0.3`, [], (c) =>
+      setTotal(c, counters.get(name)),
+    );
+  }
+  counter('local_hits_total', "Lookups a worker process answered from its own local copy, without asking the owner", [], (c) =>
     setTotal(c, counters.get('localHits')),
   );
   if (reloads !== undefined) {

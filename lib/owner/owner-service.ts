@@ -15,7 +15,7 @@
  *
  * Nothing a connection sends can stop the owner: every frame is checked
  * (`frames.ts`, `messages.ts`); a malformed message is counted
- * (`ipcMalformed`) and dropped, a frame too large or empty is counted and
+ * (`ownerMalformed`) and dropped, a frame too large or empty is counted and
  * its connection closed, and a connection that stops reading is closed
  * once its unread answers pass {@link MAX_UNREAD_BYTES}.
  *
@@ -233,7 +233,7 @@ export class OwnerService {
     socket.on('data', (chunk: Buffer) => {
       const verdict = reader.push(chunk, (payload) => this.#receive(peer, payload));
       if (verdict === 'oversized') {
-        counters.add('ipcMalformed');
+        counters.add('ownerMalformed');
         socket.destroy();
       }
     });
@@ -256,12 +256,12 @@ export class OwnerService {
     try {
       const message = decodeToOwner(payload, this.#settings.config.maxSessionSize);
       if (message === undefined) {
-        this.#primary.counters.add('ipcMalformed');
+        this.#primary.counters.add('ownerMalformed');
         return;
       }
       this.#act(peer, message);
     } catch (error) {
-      this.#primary.counters.add('ipcMalformed');
+      this.#primary.counters.add('ownerMalformed');
       this.#primary.logger.debug({ err: { name: (error as Error)?.name, code: (error as { code?: unknown })?.code } }, 'a worker message failed');
     }
   }

@@ -50,7 +50,7 @@ export interface SocketChannelOptions {
   onMessage: (message: ToWorker) => void;
   /** Called when a connection ends. */
   onDisconnected: () => void;
-  /** Where malformed messages are counted (`ipcMalformed`). */
+  /** Where malformed messages are counted (`ownerMalformed`). */
   counters: SharedCounters;
   logger: Logger;
 }
@@ -141,11 +141,11 @@ export class SocketChannel {
     socket.on('data', (chunk: Buffer) => {
       const verdict = reader.push(chunk, (payload) => {
         const message = decodeToWorker(payload, this.#options.maxSessionSize());
-        if (message === undefined) this.#options.counters.add('ipcMalformed');
+        if (message === undefined) this.#options.counters.add('ownerMalformed');
         else this.#options.onMessage(message);
       });
       if (verdict === 'oversized') {
-        this.#options.counters.add('ipcMalformed');
+        this.#options.counters.add('ownerMalformed');
         socket.destroy();
       }
     });

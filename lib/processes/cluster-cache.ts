@@ -335,7 +335,7 @@ export class ClusterCache {
     const bytes = fromIpc(raw);
     const message = bytes === undefined ? undefined : decodeToOwner(bytes, this.config.maxSessionSize);
     if (message?.op !== W_WHERE_OWNER) {
-      this.counters.add('ipcMalformed');
+      this.counters.add('ownerMalformed');
       return;
     }
     try {

@@ -28,7 +28,7 @@
  * copy, the owner's table, and Redis over a connection of its own when the
  * deployment shares sessions through it) and ships this process's counts
  * to the owner. Every message is checked (`owner/messages.ts`); one
- * that fails is counted (`ipcMalformed`) and dropped.
+ * that fails is counted (`ownerMalformed`) and dropped.
  *
  * @module
  */
@@ -114,7 +114,7 @@ export class ProcessWorker {
   /**
    * The store behind every server of this process, three levels each
    * bounded in time: the local copy (synchronous), the owner's table
-   * (within `TLS_CACHE_IPC_TIMEOUT`, skipped at once while the owner is
+   * (within `TLS_CACHE_OWNER_TIMEOUT`, skipped at once while the owner is
    * absent), and Redis over this process's own connection when the
    * deployment has one (within `TLS_CACHE_REDIS_TIMEOUT`). A session found
    * below the local copy is copied into the faster levels; a new one goes
@@ -178,7 +178,7 @@ export class ProcessWorker {
     this.#channel = channel;
     this.local = new LocalSessions(config.localSize);
     this.ipc = new OwnerLevel({
-      ipcTimeout: config.ipcTimeout,
+      ownerTimeout: config.ownerTimeout,
       counters,
       send: (message) => this.#send(message),
       onAbsent: () => {
@@ -188,14 +188,14 @@ export class ProcessWorker {
         this.#absenceLoggedAt = now;
         this.#absenceLogged = true;
         this.logger.warn(
-          { ipcTimeoutMs: config.ipcTimeout, ipcTimeouts: counters.get('ipcTimeouts') },
+          { ownerTimeoutMs: config.ownerTimeout, ownerTimeouts: counters.get('ownerTimeouts') },
           'the cache owner did not answer a session lookup in time: lookups are misses (full handshakes) until it answers again',
         );
       },
       onBack: () => {
         if (!this.#absenceLogged) return;
         this.#absenceLogged = false;
-        this.logger.info({ ipcTimeouts: counters.get('ipcTimeouts') }, 'the cache owner answers session lookups again');
+        this.logger.info({ ownerTimeouts: counters.get('ownerTimeouts') }, 'the cache owner answers session lookups again');
       },
     });
     this.#made = createStore({ host: [localCopyLevel(this.local, () => counters.add('localHits')), this.ipc], config, counters, logger });
@@ -261,7 +261,7 @@ export class ProcessWorker {
     try {
       switch (message.op) {
         case O_GOT:
-          if (this.ipc.answer(message.request, message.session, message.expired) === 'unknown') this.counters.add('ipcMalformed');
+          if (this.ipc.answer(message.request, message.session, message.expired) === 'unknown') this.counters.add('ownerMalformed');
           return;
         case O_KEYS:
           this.#loadKeys(message.keys);
@@ -282,11 +282,11 @@ export class ProcessWorker {
           return;
         case O_OWNER:
           // Only ever sent over IPC.
-          this.counters.add('ipcMalformed');
+          this.counters.add('ownerMalformed');
           return;
         case O_FILTER: {
           const filter = this.#filterCopy.push(message.offset, message.total, message.bits, this.settings.config.sessionTimeout * 1000);
-          if (filter === 'malformed') this.counters.add('ipcMalformed');
+          if (filter === 'malformed') this.counters.add('ownerMalformed');
           else if (filter !== undefined && this.#accepted) this.ipc.filter = filter;
           return;
         }
@@ -299,7 +299,7 @@ export class ProcessWorker {
       }
     } catch {
       // A state that does not fit (TicketKeyRing.load refuses it whole): the keys in use stay.
-      this.counters.add('ipcMalformed');
+      this.counters.add('ownerMalformed');
     } finally {
       for (const key of message.op === O_KEYS || message.op === O_HELLO ? (message.keys?.keys ?? []) : []) key.key.fill(0);
     }
@@ -374,7 +374,7 @@ export class ProcessWorker {
 
   #loadKeys(keys: TicketKeyRingState): void {
     if (this.ticketKeys === undefined) {
-      this.counters.add('ipcMalformed');
+      this.counters.add('ownerMalformed');
       return;
     }
     this.ticketKeys.load(keys);

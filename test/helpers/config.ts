@@ -37,7 +37,7 @@ export const DEFAULTS: CacheConfig = {
   metricsHost: '127.0.0.1',
   summaryInterval: 60_000,
   sessionIdContext: 'tls-resumption',
-  ipcTimeout: 5,
+  ownerTimeout: 5,
   socket: '',
   daemonIdleTimeout: 600_000,
   localSize: MiB,

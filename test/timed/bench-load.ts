@@ -479,7 +479,7 @@ t.test('end to end: cluster (node:cluster worker processes, workers accepting th
   t.ok(run.resumptionRatio >= 0.95, `worker processes resume each other's sessions: ${run.resumptionRatio}`);
   t.ok(run.serverProcesses >= 3, `the primary and its 2 worker processes measured together (${run.serverProcesses})`);
   const { counters, scheduling } = run.serverCounters as { counters: Record<string, number>; scheduling: string };
-  t.ok(counters.resumed > 0 && counters.localHits + counters.ipcHits > 0, 'resumed through the local copies and the primary');
+  t.ok(counters.resumed > 0 && counters.localHits + counters.ownerHits > 0, 'resumed through the local copies and the primary');
   t.equal(scheduling, 'none', "the primary ran with the scheduling asked for (Node's cluster.schedulingPolicy)");
   t.match(stdout, /node:cluster scheduling none/, 'and the report says so');
 });

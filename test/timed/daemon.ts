@@ -40,7 +40,7 @@ const env = {
   TLS_CACHE_SUMMARY_INTERVAL: '0',
   // Lookups get 100 ms, as in the other process tests: on a loaded machine a lookup can miss the default 5 ms by
   // scheduling alone (missed bounds are tested in cluster-processes-primary-gone.ts).
-  TLS_CACHE_IPC_TIMEOUT: '100ms',
+  TLS_CACHE_OWNER_TIMEOUT: '100ms',
   // The daemon inherits the environment of the process that starts it: its metrics endpoint.
   TLS_CACHE_METRICS_PORT: String(metricsPort),
 };
@@ -121,8 +121,8 @@ t.test('the daemon killed: full handshakes, no stall; another daemon, and sessio
 
 t.test("TLS 1.3's made-up legacy session IDs are not sent to the daemon; sessions stored before a process started still resume there", async (t) => {
   // Counts reach the daemon within a second (COUNTS_INTERVAL_MS); its metrics add up both processes.
-  const skipped = (): Promise<number> => metric(metricsPort, 'tls_session_cache_ipc_skipped_total');
-  const lookups = (): Promise<number> => metric(metricsPort, 'tls_session_cache_ipc_lookups_total');
+  const skipped = (): Promise<number> => metric(metricsPort, 'tls_session_cache_owner_skipped_total');
+  const lookups = (): Promise<number> => metric(metricsPort, 'tls_session_cache_owner_lookups_total');
   // The counts of the tests before: all in once they stop changing for longer than a shipment interval.
   const settled = async (): Promise<[number, number]> => {
     let last = [NaN, NaN];
@@ -258,7 +258,7 @@ t.test("SIGUSR2 to the daemon flushes every session: its table and every process
 });
 
 t.test('random, truncated and oversized frames: refused, counted, the daemon alive', async (t) => {
-  const malformed = async (): Promise<number> => metric(metricsPort, 'tls_session_cache_ipc_malformed_total');
+  const malformed = async (): Promise<number> => metric(metricsPort, 'tls_session_cache_owner_malformed_total');
   await until(async () => !Number.isNaN(await malformed().catch(() => NaN)), 10_000);
   const before = await malformed();
   const send = (bytes: Buffer, waitForClose: boolean): Promise<boolean> =>
@@ -287,7 +287,7 @@ t.test('random, truncated and oversized frames: refused, counted, the daemon ali
 t.test("a new session's handshake ends only once the daemon told every other process its ID: offered elsewhere at once, it resumes", async (t) => {
   // A deployment of its own, whose daemon (started by D, with D's environment) gives lookups a bound of 5 s.
   const heldSocket = join(dir, 'held', 'app.sock');
-  const more = { TLS_CACHE_SOCKET: heldSocket, TLS_CACHE_IPC_TIMEOUT: '5s', TLS_CACHE_METRICS_PORT: '0' };
+  const more = { TLS_CACHE_SOCKET: heldSocket, TLS_CACHE_OWNER_TIMEOUT: '5s', TLS_CACHE_METRICS_PORT: '0' };
   const heldDaemon = (): number => Number(readFileSync(`${heldSocket}.lock`, 'utf8'));
   const d = await startServer(more);
   t.teardown(() => {

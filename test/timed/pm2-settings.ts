@@ -40,7 +40,7 @@ const env: NodeJS.ProcessEnv = {
   APP_CERT: join(dir, 'cert.pem'),
   APP_KEY: join(dir, 'key.pem'),
   TLS_CACHE_LOG_FORMAT: 'json',
-  TLS_CACHE_IPC_TIMEOUT: '100ms',
+  TLS_CACHE_OWNER_TIMEOUT: '100ms',
   TLS_CACHE_DAEMON_IDLE_TIMEOUT: '3s',
   TLS_CACHE_SESSION_TIMEOUT: '1h',
 };
