@@ -1,6 +1,6 @@
 /**
  * The node:cluster attach line in a server thread of the cluster runtime
- * (issue 6): `await attachClusterCache(server)` attaches the shared table
+ * (issue 6): `await attachSharedCache(server)` attaches the shared table
  * and ticket keys, the runtime does not attach them again, and every
  * handshake is counted once.
  */

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import t from 'tap';
 import { Packr } from 'msgpackr';
-import { attachClusterCache, clusterServerOptions } from '../lib/processes/attach-cluster-cache.ts';
+import { attachSharedCache, sharedCacheServerOptions } from '../lib/processes/attach-shared-cache.ts';
 import { COUNTER_NAMES } from '../lib/operations/counters.ts';
 import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, FILTER_CHUNK_BYTES, fromIpc, IPC_TAG, isTagged, MAX_PAYLOAD_BYTES, MAX_STORED_IDS, O_FILTER, O_GOT, O_HELLO, O_KEYS, O_OWNER, O_SET_DONE, O_STORED, toIpc, W_CERTIFICATE, W_COUNTS, W_GET, W_HELLO, W_PROCESS, W_SET, W_STATUS, W_WHERE_OWNER } from '../lib/owner/messages.ts';
 import { loadConfig } from '../lib/config/load.ts';
@@ -232,18 +232,18 @@ t.test('TicketKeyRing: snapshot, restore and load copy every key with its window
 
 t.test('coded errors: the public API and the settings it reads', async (t) => {
   const { cert, key } = await loadCertificate({});
-  const server = createServer({ cert, key, ...clusterServerOptions({}) });
+  const server = createServer({ cert, key, ...sharedCacheServerOptions({}) });
   // A worker thread of the application's own (not a runtime server thread) has no cache to attach.
   const thread = new Worker(
-    `import('${new URL('../lib/processes/attach-cluster-cache.ts', import.meta.url).href}').then(({ attachClusterCache }) =>` +
-      ` attachClusterCache(require('node:tls').createServer({}))).then(() => 'attached', (error) => error.code).then((code) => require('node:worker_threads').parentPort.postMessage(code));`,
+    `import('${new URL('../lib/processes/attach-shared-cache.ts', import.meta.url).href}').then(({ attachSharedCache }) =>` +
+      ` attachSharedCache(require('node:tls').createServer({}))).then(() => 'attached', (error) => error.code).then((code) => require('node:worker_threads').parentPort.postMessage(code));`,
     { eval: true },
   );
   const [code] = (await once(thread, 'message')) as [string];
   t.equal(code, 'ERR_TLS_CACHE_NOT_IN_CLUSTER', "attach in a worker thread of the application's own");
-  await t.rejects(attachClusterCache({} as never), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'attach: server');
-  await t.rejects(attachClusterCache(server, { helloTimeout: 'soon' as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'attach: helloTimeout');
-  await t.rejects(attachClusterCache(server, { logger: 'console' as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'attach: logger');
+  await t.rejects(attachSharedCache({} as never), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'attach: server');
+  await t.rejects(attachSharedCache(server, { helloTimeout: 'soon' as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'attach: helloTimeout');
+  await t.rejects(attachSharedCache(server, { logger: 'console' as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'attach: logger');
   await t.rejects(startClusterCache({ ticketMode: 'always' as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: ticketMode');
   await t.rejects(startClusterCache({ countsTimeout: -1 }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: countsTimeout');
   await t.rejects(startClusterCache({ logger: 42 as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: logger');
@@ -253,8 +253,8 @@ t.test('coded errors: the public API and the settings it reads', async (t) => {
   await t.rejects(startClusterCache({ config: { sessionIdContext: 42 as never } }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: config.sessionIdContext');
   await t.rejects(startClusterCache({ env: { TLS_CACHE_OWNER_TIMEOUT: 'soon' } }), { code: 'ERR_TLS_CACHE_INVALID_ENV' }, 'start: TLS_CACHE_OWNER_TIMEOUT');
   await t.rejects(startClusterCache({ env: { TLS_CACHE_LOCAL_SIZE: 'big' } }), { code: 'ERR_TLS_CACHE_INVALID_ENV' }, 'start: TLS_CACHE_LOCAL_SIZE');
-  t.throws(() => clusterServerOptions({ TLS_CACHE_SESSION_ID_CONTEXT: 'has spaces in it' }), { code: 'ERR_TLS_CACHE_INVALID_ENV' }, 'serverOptions: TLS_CACHE_SESSION_ID_CONTEXT');
-  t.same(clusterServerOptions({ TLS_CACHE_SESSION_TIMEOUT: '1m', TLS_CACHE_SESSION_ID_CONTEXT: 'shop' }), { sessionTimeout: 60, sessionIdContext: 'shop' }, 'serverOptions from the environment');
+  t.throws(() => sharedCacheServerOptions({ TLS_CACHE_SESSION_ID_CONTEXT: 'has spaces in it' }), { code: 'ERR_TLS_CACHE_INVALID_ENV' }, 'serverOptions: TLS_CACHE_SESSION_ID_CONTEXT');
+  t.same(sharedCacheServerOptions({ TLS_CACHE_SESSION_TIMEOUT: '1m', TLS_CACHE_SESSION_ID_CONTEXT: 'shop' }), { sessionTimeout: 60, sessionIdContext: 'shop' }, 'serverOptions from the environment');
 });
 
 t.test('startClusterCache: workers inherit the settings in force; a second call is refused', async (t) => {
@@ -269,7 +269,7 @@ t.test('startClusterCache: workers inherit the settings in force; a second call 
   process.env.TLS_CACHE_TIMEOUT = '1m';
   const cache = await startClusterCache({ config: { sessionTimeout: 120, sessionIdContext: 'parts-test', logLevel: 'silent', size: 1024 * 1024 }, env: {} });
   t.teardown(() => cache.close());
-  t.same(clusterServerOptions(), { sessionTimeout: 120, sessionIdContext: 'parts-test' }, 'what a forked worker would read');
+  t.same(sharedCacheServerOptions(), { sessionTimeout: 120, sessionIdContext: 'parts-test' }, 'what a forked worker would read');
   t.equal(process.env.TLS_CACHE_TIMEOUT, undefined, 'under the new name only');
   await t.rejects(startClusterCache({ env: {} }), { code: 'ERR_TLS_CACHE_ALREADY_STARTED' });
   t.equal(cache.rotateTicketKeys(), true);

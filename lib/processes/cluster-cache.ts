@@ -8,13 +8,13 @@
  *
  * ```ts
  * import cluster from 'node:cluster';
- * import { startClusterCache, attachClusterCache, clusterServerOptions } from 'tls-resumption';
+ * import { startClusterCache, attachSharedCache, sharedCacheServerOptions } from 'tls-resumption';
  * if (cluster.isPrimary) {
  *   await startClusterCache();                               // the one call
  *   for (let i = 0; i < 4; i++) cluster.fork();
  * } else {
- *   const server = https.createServer({ key, cert, ...clusterServerOptions() }, app);
- *   await attachClusterCache(server);                        // the one attach
+ *   const server = https.createServer({ key, cert, ...sharedCacheServerOptions() }, app);
+ *   await attachSharedCache(server);                        // the one attach
  *   server.listen(8443);
  * }
  * ```
@@ -115,7 +115,7 @@ export class ClusterCache {
    * The ports the workers listen on through the primary's handles, for
    * `tls-resumption status` and the same-port check (`owner/same-port.ts`);
    * a worker that binds its own listener (`reusePort`) is not heard of
-   * here: it checks for itself (`attach-cluster-cache.ts`).
+   * here: it checks for itself (`attach-shared-cache.ts`).
    */
   readonly #ports = new Set<number>();
   readonly #onListening = (worker: Worker, address: Address): void => {
@@ -146,7 +146,7 @@ export class ClusterCache {
     create = async (options) => {
       const env = options.env ?? process.env;
       const config = loadConfig(options.config ?? {}, env);
-      // Workers forked from here inherit this environment: their clusterServerOptions() then
+      // Workers forked from here inherit this environment: their sharedCacheServerOptions() then
       // agree with the primary even when the settings came from options.config.
       moveRenamedVariables(process.env);
       process.env.TLS_CACHE_SESSION_TIMEOUT = String(config.sessionTimeout);
@@ -352,13 +352,13 @@ function ignore(): void {}
  * Starts the session cache in a `node:cluster` primary: the table, the
  * ticket key ring and its rotation, the metrics endpoint (when
  * `TLS_CACHE_METRICS_PORT` is set), and the answers to worker processes
- * (each attaches with `attachClusterCache(server)`). Call it once, before
+ * (each attaches with `attachSharedCache(server)`). Call it once, before
  * or after forking. Settings come from `TLS_CACHE_*` variables (and
  * `options.config`); workers get the ones they must agree on from here.
  * It sets `TLS_CACHE_SESSION_TIMEOUT` and `TLS_CACHE_SESSION_ID_CONTEXT` in this
  * process's environment to the values in force, so that workers forked
  * from it (which inherit it) create their servers with the same ones
- * (`clusterServerOptions()`).
+ * (`sharedCacheServerOptions()`).
  *
  * @throws NotInClusterError (`ERR_TLS_CACHE_NOT_IN_CLUSTER`) outside a cluster primary.
  * @throws ClusterCacheStartedError (`ERR_TLS_CACHE_ALREADY_STARTED`) when it runs already in this process.
@@ -382,7 +382,7 @@ export async function startClusterCache(options: ClusterCacheOptions = {}): Prom
   if (applicationVariables !== undefined) checkApplicationVariables(applicationVariables);
   if (!cluster.isPrimary) {
     throw new NotInClusterError(
-      'startClusterCache() runs in the node:cluster primary; in a worker process, call attachClusterCache(server) instead',
+      'startClusterCache() runs in the node:cluster primary; in a worker process, call attachSharedCache(server) instead',
     );
   }
   if (started !== undefined) {

@@ -1,6 +1,6 @@
 /**
  * The cache's side of a worker process: one per process, made by the
- * first `attachClusterCache()`. It finds the owner of the table and the
+ * first `attachSharedCache()`. It finds the owner of the table and the
  * ticket key ring and connects to it over the owner's Unix socket
  * (`owner/socket-channel.ts`):
  *

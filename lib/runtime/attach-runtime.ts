@@ -45,7 +45,7 @@ export function runtimeServerOptions(
 
 /** How a server a runtime refuses for its `sessionTimeout` is to be created instead. */
 const SERVER_OPTIONS_FIX =
-  "create it with the runtime's server options spread into its options (clusterServerOptions(), or a server module's context.serverOptions), and give every process the same TLS_CACHE_SESSION_TIMEOUT";
+  "create it with the runtime's server options spread into its options (sharedCacheServerOptions(), or a server module's context.serverOptions), and give every process the same TLS_CACHE_SESSION_TIMEOUT";
 
 /** What {@link attachRuntime} needs. */
 export interface RuntimeAttachOptions {
