@@ -20,7 +20,7 @@ t.test('counts, sums and views', async (t) => {
   counters.countHandshake(false, null);
   const v = counters.values();
   t.same([v.fullTls12, v.resumedTls13, v.resumedOther, v.fullOther, v.fullTls13, v.resumedTls12], [1, 1, 1, 1, 0, 0]);
-  t.same(counters.sessionHookCounters(), { stored: 5, skippedTls13: 0, refused: 0, resumed: 0, missed: 0, endedByAlert: 0 });
+  t.same(counters.sessionHookCounters(), { stored: 5, skippedTls13: 0, refused: 0, lookupHits: 0, missed: 0, endedByAlert: 0 });
   t.same(counters.ticketCounters(), { issued: 0, decrypted: 0, unknownKey: 0, failures: 0, keyUpdates: 0, renewed: 0, expired: 0, renewalOff: 0 });
 });
 
@@ -82,12 +82,12 @@ t.test('threads adding at once lose nothing', async (t) => {
   await Promise.all(workers.map((w) => w.terminate()));
   const v = counters.values();
   t.equal(v.stored, THREADS * TIMES, 'every add counted');
-  t.equal(v.resumed, THREADS * TIMES, 'every mirrored increment counted');
+  t.equal(v.lookupHits, THREADS * TIMES, 'every mirrored increment counted');
   t.equal(v.fullTls12 + v.fullTls13 + v.resumedTls12 + v.resumedTls13, THREADS * TIMES, 'every handshake counted once');
   t.equal(v.resumedTls13, THREADS * (TIMES / 4), 'by protocol');
 });
 
-t.test("the counters' old names (ipc*) read and add the new ones, warning once with TLS_CACHE_DEP007; the old metric names show the same values", async (t) => {
+t.test("the counters' old names (ipc*, resumed) read and add the new ones, warning once with TLS_CACHE_DEP007; the old metric names show the same values", async (t) => {
   const warnings: Error[] = [];
   const onWarning = (warning: Error): number => warnings.push(warning);
   process.on('warning', onWarning);
@@ -101,7 +101,13 @@ t.test("the counters' old names (ipc*) read and add the new ones, warning once w
     counters.add(now, 1);
     t.equal(counters.get(old), 1, `${old} is ${now}`);
   }
+  counters.add('lookupHits', 4);
+  t.equal(counters.get('resumed'), 4, 'resumed is lookupHits');
+  counters.add('resumed');
+  t.equal(counters.get('lookupHits'), 5);
+  t.equal(counters.sessionHookCounters().resumed, 5, 'and so reads the summed hook counters');
   t.notOk('ipcLookups' in counters.values(), 'values() has the new names only');
+  t.notOk('resumed' in counters.values());
   await new Promise((resolve) => setImmediate(resolve));
   t.same(
     warnings.filter((w) => w.name === 'DeprecationWarning').map((w) => [(w as { code?: string }).code, w.message]),

@@ -14,7 +14,7 @@
 import { deprecate } from 'node:util';
 import { threadId } from 'node:worker_threads';
 import { InvalidCounterBufferError } from '../errors.ts';
-import type { SessionHookCounters } from '../tls/session-hooks.ts';
+import { withOldHookCounterName, type SessionHookCounters } from '../tls/session-hooks.ts';
 import type { TicketCounters } from '../tickets/ticket-counters.ts';
 import { describe } from '../describe.ts';
 
@@ -28,7 +28,7 @@ export const COUNTER_NAMES = [
   'stored',
   'skippedTls13',
   'refused',
-  'resumed',
+  'lookupHits',
   'missed',
   // Ticket keys (`TicketCounters`).
   'issued',
@@ -135,12 +135,15 @@ const INDEX = new Map<string, number>(COUNTER_NAMES.map((name, i) => [name, i]))
 
 /**
  * Counters renamed in 0.2, by their old name: `ipc*` named the Unix socket
- * to the table's owner. {@link SharedCounters.get} and
- * {@link SharedCounters.add} read an old name as the new one until 0.3,
+ * to the table's owner, and `resumed` counted the session hooks' lookups
+ * that found a session, not resumed handshakes (`resumedTls12` … count
+ * those). {@link SharedCounters.get}, {@link SharedCounters.add} and
+ * {@link SharedCounters.mirror} read an old name as the new one until 0.3,
  * the first in a process emitting a `DeprecationWarning`
  * (`TLS_CACHE_DEP007`); `values()` has the new names only.
  */
 const RENAMED_COUNTERS = Object.freeze({
+  resumed: 'lookupHits',
   ipcLookups: 'ownerLookups',
   ipcHits: 'ownerHits',
   ipcTimeouts: 'ownerTimeouts',
@@ -293,7 +296,8 @@ export class SharedCounters {
   /** The session hook counters of every thread, summed. */
   sessionHookCounters(): SessionHookCounters {
     const v = this.values();
-    return { stored: v.stored, skippedTls13: v.skippedTls13, refused: v.refused, resumed: v.resumed, missed: v.missed, endedByAlert: v.endedByAlert };
+    const { stored, skippedTls13, refused, lookupHits, missed, endedByAlert } = v;
+    return withOldHookCounterName({ stored, skippedTls13, refused, lookupHits, missed, endedByAlert });
   }
 
   /** The ticket counters of every thread, summed. */
@@ -320,7 +324,7 @@ export class SharedCounters {
     const view = {} as Record<K, number>;
     for (const name of names) {
       // Set on every handshake: the counter's place and its local value are found once, here.
-      const at = this.#stripe + 2 * INDEX.get(name)!;
+      const at = this.#stripe + 2 * indexOf(name)!;
       let local = 0;
       Object.defineProperty(view, name, {
         enumerable: true,
@@ -337,7 +341,7 @@ export class SharedCounters {
 }
 
 /** Names of the session hook counters, for {@link SharedCounters.mirror}. */
-export const HOOK_COUNTER_NAMES = ['stored', 'skippedTls13', 'refused', 'resumed', 'missed', 'endedByAlert'] as const satisfies readonly CounterName[];
+export const HOOK_COUNTER_NAMES = ['stored', 'skippedTls13', 'refused', 'lookupHits', 'missed', 'endedByAlert'] as const satisfies readonly CounterName[];
 /** Names of the ticket counters, for {@link SharedCounters.mirror}. */
 export const TICKET_COUNTER_NAMES = [
   'issued',

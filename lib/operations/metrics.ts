@@ -159,7 +159,7 @@ export function createMetrics(sources: MetricsSources): CacheMetrics {
     ['method', 'result'],
     (c) => {
       const v = counters.values();
-      setTotal(c, v.resumed, { method: 'session_id', result: 'hit' });
+      setTotal(c, v.lookupHits, { method: 'session_id', result: 'hit' });
       setTotal(c, v.missed, { method: 'session_id', result: 'miss' });
       setTotal(c, v.decrypted, { method: 'ticket', result: 'hit' });
       setTotal(c, v.unknownKey, { method: 'ticket', result: 'miss' });
