@@ -8,7 +8,7 @@
  *
  * - a worker thread of `startThreadCluster()` (the table in shared memory),
  *   resuming a session made on the same port;
- * - a `node:cluster` worker process attached with `attachClusterCache()`
+ * - a `node:cluster` worker process attached with `attachSharedCache()`
  *   (`TLS_CACHE_LOCAL_SIZE` default), resuming a session made on another
  *   worker process: its local copy misses, the primary (the owner, over
  *   its Unix socket) has it. Three segments: the requesting process from
@@ -35,7 +35,7 @@ import type { RequestHops } from './lib/hop-probe.ts';
 
 /** Lookups measured per deployment; the figures are each segment's median (a timer of the process may add calls to one lookup; the table reads one bucket instead of two for a few IDs). */
 const LOOKUPS = 5;
-const ENV = { TLS_CACHE_LOG_LEVEL: 'warn', TLS_CACHE_IPC_TIMEOUT: '2s', TLS_CACHE_STATS_INTERVAL: '0', TLS_CACHE_SUMMARY_INTERVAL: '0' };
+const ENV = { TLS_CACHE_LOG_LEVEL: 'warn', TLS_CACHE_OWNER_TIMEOUT: '2s', TLS_CACHE_STATS_INTERVAL: '0', TLS_CACHE_SUMMARY_INTERVAL: '0' };
 
 interface Segment {
   name: string;
@@ -178,10 +178,10 @@ async function primary(list: boolean): Promise<void> {
 /** A `node:cluster` worker: one server on a port of its own, its lookups probed and sent to the primary. */
 async function worker(): Promise<void> {
   const { probeLookups } = await import('./lib/hop-probe.ts');
-  const { attachClusterCache, clusterServerOptions } = await import('../lib/processes/attach-cluster-cache.ts');
-  const server = createServer({ cert: process.env.HOPS_CERT, key: process.env.HOPS_KEY, ...clusterServerOptions() }, (socket) => socket.end());
+  const { attachSharedCache, sharedCacheServerOptions } = await import('../lib/processes/attach-shared-cache.ts');
+  const server = createServer({ cert: process.env.HOPS_CERT, key: process.env.HOPS_KEY, ...sharedCacheServerOptions() }, (socket) => socket.end());
   probeLookups(server, (hops) => process.send!({ hops }));
-  await attachClusterCache(server);
+  await attachSharedCache(server);
   server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => {
     const address = server.address();
     process.send!({ port: typeof address === 'object' && address !== null ? address.port : 0 });

@@ -29,7 +29,7 @@ if (cluster.isPrimary) {
     env: {
       TLS_CACHE_SIZE: String(options.tableBytes),
       TLS_CACHE_LOCAL_SIZE: '0',
-      TLS_CACHE_IPC_TIMEOUT: '10s',
+      TLS_CACHE_OWNER_TIMEOUT: '10s',
       TLS_CACHE_LOG_LEVEL: 'warn',
       TLS_CACHE_STATS_INTERVAL: '0',
       TLS_CACHE_SUMMARY_INTERVAL: '0',

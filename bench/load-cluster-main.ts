@@ -4,7 +4,7 @@
  * same port; scheduling as `NODE_CLUSTER_SCHED_POLICY` says, set from
  * `--cluster-scheduling`), with this project's one call
  * in the primary (`startClusterCache()`) and one attach in each worker
- * (`attachClusterCache(server)`): sessions by ID through the primary's table
+ * (`attachSharedCache(server)`): sessions by ID through the primary's table
  * over its Unix socket (and each worker's local copy), ticket keys pushed to
  * every process.
  *
@@ -16,7 +16,7 @@
  * @module
  */
 import cluster from 'node:cluster';
-import { attachClusterCache, clusterServerOptions } from '../lib/processes/attach-cluster-cache.ts';
+import { attachSharedCache, sharedCacheServerOptions } from '../lib/processes/attach-shared-cache.ts';
 import { freePort } from '../lib/threads/free-port.ts';
 import { startClusterCache } from '../lib/processes/cluster-cache.ts';
 import type { FromLoadServer, LoadServerSpec, ToLoadServer } from './load-server-main.ts';
@@ -29,10 +29,10 @@ if (cluster.isPrimary) {
   const spec = JSON.parse(process.argv[2] ?? '{}') as LoadServerSpec;
   const port = await freePort(spec.host);
   const cache = await startClusterCache({
-    env: { ...process.env, TLS_CACHE_TIMEOUT: SESSION_TIMEOUT, TLS_CACHE_LOG_LEVEL: 'warn', TLS_CACHE_STATS_INTERVAL: '0', TLS_CACHE_SUMMARY_INTERVAL: '0' },
+    env: { ...process.env, TLS_CACHE_SESSION_TIMEOUT: SESSION_TIMEOUT, TLS_CACHE_LOG_LEVEL: 'warn', TLS_CACHE_STATS_INTERVAL: '0', TLS_CACHE_SUMMARY_INTERVAL: '0' },
   });
   const env = {
-    TLS_CACHE_TIMEOUT: SESSION_TIMEOUT,
+    TLS_CACHE_SESSION_TIMEOUT: SESSION_TIMEOUT,
     TLS_CACHE_LOG_LEVEL: 'warn',
     BENCH_CLUSTER_SPEC: JSON.stringify({ ...spec, port }),
   };
@@ -69,8 +69,8 @@ if (cluster.isPrimary) {
   process.on('disconnect', stop);
 } else {
   const spec = JSON.parse(process.env.BENCH_CLUSTER_SPEC ?? '{}') as LoadServerSpec & { port: number };
-  // The bench's own server (handshakes, or HTTPS with --requests); attachClusterCache() adds the cache.
-  const { server } = createBenchServer({ ...spec, mode: 'none' }, clusterServerOptions());
-  await attachClusterCache(server);
+  // The bench's own server (handshakes, or HTTPS with --requests); attachSharedCache() adds the cache.
+  const { server } = createBenchServer({ ...spec, mode: 'none' }, sharedCacheServerOptions());
+  await attachSharedCache(server);
   server.listen(spec.port, spec.host);
 }

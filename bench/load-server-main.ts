@@ -26,7 +26,7 @@ export interface LoadServerSpec extends LoadServerData {
 export type FromLoadServer = { type: 'ready'; port: number; ports?: number[] } | { type: 'counters'; counters: unknown };
 export type ToLoadServer = { type: 'counters' } | { type: 'stop' };
 
-/** Session lifetime of every mode's servers, as the runtime's default (`TLS_CACHE_TIMEOUT`, 5m) and nginx's `ssl_session_timeout 5m`. */
+/** Session lifetime of every mode's servers, as the runtime's default (`TLS_CACHE_SESSION_TIMEOUT`, 5m) and nginx's `ssl_session_timeout 5m`. */
 const SESSION_TIMEOUT_S = 300;
 
 interface Running {
@@ -45,7 +45,7 @@ async function start(spec: LoadServerSpec): Promise<Running | undefined> {
     port: 0,
     host,
     data,
-    config: { workers, timeout: SESSION_TIMEOUT_S, logLevel: 'warn', statsInterval: 0, shutdownTimeout: 1000 },
+    config: { workers, sessionTimeout: SESSION_TIMEOUT_S, logLevel: 'warn', statsInterval: 0, shutdownTimeout: 1000 },
   });
   if (cluster === undefined) return undefined;
   return {

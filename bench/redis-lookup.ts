@@ -120,7 +120,7 @@ if (cluster.isPrimary) {
   const counters = SharedCounters.create();
   const logger = pino({ level: 'silent' });
   const ipc = new OwnerLevel({
-    ipcTimeout: BOUND_MS,
+    ownerTimeout: BOUND_MS,
     counters,
     send: (message) => process.send!(toIpc(encodeToOwner(message))),
   });

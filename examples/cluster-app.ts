@@ -28,7 +28,7 @@ import { createServer } from 'node:https';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { attachClusterCache, clusterServerOptions, loadConfig, startClusterCache } from '../lib/index.ts';
+import { attachSharedCache, sharedCacheServerOptions, loadConfig, startClusterCache } from '../lib/index.ts';
 import { CERTIFICATE_VARIABLES, loadCertificate } from './certificate.ts';
 
 const port = Number(process.env.PORT || 8443);
@@ -81,13 +81,13 @@ if (cluster.isPrimary) {
 } else {
   const { cert, key } = await loadCertificate(process.env);
   const secureOptions = loadConfig().tickets === 'off' ? constants.SSL_OP_NO_TICKET : 0;
-  const server = createServer({ cert, key, secureOptions, ...clusterServerOptions() }, (request, response) => {
+  const server = createServer({ cert, key, secureOptions, ...sharedCacheServerOptions() }, (request, response) => {
     const socket = request.socket as TLSSocket;
     response.setHeader('content-type', 'text/plain; charset=utf-8');
     response.end(
       `Hello from worker process ${process.pid}; TLS session ${socket.isSessionReused() ? 'reused' : 'new'}, ${socket.getProtocol()}\n`,
     );
   });
-  await attachClusterCache(server); // <- added: the shared cache and ticket keys
+  await attachSharedCache(server); // <- added: the shared cache and ticket keys
   server.listen(port);
 }

@@ -199,7 +199,7 @@ export class MetricsListenError extends TlsCacheError {
 
 /**
  * The node:cluster cache was used where it cannot run: `startClusterCache()`
- * outside a cluster primary, or `attachClusterCache()` outside a cluster
+ * outside a cluster primary, or `attachSharedCache()` outside a cluster
  * worker process and outside a server thread of the cluster runtime.
  */
 export class NotInClusterError extends TlsCacheError {

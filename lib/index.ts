@@ -36,8 +36,8 @@ export type { RuntimeServerOptions } from './runtime/attach-runtime.ts';
 export { startClusterCache } from './processes/cluster-cache.ts';
 export type { ClusterCache, ClusterCacheOptions } from './processes/cluster-cache.ts';
 export type { ProcessReplacement, RestartResult, RestartWorkersOptions } from './processes/rolling-restart.ts';
-export { attachClusterCache, clusterServerOptions } from './processes/attach-cluster-cache.ts';
-export type { AttachClusterCacheOptions, ClusterCacheAttachment } from './processes/attach-cluster-cache.ts';
+export { attachSharedCache, sharedCacheServerOptions } from './processes/attach-shared-cache.ts';
+export type { AttachSharedCacheOptions, SharedCacheAttachment } from './processes/attach-shared-cache.ts';
 
 // Composing your own: the table behind Node's session hooks, the ticket key ring, sessions bound to a certificate.
 export { SessionTable } from './table/session-table.ts';
@@ -67,6 +67,8 @@ export type { Capability, CapabilityCheck, NodeCapabilities } from './tls/known-
 export * as errors from './errors.ts';
 export type { TlsCacheError } from './errors.ts';
 
-// Deprecated names of the worker-thread runtime (until 0.3).
+// Deprecated names (until 0.3): of the worker-thread runtime, and of the attach that works in every runtime.
 export { runCluster, startCluster } from './threads/deprecated.ts';
 export type { Cluster, ClusterEvents, ClusterOptions } from './threads/deprecated.ts';
+export { attachClusterCache, clusterServerOptions } from './processes/deprecated.ts';
+export type { AttachClusterCacheOptions, ClusterCacheAttachment } from './processes/deprecated.ts';

@@ -63,3 +63,26 @@ t.test('the deprecated names of the worker-thread runtime call the new functions
   t.match(page, 'TLS_CACHE_DEP001');
   t.match(page, 'TLS_CACHE_DEP002');
 });
+
+t.test('the deprecated names of the attach that works in every runtime call the new functions, each warning once with its code', async (t) => {
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error): number => warnings.push(warning);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  const env = { TLS_CACHE_SESSION_TIMEOUT: '2m', TLS_CACHE_SESSION_ID_CONTEXT: 'shop' };
+  t.same(api.clusterServerOptions(env), api.sharedCacheServerOptions(env), 'clusterServerOptions() is sharedCacheServerOptions()');
+  t.same(api.clusterServerOptions(env), { sessionTimeout: 120, sessionIdContext: 'shop' });
+  // Not a tls.Server: each refuses it before attaching anything, the new name and the old alike.
+  const refused = { code: 'ERR_TLS_CACHE_INVALID_OPTION', option: 'server' };
+  await t.rejects(api.attachSharedCache({} as never), refused);
+  await t.rejects(api.attachClusterCache({} as never), refused, 'attachClusterCache() is attachSharedCache()');
+  await t.rejects(api.attachClusterCache({} as never), refused);
+  await new Promise((resolve) => setImmediate(resolve));
+  const deprecations = warnings.filter((w) => w.name === 'DeprecationWarning').map((w) => [(w as { code?: string }).code, w.message]);
+  t.same(deprecations, [
+    ['TLS_CACHE_DEP006', 'clusterServerOptions() is deprecated and goes in 0.3: call sharedCacheServerOptions(), the same function under its new name'],
+    ['TLS_CACHE_DEP005', 'attachClusterCache() is deprecated and goes in 0.3: call attachSharedCache(), the same function under its new name'],
+  ], 'one warning per name, at its first call');
+  t.match(page, 'TLS_CACHE_DEP005');
+  t.match(page, 'TLS_CACHE_DEP006');
+});

@@ -131,9 +131,9 @@ t.test('tls-resumption daemon: bad settings and a directory that is not private 
   const bad = await cli(['daemon'], { TLS_CACHE_SOCKET: 'relative.sock' });
   t.equal(bad.code, 1, 'a relative socket path: exit code 1');
   t.match(bad.stderr, /ERR_TLS_CACHE_INVALID_ENV: Invalid environment variable TLS_CACHE_SOCKET: "relative.sock" is not an absolute path/, bad.stderr.split('\n')[0]);
-  const detached = await cli(['daemon', '--detach'], { TLS_CACHE_TIMEOUT: 'soon' });
+  const detached = await cli(['daemon', '--detach'], { TLS_CACHE_SESSION_TIMEOUT: 'soon' });
   t.equal(detached.code, 1, '--detach checks the settings before it returns');
-  t.match(detached.stderr, /ERR_TLS_CACHE_INVALID_ENV: Invalid environment variable TLS_CACHE_TIMEOUT/);
+  t.match(detached.stderr, /ERR_TLS_CACHE_INVALID_ENV: Invalid environment variable TLS_CACHE_SESSION_TIMEOUT/);
   const open = mkdtempSync(join(dir, 'open-'));
   chmodSync(open, 0o755);
   const shared = await cli(['daemon'], { TLS_CACHE_SOCKET: join(open, 'cache.sock') });

@@ -36,7 +36,7 @@ const child = spawn(process.execPath, [EXAMPLE], {
     NODE_COMPILE_CACHE: COMPILE_CACHE,
     PORT: String(port),
     WORKERS: '2',
-    TLS_CACHE_IPC_TIMEOUT: '100ms',
+    TLS_CACHE_OWNER_TIMEOUT: '100ms',
     TLS_CACHE_SOCKET: join(socketDirectory, 'app.sock'),
   },
   stdio: ['ignore', 'pipe', 'pipe'],

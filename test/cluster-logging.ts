@@ -41,7 +41,7 @@ t.test('statistics are logged at debug level, without session data', async (t) =
   t.equal(last.level, 20, 'at debug level');
   t.match(last, {
     stats: { entries: 1, inserts: 1, hits: 9, capacityEntries: Number },
-    hooks: { stored: 1, resumed: 9, skippedTls13: Number },
+    hooks: { stored: 1, lookupHits: 9, skippedTls13: Number },
   });
   t.ok((last.hooks as { skippedTls13: number }).skippedTls13 >= 1, 'the skipped TLS 1.3 sessions are reported');
 

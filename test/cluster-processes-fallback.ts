@@ -15,7 +15,7 @@ import { removeCertificateFiles, startClusterApp } from './helpers/cluster-app.t
 t.teardown(removeCertificateFiles);
 // This app's primary also starts the cache only after every worker asked once, unanswered, and 500 ms
 // more: the workers keep asking until it answers.
-const app = await startClusterApp({ FIXTURE_TICKET_MODE: 'fallback', FIXTURE_START_AFTER_FORK_MS: '500', TLS_CACHE_IPC_TIMEOUT: '100ms' });
+const app = await startClusterApp({ FIXTURE_TICKET_MODE: 'fallback', FIXTURE_START_AFTER_FORK_MS: '500', TLS_CACHE_OWNER_TIMEOUT: '100ms' });
 t.teardown(() => app.kill());
 
 t.test('fallback: TLS 1.3 tickets resume across 4 processes (attached although the cache started after them)', async (t) => {

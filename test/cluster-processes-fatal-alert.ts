@@ -14,7 +14,7 @@ import { endConnection, offer } from './helpers/alert-clients.ts';
 import { corruptingProxy } from './helpers/corrupting-proxy.ts';
 
 t.teardown(removeCertificateFiles);
-const app = await startClusterApp({ FIXTURE_NO_TICKETS: '1', FIXTURE_WAIT_FOR_CLIENT: '1', TLS_CACHE_IPC_TIMEOUT: '100ms' });
+const app = await startClusterApp({ FIXTURE_NO_TICKETS: '1', FIXTURE_WAIT_FOR_CLIENT: '1', TLS_CACHE_OWNER_TIMEOUT: '100ms' });
 t.teardown(() => app.kill());
 
 const OFFERS = 16;
@@ -49,7 +49,7 @@ t.test('a fatal alert on one process ends the session on every process and in th
   const after = await counters();
   t.equal(after.endedByAlert - before.endedByAlert, 1, 'counted once');
   t.equal(after.localHits - ended.localHits, 0, 'no local copy answered afterwards');
-  t.equal(after.ipcMalformed, 0);
+  t.equal(after.ownerMalformed, 0);
 });
 
 t.test('a session closed cleanly, or dropped, still resumes everywhere', async (t) => {

@@ -4,7 +4,7 @@
  * oversize IDs and sessions, unknown operations, forged answers to requests
  * never made, ring states that do not fit), sent by every worker to the
  * primary and by the primary to every worker, are each counted once in
- * `ipcMalformed` and change nothing: no process dies, sessions made before
+ * `ownerMalformed` and change nothing: no process dies, sessions made before
  * still resume everywhere, and resumption stays at 100%. The application's
  * own messages on the same channel are neither counted nor disturbed. The
  * same holds when the app's channel uses 'advanced' serialization.
@@ -16,7 +16,7 @@ import { removeCertificateFiles, startClusterApp } from './helpers/cluster-app.t
 
 t.teardown(removeCertificateFiles);
 // A generous bound: this file tests what malformed messages do, not timing.
-const app = await startClusterApp({ TLS_CACHE_IPC_TIMEOUT: '100ms' });
+const app = await startClusterApp({ TLS_CACHE_OWNER_TIMEOUT: '100ms' });
 t.teardown(() => app.kill());
 
 const before = {
@@ -26,11 +26,11 @@ const before = {
 
 t.test('malformed messages both ways are counted once each, and dropped', async (t) => {
   const start = await app.ask<{ counters: CounterValues }>('counters');
-  t.equal(start.counters.ipcMalformed, 0, 'nothing malformed before');
+  t.equal(start.counters.ownerMalformed, 0, 'nothing malformed before');
   const sent = await app.ask<{ toPrimary: number; toWorkers: number }>('garbage');
   t.ok(sent.toPrimary >= 4 * 15 && sent.toWorkers >= 4 * 10, `sent ${sent.toPrimary} to the primary, ${sent.toWorkers} to the workers`);
   const after = await app.ask<{ counters: CounterValues; table: { entries: number } }>('counters');
-  t.equal(after.counters.ipcMalformed, sent.toPrimary + sent.toWorkers, 'every malformed message was counted once, in the primary and in the workers');
+  t.equal(after.counters.ownerMalformed, sent.toPrimary + sent.toWorkers, 'every malformed message was counted once, in the primary and in the workers');
   const workers = await app.ask<{ pids: number[] }>('workers');
   t.same(workers.pids.sort(), [...app.pids].sort(), 'every worker process is still the one started');
   t.equal(app.child.exitCode, null, 'the primary is running');
@@ -65,11 +65,11 @@ t.test('nothing changed: resumption is still 100%', async (t) => {
     t.equal(ratio, 1, `${JSON.stringify(options)}: 100% resumed`);
   }
   const { counters } = await app.ask<{ counters: CounterValues }>('counters');
-  t.equal(counters.ipcTimeouts, 0, 'no lookup timed out');
+  t.equal(counters.ownerTimeouts, 0, 'no lookup timed out');
 });
 
 t.test("an app whose cluster channel uses 'advanced' serialization: the same messages work, malformed ones are counted", async (t) => {
-  const advanced = await startClusterApp({ FIXTURE_SERIALIZATION: 'advanced', TLS_CACHE_IPC_TIMEOUT: '100ms', WORKERS: '2' });
+  const advanced = await startClusterApp({ FIXTURE_SERIALIZATION: 'advanced', TLS_CACHE_OWNER_TIMEOUT: '100ms', WORKERS: '2' });
   t.teardown(() => advanced.kill());
   for (const options of [{ version: 'TLSv1.2', noTicket: true }, { version: 'TLSv1.3' }] as const) {
     const { ratio, pids } = await reconnect({ port: advanced.port, ...options }, 40);
@@ -78,6 +78,6 @@ t.test("an app whose cluster channel uses 'advanced' serialization: the same mes
   }
   const sent = await advanced.ask<{ toPrimary: number; toWorkers: number }>('garbage');
   const { counters } = await advanced.ask<{ counters: CounterValues }>('counters');
-  t.equal(counters.ipcMalformed, sent.toPrimary + sent.toWorkers, 'malformed messages counted once each under advanced serialization too');
-  t.equal(counters.ipcTimeouts, 0);
+  t.equal(counters.ownerMalformed, sent.toPrimary + sent.toWorkers, 'malformed messages counted once each under advanced serialization too');
+  t.equal(counters.ownerTimeouts, 0);
 });

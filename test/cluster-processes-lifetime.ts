@@ -14,7 +14,7 @@ import { removeCertificateFiles, startClusterApp } from './helpers/cluster-app.t
 import { checkLifetime, lifetimeChain } from './helpers/lifetime-chain.ts';
 
 t.teardown(removeCertificateFiles);
-const app = await startClusterApp({ TLS_CACHE_TIMEOUT: '5', TLS_CACHE_IPC_TIMEOUT: '100ms' });
+const app = await startClusterApp({ TLS_CACHE_SESSION_TIMEOUT: '5', TLS_CACHE_OWNER_TIMEOUT: '100ms' });
 t.teardown(() => app.kill());
 
 t.test('single-use TLS 1.3 and re-offered TLS 1.2 tickets: resumed within 5 s of the full handshake, never after', async (t) => {

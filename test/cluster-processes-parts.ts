@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import t from 'tap';
 import { Packr } from 'msgpackr';
-import { attachClusterCache, clusterServerOptions } from '../lib/processes/attach-cluster-cache.ts';
+import { attachSharedCache, sharedCacheServerOptions } from '../lib/processes/attach-shared-cache.ts';
 import { COUNTER_NAMES } from '../lib/operations/counters.ts';
 import { decodeToOwner, decodeToWorker, encodeToOwner, encodeToWorker, FILTER_CHUNK_BYTES, fromIpc, IPC_TAG, isTagged, MAX_PAYLOAD_BYTES, MAX_STORED_IDS, O_FILTER, O_GOT, O_HELLO, O_KEYS, O_OWNER, O_SET_DONE, O_STORED, toIpc, W_CERTIFICATE, W_COUNTS, W_GET, W_HELLO, W_LISTENING, W_PROCESS, W_SET, W_STATUS, W_WHERE_OWNER } from '../lib/owner/messages.ts';
 import { loadConfig } from '../lib/config/load.ts';
@@ -158,11 +158,11 @@ t.test('owner messages: what is encoded decodes; anything malformed is refused',
   for (const [name, message] of bad) t.equal(decodeToOwner(message, max), undefined, `owner refuses: ${name}`);
 
   // The hello carries the one settings message: the owner's whole configuration, checked as loadConfig checks options.
-  const config = loadConfig({ timeout: 300, sessionIdContext: 'x', tickets: 'off', localSize: 0 }, {});
+  const config = loadConfig({ sessionTimeout: 300, sessionIdContext: 'x', tickets: 'off', localSize: 0 }, {});
   const settings = { config, ticketMode: 'auto' } as const;
   const hello = decodeToWorker(encodeToWorker({ op: O_HELLO, settings, keys: undefined }), max);
   t.same(hello, { op: O_HELLO, settings: { config, ticketMode: 'auto' }, keys: undefined }, 'a hello: the settings come back whole');
-  const withRedis = loadConfig({ timeout: 300, redisUrl: 'redis://:pw@a:1/2', redisSecret: 's'.repeat(32), tickets: 'off' }, {});
+  const withRedis = loadConfig({ sessionTimeout: 300, redisUrl: 'redis://:pw@a:1/2', redisSecret: 's'.repeat(32), tickets: 'off' }, {});
   t.same(decodeToWorker(encodeToWorker({ op: O_HELLO, settings: { config: withRedis, ticketMode: 'fallback' }, keys: undefined }), max), { op: O_HELLO, settings: { config: withRedis, ticketMode: 'fallback' }, keys: undefined },
     "a hello with the deployment's Redis, for the worker's own connection");
   const badForWorker: Array<[string, Buffer]> = [
@@ -172,7 +172,7 @@ t.test('owner messages: what is encoded decodes; anything malformed is refused',
     ['hello without settings', tag([O_HELLO, null, null])],
     ['hello with tickets on and no keys', tag([O_HELLO, { config: { ...config, tickets: 'on' }, ticketMode: 'auto' }, null])],
     ['hello with an unknown ticket mode', tag([O_HELLO, { config, ticketMode: 'always' }, null])],
-    ['hello with a timeout of 0', tag([O_HELLO, { config: { ...config, timeout: 0 }, ticketMode: 'auto' }, null])],
+    ['hello with a session timeout of 0', tag([O_HELLO, { config: { ...config, sessionTimeout: 0 }, ticketMode: 'auto' }, null])],
     ['hello with an unknown setting', tag([O_HELLO, { config: { ...config, extra: 1 }, ticketMode: 'auto' }, null])],
     ['hello with a short Redis secret', tag([O_HELLO, { config: { ...withRedis, redisSecret: 'short' }, ticketMode: 'auto' }, null])],
     ['hello with a Redis URL and no secret', tag([O_HELLO, { config: { ...withRedis, redisSecret: '' }, ticketMode: 'auto' }, null])],
@@ -237,45 +237,48 @@ t.test('TicketKeyRing: snapshot, restore and load copy every key with its window
 
 t.test('coded errors: the public API and the settings it reads', async (t) => {
   const { cert, key } = await loadCertificate({});
-  const server = createServer({ cert, key, ...clusterServerOptions({}) });
+  const server = createServer({ cert, key, ...sharedCacheServerOptions({}) });
   // A worker thread of the application's own (not a runtime server thread) has no cache to attach.
   const thread = new Worker(
-    `import('${new URL('../lib/processes/attach-cluster-cache.ts', import.meta.url).href}').then(({ attachClusterCache }) =>` +
-      ` attachClusterCache(require('node:tls').createServer({}))).then(() => 'attached', (error) => error.code).then((code) => require('node:worker_threads').parentPort.postMessage(code));`,
+    `import('${new URL('../lib/processes/attach-shared-cache.ts', import.meta.url).href}').then(({ attachSharedCache }) =>` +
+      ` attachSharedCache(require('node:tls').createServer({}))).then(() => 'attached', (error) => error.code).then((code) => require('node:worker_threads').parentPort.postMessage(code));`,
     { eval: true },
   );
   const [code] = (await once(thread, 'message')) as [string];
   t.equal(code, 'ERR_TLS_CACHE_NOT_IN_CLUSTER', "attach in a worker thread of the application's own");
-  await t.rejects(attachClusterCache({} as never), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'attach: server');
-  await t.rejects(attachClusterCache(server, { helloTimeout: 'soon' as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'attach: helloTimeout');
-  await t.rejects(attachClusterCache(server, { logger: 'console' as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'attach: logger');
+  await t.rejects(attachSharedCache({} as never), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'attach: server');
+  await t.rejects(attachSharedCache(server, { helloTimeout: 'soon' as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'attach: helloTimeout');
+  await t.rejects(attachSharedCache(server, { logger: 'console' as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'attach: logger');
   await t.rejects(startClusterCache({ ticketMode: 'always' as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: ticketMode');
   await t.rejects(startClusterCache({ countsTimeout: -1 }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: countsTimeout');
   await t.rejects(startClusterCache({ logger: 42 as never }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: logger');
   await t.rejects(startClusterCache(null as never), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: options');
-  await t.rejects(startClusterCache({ config: { ipcTimeout: 'soon' as never } }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: config.ipcTimeout');
+  await t.rejects(startClusterCache({ config: { ownerTimeout: 'soon' as never } }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: config.ownerTimeout');
   await t.rejects(startClusterCache({ config: { localSize: -5 } }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: config.localSize');
   await t.rejects(startClusterCache({ config: { sessionIdContext: 42 as never } }), { code: 'ERR_TLS_CACHE_INVALID_OPTION' }, 'start: config.sessionIdContext');
-  await t.rejects(startClusterCache({ env: { TLS_CACHE_IPC_TIMEOUT: 'soon' } }), { code: 'ERR_TLS_CACHE_INVALID_ENV' }, 'start: TLS_CACHE_IPC_TIMEOUT');
+  await t.rejects(startClusterCache({ env: { TLS_CACHE_OWNER_TIMEOUT: 'soon' } }), { code: 'ERR_TLS_CACHE_INVALID_ENV' }, 'start: TLS_CACHE_OWNER_TIMEOUT');
   await t.rejects(startClusterCache({ env: { TLS_CACHE_LOCAL_SIZE: 'big' } }), { code: 'ERR_TLS_CACHE_INVALID_ENV' }, 'start: TLS_CACHE_LOCAL_SIZE');
-  t.throws(() => clusterServerOptions({ TLS_CACHE_SESSION_ID_CONTEXT: 'has spaces in it' }), { code: 'ERR_TLS_CACHE_INVALID_ENV' }, 'serverOptions: TLS_CACHE_SESSION_ID_CONTEXT');
-  t.same(clusterServerOptions({ TLS_CACHE_TIMEOUT: '1m', TLS_CACHE_SESSION_ID_CONTEXT: 'shop' }), { sessionTimeout: 60, sessionIdContext: 'shop' }, 'serverOptions from the environment');
+  t.throws(() => sharedCacheServerOptions({ TLS_CACHE_SESSION_ID_CONTEXT: 'has spaces in it' }), { code: 'ERR_TLS_CACHE_INVALID_ENV' }, 'serverOptions: TLS_CACHE_SESSION_ID_CONTEXT');
+  t.same(sharedCacheServerOptions({ TLS_CACHE_SESSION_TIMEOUT: '1m', TLS_CACHE_SESSION_ID_CONTEXT: 'shop' }), { sessionTimeout: 60, sessionIdContext: 'shop' }, 'serverOptions from the environment');
 });
 
 t.test('startClusterCache: workers inherit the settings in force; a second call is refused', async (t) => {
-  const saved = { timeout: process.env.TLS_CACHE_TIMEOUT, context: process.env.TLS_CACHE_SESSION_ID_CONTEXT };
+  const saved = { timeout: process.env.TLS_CACHE_SESSION_TIMEOUT, context: process.env.TLS_CACHE_SESSION_ID_CONTEXT, old: process.env.TLS_CACHE_TIMEOUT };
   t.teardown(() => {
-    for (const [name, value] of [['TLS_CACHE_TIMEOUT', saved.timeout], ['TLS_CACHE_SESSION_ID_CONTEXT', saved.context]] as const) {
+    for (const [name, value] of [['TLS_CACHE_SESSION_TIMEOUT', saved.timeout], ['TLS_CACHE_SESSION_ID_CONTEXT', saved.context], ['TLS_CACHE_TIMEOUT', saved.old]] as const) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }
   });
-  const cache = await startClusterCache({ config: { timeout: 120, sessionIdContext: 'parts-test', logLevel: 'silent', size: 1024 * 1024 }, env: {} });
+  // The setting's old variable, which a forked worker would otherwise read as a second value.
+  process.env.TLS_CACHE_TIMEOUT = '1m';
+  const cache = await startClusterCache({ config: { sessionTimeout: 120, sessionIdContext: 'parts-test', logLevel: 'silent', size: 1024 * 1024 }, env: {} });
   t.teardown(() => cache.close());
-  t.same(clusterServerOptions(), { sessionTimeout: 120, sessionIdContext: 'parts-test' }, 'what a forked worker would read');
+  t.same(sharedCacheServerOptions(), { sessionTimeout: 120, sessionIdContext: 'parts-test' }, 'what a forked worker would read');
+  t.equal(process.env.TLS_CACHE_TIMEOUT, undefined, 'under the new name only');
   await t.rejects(startClusterCache({ env: {} }), { code: 'ERR_TLS_CACHE_ALREADY_STARTED' });
   t.equal(cache.rotateTicketKeys(), true);
-  t.match(await cache.metrics(), /tls_session_cache_ipc_lookups_total 0/, 'metrics without any worker');
+  t.match(await cache.metrics(), /tls_session_cache_owner_lookups_total 0/, 'metrics without any worker');
   await cache.close();
   const again = await startClusterCache({ config: { logLevel: 'silent', size: 1024 * 1024 }, env: {} });
   t.ok(again, 'after close(), it can start again');

@@ -35,7 +35,7 @@ const reloads = (metrics: string, result: string): number =>
 
 t.test('a rolling restart under load: no failed connection, every process new, sessions from before resume', async (t) => {
   // The 5 ms default bound is missed by scheduling alone on this shared 2-core machine (see cluster-processes-resumption.ts).
-  const app = await startClusterApp({ TLS_CACHE_IPC_TIMEOUT: '100ms' });
+  const app = await startClusterApp({ TLS_CACHE_OWNER_TIMEOUT: '100ms' });
   t.teardown(() => app.kill());
   const sessions = await makeSessions(app.port, 30);
 
@@ -107,7 +107,7 @@ t.test('a rolling restart under load: no failed connection, every process new, s
 
 t.test('a replacement that cannot start: the restart fails, the old processes go on serving', async (t) => {
   // Its servers use SNI: each worker process says once what its Node supports, and warns of nothing (sessions are bound to their names).
-  const app = await startClusterApp({ TLS_CACHE_IPC_TIMEOUT: '100ms', FIXTURE_SNI: '1' });
+  const app = await startClusterApp({ TLS_CACHE_OWNER_TIMEOUT: '100ms', FIXTURE_SNI: '1' });
   t.teardown(() => app.kill());
   const lines = (): Array<Record<string, unknown>> =>
     app

@@ -26,7 +26,7 @@ t.teardown(removeCertificateFiles);
 // 241 in one run); what a missed bound does is tested in
 // cluster-processes-primary-gone.ts. Here every lookup must be answered.
 const metricsPort = await freePort();
-const app = await startClusterApp({ TLS_CACHE_IPC_TIMEOUT: '100ms', TLS_CACHE_LOG_LEVEL: 'debug', TLS_CACHE_METRICS_PORT: String(metricsPort) });
+const app = await startClusterApp({ TLS_CACHE_OWNER_TIMEOUT: '100ms', TLS_CACHE_LOG_LEVEL: 'debug', TLS_CACHE_METRICS_PORT: String(metricsPort) });
 t.teardown(() => app.kill());
 
 t.test('every worker process has other command-line arguments', async (t) => {
@@ -116,22 +116,22 @@ t.test('the primary counts every process: handshakes, IPC lookups, hits', async 
   const { counters, metrics } = await app.ask<{ counters: CounterValues; metrics: string }>('counters');
   const resumed = counters.resumedTls12 + counters.resumedTls13;
   const full = counters.fullTls12 + counters.fullTls13;
-  t.comment(JSON.stringify({ full, resumed, ipcLookups: counters.ipcLookups, ipcHits: counters.ipcHits, localHits: counters.localHits, ipcTimeouts: counters.ipcTimeouts }));
+  t.comment(JSON.stringify({ full, resumed, ownerLookups: counters.ownerLookups, ownerHits: counters.ownerHits, localHits: counters.localHits, ownerTimeouts: counters.ownerTimeouts }));
   // Every handshake of this file so far: 4 runs of 201 and 24 + 1 + 40-odd probes, openssl's 10.
   t.ok(resumed >= 3 * RECONNECTS * 0.99, `resumed handshakes counted across processes: ${resumed}`);
-  t.ok(counters.ipcHits + counters.localHits >= RECONNECTS * 0.99, 'session-ID resumptions came from the primary or the local copy');
-  t.ok(counters.ipcHits > 0, 'some came from the primary over IPC');
-  t.equal(counters.ipcMalformed, 0, 'no malformed message');
-  t.equal(counters.ipcTimeouts, 0, 'no lookup timed out');
+  t.ok(counters.ownerHits + counters.localHits >= RECONNECTS * 0.99, 'session-ID resumptions came from the primary or the local copy');
+  t.ok(counters.ownerHits > 0, 'some came from the primary over IPC');
+  t.equal(counters.ownerMalformed, 0, 'no malformed message');
+  t.equal(counters.ownerTimeouts, 0, 'no lookup timed out');
   // Every TLS 1.3 ClientHello carries a made-up legacy session ID that Node looks up: the owner's filter answers it.
   const tls13 = counters.fullTls13 + counters.resumedTls13;
-  t.ok(counters.ipcSkipped >= tls13 * 0.95, `${counters.ipcSkipped} lookups answered by the filter, of ${tls13} TLS 1.3 handshakes`);
-  t.ok(counters.ipcLookups < RECONNECTS, `${counters.ipcLookups} lookups sent to the primary (session IDs the local copy missed)`);
-  t.match(metrics, new RegExp(`tls_session_cache_ipc_skipped_total ${counters.ipcSkipped}\\n`));
+  t.ok(counters.ownerSkipped >= tls13 * 0.95, `${counters.ownerSkipped} lookups answered by the filter, of ${tls13} TLS 1.3 handshakes`);
+  t.ok(counters.ownerLookups < RECONNECTS, `${counters.ownerLookups} lookups sent to the primary (session IDs the local copy missed)`);
+  t.match(metrics, new RegExp(`tls_session_cache_owner_skipped_total ${counters.ownerSkipped}\\n`));
   t.match(metrics, /tls_session_cache_handshakes_total\{result="resumed",protocol="TLSv1.3"\} [1-9]/);
-  t.match(metrics, new RegExp(`tls_session_cache_ipc_hits_total ${counters.ipcHits}\\n`), 'the IPC counters are metrics');
+  t.match(metrics, new RegExp(`tls_session_cache_owner_hits_total ${counters.ownerHits}\\n`), 'the IPC counters are metrics');
   t.match(metrics, new RegExp(`tls_session_cache_local_hits_total ${counters.localHits}\\n`));
-  t.match(metrics, /tls_session_cache_ipc_malformed_total 0\n/);
+  t.match(metrics, /tls_session_cache_owner_malformed_total 0\n/);
 });
 
 t.test('no ticket key reaches a log line, at debug level, in any process', async (t) => {
@@ -159,6 +159,6 @@ t.test('the metrics endpoint in the primary: /health ready with every worker pro
   await new Promise((resolve) => setTimeout(resolve, 1200));
   const { body } = await get('/metrics');
   t.match(body, /tls_session_cache_workers_listening 4\n/);
-  t.match(body, /tls_session_cache_ipc_hits_total [1-9]/);
+  t.match(body, /tls_session_cache_owner_hits_total [1-9]/);
   t.match(body, /tls_session_cache_handshakes_total\{result="resumed",protocol="TLSv1.2"\} [1-9]/);
 });

@@ -50,7 +50,7 @@ t.test('every environment variable with a bad value stops the runtime before it 
     // 'bogus' is a valid name (a session ID context, a namespace): give those a space.
     ...SETTINGS.map((s): [Record<string, string>, string] => [{ [s.env]: s.kind === 'name' ? 'bo gus' : 'bogus' }, s.env]),
     [{ TLS_CACHE_WORKERS: '0' }, 'TLS_CACHE_WORKERS'],
-    [{ TLS_CACHE_TIMEOUT: '1500ms' }, 'TLS_CACHE_TIMEOUT'],
+    [{ TLS_CACHE_SESSION_TIMEOUT: '1500ms' }, 'TLS_CACHE_SESSION_TIMEOUT'],
     [{ PORT: 'https' }, 'PORT'],
     [{ PORT: '65536' }, 'PORT'],
     [{ TLS_CACHE_CERT: '/nonexistent/cert.pem' }, 'TLS_CACHE_KEY'],

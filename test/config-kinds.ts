@@ -78,8 +78,8 @@ t.test('TLS_CACHE_MAX_SESSION_SIZE', async (t) => {
   }
 });
 
-t.test('TLS_CACHE_TIMEOUT', async (t) => {
-  accepts(t, 'TLS_CACHE_TIMEOUT', 'timeout', [
+t.test('TLS_CACHE_SESSION_TIMEOUT', async (t) => {
+  accepts(t, 'TLS_CACHE_SESSION_TIMEOUT', 'sessionTimeout', [
     ['1', 1],
     ['300', 300],
     ['90s', 90],
@@ -93,16 +93,16 @@ t.test('TLS_CACHE_TIMEOUT', async (t) => {
   ]);
   const form = 'expected a whole number of seconds with an optional unit such as 300, 5m or 1h';
   t.test('refuses a fraction of a second and says why', async (t) => {
-    rejectsEnv(t, { TLS_CACHE_TIMEOUT: '1500ms' }, 'TLS_CACHE_TIMEOUT', 'is not a whole number of seconds',
+    rejectsEnv(t, { TLS_CACHE_SESSION_TIMEOUT: '1500ms' }, 'TLS_CACHE_SESSION_TIMEOUT', 'is not a whole number of seconds',
       "Node's TLS session timeout", form, DURATION_UNITS);
-    rejectsEnv(t, { TLS_CACHE_TIMEOUT: '0.5' }, 'TLS_CACHE_TIMEOUT', 'is not a whole number of seconds', form);
-    rejectsEnv(t, { TLS_CACHE_TIMEOUT: '1.0001s' }, 'TLS_CACHE_TIMEOUT', 'is not a whole number of', form);
+    rejectsEnv(t, { TLS_CACHE_SESSION_TIMEOUT: '0.5' }, 'TLS_CACHE_SESSION_TIMEOUT', 'is not a whole number of seconds', form);
+    rejectsEnv(t, { TLS_CACHE_SESSION_TIMEOUT: '1.0001s' }, 'TLS_CACHE_SESSION_TIMEOUT', 'is not a whole number of', form);
   });
   for (const bad of ['5 minutes', '5M', '5S', '-5', 'Infinity', '1e3', 'forever', '5m30s', '1w']) {
-    rejectsEnv(t, { TLS_CACHE_TIMEOUT: bad }, 'TLS_CACHE_TIMEOUT', 'is not a duration', form, DURATION_UNITS);
+    rejectsEnv(t, { TLS_CACHE_SESSION_TIMEOUT: bad }, 'TLS_CACHE_SESSION_TIMEOUT', 'is not a duration', form, DURATION_UNITS);
   }
   for (const bad of ['0', '0s', '8d', '604801']) {
-    rejectsEnv(t, { TLS_CACHE_TIMEOUT: bad }, 'TLS_CACHE_TIMEOUT', 'is out of range',
+    rejectsEnv(t, { TLS_CACHE_SESSION_TIMEOUT: bad }, 'TLS_CACHE_SESSION_TIMEOUT', 'is out of range',
       'expected a duration in whole seconds from 1s to 7d');
   }
 });
@@ -264,11 +264,11 @@ t.test('TLS_CACHE_SESSION_ID_CONTEXT and TLS_CACHE_REDIS_NAMESPACE', async (t) =
   }
 });
 
-t.test('TLS_CACHE_IPC_TIMEOUT, TLS_CACHE_REDIS_TIMEOUT and TLS_CACHE_LOCAL_SIZE', async (t) => {
-  accepts(t, 'TLS_CACHE_IPC_TIMEOUT', 'ipcTimeout', [['1ms', 1], ['10s', 10_000], ['0.25', 250]]);
+t.test('TLS_CACHE_OWNER_TIMEOUT, TLS_CACHE_REDIS_TIMEOUT and TLS_CACHE_LOCAL_SIZE', async (t) => {
+  accepts(t, 'TLS_CACHE_OWNER_TIMEOUT', 'ownerTimeout', [['1ms', 1], ['10s', 10_000], ['0.25', 250]]);
   accepts(t, 'TLS_CACHE_REDIS_TIMEOUT', 'redisTimeout', [['3ms', 3], ['2s', 2000]]);
   accepts(t, 'TLS_CACHE_LOCAL_SIZE', 'localSize', [['0', 0], ['64KiB', 64 * KiB], ['256MiB', 256 * MiB]]);
-  for (const variable of ['TLS_CACHE_IPC_TIMEOUT', 'TLS_CACHE_REDIS_TIMEOUT']) {
+  for (const variable of ['TLS_CACHE_OWNER_TIMEOUT', 'TLS_CACHE_REDIS_TIMEOUT']) {
     rejectsEnv(t, { [variable]: '0' }, variable, 'is out of range');
     rejectsEnv(t, { [variable]: '11s' }, variable, 'is out of range');
     rejectsEnv(t, { [variable]: 'soon' }, variable, 'is not a duration');

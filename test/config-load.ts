@@ -87,7 +87,7 @@ t.test('an option overrides its variable, which overrides the default', async (t
   const env: Record<string, string> = {
     TLS_CACHE_SIZE: '1MiB',
     TLS_CACHE_MAX_SESSION_SIZE: '4KiB',
-    TLS_CACHE_TIMEOUT: '1h',
+    TLS_CACHE_SESSION_TIMEOUT: '1h',
     TLS_CACHE_SWEEP_INTERVAL: '1s',
     TLS_CACHE_WORKERS: '3',
     TLS_CACHE_SHUTDOWN_TIMEOUT: '1m',
@@ -103,7 +103,7 @@ t.test('an option overrides its variable, which overrides the default', async (t
     TLS_CACHE_SUMMARY_INTERVAL: '30s',
     TLS_CACHE_SESSION_ID_CONTEXT: 'shop',
     TLS_CACHE_LOG_FORMAT: 'JSON',
-    TLS_CACHE_IPC_TIMEOUT: '20ms',
+    TLS_CACHE_OWNER_TIMEOUT: '20ms',
     TLS_CACHE_LOCAL_SIZE: '256KiB',
     TLS_CACHE_REDIS_URL: 'redis://127.0.0.1:26379, redis://127.0.0.2:26379',
     // The option below is the same mode: the sentinel settings need it, whichever wins.
@@ -120,7 +120,7 @@ t.test('an option overrides its variable, which overrides the default', async (t
   const fromEnv: CacheConfig = {
     size: MiB,
     maxSessionSize: 4096,
-    timeout: 3600,
+    sessionTimeout: 3600,
     sweepInterval: 1000,
     workers: 3,
     shutdownTimeout: 60_000,
@@ -136,7 +136,7 @@ t.test('an option overrides its variable, which overrides the default', async (t
     metricsHost: '0.0.0.0',
     summaryInterval: 30_000,
     sessionIdContext: 'shop',
-    ipcTimeout: 20,
+    ownerTimeout: 20,
     socket: '/run/shop/cache.sock',
     daemonIdleTimeout: 3_600_000,
     localSize: 256 * KiB,
@@ -153,7 +153,7 @@ t.test('an option overrides its variable, which overrides the default', async (t
   const options: CacheConfig = {
     size: 2 * MiB,
     maxSessionSize: 2048,
-    timeout: 60,
+    sessionTimeout: 60,
     sweepInterval: 0,
     workers: 5,
     shutdownTimeout: 0,
@@ -169,7 +169,7 @@ t.test('an option overrides its variable, which overrides the default', async (t
     metricsHost: '::1',
     summaryInterval: 0,
     sessionIdContext: 'other',
-    ipcTimeout: 1,
+    ownerTimeout: 1,
     socket: '/run/other/cache.sock',
     daemonIdleTimeout: 0,
     localSize: 0,
@@ -193,13 +193,13 @@ t.test('an option overrides its variable, which overrides the default', async (t
 });
 
 t.test('options take numbers in their unit, or the strings of the variables', async (t) => {
-  t.equal(loadConfig({ timeout: 60 }, {}).timeout, 60, 'timeout is in seconds');
+  t.equal(loadConfig({ sessionTimeout: 60 }, {}).sessionTimeout, 60, 'sessionTimeout is in seconds');
   t.equal(loadConfig({ sweepInterval: 60 }, {}).sweepInterval, 60, 'durations are in milliseconds');
   t.equal(loadConfig({ size: 65536 }, {}).size, 65536, 'sizes are in bytes');
   const strings = {
     size: '64MiB',
     maxSessionSize: '16KiB',
-    timeout: '1h',
+    sessionTimeout: '1h',
     sweepInterval: '30s',
     workers: '7',
     shutdownTimeout: '5s',
@@ -215,7 +215,7 @@ t.test('options take numbers in their unit, or the strings of the variables', as
     metricsHost: 'localhost',
     summaryInterval: '10s',
     sessionIdContext: ' ctx ',
-    ipcTimeout: '10ms',
+    ownerTimeout: '10ms',
     socket: ' /run/app/cache.sock ',
     daemonIdleTimeout: '5m',
     localSize: '2MiB',
@@ -229,7 +229,7 @@ t.test('options take numbers in their unit, or the strings of the variables', as
   t.same(loadConfig(strings as unknown as Partial<CacheConfig>, {}), {
     size: 64 * MiB,
     maxSessionSize: 16 * KiB,
-    timeout: 3600,
+    sessionTimeout: 3600,
     sweepInterval: 30_000,
     workers: 7,
     shutdownTimeout: 5000,
@@ -245,7 +245,7 @@ t.test('options take numbers in their unit, or the strings of the variables', as
     metricsHost: 'localhost',
     summaryInterval: 10_000,
     sessionIdContext: 'ctx',
-    ipcTimeout: 10,
+    ownerTimeout: 10,
     socket: '/run/app/cache.sock',
     daemonIdleTimeout: 300_000,
     localSize: 2 * MiB,
@@ -262,7 +262,7 @@ t.test('options take numbers in their unit, or the strings of the variables', as
 
 t.test('bad option strings throw InvalidOptionError with the form', async (t) => {
   rejectsOption(t, { size: '64 potatoes' }, 'size', '"64 potatoes" is not a size', `${SIZE_FORM} 64MiB`);
-  rejectsOption(t, { timeout: '1500ms' }, 'timeout', 'is not a whole number of seconds');
+  rejectsOption(t, { sessionTimeout: '1500ms' }, 'sessionTimeout', 'is not a whole number of seconds');
   rejectsOption(t, { workers: '4.5' }, 'workers', 'is not an integer');
   rejectsOption(t, { logLevel: 'loud' }, 'logLevel', 'is not a log level');
   rejectsOption(t, { size: '1KiB' }, 'size', 'is out of range; expected a size from 64KiB to 2GiB');
@@ -279,20 +279,20 @@ t.test('options of the wrong type or range throw InvalidOptionError', async (t) 
     }
   }
   rejectsOption(t, { size: true }, 'size', 'expected a number of bytes or a string such as "64MiB", got boolean');
-  rejectsOption(t, { timeout: null }, 'timeout', 'expected a number of seconds or a string such as "300", got null');
+  rejectsOption(t, { sessionTimeout: null }, 'sessionTimeout', 'expected a number of seconds or a string such as "300", got null');
   rejectsOption(t, { workers: [4] }, 'workers', 'got an array');
   rejectsOption(t, { logLevel: 30 }, 'logLevel', 'expected a string, one of fatal, error', 'got number');
   rejectsOption(t, { size: 12.5 }, 'size', '12.5 is not a whole number of bytes');
   rejectsOption(t, { size: NaN }, 'size', 'NaN is not a whole number of bytes');
   rejectsOption(t, { size: Infinity }, 'size', 'Infinity is not a whole number of bytes');
-  rejectsOption(t, { timeout: 1.5 }, 'timeout', '1.5 is not a whole number of seconds');
+  rejectsOption(t, { sessionTimeout: 1.5 }, 'sessionTimeout', '1.5 is not a whole number of seconds');
   rejectsOption(t, { sweepInterval: 0.5 }, 'sweepInterval', '0.5 is not a whole number of milliseconds');
   rejectsOption(t, { workers: 2.5 }, 'workers', '2.5 is not an integer');
   rejectsOption(t, { size: 1 }, 'size', '1 is out of range; expected a number of bytes from 65536 to 2147483648 (64KiB to 2GiB)');
   rejectsOption(t, { maxSessionSize: 0 }, 'maxSessionSize', 'from 1 to 65536 (1B to 64KiB)');
-  rejectsOption(t, { timeout: 0 }, 'timeout', 'expected a number of seconds from 1 to 604800 (1s to 7d)');
-  rejectsOption(t, { timeout: 604_801 }, 'timeout', 'out of range');
-  rejectsOption(t, { timeout: -0 }, 'timeout', 'out of range');
+  rejectsOption(t, { sessionTimeout: 0 }, 'sessionTimeout', 'expected a number of seconds from 1 to 604800 (1s to 7d)');
+  rejectsOption(t, { sessionTimeout: 604_801 }, 'sessionTimeout', 'out of range');
+  rejectsOption(t, { sessionTimeout: -0 }, 'sessionTimeout', 'out of range');
   rejectsOption(t, { workers: 0 }, 'workers', 'expected an integer from 1 to 256');
   rejectsOption(t, { workers: 257 }, 'workers', 'out of range');
   rejectsOption(t, { sweepInterval: -1 }, 'sweepInterval', 'expected a number of milliseconds from 0 to 2073600000 (0 to 24d)');
@@ -337,14 +337,14 @@ t.test('options that are not an object throw InvalidOptionError', async (t) => {
 });
 
 t.test('ticket settings', async (t) => {
-  t.equal(loadConfig({}, { TLS_CACHE_TIMEOUT: '1h' }).ticketRotate, 3_600_000, 'the rotation defaults to the timeout');
-  t.equal(loadConfig({ timeout: 5 }, {}).ticketRotate, 5000);
-  t.equal(loadConfig({}, { TLS_CACHE_TICKET_ROTATE: '1s', TLS_CACHE_TIMEOUT: '5s' }).ticketRotate, 1000);
+  t.equal(loadConfig({}, { TLS_CACHE_SESSION_TIMEOUT: '1h' }).ticketRotate, 3_600_000, 'the rotation defaults to the timeout');
+  t.equal(loadConfig({ sessionTimeout: 5 }, {}).ticketRotate, 5000);
+  t.equal(loadConfig({}, { TLS_CACHE_TICKET_ROTATE: '1s', TLS_CACHE_SESSION_TIMEOUT: '5s' }).ticketRotate, 1000);
   t.equal(loadConfig({}, { TLS_CACHE_TICKETS: ' Off ' }).tickets, 'off');
   rejectsEnv(t, { TLS_CACHE_TICKETS: 'maybe' }, 'TLS_CACHE_TICKETS', 'is not on or off', 'expected on or off');
   rejectsEnv(t, { TLS_CACHE_TICKET_ROTATE: 'soon' }, 'TLS_CACHE_TICKET_ROTATE', 'is not a duration');
   rejectsEnv(t, { TLS_CACHE_TICKET_ROTATE: '500ms' }, 'TLS_CACHE_TICKET_ROTATE', 'out of range');
-  rejectsEnv(t, { TLS_CACHE_TICKET_ROTATE: '1s', TLS_CACHE_TIMEOUT: '1h' }, 'TLS_CACHE_TICKET_ROTATE',
+  rejectsEnv(t, { TLS_CACHE_TICKET_ROTATE: '1s', TLS_CACHE_SESSION_TIMEOUT: '1h' }, 'TLS_CACHE_TICKET_ROTATE',
     'rotates more than 62 times per session timeout (1h); expected at least 58065ms');
   rejectsEnv(t, { TLS_CACHE_TICKET_KEY_FILE: `${A_KEY},,${B_KEY}` }, 'TLS_CACHE_TICKET_KEY_FILE', 'holds an empty path');
   rejectsEnv(t, { TLS_CACHE_TICKET_KEY_FILE: '/nonexistent/a.key' }, 'TLS_CACHE_TICKET_KEY_FILE',
@@ -354,5 +354,5 @@ t.test('ticket settings', async (t) => {
   rejectsEnv(t, { TLS_CACHE_TICKET_KEY_FILE: KEY_DIR }, 'TLS_CACHE_TICKET_KEY_FILE', 'which is not a file');
   t.equal(loadConfig({}, { TLS_CACHE_TICKET_KEY_FILE: ` ${A_KEY} ,${B_KEY}` }).ticketKeyFile, `${A_KEY},${B_KEY}`);
   rejectsOption(t, { tickets: true }, 'tickets', 'expected a string, on or off, got boolean');
-  rejectsOption(t, { ticketRotate: 1000, timeout: 3600 }, 'ticketRotate', 'rotates more than 62 times');
+  rejectsOption(t, { ticketRotate: 1000, sessionTimeout: 3600 }, 'ticketRotate', 'rotates more than 62 times');
 });

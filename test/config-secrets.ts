@@ -46,9 +46,9 @@ t.test('redactConfig hides secrets for logs', async (t) => {
   const logged = configForLog(config);
   t.notOk(JSON.stringify(logged).includes('hunter2') || JSON.stringify(logged).includes(SECRET), 'configForLog hides them too');
   t.same(logged.redisSecret, '[redacted]');
-  t.equal(logged.timeout, '1h', 'the timeout in the units a person writes (its option is seconds)');
+  t.equal(logged.sessionTimeout, '1h', 'the session timeout in the units a person writes (its option is seconds)');
   t.equal(logged.size, '32MiB');
-  t.equal(logged.ipcTimeout, '5ms');
+  t.equal(logged.ownerTimeout, '5ms');
   t.equal(logged.workers, config.workers, 'counts stay numbers');
   t.equal(redactUrl('not a url'), '[redacted]');
 });

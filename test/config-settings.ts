@@ -39,7 +39,7 @@ t.test('settingsTable', async (t) => {
   const defaults: Record<string, string> = {
     TLS_CACHE_SIZE: '32MiB',
     TLS_CACHE_MAX_SESSION_SIZE: '8KiB',
-    TLS_CACHE_TIMEOUT: '1h',
+    TLS_CACHE_SESSION_TIMEOUT: '1h',
     TLS_CACHE_SWEEP_INTERVAL: '10s',
     TLS_CACHE_WORKERS: 'os.availableParallelism()',
     TLS_CACHE_SHUTDOWN_TIMEOUT: '10s',
@@ -49,13 +49,13 @@ t.test('settingsTable', async (t) => {
     TLS_CACHE_LOG_FORMAT: 'auto',
     TLS_CACHE_STATS_INTERVAL: '1m',
     TLS_CACHE_TICKETS: 'on',
-    TLS_CACHE_TICKET_ROTATE: 'TLS_CACHE_TIMEOUT',
+    TLS_CACHE_TICKET_ROTATE: 'TLS_CACHE_SESSION_TIMEOUT',
     TLS_CACHE_TICKET_KEY_FILE: 'none',
     TLS_CACHE_METRICS_PORT: '0',
     TLS_CACHE_METRICS_HOST: '127.0.0.1',
     TLS_CACHE_SUMMARY_INTERVAL: '1m',
     TLS_CACHE_SESSION_ID_CONTEXT: 'tls-resumption',
-    TLS_CACHE_IPC_TIMEOUT: '5ms',
+    TLS_CACHE_OWNER_TIMEOUT: '5ms',
     TLS_CACHE_LOCAL_SIZE: '1MiB',
     TLS_CACHE_SOCKET: 'per session ID context',
     TLS_CACHE_DAEMON_IDLE_TIMEOUT: '10m',
@@ -75,7 +75,7 @@ t.test('settingsTable', async (t) => {
     t.equal(row.split(/(?<!\\)\|/).length, 6, `row of ${s.env} has four cells`);
   });
   t.match(table, /`TLS_CACHE_SIZE`.*A size from 64KiB to 2GiB \(option: bytes\)\./);
-  t.match(table, /`TLS_CACHE_TIMEOUT`.*from 1s to 7d \(option: seconds\)\./);
+  t.match(table, /`TLS_CACHE_SESSION_TIMEOUT`.*from 1s to 7d \(option: seconds\)\./);
   t.match(table, /`TLS_CACHE_WORKERS`.*An integer from 1 to 256\./);
   t.match(table, /`TLS_CACHE_LOG_LEVEL`.*fatal, error, warn, info, debug, trace or silent/);
 });

@@ -12,7 +12,7 @@ const SECRET_VALUE = 'hunter2-0123456789abcdef0123456789abcdef';
 t.test('misspellings are reported with the closest setting', async (t) => {
   const cases: Array<[string, string]> = [
     ['TLS_CACHE_WORKER', 'TLS_CACHE_WORKERS'],
-    ['TLS_CACHE_TIMOUT', 'TLS_CACHE_TIMEOUT'],
+    ['TLS_CACHE_TIMOUT', 'TLS_CACHE_SESSION_TIMEOUT'],
     ['TLS_CACHE_LOGLEVEL', 'TLS_CACHE_LOG_LEVEL'],
     ['TLS_CACHE_METRIC_PORT', 'TLS_CACHE_METRICS_PORT'],
     ['TLS_CACHE_TICKET_KEY_FILES', 'TLS_CACHE_TICKET_KEY_FILE'],

@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import { threadId, Worker } from 'node:worker_threads';
 import t from 'tap';
 import { COUNTER_NAMES, MAX_COUNTERS, SharedCounters } from '../lib/operations/counters.ts';
+import { createMetrics } from '../lib/operations/metrics.ts';
+import { SessionTable } from '../lib/table/session-table.ts';
 
 t.test('counts, sums and views', async (t) => {
   const counters = SharedCounters.create();
@@ -18,7 +20,7 @@ t.test('counts, sums and views', async (t) => {
   counters.countHandshake(false, null);
   const v = counters.values();
   t.same([v.fullTls12, v.resumedTls13, v.resumedOther, v.fullOther, v.fullTls13, v.resumedTls12], [1, 1, 1, 1, 0, 0]);
-  t.same(counters.sessionHookCounters(), { stored: 5, skippedTls13: 0, refused: 0, resumed: 0, missed: 0, endedByAlert: 0 });
+  t.same(counters.sessionHookCounters(), { stored: 5, skippedTls13: 0, refused: 0, lookupHits: 0, missed: 0, endedByAlert: 0 });
   t.same(counters.ticketCounters(), { issued: 0, decrypted: 0, unknownKey: 0, failures: 0, keyUpdates: 0, renewed: 0, expired: 0, renewalOff: 0 });
 });
 
@@ -80,7 +82,43 @@ t.test('threads adding at once lose nothing', async (t) => {
   await Promise.all(workers.map((w) => w.terminate()));
   const v = counters.values();
   t.equal(v.stored, THREADS * TIMES, 'every add counted');
-  t.equal(v.resumed, THREADS * TIMES, 'every mirrored increment counted');
+  t.equal(v.lookupHits, THREADS * TIMES, 'every mirrored increment counted');
   t.equal(v.fullTls12 + v.fullTls13 + v.resumedTls12 + v.resumedTls13, THREADS * TIMES, 'every handshake counted once');
   t.equal(v.resumedTls13, THREADS * (TIMES / 4), 'by protocol');
+});
+
+t.test("the counters' old names (ipc*, resumed) read and add the new ones, warning once with TLS_CACHE_DEP007; the old metric names show the same values", async (t) => {
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error): number => warnings.push(warning);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  const counters = SharedCounters.create();
+  counters.add('ownerLookups', 3);
+  counters.add('ipcHits', 2);
+  t.equal(counters.get('ipcLookups'), 3, 'ipcLookups is ownerLookups');
+  t.equal(counters.get('ownerHits'), 2, 'ipcHits is ownerHits');
+  for (const [old, now] of [['ipcTimeouts', 'ownerTimeouts'], ['ipcMalformed', 'ownerMalformed'], ['ipcSkipped', 'ownerSkipped']] as const) {
+    counters.add(now, 1);
+    t.equal(counters.get(old), 1, `${old} is ${now}`);
+  }
+  counters.add('lookupHits', 4);
+  t.equal(counters.get('resumed'), 4, 'resumed is lookupHits');
+  counters.add('resumed');
+  t.equal(counters.get('lookupHits'), 5);
+  t.equal(counters.sessionHookCounters().resumed, 5, 'and so reads the summed hook counters');
+  t.notOk('ipcLookups' in counters.values(), 'values() has the new names only');
+  t.notOk('resumed' in counters.values());
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(
+    warnings.filter((w) => w.name === 'DeprecationWarning').map((w) => [(w as { code?: string }).code, w.message]),
+    [['TLS_CACHE_DEP007', 'the counter name ipcHits is deprecated and goes in 0.3: use ownerHits, the same counter under its new name']],
+    'one warning, at the first old name used',
+  );
+  const table = SessionTable.create({ size: 1024 * 1024, timeout: 300 });
+  const text = await createMetrics({ table, counters, ticketKeys: undefined }).registry.metrics();
+  for (const [suffix, value] of [['lookups', 3], ['hits', 2], ['timeouts', 1], ['malformed', 1], ['skipped', 1]] as const) {
+    t.match(text, `\ntls_session_cache_owner_${suffix}_total ${value}\n`, `owner_${suffix}_total`);
+    t.match(text, `\ntls_session_cache_ipc_${suffix}_total ${value}\n`, `ipc_${suffix}_total: the same value`);
+    t.match(text, `# HELP tls_session_cache_ipc_${suffix}_total Deprecated: use tls_session_cache_owner_${suffix}_total, the same value`);
+  }
 });

@@ -1,7 +1,7 @@
 /**
  * The daemon follows the deployment's settings (issue 32): the default
  * socket is named after the settings a process must share with its owner
- * (the session ID context, `TLS_CACHE_TIMEOUT`, `TLS_CACHE_TICKETS`), so a
+ * (the session ID context, `TLS_CACHE_SESSION_TIMEOUT`, `TLS_CACHE_TICKETS`), so a
  * deploy that changes one starts a daemon of the new settings at a new
  * socket (the new processes share again, nobody touching a daemon), and
  * the old daemon stops once its processes are gone (its idle timeout,
@@ -45,13 +45,13 @@ const base = {
   TLS_CACHE_SUMMARY_INTERVAL: '0',
   TLS_CACHE_CERT: join(dir, 'cert.pem'),
   TLS_CACHE_KEY: join(dir, 'key.pem'),
-  TLS_CACHE_IPC_TIMEOUT: '100ms',
+  TLS_CACHE_OWNER_TIMEOUT: '100ms',
   TLS_CACHE_DAEMON_IDLE_TIMEOUT: '2s',
 };
 
 async function start(t: { teardown(fn: () => unknown): void }, timeout: string): Promise<Running & { port: number; kill(): void }> {
   const port = await freePort();
-  const server = run(PLAIN_SERVER, { ...base, TLS_CACHE_TIMEOUT: timeout, PORT: String(port) });
+  const server = run(PLAIN_SERVER, { ...base, TLS_CACHE_SESSION_TIMEOUT: timeout, PORT: String(port) });
   t.teardown(() => server.kill());
   await waitForLog(server, 'fixture listening', 20_000);
   await until(() => server.logs.some((line) => typeof line.msg === 'string' && line.msg.startsWith('attached to')), 15_000, 20);
@@ -70,16 +70,16 @@ async function alternate(ports: number[], count: number, version: 'TLSv1.2' | 'T
   return reused;
 }
 
-t.test('a deploy with a new TLS_CACHE_TIMEOUT gets a daemon of its own; the old one goes with its processes', async (t) => {
-  const oldSocket = join(sockets, `tls-resumption-${settingsDigest({ sessionIdContext: 'tls-resumption', timeout: 3600, tickets: 'on' })}.sock`);
-  const newSocket = join(sockets, `tls-resumption-${settingsDigest({ sessionIdContext: 'tls-resumption', timeout: 120, tickets: 'on' })}.sock`);
+t.test('a deploy with a new TLS_CACHE_SESSION_TIMEOUT gets a daemon of its own; the old one goes with its processes', async (t) => {
+  const oldSocket = join(sockets, `tls-resumption-${settingsDigest({ sessionIdContext: 'tls-resumption', sessionTimeout: 3600, tickets: 'on' })}.sock`);
+  const newSocket = join(sockets, `tls-resumption-${settingsDigest({ sessionIdContext: 'tls-resumption', sessionTimeout: 120, tickets: 'on' })}.sock`);
   t.not(oldSocket, newSocket, 'the two settings name two sockets');
   const before = [await start(t, '1h'), await start(t, '1h')];
   t.ok(existsSync(oldSocket), `the first deploy's daemon listens at ${oldSocket}`);
   const oldDaemon = Number(readFileSync(`${oldSocket}.lock`, 'utf8'));
   t.equal(await alternate(before.map((s) => s.port), 10, 'TLSv1.2'), 10, 'the first deploy shares its sessions');
 
-  // The deploy: each process replaced, one at a time, by one with TLS_CACHE_TIMEOUT=2m.
+  // The deploy: each process replaced, one at a time, by one with TLS_CACHE_SESSION_TIMEOUT=2m.
   const after = [];
   for (const old of before) {
     old.child.kill('SIGTERM');
@@ -97,7 +97,7 @@ t.test('a deploy with a new TLS_CACHE_TIMEOUT gets a daemon of its own; the old 
   const tickets = await alternate(after.map((s) => s.port), 50, 'TLSv1.3');
   t.ok(ids >= 49, `after the deploy, TLS 1.2 session IDs: ${ids} of 50 resumed across the new processes`);
   t.ok(tickets >= 49, `TLS 1.3 tickets, each used once: ${tickets} of 50`);
-  const [owner] = (await statusJson({ ...base, TLS_CACHE_TIMEOUT: '2m' })).filter((o) => o.socket === newSocket);
+  const [owner] = (await statusJson({ ...base, TLS_CACHE_SESSION_TIMEOUT: '2m' })).filter((o) => o.socket === newSocket);
   t.same(owner?.attached.map((a) => a.pid).sort(), after.map((s) => s.child.pid).sort(), 'status: the new processes are attached to the new daemon');
 
   // The old daemon has no process left: it stops after its idle time (2 s here), and only the new one is left.

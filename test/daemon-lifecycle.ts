@@ -51,7 +51,7 @@ function envFor(name: string, more: Record<string, string> = {}): Record<string,
     TLS_CACHE_SOCKET: join(dir, name, 'app.sock'),
     TLS_CACHE_CERT: join(dir, 'cert.pem'),
     TLS_CACHE_KEY: join(dir, 'key.pem'),
-    TLS_CACHE_IPC_TIMEOUT: '100ms',
+    TLS_CACHE_OWNER_TIMEOUT: '100ms',
     ...more,
   };
 }

@@ -75,7 +75,7 @@ t.test('SIGTERM with a process attached and a metrics client connected: exits pr
   await waitForLog(daemon, 'cache daemon listening', 15_000);
   pids.add(daemon.child.pid!);
   const port = await freePort();
-  const server = run(PLAIN_SERVER, { ...env, TLS_CACHE_IPC_TIMEOUT: '100ms', PORT: String(port) });
+  const server = run(PLAIN_SERVER, { ...env, TLS_CACHE_OWNER_TIMEOUT: '100ms', PORT: String(port) });
   t.teardown(() => server.kill());
   await waitForLog(server, 'fixture listening', 20_000);
   t.equal((await reconnect({ port, version: 'TLSv1.2', noTicket: true }, 3)).reused, 3, 'sessions resumed through the daemon');

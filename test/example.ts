@@ -36,7 +36,7 @@ t.test('the example serves HTTPS across worker threads with a made-up certificat
   t.teardown(() => running.kill());
   await waitForLog(running, 'listening');
   const starting = running.logs.find((l) => l.msg === 'starting');
-  t.match(starting, { port, config: { workers: 4, timeout: '1h', size: '32MiB', ticketRotate: '1h' } }, 'the start-up configuration is logged, in the units a person writes');
+  t.match(starting, { port, config: { workers: 4, sessionTimeout: '1h', size: '32MiB', ticketRotate: '1h' } }, 'the start-up configuration is logged, in the units a person writes');
   t.ok(
     running.logs.some((l) => l.certificate === 'self-signed' && /self-signed development certificate/.test(String(l.msg))),
     'the log says a self-signed certificate was made',

@@ -171,7 +171,7 @@ t.test('TLS 1.2 sessions are stored and resumed; TLS 1.3 ones skipped and counte
   t.notOk(first.reused);
   t.equal(table.stats().entries, 1, 'stored');
   for (let i = 0; i < 3; i++) t.ok((await handshake(port, 'TLSv1.2', first.session)).reused, `resumed ${i + 1}`);
-  t.match(binding.counters, { stored: 1, resumed: 3, skippedTls13: 0, refused: 0 });
+  t.match(binding.counters, { stored: 1, lookupHits: 3, skippedTls13: 0, refused: 0 });
 
   let session: Buffer | undefined;
   for (let i = 0; i < 3; i++) {
@@ -226,7 +226,7 @@ t.test('a SessionTable is looked up with lookUp(id, target) into one buffer, and
   }
   t.equal(lookups, 12, 'one lookUp() per resumption (a TLS 1.2 first handshake offers no session ID, so Node asks nothing)');
   t.equal(targets.size, 1, 'always into the same buffer (SessionStore.maxSessionSize)');
-  t.match(binding.counters, { stored: 4, resumed: 12 });
+  t.match(binding.counters, { stored: 4, lookupHits: 12 });
 });
 
 t.test('a session the store refuses or a store that throws never breaks a handshake', async (t) => {
@@ -263,7 +263,7 @@ t.test('a session the store refuses or a store that throws never breaks a handsh
   const a = await handshake(otherPort, 'TLSv1.2');
   const b = await handshake(otherPort, 'TLSv1.2', a.session);
   t.notOk(b.reused);
-  t.match(otherBinding.counters, { refused: 2, missed: 1, resumed: 0 });
+  t.match(otherBinding.counters, { refused: 2, missed: 1, lookupHits: 0 });
 });
 
 t.test('a detached cache is not consulted', async (t) => {
@@ -314,7 +314,7 @@ t.test('a store may answer lookups asynchronously: Node waits, and a rejection i
   t.notOk(fourth.reused, 'a rejected lookup is a full handshake, not a failure');
   t.same(errors, ['second level down'], 'the rejection reaches onError');
   t.equal(lookups.length, 3, 'one lookup per resumption attempt');
-  t.match(binding.counters, { resumed: 1, missed: 2, stored: 3 });
+  t.match(binding.counters, { lookupHits: 1, missed: 2, stored: 3 });
 });
 
 t.test("a store may hold a new session's handshake until it is stored: Node sends nothing more until then", async (t) => {
@@ -359,5 +359,35 @@ t.test("a store may hold a new session's handshake until it is stored: Node send
   fail = true;
   await handshake(port, 'TLSv1.2');
   t.same(errors, ['owner gone'], 'a rejected store reaches onError, and the handshake goes on');
-  t.match(binding.counters, { stored: 1, refused: 2, resumed: 1 });
+  t.match(binding.counters, { stored: 1, refused: 2, lookupHits: 1 });
+});
+
+t.test("lookupHits under its old name resumed: the binding's counters read it, counters made for 0.1 count in it, warning once (TLS_CACHE_DEP007)", async (t) => {
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error): number => warnings.push(warning);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  const table = SessionTable.create({ size: 1024 * 1024, sweepInterval: 0 });
+  t.teardown(() => table.close());
+  const server = tlsServer(sessionCacheServerOptions(table));
+  const binding = attachSessionCache(server, table);
+  const port = await listen(t, server);
+  const first = await handshake(port, 'TLSv1.2');
+  for (let i = 0; i < 2; i++) t.ok((await handshake(port, 'TLSv1.2', first.session)).reused);
+  t.equal(binding.counters.lookupHits, 2);
+  t.equal(binding.counters.resumed, 2, 'resumed reads lookupHits');
+  t.notOk(Object.keys(binding.counters).includes('resumed'), 'not enumerated: logs and copies have the new name only');
+  // An application's own counters object, written for 0.1.
+  const old = { stored: 0, skippedTls13: 0, refused: 0, resumed: 0, missed: 0, endedByAlert: 0 };
+  const other = tlsServer(sessionCacheServerOptions(table));
+  attachSessionCache(other, table, { counters: old as never });
+  const otherPort = await listen(t, other);
+  for (let i = 0; i < 3; i++) t.ok((await handshake(otherPort, 'TLSv1.2', first.session)).reused);
+  t.equal(old.resumed, 3, 'its resumed counts the lookups that found a session');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(
+    warnings.filter((w) => w.name === 'DeprecationWarning').map((w) => [(w as { code?: string }).code, w.message]),
+    [['TLS_CACHE_DEP007', 'the counter name resumed is deprecated and goes in 0.3: use lookupHits, the same counter under its new name']],
+    'one warning in the process',
+  );
 });

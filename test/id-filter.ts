@@ -104,7 +104,7 @@ t.test("a process's owner level: IDs not in the filter stay in the process; IDs 
   const { W_GET, W_SET } = await import('../lib/owner/messages.ts');
   const counters = SharedCounters.create();
   const sent: Array<{ op: number }> = [];
-  const level = new OwnerLevel({ ipcTimeout: 50, counters, send: (message) => (sent.push(message), true) });
+  const level = new OwnerLevel({ ownerTimeout: 50, counters, send: (message) => (sent.push(message), true) });
   const expiresAt = Date.now() + 60_000;
   const mine = randomBytes(32);
   t.ok(level.put(mine, Buffer.alloc(100, 1), expiresAt), 'a session sent while no filter is set');
@@ -119,7 +119,7 @@ t.test("a process's owner level: IDs not in the filter stay in the process; IDs 
   const before = sent.length;
   t.equal(level.lookUp(randomBytes(32)), 'not_found', 'an ID the owner never stored: a miss at once');
   t.equal(sent.length, before, 'nothing sent for it');
-  t.equal(counters.get('ipcSkipped'), 1, 'counted in ipcSkipped');
+  t.equal(counters.get('ownerSkipped'), 1, 'counted in ownerSkipped');
   t.type(level.lookUp(mine), Promise, 'an ID in the filter is asked about');
   level.abandon();
   const later = randomBytes(32);
@@ -142,7 +142,7 @@ t.test("with the filter in use, a new session's handshake waits for the owner's 
   const { SharedCounters } = await import('../lib/operations/counters.ts');
   const counters = SharedCounters.create();
   const sent: Array<{ op: number }> = [];
-  const level = new OwnerLevel({ ipcTimeout: 60_000, counters, send: (message) => (sent.push(message), true) });
+  const level = new OwnerLevel({ ownerTimeout: 60_000, counters, send: (message) => (sent.push(message), true) });
   const expiresAt = Date.now() + 60_000;
   const session = Buffer.alloc(100, 1);
   t.equal(level.put(randomBytes(32), session, expiresAt), true, 'no filter yet: nothing to wait for (no lookup is skipped)');
@@ -170,11 +170,11 @@ t.test("with the filter in use, a new session's handshake waits for the owner's 
   t.equal(await abandoned, true, 'the channel closed: the handshake goes on');
   t.equal(level.storing, 0);
 
-  const bounded = new OwnerLevel({ ipcTimeout: 30, counters, send: () => true });
+  const bounded = new OwnerLevel({ ownerTimeout: 30, counters, send: () => true });
   bounded.filter = new SessionIdFilter({ byteLength: MIN_FILTER_BYTES, periodMs: PERIOD });
   const unanswered = bounded.put(randomBytes(32), session, expiresAt);
   t.type(unanswered, Promise);
-  t.equal(await unanswered, true, 'no word within ipcTimeout: the handshake goes on');
+  t.equal(await unanswered, true, 'no word within ownerTimeout: the handshake goes on');
   t.equal(bounded.storing, 0, 'and nothing is kept for it');
   const known = randomBytes(32);
   bounded.put(known, session, expiresAt);
@@ -182,7 +182,7 @@ t.test("with the filter in use, a new session's handshake waits for the owner's 
   t.ok(bounded.absent, '...makes it absent');
   t.equal(bounded.put(randomBytes(32), session, expiresAt), true, 'and while absent, no handshake waits for it');
 
-  const closed = new OwnerLevel({ ipcTimeout: 60_000, counters, send: () => false });
+  const closed = new OwnerLevel({ ownerTimeout: 60_000, counters, send: () => false });
   closed.filter = new SessionIdFilter({ byteLength: MIN_FILTER_BYTES, periodMs: PERIOD });
   t.equal(closed.put(randomBytes(32), session, expiresAt), false, 'not sent (the channel is closed): false, at once');
   t.equal(level.put(randomBytes(32), session, Date.now() - 1), false, 'expired: false, at once');

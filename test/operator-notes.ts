@@ -102,8 +102,8 @@ function readmeApp(name: string, port: number, socketDirectory: string, replace:
 t.test("the README's node:cluster app: exit 1 when every worker's attach fails; no socket left after SIGTERM", async (t) => {
   t.ok(existsSync(join(ROOT, 'dist', 'lib', 'index.js')), 'built (npm run build)');
   const sockets = join(dir, 'cluster-sock');
-  // Servers made without clusterServerOptions(): every attach refuses them.
-  const failing = readmeApp('failing.mjs', await freePort(), sockets, (text) => text.replace(', ...clusterServerOptions()', ''));
+  // Servers made without sharedCacheServerOptions(): every attach refuses them.
+  const failing = readmeApp('failing.mjs', await freePort(), sockets, (text) => text.replace(', ...sharedCacheServerOptions()', ''));
   t.teardown(() => failing.kill());
   const killer = setTimeout(() => failing.kill(), 30_000);
   t.equal(await failing.exited, 1, 'the primary exits with code 1, not serving nothing');

@@ -179,7 +179,7 @@ for (const [label, binary] of NODES) {
     const port = await freePort();
     // Lookups get 100 ms, as in the other process tests: on a loaded machine a lookup can miss the default 5 ms by
     // scheduling alone (missed bounds are tested in cluster-processes-primary-gone.ts).
-    const app = await start(t, join(dir, 'cluster-app.cjs'), [], { PORT: String(port), WORKERS: '2', TLS_CACHE_IPC_TIMEOUT: '100ms' }, 'app listening', binary);
+    const app = await start(t, join(dir, 'cluster-app.cjs'), [], { PORT: String(port), WORKERS: '2', TLS_CACHE_OWNER_TIMEOUT: '100ms' }, 'app listening', binary);
     const ids = await python([port], 100, 'tls1.2', 'id');
     t.ok(ids.resumed >= 99, `TLS 1.2 session IDs over IPC: ${ids.resumed} of ${ids.offered} resumed`);
     const tls13 = await python([port], 100, 'tls1.3', 'ticket');
@@ -203,7 +203,7 @@ t.test('the PM2 example app from node_modules, as two plain processes: the first
     rmSync(socketDirectory, { recursive: true, force: true });
   });
   // Lookups get 100 ms, as in the other process tests (above).
-  const env = { APP_CERT: project.certificate.APP_CERT, APP_KEY: project.certificate.APP_KEY, TLS_CACHE_SOCKET: socket, TLS_CACHE_IPC_TIMEOUT: '100ms' };
+  const env = { APP_CERT: project.certificate.APP_CERT, APP_KEY: project.certificate.APP_KEY, TLS_CACHE_SOCKET: socket, TLS_CACHE_OWNER_TIMEOUT: '100ms' };
   const ports = [await freePort(), await freePort()];
   for (const port of ports) {
     const app = run(join(dir, 'pm2-app.mjs'), { ...env, PORT: String(port) }, [], { cwd: dir });

@@ -1,6 +1,6 @@
 /**
  * One attach path (issue 22): a server module that attaches the cache
- * itself with the node:cluster line (`await attachClusterCache(server)`),
+ * itself with the node:cluster line (`await attachSharedCache(server)`),
  * run on worker threads by the command line on two hosts sharing a real
  * redis-server. Its servers get the thread's store, Redis included: TLS 1.2
  * session IDs made on one host resume on the other, the sessions are in
@@ -42,7 +42,7 @@ function visit(port: number, session?: Buffer): Promise<{ reused: boolean; sessi
   });
 }
 
-t.test('a module attaching with attachClusterCache(), on threads of the command line, on two hosts with Redis', async (t) => {
+t.test('a module attaching with attachSharedCache(), on threads of the command line, on two hosts with Redis', async (t) => {
   const redis = await startRedis(t);
   const certificate = await certificateFiles(t);
   const hosts = await Promise.all(

@@ -23,7 +23,7 @@ t.test('alternating hosts every 1.8 s: resumed within 5 s of the full handshake,
     TLS_CACHE_REDIS_URL: redis.url,
     TLS_CACHE_REDIS_SECRET: 'lifetime-test-secret-0123456789abcdefghijkl',
     TLS_CACHE_WORKERS: '2',
-    TLS_CACHE_TIMEOUT: '5',
+    TLS_CACHE_SESSION_TIMEOUT: '5',
     TLS_CACHE_REDIS_TIMEOUT: '1s',
     TICKETS: '1',
   };

@@ -32,7 +32,7 @@ t.test('a fatal alert on one host ends the session in every process of both host
     TLS_CACHE_REDIS_SECRET: 'processes-alert-secret-0123456789abcdefghijkl',
     TLS_CACHE_REDIS_NAMESPACE: 'alerts',
     TLS_CACHE_REDIS_TIMEOUT: '250ms',
-    TLS_CACHE_IPC_TIMEOUT: '250ms',
+    TLS_CACHE_OWNER_TIMEOUT: '250ms',
   };
   const apps: [ClusterApp, ClusterApp] = await Promise.all([startClusterApp(env), startClusterApp(env)]);
   t.teardown(() => Promise.all(apps.map((app) => app.kill())));

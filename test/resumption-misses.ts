@@ -25,7 +25,7 @@ t.setTimeout(120_000);
 const TIMEOUT_S = 5;
 const VERSIONS: SecureVersion[] = ['TLSv1.2', 'TLSv1.3'];
 
-const { cluster } = await startTestCluster('tls', 'shared', { timeout: TIMEOUT_S }, { tickets: true });
+const { cluster } = await startTestCluster('tls', 'shared', { sessionTimeout: TIMEOUT_S }, { tickets: true });
 t.teardown(() => cluster.stop());
 const port = cluster.port;
 

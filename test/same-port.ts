@@ -67,7 +67,7 @@ t.test('a node:cluster app whose workers bind with reusePort, on the port of a c
   const socket = join(dir, 'cluster', 'app.sock');
   const port = await freePort();
   const first = await commandLine('cluster', port);
-  const app = await startClusterApp({ WORKERS: '2', PORT: String(port), FIXTURE_REUSE_PORT: '1', TLS_CACHE_SOCKET: socket, TLS_CACHE_LOG_FORMAT: 'json', TLS_CACHE_IPC_TIMEOUT: '100ms' });
+  const app = await startClusterApp({ WORKERS: '2', PORT: String(port), FIXTURE_REUSE_PORT: '1', TLS_CACHE_SOCKET: socket, TLS_CACHE_LOG_FORMAT: 'json', TLS_CACHE_OWNER_TIMEOUT: '100ms' });
   t.teardown(() => app.kill());
   t.equal(app.port, port);
   const lines = (): Array<Record<string, unknown>> =>

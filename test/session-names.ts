@@ -90,7 +90,7 @@ async function names(): Promise<void> {
   const app = async (t: Test, shape: 'cluster' | 'plain', env: Record<string, string>): Promise<number> => {
     const port = await freePort();
     // Lookups get 100 ms, as in the other process tests: the default 5 ms can be missed by scheduling alone on a loaded machine.
-    const running = run(APP, { NAMES_DIR: dir, NAMES_SHAPE: shape, PORT: String(port), TLS_CACHE_SOCKET: join(socketDir, 'cache.sock'), TLS_CACHE_IPC_TIMEOUT: '100ms', ...env });
+    const running = run(APP, { NAMES_DIR: dir, NAMES_SHAPE: shape, PORT: String(port), TLS_CACHE_SOCKET: join(socketDir, 'cache.sock'), TLS_CACHE_OWNER_TIMEOUT: '100ms', ...env });
     t.teardown(() => running.kill());
     await waitForLog(running, 'app listening', 30_000);
     return port;

@@ -168,7 +168,7 @@ t.test('a node:cluster app: every figure is its /metrics, with its worker pids',
   const socket = join(dir, 'cluster', 'app.sock');
   const metricsPort = await freePort();
   const env = { ...quiet, TLS_CACHE_SOCKET: socket };
-  const app = await startClusterApp({ ...env, WORKERS: '2', TLS_CACHE_METRICS_PORT: String(metricsPort), TLS_CACHE_IPC_TIMEOUT: '100ms' });
+  const app = await startClusterApp({ ...env, WORKERS: '2', TLS_CACHE_METRICS_PORT: String(metricsPort), TLS_CACHE_OWNER_TIMEOUT: '100ms' });
   t.teardown(() => app.kill());
   await traffic(app.port);
   const [owner, ...others] = await statusJson(env);
@@ -199,7 +199,7 @@ t.test('the cache daemon with plain processes: every figure is its /metrics, wit
   for (let i = 0; i < 2; i++) {
     const port = await freePort();
     // The daemon inherits the environment of the process that starts it: its metrics endpoint.
-    const server = run(PLAIN_SERVER, { ...env, TLS_CACHE_CERT: files.cert, TLS_CACHE_KEY: files.key, TLS_CACHE_METRICS_PORT: String(metricsPort), TLS_CACHE_IPC_TIMEOUT: '100ms', PORT: String(port) });
+    const server = run(PLAIN_SERVER, { ...env, TLS_CACHE_CERT: files.cert, TLS_CACHE_KEY: files.key, TLS_CACHE_METRICS_PORT: String(metricsPort), TLS_CACHE_OWNER_TIMEOUT: '100ms', PORT: String(port) });
     t.teardown(() => server.kill());
     await waitForLog(server, 'fixture listening', 20_000);
     servers.push(Object.assign(server, { port }));

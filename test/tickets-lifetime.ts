@@ -49,7 +49,7 @@ async function scenario(port: number, version: SecureVersion): Promise<{ steps: 
   return { steps, first, late };
 }
 
-const { cluster, logs } = await startTestCluster('tls', 'shared', { timeout: 5, ticketRotate: 1000, logLevel: 'silent' }, { tickets: true });
+const { cluster, logs } = await startTestCluster('tls', 'shared', { sessionTimeout: 5, ticketRotate: 1000, logLevel: 'silent' }, { tickets: true });
 t.teardown(() => cluster.stop());
 
 t.test('5 s timeout, keys rotating every second: resumed at 2 s and 3.5 s, full handshake at 6 s; single-use clients never resumed past 5 s', async (t) => {

@@ -71,7 +71,7 @@ async function start(): Promise<Started> {
   const created = createStore({ host: table, config, counters, logger });
   sessionStore = created;
   const { store } = created;
-  // Every attach in this thread, the runtime's below and a module's attachClusterCache(), attaches this store (issue 22).
+  // Every attach in this thread, the runtime's below and a module's attachSharedCache(), attaches this store (issue 22).
   const attach = attachOnce((server) =>
     attachRuntime(server, {
       store,

@@ -1,5 +1,5 @@
 // An HTTPS app run by PM2 in cluster mode (`pm2 start ecosystem.config.cjs`), with the session cache
-// added by one line: `await attachClusterCache(server)`. Under PM2 the node:cluster primary is PM2's own
+// added by one line: `await attachSharedCache(server)`. Under PM2 the node:cluster primary is PM2's own
 // daemon, so the instances share the cache through the host's cache daemon, which the first instance
 // starts and which outlives every instance (`pm2 reload`, a crash, a deploy): every instance resumes
 // every other's sessions, by session ID and by ticket, TLS 1.2 and 1.3. Answers with its pid.
@@ -8,21 +8,21 @@
 // makes a development certificate when they are unset), and the TLS_CACHE_* settings.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
-import { attachClusterCache, clusterServerOptions } from 'tls-resumption';
+import { attachSharedCache, sharedCacheServerOptions } from 'tls-resumption';
 
 const port = Number(process.env.PORT || 8443);
 const server = createServer(
   {
     cert: readFileSync(process.env.APP_CERT),
     key: readFileSync(process.env.APP_KEY),
-    ...clusterServerOptions(), // the deployment's sessionTimeout and sessionIdContext
+    ...sharedCacheServerOptions(), // the deployment's sessionTimeout and sessionIdContext
   },
   (request, response) => {
     response.setHeader('content-type', 'application/json');
     response.end(`${JSON.stringify({ pid: process.pid, reused: request.socket.isSessionReused(), protocol: request.socket.getProtocol() })}\n`);
   },
 );
-await attachClusterCache(server); // <- added: finds (or starts) the cache daemon; never waits more than 2 s
+await attachSharedCache(server); // <- added: finds (or starts) the cache daemon; never waits more than 2 s
 
 server.listen(port); // in cluster mode, pm2 reload moves on once this instance listens
 

@@ -11,9 +11,10 @@ import { describe } from '../describe.ts';
 import { InvalidEnvironmentError, InvalidOptionError } from '../errors.ts';
 import { nearestName } from './did-you-mean.ts';
 import { KINDS, SECOND, databaseOf, expectedForm, formatDuration, orList, quote, rangeOf } from './kinds.ts';
+import { RENAMED_SETTINGS, renamedFrom, renamedTo, warnOfRenamedSetting, type RenamedSetting } from './renamed-settings.ts';
 import { COMPUTED_DEFAULTS, SETTINGS, settingOf, type CacheConfig, type CacheConfigOptions, type Setting } from './settings.ts';
 
-/** Keys alive at once are the rotations per timeout plus two; the ring holds 64. */
+/** Keys alive at once are the rotations per session timeout plus two; the ring holds 64. */
 const MAX_ROTATIONS_PER_TIMEOUT = 62;
 
 /**
@@ -22,15 +23,19 @@ const MAX_ROTATIONS_PER_TIMEOUT = 62;
  * a variable set to the empty string, count as unset.
  *
  * Options are numbers in the unit of {@link CacheConfig} (bytes,
- * milliseconds, and seconds for `timeout`), or strings in the form the
- * environment variables take (`'64MiB'`, `'5m'`).
+ * milliseconds, and seconds for `sessionTimeout`), or strings in the form the
+ * environment variables take (`'64MiB'`, `'5m'`). A setting's old name
+ * (`renamed-settings.ts`) is read as its new one, with a
+ * `DeprecationWarning` once per process.
  *
  * @param options - programmatic settings. @defaultValue `{}`
  * @param env - the environment to read. @defaultValue `process.env`
  * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for an unknown
- * option, or one of the wrong type or out of range.
+ * option, or one of the wrong type or out of range, or a setting given as
+ * an option under its old and its new name with two values.
  * @throws InvalidEnvironmentError (`ERR_TLS_CACHE_INVALID_ENV`) for a
- * variable that is malformed or out of range.
+ * variable that is malformed or out of range, or a setting given as a
+ * variable under its old and its new name with two values.
  */
 export function loadConfig(options: CacheConfigOptions = {}, env: NodeJS.ProcessEnv = process.env): CacheConfig {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
@@ -40,13 +45,19 @@ export function loadConfig(options: CacheConfigOptions = {}, env: NodeJS.Process
     throw new InvalidOptionError('env', `expected an object such as process.env, got ${describe(env)}`);
   }
   for (const name of Object.keys(options)) {
-    if (!SETTINGS.some((s) => s.option === name)) throw new InvalidOptionError(name, unknownOption(name));
+    if (!SETTINGS.some((s) => s.option === name) && renamedTo(name) === undefined) throw new InvalidOptionError(name, unknownOption(name));
   }
   const config: Record<string, number | string> = {};
   const origins: Record<string, Origin> = {};
   for (const setting of SETTINGS) {
-    const option: unknown = Object.hasOwn(options, setting.option) ? options[setting.option] : undefined;
-    const text: unknown = env[setting.env];
+    const given = options as Record<string, unknown>;
+    let option: unknown = Object.hasOwn(options, setting.option) ? given[setting.option] : undefined;
+    let text: unknown = env[setting.env];
+    const renamed = renamedFrom(setting.option);
+    if (renamed !== undefined) {
+      option = underEitherName(setting, renamed, 'option', option, Object.hasOwn(options, renamed.option) ? given[renamed.option] : undefined);
+      text = underEitherName(setting, renamed, 'env', text, env[renamed.env]);
+    }
     let origin: Origin;
     if (option !== undefined) {
       origin = { from: 'option', shown: shown(setting, typeof option === 'string' ? quote(option) : String(option)) };
@@ -65,6 +76,29 @@ export function loadConfig(options: CacheConfigOptions = {}, env: NodeJS.Process
   checkTicketRotation(result, origins);
   checkRedis(result, origins);
   return result;
+}
+
+/**
+ * The value of a renamed setting from one place (the options, or the
+ * environment), given under its new name, its old one, or both; the old
+ * one warns.
+ * @throws InvalidOptionError or InvalidEnvironmentError when both are given, with two values.
+ */
+function underEitherName(setting: Setting, renamed: RenamedSetting, from: 'option' | 'env', value: unknown, old: unknown): unknown {
+  const unset = (given: unknown): boolean => given === undefined || (from === 'env' && given === '');
+  if (unset(old)) return value;
+  warnOfRenamedSetting(renamed, setting.env);
+  const read = (which: Setting, given: unknown): number | string =>
+    from === 'env' ? fromText(which, String(given), 'env') : fromOption(which, given);
+  // Read as the setting, its errors naming the old name.
+  const oldValue = read({ ...setting, option: renamed.option as keyof CacheConfig, env: renamed.env }, old);
+  if (unset(value)) return old;
+  if (oldValue !== read(setting, value)) {
+    const [newName, oldName] = from === 'env' ? [setting.env, renamed.env] : [setting.option, renamed.option];
+    fail(setting, from, `${shown(setting, quote(String(value)))} is set, and its old name ${oldName} to ${shown(setting, quote(String(old)))}; ` +
+      `set ${newName} alone, or both to the same value`);
+  }
+  return value;
 }
 
 /** A value as an error message may show it: secrets never. */
@@ -179,14 +213,14 @@ function checkRestartDelays(config: CacheConfig, origins: Record<string, Origin>
     `(${first.env}, option ${first.option}); expected at least that`);
 }
 
-/** The rotation defaults to the timeout, and may not keep more than 64 keys alive. */
+/** The rotation defaults to the session timeout, and may not keep more than 64 keys alive. */
 function checkTicketRotation(config: CacheConfig, origins: Record<string, Origin>): void {
-  if (origins.ticketRotate.from === 'default') config.ticketRotate = config.timeout * SECOND;
-  if (config.ticketRotate * MAX_ROTATIONS_PER_TIMEOUT >= config.timeout * SECOND) return;
+  if (origins.ticketRotate.from === 'default') config.ticketRotate = config.sessionTimeout * SECOND;
+  if (config.ticketRotate * MAX_ROTATIONS_PER_TIMEOUT >= config.sessionTimeout * SECOND) return;
   const rotate = settingOf('ticketRotate');
   fail(rotate, origins.ticketRotate.from === 'env' ? 'env' : 'option',
     `${origins.ticketRotate.shown} rotates more than ${MAX_ROTATIONS_PER_TIMEOUT} times per session timeout ` +
-    `(${formatDuration(config.timeout * SECOND)}); expected at least ${formatDuration(Math.ceil((config.timeout * SECOND) / MAX_ROTATIONS_PER_TIMEOUT))}`);
+    `(${formatDuration(config.sessionTimeout * SECOND)}); expected at least ${formatDuration(Math.ceil((config.sessionTimeout * SECOND) / MAX_ROTATIONS_PER_TIMEOUT))}`);
 }
 
 function inRange(setting: Setting, value: number): boolean {
@@ -201,8 +235,10 @@ function fail(setting: Setting, from: 'option' | 'env', problem: string): never 
 
 /** An unknown option's message, with the option it most likely stands for (its variable's name given as an option too). */
 function unknownOption(name: string): string {
-  const near = nearestName(name.replace(/^tls_cache_/i, ''), SETTINGS.map((s) => s.option));
-  const hint = near === undefined ? '' : ` (did you mean "${near}"?)`;
+  // An old name's slip is the new name's (TIMOUT: sessionTimeout).
+  const near = nearestName(name.replace(/^tls_cache_/i, ''), [...SETTINGS.map((s) => s.option), ...RENAMED_SETTINGS.map((r) => r.option)]);
+  const meant = near === undefined ? undefined : (renamedTo(near) ?? near);
+  const hint = meant === undefined ? '' : ` (did you mean "${meant}"?)`;
   return `unknown option${hint}; the options are ${orList(SETTINGS.map((s) => s.option))}`;
 }
 

@@ -31,13 +31,15 @@ export interface CacheConfig {
   /**
    * Lifetime of a session, in whole seconds (Node's TLS `sessionTimeout`),
    * counted from its full handshake however often it resumes, by session ID
-   * or by ticket. `TLS_CACHE_TIMEOUT`; from 1 to 604800 (7 days). An hour by
+   * or by ticket. `TLS_CACHE_SESSION_TIMEOUT` (as nginx's `ssl_session_timeout`;
+   * before 0.2 `timeout` and `TLS_CACHE_SESSION_TIMEOUT`, still read until 0.3:
+   * `renamed-settings.ts`); from 1 to 604800 (7 days). An hour by
    * default: the bound is exact (renewed TLS 1.3 tickets do not extend it),
-   * so a client pays one full handshake per timeout, and a client returning
-   * every minute still resumes 59 times in 60.
+   * so a client pays one full handshake per session timeout, and a client
+   * returning every minute still resumes 59 times in 60.
    * @defaultValue 3600 (1 hour)
    */
-  timeout: number;
+  sessionTimeout: number;
   /**
    * Period of the sweep of expired sessions, in milliseconds; 0 turns it off.
    * `TLS_CACHE_SWEEP_INTERVAL`.
@@ -101,7 +103,7 @@ export interface CacheConfig {
    * milliseconds; it then decrypts for the session timeout more.
    * `TLS_CACHE_TICKET_ROTATE`; from 1 s to 24 days, and frequent enough at
    * most 62 times per session timeout.
-   * @defaultValue the session timeout (`timeout * 1000`)
+   * @defaultValue the session timeout (`sessionTimeout * 1000`)
    */
   ticketRotate: number;
   /**
@@ -143,10 +145,11 @@ export interface CacheConfig {
    * Worker processes (`node:cluster`, PM2, systemd units): how long a
    * lookup may wait for the owner of the table (the primary, or the cache
    * daemon) before the handshake goes on as a miss, in milliseconds.
-   * `TLS_CACHE_IPC_TIMEOUT`.
+   * `TLS_CACHE_OWNER_TIMEOUT` (before 0.2 `ipcTimeout` and
+   * `TLS_CACHE_IPC_TIMEOUT`, still read until 0.3: `renamed-settings.ts`).
    * @defaultValue 5
    */
-  ipcTimeout: number;
+  ownerTimeout: number;
   /**
    * Worker processes (`node:cluster`, PM2, systemd units): bytes of each
    * process's own bounded copy of the sessions it has seen; 0 turns it off. `TLS_CACHE_LOCAL_SIZE`.
@@ -161,7 +164,7 @@ export interface CacheConfig {
    * `TLS_CACHE_SOCKET`.
    * @defaultValue `''`: `$XDG_RUNTIME_DIR/tls-resumption/<context>-<digest>.sock`, or
    * `<os.tmpdir()>/tls-resumption-<uid>/<context>-<digest>.sock` without `XDG_RUNTIME_DIR`,
-   * the digest of the session ID context, the timeout and tickets (`owner/socket-path.ts`)
+   * the digest of the session ID context, the session timeout and tickets (`owner/socket-path.ts`)
    */
   socket: string;
   /**
@@ -237,11 +240,16 @@ export interface CacheConfig {
  * The settings as code passes them (the `config` option of `startThreadCluster`,
  * `runThreadCluster`, `startClusterCache`, and `loadConfig`): each one either in
  * the unit of {@link CacheConfig} (bytes; milliseconds; whole seconds for
- * `timeout`, as Node's `sessionTimeout`), or as the text its environment
+ * `sessionTimeout`, as Node's), or as the text its environment
  * variable takes, units included (`'64MiB'`, `'5m'`, `'500ms'`), which
  * avoids mixing up seconds and milliseconds.
  */
-export type CacheConfigOptions = { [K in keyof CacheConfig]?: CacheConfig[K] | string };
+export type CacheConfigOptions = { [K in keyof CacheConfig]?: CacheConfig[K] | string } & {
+  /** @deprecated Use `sessionTimeout`, the same setting; this name goes in 0.3 (warning `TLS_CACHE_DEP003`). */
+  timeout?: number | string;
+  /** @deprecated Use `ownerTimeout`, the same setting; this name goes in 0.3 (warning `TLS_CACHE_DEP004`). */
+  ipcTimeout?: number | string;
+};
 
 /** One entry of {@link SETTINGS}. */
 export interface Setting {
@@ -294,8 +302,8 @@ const DECLARATIONS = {
     max: 64 * KiB,
     examples: ['8KiB', '16KiB', '4096'],
   },
-  timeout: {
-    env: 'TLS_CACHE_TIMEOUT',
+  sessionTimeout: {
+    env: 'TLS_CACHE_SESSION_TIMEOUT',
     kind: 'seconds',
     default: '1h',
     description:
@@ -387,7 +395,7 @@ const DECLARATIONS = {
   ticketRotate: {
     env: 'TLS_CACHE_TICKET_ROTATE',
     kind: 'duration',
-    default: 'TLS_CACHE_TIMEOUT',
+    default: 'TLS_CACHE_SESSION_TIMEOUT',
     description:
       'How long a ticket key encrypts new tickets; it then only decrypts for the session timeout more, then is erased. ' +
       'At most 62 rotations per session timeout.',
@@ -438,8 +446,8 @@ const DECLARATIONS = {
       '(a hash of the command line) differs between processes and hosts. Use one value per deployment.',
     examples: ['tls-resumption', 'shop-frontend'],
   },
-  ipcTimeout: {
-    env: 'TLS_CACHE_IPC_TIMEOUT',
+  ownerTimeout: {
+    env: 'TLS_CACHE_OWNER_TIMEOUT',
     kind: 'duration',
     default: '5ms',
     description:
@@ -465,7 +473,7 @@ const DECLARATIONS = {
       'Unix socket of the cache daemon that processes with no primary of their own share (PM2 cluster mode, systemd units); ' +
       'its directory is private to the user (0700). By default $XDG_RUNTIME_DIR/tls-resumption/<context>-<digest>.sock, ' +
       'else <tmpdir>/tls-resumption-<uid>/<context>-<digest>.sock, the digest of the settings every process shares with the daemon ' +
-      '(session ID context, timeout, tickets): a deploy that changes one gets a daemon of its own.',
+      '(session ID context, session timeout, tickets): a deploy that changes one gets a daemon of its own.',
     examples: ['/run/user/1000/shop.sock'],
   },
   daemonIdleTimeout: {
@@ -571,7 +579,7 @@ export const SETTINGS: readonly Setting[] = Object.freeze(
  */
 export const COMPUTED_DEFAULTS: Readonly<Partial<Record<keyof CacheConfig, () => number | string>>> = {
   workers: () => Math.min(MAX_WORKERS, availableParallelism()),
-  // Set from the timeout once it is known (loadConfig).
+  // Set from the session timeout once it is known (loadConfig).
   ticketRotate: () => 0,
   ticketKeyFile: () => '',
   socket: () => '',

@@ -11,14 +11,17 @@
 import type { Logger } from 'pino';
 import { InvalidOptionError } from '../errors.ts';
 import { nearestName } from './did-you-mean.ts';
-import { SETTINGS } from './settings.ts';
+import { RENAMED_SETTINGS, renamedTo } from './renamed-settings.ts';
+import { SETTINGS, settingOf } from './settings.ts';
 
 /** What every setting's variable starts with. */
 const SETTING_PREFIX = 'TLS_CACHE_';
 
 /** The part of each setting's variable after {@link SETTING_PREFIX}, e.g. `WORKERS`. */
 const KNOWN_SUFFIXES: readonly string[] = SETTINGS.map((s) => s.env.slice(SETTING_PREFIX.length));
-const KNOWN_VARIABLES: ReadonlySet<string> = new Set(SETTINGS.map((s) => s.env));
+/** The old variables of renamed settings, still read (with a warning): known, and a misspelling of one suggests the new name. */
+const OLD_SUFFIXES: readonly string[] = RENAMED_SETTINGS.map((r) => r.env.slice(SETTING_PREFIX.length));
+const KNOWN_VARIABLES: ReadonlySet<string> = new Set([...SETTINGS.map((s) => s.env), ...RENAMED_SETTINGS.map((r) => r.env)]);
 
 /** A variable of {@link unknownSettings}. */
 export interface UnknownSetting {
@@ -35,7 +38,8 @@ export interface UnknownSetting {
 
 /**
  * Every variable of `env` whose name starts with `TLS_CACHE_` and that is
- * neither a setting's variable (see `SETTINGS`) nor one of
+ * neither a setting's variable (see `SETTINGS`; an old name of one too, see
+ * `renamed-settings.ts`) nor one of
  * `applicationVariables`, in the order of `env`'s keys, each with the
  * closest setting's variable. Names are compared in upper case after the
  * prefix, so `TLS_CACHE_workers` suggests `TLS_CACHE_WORKERS` (names are
@@ -85,8 +89,11 @@ function closestSetting(variable: string): string | undefined {
   // A name missing its group (TLS_CACHE_SECRET for TLS_CACHE_REDIS_SECRET) is that setting, not a near spelling of another.
   const ending = KNOWN_SUFFIXES.filter((known) => known.endsWith(`_${suffix}`));
   if (ending.length === 1) return `${SETTING_PREFIX}${ending[0]}`;
-  const nearest = nearestName(suffix, KNOWN_SUFFIXES);
-  return nearest === undefined ? undefined : `${SETTING_PREFIX}${nearest}`;
+  const nearest = nearestName(suffix, [...KNOWN_SUFFIXES, ...OLD_SUFFIXES]);
+  if (nearest === undefined) return undefined;
+  // An old name's slip is the new name's (TLS_CACHE_TIMOUT: TLS_CACHE_SESSION_TIMEOUT).
+  const now = renamedTo(`${SETTING_PREFIX}${nearest}`);
+  return now === undefined ? `${SETTING_PREFIX}${nearest}` : settingOf(now).env;
 }
 
 /** The warning for an unknown variable: `unknown variable TLS_CACHE_WORKER ignored; did you mean TLS_CACHE_WORKERS?`. */

@@ -11,19 +11,24 @@
  *
  * @module
  */
+import { deprecate } from 'node:util';
 import { threadId } from 'node:worker_threads';
 import { InvalidCounterBufferError } from '../errors.ts';
-import type { SessionHookCounters } from '../tls/session-hooks.ts';
+import { withOldHookCounterName, type SessionHookCounters } from '../tls/session-hooks.ts';
 import type { TicketCounters } from '../tickets/ticket-counters.ts';
 import { describe } from '../describe.ts';
 
-/** Every counter of the block, in layout order. Never rename or reorder: it is the layout. */
+/**
+ * Every counter of the block, in layout order. Never reorder: the order is
+ * the layout. A renamed counter keeps its place, and its old name is read
+ * as the new one ({@link RENAMED_COUNTERS}).
+ */
 export const COUNTER_NAMES = [
   // Session hooks (`SessionHookCounters`).
   'stored',
   'skippedTls13',
   'refused',
-  'resumed',
+  'lookupHits',
   'missed',
   // Ticket keys (`TicketCounters`).
   'issued',
@@ -41,11 +46,11 @@ export const COUNTER_NAMES = [
   // Primary.
   'workerRestarts',
   'ticketKeyRotations',
-  // node:cluster worker processes (issue 6): lookups over IPC and the local copy.
-  'ipcLookups',
-  'ipcHits',
-  'ipcTimeouts',
-  'ipcMalformed',
+  // Worker processes (issue 6): lookups sent to the table's owner over its socket, and the local copy.
+  'ownerLookups',
+  'ownerHits',
+  'ownerTimeouts',
+  'ownerMalformed',
   'localHits',
   // Redis, the second level across hosts (issue 7).
   'redisLookups',
@@ -76,7 +81,7 @@ export const COUNTER_NAMES = [
   'missTicketError',
   'missTicketRefused',
   // Lookups a worker process did not send: its copy of the owner's filter says the table cannot hold the ID (`owner/id-filter.ts`).
-  'ipcSkipped',
+  'ownerSkipped',
   // Missed resumptions of a session made for another name or under other authentication (issue 33), `MISSES`.
   'missIdNameMismatch',
   'missTicketNameMismatch',
@@ -127,6 +132,38 @@ const STRIPE_WORDS = 256;
 /** Counters a stripe holds. */
 export const MAX_COUNTERS = STRIPE_WORDS / 2;
 const INDEX = new Map<string, number>(COUNTER_NAMES.map((name, i) => [name, i]));
+
+/**
+ * Counters renamed in 0.2, by their old name: `ipc*` named the Unix socket
+ * to the table's owner, and `resumed` counted the session hooks' lookups
+ * that found a session, not resumed handshakes (`resumedTls12` … count
+ * those). {@link SharedCounters.get}, {@link SharedCounters.add} and
+ * {@link SharedCounters.mirror} read an old name as the new one until 0.3,
+ * the first in a process emitting a `DeprecationWarning`
+ * (`TLS_CACHE_DEP007`); `values()` has the new names only.
+ */
+const RENAMED_COUNTERS = Object.freeze({
+  resumed: 'lookupHits',
+  ipcLookups: 'ownerLookups',
+  ipcHits: 'ownerHits',
+  ipcTimeouts: 'ownerTimeouts',
+  ipcMalformed: 'ownerMalformed',
+  ipcSkipped: 'ownerSkipped',
+} as const satisfies Record<string, CounterName>);
+
+/** A counter's place, under its name or its old name (which warns). */
+function indexOf(name: string): number | undefined {
+  const index = INDEX.get(name);
+  if (index !== undefined || !Object.hasOwn(RENAMED_COUNTERS, name)) return index;
+  const now: CounterName = RENAMED_COUNTERS[name as keyof typeof RENAMED_COUNTERS];
+  // Once per process for every old name (util.deprecate warns once per code).
+  deprecate(
+    () => {},
+    `the counter name ${name} is deprecated and goes in 0.3: use ${now}, the same counter under its new name`,
+    'TLS_CACHE_DEP007',
+  )();
+  return INDEX.get(now);
+}
 const BYTES = (HEADER_WORDS + STRIPES * STRIPE_WORDS) * 4;
 
 /** The counter of a handshake, for {@link SharedCounters.countHandshake}: looked up once, not per handshake. */
@@ -144,7 +181,7 @@ const RESUMED_OTHER = INDEX.get('resumedOther')!;
 /**
  * Upper bounds, in seconds, of the buckets of `resumed_session_age_seconds`
  * (the age of a session when it resumes): from seconds to a day, the range
- * of `TLS_CACHE_TIMEOUT`.
+ * of `TLS_CACHE_SESSION_TIMEOUT`.
  */
 export const SESSION_AGE_BUCKETS_S = [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400] as const;
 const AGE_FIRST = { session_id: INDEX.get('ageIdLe0')!, ticket: INDEX.get('ageTicketLe0')! } as const;
@@ -198,9 +235,12 @@ export class SharedCounters {
     return new SharedCounters(buffer);
   }
 
-  /** Adds `n` (a whole number from 0 to 2^32 - 1; default 1) to a counter, in this thread's stripe. */
-  add(name: CounterName, n = 1): void {
-    const index = INDEX.get(name);
+  /**
+   * Adds `n` (a whole number from 0 to 2^32 - 1; default 1) to a counter, in
+   * this thread's stripe. An old name is deprecated (see `RENAMED_COUNTERS`).
+   */
+  add(name: CounterName | keyof typeof RENAMED_COUNTERS, n = 1): void {
+    const index = indexOf(name);
     if (index === undefined || n === 0) return;
     this.#addAt(this.#stripe + 2 * index, n);
   }
@@ -231,9 +271,9 @@ export class SharedCounters {
     if ((before >>> 0) + (n >>> 0) > 0xffffffff) Atomics.add(this.#i32, at + 1, 1);
   }
 
-  /** A counter's total across every thread. */
-  get(name: CounterName): number {
-    const index = INDEX.get(name);
+  /** A counter's total across every thread. An old name is deprecated (see `RENAMED_COUNTERS`). */
+  get(name: CounterName | keyof typeof RENAMED_COUNTERS): number {
+    const index = indexOf(name);
     if (index === undefined) return 0;
     let total = 0;
     for (let s = 0; s < STRIPES; s++) {
@@ -256,7 +296,8 @@ export class SharedCounters {
   /** The session hook counters of every thread, summed. */
   sessionHookCounters(): SessionHookCounters {
     const v = this.values();
-    return { stored: v.stored, skippedTls13: v.skippedTls13, refused: v.refused, resumed: v.resumed, missed: v.missed, endedByAlert: v.endedByAlert };
+    const { stored, skippedTls13, refused, lookupHits, missed, endedByAlert } = v;
+    return withOldHookCounterName({ stored, skippedTls13, refused, lookupHits, missed, endedByAlert });
   }
 
   /** The ticket counters of every thread, summed. */
@@ -283,7 +324,7 @@ export class SharedCounters {
     const view = {} as Record<K, number>;
     for (const name of names) {
       // Set on every handshake: the counter's place and its local value are found once, here.
-      const at = this.#stripe + 2 * INDEX.get(name)!;
+      const at = this.#stripe + 2 * indexOf(name)!;
       let local = 0;
       Object.defineProperty(view, name, {
         enumerable: true,
@@ -300,7 +341,7 @@ export class SharedCounters {
 }
 
 /** Names of the session hook counters, for {@link SharedCounters.mirror}. */
-export const HOOK_COUNTER_NAMES = ['stored', 'skippedTls13', 'refused', 'resumed', 'missed', 'endedByAlert'] as const satisfies readonly CounterName[];
+export const HOOK_COUNTER_NAMES = ['stored', 'skippedTls13', 'refused', 'lookupHits', 'missed', 'endedByAlert'] as const satisfies readonly CounterName[];
 /** Names of the ticket counters, for {@link SharedCounters.mirror}. */
 export const TICKET_COUNTER_NAMES = [
   'issued',

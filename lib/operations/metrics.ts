@@ -12,7 +12,7 @@
  * @module
  */
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
-import { SESSION_AGE_BUCKETS_S, sessionAgeCounts, type SharedCounters } from './counters.ts';
+import { SESSION_AGE_BUCKETS_S, sessionAgeCounts, type CounterName, type SharedCounters } from './counters.ts';
 import type { SessionTable } from '../table/session-table.ts';
 import type { TicketKeyRing } from '../tickets/key-ring.ts';
 import { MISSES } from '../tls/resumption-misses.ts';
@@ -76,7 +76,7 @@ function setTotal<T extends string>(counter: Counter<T>, value: number, labels?:
 function sessionAgeHistogram(counters: SharedCounters): Metric {
   const name = PREFIX + 'resumed_session_age_seconds';
   const help =
-    'Age of a session when it resumed (since its full handshake), by method; choose TLS_CACHE_TIMEOUT and the rotation period from it (docs/operations.md)';
+    'Age of a session when it resumed (since its full handshake), by method; choose TLS_CACHE_SESSION_TIMEOUT and the rotation period from it (docs/operations.md)';
   const methods = ['session_id', 'ticket'] as const;
   return {
     name,
@@ -159,7 +159,7 @@ export function createMetrics(sources: MetricsSources): CacheMetrics {
     ['method', 'result'],
     (c) => {
       const v = counters.values();
-      setTotal(c, v.resumed, { method: 'session_id', result: 'hit' });
+      setTotal(c, v.lookupHits, { method: 'session_id', result: 'hit' });
       setTotal(c, v.missed, { method: 'session_id', result: 'miss' });
       setTotal(c, v.decrypted, { method: 'ticket', result: 'hit' });
       setTotal(c, v.unknownKey, { method: 'ticket', result: 'miss' });
@@ -212,7 +212,7 @@ export function createMetrics(sources: MetricsSources): CacheMetrics {
   counter('tickets_renewed_total', 'TLS 1.3 resumptions given a fresh ticket carrying their session\'s birth (renewal)', [], (c) =>
     setTotal(c, counters.get('renewed')),
   );
-  counter('tickets_expired_total', 'Tickets refused because their session was TLS_CACHE_TIMEOUT old (a full handshake followed)', [], (c) =>
+  counter('tickets_expired_total', 'Tickets refused because their session was TLS_CACHE_SESSION_TIMEOUT old (a full handshake followed)', [], (c) =>
     setTotal(c, counters.get('expired')),
   );
   counter('ticket_renewal_off_total', 'Workers that stopped renewing TLS 1.3 tickets (their self-test or a check of Node\'s callback order failed)', [], (c) =>
@@ -254,23 +254,27 @@ export function createMetrics(sources: MetricsSources): CacheMetrics {
     setTotal(c, counters.get('redisDeferredDropped')),
   );
 
-  // node:cluster worker processes (startClusterCache); all zero otherwise. Shipped by the workers, up to a second behind.
-  counter('ipc_lookups_total', 'Lookups a worker process sent to the primary over IPC (its local copy missed)', [], (c) =>
-    setTotal(c, counters.get('ipcLookups')),
-  );
-  counter('ipc_hits_total', "IPC lookups the primary answered with a session (then kept in the worker's local copy)", [], (c) =>
-    setTotal(c, counters.get('ipcHits')),
-  );
-  counter('ipc_timeouts_total', 'IPC lookups not answered within TLS_CACHE_IPC_TIMEOUT (the handshake went on as a miss)', [], (c) =>
-    setTotal(c, counters.get('ipcTimeouts')),
-  );
-  counter('ipc_malformed_total', 'IPC messages of this library that failed validation, in the primary or a worker (dropped)', [], (c) =>
-    setTotal(c, counters.get('ipcMalformed')),
-  );
-  counter('ipc_skipped_total', "Lookups a worker process answered as misses without asking: the owner's table never stored that session ID (every TLS 1.3 ClientHello's made-up legacy ID)", [], (c) =>
-    setTotal(c, counters.get('ipcSkipped')),
-  );
-  counter('local_hits_total', "Lookups a worker process answered from its own local copy, without IPC", [], (c) =>
+  // Worker processes (node:cluster, PM2, plain processes) and the table's owner; all zero otherwise. Shipped by the workers, up to a second behind.
+  const owner = {
+    lookups: ['ownerLookups', 'Lookups a worker process sent to the owner of the table over its socket (its local copy missed)'],
+    hits: ['ownerHits', "Lookups the owner answered with a session (then kept in the worker's local copy)"],
+    timeouts: ['ownerTimeouts', 'Lookups the owner did not answer within TLS_CACHE_OWNER_TIMEOUT (the handshake went on as a miss)'],
+    malformed: ['ownerMalformed', 'Messages of this library between worker processes and the owner that failed validation, in either (dropped)'],
+    skipped: [
+      'ownerSkipped',
+      "Lookups a worker process answered as misses without asking: the owner's table never stored that session ID (every TLS 1.3 ClientHello's made-up legacy ID)",
+    ],
+  } as const satisfies Record<string, readonly [CounterName, string]>;
+  for (const [suffix, [name, help]] of Object.entries(owner)) {
+    counter(`owner_${suffix}_total`, help, [], (c) => setTotal(c, counters.get(name)));
+  }
+  // Their names before 0.2 (ipc_*), the same values, until 0.3: a metric cannot warn, its help says so (docs/operations.md).
+  for (const [suffix, [name]] of Object.entries(owner)) {
+    counter(`ipc_${suffix}_total`, `Deprecated: use ${PREFIX}owner_${suffix}_total, the same value; this name goes in 0.3`, [], (c) =>
+      setTotal(c, counters.get(name)),
+    );
+  }
+  counter('local_hits_total', "Lookups a worker process answered from its own local copy, without asking the owner", [], (c) =>
     setTotal(c, counters.get('localHits')),
   );
   if (reloads !== undefined) {

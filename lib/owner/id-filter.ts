@@ -23,7 +23,7 @@
  *   process holding the filter ends a new session's handshake only once
  *   the owner says every other process was told (`O_SET_DONE`, see
  *   `owner-level.ts`), so no client can offer the session elsewhere
- *   first; unless the owner does not answer within `ipcTimeout`, when
+ *   first; unless the owner does not answer within `ownerTimeout`, when
  *   such an offer may be a miss, a full handshake.
  * - **Nothing is ever removed**, so a filter only errs towards asking: an
  *   ID whose session expired, ended or was flushed, or one whose two bit

@@ -20,7 +20,7 @@
  * {@link decodeToWorker}) before anything acts on it: types, lengths (a
  * session ID of 1 to 32 bytes, a session of at most `maxSessionSize`),
  * known operations, the settings as `loadConfig()` checks them. A message
- * that fails is `undefined`: the caller counts it (`ipcMalformed`) and
+ * that fails is `undefined`: the caller counts it (`ownerMalformed`) and
  * drops it.
  *
  * @module

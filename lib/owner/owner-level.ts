@@ -3,7 +3,7 @@
  * store (`store/levelled-store.ts`): a worker process asks the owner's
  * table (its `node:cluster` primary's, or the cache daemon's), within a
  * time bound, after its own local copy missed. A lookup the owner does not answer in
- * `ipcTimeout` ms is a miss (a full handshake), never a stalled connection.
+ * `ownerTimeout` ms is a miss (a full handshake), never a stalled connection.
  * Ends are sent to the owner without waiting; so are new sessions while
  * this process has no copy of the owner's filter (below).
  *
@@ -15,9 +15,9 @@
  * not one per handshake.
  *
  * An ID the owner's table cannot hold (its filter, `id-filter.ts`, once a
- * complete copy of it arrived) is a miss at once, counted in `ipcSkipped`:
+ * complete copy of it arrived) is a miss at once, counted in `ownerSkipped`:
  * that is every TLS 1.3 ClientHello's made-up legacy session ID. Then a new
- * session's handshake waits (up to `ipcTimeout` ms; not while the owner
+ * session's handshake waits (up to `ownerTimeout` ms; not while the owner
  * counts as absent) until the owner says it announced the ID to every
  * other process ({@link OwnerLevel.handled}): Node sends no more of a
  * handshake until its `newSession` callback is called, so the client
@@ -48,10 +48,10 @@ const LATE_WINDOW = 1 << 16;
 /** What an {@link OwnerLevel} needs. */
 export interface OwnerLevelOptions {
   /** How long a lookup waits for the owner, in ms. */
-  ipcTimeout: number;
+  ownerTimeout: number;
   /** Sends a message to the owner; returns false when the channel is closed. */
   send: (message: ToOwner) => boolean;
-  /** Where `ipcLookups`, `ipcHits`, `ipcTimeouts` and `ipcSkipped` are counted. */
+  /** Where `ownerLookups`, `ownerHits`, `ownerTimeouts` and `ownerSkipped` are counted. */
   counters: SharedCounters;
   /** Called when a lookup timed out while the owner counted as present (it is slow, stopped or gone). */
   onAbsent?: () => void;
@@ -124,7 +124,7 @@ export class OwnerLevel implements SessionLevel {
   }
 
   /**
-   * A promise of the owner's answer, settled within `ipcTimeout` ms: the
+   * A promise of the owner's answer, settled within `ownerTimeout` ms: the
    * session, or why not: `not_found` or `expired` (the owner's table said
    * so), `timeout` (no answer in time); at once when not asked:
    * `not_found` (the owner's table cannot hold it: {@link filter}), or
@@ -134,7 +134,7 @@ export class OwnerLevel implements SessionLevel {
   lookUp(id: Uint8Array): 'not_found' | 'unavailable' | Promise<Buffer | 'not_found' | 'expired' | 'timeout' | 'unavailable'> {
     const { counters } = this.#options;
     if (this.#ids !== undefined && !this.#ids.mayHold(id)) {
-      counters.add('ipcSkipped');
+      counters.add('ownerSkipped');
       return 'not_found';
     }
     if (this.#absent) {
@@ -146,18 +146,18 @@ export class OwnerLevel implements SessionLevel {
     const request = this.#nextRequest();
     const key = Buffer.from(id);
     if (!this.#options.send({ op: W_GET, request, id: key })) return 'unavailable';
-    counters.add('ipcLookups');
+    counters.add('ownerLookups');
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.#pending.delete(request);
-        counters.add('ipcTimeouts');
+        counters.add('ownerTimeouts');
         if (!this.#absent) {
           this.#absent = true;
           this.#probedAt = this.#clock();
           this.#options.onAbsent?.();
         }
         resolve('timeout');
-      }, this.#options.ipcTimeout);
+      }, this.#options.ownerTimeout);
       this.#pending.set(request, { resolve, timer });
     });
   }
@@ -166,7 +166,7 @@ export class OwnerLevel implements SessionLevel {
    * Sends a session to the owner's table until `expiresAt` (ms since the
    * epoch). False when not sent (it expired, or the channel is closed);
    * true, or with the owner's filter in use a promise of true settled once
-   * the owner handled the ID ({@link handled}) or after `ipcTimeout` ms,
+   * the owner handled the ID ({@link handled}) or after `ownerTimeout` ms,
    * whichever comes first (see the module's documentation). Never rejects.
    */
   put(id: Uint8Array, session: Uint8Array, expiresAt: number): boolean | Promise<boolean> {
@@ -193,7 +193,7 @@ export class OwnerLevel implements SessionLevel {
         if (rest.length === 0) this.#storing.delete(name);
         else this.#storing.set(name, rest);
         resolve(true);
-      }, this.#options.ipcTimeout);
+      }, this.#options.ownerTimeout);
       const waiting = this.#storing.get(name);
       if (waiting === undefined) this.#storing.set(name, [settle]);
       else waiting.push(settle);
@@ -248,7 +248,7 @@ export class OwnerLevel implements SessionLevel {
     clearTimeout(pending.timer);
     this.#back();
     // The store copies a hit into the local copy, with its expiry.
-    if (session !== undefined) this.#options.counters.add('ipcHits');
+    if (session !== undefined) this.#options.counters.add('ownerHits');
     pending.resolve(session ?? (expired ? 'expired' : 'not_found'));
     return 'answered';
   }

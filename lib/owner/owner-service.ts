@@ -15,7 +15,7 @@
  *
  * Nothing a connection sends can stop the owner: every frame is checked
  * (`frames.ts`, `messages.ts`); a malformed message is counted
- * (`ipcMalformed`) and dropped, a frame too large or empty is counted and
+ * (`ownerMalformed`) and dropped, a frame too large or empty is counted and
  * its connection closed, and a connection that stops reading is closed
  * once its unread answers pass {@link MAX_UNREAD_BYTES}.
  *
@@ -128,7 +128,7 @@ export class OwnerService {
     this.#server = server;
     this.#ids = new SessionIdFilter({
       byteLength: filterBytesFor(options.primary.table.stats().capacityEntries),
-      periodMs: options.settings.config.timeout * 1000,
+      periodMs: options.settings.config.sessionTimeout * 1000,
       clock: this.#clock,
     });
     server.on('connection', (socket) => this.#accept(socket));
@@ -234,7 +234,7 @@ export class OwnerService {
     socket.on('data', (chunk: Buffer) => {
       const verdict = reader.push(chunk, (payload) => this.#receive(peer, payload));
       if (verdict === 'oversized') {
-        counters.add('ipcMalformed');
+        counters.add('ownerMalformed');
         socket.destroy();
       }
     });
@@ -257,12 +257,12 @@ export class OwnerService {
     try {
       const message = decodeToOwner(payload, this.#settings.config.maxSessionSize);
       if (message === undefined) {
-        this.#primary.counters.add('ipcMalformed');
+        this.#primary.counters.add('ownerMalformed');
         return;
       }
       this.#act(peer, message);
     } catch (error) {
-      this.#primary.counters.add('ipcMalformed');
+      this.#primary.counters.add('ownerMalformed');
       this.#primary.logger.debug({ err: { name: (error as Error)?.name, code: (error as { code?: unknown })?.code } }, 'a worker message failed');
     }
   }
@@ -283,7 +283,7 @@ export class OwnerService {
       }
       case W_SET: {
         // The worker worked the expiry out already; never later than a whole timeout from now on this clock.
-        const latest = this.#clock() + this.#settings.config.timeout * 1000;
+        const latest = this.#clock() + this.#settings.config.sessionTimeout * 1000;
         let stored = false;
         try {
           stored = table.set(message.id, message.session, Math.min(message.expiresAt, latest));

@@ -50,7 +50,7 @@ export interface SocketChannelOptions {
   env?: NodeJS.ProcessEnv;
   /** Largest session accepted from the owner, in bytes (until {@link SocketChannel.maxSessionSize} is set: once the hello says). */
   maxSessionSize: number;
-  /** Where malformed messages are counted (`ipcMalformed`). */
+  /** Where malformed messages are counted (`ownerMalformed`). */
   counters: SharedCounters;
   logger: Logger;
 }
@@ -189,11 +189,11 @@ export class SocketChannel {
     socket.on('data', (chunk: Buffer) => {
       const verdict = reader.push(chunk, (payload) => {
         const message = decodeToWorker(payload, this.maxSessionSize);
-        if (message === undefined) this.#options.counters.add('ipcMalformed');
+        if (message === undefined) this.#options.counters.add('ownerMalformed');
         else this.#handler.onMessage(message);
       });
       if (verdict === 'oversized') {
-        this.#options.counters.add('ipcMalformed');
+        this.#options.counters.add('ownerMalformed');
         socket.destroy();
       }
     });

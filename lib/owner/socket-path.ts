@@ -8,7 +8,7 @@
  *
  * By default a deployment's socket is named after its session ID context
  * (`TLS_CACHE_SESSION_ID_CONTEXT`) and a digest of the settings every
- * process must share with its owner (the context, `TLS_CACHE_TIMEOUT`,
+ * process must share with its owner (the context, `TLS_CACHE_SESSION_TIMEOUT`,
  * `TLS_CACHE_TICKETS`), so that the processes of one deployment meet at
  * one socket, another deployment's stay apart, and a deploy that changes
  * one of them meets at a new socket, with a new daemon of its settings
@@ -34,14 +34,15 @@ function uid(): number {
 }
 
 /** The settings a process and its owner must share: they name the default socket. */
-export type SharedSettings = { socket: string; sessionIdContext: string; timeout: number; tickets: 'on' | 'off' };
+export type SharedSettings = { socket: string; sessionIdContext: string; sessionTimeout: number; tickets: 'on' | 'off' };
 
 /**
  * The digest of the settings a process and its owner must share (see the
  * module's documentation): 10 hex digits.
  */
-export function settingsDigest({ sessionIdContext, timeout, tickets }: Omit<SharedSettings, 'socket'>): string {
-  return createHash('sha256').update(JSON.stringify([sessionIdContext, timeout, tickets])).digest('hex').slice(0, 10);
+export function settingsDigest({ sessionIdContext, sessionTimeout, tickets }: Omit<SharedSettings, 'socket'>): string {
+  // The values alone: the setting's rename (TLS_CACHE_SESSION_TIMEOUT before 0.2) names the same socket.
+  return createHash('sha256').update(JSON.stringify([sessionIdContext, sessionTimeout, tickets])).digest('hex').slice(0, 10);
 }
 
 /**

@@ -22,7 +22,7 @@ const LATE_HELLO_RETRY_MS = 1000;
  * cache, or not yet). Unanswered, it asks again every
  * {@link LATE_HELLO_RETRY_MS} ms, and calls `late` with the socket of the
  * first answer that comes after all. Any other message of this library on
- * the channel is counted in `ipcMalformed`.
+ * the channel is counted in `ownerMalformed`.
  */
 export async function askPrimary(timeout: number, counters: SharedCounters, late: (socket: string) => void): Promise<string | undefined> {
   let socket: string | undefined;
@@ -45,7 +45,7 @@ export async function askPrimary(timeout: number, counters: SharedCounters, late
       if (!lateSeen) late(message.socket);
       lateSeen = true;
     } else {
-      counters.add('ipcMalformed');
+      counters.add('ownerMalformed');
     }
   });
   const hello = toIpc(encodeToOwner({ op: W_WHERE_OWNER }));

@@ -8,13 +8,13 @@
  *
  * ```ts
  * import cluster from 'node:cluster';
- * import { startClusterCache, attachClusterCache, clusterServerOptions } from 'tls-resumption';
+ * import { startClusterCache, attachSharedCache, sharedCacheServerOptions } from 'tls-resumption';
  * if (cluster.isPrimary) {
  *   await startClusterCache();                               // the one call
  *   for (let i = 0; i < 4; i++) cluster.fork();
  * } else {
- *   const server = https.createServer({ key, cert, ...clusterServerOptions() }, app);
- *   await attachClusterCache(server);                        // the one attach
+ *   const server = https.createServer({ key, cert, ...sharedCacheServerOptions() }, app);
+ *   await attachSharedCache(server);                        // the one attach
  *   server.listen(8443);
  * }
  * ```
@@ -30,6 +30,7 @@ import cluster, { type Address, type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { createLogger, resolveLogFormat } from '../operations/logger.ts';
 import { loadConfig } from '../config/load.ts';
+import { moveRenamedVariables } from '../config/renamed-settings.ts';
 import { configForLog } from '../config/redact.ts';
 import type { CacheConfig, CacheConfigOptions } from '../config/settings.ts';
 import { checkApplicationVariables, warnOfUnknownSettings } from '../config/unknown-settings.ts';
@@ -49,7 +50,7 @@ import type { SharedCounters } from '../operations/counters.ts';
 
 /** Options of {@link startClusterCache}. */
 export interface ClusterCacheOptions {
-  /** Settings that win over the environment, as numbers in their unit or as the text of their variable (`{ timeout: '5m' }`); see `loadConfig()`. @defaultValue `{}` */
+  /** Settings that win over the environment, as numbers in their unit or as the text of their variable (`{ sessionTimeout: '5m' }`); see `loadConfig()`. @defaultValue `{}` */
   config?: CacheConfigOptions;
   /**
    * The environment to read `TLS_CACHE_*` settings from. A `TLS_CACHE_*`
@@ -148,9 +149,10 @@ export class ClusterCache {
     create = async (options) => {
       const env = options.env ?? process.env;
       const config = loadConfig(options.config ?? {}, env);
-      // Workers forked from here inherit this environment: their clusterServerOptions() then
+      // Workers forked from here inherit this environment: their sharedCacheServerOptions() then
       // agree with the primary even when the settings came from options.config.
-      process.env.TLS_CACHE_TIMEOUT = String(config.timeout);
+      moveRenamedVariables(process.env);
+      process.env.TLS_CACHE_SESSION_TIMEOUT = String(config.sessionTimeout);
       process.env.TLS_CACHE_SESSION_ID_CONTEXT = config.sessionIdContext;
       process.env.TLS_CACHE_LOG_FORMAT = config.logFormat;
       const logger = options.logger ?? createLogger({ level: config.logLevel, ...resolveLogFormat(config) });
@@ -352,7 +354,7 @@ export class ClusterCache {
       return;
     }
     if (message?.op !== W_WHERE_OWNER) {
-      this.counters.add('ipcMalformed');
+      this.counters.add('ownerMalformed');
       return;
     }
     try {
@@ -369,13 +371,13 @@ function ignore(): void {}
  * Starts the session cache in a `node:cluster` primary: the table, the
  * ticket key ring and its rotation, the metrics endpoint (when
  * `TLS_CACHE_METRICS_PORT` is set), and the answers to worker processes
- * (each attaches with `attachClusterCache(server)`). Call it once, before
+ * (each attaches with `attachSharedCache(server)`). Call it once, before
  * or after forking. Settings come from `TLS_CACHE_*` variables (and
  * `options.config`); workers get the ones they must agree on from here.
- * It sets `TLS_CACHE_TIMEOUT` and `TLS_CACHE_SESSION_ID_CONTEXT` in this
+ * It sets `TLS_CACHE_SESSION_TIMEOUT` and `TLS_CACHE_SESSION_ID_CONTEXT` in this
  * process's environment to the values in force, so that workers forked
  * from it (which inherit it) create their servers with the same ones
- * (`clusterServerOptions()`).
+ * (`sharedCacheServerOptions()`).
  *
  * @throws NotInClusterError (`ERR_TLS_CACHE_NOT_IN_CLUSTER`) outside a cluster primary.
  * @throws ClusterCacheStartedError (`ERR_TLS_CACHE_ALREADY_STARTED`) when it runs already in this process.
@@ -399,7 +401,7 @@ export async function startClusterCache(options: ClusterCacheOptions = {}): Prom
   if (applicationVariables !== undefined) checkApplicationVariables(applicationVariables);
   if (!cluster.isPrimary) {
     throw new NotInClusterError(
-      'startClusterCache() runs in the node:cluster primary; in a worker process, call attachClusterCache(server) instead',
+      'startClusterCache() runs in the node:cluster primary; in a worker process, call attachSharedCache(server) instead',
     );
   }
   if (started !== undefined) {

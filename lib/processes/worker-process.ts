@@ -1,6 +1,6 @@
 /**
  * The cache's side of a worker process: one per process, made by the
- * first `attachClusterCache()`. It finds the owner of the table and the
+ * first `attachSharedCache()`. It finds the owner of the table and the
  * ticket key ring and connects to it over the owner's Unix socket
  * (`owner/socket-channel.ts`):
  *
@@ -28,7 +28,7 @@
  * copy, the owner's table, and Redis over a connection of its own when the
  * deployment shares sessions through it) and ships this process's counts
  * to the owner. Every message is checked (`owner/messages.ts`); one
- * that fails is counted (`ipcMalformed`) and dropped.
+ * that fails is counted (`ownerMalformed`) and dropped.
  *
  * One owner per concern: the connection, its hello and whether the owner
  * was accepted (`owner/socket-channel.ts`); the store of levels
@@ -128,7 +128,7 @@ export class ProcessWorker implements SocketChannelHandler {
   /**
    * The store behind every server of this process, three levels each
    * bounded in time: the local copy (synchronous), the owner's table
-   * (within `TLS_CACHE_IPC_TIMEOUT`, skipped at once while the owner is
+   * (within `TLS_CACHE_OWNER_TIMEOUT`, skipped at once while the owner is
    * absent), and Redis over this process's own connection when the
    * deployment has one (within `TLS_CACHE_REDIS_TIMEOUT`). A session found
    * below the local copy is copied into the faster levels; a new one goes
@@ -177,7 +177,7 @@ export class ProcessWorker implements SocketChannelHandler {
     this.#channel = channel;
     this.local = new LocalSessions(config.localSize, Date.now, () => counters.add('localHits'));
     // The level sends with the channel's own send: nothing goes to an owner this process did not accept.
-    this.ipc = new OwnerLevel({ ipcTimeout: config.ipcTimeout, counters, send: channel.send, ...absenceLog(logger, config, counters) });
+    this.ipc = new OwnerLevel({ ownerTimeout: config.ownerTimeout, counters, send: channel.send, ...absenceLog(logger, config, counters) });
     this.#made = createStore({ host: [this.local, this.ipc], config, counters, logger });
     this.store = this.#made.store;
     this.#counts = new CountsReport(counters, channel.send);
@@ -254,7 +254,7 @@ export class ProcessWorker implements SocketChannelHandler {
     try {
       switch (message.op) {
         case O_GOT:
-          if (this.ipc.answer(message.request, message.session, message.expired) === 'unknown') this.counters.add('ipcMalformed');
+          if (this.ipc.answer(message.request, message.session, message.expired) === 'unknown') this.counters.add('ownerMalformed');
           return;
         case O_KEYS:
           this.#loadKeys(message.keys);
@@ -275,11 +275,11 @@ export class ProcessWorker implements SocketChannelHandler {
           return;
         case O_OWNER:
           // Only ever sent over IPC.
-          this.counters.add('ipcMalformed');
+          this.counters.add('ownerMalformed');
           return;
         case O_FILTER: {
-          const filter = this.#filterCopy.push(message.offset, message.total, message.bits, this.settings.config.timeout * 1000);
-          if (filter === 'malformed') this.counters.add('ipcMalformed');
+          const filter = this.#filterCopy.push(message.offset, message.total, message.bits, this.settings.config.sessionTimeout * 1000);
+          if (filter === 'malformed') this.counters.add('ownerMalformed');
           else if (filter !== undefined && this.#channel.accepted) this.ipc.filter = filter;
           return;
         }
@@ -292,7 +292,7 @@ export class ProcessWorker implements SocketChannelHandler {
       }
     } catch {
       // A state that does not fit (TicketKeyRing.load refuses it whole): the keys in use stay.
-      this.counters.add('ipcMalformed');
+      this.counters.add('ownerMalformed');
     } finally {
       for (const key of message.op === O_KEYS || message.op === O_HELLO ? (message.keys?.keys ?? []) : []) key.key.fill(0);
     }
@@ -338,8 +338,8 @@ export class ProcessWorker implements SocketChannelHandler {
       if (this.#refusedLogged) return;
       this.#refusedLogged = true;
       this.logger.error(
-        { socket: this.socketPath, ours: { timeout: ours.timeout, sessionIdContext: ours.sessionIdContext, tickets: ours.tickets }, owner: { timeout: theirs.timeout, sessionIdContext: theirs.sessionIdContext, tickets: theirs.tickets } },
-        "the cache owner's settings are not this process's: not using it, serving on this process's own (give every process of the deployment the same TLS_CACHE_TIMEOUT, TLS_CACHE_SESSION_ID_CONTEXT and TLS_CACHE_TICKETS; the default socket follows them, but with TLS_CACHE_SOCKET set a deploy that changes them must stop the old daemon: tls-resumption daemon --stop)",
+        { socket: this.socketPath, ours: { sessionTimeout: ours.sessionTimeout, sessionIdContext: ours.sessionIdContext, tickets: ours.tickets }, owner: { sessionTimeout: theirs.sessionTimeout, sessionIdContext: theirs.sessionIdContext, tickets: theirs.tickets } },
+        "the cache owner's settings are not this process's: not using it, serving on this process's own (give every process of the deployment the same TLS_CACHE_SESSION_TIMEOUT, TLS_CACHE_SESSION_ID_CONTEXT and TLS_CACHE_TICKETS; the default socket follows them, but with TLS_CACHE_SOCKET set a deploy that changes them must stop the old daemon: tls-resumption daemon --stop)",
       );
       return;
     }
@@ -352,7 +352,7 @@ export class ProcessWorker implements SocketChannelHandler {
   }
 
   #loadKeys(keys: TicketKeyRingState): void {
-    if (!this.#keys.load(keys)) this.counters.add('ipcMalformed');
+    if (!this.#keys.load(keys)) this.counters.add('ownerMalformed');
   }
 
   /** Tells the owner every certificate this process's servers serve (announced to the other hosts with Redis). */
@@ -373,14 +373,14 @@ function absenceLog(logger: Logger, config: Readonly<CacheConfig>, counters: Sha
       loggedAt = now;
       logged = true;
       logger.warn(
-        { ipcTimeoutMs: config.ipcTimeout, ipcTimeouts: counters.get('ipcTimeouts') },
+        { ownerTimeoutMs: config.ownerTimeout, ownerTimeouts: counters.get('ownerTimeouts') },
         'the cache owner did not answer a session lookup in time: lookups are misses (full handshakes) until it answers again',
       );
     },
     onBack: () => {
       if (!logged) return;
       logged = false;
-      logger.info({ ipcTimeouts: counters.get('ipcTimeouts') }, 'the cache owner answers session lookups again');
+      logger.info({ ownerTimeouts: counters.get('ownerTimeouts') }, 'the cache owner answers session lookups again');
     },
   };
 }
@@ -501,7 +501,7 @@ async function start(options: ProcessWorkerOptions): Promise<ProcessWorker> {
     settings = { config: Object.freeze(own), ticketMode: 'auto' };
     // With nginx key files, this process's keys are the deployment's already (the files were checked by loadConfig).
     const keys = own.ticketKeyFile === '' ? undefined : readNginxKeyFiles(own.ticketKeyFile.split(','));
-    ring = own.tickets === 'on' ? TicketKeyRing.create({ timeout: own.timeout, rotate: own.ticketRotate, keys }) : undefined;
+    ring = own.tickets === 'on' ? TicketKeyRing.create({ timeout: own.sessionTimeout, rotate: own.ticketRotate, keys }) : undefined;
     if (!refused) logger.warn(
       { helloTimeoutMs: options.helloTimeout, socket: socketPath },
       'no cache owner answered in time: serving with this process\'s own ticket key and local copy (full handshakes across processes) until it does; still looking for it',
@@ -555,5 +555,5 @@ function warnOnce(logger: Logger, { certificate, sni }: RuntimeBinding): void {
 
 /** Whether an owner's settings are this process's where they must be: what its servers were created with, and tickets. */
 function agree(ours: Readonly<CacheConfig>, theirs: Readonly<CacheConfig>): boolean {
-  return theirs.timeout === ours.timeout && theirs.sessionIdContext === ours.sessionIdContext && theirs.tickets === ours.tickets;
+  return theirs.sessionTimeout === ours.sessionTimeout && theirs.sessionIdContext === ours.sessionIdContext && theirs.tickets === ours.tickets;
 }

@@ -45,7 +45,7 @@ export function runtimeServerOptions(
 
 /** How a server a runtime refuses for its `sessionTimeout` is to be created instead. */
 const SERVER_OPTIONS_FIX =
-  "create it with the runtime's server options spread into its options (clusterServerOptions(), or a server module's context.serverOptions), and give every process the same TLS_CACHE_TIMEOUT";
+  "create it with the runtime's server options spread into its options (sharedCacheServerOptions(), or a server module's context.serverOptions), and give every process the same TLS_CACHE_SESSION_TIMEOUT";
 
 /** What {@link attachRuntime} needs. */
 export interface RuntimeAttachOptions {
@@ -98,7 +98,7 @@ export interface RuntimeBinding {
  *
  * @throws SessionIdContextMismatchError (`ERR_TLS_CACHE_SESSION_ID_CONTEXT_MISMATCH`) when the server's `sessionIdContext` is not the deployment's.
  * @throws TicketsNotDisabledError (`ERR_TLS_CACHE_TICKETS_NOT_DISABLED`) when tickets are off and the server would issue tickets of its own.
- * @throws SessionTimeoutMismatchError (`ERR_TLS_CACHE_SESSION_TIMEOUT_MISMATCH`) when its `sessionTimeout` is not the store's (the deployment's `TLS_CACHE_TIMEOUT`), even with a store the server module attached itself.
+ * @throws SessionTimeoutMismatchError (`ERR_TLS_CACHE_SESSION_TIMEOUT_MISMATCH`) when its `sessionTimeout` is not the store's (the deployment's `TLS_CACHE_SESSION_TIMEOUT`), even with a store the server module attached itself.
  */
 export function attachRuntime(server: TlsServer, options: RuntimeAttachOptions): RuntimeBinding {
   const { store, ticketKeys, ticketMode, counters, logger, sessionIdContext, onCertificates } = options;

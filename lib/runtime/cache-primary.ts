@@ -127,7 +127,7 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
     const ticketKeys =
       config.tickets === 'on'
         ? TicketKeyRing.create({
-            timeout: config.timeout,
+            timeout: config.sessionTimeout,
             rotate: config.ticketRotate,
             keys: config.ticketKeyFile === '' ? undefined : readKeyFiles(config.ticketKeyFile),
           })
@@ -135,7 +135,7 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
     const table = SessionTable.create({
       size: config.size,
       maxSessionSize: config.maxSessionSize,
-      timeout: config.timeout,
+      timeout: config.sessionTimeout,
       sweepInterval: config.sweepInterval,
     });
     const hugePages = hugePageSupport();
@@ -360,7 +360,7 @@ export class CachePrimary extends EventEmitter<PrimaryEvents> {
       previousSecret: config.redisSecretPrevious,
       namespace: config.redisNamespace,
       ring,
-      timeout: config.timeout,
+      timeout: config.sessionTimeout,
       rotate: config.ticketRotate,
       counters: this.counters,
       logger,

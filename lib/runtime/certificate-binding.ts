@@ -160,7 +160,7 @@ export function bindSessionsToCertificate(server: TlsServer, base: string, optio
 export function unboundWarning(reason: 'internals' | 'no-certificate'): string {
   return reason === 'internals'
     ? "this Node lacks the internal secure-context methods used to bind sessions to the certificate: sessions made under " +
-        'an old certificate resume under a new one until they expire (TLS_CACHE_TIMEOUT)'
+        'an old certificate resume under a new one until they expire (TLS_CACHE_SESSION_TIMEOUT)'
     : 'this server has no default certificate: sessions are not bound to a certificate, and those made under an old ' +
-        'certificate resume under a new one until they expire (TLS_CACHE_TIMEOUT)';
+        'certificate resume under a new one until they expire (TLS_CACHE_SESSION_TIMEOUT)';
 }

@@ -78,7 +78,7 @@ export function createStore({
   const levels: readonly SessionLevel[] = table === undefined ? (host as readonly SessionLevel[]) : [tableLevel(table)];
   let store: SessionTable | LevelledStore;
   if (redis === undefined) {
-    store = table ?? new LevelledStore({ levels, timeout: config.timeout });
+    store = table ?? new LevelledStore({ levels, timeout: config.sessionTimeout });
   } else {
     const { redisSecret: secret, redisSecretPrevious: previousSecret, redisNamespace: namespace, redisTimeout: timeout } = config;
     const redisLevel = new RedisSessionLevel({
@@ -92,7 +92,7 @@ export function createStore({
       // A session another thread saw end meanwhile is gone from the table: its deferred write must not bring it back.
       stillHeld: table === undefined ? undefined : (id) => table.get(id) !== undefined,
     });
-    store = new LevelledStore({ levels: [...levels, redisLevel], timeout: table?.timeout ?? config.timeout });
+    store = new LevelledStore({ levels: [...levels, redisLevel], timeout: table?.timeout ?? config.sessionTimeout });
   }
   return {
     store,

@@ -4,7 +4,7 @@
  * (the shared table, with Redis behind it when set), the ring and the
  * counters, and one `attach(server)` that every attach line in the thread
  * goes through, the runtime's own after the module returned and
- * `attachClusterCache()` called by the module. So a server attached by the
+ * `attachSharedCache()` called by the module. So a server attached by the
  * module gets exactly what the runtime would give it (Redis included), and
  * attaching it twice attaches it once.
  *

@@ -27,7 +27,7 @@ export interface ThreadClusterOptions {
    * @defaultValue every address (Node's default for `listen()`)
    */
   host?: string;
-  /** Settings that win over the environment, as numbers in their unit or as the text of their variable (`{ timeout: '5m' }`); see `loadConfig()`. @defaultValue `{}` */
+  /** Settings that win over the environment, as numbers in their unit or as the text of their variable (`{ sessionTimeout: '5m' }`); see `loadConfig()`. @defaultValue `{}` */
   config?: CacheConfigOptions;
   /**
    * The environment to read `TLS_CACHE_*` settings from. A `TLS_CACHE_*`

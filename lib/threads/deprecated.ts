@@ -1,6 +1,7 @@
 /**
  * The worker-thread runtime's names before 0.2, when "cluster" named both
- * it and `node:cluster` (whose attach is `attachClusterCache`). Kept for
+ * it and `node:cluster` (and the attach that works in both, now
+ * `attachSharedCache`: `processes/deprecated.ts`). Kept for
  * the users of 0.1 until 0.3: each calls the new function under the old
  * name, and its first call in a process emits a `DeprecationWarning` with
  * a code of its own, as pino does for its deprecated options (Node's

@@ -48,7 +48,7 @@ const WHEN_OFF: Record<Capability, string> = {
     'missed resumptions by ticket are not counted by reason in resumption_misses_total (session IDs still are), and sessions are not bound to the name they were made for (session_names: a session made for one server name can resume under another)',
   session_names:
     "sessions are not bound to the name they were made for: a session made for one server name (SNI) can resume under another name of the same server, and skip that name's client-certificate check; a server with one name is not affected. Serve names that need their own client-certificate settings from separate servers or ports, or run Node 22 or 24",
-  certificate_binding: 'sessions are not bound to the certificate: those made under an old certificate resume under a new one until they expire (TLS_CACHE_TIMEOUT)',
+  certificate_binding: 'sessions are not bound to the certificate: those made under an old certificate resume under a new one until they expire (TLS_CACHE_SESSION_TIMEOUT)',
   sni_detection: 'a server serving several names (SNICallback, addContext) is not recognised as one',
   server_options: "the checks that each server was created with the deployment's sessionTimeout, sessionIdContext and tickets setting are skipped: create servers from the runtime's server options",
   session_der: "sessions are read without their protocol version and lifetime: TLS 1.3 sessions are stored too, and a process's local copies are kept for the full timeout",

@@ -142,7 +142,7 @@ export function noteTicket(verdict: TicketVerdict, bornAt?: number): void {
  * in ms (now less its full handshake's time), or `undefined` when its birth
  * is not known (a ticket of another issuer, a lookup outside the hooks).
  * The age of sessions when they come back (`resumed_session_age_seconds`)
- * is what `TLS_CACHE_TIMEOUT` and the rotation period are chosen from.
+ * is what `TLS_CACHE_SESSION_TIMEOUT` and the rotation period are chosen from.
  */
 export function settleAge(socket: TLSSocket, now: number): { method: MissMethod; ageMs: number } | undefined {
   const wrap = connectionOf(socket);

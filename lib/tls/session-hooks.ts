@@ -6,6 +6,7 @@
  * @module
  */
 import { Server as TlsServer } from 'node:tls';
+import { deprecate } from 'node:util';
 import { InvalidOptionError, SessionHooksInUseError, SessionTimeoutMismatchError } from '../errors.ts';
 import { endSessionsOnFatalAlert } from './fatal-alerts.ts';
 import { checkTlsServer } from './check-server.ts';
@@ -87,12 +88,22 @@ export interface SessionHookCounters {
   skippedTls13: number;
   /** Sessions the store refused (oversize, shard busy, ...); the handshake went on. */
   refused: number;
-  /** Lookups answered with a session. */
-  resumed: number;
+  /**
+   * Lookups answered with a session (`resumption_lookups_total{method="session_id",result="hit"}`);
+   * OpenSSL may still refuse it, so resumed handshakes are counted apart.
+   * Named `resumed` before 0.2.
+   */
+  lookupHits: number;
   /** Lookups answered with nothing (a full handshake follows). */
   missed: number;
   /** TLS 1.2 sessions removed from the store because their connection ended in a fatal alert, sent or received. */
   endedByAlert: number;
+  /**
+   * @deprecated Use `lookupHits`, the same count; this name goes in 0.3
+   * (warning `TLS_CACHE_DEP007`). Present, not enumerated, on the counters
+   * this library makes.
+   */
+  readonly resumed?: number;
 }
 
 /** What a store error happened in: storing, looking up, or removing a session ended by a fatal alert. */
@@ -204,7 +215,7 @@ export function attachSessionCache(
   // Sessions resume only under the name and authentication they were made under (session-names.ts), where this Node lets it.
   const names = bindsSessionNames(server) || bindSessionNames(server, String(serverTlsOptions(server).sessionIdContext ?? ''));
 
-  const counters: SessionHookCounters = options.counters ?? emptySessionHookCounters();
+  const counters: SessionHookCounters = options.counters === undefined ? emptySessionHookCounters() : withNewHookCounterName(options.counters);
 
   const stored = (kept: boolean): void => {
     if (kept) counters.stored++;
@@ -250,7 +261,7 @@ export function attachSessionCache(
         miss = 'name_mismatch';
       }
       if (session === undefined) counters.missed++;
-      else counters.resumed++;
+      else counters.lookupHits++;
       // What the lookup found is noted on the connection (resumption-misses.ts).
       noteLookup(wrap, session !== undefined ? undefined : miss, session === undefined ? undefined : sessionBornAt(session));
       done(session === undefined ? null : toBuffer(recordSession(session)));
@@ -312,7 +323,7 @@ export function addSessionHookCounters(
   total.stored += more.stored;
   total.skippedTls13 += more.skippedTls13;
   total.refused += more.refused;
-  total.resumed += more.resumed;
+  total.lookupHits += more.lookupHits;
   total.missed += more.missed;
   total.endedByAlert += more.endedByAlert;
   return total;
@@ -320,7 +331,45 @@ export function addSessionHookCounters(
 
 /** Counters all at zero. */
 export function emptySessionHookCounters(): SessionHookCounters {
-  return { stored: 0, skippedTls13: 0, refused: 0, resumed: 0, missed: 0, endedByAlert: 0 };
+  return withOldHookCounterName({ stored: 0, skippedTls13: 0, refused: 0, lookupHits: 0, missed: 0, endedByAlert: 0 });
+}
+
+/** The first use of `resumed`, the name of `lookupHits` before 0.2, in a process: a `DeprecationWarning`. */
+const warnOfResumed = deprecate(
+  () => {},
+  'the counter name resumed is deprecated and goes in 0.3: use lookupHits, the same counter under its new name',
+  'TLS_CACHE_DEP007',
+);
+
+/**
+ * Gives counters this library makes their old name `resumed` too, until
+ * 0.3: read-only, not enumerated (not logged, not copied), and warning at
+ * its first read.
+ */
+export function withOldHookCounterName<T extends SessionHookCounters>(counters: T): T {
+  return Object.defineProperty(counters, 'resumed', {
+    configurable: true,
+    enumerable: false,
+    get: () => {
+      warnOfResumed();
+      return counters.lookupHits;
+    },
+  });
+}
+
+/** Counters an application made for 0.1, with `resumed` and no `lookupHits`: `lookupHits` counts in `resumed`, warning. */
+function withNewHookCounterName(counters: SessionHookCounters): SessionHookCounters {
+  const old = counters as unknown as { resumed?: unknown };
+  if (typeof counters.lookupHits === 'number' || typeof old.resumed !== 'number') return counters;
+  warnOfResumed();
+  return Object.defineProperty(counters, 'lookupHits', {
+    configurable: true,
+    enumerable: false,
+    get: () => old.resumed as number,
+    set: (value: number) => {
+      old.resumed = value;
+    },
+  });
 }
 
 function checkStore(store: SessionStore): void {

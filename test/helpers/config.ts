@@ -21,7 +21,7 @@ export const DAY_MS = 86_400_000;
 export const DEFAULTS: CacheConfig = {
   size: 32 * MiB,
   maxSessionSize: 8 * KiB,
-  timeout: 3600,
+  sessionTimeout: 3600,
   sweepInterval: 10_000,
   workers: Math.min(256, availableParallelism()),
   shutdownTimeout: 10_000,
@@ -37,7 +37,7 @@ export const DEFAULTS: CacheConfig = {
   metricsHost: '127.0.0.1',
   summaryInterval: 60_000,
   sessionIdContext: 'tls-resumption',
-  ipcTimeout: 5,
+  ownerTimeout: 5,
   socket: '',
   daemonIdleTimeout: 600_000,
   localSize: MiB,

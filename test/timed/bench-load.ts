@@ -460,9 +460,9 @@ t.test('end to end: the Redis modes (two hosts: on redis-server, on a Redis Clus
     // Session IDs cross hosts through Redis only: this is Redis at work.
     t.ok(run.resumptionRatio! >= 0.95, `${run.mode}: clients alternating between the two hosts resume: ${run.resumptionRatio}`);
     t.ok(run.serverProcesses! >= processes[run.mode], `${run.mode}: ${run.serverProcesses} processes measured together`);
-    const hosts = (run.serverCounters as { hosts: Array<{ hooks?: { resumed: number }; counters?: { resumed: number; redisHits: number } }> }).hosts;
+    const hosts = (run.serverCounters as { hosts: Array<{ hooks?: { lookupHits: number }; counters?: { lookupHits: number; redisHits: number } }> }).hosts;
     t.equal(hosts.length, 2, `${run.mode}: two hosts`);
-    t.ok(hosts.every((h) => (h.hooks?.resumed ?? h.counters?.resumed ?? 0) > 0), `${run.mode}: both hosts resumed sessions`);
+    t.ok(hosts.every((h) => (h.hooks?.lookupHits ?? h.counters?.lookupHits ?? 0) > 0), `${run.mode}: both hosts resumed sessions`);
   }
 });
 
@@ -479,7 +479,7 @@ t.test('end to end: cluster (node:cluster worker processes, workers accepting th
   t.ok(run.resumptionRatio >= 0.95, `worker processes resume each other's sessions: ${run.resumptionRatio}`);
   t.ok(run.serverProcesses >= 3, `the primary and its 2 worker processes measured together (${run.serverProcesses})`);
   const { counters, scheduling } = run.serverCounters as { counters: Record<string, number>; scheduling: string };
-  t.ok(counters.resumed > 0 && counters.localHits + counters.ipcHits > 0, 'resumed through the local copies and the primary');
+  t.ok(counters.lookupHits > 0 && counters.localHits + counters.ownerHits > 0, 'resumed through the local copies and the primary');
   t.equal(scheduling, 'none', "the primary ran with the scheduling asked for (Node's cluster.schedulingPolicy)");
   t.match(stdout, /node:cluster scheduling none/, 'and the report says so');
 });

@@ -12,7 +12,7 @@ import { visit } from '../helpers/cluster-client.ts';
 import { removeCertificateFiles, startClusterApp } from '../helpers/cluster-app.ts';
 
 t.teardown(removeCertificateFiles);
-const app = await startClusterApp({ TLS_CACHE_TIMEOUT: '2', TLS_CACHE_IPC_TIMEOUT: '100ms' });
+const app = await startClusterApp({ TLS_CACHE_SESSION_TIMEOUT: '2', TLS_CACHE_OWNER_TIMEOUT: '100ms' });
 t.teardown(() => app.kill());
 
 t.test('a 2 s session resumes everywhere before, nowhere after, and no local copy outlives it', async (t) => {

@@ -15,7 +15,7 @@ t.teardown(removeCertificateFiles);
 // Lookups get 100 ms, as in the other process tests: with the default 5 ms, a loaded machine missed a lookup by
 // scheduling alone (TLS 1.2 session IDs 37 of 40 once; 39 of 40 in 2 of 5 runs with this file on one busy core,
 // each with a lookup logged as timed out; none in 8 with 100 ms). Missed bounds are tested in cluster-processes-primary-gone.ts.
-const app = await startClusterApp({ FIXTURE_START_AFTER_FORK_MS: '2500', TLS_CACHE_LOG_LEVEL: 'debug', TLS_CACHE_IPC_TIMEOUT: '100ms' });
+const app = await startClusterApp({ FIXTURE_START_AFTER_FORK_MS: '2500', TLS_CACHE_LOG_LEVEL: 'debug', TLS_CACHE_OWNER_TIMEOUT: '100ms' });
 /** How many times a worker logged that a lookup went unanswered within the bound (each such lookup is a miss). */
 const lookupTimeouts = (): number => app.output().split('\n').filter((line) => line.includes('did not answer a session lookup in time')).length;
 t.teardown(() => app.kill());

@@ -18,7 +18,7 @@ import { secretsOf, ticketOf, withTicket } from '../helpers/session-der.ts';
 
 t.teardown(removeCertificateFiles);
 
-const IPC_TIMEOUT_MS = 20;
+const OWNER_TIMEOUT_MS = 20;
 
 const missesOf = async (app: ClusterApp): Promise<Record<string, number>> => {
   const { counters } = await app.ask<{ counters: CounterValues }>('counters');
@@ -39,7 +39,7 @@ async function certificate(): Promise<{ cert: string; key: string }> {
 }
 
 t.test('worker processes: not_found, unknown_key and, with the primary stopped, timeout; the debug lines', async (t) => {
-  const app = await startClusterApp({ NODE_CLUSTER_SCHED_POLICY: 'none', TLS_CACHE_IPC_TIMEOUT: `${IPC_TIMEOUT_MS}ms`, TLS_CACHE_LOG_LEVEL: 'debug' });
+  const app = await startClusterApp({ NODE_CLUSTER_SCHED_POLICY: 'none', TLS_CACHE_OWNER_TIMEOUT: `${OWNER_TIMEOUT_MS}ms`, TLS_CACHE_LOG_LEVEL: 'debug' });
   t.teardown(() => app.kill());
   const foreign = await foreignSessions(2, await certificate());
   let before = await missesOf(app);

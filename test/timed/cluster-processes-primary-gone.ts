@@ -13,7 +13,7 @@
  *   worker process (exit code 0) as soon as the IPC channel closes.
  *
  * What this library does, within that: a lookup the primary does not answer
- * within TLS_CACHE_IPC_TIMEOUT is a miss (a full handshake), never a stalled
+ * within TLS_CACHE_OWNER_TIMEOUT is a miss (a full handshake), never a stalled
  * connection; tickets still resume (the keys are in every process); each
  * worker logs the primary's absence once, and its return; and logs the
  * channel's end before Node ends it.
@@ -43,12 +43,12 @@ async function certificate(): Promise<{ cert: string; key: string }> {
   return { cert, key };
 }
 
-const IPC_TIMEOUT_MS = 20;
+const OWNER_TIMEOUT_MS = 20;
 /** A full handshake on this machine takes a few ms; the bound leaves room for a busy 2-core machine. */
 const BOUND_MS = 1500;
 
 t.test('SCHED_NONE, primary stopped: every connection completes in bounded time, tickets still resume', async (t) => {
-  const app = await startClusterApp({ NODE_CLUSTER_SCHED_POLICY: 'none', TLS_CACHE_IPC_TIMEOUT: `${IPC_TIMEOUT_MS}ms` });
+  const app = await startClusterApp({ NODE_CLUSTER_SCHED_POLICY: 'none', TLS_CACHE_OWNER_TIMEOUT: `${OWNER_TIMEOUT_MS}ms` });
   t.teardown(() => app.kill());
   const foreign = await foreignSessions(12, await certificate());
   // Sessions the primary holds: each worker process asks it about those another process made (a foreign one it
@@ -99,15 +99,15 @@ t.test('SCHED_NONE, primary stopped: every connection completes in bounded time,
     if (logLines(app, 'the cache owner answers session lookups again').length >= absent.length) break;
   }
   const { counters } = await app.ask<{ counters: CounterValues }>('counters');
-  t.ok(counters.ipcTimeouts >= 1, `lookups timed out while stopped: ${counters.ipcTimeouts}`);
-  t.equal(counters.ipcMalformed, 0);
+  t.ok(counters.ownerTimeouts >= 1, `lookups timed out while stopped: ${counters.ownerTimeouts}`);
+  t.equal(counters.ownerMalformed, 0);
   const back = logLines(app, 'the cache owner answers session lookups again');
   t.equal(back.length, absent.length, `the return was logged by each worker that logged the absence (${back.length} lines)`);
   t.equal(new Set(back.map((l) => l.pid)).size, back.length, 'at most once per worker process');
 });
 
 t.test('SCHED_RR, primary stopped: a connection a worker already holds completes; new ones wait for the primary (Node)', async (t) => {
-  const app = await startClusterApp({ NODE_CLUSTER_SCHED_POLICY: 'rr', TLS_CACHE_IPC_TIMEOUT: `${IPC_TIMEOUT_MS}ms` });
+  const app = await startClusterApp({ NODE_CLUSTER_SCHED_POLICY: 'rr', TLS_CACHE_OWNER_TIMEOUT: `${OWNER_TIMEOUT_MS}ms` });
   t.teardown(() => app.kill());
   const foreign = await foreignSessions(4, await certificate());
   // TCP connections the primary accepts and hands to workers now; TLS starts after the stop.

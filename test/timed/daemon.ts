@@ -40,7 +40,7 @@ const env = {
   TLS_CACHE_SUMMARY_INTERVAL: '0',
   // Lookups get 100 ms, as in the other process tests: on a loaded machine a lookup can miss the default 5 ms by
   // scheduling alone (missed bounds are tested in cluster-processes-primary-gone.ts).
-  TLS_CACHE_IPC_TIMEOUT: '100ms',
+  TLS_CACHE_OWNER_TIMEOUT: '100ms',
   // The daemon inherits the environment of the process that starts it: its metrics endpoint.
   TLS_CACHE_METRICS_PORT: String(metricsPort),
 };
@@ -121,8 +121,8 @@ t.test('the daemon killed: full handshakes, no stall; another daemon, and sessio
 
 t.test("TLS 1.3's made-up legacy session IDs are not sent to the daemon; sessions stored before a process started still resume there", async (t) => {
   // Counts reach the daemon within a second (COUNTS_INTERVAL_MS); its metrics add up both processes.
-  const skipped = (): Promise<number> => metric(metricsPort, 'tls_session_cache_ipc_skipped_total');
-  const lookups = (): Promise<number> => metric(metricsPort, 'tls_session_cache_ipc_lookups_total');
+  const skipped = (): Promise<number> => metric(metricsPort, 'tls_session_cache_owner_skipped_total');
+  const lookups = (): Promise<number> => metric(metricsPort, 'tls_session_cache_owner_lookups_total');
   // The counts of the tests before: all in once they stop changing for longer than a shipment interval.
   const settled = async (): Promise<[number, number]> => {
     let last = [NaN, NaN];
@@ -164,12 +164,12 @@ t.test("TLS 1.3's made-up legacy session IDs are not sent to the daemon; session
 });
 
 t.test("a process whose settings are not the daemon's does not use it, and serves on its own", async (t) => {
-  const other = await startServer({ TLS_CACHE_TIMEOUT: '2m' });
+  const other = await startServer({ TLS_CACHE_SESSION_TIMEOUT: '2m' });
   await until(() => other.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith("the cache owner's settings are not this process's")), 10_000);
   const line = other.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith("the cache owner's settings are not this process's"))!;
   t.equal(line.level, 50, 'said at error level');
-  t.same(line.owner, { timeout: 3600, sessionIdContext: 'tls-resumption', tickets: 'on' }, "naming the daemon's settings");
-  t.same(line.ours, { timeout: 120, sessionIdContext: 'tls-resumption', tickets: 'on' }, 'and its own');
+  t.same(line.owner, { sessionTimeout: 3600, sessionIdContext: 'tls-resumption', tickets: 'on' }, "naming the daemon's settings");
+  t.same(line.ours, { sessionTimeout: 120, sessionIdContext: 'tls-resumption', tickets: 'on' }, 'and its own');
   const mixed = await alternate([a.port, other.port], 4, 'TLSv1.2');
   t.equal(mixed.reused, 0, 'no session crosses between it and the others');
   const own = await alternate([other.port], 4, 'TLSv1.2');
@@ -258,7 +258,7 @@ t.test("SIGUSR2 to the daemon flushes every session: its table and every process
 });
 
 t.test('random, truncated and oversized frames: refused, counted, the daemon alive', async (t) => {
-  const malformed = async (): Promise<number> => metric(metricsPort, 'tls_session_cache_ipc_malformed_total');
+  const malformed = async (): Promise<number> => metric(metricsPort, 'tls_session_cache_owner_malformed_total');
   await until(async () => !Number.isNaN(await malformed().catch(() => NaN)), 10_000);
   const before = await malformed();
   const send = (bytes: Buffer, waitForClose: boolean): Promise<boolean> =>
@@ -287,7 +287,7 @@ t.test('random, truncated and oversized frames: refused, counted, the daemon ali
 t.test("a new session's handshake ends only once the daemon told every other process its ID: offered elsewhere at once, it resumes", async (t) => {
   // A deployment of its own, whose daemon (started by D, with D's environment) gives lookups a bound of 5 s.
   const heldSocket = join(dir, 'held', 'app.sock');
-  const more = { TLS_CACHE_SOCKET: heldSocket, TLS_CACHE_IPC_TIMEOUT: '5s', TLS_CACHE_METRICS_PORT: '0' };
+  const more = { TLS_CACHE_SOCKET: heldSocket, TLS_CACHE_OWNER_TIMEOUT: '5s', TLS_CACHE_METRICS_PORT: '0' };
   const heldDaemon = (): number => Number(readFileSync(`${heldSocket}.lock`, 'utf8'));
   const d = await startServer(more);
   t.teardown(() => {

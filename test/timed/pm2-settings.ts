@@ -2,7 +2,7 @@
  * A deploy that changes a setting under real PM2 (issue 32): 2 instances
  * of `examples/pm2/` with the default socket (in a private
  * `XDG_RUNTIME_DIR` of the test's), then `pm2 reload --update-env` with a
- * new `TLS_CACHE_TIMEOUT`. Nobody touches a daemon: the new instances
+ * new `TLS_CACHE_SESSION_TIMEOUT`. Nobody touches a daemon: the new instances
  * start one of their settings and resume each other's new sessions; the
  * old daemon stops once its instances are gone (its idle time, shortened
  * here), and one daemon is left.
@@ -40,9 +40,9 @@ const env: NodeJS.ProcessEnv = {
   APP_CERT: join(dir, 'cert.pem'),
   APP_KEY: join(dir, 'key.pem'),
   TLS_CACHE_LOG_FORMAT: 'json',
-  TLS_CACHE_IPC_TIMEOUT: '100ms',
+  TLS_CACHE_OWNER_TIMEOUT: '100ms',
   TLS_CACHE_DAEMON_IDLE_TIMEOUT: '3s',
-  TLS_CACHE_TIMEOUT: '1h',
+  TLS_CACHE_SESSION_TIMEOUT: '1h',
 };
 const pm2 = (...args: string[]): Promise<{ stdout: string }> => promisify(execFile)(process.execPath, [PM2, ...args], { env, cwd: ROOT });
 /** The daemons holding a lock in the socket directory. */
@@ -62,17 +62,17 @@ t.teardown(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 const http = { port, http: true } as const;
-const socketOf = (timeout: number): string => join(sockets, `tls-resumption-${settingsDigest({ sessionIdContext: 'tls-resumption', timeout, tickets: 'on' })}.sock`);
+const socketOf = (sessionTimeout: number): string => join(sockets, `tls-resumption-${settingsDigest({ sessionIdContext: 'tls-resumption', sessionTimeout, tickets: 'on' })}.sock`);
 
 await pm2('start', ECOSYSTEM);
 
-t.test('pm2 reload with a new TLS_CACHE_TIMEOUT: shared again with no manual step, one daemon left', async (t) => {
+t.test('pm2 reload with a new TLS_CACHE_SESSION_TIMEOUT: shared again with no manual step, one daemon left', async (t) => {
   await until(async () => (await reconnect({ ...http, version: 'TLSv1.3' }, 6).catch(() => ({ reused: 0 }))).reused === 6, 30_000, 200);
   t.ok(existsSync(socketOf(3600)), 'the first daemon listens at the socket of the first settings');
   const [old] = daemons();
   t.ok(old !== undefined, `one daemon (pid ${old})`);
 
-  env.TLS_CACHE_TIMEOUT = '2m';
+  env.TLS_CACHE_SESSION_TIMEOUT = '2m';
   await pm2('reload', APP, '--update-env');
   // Both instances replaced and attached to a daemon of the new settings.
   await until(() => existsSync(`${socketOf(120)}.lock`), 30_000, 100);

@@ -44,7 +44,7 @@ const env: NodeJS.ProcessEnv = {
   // Right after a reload, on this 2-core machine shared by PM2, 4 new instances, the daemon and the clients, a lookup
   // missed the default 5 ms bound by scheduling alone (19 of 20 sessions resumed in one CI run). Here every lookup
   // must be answered; what a missed bound does is tested in daemon.ts and cluster-processes-primary-gone.ts.
-  TLS_CACHE_IPC_TIMEOUT: '100ms',
+  TLS_CACHE_OWNER_TIMEOUT: '100ms',
 };
 const pm2 = (...args: string[]): Promise<{ stdout: string }> => promisify(execFile)(process.execPath, [PM2, ...args], { env, cwd: ROOT });
 const daemonPid = (): number | undefined => {

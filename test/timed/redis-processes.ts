@@ -34,7 +34,7 @@ t.test('two hosts of node:cluster worker processes sharing one Redis', async (t)
     // Not the 5 ms defaults: 6 processes and the client share this machine's 2 cores with other jobs, and a lookup
     // past its bound is a miss by design (the last subtest); here each one must be answered.
     TLS_CACHE_REDIS_TIMEOUT: '250ms',
-    TLS_CACHE_IPC_TIMEOUT: '250ms',
+    TLS_CACHE_OWNER_TIMEOUT: '250ms',
     TLS_CACHE_METRICS_PORT: String(await freePort()),
     // Every process at debug: the Redis settings, secret included, travel to the workers; none may be logged.
     TLS_CACHE_LOG_LEVEL: 'debug',
@@ -55,11 +55,11 @@ t.test('two hosts of node:cluster worker processes sharing one Redis', async (t)
     t.equal(ids.offered, 160);
     t.ok(ids.resumed >= 0.99 * ids.offered, `${ids.resumed} of ${ids.offered} resumed`);
     const [a, b] = await counters();
-    t.comment(JSON.stringify(['redisLookups', 'redisHits', 'redisTimeouts', 'redisErrors', 'ipcLookups', 'ipcHits', 'localHits']
+    t.comment(JSON.stringify(['redisLookups', 'redisHits', 'redisTimeouts', 'redisErrors', 'ownerLookups', 'ownerHits', 'localHits']
       .map((name) => `${name} ${a[name as keyof CounterValues] + b[name as keyof CounterValues]}`)));
     t.equal(a.redisHits + b.redisHits, 40,
       "each session was found in Redis once, by the first worker process of the other host to see it; then in the host's table or a local copy");
-    t.ok(a.ipcHits + b.ipcHits > 0, "sessions a sibling process found in Redis (or made) were then answered by the primary's table");
+    t.ok(a.ownerHits + b.ownerHits > 0, "sessions a sibling process found in Redis (or made) were then answered by the primary's table");
     t.equal(a.redisErrors + b.redisErrors + a.redisTimeouts + b.redisTimeouts, 0, 'no Redis lookup failed');
     // One connection per worker process, and the primaries' two each (commands, fleet messages), plus this test's.
     const clients = (await redis.client().client('LIST')) as string;

@@ -1,7 +1,8 @@
 /**
- * One attach line for a server, wherever it runs: {@link attachClusterCache}.
+ * One attach line for a server, wherever it runs: {@link attachSharedCache}
+ * (named `attachClusterCache` before 0.2: `deprecated.ts`).
  *
- * - In a server thread of the cluster runtime (`runThreadCluster`): exactly what
+ * - In a server thread of the worker-thread runtime (`runThreadCluster`): exactly what
  *   the runtime attaches (the shared table with Redis behind it when set,
  *   and the ring), through the thread's one attach
  *   (`runtime/thread-runtime.ts`); the runtime then does not attach again.
@@ -13,7 +14,7 @@
  * - In a worker thread of the application's own: `ERR_TLS_CACHE_NOT_IN_CLUSTER`.
  *
  * Servers must be created with the deployment's TLS settings
- * ({@link clusterServerOptions}), or the attach refuses them.
+ * ({@link sharedCacheServerOptions}), or the attach refuses them.
  *
  * @module
  */
@@ -35,8 +36,8 @@ import { tellPrimaryListening } from './ask-primary.ts';
 import { describe } from '../describe.ts';
 import type { TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 
-/** Options of {@link attachClusterCache}. */
-export interface AttachClusterCacheOptions {
+/** Options of {@link attachSharedCache}. */
+export interface AttachSharedCacheOptions {
   /**
    * Processes: how long to wait for the `node:cluster` primary's answer
    * (where its socket is), and then for the owner's first answer (its
@@ -53,8 +54,8 @@ export interface AttachClusterCacheOptions {
   logger?: Logger;
 }
 
-/** What {@link attachClusterCache} attached. */
-export interface ClusterCacheAttachment {
+/** What {@link attachSharedCache} attached. */
+export interface SharedCacheAttachment {
   /** Where the server runs. */
   readonly where: 'process' | 'thread';
   /** The session store's binding. */
@@ -69,16 +70,16 @@ const DEFAULT_HELLO_TIMEOUT_MS = 2000;
  * The options every server must be created with to take the cache, to
  * spread into `https.createServer()`, `tls.createServer()` or
  * `http2.createSecureServer()`: `{ sessionTimeout, sessionIdContext }`,
- * read now from `TLS_CACHE_TIMEOUT` and `TLS_CACHE_SESSION_ID_CONTEXT`
+ * read now from `TLS_CACHE_SESSION_TIMEOUT` and `TLS_CACHE_SESSION_ID_CONTEXT`
  * (the worker inherits the primary's environment), or from the runtime in
  * one of its server threads. Synchronous, so it works before any await.
  * @throws InvalidEnvironmentError (`ERR_TLS_CACHE_INVALID_ENV`) for a malformed variable.
  */
-export function clusterServerOptions(env: NodeJS.ProcessEnv = process.env): RuntimeServerOptions {
+export function sharedCacheServerOptions(env: NodeJS.ProcessEnv = process.env): RuntimeServerOptions {
   const thread = threadRuntime();
   if (thread !== undefined) return thread.serverOptions;
   const config = loadConfig({}, env);
-  return runtimeServerOptions(config, config);
+  return runtimeServerOptions({ timeout: config.sessionTimeout }, config);
 }
 
 /**
@@ -92,7 +93,7 @@ export function clusterServerOptions(env: NodeJS.ProcessEnv = process.env): Runt
  * @throws SessionTimeoutMismatchError (`ERR_TLS_CACHE_SESSION_TIMEOUT_MISMATCH`), SessionIdContextMismatchError (`ERR_TLS_CACHE_SESSION_ID_CONTEXT_MISMATCH`), TicketsNotDisabledError (`ERR_TLS_CACHE_TICKETS_NOT_DISABLED`) for a server not created with the deployment's settings.
  * @throws InvalidOptionError (`ERR_TLS_CACHE_INVALID_OPTION`) for a server that is not a `tls.Server`, or a bad option.
  */
-export async function attachClusterCache(server: TlsServer, options: AttachClusterCacheOptions = {}): Promise<ClusterCacheAttachment> {
+export async function attachSharedCache(server: TlsServer, options: AttachSharedCacheOptions = {}): Promise<SharedCacheAttachment> {
   checkTlsServer(server);
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', `expected an object, got ${describe(options)}`);
   const { helloTimeout = DEFAULT_HELLO_TIMEOUT_MS, logger } = options;
@@ -111,7 +112,7 @@ export async function attachClusterCache(server: TlsServer, options: AttachClust
   }
   if (!isMainThread) {
     throw new NotInClusterError(
-      "attachClusterCache() runs in a process's main thread or in a server thread of runThreadCluster(); this is a worker thread of the application's own",
+      "attachSharedCache() runs in a process's main thread or in a server thread of runThreadCluster(); this is a worker thread of the application's own",
     );
   }
   const worker = await ProcessWorker.connect({ helloTimeout, logger });
