@@ -165,6 +165,17 @@ t.test('owner messages: what is encoded decodes; anything malformed is refused',
   const withRedis = loadConfig({ sessionTimeout: 300, redisUrl: 'redis://:pw@a:1/2', redisSecret: 's'.repeat(32), tickets: 'off' }, {});
   t.same(decodeToWorker(encodeToWorker({ op: O_HELLO, settings: { config: withRedis, ticketMode: 'fallback' }, keys: undefined }), max), { op: O_HELLO, settings: { config: withRedis, ticketMode: 'fallback' }, keys: undefined },
     "a hello with the deployment's Redis, for the worker's own connection");
+  // An owner of 0.1 (a daemon still running through an upgrade) names two settings as it did.
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error): number => warnings.push(warning);
+  process.on('warning', onWarning);
+  const { sessionTimeout, ownerTimeout, ...others } = config;
+  const older = { config: { ...others, timeout: sessionTimeout, ipcTimeout: ownerTimeout }, ticketMode: 'auto' };
+  t.same(decodeToWorker(encodeToWorker({ op: O_HELLO, settings: older as never, keys: undefined }), max), { op: O_HELLO, settings, keys: undefined },
+    "a hello of a 0.1 owner, with the settings' old names, is read under the new ones");
+  await new Promise((resolve) => setImmediate(resolve));
+  process.off('warning', onWarning);
+  t.same(warnings.filter((w) => w.name === 'DeprecationWarning'), [], 'with no warning: the user set nothing');
   const badForWorker: Array<[string, Buffer]> = [
     ['oversize answer', tag([O_GOT, 1, Buffer.alloc(max + 1)])],
     ['answer as a string', tag([O_GOT, 1, 'session'])],

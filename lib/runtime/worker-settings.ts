@@ -16,6 +16,7 @@
  * @module
  */
 import { loadConfig } from '../config/load.ts';
+import { renamedTo } from '../config/renamed-settings.ts';
 import type { CacheConfig, CacheConfigOptions } from '../config/settings.ts';
 
 let defaults: CacheConfig | undefined;
@@ -48,7 +49,9 @@ export function readWorkerSettings(value: unknown): WorkerSettings | undefined {
   defaults ??= loadConfig({}, {});
   const options: CacheConfigOptions = {};
   for (const [name, setting] of Object.entries(config)) {
-    if (setting !== (defaults as unknown as Record<string, unknown>)[name]) (options as Record<string, unknown>)[name] = setting;
+    // An owner of 0.1 names two settings as it did: read under their new names, with no warning (the user set nothing).
+    const option = renamedTo(name) ?? name;
+    if (setting !== (defaults as unknown as Record<string, unknown>)[option]) (options as Record<string, unknown>)[option] = setting;
   }
   // The key files are the owner's to read; their keys come in the ring.
   delete options.ticketKeyFile;
