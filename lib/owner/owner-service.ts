@@ -28,6 +28,7 @@ import { COUNTER_NAMES } from '../operations/counters.ts';
 import { SocketError } from '../errors.ts';
 import type { CachePrimary, FlushResult } from '../runtime/cache-primary.ts';
 import type { WorkerSettings } from '../runtime/worker-settings.ts';
+import { wipeRingState } from '../tickets/ring-state.ts';
 import { FrameReader, frame } from './frames.ts';
 import { filterBytesFor, SessionIdFilter } from './id-filter.ts';
 import {
@@ -299,7 +300,7 @@ export class OwnerService {
       case W_HELLO: {
         const keys = ticketKeys?.snapshot();
         this.#send(peer, { op: O_HELLO, settings: this.#settings, keys });
-        for (const key of keys?.keys ?? []) key.key.fill(0);
+        wipeRingState(keys);
         // In this same turn: every ID stored from now on is announced to this peer after its filter.
         const bits = Buffer.from(this.#ids.snapshot().buffer);
         for (let offset = 0; offset < bits.byteLength; offset += FILTER_CHUNK_BYTES) {
@@ -376,7 +377,7 @@ export class OwnerService {
     const keys = this.#primary.ticketKeys?.snapshot();
     if (keys === undefined || this.#closed) return;
     this.broadcast({ op: O_KEYS, keys });
-    for (const key of keys.keys) key.key.fill(0);
+    wipeRingState(keys);
   }
 
   #send(peer: Peer, message: ToWorker): void {

@@ -79,7 +79,7 @@ import type { WorkerSettings } from '../runtime/worker-settings.ts';
 import { unboundWarning } from '../runtime/certificate-binding.ts';
 import { TicketKeyRing } from '../tickets/key-ring.ts';
 import { readNginxKeyFiles } from '../tickets/nginx-keys.ts';
-import type { TicketKeyRingState } from '../tickets/ring-state.ts';
+import { wipeRingState, type TicketKeyRingState } from '../tickets/ring-state.ts';
 
 /** The owner's absence is logged at most this often (a busy owner may miss the bound now and then). */
 const ABSENCE_LOG_INTERVAL_MS = 60_000;
@@ -188,7 +188,7 @@ export class ProcessWorker implements SocketChannelHandler {
     // The hello may have come while the worker was made (it is made from the first one), or was refused: said now.
     if (found.later !== undefined) {
       this.#hello(found.later);
-      for (const key of found.later.keys?.keys ?? []) key.key.fill(0);
+      wipeRingState(found.later.keys);
     }
   }
 
@@ -294,7 +294,7 @@ export class ProcessWorker implements SocketChannelHandler {
       // A state that does not fit (TicketKeyRing.load refuses it whole): the keys in use stay.
       this.counters.add('ownerMalformed');
     } finally {
-      for (const key of message.op === O_KEYS || message.op === O_HELLO ? (message.keys?.keys ?? []) : []) key.key.fill(0);
+      wipeRingState(message.op === O_KEYS || message.op === O_HELLO ? message.keys : undefined);
     }
   }
 
@@ -441,7 +441,7 @@ class FirstHello implements SocketChannelHandler {
     } else if ((message.op === O_FILTER || message.op === O_STORED) && this.first !== undefined) {
       this.early.push(message);
     } else {
-      for (const key of message.op === O_KEYS || message.op === O_HELLO ? (message.keys?.keys ?? []) : []) key.key.fill(0);
+      wipeRingState(message.op === O_KEYS || message.op === O_HELLO ? message.keys : undefined);
     }
   }
 
@@ -495,7 +495,7 @@ async function start(options: ProcessWorkerOptions): Promise<ProcessWorker> {
     try {
       ring = hello.keys === undefined ? undefined : TicketKeyRing.restore(hello.keys);
     } finally {
-      for (const key of hello.keys?.keys ?? []) key.key.fill(0);
+      wipeRingState(hello.keys);
     }
   } else {
     settings = { config: Object.freeze(own), ticketMode: 'auto' };

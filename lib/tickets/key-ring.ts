@@ -48,7 +48,7 @@ import {
   ringBytes,
   slotsFor,
 } from './ring-layout.ts';
-import { checkState, type TicketKeyRingState, type TicketKeyState } from './ring-state.ts';
+import { checkState, wipeRingState, type TicketKeyRingState, type TicketKeyState } from './ring-state.ts';
 import { TICKET_KEY_BYTES, TICKET_PART_BYTES, emptyKey, randomKey, wipeKey, type TicketKey } from './ticket-key.ts';
 
 /** A reader gives up after this many changed versions (the writer takes microseconds). */
@@ -402,7 +402,7 @@ export class TicketKeyRing {
         keys,
       };
       if (Atomics.load(this.#ints, H_SEQUENCE) === before) return state;
-      for (const key of keys) key.key.fill(0);
+      wipeRingState(state);
       if (attempt >= READ_ATTEMPTS) throw new InvalidOptionError('snapshot', 'the ring kept changing while it was read');
     }
   }

@@ -40,6 +40,11 @@ export interface TicketKeyRingState {
   keys: TicketKeyState[];
 }
 
+/** Zeroes every key of `state` (a snapshot sent, or one taken in), so that no copy of a key outlives its use. */
+export function wipeRingState(state: TicketKeyRingState | undefined): void {
+  for (const key of state?.keys ?? []) key.key.fill(0);
+}
+
 /** Checks a state from anywhere (another process) before a ring takes it. */
 export function checkState(state: TicketKeyRingState, slots: number): void {
   const fail = (why: string): never => {
