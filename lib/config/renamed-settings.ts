@@ -2,8 +2,9 @@
  * Settings renamed in 0.2 so that each name means one thing, and their old
  * names, which keep working until 0.3 ({@link RENAMED_SETTINGS}): `timeout`
  * was the session lifetime in seconds beside every other `*Timeout`, a
- * wait bound in milliseconds; `ipcTimeout` bounds the wait for the table's
- * owner over its Unix socket, which is what `owner` names everywhere.
+ * wait bound in milliseconds; `ipcTimeout`, the wait for the table's owner
+ * over its Unix socket, was named after IPC (its counters and metrics are
+ * `owner*` now too).
  *
  * An old name, as an option or as a variable, is read as the new one, and
  * its first use in a process emits a `DeprecationWarning` with a code of
