@@ -124,7 +124,7 @@ export class ProcessWorker implements SocketChannelHandler {
   /** The settings in force: the owner's, or this process's own when no owner answered in time. */
   readonly settings: WorkerSettings;
   /** The owner's table over its socket: the store's second level. */
-  readonly ipc: OwnerLevel;
+  readonly ownerLevel: OwnerLevel;
   /**
    * The store behind every server of this process, three levels each
    * bounded in time: the local copy (synchronous), the owner's table
@@ -177,8 +177,8 @@ export class ProcessWorker implements SocketChannelHandler {
     this.#channel = channel;
     this.local = new LocalSessions(config.localSize, Date.now, () => counters.add('localHits'));
     // The level sends with the channel's own send: nothing goes to an owner this process did not accept.
-    this.ipc = new OwnerLevel({ ownerTimeout: config.ownerTimeout, counters, send: channel.send, ...absenceLog(logger, config, counters) });
-    this.#made = createStore({ host: [this.local, this.ipc], config, counters, logger });
+    this.ownerLevel = new OwnerLevel({ ownerTimeout: config.ownerTimeout, counters, send: channel.send, ...absenceLog(logger, config, counters) });
+    this.#made = createStore({ host: [this.local, this.ownerLevel], config, counters, logger });
     this.store = this.#made.store;
     this.#counts = new CountsReport(counters, channel.send);
     channel.maxSessionSize = config.maxSessionSize;
@@ -254,7 +254,7 @@ export class ProcessWorker implements SocketChannelHandler {
     try {
       switch (message.op) {
         case O_GOT:
-          if (this.ipc.answer(message.request, message.session, message.expired) === 'unknown') this.counters.add('ownerMalformed');
+          if (this.ownerLevel.answer(message.request, message.session, message.expired) === 'unknown') this.counters.add('ownerMalformed');
           return;
         case O_KEYS:
           this.#loadKeys(message.keys);
@@ -280,14 +280,14 @@ export class ProcessWorker implements SocketChannelHandler {
         case O_FILTER: {
           const filter = this.#filterCopy.push(message.offset, message.total, message.bits, this.settings.config.sessionTimeout * 1000);
           if (filter === 'malformed') this.counters.add('ownerMalformed');
-          else if (filter !== undefined && this.#channel.accepted) this.ipc.filter = filter;
+          else if (filter !== undefined && this.#channel.accepted) this.ownerLevel.filter = filter;
           return;
         }
         case O_STORED:
-          for (const id of message.ids) this.ipc.filter?.add(id);
+          for (const id of message.ids) this.ownerLevel.filter?.add(id);
           return;
         case O_SET_DONE:
-          this.ipc.handled(message.ids);
+          this.ownerLevel.handled(message.ids);
           return;
       }
     } catch {
@@ -309,7 +309,7 @@ export class ProcessWorker implements SocketChannelHandler {
     this.#keys.stop();
     this.#counts.ship(0);
     this.#channel.close();
-    this.ipc.abandon();
+    this.ownerLevel.abandon();
     this.#made.close();
     if (cluster.worker?.exitedAfterDisconnect === true || underPm2()) {
       this.logger.debug('the IPC channel to the primary closed: this worker is disconnecting; its connections to the cache closed');
@@ -322,9 +322,9 @@ export class ProcessWorker implements SocketChannelHandler {
 
   /** The connection to the owner closed: waiting lookups end as misses now; the next owner's filter is awaited. */
   onDisconnected(): void {
-    this.ipc.filter = undefined;
+    this.ownerLevel.filter = undefined;
     this.#filterCopy.reset();
-    this.ipc.abandon();
+    this.ownerLevel.abandon();
     if (cluster.worker?.exitedAfterDisconnect === true) return;
     this.logger.warn({ socket: this.socketPath }, 'the connection to the cache owner closed: lookups are misses and the local copy serves until it is back');
   }
