@@ -17,8 +17,8 @@
  *   --attach: `hooks` (default) the session hooks and ticket keys alone; `runtime` all a runtime attaches
  *     (`attachRuntime`: the counters, the missed resumptions' reasons and the session ages at 'secureConnection' too)
  *   --single-threaded: runs Node with V8's `--single-threaded` (no background compilation, no concurrent
- *     garbage collection): the same run then counts the same within about 0.1%, where V8's background
- *     threads otherwise move a difference of a few percent from run to run
+ *     garbage collection): runs side by side then count alike; collections V8 times by the clock still
+ *     move runs made under another load (docs/benchmarks.md has the figures)
  *
  * @module
  */
