@@ -12,8 +12,13 @@
  * not paths. Repeat a run to see its spread (about 3% seen: V8 compiles in
  * the background, and its tiers differ run to run).
  *
- * Usage: node bench/instructions.ts [--trees DIR,DIR] [--paths tls12-id,tls12-ticket,tls13-once] [--few N] [--many N]
+ * Usage: node bench/instructions.ts [--trees DIR,DIR] [--paths tls12-id,tls12-ticket,tls13-once] [--few N] [--many N] [--attach hooks|runtime]
  *   --trees: checkouts of this repository (`git worktree add /tmp/before <commit>`, with node_modules linked); default this one
+ *   --attach: `hooks` (default) the session hooks and ticket keys alone; `runtime` all a runtime attaches
+ *     (`attachRuntime`: the counters, the missed resumptions' reasons and the session ages at 'secureConnection' too)
+ *   --single-threaded: runs Node with V8's `--single-threaded` (no background compilation, no concurrent
+ *     garbage collection): runs side by side then count alike; collections V8 times by the clock still
+ *     move runs made under another load (docs/benchmarks.md has the figures)
  *
  * @module
  */
@@ -27,6 +32,8 @@ const { values } = parseArgs({
     paths: { type: 'string', default: 'tls12-id,tls12-ticket,tls13-once' },
     few: { type: 'string', default: '100' },
     many: { type: 'string', default: '600' },
+    attach: { type: 'string', default: 'hooks' },
+    'single-threaded': { type: 'boolean', default: false },
   },
 });
 try {
@@ -35,13 +42,17 @@ try {
   process.stderr.write('bench/instructions.ts needs valgrind (apt-get install valgrind)\n');
   process.exit(2);
 }
+if (values.attach !== 'hooks' && values.attach !== 'runtime') {
+  process.stderr.write(`--attach takes hooks or runtime, not ${JSON.stringify(values.attach)}\n`);
+  process.exit(2);
+}
 const few = Number(values.few);
 const many = Number(values.many);
 const child = fileURLToPath(new URL('./instructions-handshakes.ts', import.meta.url));
 
 /** Instructions of one run of the handshakes, as callgrind counts them. */
 function instructions(tree: string, path: string, count: number): number {
-  const run = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--no-warnings', child, tree, path, String(count)], { encoding: 'utf8' });
+  const run = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, ...(values['single-threaded'] ? ['--single-threaded'] : []), '--no-warnings', child, tree, path, String(count), values.attach], { encoding: 'utf8' });
   const collected = /Collected : (\d+)/.exec(run.stderr);
   const done = /\{"path".*\}/.exec(run.stdout);
   if (collected === null || done === null) throw new Error(`no count for ${path} in ${tree}: ${run.stderr.slice(-500)}`);
@@ -51,7 +62,7 @@ function instructions(tree: string, path: string, count: number): number {
 }
 
 const trees = values.trees.split(',');
-process.stdout.write(`instructions per resumed handshake (client and server, in memory), ${few} and ${many} handshakes\n`);
+process.stdout.write(`instructions per resumed handshake (client and server, in memory, attach: ${values.attach}${values['single-threaded'] ? ', V8 single-threaded' : ''}), ${few} and ${many} handshakes\n`);
 for (const path of values.paths.split(',')) {
   const row: string[] = [];
   for (const tree of trees) {
