@@ -5,14 +5,17 @@
  * `tls-resumption` command lines on one port; a `node:cluster` app whose
  * workers listen with `reusePort` and a command line on its port, in both
  * orders (started first, the app's primary lists the port its workers
- * bound themselves, as they told it); and a runtime on another port, which
- * says nothing.
+ * bound themselves, as they told it); plain processes on the cache daemon
+ * (as PM2 runs them), then a command line on their port; and a runtime on
+ * another port, which says nothing.
  */
 import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, run, waitForLog, type Running } from './fixtures/process.ts';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { removeCertificateFiles, startClusterApp } from './helpers/cluster-app.ts';
 import { BIN, runStatus, statusJson } from './helpers/status.ts';
 import { until } from './helpers/until.ts';
@@ -23,6 +26,7 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 t.teardown(removeCertificateFiles);
 await writeCertificateFiles(dir);
 const MODULE = join(dir, 'server.mjs');
+const PLAIN_SERVER = fileURLToPath(new URL('./fixtures/plain-server.ts', import.meta.url));
 writeFileSync(
   MODULE,
   `import { readFileSync } from 'node:fs';
@@ -32,7 +36,7 @@ const cert = readFileSync(${JSON.stringify(join(dir, 'cert.pem'))});
 export default ({ serverOptions }) => createServer({ key, cert, ...serverOptions }, (socket) => socket.end('hi\\n'));
 `,
 );
-const WARNING = /^another tls-resumption runtime serves port (\d+) too: the (thread runtime|node:cluster primary) pid (\d+); sessions are not shared between them/;
+const WARNING = /^another tls-resumption runtime serves port (\d+) too: the (thread runtime|node:cluster primary|cache daemon) pid (\d+); sessions are not shared between them/;
 const warnings = (running: Running): Array<Record<string, unknown>> => running.logs.filter((line) => typeof line.msg === 'string' && WARNING.test(line.msg));
 
 /** The command line on `port`, with its socket directory under `sub`. */
@@ -85,7 +89,7 @@ t.test('a node:cluster app whose workers bind with reusePort, on the port of a c
 t.test('a node:cluster app whose workers bind with reusePort, then a command line on its port: the command line names the primary', async (t) => {
   const socket = join(dir, 'cluster-first', 'app.sock');
   const port = await freePort();
-  const app = await startClusterApp({ WORKERS: '2', PORT: String(port), FIXTURE_REUSE_PORT: '1', TLS_CACHE_SOCKET: socket, TLS_CACHE_LOG_FORMAT: 'json', TLS_CACHE_IPC_TIMEOUT: '100ms' });
+  const app = await startClusterApp({ WORKERS: '2', PORT: String(port), FIXTURE_REUSE_PORT: '1', TLS_CACHE_SOCKET: socket, TLS_CACHE_LOG_FORMAT: 'json', TLS_CACHE_OWNER_TIMEOUT: '100ms' });
   t.teardown(() => app.kill());
   // The primary hears of its workers' own listeners (they tell it), as status shows.
   await until(async () => (await statusJson({ TLS_CACHE_SOCKET: socket }))[0]?.ports?.includes(port) === true, 10_000).catch(() => undefined);
@@ -103,4 +107,43 @@ t.test('a node:cluster app whose workers bind with reusePort, then a command lin
   t.match(String(warning?.msg), `serves port ${port} too: the node:cluster primary pid ${app.child.pid}; sessions are not shared between them`, 'the text names it');
   const workerLines = app.output().split('\n').filter((line) => line.includes('another tls-resumption runtime'));
   t.same(workerLines, [], 'its workers started first, alone: no warning');
+});
+
+t.test('plain processes on the cache daemon (as PM2 runs them), then a command line on their port: the command line names the daemon', async (t) => {
+  const socket = join(dir, 'daemon-first', 'app.sock');
+  const port = await freePort();
+  const env = { TLS_CACHE_SOCKET: socket, TLS_CACHE_LOG_FORMAT: 'json', TLS_CACHE_SUMMARY_INTERVAL: '0', TLS_CACHE_OWNER_TIMEOUT: '100ms' };
+  const daemonPid = (): number | undefined => {
+    try {
+      return Number(readFileSync(`${socket}.lock`, 'utf8'));
+    } catch {
+      return undefined;
+    }
+  };
+  t.teardown(() => {
+    const pid = daemonPid();
+    if (pid !== undefined) process.kill(pid, 'SIGKILL');
+  });
+  const instances: Running[] = [];
+  for (let i = 0; i < 2; i++) {
+    const instance = run(PLAIN_SERVER, { ...env, TLS_CACHE_CERT: join(dir, 'cert.pem'), TLS_CACHE_KEY: join(dir, 'key.pem'), PORT: String(port), FIXTURE_REUSE_PORT: '1' });
+    t.teardown(() => instance.kill());
+    await waitForLog(instance, 'fixture listening', 20_000);
+    instances.push(instance);
+  }
+  // The daemon hears of its processes' listeners (they tell it over its socket), as status shows.
+  await until(async () => (await statusJson({ TLS_CACHE_SOCKET: socket }))[0]?.ports?.includes(port) === true, 10_000).catch(() => undefined);
+  const [daemon] = await statusJson({ TLS_CACHE_SOCKET: socket });
+  t.equal(daemon?.kind, 'daemon');
+  t.same(daemon?.ports, [port], "the daemon's status lists the port its processes listen on");
+  t.equal((await runStatus([], { TLS_CACHE_SOCKET: socket })).stdout.match(/^ {2}ports: (.*)$/m)?.[1], String(port), 'and so does its text');
+  const later = await commandLine('daemon-first', port);
+  await until(() => warnings(later).length > 0, 5000).catch(() => undefined);
+  const [warning, ...more] = warnings(later);
+  t.ok(warning, 'the command line started after them warns');
+  t.same(more, [], 'once');
+  t.equal(warning?.otherPid, daemonPid(), "it names the daemon's pid");
+  t.equal(warning?.otherKind, 'daemon');
+  t.match(String(warning?.msg), `serves port ${port} too: the cache daemon pid ${daemonPid()}; sessions are not shared between them`, 'the text names it');
+  for (const instance of instances) t.same(warnings(instance), [], 'the processes of one daemon share it: none warns of the others');
 });

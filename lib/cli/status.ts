@@ -90,8 +90,6 @@ function describeOwner(owner: OwnerStatus): string {
 
 /** The ports its servers listen on, as {@link OwnerStatus.ports} gives them. */
 function ports(owner: OwnerStatus): string {
-  // The daemon's processes listen on their own: it is not told their ports.
-  if (owner.kind === 'daemon') return 'not known to the daemon (its processes listen on their own)';
   if (owner.ports === undefined) return 'not said (an older version)';
   return owner.ports.length === 0 ? 'none listening' : [...owner.ports].sort((a, b) => a - b).join(', ');
 }

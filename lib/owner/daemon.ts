@@ -107,7 +107,7 @@ async function serve(config: CacheConfig, env: NodeJS.ProcessEnv, socketPath: st
     primary = CachePrimary.create(config, logger);
     service = await OwnerService.listen({ primary, settings: workerSettings(primary.config, 'auto'), socketPath, kind: 'daemon', onAttached: (n) => watchIdle(n) });
     const served = service;
-    await primary.start({ workers: () => ({ configured: served.attached, listening: served.attached }), certificates: () => served.certificates() });
+    await primary.start({ workers: () => ({ configured: served.attached, listening: served.attached }), certificates: () => served.certificates(), ports: () => served.ports() });
   } catch (error) {
     await service?.close();
     await primary?.close();

@@ -4,10 +4,9 @@
  * processes it serves, over its Unix socket (`socket-channel.ts`). A
  * message is a msgpackr-encoded array `[op, ...fields]`.
  *
- * The owner's messages are `O_*`, a worker's `W_*`. Two also travel over
- * the cluster's own IPC channel: a worker's {@link W_WHERE_OWNER} asking
- * its primary where its socket is, answered by {@link O_OWNER}, and its
- * {@link W_LISTENING}, the port a server of its listens on. There, a
+ * The owner's messages are `O_*`, a worker's `W_*`. Two travel over the
+ * cluster's own IPC channel instead: a worker's {@link W_WHERE_OWNER}
+ * asking its primary where its socket is, answered by {@link O_OWNER}. There, a
  * message is `{ tlsSessionCache: payload }`
  * (anything else is the application's and left alone), the payload sent
  * as a base64 string: Node's default `'json'` serialization would spell a
@@ -67,11 +66,11 @@ export const W_PROCESS = 8;
 /** Over a cluster's IPC channel only: where is the primary's socket? Answered with {@link O_OWNER}. */
 export const W_WHERE_OWNER = 9;
 /**
- * Over a cluster's IPC channel only: the port a server of the worker
- * listens on. A worker that binds its own listener (`reusePort`) is not
- * heard of through `node:cluster`'s `'listening'`: its primary learns its
- * port from this, for `tls-resumption status` and the same-port check
- * (`same-port.ts`). An older primary counts it as malformed.
+ * The port a server of the process listens on, once it listens (again to
+ * each owner it connects to): an owner cannot see a listener a process
+ * binds itself (`reusePort`), and lists the ports for `tls-resumption
+ * status` and the same-port check (`same-port.ts`). An owner of 0.1
+ * counts it as malformed.
  */
 export const W_LISTENING = 10;
 /** The most fingerprints one {@link W_CERTIFICATE} carries. */

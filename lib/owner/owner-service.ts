@@ -49,6 +49,7 @@ import {
   O_STORED,
   pack,
   W_CERTIFICATE,
+  W_LISTENING,
   W_COUNTS,
   W_DELETE,
   W_GET,
@@ -63,6 +64,9 @@ import { isRunning, preparePrivateDirectory } from './socket-path.ts';
 
 /** A connection whose answers go unread past this many bytes is closed (it would hold the owner's memory). */
 const MAX_UNREAD_BYTES = 8 * 1024 * 1024;
+
+/** Ports kept per process: a process that says more is not believed further (its memory is the owner's). */
+const MAX_PORTS = 64;
 
 /** Options of {@link OwnerService.listen}. */
 export interface OwnerServiceOptions {
@@ -92,6 +96,8 @@ interface Peer {
   certificate: string | undefined;
   /** Its process id, once it said ({@link W_PROCESS}). */
   pid: number | undefined;
+  /** The ports its servers listen on, as it said ({@link W_LISTENING}). */
+  readonly ports: Set<number>;
 }
 
 /** See the module's documentation. */
@@ -165,6 +171,13 @@ export class OwnerService {
     return count;
   }
 
+  /** The ports the attached processes' servers listen on, for `tls-resumption status` and the same-port check (`same-port.ts`). */
+  ports(): number[] {
+    const ports = new Set<number>();
+    for (const peer of this.#peers) if (peer.attached) for (const port of peer.ports) ports.add(port);
+    return [...ports].sort((a, b) => a - b);
+  }
+
   /** The certificates the connected processes' servers serve. */
   certificates(): string[] {
     const fingerprints: string[] = [];
@@ -228,7 +241,7 @@ export class OwnerService {
       socket.destroy();
       return;
     }
-    const peer: Peer = { socket, attached: false, certificate: undefined, pid: undefined };
+    const peer: Peer = { socket, attached: false, certificate: undefined, pid: undefined, ports: new Set() };
     this.#peers.add(peer);
     const reader = new FrameReader();
     const counters = this.#primary.counters;
@@ -329,6 +342,9 @@ export class OwnerService {
         return;
       case W_CERTIFICATE:
         peer.certificate = message.fingerprint === '' ? undefined : message.fingerprint;
+        return;
+      case W_LISTENING:
+        if (peer.ports.size < MAX_PORTS) peer.ports.add(message.port);
         return;
       case W_COUNTS: {
         message.deltas.forEach((delta, i) => {

@@ -8,7 +8,7 @@
  * @module
  */
 import type { SharedCounters } from '../operations/counters.ts';
-import { decodeToWorker, encodeToOwner, fromIpc, isTagged, O_OWNER, toIpc, W_LISTENING, W_WHERE_OWNER } from '../owner/messages.ts';
+import { decodeToWorker, encodeToOwner, fromIpc, isTagged, O_OWNER, toIpc, W_WHERE_OWNER } from '../owner/messages.ts';
 
 /** How often the hello is sent again over IPC while the primary has not answered. */
 const HELLO_RETRY_MS = 250;
@@ -69,20 +69,6 @@ export async function askPrimary(timeout: number, counters: SharedCounters, late
     again.unref();
   }
   return socket;
-}
-
-/**
- * Tells the `node:cluster` primary that a server of this worker listens on
- * `port` ({@link W_LISTENING}): it cannot see a listener the worker bound
- * itself (`reusePort`). Never throws: a channel that is closing takes
- * nothing.
- */
-export function tellPrimaryListening(port: number): void {
-  try {
-    if (process.connected) process.send!(toIpc(encodeToOwner({ op: W_LISTENING, port })), undefined, undefined, ignore);
-  } catch {
-    // The channel is closing: the primary forgets this worker's ports as it exits.
-  }
 }
 
 function ignore(): void {}

@@ -18,7 +18,6 @@
  *
  * @module
  */
-import cluster from 'node:cluster';
 import { dirname } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { Server as TlsServer } from 'node:tls';
@@ -31,8 +30,6 @@ import { runtimeServerOptions, type RuntimeServerOptions } from '../runtime/atta
 import { threadRuntime } from '../runtime/thread-runtime.ts';
 import { checkTlsServer } from '../tls/check-server.ts';
 import { warnOfOtherRuntimes } from '../owner/same-port.ts';
-import { ownerAt } from '../owner/socket-path.ts';
-import { tellPrimaryListening } from './ask-primary.ts';
 import { describe } from '../describe.ts';
 import type { TicketKeyBinding } from '../tickets/attach-ticket-keys.ts';
 
@@ -122,16 +119,6 @@ export async function attachSharedCache(server: TlsServer, options: AttachShared
     const address = server.address();
     if (address !== null && typeof address === 'object') void warnOfOtherRuntimes(worker.logger, address.port, dirname(worker.socketPath), worker.socketPath);
   });
-  // The node:cluster primary owning the cache is told the port, which it cannot see of a listener bound here
-  // (reusePort): it lists it in its status, where a runtime started later on the port finds it.
-  if (cluster.isWorker && ownerAt(worker.socketPath).owner === 'primary') {
-    const announce = (): void => {
-      const address = server.address();
-      if (address !== null && typeof address === 'object' && address.port > 0) tellPrimaryListening(address.port);
-    };
-    if (server.listening) announce();
-    server.on('listening', announce);
-  }
   // Renewal starts once this process's self-test passed: from the first connection on.
   await tickets?.ready;
   return { where: 'process', binding, tickets };

@@ -26,7 +26,7 @@
  *
  * @module
  */
-import cluster, { type Address, type Worker } from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { createLogger, resolveLogFormat } from '../operations/logger.ts';
 import { loadConfig } from '../config/load.ts';
@@ -36,7 +36,7 @@ import type { CacheConfig, CacheConfigOptions } from '../config/settings.ts';
 import { checkApplicationVariables, warnOfUnknownSettings } from '../config/unknown-settings.ts';
 import { ClusterCacheStartedError, InvalidOptionError, NotInClusterError, ReloadAbortedError } from '../errors.ts';
 import { rollingRestart, type RestartResult, type RestartWorkersOptions } from './rolling-restart.ts';
-import { decodeToOwner, encodeToWorker, fromIpc, isTagged, O_OWNER, toIpc, W_LISTENING, W_WHERE_OWNER } from '../owner/messages.ts';
+import { decodeToOwner, encodeToWorker, fromIpc, isTagged, O_OWNER, toIpc, W_WHERE_OWNER } from '../owner/messages.ts';
 import { OwnerService } from '../owner/owner-service.ts';
 import { preparePrivateDirectory, removeDeadPrimarySockets, socketPathOf } from '../owner/socket-path.ts';
 import { workerSettings } from '../runtime/worker-settings.ts';
@@ -112,24 +112,14 @@ export class ClusterCache {
   #closed = false;
   readonly #restarts = new SerialRuns<RestartResult>();
   readonly #onMessage = (worker: Worker, message: unknown): void => this.#receive(worker, message);
-  /**
-   * The ports each worker listens on, for `tls-resumption status` and the
-   * same-port check (`owner/same-port.ts`): those it listens on through
-   * the primary's handles (`'listening'`), and those of listeners it binds
-   * itself (`reusePort`), which `node:cluster` does not report: the worker
-   * says them ({@link W_LISTENING}). Forgotten when the worker exits.
-   */
-  readonly #ports = new Map<Worker, Set<number>>();
-  readonly #onListening = (worker: Worker, address: Address): void => {
+  readonly #onListening = (worker: Worker): void => {
     this.#listening.add(worker);
     this.#everListened = true;
-    if (typeof address?.port === 'number' && address.port > 0) this.#addPort(worker, address.port);
   };
   /** Whether a worker has listened since the start. */
   #everListened = false;
   readonly #onExit = (worker: Worker): void => {
     this.#listening.delete(worker);
-    this.#ports.delete(worker);
     // Checked once the application's own 'exit' handlers ran (one may fork a replacement).
     setImmediate(() => this.#stopIfNoWorkerCanServe());
   };
@@ -177,7 +167,7 @@ export class ClusterCache {
       // Workers forked before the cache started may have listened unseen: never taken for workers that could not.
       if (Object.keys(cluster.workers ?? {}).length > 0) cache.#everListened = true;
       try {
-        await primary.start({ workers: () => cache.#workerCounts(), certificates: () => service.certificates(), ports: () => cache.#portsServed() });
+        await primary.start({ workers: () => cache.#workerCounts(), certificates: () => service.certificates(), ports: () => service.ports() });
       } catch (error) {
         await cache.close();
         throw error;
@@ -324,35 +314,20 @@ export class ClusterCache {
     if (started === this) started = undefined;
   }
 
-  #addPort(worker: Worker, port: number): void {
-    let ports = this.#ports.get(worker);
-    if (ports === undefined) this.#ports.set(worker, (ports = new Set()));
-    ports.add(port);
-  }
-
-  /** Every port a worker listens on, each once, in order. */
-  #portsServed(): number[] {
-    return [...new Set([...this.#ports.values()].flatMap((ports) => [...ports]))].sort((a, b) => a - b);
-  }
-
   #workerCounts(): { configured: number; listening: number } {
     return { configured: Object.keys(cluster.workers ?? {}).length, listening: this.#listening.size };
   }
 
   /**
    * Answers a worker's hello over IPC (the application's messages are
-   * ignored) with where the socket is, and notes the ports it says it
-   * listens on; everything else goes over the socket. Never throws.
+   * ignored) with where the socket is; everything else goes over the
+   * socket (the ports its servers listen on too: `owner-service.ts`).
+   * Never throws.
    */
   #receive(worker: Worker, raw: unknown): void {
     if (this.#closed || !isTagged(raw)) return;
     const bytes = fromIpc(raw);
     const message = bytes === undefined ? undefined : decodeToOwner(bytes, this.config.maxSessionSize);
-    if (message?.op === W_LISTENING) {
-      // Unless it exited meanwhile (its ports are forgotten then).
-      if (!worker.isDead()) this.#addPort(worker, message.port);
-      return;
-    }
     if (message?.op !== W_WHERE_OWNER) {
       this.counters.add('ownerMalformed');
       return;

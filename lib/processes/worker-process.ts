@@ -61,6 +61,7 @@ import {
   O_SET_DONE,
   O_STORED,
   W_CERTIFICATE,
+  W_LISTENING,
   MAX_CERTIFICATES,
   type ToWorker,
 } from '../owner/messages.ts';
@@ -226,8 +227,12 @@ export class ProcessWorker implements SocketChannelHandler {
       onCertificates: () => this.#sendCertificates(),
     });
     this.#servers.push(server);
-    if (server.listening) this.#listened.add(server);
-    else server.once('listening', () => this.#listened.add(server));
+    const listened = (): void => {
+      this.#listened.add(server);
+      this.#sendPorts([server]);
+    };
+    if (server.listening) listened();
+    else server.once('listening', listened);
     this.#certificates.push(attached.certificates);
     this.#sendCertificates();
     if (attached.tickets !== undefined) this.#keys.add(attached.tickets);
@@ -346,13 +351,26 @@ export class ProcessWorker implements SocketChannelHandler {
     this.#channel.accept(true);
     this.#refusedLogged = false;
     if (keys !== undefined) this.#loadKeys(keys);
-    // Certificates announced before this connection are announced again, to this owner.
+    // Certificates and ports announced before this connection are announced again, to this owner.
     this.#sendCertificates();
+    this.#sendPorts(this.#servers);
     logAttached(this.logger, this.#channel.socketPath);
   }
 
   #loadKeys(keys: TicketKeyRingState): void {
     if (!this.#keys.load(keys)) this.counters.add('ownerMalformed');
+  }
+
+  /**
+   * Tells the owner the ports `servers` listen on, for `tls-resumption
+   * status` and the same-port check of a runtime started later
+   * (`owner/same-port.ts`): an owner cannot see a listener bound here.
+   */
+  #sendPorts(servers: readonly TlsServer[]): void {
+    for (const server of servers) {
+      const address = server.address();
+      if (server.listening && address !== null && typeof address === 'object' && address.port > 0) this.#channel.send({ op: W_LISTENING, port: address.port });
+    }
   }
 
   /** Tells the owner every certificate this process's servers serve (announced to the other hosts with Redis). */

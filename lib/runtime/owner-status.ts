@@ -68,7 +68,7 @@ export interface OwnerStatus {
   now: number;
   /** `workers` and `workers_listening`: threads, `node:cluster` worker processes, or processes attached to the daemon. */
   workers: { configured: number; listening: number };
-  /** The ports its servers listen on (none for the daemon, whose processes listen on their own); absent from an older version's answer. */
+  /** The ports its servers listen on (the daemon's and a primary's: those their processes told them); absent from an older version's answer. */
   ports?: number[];
   /** The processes (or threads) attached, at most {@link MAX_ATTACHED} of them. */
   attached: AttachedWorker[];
