@@ -232,7 +232,8 @@ export class ProcessWorker implements SocketChannelHandler {
       this.#sendPorts([server]);
     };
     if (server.listening) listened();
-    else server.once('listening', listened);
+    // Each time: a server closed and listening again (on another port) is told again.
+    server.on('listening', listened);
     this.#certificates.push(attached.certificates);
     this.#sendCertificates();
     if (attached.tickets !== undefined) this.#keys.add(attached.tickets);
