@@ -151,10 +151,9 @@ const RENAMED_COUNTERS = Object.freeze({
   ipcSkipped: 'ownerSkipped',
 } as const satisfies Record<string, CounterName>);
 
-/** A counter's place, under its name or its old name (which warns). */
-function indexOf(name: string): number | undefined {
-  const index = INDEX.get(name);
-  if (index !== undefined || !Object.hasOwn(RENAMED_COUNTERS, name)) return index;
+/** A counter's place under its old name (which warns), for a name {@link INDEX} does not know; `undefined` for one it never had. */
+function renamedIndexOf(name: string): number | undefined {
+  if (!Object.hasOwn(RENAMED_COUNTERS, name)) return undefined;
   const now: CounterName = RENAMED_COUNTERS[name as keyof typeof RENAMED_COUNTERS];
   // Once per process for every old name (util.deprecate warns once per code).
   deprecate(
@@ -240,7 +239,8 @@ export class SharedCounters {
    * this thread's stripe. An old name is deprecated (see `RENAMED_COUNTERS`).
    */
   add(name: CounterName | keyof typeof RENAMED_COUNTERS, n = 1): void {
-    const index = indexOf(name);
+    // The new name in one lookup: this is on every handshake's path.
+    const index = INDEX.get(name) ?? renamedIndexOf(name);
     if (index === undefined || n === 0) return;
     this.#addAt(this.#stripe + 2 * index, n);
   }
@@ -273,7 +273,7 @@ export class SharedCounters {
 
   /** A counter's total across every thread. An old name is deprecated (see `RENAMED_COUNTERS`). */
   get(name: CounterName | keyof typeof RENAMED_COUNTERS): number {
-    const index = indexOf(name);
+    const index = INDEX.get(name) ?? renamedIndexOf(name);
     if (index === undefined) return 0;
     let total = 0;
     for (let s = 0; s < STRIPES; s++) {
@@ -324,7 +324,7 @@ export class SharedCounters {
     const view = {} as Record<K, number>;
     for (const name of names) {
       // Set on every handshake: the counter's place and its local value are found once, here.
-      const at = this.#stripe + 2 * indexOf(name)!;
+      const at = this.#stripe + 2 * (INDEX.get(name) ?? renamedIndexOf(name))!;
       let local = 0;
       Object.defineProperty(view, name, {
         enumerable: true,

@@ -300,7 +300,7 @@ export class ProcessWorker implements SocketChannelHandler {
       // A state that does not fit (TicketKeyRing.load refuses it whole): the keys in use stay.
       this.counters.add('ownerMalformed');
     } finally {
-      wipeRingState(message.op === O_KEYS || message.op === O_HELLO ? message.keys : undefined);
+      if (message.op === O_KEYS || message.op === O_HELLO) wipeRingState(message.keys);
     }
   }
 
@@ -460,7 +460,7 @@ class FirstHello implements SocketChannelHandler {
     } else if ((message.op === O_FILTER || message.op === O_STORED) && this.first !== undefined) {
       this.early.push(message);
     } else {
-      wipeRingState(message.op === O_KEYS || message.op === O_HELLO ? message.keys : undefined);
+      if (message.op === O_KEYS || message.op === O_HELLO) wipeRingState(message.keys);
     }
   }
 
