@@ -8,6 +8,7 @@
  * primary); a bad idle time is refused with a coded error.
  */
 import t from 'tap';
+import { daemonPid } from './helpers/daemon-lock.ts';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,7 +28,7 @@ const pids = new Set<number>();
 t.teardown(() => {
   // Every daemon of the test: those seen, and any holding a lock in its directories.
   for (const name of readdirSync(dir)) {
-    const pid = existsSync(join(dir, name, 'app.sock.lock')) ? lockPid(join(dir, name, 'app.sock')) : undefined;
+    const pid = existsSync(join(dir, name, 'app.sock.lock')) ? daemonPid(join(dir, name, 'app.sock')) : undefined;
     if (pid !== undefined) pids.add(pid);
   }
   for (const pid of pids) if (isRunning(pid)) process.kill(pid, 'SIGKILL');
@@ -36,13 +37,6 @@ t.teardown(() => {
 t.teardown(removeCertificateFiles);
 await writeCertificateFiles(dir);
 
-const lockPid = (socket: string): number | undefined => {
-  try {
-    return Number(readFileSync(`${socket}.lock`, 'utf8'));
-  } catch {
-    return undefined;
-  }
-};
 
 function envFor(name: string, more: Record<string, string> = {}): Record<string, string> {
   return {
@@ -63,7 +57,7 @@ async function startServer(t: Tap, env: Record<string, string>): Promise<Running
   await waitForLog(server, 'fixture listening', 20_000);
   // A daemon being started answers within a second or two: the process attaches then, and says so.
   await until(() => server.logs.some((line) => typeof line.msg === 'string' && line.msg.startsWith('attached to')), 15_000, 20);
-  const daemon = lockPid(env.TLS_CACHE_SOCKET);
+  const daemon = daemonPid(env.TLS_CACHE_SOCKET);
   if (daemon !== undefined) pids.add(daemon);
   return Object.assign(server, { port });
 }
@@ -73,7 +67,7 @@ t.test('idle: the daemon stops once no process is attached for its idle time; a 
   const env = envFor('idle', { TLS_CACHE_DAEMON_IDLE_TIMEOUT: '1s' });
   const socket = env.TLS_CACHE_SOCKET;
   const server = await startServer(t, env);
-  const first = lockPid(socket)!;
+  const first = daemonPid(socket)!;
   t.ok(first !== undefined && isRunning(first), 'the process started a daemon');
   const attached = server.logs.find((line) => typeof line.msg === 'string' && line.msg.startsWith('attached to the cache daemon'));
   t.equal(attached?.msg, `attached to the cache daemon (pid ${first})`, 'the attach logs one line naming the daemon and its pid');
@@ -95,7 +89,7 @@ t.test('idle: the daemon stops once no process is attached for its idle time; a 
   t.ok(log.some((line) => line.msg === 'no process attached for TLS_CACHE_DAEMON_IDLE_TIMEOUT: the cache daemon stops'), 'it logged why');
   t.same(log.at(-1) && { msg: log.at(-1)!.msg, reason: log.at(-1)!.reason }, { msg: 'cache daemon stopped', reason: 'idle' }, 'and that it stopped');
   const again = await startServer(t, env);
-  const second = lockPid(socket)!;
+  const second = daemonPid(socket)!;
   t.ok(second !== undefined && second !== first && isRunning(second), 'a new attach starts a fresh daemon');
   t.equal((await reconnect({ port: again.port, version: 'TLSv1.3' }, 2)).reused, 2, 'which serves');
 });
@@ -104,7 +98,7 @@ t.test('a process shutting down (server closed, a connection draining) starts no
   const env = envFor('shutdown');
   const socket = env.TLS_CACHE_SOCKET;
   const server = await startServer(t, env);
-  const daemon = lockPid(socket)!;
+  const daemon = daemonPid(socket)!;
   // A connection that never says hello: closing the server waits for it (the grace period of a deploy).
   const held = connect({ host: '127.0.0.1', port: server.port });
   held.on('error', () => {});
@@ -117,7 +111,7 @@ t.test('a process shutting down (server closed, a connection draining) starts no
   await until(() => !isRunning(daemon), 5000);
   // The process looks again within a second (100 ms, doubling): it must not start one.
   await new Promise((resolve) => setTimeout(resolve, 2500));
-  t.equal(lockPid(socket), undefined, 'no daemon holds the lock');
+  t.equal(daemonPid(socket), undefined, 'no daemon holds the lock');
   t.notOk(existsSync(`${socket}.starting`), 'none is starting');
   t.notOk(existsSync(socket), 'no socket');
   held.destroy();

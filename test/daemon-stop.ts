@@ -6,6 +6,7 @@
  * leaves neither its socket nor its lock behind.
  */
 import t from 'tap';
+import { daemonPid } from './helpers/daemon-lock.ts';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,20 +36,13 @@ function cli(args: string[], env: Record<string, string>): Promise<{ code: numbe
   return running.exited.then((code) => ({ code, stdout: running.output().replace(running.stderr(), ''), stderr: running.stderr() }));
 }
 
-const lockPid = (socket: string): number | undefined => {
-  try {
-    return Number(readFileSync(`${socket}.lock`, 'utf8'));
-  } catch {
-    return undefined;
-  }
-};
 
 t.test('daemon --stop: the detached daemon stops, logs it, and leaves no socket or lock', async (t) => {
   const socket = join(dir, 'detached', 'app.sock');
   const env = { ...quiet, TLS_CACHE_SOCKET: socket };
   t.equal((await cli(['daemon', '--detach'], env)).code, 0);
   await until(async () => (await runStatus([], env)).code === 0, 15_000, 100);
-  const pid = lockPid(socket)!;
+  const pid = daemonPid(socket)!;
   pids.add(pid);
   const stopped = await cli(['daemon', '--stop'], env);
   t.equal(stopped.code, 0, 'exit 0');
@@ -98,7 +92,7 @@ t.test('SIGTERM with a process attached and a metrics client connected: exits pr
   await server.exited;
   // A daemon it started meanwhile may still be starting (its marker beside the socket): let it listen, then stop it.
   await until(() => !existsSync(`${socket}.starting`), 15_000, 50);
-  const restarted = lockPid(socket);
+  const restarted = daemonPid(socket);
   if (restarted !== undefined && isRunning(restarted)) {
     pids.add(restarted);
     t.equal((await cli(['daemon', '--stop'], env)).code, 0, "the daemon the process started meanwhile is stopped");

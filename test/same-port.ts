@@ -10,11 +10,11 @@
  * another port, which says nothing.
  */
 import t from 'tap';
+import { daemonPid } from './helpers/daemon-lock.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, run, waitForLog, type Running } from './fixtures/process.ts';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { removeCertificateFiles, startClusterApp } from './helpers/cluster-app.ts';
 import { BIN, runStatus, statusJson } from './helpers/status.ts';
@@ -113,15 +113,8 @@ t.test('plain processes on the cache daemon (as PM2 runs them), then a command l
   const socket = join(dir, 'daemon-first', 'app.sock');
   const port = await freePort();
   const env = { TLS_CACHE_SOCKET: socket, TLS_CACHE_LOG_FORMAT: 'json', TLS_CACHE_SUMMARY_INTERVAL: '0', TLS_CACHE_OWNER_TIMEOUT: '100ms' };
-  const daemonPid = (): number | undefined => {
-    try {
-      return Number(readFileSync(`${socket}.lock`, 'utf8'));
-    } catch {
-      return undefined;
-    }
-  };
   t.teardown(() => {
-    const pid = daemonPid();
+    const pid = daemonPid(socket);
     if (pid !== undefined) process.kill(pid, 'SIGKILL');
   });
   const instances: Running[] = [];
@@ -142,8 +135,8 @@ t.test('plain processes on the cache daemon (as PM2 runs them), then a command l
   const [warning, ...more] = warnings(later);
   t.ok(warning, 'the command line started after them warns');
   t.same(more, [], 'once');
-  t.equal(warning?.otherPid, daemonPid(), "it names the daemon's pid");
+  t.equal(warning?.otherPid, daemonPid(socket), "it names the daemon's pid");
   t.equal(warning?.otherKind, 'daemon');
-  t.match(String(warning?.msg), `serves port ${port} too: the cache daemon pid ${daemonPid()}; sessions are not shared between them`, 'the text names it');
+  t.match(String(warning?.msg), `serves port ${port} too: the cache daemon pid ${daemonPid(socket)}; sessions are not shared between them`, 'the text names it');
   for (const instance of instances) t.same(warnings(instance), [], 'the processes of one daemon share it: none warns of the others');
 });

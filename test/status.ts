@@ -10,8 +10,9 @@
  * message and exit 3. Another user (uid 65534): refused.
  */
 import t, { type Test } from 'tap';
+import { daemonPid } from './helpers/daemon-lock.ts';
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -182,15 +183,8 @@ t.test('the cache daemon with plain processes: every figure is its /metrics, wit
   const socket = join(dir, 'daemon', 'app.sock');
   const metricsPort = await freePort();
   const env = { ...quiet, TLS_CACHE_SOCKET: socket };
-  const daemonPid = (): number | undefined => {
-    try {
-      return Number(readFileSync(`${socket}.lock`, 'utf8'));
-    } catch {
-      return undefined;
-    }
-  };
   t.teardown(() => {
-    const pid = daemonPid();
+    const pid = daemonPid(socket);
     if (pid !== undefined) process.kill(pid, 'SIGKILL');
   });
   const servers: Array<Running & { port: number; kill(): void }> = [];
@@ -207,7 +201,7 @@ t.test('the cache daemon with plain processes: every figure is its /metrics, wit
   const [owner, ...others] = await statusJson(env);
   t.same(others, [], 'one owner');
   t.equal(owner.kind, 'daemon');
-  t.equal(owner.pid, daemonPid());
+  t.equal(owner.pid, daemonPid(socket));
   t.equal(owner.socket, socket);
   t.same(owner.attached.map((w) => w.pid), servers.map((s) => s.child.pid!).sort((a, b) => a - b), 'both processes, by pid');
   await matchesMetrics(t, owner, metricsPort, env);
