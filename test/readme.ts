@@ -48,8 +48,8 @@ t.test('the README\'s commands are the package scripts', async (t) => {
   t.match(readme, /npm install && npm start/);
   // The README's test command: the one line of the shell block that follows "Run the tests".
   const testCommand = /Run the tests[\s\S]*?```sh\n(.+)\n```/.exec(readme)?.[1];
-  t.equal(testCommand, 'npm test && npm run test:other-nodes', 'the README gives the test command');
-  t.ok(scripts.start && scripts.test && scripts['test:other-nodes'] && scripts['bench:table']);
+  t.equal(testCommand, 'npm test && npm run test:long && npm run test:other-nodes', 'the README gives the test command');
+  t.ok(scripts.start && scripts.test && scripts['test:long'] && scripts['test:other-nodes'] && scripts['bench:table']);
   const ci = read('.ci/run');
   t.ok(ci.split('\n').includes(testCommand ?? '-'), '.ci/run runs exactly the README\'s test command');
   const named = new Set(everyDocument.flatMap((name) => [...read(name).matchAll(/\bnpm run ([a-z][a-z0-9:-]*)/g)].map((m) => m[1])));

@@ -55,7 +55,7 @@ t.test('before the suites: one line saying what is missing and how to install it
 
 t.test('a suite that needs chromium is skipped without it', async (t) => {
   const tap = `${REPOSITORY}node_modules/.bin/tap`;
-  const fresh = await run(tap, ['--disable-coverage', '-R', 'tap', 'test/timed/tickets-chromium.ts'], { TAP_TYPE_STRIP_ONLY: '1' });
+  const fresh = await run(tap, ['--disable-coverage', '-R', 'tap', 'test/long/tickets-chromium.ts'], { TAP_TYPE_STRIP_ONLY: '1' });
   t.equal(fresh.code, 0, 'skipped, and the run passes');
   t.match(fresh.output, /# SKIP chromium is not installed \(apt-get install chromium\)/);
   t.notMatch(fresh.output, /^\s*not ok/m);

@@ -320,7 +320,7 @@ export class RedisFleet extends EventEmitter<RedisFleetEvents> {
    *
    * The sessions go before the other hosts hear of the flush: a host that
    * cleared its table and then looked a session up in Redis would copy it
-   * back (seen under load in `test/timed/redis-processes.ts`). The second pass
+   * back (seen under load in `test/long/redis-processes.ts`). The second pass
    * takes what hosts wrote in between, before they heard.
    */
   flush(): Promise<FleetFlushResult> {

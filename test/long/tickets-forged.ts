@@ -10,9 +10,9 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { connect, type SecureVersion } from 'node:tls';
 import t from 'tap';
-import { visitTls } from './fixtures/clients.ts';
-import { startTestCluster } from './fixtures/start.ts';
-import { ticketOf, withTicket } from './helpers/session-der.ts';
+import { visitTls } from '../fixtures/clients.ts';
+import { startTestCluster } from '../fixtures/start.ts';
+import { ticketOf, withTicket } from '../helpers/session-der.ts';
 
 const FORGED = 10_240;
 // About 50 s on a 2-core machine; more when other work runs.

@@ -1,8 +1,8 @@
 import t from 'tap';
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
-import { SessionTable } from '../lib/table/session-table.ts';
-import { isValidFor, keyOf } from './helpers/checked-values.ts';
+import { SessionTable } from '../../lib/table/session-table.ts';
+import { isValidFor, keyOf } from '../helpers/checked-values.ts';
 
 const THREADS = 4;
 const OPERATIONS = 2_500_000; // per thread: 10 million in all
@@ -14,7 +14,7 @@ t.test('4 threads, 10 million mixed operations: no bad read, counters agree', as
   const workers = Array.from(
     { length: THREADS },
     () =>
-      new Worker(new URL('./fixtures/table-stress-worker.ts', import.meta.url), {
+      new Worker(new URL('../fixtures/table-stress-worker.ts', import.meta.url), {
         workerData: { buffer: table.buffer, operations: OPERATIONS, keySpace: KEY_SPACE },
         execArgv: [],
       }),

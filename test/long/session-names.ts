@@ -21,25 +21,25 @@
 import { execFileSync } from 'node:child_process';
 import { constants } from 'node:crypto';
 import { createSecureContext, createServer } from 'node:tls';
-import { SessionTable } from '../lib/table/session-table.ts';
-import { TicketKeyRing } from '../lib/tickets/key-ring.ts';
-import { attachTicketKeys } from '../lib/tickets/attach-ticket-keys.ts';
-import { attachSessionCache } from '../lib/tls/session-hooks.ts';
-import { selfSignedCertificate } from '../lib/tickets/self-signed.ts';
-import { visitTls } from './fixtures/clients.ts';
+import { SessionTable } from '../../lib/table/session-table.ts';
+import { TicketKeyRing } from '../../lib/tickets/key-ring.ts';
+import { attachTicketKeys } from '../../lib/tickets/attach-ticket-keys.ts';
+import { attachSessionCache } from '../../lib/tls/session-hooks.ts';
+import { selfSignedCertificate } from '../../lib/tickets/self-signed.ts';
+import { visitTls } from '../fixtures/clients.ts';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
-import { probeNodeCapabilities } from '../lib/tls/node-capabilities.ts';
-import { NAMES_LATE_WARNING } from '../lib/tls/known-capabilities.ts';
-import { freePort, run, waitForLog, type Running } from './fixtures/process.ts';
-import { exec } from './helpers/exec.ts';
-import { REDIS_SERVER, requireCommand } from './helpers/requirements.ts';
-import { startRedis } from './helpers/redis.ts';
+import { probeNodeCapabilities } from '../../lib/tls/node-capabilities.ts';
+import { NAMES_LATE_WARNING } from '../../lib/tls/known-capabilities.ts';
+import { freePort, run, waitForLog, type Running } from '../fixtures/process.ts';
+import { exec } from '../helpers/exec.ts';
+import { REDIS_SERVER, requireCommand } from '../helpers/requirements.ts';
+import { startRedis } from '../helpers/redis.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'dist/lib/cli/bin.js');
 const MODULE = join(ROOT, 'test/fixtures/names/server.mjs');
 const APP = join(ROOT, 'test/fixtures/names/app.mjs');
@@ -300,7 +300,7 @@ function makeCertificates(dir: string): void {
   openssl('req', ...ec, '-keyout', 'client-b.key', '-out', 'client-b.csr', '-subj', '/CN=client-of-b');
   openssl('x509', '-req', '-in', 'client-b.csr', '-CA', 'ca-b.crt', '-CAkey', 'ca-b.key', '-CAcreateserial', '-out', 'client-b.crt', '-days', '30');
   copyFileSync(join(dir, 'ca-b.crt'), join(dir, 'ca-b-first.crt'));
-  writeFileSync(join(dir, 'README'), 'certificates of test/session-names.ts\n');
+  writeFileSync(join(dir, 'README'), 'certificates of test/long/session-names.ts\n');
 }
 
 /**

@@ -14,13 +14,13 @@ import { accessSync, constants, copyFileSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { accepts, freePort, run, waitForLog } from './fixtures/process.ts';
-import { startRedis } from './helpers/redis.ts';
-import { REDIS_SERVER, onPath } from './helpers/requirements.ts';
-import { NODE_TYPES, TSC, installNode, userProject } from './helpers/user-project.ts';
-import { claimedNodeLines } from './helpers/engines.ts';
+import { accepts, freePort, run, waitForLog } from '../fixtures/process.ts';
+import { startRedis } from '../helpers/redis.ts';
+import { REDIS_SERVER, onPath } from '../helpers/requirements.ts';
+import { NODE_TYPES, TSC, installNode, userProject } from '../helpers/user-project.ts';
+import { claimedNodeLines } from '../helpers/engines.ts';
 
-const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 /** `^22.12.0 || ...` → `22.12.0`: the oldest Node the package says it runs on. */
 const FLOOR = claimedNodeLines()[0].floor;
 
@@ -79,8 +79,8 @@ t.test('the tarball holds the built JavaScript, its declarations and the docs, n
     t.ok(files.includes(needed), needed);
   }
   // Every source module is there, built and declared.
-  const sources = ['lib', 'workers'].flatMap((top) => walk(fileURLToPath(new URL(`../${top}`, import.meta.url)))).map((file) =>
-    relative(fileURLToPath(new URL('..', import.meta.url)), file),
+  const sources = ['lib', 'workers'].flatMap((top) => walk(fileURLToPath(new URL(`../../${top}`, import.meta.url)))).map((file) =>
+    relative(fileURLToPath(new URL('../..', import.meta.url)), file),
   );
   t.ok(sources.length > 30, `${sources.length} source modules`);
   const missing = sources.flatMap((source) => [source.replace(/\.ts$/, '.js'), source.replace(/\.ts$/, '.d.ts')]).filter((built) => !files.includes(`dist/${built}`));
@@ -102,7 +102,7 @@ t.test('import (ESM) and require (CommonJS) give the whole API, on every Node of
     claimedNodeLines().some((line) => line.major === Number(process.versions.node.split('.')[0])),
     `engines claims the Node running the tests (${process.version})`,
   );
-  const expected = Object.keys(await import('../lib/index.ts')).sort();
+  const expected = Object.keys(await import('../../lib/index.ts')).sort();
   t.ok(expected.includes('runThreadCluster') && expected.includes('startClusterCache') && expected.includes('SessionTable'));
   const esm = "import * as api from 'tls-resumption'; process.stdout.write(JSON.stringify(Object.keys(api).sort()));";
   const cjs = "process.stdout.write(JSON.stringify(Object.keys(require('tls-resumption')).filter((k) => k !== '__esModule' && k !== 'default').sort()));";
@@ -191,7 +191,7 @@ for (const [label, binary] of NODES) {
 }
 
 t.test('the PM2 example app from node_modules, as two plain processes: the first starts the cache daemon, both share it', async (t) => {
-  copyFileSync(fileURLToPath(new URL('../examples/pm2/app.mjs', import.meta.url)), join(dir, 'pm2-app.mjs'));
+  copyFileSync(fileURLToPath(new URL('../../examples/pm2/app.mjs', import.meta.url)), join(dir, 'pm2-app.mjs'));
   const socketDirectory = mkdtempSync(join(tmpdir(), 'package-daemon-'));
   const socket = join(socketDirectory, 'cache', 'app.sock');
   t.teardown(() => {
@@ -233,7 +233,7 @@ t.test('Redis from node_modules: two hosts of the command line resume each other
 });
 
 t.test("the README's examples run as written on the installed package", async (t) => {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   const blocks = [...readme.matchAll(/```js\n\/\/ ([a-z]+\.mjs)[^\n]*\n([\s\S]*?)```/g)].map((m) => ({ name: m[1], text: `// ${m[1]}\n${m[2]}` }));
   t.same(blocks.map((b) => b.name).sort(), ['app.mjs', 'main.mjs', 'server.mjs'], 'the README shows main.mjs, server.mjs and app.mjs');
   const openssl = /^openssl req .*$/m.exec(readme)?.[0];

@@ -3,9 +3,9 @@ import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
-import { SessionTable } from '../lib/table/session-table.ts';
-import { offsetsOf, readHeader, S, SHARD_WORDS } from '../lib/table/layout.ts';
-import { isValidFor, keyOf } from './helpers/checked-values.ts';
+import { SessionTable } from '../../lib/table/session-table.ts';
+import { offsetsOf, readHeader, S, SHARD_WORDS } from '../../lib/table/layout.ts';
+import { isValidFor, keyOf } from '../helpers/checked-values.ts';
 
 const KILLS = 200;
 const AT_ONCE = 2;
@@ -26,7 +26,7 @@ t.test(`writers terminated at random moments, ${KILLS} times: every shard usable
   };
 
   const killOne = async () => {
-    const worker = new Worker(new URL('./fixtures/table-writer.ts', import.meta.url), {
+    const worker = new Worker(new URL('../fixtures/table-writer.ts', import.meta.url), {
       workerData: { buffer: table.buffer, keySpace: KEY_SPACE },
       // Without tap's --import hooks (coverage, mocks, its TypeScript loader): Node strips the types itself, and each
       // of the 200 writers starts about 3 times faster.
