@@ -8,10 +8,10 @@
  * session is bound to its name.)
  */
 import t from 'tap';
-import { reconnect, visit } from './helpers/cluster-client.ts';
-import { removeCertificateFiles, startClusterApp } from './helpers/cluster-app.ts';
-import type { RestartResult } from '../lib/processes/rolling-restart.ts';
-import { until } from './helpers/until.ts';
+import { reconnect, visit } from '../helpers/cluster-client.ts';
+import { removeCertificateFiles, startClusterApp } from '../helpers/cluster-app.ts';
+import type { RestartResult } from '../../lib/processes/rolling-restart.ts';
+import { until } from '../helpers/until.ts';
 
 t.teardown(removeCertificateFiles);
 
