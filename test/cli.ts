@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCertificate } from '../examples/certificate.ts';
 import { SETTINGS } from '../lib/config/settings.ts';
-import { accepts, freePort, run, waitForLog } from './fixtures/process.ts';
+import { COMPILE_CACHE, accepts, freePort, run, waitForLog } from './fixtures/process.ts';
 
 const BIN = fileURLToPath(new URL('../dist/lib/cli/bin.js', import.meta.url));
 const SESSION_SERVER = fileURLToPath(new URL('./fixtures/package/server.mjs', import.meta.url));
@@ -45,7 +45,7 @@ interface Outcome {
 /** Runs the command with `args` and `env` (a clean environment), watching `port`, until it exits (at most 30 s). */
 async function cli(args: string[], env: Record<string, string> = {}, port?: number): Promise<Outcome> {
   const child = spawn(process.execPath, [BIN, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/', TLS_CACHE_WORKERS: '2', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/', NODE_COMPILE_CACHE: COMPILE_CACHE, TLS_CACHE_WORKERS: '2', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM, REDIS_SERVER, onPath, strict } from './helpers/requirements.ts';
+import { COMPILE_CACHE } from './fixtures/process.ts';
 
 const REPOSITORY = fileURLToPath(new URL('..', import.meta.url));
 /** Node 24 and tap, nothing else: a machine without redis-server. */
@@ -16,7 +17,7 @@ const BARE_PATH = `${dirname(process.execPath)}:${REPOSITORY}node_modules/.bin`;
 
 function run(file: string, args: string[], env: Record<string, string>): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    execFile(file, args, { cwd: REPOSITORY, env: { HOME: process.env.HOME ?? '/', PATH: BARE_PATH, ...env }, timeout: 120_000 }, (error, stdout, stderr) => {
+    execFile(file, args, { cwd: REPOSITORY, env: { HOME: process.env.HOME ?? '/', PATH: BARE_PATH, NODE_COMPILE_CACHE: COMPILE_CACHE, ...env }, timeout: 120_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, output: `${stdout}${stderr}` });
     });
   });
