@@ -7,24 +7,17 @@
  * old daemon stops once its instances are gone (its idle time, shortened
  * here), and one daemon is left.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { freePort } from '../fixtures/process.ts';
 import { reconnect } from '../helpers/cluster-client.ts';
 import { until } from '../helpers/until.ts';
 import { isRunning, settingsDigest } from '../../lib/owner/socket-path.ts';
 import { writeCertificateFiles } from '../helpers/certificate-files.ts';
+import { APP, ECOSYSTEM, pm2With } from '../helpers/pm2.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const PM2 = join(ROOT, 'node_modules', 'pm2', 'bin', 'pm2');
-const ECOSYSTEM = join(ROOT, 'examples', 'pm2', 'ecosystem.config.cjs');
-const APP = 'tls-resumption-example';
-if (!existsSync(join(ROOT, 'dist', 'lib', 'index.js'))) throw new Error('the PM2 example imports the built package: run npm run build first (npm test does)');
 
 const dir = mkdtempSync(join(tmpdir(), 'pm2-settings-test-'));
 const sockets = join(dir, 'runtime', 'tls-resumption');
@@ -44,7 +37,7 @@ const env: NodeJS.ProcessEnv = {
   TLS_CACHE_DAEMON_IDLE_TIMEOUT: '3s',
   TLS_CACHE_SESSION_TIMEOUT: '1h',
 };
-const pm2 = (...args: string[]): Promise<{ stdout: string }> => promisify(execFile)(process.execPath, [PM2, ...args], { env, cwd: ROOT });
+const pm2 = pm2With(env);
 /** The daemons holding a lock in the socket directory. */
 const daemons = (): number[] => {
   try {

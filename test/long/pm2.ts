@@ -8,23 +8,17 @@
  * under load fails no connection, and the sessions made before it resume
  * after it.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { freePort } from '../fixtures/process.ts';
 import { reconnect, visit, type Visit } from '../helpers/cluster-client.ts';
 import { until } from '../helpers/until.ts';
 import { writeCertificateFiles } from '../helpers/certificate-files.ts';
+import { APP, ECOSYSTEM, pm2With } from '../helpers/pm2.ts';
+import { daemonPid } from '../helpers/daemon-lock.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const PM2 = join(ROOT, 'node_modules', 'pm2', 'bin', 'pm2');
-const ECOSYSTEM = join(ROOT, 'examples', 'pm2', 'ecosystem.config.cjs');
-const APP = 'tls-resumption-example';
-if (!existsSync(join(ROOT, 'dist', 'lib', 'index.js'))) throw new Error('the PM2 example imports the built package: run npm run build first (npm test does)');
 
 const dir = mkdtempSync(join(tmpdir(), 'pm2-test-'));
 const socket = join(dir, 'cache', 'app.sock');
@@ -46,17 +40,10 @@ const env: NodeJS.ProcessEnv = {
   // must be answered; what a missed bound does is tested in daemon.ts and cluster-processes-primary-gone.ts.
   TLS_CACHE_OWNER_TIMEOUT: '100ms',
 };
-const pm2 = (...args: string[]): Promise<{ stdout: string }> => promisify(execFile)(process.execPath, [PM2, ...args], { env, cwd: ROOT });
-const daemonPid = (): number | undefined => {
-  try {
-    return Number(readFileSync(`${socket}.lock`, 'utf8'));
-  } catch {
-    return undefined;
-  }
-};
+const pm2 = pm2With(env);
 t.teardown(async () => {
   await pm2('kill').catch(() => {});
-  const pid = daemonPid();
+  const pid = daemonPid(socket);
   if (pid !== undefined) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -96,7 +83,7 @@ t.test('pm2 start: the instances listen at once, and share one cache daemon', as
   for (const deadline = Date.now() + 20_000; pids.size < 4 && Date.now() < deadline; ) pids.add((await visit({ ...http, version: 'TLSv1.3' })).greeting.pid);
   t.equal(pids.size, 4, 'all 4 instances answer');
   t.same([...pids].sort(), (await instancePids()).sort(), "they are PM2's instances");
-  const daemon = daemonPid();
+  const daemon = daemonPid(socket);
   t.ok(daemon !== undefined && !pids.has(daemon), `one cache daemon (pid ${daemon}), not an instance`);
 });
 
@@ -118,7 +105,7 @@ t.test('pm2 reload under load: no connection fails, every session made before re
     for (let i = 0; i < 20; i++) before[version].push((await visit({ ...http, version, noTicket: version === 'TLSv1.2' })).session!);
   }
   const oldPids = await instancePids();
-  const daemon = daemonPid();
+  const daemon = daemonPid(socket);
   let running = true;
   let failed = 0;
   const served: Visit[] = [];
@@ -147,7 +134,7 @@ t.test('pm2 reload under load: no connection fails, every session made before re
   t.notOk(newPids.some((pid) => oldPids.includes(pid)), 'every instance was replaced');
   t.equal(failed, 0, `no connection failed during the reload (${served.length} served${errors.length > 0 ? `; ${[...new Set(errors)].join(', ')}` : ''})`);
   t.ok(served.length >= 40, `the clients kept connecting (${served.length} connections)`);
-  t.equal(daemonPid(), daemon, 'the cache daemon outlived every instance');
+  t.equal(daemonPid(socket), daemon, 'the cache daemon outlived every instance');
   for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
     let reused = 0;
     const pids = new Set<number>();
